@@ -1,0 +1,45 @@
+// The audit hook: the dispatcher hands every finished request, allowed or
+// denied, authenticated or not, to an AuditSink. The CloudTrail room
+// implements it; the default sink keeps nothing.
+#pragma once
+
+#include <string_view>
+
+#include "rampart/core/clock.h"
+#include "rampart/core/json.h"
+#include "rampart/core/status.h"
+#include "rampart/server/identity.h"
+
+namespace rampart::server {
+
+struct AuditRecord {
+  TimePoint time;
+  std::string_view request_id;
+  std::string_view service;       // signing name; empty if unknown
+  std::string_view operation;     // empty if routing failed
+  std::string_view region;
+  const Principal* principal;     // null when authentication failed
+  std::string_view access_key_id; // as presented, even if unknown
+  std::string_view source_ip;
+  std::string_view user_agent;
+  bool secure_transport;
+  const json::Value* input;       // null when decoding failed
+  const json::Value* output;      // null on error
+  const Status* error;            // null on success
+  int http_status;
+};
+
+class AuditSink {
+ public:
+  virtual ~AuditSink() = default;
+  // Called on the worker thread after the response is built. Must not throw
+  // or block for long.
+  virtual void Record(const AuditRecord& record) = 0;
+};
+
+class NullAuditSink final : public AuditSink {
+ public:
+  void Record(const AuditRecord&) override {}
+};
+
+}  // namespace rampart::server

@@ -1,0 +1,85 @@
+// Who is calling: accounts, principals and the access keys that
+// authenticate them. Secret access keys are stored sealed under the root
+// key (AES-256-GCM, the access key id as associated data) and cached
+// unsealed in memory so that authentication never reads the database on
+// the hot path.
+//
+// Thread-safety: CredentialStore is thread-safe.
+#pragma once
+
+#include <memory>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "rampart/core/clock.h"
+#include "rampart/core/secret.h"
+#include "rampart/core/status.h"
+#include "rampart/store/store.h"
+
+namespace rampart::server {
+
+struct Principal {
+  std::string account_id;
+  std::string arn;           // arn:aws:iam::<acct>:root, ...:user/x, ...:assumed-role/r/s
+  std::string type;          // CloudTrail userIdentity.type: Root, IAMUser, AssumedRole
+  std::string principal_id;  // GetCallerIdentity UserId
+  std::string user_name;     // IAM user name, empty for root and roles
+  std::string access_key_id;
+};
+
+struct Credential {
+  Principal principal;
+  SecretBytes secret;
+};
+
+class CredentialStore {
+ public:
+  // REQUIRES: db and root_key outlive the store.
+  CredentialStore(store::Database& db, const SecretBytes& root_key) : db_(db), root_key_(root_key) {}
+
+  static Status Migrate(store::Database& db);
+
+  // The credential for an access key id, or kUnrecognizedClient.
+  Result<std::shared_ptr<const Credential>> Find(std::string_view access_key_id);
+
+  // Creates an account (no-op when it exists).
+  Status CreateAccount(std::string_view account_id, std::string_view name, bool management);
+  // Stores a new access key for principal and returns it.
+  Status AddAccessKey(const Principal& principal, const SecretBytes& secret);
+  // The management account's id, or empty before bootstrap.
+  Result<std::string> ManagementAccount();
+  // Forgets cached entries (after a reset or key deletion).
+  void InvalidateCache();
+
+ private:
+  Result<std::shared_ptr<const Credential>> Load(std::string_view access_key_id);
+
+  store::Database& db_;
+  const SecretBytes& root_key_;
+  std::shared_mutex mu_;
+  std::unordered_map<std::string, std::shared_ptr<const Credential>> cache_;  // guarded by mu_
+};
+
+// Loads <data_dir>/root.key (32 bytes, mode 0600), creating it on first
+// start. Refuses a key file readable by group or others.
+Result<SecretBytes> LoadOrCreateRootKey(const std::string& data_dir);
+
+struct BootstrapResult {
+  std::string account_id;
+  std::string access_key_id;
+  bool created = false;          // false when the data dir was already set up
+  std::string credentials_file;  // where the root credentials were written
+};
+
+// First start: creates the management account and its root access key, and
+// writes them to <data_dir>/credentials (AWS shared-credentials format, mode
+// 0600). In dev mode the account is 123456789012 and the key is test/test.
+Result<BootstrapResult> Bootstrap(CredentialStore& creds, const std::string& data_dir, bool dev);
+
+inline constexpr std::string_view kDevAccountId = "123456789012";
+inline constexpr std::string_view kDevAccessKeyId = "test";
+inline constexpr std::string_view kDevSecretKey = "test";
+
+}  // namespace rampart::server

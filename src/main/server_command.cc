@@ -1,0 +1,139 @@
+// `rampart server`: wires the floors together and runs until SIGTERM/SIGINT.
+#include "main/server_command.h"
+
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <filesystem>
+
+#include "rampart/core/log.h"
+#include "rampart/core/metrics.h"
+#include "rampart/http/server.h"
+#include "rampart/iam/sts.h"
+#include "rampart/server/audit.h"
+#include "rampart/server/authorizer.h"
+#include "rampart/server/dispatcher.h"
+#include "rampart/server/identity.h"
+#include "rampart/store/store.h"
+
+namespace rampart::cli {
+namespace {
+
+log::Level ParseLevel(std::string_view s) {
+  if (s == "debug") return log::Level::kDebug;
+  if (s == "warn") return log::Level::kWarn;
+  if (s == "error") return log::Level::kError;
+  return log::Level::kInfo;
+}
+
+Status PrepareDataDir(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return Status::Internal("cannot create data dir " + dir + ": " + ec.message());
+  ::chmod(dir.c_str(), 0700);
+  return Status::Ok();
+}
+
+std::string Endpoint(const server::Config& cfg, uint16_t port) {
+  std::string host = cfg.host.find(':') != std::string::npos ? "[" + cfg.host + "]" : cfg.host;
+  if (host == "0.0.0.0") host = "127.0.0.1";
+  return std::string(cfg.tls() ? "https://" : "http://") + host + ":" + std::to_string(port);
+}
+
+void PrintWelcome(const server::Config& cfg, const server::BootstrapResult& boot, uint16_t port) {
+  std::string endpoint = Endpoint(cfg, port);
+  std::string creds = std::filesystem::absolute(boot.credentials_file).string();
+  std::printf("Rampart is listening on %s\n", endpoint.c_str());
+  std::printf("  management account: %s   regions: %s%s\n", boot.account_id.c_str(),
+              cfg.regions.front().c_str(), cfg.regions.size() > 1 ? " (and more)" : "");
+  if (cfg.dev) {
+    std::printf("  DEVELOPMENT MODE (insecure): credentials test/test, unknown keys accepted\n");
+  }
+  std::printf("  root credentials: %s\n\n", creds.c_str());
+  std::printf("Try:\n  AWS_SHARED_CREDENTIALS_FILE=%s aws --endpoint-url %s --region %s "
+              "sts get-caller-identity\n\n",
+              creds.c_str(), endpoint.c_str(), cfg.regions.front().c_str());
+  std::fflush(stdout);
+}
+
+int WaitForSignal() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  int sig = 0;
+  sigwait(&set, &sig);
+  return sig;
+}
+
+void BlockTerminationSignals() {
+  // Block before any thread starts, so only the main thread's sigwait sees them.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+}
+
+}  // namespace
+
+int RunServer(server::Config cfg) {
+  log::SetLevel(ParseLevel(cfg.log_level));
+  auto fail = [](const Status& st) {
+    log::Error("cannot start", {{"error", st.ToString()}});
+    return 1;
+  };
+  if (Status st = server::Validate(cfg); !st.ok()) return fail(st);
+  BlockTerminationSignals();
+  if (Status st = PrepareDataDir(cfg.data_dir); !st.ok()) return fail(st);
+
+  auto root_key = server::LoadOrCreateRootKey(cfg.data_dir);
+  if (!root_key.ok()) return fail(root_key.status());
+  auto db = store::OpenSqlite({.path = cfg.data_dir + "/rampart.db"});
+  if (!db.ok()) return fail(db.status());
+  if (Status st = server::CredentialStore::Migrate(**db); !st.ok()) return fail(st);
+
+  server::CredentialStore creds(**db, *root_key);
+  auto boot = server::Bootstrap(creds, cfg.data_dir, cfg.dev);
+  if (!boot.ok()) return fail(boot.status());
+
+  server::Registry registry;
+  iam::RegisterSts(registry);
+  server::RootOnlyAuthorizer authorizer;
+  server::NullAuditSink audit;
+  SystemClock clock;
+  auto reset = [&]() -> Status {
+    RETURN_IF_ERROR((*db)->WipeAllData());
+    creds.InvalidateCache();
+    return server::Bootstrap(creds, cfg.data_dir, cfg.dev).status();
+  };
+  server::Dispatcher dispatcher(
+      {&cfg, db->get(), &creds, &registry, &authorizer, &audit, &clock, reset});
+
+  http::ServerOptions opts;
+  opts.host = cfg.host;
+  opts.port = cfg.port;
+  opts.threads = cfg.threads;
+  opts.body_limit = cfg.body_limit;
+  opts.header_timeout = cfg.header_timeout;
+  opts.idle_timeout = cfg.idle_timeout;
+  if (cfg.tls()) opts.tls = http::TlsFiles{cfg.tls_cert_file, cfg.tls_key_file};
+  auto srv = http::Server::Start(
+      opts, [&](const http::Request& req, http::Response& resp) { dispatcher.Handle(req, resp); });
+  if (!srv.ok()) return fail(srv.status());
+  metrics::SetConnectionsGauge([s = srv->get()] { return static_cast<double>(s->active_connections()); });
+
+  PrintWelcome(cfg, *boot, (*srv)->port());
+  log::Info("started", {{"listen", Endpoint(cfg, (*srv)->port())}, {"dev", cfg.dev ? "true" : "false"}});
+  int sig = WaitForSignal();
+  log::Info("shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  dispatcher.SetDraining();
+  (*srv)->Shutdown(cfg.drain_timeout);
+  metrics::SetConnectionsGauge(nullptr);
+  log::Info("stopped");
+  return 0;
+}
+
+}  // namespace rampart::cli

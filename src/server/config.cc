@@ -1,0 +1,123 @@
+#include "rampart/server/config.h"
+
+#include <charconv>
+#include <fstream>
+#include <sstream>
+
+#include "rampart/core/json.h"
+
+namespace rampart::server {
+namespace {
+
+Status Invalid(std::string msg) { return Status::Validation("config: " + std::move(msg)); }
+
+Status ReadString(const json::Value& v, std::string_view key, std::string& out) {
+  if (!v.is_string()) return Invalid(std::string(key) + " must be a string");
+  out = v.as_string();
+  return Status::Ok();
+}
+
+Status ReadPositive(const json::Value& v, std::string_view key, int64_t& out) {
+  if (!v.is_int() || v.as_int() <= 0) return Invalid(std::string(key) + " must be a positive integer");
+  out = v.as_int();
+  return Status::Ok();
+}
+
+Status ApplyMember(std::string_view key, const json::Value& v, Config& cfg) {
+  int64_t n = 0;
+  if (key == "data_dir") return ReadString(v, key, cfg.data_dir);
+  if (key == "listen") {
+    std::string listen;
+    RETURN_IF_ERROR(ReadString(v, key, listen));
+    return ParseListen(listen, cfg);
+  }
+  if (key == "tls_cert_file") return ReadString(v, key, cfg.tls_cert_file);
+  if (key == "tls_key_file") return ReadString(v, key, cfg.tls_key_file);
+  if (key == "log_level") return ReadString(v, key, cfg.log_level);
+  if (key == "regions") {
+    if (!v.is_array() || v.as_array().empty()) return Invalid("regions must be a non-empty array");
+    cfg.regions.clear();
+    for (const auto& r : v.as_array()) {
+      if (!r.is_string() || r.as_string().empty()) return Invalid("regions must hold strings");
+      cfg.regions.push_back(r.as_string());
+    }
+    return Status::Ok();
+  }
+  if (key == "threads") {
+    RETURN_IF_ERROR(ReadPositive(v, key, n));
+    cfg.threads = static_cast<unsigned>(n);
+    return Status::Ok();
+  }
+  if (key == "body_limit") {
+    RETURN_IF_ERROR(ReadPositive(v, key, n));
+    cfg.body_limit = static_cast<size_t>(n);
+    return Status::Ok();
+  }
+  if (key == "header_timeout_ms") {
+    RETURN_IF_ERROR(ReadPositive(v, key, n));
+    cfg.header_timeout = std::chrono::milliseconds(n);
+    return Status::Ok();
+  }
+  if (key == "idle_timeout_ms") {
+    RETURN_IF_ERROR(ReadPositive(v, key, n));
+    cfg.idle_timeout = std::chrono::milliseconds(n);
+    return Status::Ok();
+  }
+  if (key == "drain_timeout_ms") {
+    RETURN_IF_ERROR(ReadPositive(v, key, n));
+    cfg.drain_timeout = std::chrono::milliseconds(n);
+    return Status::Ok();
+  }
+  return Invalid("unknown key '" + std::string(key) + "'");
+}
+
+}  // namespace
+
+bool Config::ServesRegion(std::string_view region) const {
+  for (const auto& r : regions) {
+    if (r == region) return true;
+  }
+  return false;
+}
+
+Status ParseListen(std::string_view listen, Config& cfg) {
+  size_t colon = listen.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) return Invalid("listen must be HOST:PORT");
+  std::string_view host = listen.substr(0, colon);
+  std::string_view port = listen.substr(colon + 1);
+  if (host.front() == '[') {
+    if (host.size() < 3 || host.back() != ']') return Invalid("bad IPv6 listen address");
+    host = host.substr(1, host.size() - 2);
+  }
+  unsigned p = 0;
+  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
+  if (ec != std::errc() || end != port.data() + port.size() || p > 65535) {
+    return Invalid("bad listen port");
+  }
+  cfg.host = std::string(host);
+  cfg.port = static_cast<uint16_t>(p);
+  return Status::Ok();
+}
+
+Status LoadConfigFile(const std::string& path, Config& cfg) {
+  std::ifstream in(path);
+  if (!in) return Invalid("cannot read " + path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  auto doc = json::Parse(ss.str());
+  if (!doc.ok()) return Invalid(path + ": " + doc.status().message());
+  if (!doc->is_object()) return Invalid(path + ": top level must be an object");
+  for (const auto& [k, v] : doc->as_object()) RETURN_IF_ERROR(ApplyMember(k, v, cfg));
+  return Status::Ok();
+}
+
+Status Validate(const Config& cfg) {
+  bool loopback = cfg.host == "127.0.0.1" || cfg.host == "::1" || cfg.host == "localhost";
+  if (cfg.dev && !loopback) return Invalid("--dev listens on loopback only (127.0.0.1 or ::1)");
+  if (cfg.tls_cert_file.empty() != cfg.tls_key_file.empty()) {
+    return Invalid("tls_cert_file and tls_key_file go together");
+  }
+  return Status::Ok();
+}
+
+}  // namespace rampart::server

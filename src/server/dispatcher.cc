@@ -1,0 +1,175 @@
+#include "rampart/server/dispatcher.h"
+
+#include <chrono>
+
+#include "rampart/core/ids.h"
+#include "rampart/core/log.h"
+#include "rampart/core/metrics.h"
+#include "rampart/http/sigv4.h"
+#include "rampart/protocol/protocol.h"
+
+namespace rampart::server {
+namespace {
+
+void PlainText(http::Response& resp, int status, std::string body) {
+  resp.status = status;
+  resp.set_header("Content-Type", "text/plain; charset=utf-8");
+  resp.body = std::move(body);
+}
+
+std::string_view HeaderOr(const http::Request& req, std::string_view name) {
+  const std::string* v = req.header(name);
+  return v ? std::string_view(*v) : std::string_view();
+}
+
+// Everything the dispatcher learns about one request, for the response,
+// the audit record and the metrics.
+struct Exchange {
+  const http::Request& req;
+  http::Response& resp;
+  std::string request_id = ids::RequestId();
+  TimePoint time;
+  const protocol::ServiceModel* service = nullptr;
+  std::string_view operation;
+  http::sigv4::AuthInfo auth;
+  std::shared_ptr<const Credential> credential;
+  Principal dev_principal;
+  const Principal* principal = nullptr;
+  json::Value input;
+  bool decoded = false;
+};
+
+}  // namespace
+
+void Dispatcher::Handle(const http::Request& req, http::Response& resp) {
+  if (HandleOperational(req, resp)) return;
+  HandleApi(req, resp);
+}
+
+bool Dispatcher::HandleOperational(const http::Request& req, http::Response& resp) {
+  std::string_view path = req.path();
+  bool has_auth = req.header("Authorization") != nullptr || req.query().find("X-Amz-") != std::string_view::npos;
+  if (has_auth) return false;
+  if (req.method == "GET" && path == "/health") {
+    PlainText(resp, 200, "ok\n");
+    return true;
+  }
+  if (req.method == "GET" && path == "/ready") {
+    Status st = d_.db->Read([](store::Tx& tx) { return tx.Exec("SELECT 1;"); });
+    bool ready = st.ok() && !draining_.load();
+    PlainText(resp, ready ? 200 : 503, ready ? "ready\n" : "not ready\n");
+    return true;
+  }
+  if (req.method == "GET" && path == "/metrics") {
+    PlainText(resp, 200, metrics::RenderPrometheus());
+    resp.set_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+    return true;
+  }
+  if (req.method == "POST" && path == "/_rampart/reset" && d_.config->dev) {
+    Status st = d_.reset ? d_.reset() : Status::Internal("no reset hook");
+    PlainText(resp, st.ok() ? 200 : 500, st.ok() ? "reset\n" : "reset failed\n");
+    return true;
+  }
+  return false;
+}
+
+namespace {
+
+void Fail(Exchange& ex, const Status& st) {
+  protocol::Protocol fallback = ex.service ? protocol::ServiceProtocol(*ex.service)
+                                           : protocol::GuessProtocol(ex.req);
+  if (st.code() == ErrorCode::kInternal) {
+    log::Error("request failed", {{"request_id", ex.request_id}, {"error", st.ToString()}});
+  }
+  protocol::EncodeError(ex.service, fallback, st, ex.request_id, ex.resp);
+}
+
+Status Authenticate(Exchange& ex, const Config& cfg, CredentialStore& creds, const Clock& clock) {
+  ASSIGN_OR_RETURN(ex.auth, http::sigv4::Parse(ex.req));
+  ex.service = protocol::FindService(ex.auth.service);
+  if (ex.service == nullptr) {
+    return Status::Error(ErrorCode::kUnknownService,
+                         "Credential should be scoped to correct service: '" + ex.auth.service + "'.");
+  }
+  if (!cfg.ServesRegion(ex.auth.region)) {
+    return Status::Error(ErrorCode::kIncompleteSignature,
+                         "Credential should be scoped to a valid region.");
+  }
+  auto cred = creds.Find(ex.auth.access_key_id);
+  if (!cred.ok()) {
+    if (!cfg.dev || cred.status().code() != ErrorCode::kUnrecognizedClient) return cred.status();
+    // Development mode only: any unknown key is the dev account's root,
+    // unauthenticated, as popular local emulators do. Never in production.
+    ex.dev_principal = {std::string(kDevAccountId), RootArn(kDevAccountId), "Root",
+                        std::string(kDevAccountId), "", ex.auth.access_key_id};
+    ex.principal = &ex.dev_principal;
+    return Status::Ok();
+  }
+  ex.credential = std::move(cred).value();
+  RETURN_IF_ERROR(http::sigv4::Verify(ex.req, ex.auth, ex.credential->secret, clock.Now()));
+  if (!ex.auth.security_token.empty()) {
+    // Long-term keys carry no session token; temporary credentials come
+    // with STS sessions.
+    return Status::Error(ErrorCode::kInvalidToken,
+                         "The security token included in the request is invalid.");
+  }
+  ex.principal = &ex.credential->principal;
+  return Status::Ok();
+}
+
+}  // namespace
+
+void Dispatcher::HandleApi(const http::Request& req, http::Response& resp) {
+  auto started = std::chrono::steady_clock::now();
+  Exchange ex{req, resp};
+  ex.time = d_.clock->Now();
+  json::Value output;
+  Status st;
+  if (req.body_too_large) {
+    resp.close = true;
+    st = Status::Error(ErrorCode::kRequestTooLarge,
+                       "Request body exceeds the limit of " + std::to_string(d_.config->body_limit) +
+                           " bytes.");
+  } else {
+    st = Authenticate(ex, *d_.config, *d_.credentials, *d_.clock);
+  }
+  if (st.ok()) {
+    auto decoded = protocol::Decode(*ex.service, req);
+    if (decoded.ok()) {
+      ex.operation = protocol::OperationName(*decoded->op);
+      ex.input = std::move(decoded->input);
+      ex.decoded = true;
+      const OperationHandler* handler = d_.registry->Find(ex.auth.service, ex.operation);
+      if (handler == nullptr) {
+        st = Status::Error(ErrorCode::kNotImplemented,
+                           "Rampart does not implement " + std::string(ex.auth.service) + ":" +
+                               std::string(ex.operation) + " yet.");
+      } else {
+        RequestContext ctx({ex.principal, ex.auth.service, ex.operation, ex.auth.region,
+                            ex.request_id, req.remote_ip, HeaderOr(req, "User-Agent"), req.tls,
+                            ex.time, d_.config, d_.db, d_.authorizer, d_.clock});
+        auto result = (*handler)(ctx, ex.input);
+        if (result.ok()) {
+          output = std::move(result).value();
+        } else {
+          st = result.status();
+        }
+      }
+      if (st.ok()) protocol::EncodeOutput(*ex.service, *decoded->op, output, ex.request_id, resp);
+    } else {
+      st = decoded.status();
+    }
+  }
+  if (!st.ok()) Fail(ex, st);
+
+  AuditRecord rec{ex.time, ex.request_id, ex.auth.service, ex.operation, ex.auth.region,
+                  ex.principal, ex.auth.access_key_id, req.remote_ip, HeaderOr(req, "User-Agent"),
+                  req.tls, ex.decoded ? &ex.input : nullptr, st.ok() ? &output : nullptr,
+                  st.ok() ? nullptr : &st, resp.status};
+  d_.audit->Record(rec);
+  metrics::RecordRequest(ex.service ? ex.auth.service : std::string_view("unknown"),
+                         ex.operation.empty() ? std::string_view("unknown") : ex.operation,
+                         resp.status, std::chrono::steady_clock::now() - started);
+}
+
+}  // namespace rampart::server

@@ -1,0 +1,212 @@
+#include "rampart/server/identity.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <mutex>
+
+#include "rampart/core/arn.h"
+#include "rampart/core/ids.h"
+#include "rampart/core/log.h"
+#include "rampart/crypto/aead.h"
+#include "rampart/crypto/random.h"
+
+namespace rampart::server {
+namespace {
+
+constexpr store::Migration kMigrations[] = {
+    {1, R"sql(
+CREATE TABLE accounts (
+  account_id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  is_management INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL
+);
+CREATE TABLE access_keys (
+  access_key_id TEXT PRIMARY KEY,
+  account_id TEXT NOT NULL REFERENCES accounts(account_id) ON DELETE CASCADE,
+  principal_arn TEXT NOT NULL,
+  principal_type TEXT NOT NULL,
+  principal_id TEXT NOT NULL,
+  user_name TEXT NOT NULL DEFAULT '',
+  secret_sealed BLOB NOT NULL,
+  status TEXT NOT NULL DEFAULT 'Active',
+  created_at INTEGER NOT NULL
+);
+)sql"},
+};
+
+int64_t NowSeconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Status WriteFile0600(const std::string& path, std::string_view data, bool exclusive) {
+  int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (exclusive ? O_EXCL : O_TRUNC);
+  int fd = ::open(path.c_str(), flags, 0600);
+  if (fd < 0) return Status::Internal("cannot create " + path);
+  ::fchmod(fd, 0600);
+  size_t off = 0;
+  while (off < data.size()) {
+    ssize_t n = ::write(fd, data.data() + off, data.size() - off);
+    if (n <= 0) {
+      ::close(fd);
+      return Status::Internal("cannot write " + path);
+    }
+    off += static_cast<size_t>(n);
+  }
+  bool synced = ::fsync(fd) == 0;
+  ::close(fd);
+  return synced ? Status::Ok() : Status::Internal("cannot sync " + path);
+}
+
+Result<SecretBytes> ReadKeyFile(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Status::Internal("cannot open " + path);
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || (st.st_mode & 077) != 0) {
+    ::close(fd);
+    return Status::Internal(path + " must be mode 0600 (readable by its owner only)");
+  }
+  SecretBytes key(64);
+  ssize_t n = ::read(fd, key.mutable_data(), key.size());
+  ::close(fd);
+  if (n != 32) return Status::Internal(path + " must hold exactly 32 bytes");
+  return SecretBytes(key.reveal().substr(0, 32));
+}
+
+}  // namespace
+
+Status CredentialStore::Migrate(store::Database& db) { return db.Migrate("identity", kMigrations); }
+
+Result<std::shared_ptr<const Credential>> CredentialStore::Find(std::string_view access_key_id) {
+  {
+    std::shared_lock lock(mu_);
+    auto it = cache_.find(std::string(access_key_id));
+    if (it != cache_.end()) return it->second;
+  }
+  ASSIGN_OR_RETURN(auto cred, Load(access_key_id));
+  std::unique_lock lock(mu_);
+  cache_.emplace(std::string(access_key_id), cred);
+  return cred;
+}
+
+Result<std::shared_ptr<const Credential>> CredentialStore::Load(std::string_view access_key_id) {
+  auto cred = std::make_shared<Credential>();
+  bool found = false;
+  std::string sealed;
+  RETURN_IF_ERROR(db_.Read([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(auto q, tx.Prepare(
+        "SELECT account_id, principal_arn, principal_type, principal_id, user_name, "
+        "secret_sealed FROM access_keys WHERE access_key_id = ? AND status = 'Active'"));
+    q->Bind(1, access_key_id);
+    ASSIGN_OR_RETURN(found, q->Step());
+    if (!found) return Status::Ok();
+    Principal& p = cred->principal;
+    p.account_id = q->Text(0);
+    p.arn = q->Text(1);
+    p.type = q->Text(2);
+    p.principal_id = q->Text(3);
+    p.user_name = q->Text(4);
+    p.access_key_id = std::string(access_key_id);
+    sealed = q->Text(5);
+    return Status::Ok();
+  }));
+  if (!found) {
+    return Status::Error(ErrorCode::kUnrecognizedClient,
+                         "The security token included in the request is invalid.");
+  }
+  auto secret = crypto::AeadOpen(root_key_, sealed, access_key_id);
+  if (!secret.ok()) return Status::Internal("access key secret does not unseal");
+  cred->secret = std::move(secret).value();
+  return std::shared_ptr<const Credential>(std::move(cred));
+}
+
+Status CredentialStore::CreateAccount(std::string_view account_id, std::string_view name,
+                                      bool management) {
+  return db_.Write([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(auto q, tx.Prepare(
+        "INSERT INTO accounts (account_id, name, is_management, created_at) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (account_id) DO NOTHING"));
+    q->Bind(1, account_id).Bind(2, name).Bind(3, int64_t{management ? 1 : 0}).Bind(4, NowSeconds());
+    return q->Run();
+  });
+}
+
+Status CredentialStore::AddAccessKey(const Principal& p, const SecretBytes& secret) {
+  ASSIGN_OR_RETURN(std::string sealed, crypto::AeadSeal(root_key_, secret.reveal(), p.access_key_id));
+  return db_.Write([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(auto q, tx.Prepare(
+        "INSERT INTO access_keys (access_key_id, account_id, principal_arn, principal_type, "
+        "principal_id, user_name, secret_sealed, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"));
+    q->Bind(1, p.access_key_id).Bind(2, p.account_id).Bind(3, p.arn).Bind(4, p.type);
+    q->Bind(5, p.principal_id).Bind(6, p.user_name).BindBlob(7, sealed).Bind(8, NowSeconds());
+    return q->Run();
+  });
+}
+
+Result<std::string> CredentialStore::ManagementAccount() {
+  std::string id;
+  RETURN_IF_ERROR(db_.Read([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(auto q, tx.Prepare("SELECT account_id FROM accounts WHERE is_management = 1"));
+    ASSIGN_OR_RETURN(bool row, q->Step());
+    if (row) id = q->Text(0);
+    return Status::Ok();
+  }));
+  return id;
+}
+
+void CredentialStore::InvalidateCache() {
+  std::unique_lock lock(mu_);
+  cache_.clear();
+}
+
+Result<SecretBytes> LoadOrCreateRootKey(const std::string& data_dir) {
+  std::string path = data_dir + "/root.key";
+  if (!std::filesystem::exists(path)) {
+    ASSIGN_OR_RETURN(std::string fresh, crypto::RandomBytes(32));
+    SecretBytes key(fresh);
+    std::fill(fresh.begin(), fresh.end(), '\0');
+    RETURN_IF_ERROR(WriteFile0600(path, key.reveal(), /*exclusive=*/true));
+    log::Info("created root key", {{"path", path}});
+  }
+  return ReadKeyFile(path);
+}
+
+Result<BootstrapResult> Bootstrap(CredentialStore& creds, const std::string& data_dir, bool dev) {
+  BootstrapResult out;
+  out.credentials_file = data_dir + "/credentials";
+  ASSIGN_OR_RETURN(out.account_id, creds.ManagementAccount());
+  if (!out.account_id.empty()) return out;
+
+  Principal root;
+  SecretBytes secret;
+  if (dev) {
+    root.account_id = std::string(kDevAccountId);
+    root.access_key_id = std::string(kDevAccessKeyId);
+    secret = SecretBytes(kDevSecretKey);
+  } else {
+    ASSIGN_OR_RETURN(root.account_id, ids::AccountId());
+    ASSIGN_OR_RETURN(root.access_key_id, ids::AccessKeyId("AKIA"));
+    ASSIGN_OR_RETURN(secret, ids::SecretAccessKey());
+  }
+  root.arn = RootArn(root.account_id);
+  root.type = "Root";
+  root.principal_id = root.account_id;
+  RETURN_IF_ERROR(creds.CreateAccount(root.account_id, "management", /*management=*/true));
+  RETURN_IF_ERROR(creds.AddAccessKey(root, secret));
+
+  std::string file = "[default]\naws_access_key_id = " + root.access_key_id +
+                     "\naws_secret_access_key = " + std::string(secret.reveal()) + "\n";
+  Status written = WriteFile0600(out.credentials_file, file, /*exclusive=*/false);
+  std::fill(file.begin(), file.end(), '\0');
+  RETURN_IF_ERROR(written);
+  out.access_key_id = root.access_key_id;
+  out.created = true;
+  return out;
+}
+
+}  // namespace rampart::server
