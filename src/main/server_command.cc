@@ -123,7 +123,8 @@ int RunServer(server::Config cfg) {
   auto srv = http::Server::Start(
       opts, [&](const http::Request& req, http::Response& resp) { dispatcher.Handle(req, resp); });
   if (!srv.ok()) return fail(srv.status());
-  metrics::SetConnectionsGauge([s = srv->get()] { return static_cast<double>(s->active_connections()); });
+  metrics::SetGauge("rampart_connections_active", "Open client connections.",
+                    [s = srv->get()] { return static_cast<double>(s->active_connections()); });
 
   PrintWelcome(cfg, *boot, (*srv)->port());
   log::Info("started", {{"listen", Endpoint(cfg, (*srv)->port())}, {"dev", cfg.dev ? "true" : "false"}});
@@ -131,7 +132,7 @@ int RunServer(server::Config cfg) {
   log::Info("shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
   dispatcher.SetDraining();
   (*srv)->Shutdown(cfg.drain_timeout);
-  metrics::SetConnectionsGauge(nullptr);
+  metrics::RemoveGauge("rampart_connections_active");
   log::Info("stopped");
   return 0;
 }

@@ -39,6 +39,23 @@ struct Exchange {
   bool decoded = false;
 };
 
+// SigV4 signs the path after removing '.', '..' and empty segments, so a
+// request for /x/../b carries a valid signature for /b. Routing sees the
+// raw path; refuse such paths instead of letting the two views disagree.
+bool HasNonCanonicalSegments(std::string_view path) {
+  if (path.empty() || path.front() != '/') return true;
+  if (path == "/") return false;
+  path.remove_prefix(1);
+  while (true) {
+    size_t slash = path.find('/');
+    std::string_view seg = path.substr(0, slash);
+    bool last = slash == std::string_view::npos;
+    if ((seg.empty() && !last) || seg == "." || seg == "..") return true;
+    if (last) return false;
+    path.remove_prefix(slash + 1);
+  }
+}
+
 }  // namespace
 
 void Dispatcher::Handle(const http::Request& req, http::Response& resp) {
@@ -130,6 +147,9 @@ void Dispatcher::HandleApi(const http::Request& req, http::Response& resp) {
     st = Status::Error(ErrorCode::kRequestTooLarge,
                        "Request body exceeds the limit of " + std::to_string(d_.config->body_limit) +
                            " bytes.");
+  } else if (HasNonCanonicalSegments(req.path())) {
+    st = Status::Error(ErrorCode::kValidation,
+                       "The request path must not contain empty, '.' or '..' segments.");
   } else {
     st = Authenticate(ex, *d_.config, *d_.credentials, *d_.clock);
   }
