@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "rampart/core/arn.h"
 #include "rampart/core/ids.h"
 #include "rampart/core/log.h"
 #include "rampart/core/metrics.h"
@@ -25,10 +26,11 @@ std::string_view HeaderOr(const http::Request& req, std::string_view name) {
 // Everything the dispatcher learns about one request, for the response,
 // the audit record and the metrics.
 struct Exchange {
+  Exchange(const http::Request& r, http::Response& w) : req(r), resp(w) {}
   const http::Request& req;
   http::Response& resp;
   std::string request_id = ids::RequestId();
-  TimePoint time;
+  TimePoint time{};
   const protocol::ServiceModel* service = nullptr;
   std::string_view operation;
   http::sigv4::AuthInfo auth;
@@ -138,7 +140,7 @@ Status Authenticate(Exchange& ex, const Config& cfg, CredentialStore& creds, con
 
 void Dispatcher::HandleApi(const http::Request& req, http::Response& resp) {
   auto started = std::chrono::steady_clock::now();
-  Exchange ex{req, resp};
+  Exchange ex(req, resp);
   ex.time = d_.clock->Now();
   json::Value output;
   Status st;

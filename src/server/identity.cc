@@ -204,6 +204,7 @@ Result<BootstrapResult> Bootstrap(CredentialStore& creds, const std::string& dat
   Status written = WriteFile0600(out.credentials_file, file, /*exclusive=*/false);
   std::fill(file.begin(), file.end(), '\0');
   RETURN_IF_ERROR(written);
+  out.account_id = root.account_id;
   out.access_key_id = root.access_key_id;
   out.created = true;
   return out;

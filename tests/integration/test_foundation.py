@@ -115,7 +115,8 @@ def test_missing_authorization(server):
 
 def test_tampered_body(server):
     url, headers, body = signed_request(server, "sts", body=STS_BODY, headers=dict(FORM))
-    status, _, resp = send(url, headers, body.replace(b"2011-06-15", b"2011-06-16"))
+    body = body.encode() if isinstance(body, str) else body
+    status, _, resp = send(url, headers, body.replace(b"GetCallerIdentity", b"GetCallerIdentitx"))
     assert status == 403
     assert error_code_xml(resp) == "SignatureDoesNotMatch"
 

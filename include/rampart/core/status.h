@@ -87,9 +87,12 @@ class [[nodiscard]] Result {
   Result(Status status) : v_(std::move(status)) {}     // NOLINT(google-explicit-constructor)
 
   bool ok() const { return std::holds_alternative<T>(v_); }
-  // REQUIRES: !ok()
-  const Status& status() const& { return std::get<Status>(v_); }
-  Status status() && { return std::get<Status>(std::move(v_)); }
+  // The error, or an OK Status when a value is held.
+  const Status& status() const& {
+    static const Status kOkStatus;
+    return ok() ? kOkStatus : std::get<Status>(v_);
+  }
+  Status status() && { return ok() ? Status() : std::get<Status>(std::move(v_)); }
   // REQUIRES: ok()
   T& value() & { return std::get<T>(v_); }
   const T& value() const& { return std::get<T>(v_); }
