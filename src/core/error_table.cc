@@ -21,7 +21,7 @@ constexpr std::array<WireError, 22> kTable = {{
     /* kIncompleteSignature */ {"IncompleteSignatureException", "IncompleteSignature", 400, true},
     /* kInvalidSignature */ {"InvalidSignatureException", "SignatureDoesNotMatch", 403, true},
     /* kUnrecognizedClient */ {"UnrecognizedClientException", "InvalidClientTokenId", 403, true},
-    /* kRequestExpired */ {"InvalidSignatureException", "RequestExpired", 403, true},
+    /* kRequestExpired */ {"InvalidSignatureException", "SignatureDoesNotMatch", 403, true},
     /* kExpiredToken */ {"ExpiredTokenException", "ExpiredToken", 403, true},
     /* kInvalidToken */ {"UnrecognizedClientException", "InvalidClientTokenId", 403, true},
     /* kAccessDenied */ {"AccessDeniedException", "AccessDenied", 403, true},
