@@ -5,6 +5,7 @@
 
 #include "main/server_command.h"
 #include "rampart/core/log.h"
+#include "rampart/proxy/proxy.h"
 
 namespace {
 
@@ -27,12 +28,19 @@ int main(int argc, char** argv) {
                    "INSECURE local development mode: fixed account 123456789012, credentials "
                    "test/test, unknown keys accepted, loopback only");
 
+  std::string proxy_config;
+  auto* proxy = app.add_subcommand("proxy", "Run the egress proxy");
+  proxy->add_option("--config", proxy_config, "JSON proxy config file")->required();
+
   auto* version = app.add_subcommand("version", "Print the version");
   CLI11_PARSE(app, argc, argv);
 
   if (version->parsed()) {
     std::printf("rampart %s\n", kVersion);
     return 0;
+  }
+  if (proxy->parsed()) {
+    return rampart::proxy::RunProxy(proxy_config);
   }
   if (server->parsed()) {
     // Precedence: defaults < config file < flags.

@@ -1,0 +1,328 @@
+#include "rampart/proxy/config.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <functional>
+
+#include "rampart/core/json.h"
+
+namespace rampart::proxy {
+namespace {
+
+using json::Value;
+
+constexpr size_t kMaxConfigBytes = 16u << 20;
+constexpr size_t kMaxDenyPageBytes = 64u << 10;
+constexpr int64_t kMaxTimeoutMs = 24LL * 3600 * 1000;
+
+Status KeyError(std::string_view key, std::string_view why) {
+  return Status::Validation("config: " + std::string(key) + ": " + std::string(why));
+}
+
+Result<std::string> ReadSmallFile(const std::string& path, size_t max_bytes) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Status::Validation("cannot open " + path);
+  std::string out;
+  char buf[8192];
+  while (true) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0) {
+      ::close(fd);
+      return Status::Validation("cannot read " + path);
+    }
+    if (n == 0) break;
+    out.append(buf, static_cast<size_t>(n));
+    if (out.size() > max_bytes) {
+      ::close(fd);
+      return Status::Validation(path + " is larger than " + std::to_string(max_bytes) + " bytes");
+    }
+  }
+  ::close(fd);
+  return out;
+}
+
+Result<std::string> GetString(const Value& v, std::string_view key) {
+  if (!v.is_string()) return KeyError(key, "must be a string");
+  return v.as_string();
+}
+
+Result<std::vector<std::string>> GetStrings(const Value& v, std::string_view key) {
+  if (!v.is_array()) return KeyError(key, "must be an array of strings");
+  std::vector<std::string> out;
+  for (const Value& e : v.as_array()) {
+    if (!e.is_string()) return KeyError(key, "must be an array of strings");
+    out.push_back(e.as_string());
+  }
+  return out;
+}
+
+Result<int64_t> GetInt(const Value& v, std::string_view key, int64_t lo, int64_t hi) {
+  if (!v.is_int() || v.as_int() < lo || v.as_int() > hi) {
+    return KeyError(key, "must be an integer in " + std::to_string(lo) + ".." + std::to_string(hi));
+  }
+  return v.as_int();
+}
+
+Result<std::vector<HostPort>> GetListen(const Value& v, std::string_view key) {
+  std::vector<std::string> items;
+  if (v.is_string()) {
+    items.push_back(v.as_string());
+  } else {
+    ASSIGN_OR_RETURN(items, GetStrings(v, key));
+  }
+  std::vector<HostPort> out;
+  for (const auto& s : items) {
+    auto hp = ParseHostPort(s);
+    if (!hp.ok()) return KeyError(key, hp.status().message());
+    if (!ParseIp(hp->host)) return KeyError(key, "'" + s + "' must be an IP address and port");
+    out.push_back(std::move(hp).value());
+  }
+  return out;
+}
+
+Result<std::vector<Cidr>> GetCidrs(const Value& v, std::string_view key) {
+  ASSIGN_OR_RETURN(std::vector<std::string> items, GetStrings(v, key));
+  std::vector<Cidr> out;
+  for (const auto& s : items) {
+    auto c = ParseCidr(s);
+    if (!c.ok()) return KeyError(key, c.status().message());
+    out.push_back(*c);
+  }
+  return out;
+}
+
+// Allowed clients: never wider than /8 (IPv4) or /32 (IPv6), so the proxy
+// cannot be opened to the internet by a short prefix.
+Status CheckClientPrefixes(const std::vector<Cidr>& cidrs) {
+  for (const auto& c : cidrs) {
+    int min = c.base.v6 ? 32 : 8;
+    if (c.prefix < min) {
+      return KeyError("allowed_clients", c.ToString() + " is wider than /" + std::to_string(min));
+    }
+  }
+  return Status::Ok();
+}
+
+Result<std::vector<uint16_t>> GetPorts(const Value& v) {
+  if (!v.is_array() || v.as_array().empty()) return KeyError("allowed_ports", "must be a non-empty array");
+  std::vector<uint16_t> out;
+  for (const Value& e : v.as_array()) {
+    ASSIGN_OR_RETURN(int64_t p, GetInt(e, "allowed_ports", 1, 65535));
+    out.push_back(static_cast<uint16_t>(p));
+  }
+  return out;
+}
+
+Status ApplyHosts(const Value& v, Config& cfg) {
+  if (!v.is_object()) return KeyError("hosts", "must be an object of name: [addresses]");
+  for (const auto& [name, addrs] : v.as_object()) {
+    auto host = NormalizeHost(name);
+    if (!host.ok() || host->is_ip) return KeyError("hosts", "'" + name + "' is not a host name");
+    ASSIGN_OR_RETURN(std::vector<std::string> texts, GetStrings(addrs, "hosts." + name));
+    std::vector<IpAddress> ips;
+    for (const auto& t : texts) {
+      auto ip = ParseIp(t);
+      if (!ip) return KeyError("hosts." + name, "'" + t + "' is not an IP address");
+      ips.push_back(*ip);
+    }
+    if (ips.empty()) return KeyError("hosts." + name, "needs at least one address");
+    cfg.hosts[host->name] = std::move(ips);
+  }
+  return Status::Ok();
+}
+
+Result<std::chrono::milliseconds> GetMs(const Value& v, std::string_view key) {
+  ASSIGN_OR_RETURN(int64_t ms, GetInt(v, key, 1, kMaxTimeoutMs));
+  return std::chrono::milliseconds(ms);
+}
+
+Status ApplyLimits(const Value& v, Limits& limits) {
+  if (!v.is_object()) return KeyError("limits", "must be an object");
+  for (const auto& [key, value] : v.as_object()) {
+    std::string k = "limits." + key;
+    if (key == "max_connections") {
+      ASSIGN_OR_RETURN(int64_t n, GetInt(value, k, 1, 1000000));
+      limits.max_connections = static_cast<size_t>(n);
+    } else if (key == "max_header_bytes") {
+      ASSIGN_OR_RETURN(int64_t n, GetInt(value, k, 1024, 1 << 20));
+      limits.max_header_bytes = static_cast<size_t>(n);
+    } else if (key == "idle_timeout_ms") {
+      ASSIGN_OR_RETURN(limits.idle_timeout, GetMs(value, k));
+    } else if (key == "handshake_timeout_ms") {
+      ASSIGN_OR_RETURN(limits.handshake_timeout, GetMs(value, k));
+    } else if (key == "connect_timeout_ms") {
+      ASSIGN_OR_RETURN(limits.connect_timeout, GetMs(value, k));
+    } else if (key == "drain_timeout_ms") {
+      ASSIGN_OR_RETURN(limits.drain_timeout, GetMs(value, k));
+    } else {
+      return KeyError(k, "unknown key");
+    }
+  }
+  return Status::Ok();
+}
+
+std::string JoinPath(std::string_view base_dir, const std::string& path) {
+  if (path.empty() || path.front() == '/' || base_dir.empty()) return path;
+  return std::string(base_dir) + "/" + path;
+}
+
+struct Lists {
+  std::vector<std::string> allow, deny;
+  bool have_clients = false;
+  std::string deny_page_file;
+  bool have_inline_page = false;
+};
+
+// One member of the top-level object.
+Status ApplyKey(const std::string& key, const Value& value, Config& cfg, Lists& lists) {
+  if (key == "listen") {
+    ASSIGN_OR_RETURN(cfg.listen, GetListen(value, key));
+  } else if (key == "admin_listen") {
+    ASSIGN_OR_RETURN(cfg.admin_listen, GetListen(value, key));
+    if (cfg.admin_listen.size() > 1) return KeyError(key, "takes one address");
+  } else if (key == "allowed_clients") {
+    ASSIGN_OR_RETURN(cfg.allowed_clients, GetCidrs(value, key));
+    lists.have_clients = true;
+  } else if (key == "allow") {
+    ASSIGN_OR_RETURN(lists.allow, GetStrings(value, key));
+  } else if (key == "deny") {
+    ASSIGN_OR_RETURN(lists.deny, GetStrings(value, key));
+  } else if (key == "allowed_ports") {
+    ASSIGN_OR_RETURN(cfg.allowed_ports, GetPorts(value));
+  } else if (key == "ssrf_allow") {
+    ASSIGN_OR_RETURN(cfg.ssrf_allow, GetCidrs(value, key));
+  } else if (key == "deny_page") {
+    ASSIGN_OR_RETURN(cfg.deny_page, GetString(value, key));
+    lists.have_inline_page = true;
+  } else if (key == "deny_page_file") {
+    ASSIGN_OR_RETURN(lists.deny_page_file, GetString(value, key));
+  } else if (key == "access_log") {
+    ASSIGN_OR_RETURN(cfg.access_log, GetString(value, key));
+  } else if (key == "require_sni") {
+    if (!value.is_bool()) return KeyError(key, "must be true or false");
+    cfg.require_sni = value.as_bool();
+  } else if (key == "hosts") {
+    RETURN_IF_ERROR(ApplyHosts(value, cfg));
+  } else if (key == "workers") {
+    ASSIGN_OR_RETURN(int64_t n, GetInt(value, key, 0, 256));
+    cfg.workers = static_cast<unsigned>(n);
+  } else if (key == "limits") {
+    RETURN_IF_ERROR(ApplyLimits(value, cfg.limits));
+  } else {
+    return KeyError(key, "unknown key");
+  }
+  return Status::Ok();
+}
+
+Status Finish(Config& cfg, Lists& lists, std::string_view base_dir) {
+  if (cfg.listen.empty()) return KeyError("listen", "at least one address is required");
+  if (!lists.have_clients || cfg.allowed_clients.empty()) {
+    return KeyError("allowed_clients", "at least one CIDR is required");
+  }
+  RETURN_IF_ERROR(CheckClientPrefixes(cfg.allowed_clients));
+  auto matcher = DomainMatcher::Build(lists.allow, lists.deny);
+  if (!matcher.ok()) return Status::Validation("config: " + matcher.status().message());
+  cfg.matcher = std::move(matcher).value();
+  if (lists.have_inline_page && !lists.deny_page_file.empty()) {
+    return KeyError("deny_page", "give deny_page or deny_page_file, not both");
+  }
+  if (!lists.deny_page_file.empty()) {
+    auto page = ReadSmallFile(JoinPath(base_dir, lists.deny_page_file), kMaxDenyPageBytes);
+    if (!page.ok()) return KeyError("deny_page_file", page.status().message());
+    cfg.deny_page = std::move(page).value();
+  } else if (!lists.have_inline_page) {
+    cfg.deny_page = kDefaultDenyPage;
+  }
+  if (cfg.deny_page.size() > kMaxDenyPageBytes) return KeyError("deny_page", "larger than 64 KiB");
+  return Status::Ok();
+}
+
+}  // namespace
+
+const char* const kDefaultDenyPage =
+    "<!DOCTYPE html>\n<html><head><title>Access denied</title></head>\n"
+    "<body><h1>Access denied</h1>\n"
+    "<p>The proxy refused the request to <b>{host}</b> from {client}.</p>\n"
+    "<p>Reason: {reason}</p>\n<p>Time: {time}</p>\n</body></html>\n";
+
+bool Config::ClientAllowed(const IpAddress& client) const {
+  return AnyContains(allowed_clients, client);
+}
+
+bool Config::PortAllowed(uint16_t port) const {
+  return std::find(allowed_ports.begin(), allowed_ports.end(), port) != allowed_ports.end();
+}
+
+const char* Config::RefuseAddress(const IpAddress& a) const {
+  const char* reason = NonPublicReason(a);
+  if (reason == nullptr || AnyContains(ssrf_allow, a)) return nullptr;
+  return reason;
+}
+
+Result<std::shared_ptr<const Config>> ParseConfig(std::string_view text, std::string_view base_dir) {
+  auto doc = json::Parse(text, json::ParseLimits{.max_depth = 8, .max_bytes = kMaxConfigBytes});
+  if (!doc.ok()) return Status::Validation("config: not valid JSON: " + doc.status().message());
+  if (!doc->is_object()) return Status::Validation("config: must be a JSON object");
+  auto cfg = std::make_shared<Config>();
+  Lists lists;
+  for (const auto& [key, value] : doc->as_object()) {
+    RETURN_IF_ERROR(ApplyKey(key, value, *cfg, lists));
+  }
+  RETURN_IF_ERROR(Finish(*cfg, lists, base_dir));
+  return std::shared_ptr<const Config>(std::move(cfg));
+}
+
+Result<std::shared_ptr<const Config>> LoadConfigFile(const std::string& path) {
+  auto text = ReadSmallFile(path, kMaxConfigBytes);
+  if (!text.ok()) return Status::Validation("config: " + text.status().message());
+  size_t slash = path.rfind('/');
+  std::string dir = slash == std::string::npos ? "." : path.substr(0, slash);
+  return ParseConfig(*text, dir);
+}
+
+std::string HtmlEscape(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&#39;"; break;
+      default: out.push_back(c);
+    }
+  }
+  return out;
+}
+
+std::string RenderDenyPage(std::string_view tmpl, const DenyDetails& d) {
+  const std::pair<std::string_view, std::string> values[] = {
+      {"{host}", HtmlEscape(d.host)},
+      {"{client}", HtmlEscape(d.client)},
+      {"{reason}", HtmlEscape(d.reason)},
+      {"{time}", HtmlEscape(FormatIso8601(d.time))},
+  };
+  std::string out;
+  size_t i = 0;
+  while (i < tmpl.size()) {
+    bool replaced = false;
+    if (tmpl[i] == '{') {
+      for (const auto& [name, value] : values) {
+        if (tmpl.substr(i, name.size()) == name) {
+          out += value;
+          i += name.size();
+          replaced = true;
+          break;
+        }
+      }
+    }
+    if (!replaced) out.push_back(tmpl[i++]);
+  }
+  return out;
+}
+
+}  // namespace rampart::proxy

@@ -1,0 +1,138 @@
+#include "rampart/proxy/config.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+
+namespace rampart::proxy {
+namespace {
+
+constexpr const char* kMinimal = R"({"listen": "127.0.0.1:3128", "allowed_clients": ["127.0.0.0/8"]})";
+
+std::string WithKey(std::string_view extra) {
+  return std::string(R"({"listen": "127.0.0.1:3128", "allowed_clients": ["127.0.0.0/8"], )") +
+         std::string(extra) + "}";
+}
+
+std::string ErrorOf(std::string_view text) {
+  auto c = ParseConfig(text, "/nonexistent");
+  return c.ok() ? "" : c.status().message();
+}
+
+TEST(Config, MinimalHasDefaults) {
+  auto c = ParseConfig(kMinimal, "");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  const Config& cfg = **c;
+  EXPECT_EQ(cfg.listen.size(), 1u);
+  EXPECT_EQ(cfg.allowed_ports, (std::vector<uint16_t>{80, 443}));
+  EXPECT_TRUE(cfg.ssrf_allow.empty());
+  EXPECT_TRUE(cfg.require_sni);
+  EXPECT_EQ(cfg.deny_page, kDefaultDenyPage);
+  EXPECT_EQ(cfg.limits.max_header_bytes, 16u * 1024);
+  EXPECT_TRUE(cfg.PortAllowed(443));
+  EXPECT_FALSE(cfg.PortAllowed(8080));
+  EXPECT_TRUE(cfg.ClientAllowed(*ParseIp("127.0.0.9")));
+  EXPECT_FALSE(cfg.ClientAllowed(*ParseIp("10.0.0.1")));
+  EXPECT_FALSE(cfg.matcher.Match(*NormalizeHost("example.com")).allowed);
+}
+
+TEST(Config, FullExample) {
+  auto c = ParseConfig(R"({
+    "listen": ["127.0.0.1:3128", "[::1]:3128"],
+    "admin_listen": "127.0.0.1:9090",
+    "allowed_clients": ["10.0.0.0/8", "fd00::/48"],
+    "allow": ["api.example.com", ".example.org"],
+    "deny": ["bad.example.org"],
+    "allowed_ports": [443, 8443],
+    "ssrf_allow": ["127.0.0.0/8"],
+    "deny_page": "<p>{host} {reason}</p>",
+    "access_log": "/tmp/x.log",
+    "require_sni": false,
+    "hosts": {"Origin.Test.": ["127.0.0.1", "::1"]},
+    "workers": 2,
+    "limits": {"max_connections": 10, "max_header_bytes": 4096, "idle_timeout_ms": 1000,
+               "handshake_timeout_ms": 2000, "connect_timeout_ms": 3000, "drain_timeout_ms": 4000}
+  })", "");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  const Config& cfg = **c;
+  EXPECT_EQ(cfg.listen[1].host, "::1");
+  EXPECT_EQ(cfg.admin_listen.size(), 1u);
+  EXPECT_FALSE(cfg.require_sni);
+  EXPECT_EQ(cfg.hosts.at("origin.test").size(), 2u);
+  EXPECT_EQ(cfg.limits.connect_timeout.count(), 3000);
+  EXPECT_EQ(cfg.RefuseAddress(*ParseIp("127.0.0.1")), nullptr);
+  EXPECT_STREQ(cfg.RefuseAddress(*ParseIp("10.0.0.1")), "private");
+  EXPECT_EQ(cfg.RefuseAddress(*ParseIp("8.8.8.8")), nullptr);
+  EXPECT_TRUE(cfg.matcher.Match(*NormalizeHost("x.example.org")).allowed);
+  EXPECT_FALSE(cfg.matcher.Match(*NormalizeHost("bad.example.org")).allowed);
+}
+
+TEST(Config, ValidationMessagesNameTheKey) {
+  struct Case {
+    std::string text;
+    const char* expect;
+  } cases[] = {
+      {"[]", "must be a JSON object"},
+      {"{", "not valid JSON"},
+      {R"({"allowed_clients": ["127.0.0.0/8"]})", "listen"},
+      {R"({"listen": "127.0.0.1:3128"})", "allowed_clients"},
+      {WithKey(R"("alow": [])"), "alow: unknown key"},
+      {WithKey(R"("limits": {"max_conns": 1})"), "limits.max_conns: unknown key"},
+      {WithKey(R"("allow": ["ok.com", "bad..com"])"), "allow[1]"},
+      {WithKey(R"("allow": "ok.com")"), "allow: must be an array"},
+      {WithKey(R"("allowed_ports": [0])"), "allowed_ports"},
+      {WithKey(R"("allowed_ports": [])"), "allowed_ports"},
+      {WithKey(R"("allowed_ports": ["443"])"), "allowed_ports"},
+      {WithKey(R"("ssrf_allow": ["10.0.0.1/8"])"), "host bits"},
+      {WithKey(R"("require_sni": "yes")"), "require_sni"},
+      {WithKey(R"("workers": -1)"), "workers"},
+      {WithKey(R"("limits": {"idle_timeout_ms": 0})"), "limits.idle_timeout_ms"},
+      {WithKey(R"("limits": {"max_header_bytes": 100})"), "limits.max_header_bytes"},
+      {WithKey(R"("hosts": {"a.test": []})"), "hosts.a.test"},
+      {WithKey(R"("hosts": {"a.test": ["nope"]})"), "hosts.a.test"},
+      {WithKey(R"("hosts": {"1.2.3.4": ["1.2.3.4"]})"), "hosts"},
+      {WithKey(R"("deny_page": "x", "deny_page_file": "y")"), "not both"},
+      {WithKey(R"("deny_page_file": "missing.html")"), "deny_page_file"},
+      {WithKey(R"("admin_listen": ["127.0.0.1:1", "127.0.0.1:2"])"), "admin_listen"},
+      {R"({"listen": "localhost:3128", "allowed_clients": ["127.0.0.0/8"]})", "IP address"},
+      {R"({"listen": "127.0.0.1:3128", "allowed_clients": ["0.0.0.0/0"]})", "wider than /8"},
+      {R"({"listen": "127.0.0.1:3128", "allowed_clients": ["10.0.0.0/7"]})", "wider than /8"},
+      {R"({"listen": "127.0.0.1:3128", "allowed_clients": ["::/0"]})", "wider than /32"},
+      {R"({"listen": "127.0.0.1:3128", "allowed_clients": []})", "allowed_clients"},
+  };
+  for (const auto& c : cases) {
+    std::string err = ErrorOf(c.text);
+    EXPECT_NE(err.find(c.expect), std::string::npos) << c.text << " -> '" << err << "'";
+  }
+}
+
+TEST(Config, AcceptsBoundaryClientPrefixes) {
+  EXPECT_EQ(ErrorOf(R"({"listen": "127.0.0.1:1", "allowed_clients": ["10.0.0.0/8", "1.2.3.4/32", "2001:db8::/32"]})"), "");
+}
+
+TEST(Config, DenyPageFromFileRelativeToConfig) {
+  std::string dir = ::testing::TempDir();
+  std::string page = dir + "/rampart_proxy_deny.html";
+  std::ofstream(page) << "<b>{host}</b>";
+  std::string cfg_path = dir + "/rampart_proxy.json";
+  std::ofstream(cfg_path) << WithKey(R"("deny_page_file": "rampart_proxy_deny.html")");
+  auto c = LoadConfigFile(cfg_path);
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ((*c)->deny_page, "<b>{host}</b>");
+  std::remove(page.c_str());
+  std::remove(cfg_path.c_str());
+  EXPECT_FALSE(LoadConfigFile(dir + "/does-not-exist.json").ok());
+}
+
+TEST(DenyPage, RendersEscapedPlaceholders) {
+  DenyDetails d{"a<b>.example", "127.0.0.1", "not \"in\" allowlist & more", TimePoint{}};
+  std::string page = RenderDenyPage("{host}|{client}|{reason}|{time}|{other}|{", d);
+  EXPECT_EQ(page,
+            "a&lt;b&gt;.example|127.0.0.1|not &quot;in&quot; allowlist &amp; more|"
+            "1970-01-01T00:00:00Z|{other}|{");
+  EXPECT_EQ(HtmlEscape("'"), "&#39;");
+}
+
+}  // namespace
+}  // namespace rampart::proxy

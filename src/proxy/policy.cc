@@ -1,0 +1,187 @@
+#include "rampart/proxy/policy.h"
+
+#include <vector>
+
+namespace rampart::proxy {
+namespace {
+
+constexpr std::string_view kHopByHop[] = {
+    "Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authorization",
+    "Proxy-Authenticate", "TE", "Trailer", "Transfer-Encoding", "Upgrade",
+};
+
+Interpreted Error(int status, std::string why) {
+  Interpreted out;
+  out.error_status = status;
+  out.error = std::move(why);
+  return out;
+}
+
+// The field names listed in Connection headers (RFC 9110 section 7.6.1).
+std::vector<std::string_view> ConnectionOptions(const RequestHead& head) {
+  std::vector<std::string_view> out;
+  for (const auto& [name, value] : head.fields) {
+    if (!EqualsIgnoreCase(name, "Connection")) continue;
+    std::string_view rest = value;
+    while (!rest.empty()) {
+      size_t comma = rest.find(',');
+      std::string_view item = rest.substr(0, comma);
+      while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+      while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+      if (!item.empty()) out.push_back(item);
+      if (comma == std::string_view::npos) break;
+      rest.remove_prefix(comma + 1);
+    }
+  }
+  return out;
+}
+
+bool IsDropped(std::string_view name, const std::vector<std::string_view>& options) {
+  for (auto h : kHopByHop) {
+    if (EqualsIgnoreCase(name, h)) return true;
+  }
+  for (auto o : options) {
+    if (EqualsIgnoreCase(name, o)) return true;
+  }
+  return false;
+}
+
+Interpreted InterpretConnect(const RequestHead& head) {
+  auto target = ParseAuthorityTarget(head.target);
+  if (!target.ok()) return Error(400, target.status().message());
+  auto host = NormalizeHost(target->host);
+  if (!host.ok()) return Error(400, host.status().message());
+  Interpreted out;
+  out.request.is_connect = true;
+  out.request.host = std::move(host).value();
+  out.request.port = target->port;
+  return out;
+}
+
+// RFC 9112 section 3.2.2: a proxy given an absolute-form target must agree
+// with Host; we refuse disagreement instead of rewriting Host, so the
+// origin sees exactly the name that was checked.
+Interpreted InterpretForward(const RequestHead& head) {
+  if (!head.target.empty() && head.target.front() == '/') {
+    return Error(400, "a forward proxy request needs an absolute http:// URL");
+  }
+  auto target = ParseAbsoluteTarget(head.target);
+  if (!target.ok()) return Error(400, target.status().message());
+  auto host = NormalizeHost(target->host);
+  if (!host.ok()) return Error(400, host.status().message());
+  size_t host_fields = head.CountField("Host");
+  if (host_fields > 1 || (host_fields == 0 && head.version_minor == 1)) {
+    return Error(400, "exactly one Host header is required");
+  }
+  if (host_fields == 1) {
+    auto header = ParseHostHeader(*head.Field("Host"), 80);
+    if (!header.ok()) return Error(400, "bad Host header");
+    auto header_host = NormalizeHost(header->host);
+    if (!header_host.ok() || header_host->name != host->name || header->port != target->port) {
+      return Error(403, "Host header does not match the URL");
+    }
+  }
+  // Room for the Host and Connection fields the rewrite may add, so what we
+  // forward is always a head our own parser would accept.
+  if (head.fields.size() + 2 > kMaxHeaderFields) return Error(431, "too many header fields");
+  auto framing = GetBodyFraming(head);
+  if (!framing.ok()) return Error(400, framing.status().message());
+  if (framing->chunked) return Error(411, "chunked request bodies are not supported yet");
+  Interpreted out;
+  out.request.host = std::move(host).value();
+  out.request.port = target->port;
+  out.request.path = std::move(target->path);
+  out.request.framing = *framing;
+  return out;
+}
+
+}  // namespace
+
+Interpreted InterpretRequest(const RequestHead& head) {
+  if (head.method == "CONNECT") return InterpretConnect(head);
+  return InterpretForward(head);
+}
+
+Decision CheckDestination(const Config& cfg, const Host& host, uint16_t port) {
+  Decision d;
+  if (!cfg.PortAllowed(port)) {
+    d.reason = "port " + std::to_string(port) + " not allowed";
+    return d;
+  }
+  MatchResult m = cfg.matcher.Match(host);
+  d.allowed = m.allowed;
+  d.rule = std::move(m.rule);
+  d.reason = std::move(m.reason);
+  return d;
+}
+
+Decision CheckFirstFlight(const Config& cfg, const Host& connect_host, const ClientHelloInfo& hello) {
+  using Outcome = ClientHelloInfo::Outcome;
+  Decision d;
+  if (hello.outcome == Outcome::kOk && hello.has_sni) {
+    auto sni = NormalizeHost(hello.sni);
+    if (!sni.ok() || sni->is_ip) {
+      d.reason = "invalid SNI";
+    } else if (sni->name != connect_host.name) {
+      d.reason = "SNI does not match CONNECT host";
+    } else {
+      d.allowed = true;
+    }
+    return d;
+  }
+  bool tolerable = hello.outcome == Outcome::kNotTls || hello.outcome == Outcome::kOk;
+  if (tolerable && !cfg.require_sni) {
+    d.allowed = true;
+    return d;
+  }
+  d.reason = hello.outcome == Outcome::kOk ? "no SNI" : OutcomeName(hello.outcome);
+  return d;
+}
+
+std::string BuildOriginHead(const RequestHead& head, const ProxyRequest& req) {
+  std::vector<std::string_view> options = ConnectionOptions(head);
+  std::string out = head.method + " " + req.path + " HTTP/1." + std::to_string(head.version_minor) + "\r\n";
+  bool has_host = false;
+  for (const auto& [name, value] : head.fields) {
+    if (IsDropped(name, options)) continue;
+    has_host = has_host || EqualsIgnoreCase(name, "Host");
+    out += name + ": " + value + "\r\n";
+  }
+  if (!has_host) {
+    bool v6 = req.host.is_ip && req.host.name.find(':') != std::string::npos;
+    std::string host = v6 ? "[" + req.host.name + "]" : req.host.name;
+    out += "Host: " + host + (req.port == 80 ? "" : ":" + std::to_string(req.port)) + "\r\n";
+  }
+  out += "Connection: close\r\n\r\n";
+  return out;
+}
+
+std::string_view StatusText(int status) {
+  switch (status) {
+    case 200: return "Connection established";
+    case 400: return "Bad Request";
+    case 403: return "Forbidden";
+    case 408: return "Request Timeout";
+    case 411: return "Length Required";
+    case 431: return "Request Header Fields Too Large";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default: return "Error";
+  }
+}
+
+std::string BuildResponse(int status, std::string_view content_type, std::string_view body) {
+  std::string out = "HTTP/1.1 " + std::to_string(status) + " " + std::string(StatusText(status)) + "\r\n";
+  out += "Content-Type: " + std::string(content_type) + "\r\n";
+  out += "Content-Length: " + std::to_string(body.size()) + "\r\n";
+  out += "Cache-Control: no-store\r\nConnection: close\r\n\r\n";
+  out += body;
+  return out;
+}
+
+std::string BuildDenyResponse(const Config& cfg, const DenyDetails& details) {
+  return BuildResponse(403, "text/html; charset=utf-8", RenderDenyPage(cfg.deny_page, details));
+}
+
+}  // namespace rampart::proxy

@@ -1,0 +1,131 @@
+#include "rampart/proxy/policy.h"
+
+#include <gtest/gtest.h>
+
+namespace rampart::proxy {
+namespace {
+
+std::shared_ptr<const Config> MakeConfig(std::string_view extra = "") {
+  std::string text = R"({"listen": "127.0.0.1:3128", "allowed_clients": ["127.0.0.0/8"],
+      "allow": ["a.example", ".b.example"], "deny": ["x.b.example"], "allowed_ports": [80, 443, 8080])";
+  if (!extra.empty()) text += ", " + std::string(extra);
+  text += "}";
+  auto c = ParseConfig(text, "");
+  EXPECT_TRUE(c.ok()) << c.status().message();
+  return *c;
+}
+
+Interpreted Interpret(std::string_view head) {
+  auto h = ParseRequestHead(head);
+  EXPECT_TRUE(h.ok()) << h.status().message();
+  return InterpretRequest(*h);
+}
+
+TEST(Interpret, Connect) {
+  auto in = Interpret("CONNECT A.Example.:443 HTTP/1.1\r\nHost: a.example:443\r\n\r\n");
+  EXPECT_EQ(in.error_status, 0) << in.error;
+  EXPECT_TRUE(in.request.is_connect);
+  EXPECT_EQ(in.request.host.name, "a.example");
+  EXPECT_EQ(in.request.port, 443);
+  EXPECT_EQ(Interpret("CONNECT a.example HTTP/1.1\r\n\r\n").error_status, 400);
+  EXPECT_EQ(Interpret("CONNECT bad..example:443 HTTP/1.1\r\n\r\n").error_status, 400);
+}
+
+TEST(Interpret, ForwardChecksHostAgainstUrl) {
+  auto ok = Interpret("GET http://a.example:8080/p?q HTTP/1.1\r\nHost: A.EXAMPLE:8080\r\n\r\n");
+  EXPECT_EQ(ok.error_status, 0) << ok.error;
+  EXPECT_EQ(ok.request.path, "/p?q");
+  EXPECT_EQ(ok.request.port, 8080);
+  EXPECT_EQ(Interpret("GET http://a.example/ HTTP/1.1\r\nHost: a.example:80\r\n\r\n").error_status, 0);
+  EXPECT_EQ(Interpret("GET http://a.example/ HTTP/1.1\r\nHost: evil.example\r\n\r\n").error_status, 403);
+  EXPECT_EQ(Interpret("GET http://a.example/ HTTP/1.1\r\nHost: a.example:8080\r\n\r\n").error_status, 403);
+  EXPECT_EQ(Interpret("GET http://a.example/ HTTP/1.1\r\n\r\n").error_status, 400);
+  EXPECT_EQ(Interpret("GET http://a.example/ HTTP/1.0\r\n\r\n").error_status, 0);
+  EXPECT_EQ(Interpret("GET http://a.example/ HTTP/1.1\r\nHost: a.example\r\nHost: a.example\r\n\r\n")
+                .error_status,
+            400);
+  EXPECT_EQ(Interpret("GET / HTTP/1.1\r\nHost: a.example\r\n\r\n").error_status, 400);
+  EXPECT_EQ(Interpret("GET https://a.example/ HTTP/1.1\r\nHost: a.example\r\n\r\n").error_status, 400);
+  EXPECT_EQ(Interpret("POST http://a.example/ HTTP/1.1\r\nHost: a.example\r\nTransfer-Encoding: chunked\r\n\r\n")
+                .error_status,
+            411);
+  EXPECT_EQ(Interpret("POST http://a.example/ HTTP/1.1\r\nHost: a.example\r\nContent-Length: 5\r\n\r\n")
+                .request.framing.content_length,
+            5u);
+}
+
+TEST(Interpret, LeavesRoomForRewrittenFields) {
+  std::string head = "GET http://a.example/ HTTP/1.0\r\n";
+  for (size_t i = 0; i + 2 < kMaxHeaderFields; ++i) head += "X: y\r\n";
+  EXPECT_EQ(Interpret(head + "\r\n").error_status, 0);
+  EXPECT_EQ(Interpret(head + "X: y\r\n\r\n").error_status, 431);
+}
+
+TEST(Destination, PortThenLists) {
+  auto cfg = MakeConfig();
+  auto check = [&](const char* host, uint16_t port) {
+    return CheckDestination(*cfg, *NormalizeHost(host), port);
+  };
+  EXPECT_TRUE(check("a.example", 443).allowed);
+  EXPECT_EQ(check("a.example", 22).reason, "port 22 not allowed");
+  EXPECT_TRUE(check("deep.b.example", 80).allowed);
+  EXPECT_EQ(check("deep.b.example", 80).rule, ".b.example");
+  EXPECT_EQ(check("x.b.example", 80).reason, "denylist");
+  EXPECT_EQ(check("c.example", 80).reason, "not in allowlist");
+}
+
+ClientHelloInfo Hello(ClientHelloInfo::Outcome o, std::string sni = "") {
+  ClientHelloInfo h;
+  h.outcome = o;
+  h.has_sni = !sni.empty();
+  h.sni = std::move(sni);
+  return h;
+}
+
+TEST(FirstFlight, SniMustMatchConnectHost) {
+  using O = ClientHelloInfo::Outcome;
+  auto cfg = MakeConfig();
+  Host host = *NormalizeHost("a.example");
+  EXPECT_TRUE(CheckFirstFlight(*cfg, host, Hello(O::kOk, "A.example.")).allowed);
+  EXPECT_EQ(CheckFirstFlight(*cfg, host, Hello(O::kOk, "x.b.example")).reason, "SNI does not match CONNECT host");
+  EXPECT_EQ(CheckFirstFlight(*cfg, host, Hello(O::kOk, "bad name")).reason, "invalid SNI");
+  EXPECT_EQ(CheckFirstFlight(*cfg, host, Hello(O::kOk, "127.0.0.1")).reason, "invalid SNI");
+  EXPECT_EQ(CheckFirstFlight(*cfg, host, Hello(O::kOk)).reason, "no SNI");
+  EXPECT_EQ(CheckFirstFlight(*cfg, host, Hello(O::kNotTls)).reason, "not TLS");
+  EXPECT_FALSE(CheckFirstFlight(*cfg, host, Hello(O::kMalformed)).allowed);
+  auto lax = MakeConfig(R"("require_sni": false)");
+  EXPECT_TRUE(CheckFirstFlight(*lax, host, Hello(O::kOk)).allowed);
+  EXPECT_TRUE(CheckFirstFlight(*lax, host, Hello(O::kNotTls)).allowed);
+  EXPECT_FALSE(CheckFirstFlight(*lax, host, Hello(O::kMalformed)).allowed);
+  EXPECT_FALSE(CheckFirstFlight(*lax, host, Hello(O::kOk, "other.example")).allowed);
+}
+
+TEST(OriginHead, RewritesToOriginFormAndDropsHopByHop) {
+  auto head = ParseRequestHead(
+                  "GET http://a.example:8080/p?q HTTP/1.1\r\nHost: a.example:8080\r\n"
+                  "Proxy-Connection: keep-alive\r\nConnection: keep-alive, X-Secret\r\nX-Secret: s\r\n"
+                  "Proxy-Authorization: Basic eDp5\r\nKeep-Alive: 5\r\nUpgrade: h2c\r\nAccept: */*\r\n\r\n")
+                  .value();
+  Interpreted in = InterpretRequest(head);
+  ASSERT_EQ(in.error_status, 0);
+  EXPECT_EQ(BuildOriginHead(head, in.request),
+            "GET /p?q HTTP/1.1\r\nHost: a.example:8080\r\nAccept: */*\r\nConnection: close\r\n\r\n");
+  auto old = ParseRequestHead("GET http://a.example/ HTTP/1.0\r\n\r\n").value();
+  EXPECT_EQ(BuildOriginHead(old, InterpretRequest(old).request),
+            "GET / HTTP/1.0\r\nHost: a.example\r\nConnection: close\r\n\r\n");
+}
+
+TEST(Responses, DenyPageAndErrors) {
+  auto cfg = MakeConfig(R"("deny_page": "<p>{host} / {reason}</p>")");
+  std::string r = BuildDenyResponse(*cfg, DenyDetails{"c<.example", "127.0.0.1", "not in allowlist", TimePoint{}});
+  EXPECT_EQ(r.rfind("HTTP/1.1 403 Forbidden\r\n", 0), 0u);
+  EXPECT_NE(r.find("Content-Type: text/html; charset=utf-8\r\n"), std::string::npos);
+  EXPECT_NE(r.find("Connection: close\r\n"), std::string::npos);
+  EXPECT_NE(r.find("\r\n\r\n<p>c&lt;.example / not in allowlist</p>"), std::string::npos);
+  std::string e = BuildResponse(431, "text/plain", "x");
+  EXPECT_EQ(e.rfind("HTTP/1.1 431 Request Header Fields Too Large\r\n", 0), 0u);
+  EXPECT_NE(e.find("Content-Length: 1\r\n"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace rampart::proxy

@@ -1,0 +1,241 @@
+"""Fixtures for the egress proxy tests: local origins on 127.0.0.1 (plain
+HTTP and HTTPS with a throwaway multi-name certificate), a rampart proxy
+process with a JSON config, and raw-socket helpers. Every byte of test
+traffic stays on loopback: names resolve through the proxy's static
+"hosts" map, never through DNS."""
+import http.server
+import json
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import threading
+import time
+
+RAMPART_BIN = os.environ.get("RAMPART_BIN", os.path.join(os.path.dirname(__file__), "../../build/bin/rampart"))
+CERT_NAMES = ("origin.test", "a.sub.test", "b.sub.test", "sub.test", "other.test")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def make_cert(directory, names=CERT_NAMES):
+    """A self-signed certificate for several names, made by openssl."""
+    cert = os.path.join(directory, "origin-cert.pem")
+    key = os.path.join(directory, "origin-key.pem")
+    san = ",".join(f"DNS:{n}" for n in names)
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-keyout", key, "-out", cert, "-subj", f"/CN={names[0]}",
+                    "-addext", f"subjectAltName={san}"],
+                   check=True, capture_output=True)
+    return cert, key
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, so one tunnel can carry many requests
+
+    def setup(self):
+        if isinstance(self.request, ssl.SSLSocket):
+            self.request.settimeout(10)
+            self.request.do_handshake()
+        super().setup()
+
+    def _reply(self, body):
+        data = body.encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self):
+        self._reply(f"{self.server.label} host={self.headers.get('Host')} path={self.path}")
+
+    def do_POST(self):
+        n = int(self.headers.get("Content-Length", "0"))
+        body = self.rfile.read(n)
+        self._reply(f"{self.server.label} got={body.decode(errors='replace')}")
+
+    def log_message(self, *args):
+        pass
+
+
+class _Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        pass  # handshake failures are part of the tests
+
+
+class Origin:
+    """An HTTP or HTTPS origin on 127.0.0.1 in a background thread. For
+    HTTPS, `snis` records the server names clients asked for."""
+
+    def __init__(self, cert=None, key=None, label="origin"):
+        self.port = free_port()
+        self.snis = []
+        self.server = _Server(("127.0.0.1", self.port), _Handler)
+        self.server.label = label
+        if cert:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(cert, key)
+            ctx.sni_callback = lambda sock, name, _ctx: self.snis.append(name)
+            self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True,
+                                                 do_handshake_on_connect=False)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class Proxy:
+    """One `rampart proxy` process. `config` is a dict; listen, the access
+    log and a hosts map pointing the test names at 127.0.0.1 are filled in."""
+
+    def __init__(self, workdir, config, name="proxy"):
+        self.workdir = workdir
+        self.port = free_port()
+        self.config_path = os.path.join(workdir, f"{name}.json")
+        self.access_log = os.path.join(workdir, f"{name}-access.log")
+        self.stderr_path = os.path.join(workdir, f"{name}-stderr.log")
+        self.config = self.complete(config)
+        self.proc = None
+
+    def complete(self, config):
+        cfg = {"listen": f"127.0.0.1:{self.port}", "allowed_clients": ["127.0.0.0/8"],
+               "access_log": self.access_log, "workers": 2,
+               "hosts": {n: ["127.0.0.1"] for n in CERT_NAMES + ("evil.test",)}}
+        cfg.update(config)
+        return cfg
+
+    def write_config(self, config=None, raw=None):
+        with open(self.config_path, "w") as f:
+            f.write(raw if raw is not None else json.dumps(config or self.config))
+
+    def start(self):
+        self.write_config()
+        self.stderr = open(self.stderr_path, "ab")
+        self.proc = subprocess.Popen([RAMPART_BIN, "proxy", "--config", self.config_path],
+                                     stdout=subprocess.PIPE, stderr=self.stderr)
+        line = self.proc.stdout.readline().decode()
+        if "listening on" not in line:
+            self.stop()
+            raise RuntimeError("proxy did not start: " + line + self.stderr_text())
+        return self
+
+    def stderr_text(self):
+        with open(self.stderr_path) as f:
+            return f.read()
+
+    def reload(self, config=None, raw=None, expect="proxy config reloaded"):
+        """Rewrites the config, sends SIGHUP and waits for the log line."""
+        before = self.stderr_text().count(expect)
+        if config is not None:
+            config = self.complete(config)
+        self.write_config(config, raw)
+        self.proc.send_signal(signal.SIGHUP)
+        deadline = time.time() + 5
+        while time.time() < deadline:
+            if self.stderr_text().count(expect) > before:
+                return
+            time.sleep(0.02)
+        raise AssertionError("no '" + expect + "' after SIGHUP:\n" + self.stderr_text())
+
+    def log_lines(self, path=None):
+        """The access log as parsed JSON lines (waits briefly for writes)."""
+        path = path or self.access_log
+        time.sleep(0.1)
+        if not os.path.exists(path):
+            return []
+        with open(path) as f:
+            return [json.loads(line) for line in f if line.strip()]
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc:
+            self.proc.stdout.close()
+        self.stderr.close()
+        return self.proc.returncode
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+
+def curl(proxy, url, *extra, cacert=None, timeout=20):
+    """curl through the proxy; returns (exit code, http code, connect code, body)."""
+    args = ["curl", "-s", "-x", proxy.url, "--max-time", "10", "-o", "-",
+            "-w", "\n%{http_code} %{http_connect}", "--noproxy", ""]
+    if cacert:
+        args += ["--cacert", cacert]
+    r = subprocess.run(args + list(extra) + [url], capture_output=True, timeout=timeout,
+                       env={k: v for k, v in os.environ.items() if "proxy" not in k.lower()})
+    out = r.stdout.decode(errors="replace")
+    body, _, codes = out.rpartition("\n")
+    http_code, _, connect_code = codes.partition(" ")
+    return r.returncode, int(http_code or 0), int(connect_code or 0), body
+
+
+def raw_exchange(proxy, data, read_timeout=5):
+    """Sends raw bytes to the proxy; returns everything it answers until it closes."""
+    with socket.create_connection(("127.0.0.1", proxy.port), timeout=read_timeout) as s:
+        s.sendall(data)
+        chunks = []
+        try:
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+        except (socket.timeout, ConnectionResetError):
+            pass
+        return b"".join(chunks)
+
+
+def connect_tunnel(proxy, host, port, timeout=10):
+    """Opens a CONNECT tunnel; returns (socket, status line)."""
+    s = socket.create_connection(("127.0.0.1", proxy.port), timeout=timeout)
+    s.sendall(f"CONNECT {host}:{port} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = s.recv(1)
+        if not chunk:
+            break
+        head += chunk
+    return s, head.split(b"\r\n", 1)[0].decode()
+
+
+def tls_over(sock, server_name, cacert):
+    ctx = ssl.create_default_context(cafile=cacert)
+    return ctx.wrap_socket(sock, server_hostname=server_name)
+
+
+def https_get(tls_sock, host, path="/"):
+    """One keep-alive GET over an established TLS socket; returns the body."""
+    tls_sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = tls_sock.recv(4096)
+        if not chunk:
+            raise ConnectionError("tunnel closed")
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int([l for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")][0].split(b":")[1])
+    while len(body) < length:
+        chunk = tls_sock.recv(4096)
+        if not chunk:
+            raise ConnectionError("tunnel closed")
+        body += chunk
+    return head.split(b"\r\n", 1)[0].decode(), body.decode()
