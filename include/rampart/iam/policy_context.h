@@ -1,0 +1,149 @@
+// The request context the policy engine evaluates (IAM User Guide,
+// "Policy evaluation logic: processing the request context"): who asks
+// (principal), for what (action), on what (resource) and the condition keys.
+//
+// Condition key names are case-insensitive (IAM User Guide, "Condition
+// element": "Condition key names are not case-sensitive"), so ContextKeys
+// stores names lower-cased and lookups take lower-cased names. Values are
+// kept as text; operators parse request values as they compare (policy
+// values were typed once at compile time).
+//
+// Thread-safety: value types. A built AuthzRequest is read-only during
+// evaluation and may be shared between threads.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "rampart/core/clock.h"
+
+namespace rampart::iam {
+
+// Names the aws:PrincipalType values.
+enum class PrincipalType : uint8_t {
+  kAnonymous,
+  kRoot,           // "Account"
+  kUser,           // "User"
+  kAssumedRole,    // "AssumedRole": a role session
+  kFederatedUser,  // "FederatedUser": a GetFederationToken session
+  kService,        // an AWS service principal, e.g. for a trust policy
+  kWebIdentity,    // AssumeRoleWithWebIdentity / SAML caller, for trust policies
+};
+std::string_view PrincipalTypeName(PrincipalType type);
+
+struct PrincipalInfo {
+  PrincipalType type = PrincipalType::kAnonymous;
+  std::string arn{};        // user ARN, arn:aws:sts::<a>:assumed-role/<r>/<s>, root ARN, ...
+  std::string account{};    // twelve digits; empty for services and anonymous
+  std::string id{};         // aws:userid: AIDA..., AROA...:session, account id for root
+  std::string user_name{};  // aws:username (IAM users only)
+  std::string role_arn{};   // kAssumedRole: arn:aws:iam::<a>:role/<path><name>
+  std::string service{};    // kService: "ec2.amazonaws.com"
+  std::string federated_provider{};  // kWebIdentity: provider name or SAML provider ARN
+  std::string canonical_user{};
+  std::vector<std::pair<std::string, std::string>> tags{};  // principal + session tags
+  std::string org_id{};
+  std::vector<std::string> org_paths{};  // "o-a1b2/r-ab12/ou-ab12-11111111/"
+};
+
+// Condition keys -> values. Small and flat: a sorted vector searched by
+// binary search (a request has tens of keys).
+class ContextKeys {
+ public:
+  // Replaces the values of name (case-insensitive).
+  void Set(std::string_view name, std::vector<std::string> values);
+  void Set(std::string_view name, std::string_view value);
+  // Appends a value to name's values.
+  void Add(std::string_view name, std::string_view value);
+  void Erase(std::string_view name);
+  // The values of a lower-cased name, or nullptr when the key is absent.
+  const std::vector<std::string>* Find(std::string_view lower_name) const;
+  // Any-case lookup (lower-cases name first; allocates for long names).
+  const std::vector<std::string>* FindAnyCase(std::string_view name) const;
+  size_t size() const { return entries_.size(); }
+
+ private:
+  struct Entry {
+    std::string name;  // lower-case
+    std::vector<std::string> values;
+  };
+  std::vector<Entry>::iterator LowerBound(std::string_view lower_name);
+  std::vector<Entry> entries_;  // sorted by name
+};
+
+// What the platform knows about the call beyond principal and action.
+struct Environment {
+  std::string source_ip{};
+  bool secure_transport = true;
+  TimePoint time{};
+  std::string requested_region{};
+  bool mfa_present = false;
+  bool has_token_issue_time = false;  // temporary credentials only
+  TimePoint token_issue_time{};
+  std::string source_identity{};
+};
+
+// One authorization question.
+class AuthzRequest {
+ public:
+  AuthzRequest() = default;
+  // Action "service:Action" (any case); resource an ARN or "*".
+  AuthzRequest(PrincipalInfo principal, std::string_view action, std::string_view resource);
+
+  void set_action(std::string_view action);
+  void set_resource(std::string_view resource);
+  // The account that owns the resource; defaults to the resource ARN's
+  // account field, or the principal's account when the ARN has none.
+  void set_resource_account(std::string_view account) { resource_account_ = account; }
+
+  // Adds the global keys the platform supplies (aws:PrincipalArn,
+  // aws:PrincipalAccount, aws:PrincipalTag/*, aws:userid, aws:username,
+  // aws:SourceIp, aws:CurrentTime, ...) from principal() and env.
+  void AddPlatformKeys(const Environment& env);
+
+  const PrincipalInfo& principal() const { return principal_; }
+  PrincipalInfo& mutable_principal() { return principal_; }
+  std::string_view action() const { return action_; }            // as given
+  std::string_view action_lower() const { return action_lower_; }
+  std::string_view resource() const { return resource_; }
+  // The six colon-separated parts of the resource ARN (the sixth keeps its
+  // colons); all empty with is_arn() false when the resource is not an ARN.
+  bool resource_is_arn() const { return resource_is_arn_; }
+  const std::array<std::string_view, 6>& resource_parts() const { return parts_; }
+  std::string_view resource_account() const;
+  bool cross_account() const { return resource_account() != principal_.account; }
+
+  ContextKeys& keys() { return keys_; }
+  const ContextKeys& keys() const { return keys_; }
+
+  AuthzRequest(const AuthzRequest& other);
+  AuthzRequest& operator=(const AuthzRequest& other);
+  AuthzRequest(AuthzRequest&&) noexcept;
+  AuthzRequest& operator=(AuthzRequest&&) noexcept;
+  ~AuthzRequest() = default;
+
+ private:
+  void SplitResource();
+
+  PrincipalInfo principal_;
+  std::string action_;
+  std::string action_lower_;
+  std::string resource_;
+  std::string resource_account_;
+  bool resource_is_arn_ = false;
+  std::array<std::string_view, 6> parts_{};  // views into resource_
+  ContextKeys keys_;
+};
+
+// Splits an ARN into its six parts (the last keeps its colons). False when
+// s does not start with "arn:" or has fewer than five colons.
+bool SplitArn(std::string_view s, std::array<std::string_view, 6>& parts);
+
+// ASCII lower-casing, the only folding AWS applies to names.
+std::string AsciiLower(std::string_view s);
+
+}  // namespace rampart::iam

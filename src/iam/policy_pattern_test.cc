@@ -1,0 +1,152 @@
+#include <gtest/gtest.h>
+
+#include "rampart/iam/policy_context.h"
+#include "rampart/iam/policy_pattern.h"
+
+namespace rampart::iam {
+namespace {
+
+using R = Pattern::Result;
+
+Pattern Make(std::string_view text, bool variables = true, bool wildcards = true) {
+  std::string error;
+  auto p = Pattern::Compile(text, {.wildcards = wildcards, .variables = variables}, &error);
+  EXPECT_TRUE(p.has_value()) << error;
+  return p ? std::move(*p) : Pattern();
+}
+
+TEST(Pattern, Glob) {
+  struct Case {
+    std::string_view pattern, subject;
+    bool match;
+  } cases[] = {
+      {"*", "", true},          {"*", "anything", true},    {"a*", "a", true},
+      {"a*c", "abbbc", true},   {"a*c", "abbbd", false},    {"a?c", "abc", true},
+      {"a?c", "ac", false},     {"*a*b*", "xxaxxbxx", true}, {"*a*b*", "xxbxxaxx", false},
+      {"ab", "ab", true},       {"ab", "abc", false},        {"", "", true},
+      {"", "a", false},         {"**", "x", true},           {"a*a*a*a*a*b", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", false},
+      {"?*", "", false},        {"*?", "x", true},           {"home/*/x", "home/a/b/x", true},
+  };
+  for (const auto& c : cases) {
+    EXPECT_EQ(Make(c.pattern).Match(c.subject, nullptr) == R::kMatch, c.match)
+        << c.pattern << " ~ " << c.subject;
+  }
+}
+
+TEST(Pattern, Variables) {
+  ContextKeys keys;
+  keys.Set("aws:username", "Bob");
+  keys.Set("aws:PrincipalTag/team", "blue");
+  keys.Set("multi", std::vector<std::string>{"a", "b"});
+  EXPECT_EQ(Make("home/${aws:username}/*").Match("home/Bob/x", &keys), R::kMatch);
+  EXPECT_EQ(Make("home/${aws:username}/*").Match("home/Alice/x", &keys), R::kNoMatch);
+  EXPECT_EQ(Make("${AWS:UserName}").Match("Bob", &keys), R::kMatch);  // key names fold case
+  EXPECT_EQ(Make("${aws:PrincipalTag/team}-*").Match("blue-1", &keys), R::kMatch);
+  EXPECT_EQ(Make("${aws:userid}").Match("x", &keys), R::kUnresolved);
+  EXPECT_EQ(Make("${aws:userid, 'anonymous'}").Match("anonymous", &keys), R::kMatch);
+  EXPECT_EQ(Make("${ aws:userid , 'it''s' }").Match("it's", &keys), R::kMatch);
+  EXPECT_EQ(Make("${multi}").Match("a", &keys), R::kUnresolved);  // multi-valued: no substitution
+  EXPECT_EQ(Make("${multi, 'd'}").Match("d", &keys), R::kMatch);
+  // Escapes are literal, even where * would be a wildcard.
+  EXPECT_EQ(Make("a${*}b").Match("a*b", &keys), R::kMatch);
+  EXPECT_EQ(Make("a${*}b").Match("axb", &keys), R::kNoMatch);
+  EXPECT_EQ(Make("a${?}${$}").Match("a?$", &keys), R::kMatch);
+  // A substituted value is literal text.
+  keys.Set("star", "*");
+  EXPECT_EQ(Make("${star}").Match("x", &keys), R::kNoMatch);
+  // Variables off (2008-10-17): literal text.
+  EXPECT_EQ(Make("${aws:username}", false).Match("${aws:username}", &keys), R::kMatch);
+}
+
+TEST(Pattern, EqualsIgnoresWildcards) {
+  ContextKeys keys;
+  keys.Set("aws:username", "Bob");
+  Pattern p = Make("a*${aws:username}", true, false);
+  EXPECT_EQ(p.Equals("a*Bob", &keys, false), R::kMatch);
+  EXPECT_EQ(p.Equals("axBob", &keys, false), R::kNoMatch);
+  EXPECT_EQ(p.Equals("A*BOB", &keys, true), R::kMatch);
+  EXPECT_EQ(p.Equals("A*BOB", &keys, false), R::kNoMatch);
+  EXPECT_EQ(p.Equals("a*Bo", &keys, false), R::kNoMatch);
+}
+
+TEST(Pattern, MalformedVariables) {
+  std::string error;
+  for (std::string_view bad : {"${", "${}", "${ }", "a${b", "${a, x}", "${a, 'x}", "${a b}",
+                               "${a, 'x''}"}) {
+    EXPECT_FALSE(Pattern::Compile(bad, {.variables = true}, &error).has_value()) << bad;
+  }
+  std::string many;
+  for (int i = 0; i < 17; ++i) many += "${k}";
+  EXPECT_FALSE(Pattern::Compile(many, {.variables = true}, &error).has_value());
+}
+
+TEST(ArnPattern, PartsAreSeparate) {
+  std::string error;
+  auto p = ArnPattern::Compile("arn:aws:iam::*:user/*", false, &error);
+  ASSERT_TRUE(p) << error;
+  EXPECT_EQ(p->Match("arn:aws:iam::123456789012:user/Bob", nullptr), R::kMatch);
+  EXPECT_EQ(p->Match("arn:aws:iam::123456789012:role/Bob", nullptr), R::kNoMatch);
+  // A * in the account part does not swallow the colons after it.
+  auto q = ArnPattern::Compile("arn:aws:s3:::*", false, &error);
+  ASSERT_TRUE(q);
+  EXPECT_EQ(q->Match("arn:aws:s3:::bucket/key:with:colons", nullptr), R::kMatch);
+  EXPECT_EQ(q->Match("arn:aws:s3:us-east-1::bucket", nullptr), R::kNoMatch);
+  auto r = ArnPattern::Compile("arn:aws:*", false, &error);
+  EXPECT_FALSE(r.has_value());
+  auto all = ArnPattern::Compile("*", false, &error);
+  EXPECT_EQ(all->Match("not an arn", nullptr), R::kMatch);
+  auto v = ArnPattern::Compile("arn:aws:s3:::home/${aws:userid}/*", true, &error);
+  ASSERT_TRUE(v) << error;
+  ContextKeys keys;
+  keys.Set("aws:userid", "AROAEXAMPLE:session");
+  EXPECT_EQ(v->Match("arn:aws:s3:::home/AROAEXAMPLE:session/f", &keys), R::kMatch);
+  EXPECT_EQ(v->Match("arn:aws:s3:::home/other/f", &keys), R::kNoMatch);
+  EXPECT_EQ(v->Match("arn:aws:s3:::home/other/f", nullptr), R::kUnresolved);
+  EXPECT_EQ(p->Match("arn:aws:iam", nullptr), R::kNoMatch);
+  EXPECT_FALSE(ArnPattern::Compile("bucket/*", false, &error).has_value());
+  EXPECT_EQ(error, "Resource bucket/* must be in ARN format or \"*\".");
+}
+
+TEST(ContextKeys, CaseInsensitiveSortedLookup) {
+  ContextKeys keys;
+  keys.Set("aws:SourceIp", "1.2.3.4");
+  keys.Add("aws:TagKeys", "a");
+  keys.Add("AWS:TAGKEYS", "b");
+  ASSERT_NE(keys.Find("aws:sourceip"), nullptr);
+  EXPECT_EQ(keys.FindAnyCase("AWS:SourceIP")->at(0), "1.2.3.4");
+  EXPECT_EQ(keys.Find("aws:tagkeys")->size(), 2u);
+  EXPECT_EQ(keys.Find("aws:SourceIp"), nullptr);  // Find takes lower-case names
+  keys.Erase("Aws:SourceIp");
+  EXPECT_EQ(keys.Find("aws:sourceip"), nullptr);
+}
+
+TEST(AuthzRequest, PlatformKeys) {
+  PrincipalInfo p;
+  p.type = PrincipalType::kAssumedRole;
+  p.arn = "arn:aws:sts::111122223333:assumed-role/Admin/alice";
+  p.role_arn = "arn:aws:iam::111122223333:role/Admin";
+  p.account = "111122223333";
+  p.id = "AROAEXAMPLE:alice";
+  p.tags = {{"team", "blue"}};
+  AuthzRequest r(p, "KMS:Encrypt", "arn:aws:kms:us-east-1:444455556666:key/k");
+  Environment env;
+  env.source_ip = "10.0.0.1";
+  env.time = TimePoint(std::chrono::seconds(1700000000));
+  r.AddPlatformKeys(env);
+  EXPECT_EQ(r.action_lower(), "kms:encrypt");
+  EXPECT_EQ(r.resource_account(), "444455556666");
+  EXPECT_TRUE(r.cross_account());
+  EXPECT_EQ(r.keys().Find("aws:principalarn")->at(0), p.role_arn);
+  EXPECT_EQ(r.keys().Find("aws:principaltag/team")->at(0), "blue");
+  EXPECT_EQ(r.keys().Find("aws:principaltype")->at(0), "AssumedRole");
+  EXPECT_EQ(r.keys().Find("aws:currenttime")->at(0), "2023-11-14T22:13:20Z");
+  EXPECT_EQ(r.keys().Find("aws:epochtime")->at(0), "1700000000");
+  EXPECT_EQ(r.keys().Find("aws:username"), nullptr);  // roles have no user name
+  AuthzRequest copy = r;  // the split parts must point into the copy
+  r.set_resource("x");
+  EXPECT_EQ(copy.resource_parts()[2], "kms");
+  EXPECT_FALSE(r.resource_is_arn());
+}
+
+}  // namespace
+}  // namespace rampart::iam
