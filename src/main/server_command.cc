@@ -10,6 +10,7 @@
 #include "rampart/core/log.h"
 #include "rampart/core/metrics.h"
 #include "rampart/http/server.h"
+#include "rampart/iam/iam_service.h"
 #include "rampart/iam/sts.h"
 #include "rampart/server/audit.h"
 #include "rampart/server/authorizer.h"
@@ -94,13 +95,16 @@ int RunServer(server::Config cfg) {
   auto db = store::OpenSqlite({.path = cfg.data_dir + "/rampart.db"});
   if (!db.ok()) return fail(db.status());
   if (Status st = server::CredentialStore::Migrate(**db); !st.ok()) return fail(st);
+  if (Status st = iam::IamService::Migrate(**db); !st.ok()) return fail(st);
 
   server::CredentialStore creds(**db, *root_key);
   auto boot = server::Bootstrap(creds, cfg.data_dir, cfg.dev);
   if (!boot.ok()) return fail(boot.status());
 
+  iam::IamService iam_service(**db, creds);
   server::Registry registry;
   iam::RegisterSts(registry);
+  iam_service.Register(registry);
   server::RootOnlyAuthorizer authorizer;
   server::NullAuditSink audit;
   SystemClock clock;

@@ -83,14 +83,16 @@ Result<SecretBytes> ReadKeyFile(const std::string& path) {
 Status CredentialStore::Migrate(store::Database& db) { return db.Migrate("identity", kMigrations); }
 
 Result<std::shared_ptr<const Credential>> CredentialStore::Find(std::string_view access_key_id) {
+  uint64_t generation = 0;
   {
     std::shared_lock lock(mu_);
     auto it = cache_.find(std::string(access_key_id));
     if (it != cache_.end()) return it->second;
+    generation = generation_;
   }
   ASSIGN_OR_RETURN(auto cred, Load(access_key_id));
   std::unique_lock lock(mu_);
-  cache_.emplace(std::string(access_key_id), cred);
+  if (generation == generation_) cache_.emplace(std::string(access_key_id), cred);
   return cred;
 }
 
@@ -161,6 +163,7 @@ Result<std::string> CredentialStore::ManagementAccount() {
 
 void CredentialStore::InvalidateCache() {
   std::unique_lock lock(mu_);
+  ++generation_;
   cache_.clear();
 }
 

@@ -7,6 +7,7 @@
 // Thread-safety: CredentialStore is thread-safe.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <shared_mutex>
 #include <string>
@@ -60,6 +61,9 @@ class CredentialStore {
   const SecretBytes& root_key_;
   std::shared_mutex mu_;
   std::unordered_map<std::string, std::shared_ptr<const Credential>> cache_;  // guarded by mu_
+  // Bumped by InvalidateCache; a load that raced an invalidation is not
+  // cached, so a deactivated key cannot come back from a stale read.
+  uint64_t generation_ = 0;  // guarded by mu_
 };
 
 // Loads <data_dir>/root.key (32 bytes, mode 0600), creating it on first
