@@ -262,9 +262,14 @@ void IamService::Register(server::Registry& registry) {
       {"ListAttachedUserPolicies", &IamService::ListAttachedUserPolicies},
   };
   for (const Binding& b : bindings) {
+    bool read_only = b.operation.starts_with("Get") || b.operation.starts_with("List");
     registry.Add("iam", b.operation,
-                 [this, h = b.handler](server::RequestContext& ctx, const json::Value& in) {
-                   return (this->*h)(ctx, in);
+                 [this, h = b.handler, read_only](server::RequestContext& ctx,
+                                                  const json::Value& in) {
+                   auto result = (this->*h)(ctx, in);
+                   // Policies, attachments or principals may have changed.
+                   if (result.ok() && !read_only && policy_cache_) policy_cache_->InvalidateAll();
+                   return result;
                  });
   }
 }

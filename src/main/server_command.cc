@@ -11,6 +11,7 @@
 #include "rampart/core/metrics.h"
 #include "rampart/http/server.h"
 #include "rampart/iam/iam_service.h"
+#include "rampart/iam/engine_authorizer.h"
 #include "rampart/iam/sts.h"
 #include "rampart/server/audit.h"
 #include "rampart/server/authorizer.h"
@@ -101,16 +102,19 @@ int RunServer(server::Config cfg) {
   auto boot = server::Bootstrap(creds, cfg.data_dir, cfg.dev);
   if (!boot.ok()) return fail(boot.status());
 
+  iam::PolicyCache policy_cache;
+  iam::EngineAuthorizer authorizer(**db, policy_cache);
   iam::IamService iam_service(**db, creds);
+  iam_service.SetPolicyCache(&policy_cache);
   server::Registry registry;
   iam::RegisterSts(registry);
   iam_service.Register(registry);
-  server::RootOnlyAuthorizer authorizer;
   server::NullAuditSink audit;
   SystemClock clock;
   auto reset = [&]() -> Status {
     RETURN_IF_ERROR((*db)->WipeAllData());
     creds.InvalidateCache();
+    policy_cache.InvalidateAll();
     return server::Bootstrap(creds, cfg.data_dir, cfg.dev).status();
   };
   server::Dispatcher dispatcher(

@@ -14,6 +14,7 @@
 #include <mutex>
 
 #include "rampart/core/status.h"
+#include "rampart/iam/engine.h"
 #include "rampart/server/context.h"
 #include "rampart/server/identity.h"
 #include "rampart/store/store.h"
@@ -30,6 +31,10 @@ class IamService {
 
   // Adds the IAM handlers to the registry. REQUIRES: this outlives registry use.
   void Register(server::Registry& registry);
+
+  // The authorizer's cache of compiled policies; every successful IAM write
+  // invalidates it. REQUIRES: cache outlives the service.
+  void SetPolicyCache(PolicyCache* cache) { policy_cache_ = cache; }
 
   using Handler = Result<json::Value> (IamService::*)(server::RequestContext&, const json::Value&);
 
@@ -66,6 +71,7 @@ class IamService {
   Result<json::Value> ListAttachedUserPolicies(server::RequestContext& ctx, const json::Value& in);
 
   store::Database& db_;
+  PolicyCache* policy_cache_ = nullptr;
   server::CredentialStore& creds_;
   // Serialises CreateAccessKey on this node so that two concurrent calls
   // for one user do not both fail the per-user key quota check.
