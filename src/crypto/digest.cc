@@ -35,6 +35,11 @@ class ThreadDigest {
     RAMPART_CHECK(EVP_DigestInit_ex2(ctx_, initialised_ ? nullptr : Sha256Md(), nullptr) == 1);
     initialised_ = true;
   }
+  // Continues from a saved state instead of the initial one.
+  void BeginFrom(const EVP_MD_CTX* state) {
+    RAMPART_CHECK(EVP_MD_CTX_copy_ex(ctx_, state) == 1);
+    initialised_ = true;
+  }
   void Update(const void* p, size_t n) { RAMPART_CHECK(EVP_DigestUpdate(ctx_, p, n) == 1); }
   void Finish(unsigned char* out) {
     unsigned int len = 0;
@@ -60,14 +65,36 @@ void Sha256Into(std::string_view data, Sha256Out out) {
   d.Finish(out.data());
 }
 
-// RFC 2104 over the reused digest context: H(K^opad || H(K^ipad || data)).
-void HmacSha256Into(std::string_view key, std::string_view data, Sha256Out out) {
-  unsigned char block[kBlockSize] = {};
+namespace {
+
+// The HMAC key block K of RFC 2104: the key, hashed if longer than a block,
+// zero-padded. REQUIRES: block is zeroed.
+void HmacKeyBlock(std::string_view key, unsigned char (&block)[kBlockSize]) {
   if (key.size() > kBlockSize) {
     Sha256Into(key, Sha256Out(block, kSha256Size));
   } else if (!key.empty()) {
     std::memcpy(block, key.data(), key.size());
   }
+}
+
+// A context that has absorbed block ^ pad_byte.
+EVP_MD_CTX* PaddedKeyState(const unsigned char (&block)[kBlockSize], unsigned char pad_byte) {
+  unsigned char pad[kBlockSize];
+  for (size_t i = 0; i < kBlockSize; ++i) pad[i] = block[i] ^ pad_byte;
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  RAMPART_CHECK(ctx != nullptr);
+  RAMPART_CHECK(EVP_DigestInit_ex2(ctx, Sha256Md(), nullptr) == 1);
+  RAMPART_CHECK(EVP_DigestUpdate(ctx, pad, kBlockSize) == 1);
+  OPENSSL_cleanse(pad, sizeof(pad));
+  return ctx;
+}
+
+}  // namespace
+
+// RFC 2104 over the reused digest context: H(K^opad || H(K^ipad || data)).
+void HmacSha256Into(std::string_view key, std::string_view data, Sha256Out out) {
+  unsigned char block[kBlockSize] = {};
+  HmacKeyBlock(key, block);
   unsigned char pad[kBlockSize];
   unsigned char inner[kSha256Size];
   ThreadDigest& d = Digest();
@@ -86,6 +113,33 @@ void HmacSha256Into(std::string_view key, std::string_view data, Sha256Out out) 
 
   OPENSSL_cleanse(block, sizeof(block));
   OPENSSL_cleanse(pad, sizeof(pad));
+  OPENSSL_cleanse(inner, sizeof(inner));
+}
+
+HmacSha256Key::HmacSha256Key(std::string_view key) {
+  unsigned char block[kBlockSize] = {};
+  HmacKeyBlock(key, block);
+  inner_ = PaddedKeyState(block, 0x36);
+  outer_ = PaddedKeyState(block, 0x5c);
+  OPENSSL_cleanse(block, sizeof(block));
+}
+
+// EVP_MD_CTX_free cleanses the saved hash states.
+HmacSha256Key::~HmacSha256Key() {
+  EVP_MD_CTX_free(inner_);
+  EVP_MD_CTX_free(outer_);
+}
+
+// Copying a saved context reads it only, so concurrent Signs are safe.
+void HmacSha256Key::Sign(std::string_view data, Sha256Out out) const {
+  unsigned char inner[kSha256Size];
+  ThreadDigest& d = Digest();
+  d.BeginFrom(inner_);
+  d.Update(data.data(), data.size());
+  d.Finish(inner);
+  d.BeginFrom(outer_);
+  d.Update(inner, kSha256Size);
+  d.Finish(out.data());
   OPENSSL_cleanse(inner, sizeof(inner));
 }
 

@@ -1,16 +1,15 @@
-// AWS Signature Version 4, following
+// AWS Signature Version 4: Verify, the client-side signers and the cache of
+// derived signing keys, following
 // https://docs.aws.amazon.com/IAM/latest/UserGuide/create-signed-request.html
-// and https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv-troubleshooting.html
-// for the error texts.
+// Parse is in sigv4_parse.cc; canonicalisation in sigv4_canonical.cc.
 #include "rampart/http/sigv4.h"
-
-#include <openssl/crypto.h>
 
 #include <algorithm>
 #include <array>
-#include <charconv>
 #include <chrono>
 #include <cstring>
+#include <functional>
+#include <memory>
 #include <mutex>
 #include <utility>
 
@@ -23,564 +22,93 @@ namespace {
 
 using crypto::kSha256Size;
 using crypto::Sha256Out;
-
-constexpr std::string_view kTerminator = "aws4_request";
-constexpr std::string_view kUnsignedPayload = "UNSIGNED-PAYLOAD";
-constexpr char kHexUpper[] = "0123456789ABCDEF";
-constexpr char kHexLower[] = "0123456789abcdef";
-constexpr size_t kMaxEchoLength = 512;
+using internal::AllOf;
+using internal::BadDateMessage;
+using internal::BuildCanonicalRequest;
+using internal::BuildStringToSign;
+using internal::Incomplete;
+using internal::IsHeaderNameChar;
+using internal::kHostMustBeSigned;
+using internal::kTerminator;
+using internal::Sanitize;
+using internal::Scratch;
+using internal::ThreadScratch;
 
 constexpr std::string_view kMismatchMessage =
     "The request signature we calculated does not match the signature you provided. Check your "
     "AWS Secret Access Key and signing method. Consult the service documentation for details.";
-constexpr std::string_view kPresignRequiredMessage =
-    "Query-string authentication version 4 requires the X-Amz-Algorithm, X-Amz-Credential, "
-    "X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters.";
-constexpr std::string_view kHostMustBeSigned =
-    "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.";
-
-Status Incomplete(std::string message) {
-  return Status::Error(ErrorCode::kIncompleteSignature, std::move(message));
-}
-
-bool IsSpace(char c) {
-  return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
-}
-bool IsDigit(char c) { return c >= '0' && c <= '9'; }
-bool IsLower(char c) { return c >= 'a' && c <= 'z'; }
-bool IsAlnum(char c) { return IsDigit(c) || IsLower(c) || (c >= 'A' && c <= 'Z'); }
-bool IsUnreserved(char c) { return IsAlnum(c) || c == '-' || c == '_' || c == '.' || c == '~'; }
-bool IsHex(char c) { return IsDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
-int HexValue(char c) {
-  if (IsDigit(c)) return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return c - 'A' + 10;  // REQUIRES: IsHex(c)
-}
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && IsSpace(s.front())) s.remove_prefix(1);
-  while (!s.empty() && IsSpace(s.back())) s.remove_suffix(1);
-  return s;
-}
-
-template <typename Pred>
-bool AllOf(std::string_view s, Pred pred) {
-  return std::all_of(s.begin(), s.end(), pred);
-}
-
-// Printable ASCII only and bounded, for echoing client input in messages.
-std::string Sanitize(std::string_view s, size_t max = 128) {
-  std::string out;
-  for (char c : s.substr(0, max)) out += (c >= 0x20 && c < 0x7f) ? c : '?';
-  if (s.size() > max) out += "...";
-  return out;
-}
-
-void AppendEncodedByte(unsigned char b, std::string& out) {
-  if (IsUnreserved(static_cast<char>(b))) {
-    out += static_cast<char>(b);
-  } else {
-    out += '%';
-    out += kHexUpper[b >> 4];
-    out += kHexUpper[b & 0xF];
-  }
-}
-
-// Decodes %XX escapes of in and re-encodes the bytes per RFC 3986 into out.
-bool AppendReencoded(std::string_view in, std::string& out) {
-  for (size_t i = 0; i < in.size(); ++i) {
-    unsigned char b = static_cast<unsigned char>(in[i]);
-    if (in[i] == '%') {
-      if (in.size() - i < 3 || !IsHex(in[i + 1]) || !IsHex(in[i + 2])) return false;
-      b = static_cast<unsigned char>((HexValue(in[i + 1]) << 4) | HexValue(in[i + 2]));
-      i += 2;
-    }
-    AppendEncodedByte(b, out);
-  }
-  return true;
-}
-
-void AppendHexLower(const unsigned char* p, size_t n, std::string& out) {
-  char buf[2 * kSha256Size];
-  while (n > 0) {
-    size_t chunk = std::min(n, kSha256Size);
-    for (size_t i = 0; i < chunk; ++i) {
-      buf[2 * i] = kHexLower[p[i] >> 4];
-      buf[2 * i + 1] = kHexLower[p[i] & 0xF];
-    }
-    out.append(buf, 2 * chunk);
-    p += chunk;
-    n -= chunk;
-  }
-}
-
-// Appends s URI-encoded byte by byte, copying unreserved runs whole.
-void AppendEncoded(std::string_view s, std::string& out) {
-  size_t run = 0;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (IsUnreserved(s[i])) continue;
-    out.append(s.data() + run, i - run);
-    AppendEncodedByte(static_cast<unsigned char>(s[i]), out);
-    run = i + 1;
-  }
-  out.append(s.data() + run, s.size() - run);
-}
-
-// Appends a header value trimmed, with inner whitespace runs collapsed to
-// one space (AWS "Trimall").
-void AppendTrimmedValue(std::string_view v, std::string& out) {
-  v = Trim(v);
-  while (!v.empty()) {
-    size_t i = 0;
-    while (i < v.size() && !IsSpace(v[i])) ++i;
-    out.append(v.data(), i);
-    v.remove_prefix(i);
-    if (v.empty()) break;
-    out += ' ';
-    while (!v.empty() && IsSpace(v.front())) v.remove_prefix(1);
-  }
-}
-
-// ---- Authorization echo (AWS appends "Authorization=<header>" to some
-// errors; we do too, with the signature value withheld).
-
-std::string EchoAuthorizationValue(std::string_view header) {
-  header = Trim(header.substr(0, kMaxAuthorizationLength));
-  size_t sp = header.find(' ');
-  std::string out = Sanitize(header.substr(0, sp), 64);
-  std::string_view rest = sp == std::string_view::npos ? std::string_view() : header.substr(sp);
-  bool first = true;
-  while (!rest.empty() && out.size() < kMaxEchoLength) {
-    size_t comma = rest.find(',');
-    std::string_view part = Trim(rest.substr(0, comma));
-    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
-    if (part.empty()) continue;
-    out += first ? " " : ", ";
-    first = false;
-    std::string_view key = Trim(part.substr(0, part.find('=')));
-    if (key.size() >= 9 && EqualsIgnoreCase(key.substr(key.size() - 9), "signature")) {
-      out += "Signature=<redacted>";
-    } else {
-      out += Sanitize(part, 256);
-    }
-  }
-  return out;
-}
-
-std::string EchoAuthorization(std::string_view header) {
-  return "Authorization=" + EchoAuthorizationValue(header);
-}
-
-// ---- Scope and signed headers
-
-struct Scope {
-  std::string_view access_key_id, date, region, service;
-};
-
-bool IsScopeDate(std::string_view d) {
-  return d.size() == 8 && internal::ParseIsoBasic(d, /*date_only=*/true).has_value();
-}
-
-Result<Scope> ParseCredential(std::string_view credential) {
-  std::array<std::string_view, 5> parts;
-  if (std::count(credential.begin(), credential.end(), '/') != 4) {
-    return Incomplete(
-        "Credential must have exactly 5 slash-delimited elements, e.g. "
-        "keyid/date/region/service/term, got '" +
-        Sanitize(credential) + "'");
-  }
-  std::string_view rest = credential;
-  for (auto& part : parts) {
-    size_t slash = rest.find('/');
-    part = rest.substr(0, slash);
-    rest = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
-  }
-  Scope s{parts[0], parts[1], parts[2], parts[3]};
-  auto is_word = [](char c) { return IsAlnum(c) || c == '_'; };
-  if (s.access_key_id.empty() || s.access_key_id.size() > 128 || !AllOf(s.access_key_id, is_word)) {
-    return Status::Error(ErrorCode::kUnrecognizedClient,
-                         "The security token included in the request is invalid.");
-  }
-  if (!IsScopeDate(s.date)) {
-    return Incomplete("Credential should be scoped to a valid date in yyyyMMdd format, not '" +
-                      Sanitize(s.date, 32) + "'.");
-  }
-  auto is_name = [](char c) { return IsAlnum(c) || c == '-' || c == '_'; };
-  if (s.region.empty() || s.region.size() > 64 || !AllOf(s.region, is_name)) {
-    return Incomplete("Credential should be scoped to a valid region.");
-  }
-  if (s.service.empty() || s.service.size() > 64 || !AllOf(s.service, is_name)) {
-    return Incomplete("Credential should be scoped to a valid service.");
-  }
-  if (parts[4] != kTerminator) {
-    return Incomplete("Credential should be scoped with a valid terminator: 'aws4_request', not '" +
-                      Sanitize(parts[4], 32) + "'.");
-  }
-  return s;
-}
-
-// RFC 9110 token characters, lowercase only (a table: this runs per byte of
-// every SignedHeaders list).
-constexpr std::array<bool, 256> MakeHeaderNameTable() {
-  std::array<bool, 256> t{};
-  for (char c = '0'; c <= '9'; ++c) t[static_cast<unsigned char>(c)] = true;
-  for (char c = 'a'; c <= 'z'; ++c) t[static_cast<unsigned char>(c)] = true;
-  for (char c : std::string_view("!#$%&'*+-.^_`|~")) t[static_cast<unsigned char>(c)] = true;
-  return t;
-}
-constexpr auto kHeaderNameTable = MakeHeaderNameTable();
-bool IsHeaderNameChar(char c) { return kHeaderNameTable[static_cast<unsigned char>(c)]; }
-
-Status ParseSignedHeaders(std::string_view list, std::vector<std::string>& out) {
-  out.clear();
-  out.reserve(8);
-  while (true) {
-    size_t semi = list.find(';');
-    std::string_view name = list.substr(0, semi);
-    if (name.empty() || !AllOf(name, IsHeaderNameChar) || out.size() >= kMaxSignedHeaders) {
-      return Incomplete("SignedHeaders must be a ';'-separated list of at most " +
-                        std::to_string(kMaxSignedHeaders) + " lowercase header names.");
-    }
-    out.emplace_back(name);
-    if (semi == std::string_view::npos) break;
-    list = list.substr(semi + 1);
-  }
-  if (std::find(out.begin(), out.end(), "host") == out.end())
-    return Incomplete(std::string(kHostMustBeSigned));
-  return Status::Ok();
-}
-
-Status FillScope(std::string_view credential, AuthInfo& auth) {
-  ASSIGN_OR_RETURN(Scope s, ParseCredential(credential));
-  auth.access_key_id = s.access_key_id;
-  auth.date = s.date;
-  auth.region = s.region;
-  auth.service = s.service;
-  return Status::Ok();
-}
-
-std::string BadDateMessage(std::string_view value) {
-  return "Date must be in ISO-8601 'basic format'. Got '" + Sanitize(value, 64) +
-         "'. See http://en.wikipedia.org/wiki/ISO_8601";
-}
-
-// ---- Authorization header form
-
-Result<AuthInfo> ParseHeaderForm(const Request& req, std::string_view header) {
-  if (header.size() > kMaxAuthorizationLength)
-    return Incomplete("Authorization header is too long.");
-  std::string_view h = Trim(header);
-  size_t sp = h.find(' ');
-  std::string_view algorithm = h.substr(0, sp);
-  if (algorithm != kAlgorithm) {
-    return Incomplete("Unsupported AWS 'algorithm': '" + Sanitize(algorithm, 64) + "'");
-  }
-  std::string_view credential, signed_headers, signature;
-  bool has_credential = false, has_signed = false, has_signature = false;
-  std::string_view rest = sp == std::string_view::npos ? std::string_view() : h.substr(sp + 1);
-  while (!rest.empty()) {
-    size_t comma = rest.find(',');
-    std::string_view part = Trim(rest.substr(0, comma));
-    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
-    if (part.empty()) continue;
-    size_t eq = part.find('=');
-    if (eq == std::string_view::npos) {
-      return Incomplete(
-          "'" + Sanitize(part, 64) +
-          "' not a valid key=value pair (missing equal-sign) in Authorization header: '" +
-          EchoAuthorizationValue(header) + "'.");
-    }
-    std::string_view key = Trim(part.substr(0, eq));
-    std::string_view value = Trim(part.substr(eq + 1));
-    std::string_view* slot = nullptr;
-    bool* seen = nullptr;
-    if (key == "Credential") {
-      slot = &credential;
-      seen = &has_credential;
-    } else if (key == "SignedHeaders") {
-      slot = &signed_headers;
-      seen = &has_signed;
-    } else if (key == "Signature") {
-      slot = &signature;
-      seen = &has_signature;
-    } else {
-      continue;  // unknown parameters are ignored
-    }
-    if (*seen) {
-      return Incomplete("Authorization header has a duplicate '" + std::string(key) +
-                        "' parameter.");
-    }
-    *seen = true;
-    *slot = value;
-  }
-  const std::string* amz_date = req.header("x-amz-date");
-  const std::string* http_date = amz_date ? nullptr : req.header("date");
-  std::string missing;
-  if (!has_credential) missing += "Authorization header requires 'Credential' parameter. ";
-  if (!has_signature) missing += "Authorization header requires 'Signature' parameter. ";
-  if (!has_signed) missing += "Authorization header requires 'SignedHeaders' parameter. ";
-  if (!amz_date && !http_date) {
-    missing +=
-        "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. ";
-  }
-  if (!missing.empty()) return Incomplete(missing + EchoAuthorization(header));
-
-  AuthInfo auth;
-  RETURN_IF_ERROR(FillScope(credential, auth));
-  RETURN_IF_ERROR(ParseSignedHeaders(signed_headers, auth.signed_headers));
-  if (signature.empty())
-    return Incomplete("Authorization header requires 'Signature' parameter. " +
-                      EchoAuthorization(header));
-  auth.signature = signature;
-  std::optional<int64_t> when = amz_date ? internal::ParseIsoBasic(Trim(*amz_date))
-                                         : internal::ParseHttpDate(Trim(*http_date));
-  if (!when) return Incomplete(BadDateMessage(amz_date ? *amz_date : *http_date));
-  auth.amz_date = internal::FormatIsoBasic(*when);
-  if (const std::string* token = req.header("x-amz-security-token")) auth.security_token = *token;
-  return auth;
-}
-
-// ---- Presigned query form
-
-bool IsPresignName(std::string_view decoded) {
-  return decoded == "X-Amz-Algorithm" || decoded == "X-Amz-Credential" ||
-         decoded == "X-Amz-Signature";
-}
-
-// Cheap scan: does the query carry presigned-URL parameters?
-bool QueryHasPresignParams(std::string_view q) {
-  if (q.find("X-Amz-") == std::string_view::npos && q.find('%') == std::string_view::npos)
-    return false;
-  while (!q.empty()) {
-    size_t amp = q.find('&');
-    std::string_view pair = q.substr(0, amp);
-    q = amp == std::string_view::npos ? std::string_view() : q.substr(amp + 1);
-    std::string_view name = pair.substr(0, pair.find('='));
-    if (name.size() > 64) continue;
-    if (name.find('%') == std::string_view::npos) {
-      if (IsPresignName(name)) return true;
-    } else if (auto decoded = UriDecode(name); decoded && IsPresignName(*decoded)) {
-      return true;
-    }
-  }
-  return false;
-}
-
-Result<AuthInfo> ParsePresigned(std::string_view query) {
-  if (query.size() > kMaxQueryLength) return Incomplete("Query string is too long.");
-  auto params = ParseParams(query, /*plus_is_space=*/false);
-  if (!params)
-    return Status::Error(ErrorCode::kInvalidQueryParameter,
-                         "Malformed percent-encoding in query string.");
-  if (params->size() > kMaxQueryParams) return Incomplete("Too many query parameters.");
-  constexpr std::array<std::string_view, 7> kNames = {
-      "X-Amz-Algorithm",     "X-Amz-Credential", "X-Amz-Date",          "X-Amz-Expires",
-      "X-Amz-SignedHeaders", "X-Amz-Signature",  "X-Amz-Security-Token"};
-  std::array<const std::string*, kNames.size()> found{};
-  for (const auto& [name, value] : *params) {
-    for (size_t i = 0; i < kNames.size(); ++i) {
-      if (name != kNames[i]) continue;
-      if (found[i])
-        return Incomplete("Query string has a duplicate '" + std::string(kNames[i]) +
-                          "' parameter.");
-      found[i] = &value;
-    }
-  }
-  for (size_t i = 0; i < 6; ++i) {
-    if (!found[i] || found[i]->empty()) return Incomplete(std::string(kPresignRequiredMessage));
-  }
-  if (*found[0] != kAlgorithm) {
-    return Incomplete("Unsupported AWS 'algorithm': '" + Sanitize(*found[0], 64) + "'");
-  }
-  AuthInfo auth;
-  auth.presigned = true;
-  RETURN_IF_ERROR(FillScope(*found[1], auth));
-  std::optional<int64_t> when = internal::ParseIsoBasic(*found[2]);
-  if (!when) return Incomplete(BadDateMessage(*found[2]));
-  auth.amz_date = internal::FormatIsoBasic(*when);
-  const std::string& expires = *found[3];
-  int64_t seconds = 0;
-  auto [end, ec] = std::from_chars(expires.data(), expires.data() + expires.size(), seconds);
-  if (!AllOf(expires, IsDigit) || (ec != std::errc() && ec != std::errc::result_out_of_range) ||
-      end != expires.data() + expires.size()) {
-    return Incomplete("X-Amz-Expires should be a number of seconds between 1 and 604800.");
-  }
-  if (ec == std::errc::result_out_of_range || seconds > kMaxPresignExpiresSeconds) {
-    return Incomplete("X-Amz-Expires must be less than a week (in seconds) that is 604800");
-  }
-  if (seconds < 1) return Incomplete("X-Amz-Expires must be at least 1 second.");
-  auth.expires_seconds = seconds;
-  RETURN_IF_ERROR(ParseSignedHeaders(*found[4], auth.signed_headers));
-  auth.signature = *found[5];
-  if (found[6]) auth.security_token = *found[6];
-  return auth;
-}
-
-// ---- Canonical request
-
-// Appends the canonical header block and the signed-headers line.
-void AppendCanonicalHeaders(const Request& req, const AuthInfo& auth, std::string& out) {
-  for (const std::string& name : auth.signed_headers) {
-    out += name;
-    out += ':';
-    bool first = true;
-    for (const Header& h : req.headers) {
-      if (!EqualsIgnoreCase(h.name, name)) continue;
-      if (!first) out += ',';
-      first = false;
-      AppendTrimmedValue(h.value, out);
-    }
-    out += '\n';
-  }
-  out += '\n';
-  for (size_t i = 0; i < auth.signed_headers.size(); ++i) {
-    if (i > 0) out += ';';
-    out += auth.signed_headers[i];
-  }
-  out += '\n';
-}
-
-// The payload line: x-amz-content-sha256 when present (checked against the
-// body unless UNSIGNED-PAYLOAD), else the hex SHA-256 of the body.
-Status AppendPayloadHash(const Request& req, bool check, std::string& out) {
-  const std::string* declared = nullptr;
-  for (const Header& h : req.headers) {
-    if (!EqualsIgnoreCase(h.name, "x-amz-content-sha256")) continue;
-    if (declared && check) return Status::Validation("Multiple x-amz-content-sha256 headers.");
-    if (!declared) declared = &h.value;
-  }
-  if (declared && (*declared == kUnsignedPayload || !check)) {
-    out += *declared;
-    return Status::Ok();
-  }
-  if (declared && (declared->size() != 2 * kSha256Size || !AllOf(*declared, IsHex))) {
-    return Status::Validation(
-        "x-amz-content-sha256 must be UNSIGNED-PAYLOAD, or a valid sha256 value.");
-  }
-  unsigned char digest[kSha256Size];
-  crypto::Sha256Into(req.body, Sha256Out(digest, kSha256Size));
-  size_t start = out.size();
-  AppendHexLower(digest, kSha256Size, out);
-  if (!declared) return Status::Ok();
-  bool same = true;
-  for (size_t i = 0; i < 2 * kSha256Size; ++i) {
-    char c = (*declared)[i];
-    if (c >= 'A' && c <= 'F') c = static_cast<char>(c - 'A' + 'a');
-    same &= c == out[start + i];
-  }
-  if (!same) {
-    return Status::Error(
-        ErrorCode::kInvalidSignature,
-        "The provided 'x-amz-content-sha256' header does not match what was computed.");
-  }
-  out.replace(start, std::string::npos, *declared);
-  return Status::Ok();
-}
-
-Status BuildCanonicalRequest(const Request& req, const AuthInfo& auth, bool check_payload,
-                             std::string& out) {
-  out.clear();
-  out += req.method;
-  out += '\n';
-  internal::AppendCanonicalUri(req.path(), out);
-  out += '\n';
-  RETURN_IF_ERROR(internal::AppendCanonicalQuery(req.query(), auth.presigned, out));
-  out += '\n';
-  AppendCanonicalHeaders(req, auth, out);
-  return AppendPayloadHash(req, check_payload, out);
-}
-
-void BuildStringToSign(const AuthInfo& auth, std::string_view canonical_request, std::string& out) {
-  unsigned char digest[kSha256Size];
-  crypto::Sha256Into(canonical_request, Sha256Out(digest, kSha256Size));
-  out.clear();
-  out += kAlgorithm;
-  out += '\n';
-  out += auth.amz_date;
-  out += '\n';
-  out += auth.date;
-  out += '/';
-  out += auth.region;
-  out += '/';
-  out += auth.service;
-  out += '/';
-  out += kTerminator;
-  out += '\n';
-  AppendHexLower(digest, kSha256Size, out);
-}
-
-// Per-thread scratch, so a verification allocates (almost) nothing once warm.
-struct Scratch {
-  std::string canonical;
-  std::string to_sign;
-  std::vector<std::pair<std::string, std::string>> query;
-  std::vector<std::string_view> segments;
-
-  // Big one-off requests must not pin memory in every worker forever.
-  void Shrink() {
-    constexpr size_t kKeep = 64 * 1024;
-    if (canonical.capacity() > kKeep) std::string().swap(canonical);
-    if (query.size() > 64) decltype(query)().swap(query);
-  }
-};
-
-Scratch& ThreadScratch() {
-  thread_local Scratch s;
-  return s;
-}
 
 // ---- Signing keys
 
-// Derived signing keys, keyed by (access key id, date, region, service) and a
-// SHA-256 fingerprint of the secret, so a rotated secret never reuses a stale
-// key. Direct-mapped and fixed-size: an entry lives until a colliding scope
-// replaces it. Thread-safe: each slot has its own mutex, which guards all of
-// the slot's fields.
+// A derived signing key, prepared for HMAC, with the identity it was derived
+// for. Immutable once built, so a reader needs no lock.
+struct CachedKey {
+  CachedKey(const SecretBytes& secret, const AuthInfo& a)
+      : access_key_id(a.access_key_id),
+        date(a.date),
+        region(a.region),
+        service(a.service),
+        secret(secret),
+        hmac(internal::DeriveSigningKey(secret, a.date, a.region, a.service).reveal()) {}
+
+  // The secret is compared in constant time: a rotated secret must never
+  // reuse a stale key, and the comparison must not leak the secret.
+  bool Matches(const SecretBytes& s, const AuthInfo& a) const {
+    return access_key_id == a.access_key_id && date == a.date && region == a.region &&
+           service == a.service && ConstantTimeEquals(secret.reveal(), s.reveal());
+  }
+
+  const std::string access_key_id, date, region, service;
+  const SecretBytes secret;
+  const crypto::HmacSha256Key hmac;
+};
+
+// Derived signing keys, keyed by (access key id, date, region, service, secret).
+// Keeping a copy of the secret (rather than a hash of it) lets a lookup
+// confirm the secret with a constant-time compare instead of a SHA-256.
+// Direct-mapped and fixed-size: an entry lives until a colliding scope
+// replaces it. Each thread keeps a few recently used entries in front, so a
+// worker's hot keys cost neither a lock nor a shared reference count (both
+// contended across cores).
+//
+// Thread-safety: Get may be called concurrently. Each slot's mutex guards its
+// entry pointer; entries are immutable and shared.
 class SigningKeyCache {
  public:
-  void Get(const SecretBytes& secret, const AuthInfo& a, unsigned char (&out)[kSha256Size]) {
-    unsigned char fp[kSha256Size];
-    crypto::Sha256Into(secret.reveal(), Sha256Out(fp, kSha256Size));
-    uint64_t h = 1469598103934665603ull;  // FNV-1a
-    auto mix = [&h](std::string_view s) {
-      for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
-      h = (h ^ 0xff) * 1099511628211ull;
-    };
-    mix(a.access_key_id);
-    mix(a.date);
-    mix(a.region);
-    mix(a.service);
-    mix(std::string_view(reinterpret_cast<const char*>(fp), 8));
+  // The returned entry stays valid until this thread's next Get.
+  const CachedKey& Get(const SecretBytes& secret, const AuthInfo& a) {
+    // Word-at-a-time hashing; a byte-wise FNV chain cost more than the lookup.
+    std::hash<std::string_view> hash;
+    size_t h = hash(a.access_key_id);
+    for (std::string_view part :
+         {std::string_view(a.date), std::string_view(a.region), std::string_view(a.service)}) {
+      h = h * 31 + hash(part);
+    }
+    thread_local std::array<std::shared_ptr<const CachedKey>, kThreadSlots> front;
+    std::shared_ptr<const CachedKey>& mine = front[h % kThreadSlots];
+    if (mine && mine->Matches(secret, a)) return *mine;
+
     Slot& slot = slots_[h % kSlots];
+    std::shared_ptr<const CachedKey> shared;
     {
       std::lock_guard<std::mutex> lock(slot.mu);
-      if (slot.used && slot.access_key_id == a.access_key_id && slot.date == a.date &&
-          slot.region == a.region && slot.service == a.service &&
-          CRYPTO_memcmp(slot.fingerprint, fp, kSha256Size) == 0) {
-        std::memcpy(out, slot.key.reveal().data(), kSha256Size);
-        return;
-      }
+      shared = slot.key;
     }
-    SecretBytes key = internal::DeriveSigningKey(secret, a.date, a.region, a.service);
-    std::memcpy(out, key.reveal().data(), kSha256Size);
-    std::lock_guard<std::mutex> lock(slot.mu);
-    slot.used = true;
-    slot.access_key_id = a.access_key_id;
-    slot.date = a.date;
-    slot.region = a.region;
-    slot.service = a.service;
-    std::memcpy(slot.fingerprint, fp, kSha256Size);
-    slot.key = std::move(key);
+    if (!shared || !shared->Matches(secret, a)) {
+      shared = std::make_shared<const CachedKey>(secret, a);
+      std::lock_guard<std::mutex> lock(slot.mu);
+      slot.key = shared;
+    }
+    mine = std::move(shared);  // outside the lock: may destroy the old entry
+    return *mine;
   }
 
  private:
   static constexpr size_t kSlots = 512;
+  static constexpr size_t kThreadSlots = 8;
   struct Slot {
     std::mutex mu;
-    bool used = false;
-    std::string access_key_id, date, region, service;
-    unsigned char fingerprint[kSha256Size] = {};
-    SecretBytes key;
+    std::shared_ptr<const CachedKey> key;  // guarded by mu
   };
   std::array<Slot, kSlots> slots_;
 };
@@ -593,16 +121,9 @@ SigningKeyCache& KeyCache() {
 // Hex signature of string_to_sign; 64 lowercase characters into out.
 void ComputeSignature(const SecretBytes& secret, const AuthInfo& auth,
                       std::string_view string_to_sign, char (&out)[2 * kSha256Size]) {
-  unsigned char key[kSha256Size];
   unsigned char mac[kSha256Size];
-  KeyCache().Get(secret, auth, key);
-  crypto::HmacSha256Into(std::string_view(reinterpret_cast<const char*>(key), kSha256Size),
-                         string_to_sign, Sha256Out(mac, kSha256Size));
-  for (size_t i = 0; i < kSha256Size; ++i) {
-    out[2 * i] = kHexLower[mac[i] >> 4];
-    out[2 * i + 1] = kHexLower[mac[i] & 0xF];
-  }
-  OPENSSL_cleanse(key, sizeof(key));
+  KeyCache().Get(secret, auth).hmac.Sign(string_to_sign, Sha256Out(mac, kSha256Size));
+  internal::HexLower(mac, out);
 }
 
 int64_t EpochSeconds(std::chrono::system_clock::time_point t) {
@@ -679,90 +200,6 @@ AuthInfo ClientAuth(std::string_view access_key_id, std::string_view region,
 
 namespace internal {
 
-void AppendCanonicalUri(std::string_view path, std::string& out) {
-  if (path.empty()) {
-    out += '/';
-    return;
-  }
-  // Remove "." and ".." segments and empty segments (RFC 3986 5.2.4, plus
-  // AWS's collapsing of duplicate slashes), on the path as it travelled.
-  std::vector<std::string_view>& segs = ThreadScratch().segments;
-  segs.clear();
-  std::string_view rest = path;
-  while (true) {
-    size_t slash = rest.find('/');
-    std::string_view seg = rest.substr(0, slash);
-    if (seg == "..") {
-      if (!segs.empty()) segs.pop_back();
-    } else if (!seg.empty() && seg != ".") {
-      segs.push_back(seg);
-    }
-    if (slash == std::string_view::npos) break;
-    rest = rest.substr(slash + 1);
-  }
-  if (path.front() == '/') out += '/';
-  for (size_t i = 0; i < segs.size(); ++i) {
-    if (i > 0) out += '/';
-    // The segment is already percent-encoded on the wire; encoding it again
-    // is the "double encoding" AWS specifies for every service but S3.
-    AppendEncoded(segs[i], out);
-  }
-  if (path.back() == '/' && !segs.empty()) out += '/';
-}
-
-Status AppendCanonicalQuery(std::string_view query, bool skip_signature, std::string& out) {
-  if (query.empty()) return Status::Ok();
-  if (query.size() > kMaxQueryLength) {
-    return Status::Error(ErrorCode::kInvalidQueryParameter, "Query string is too long.");
-  }
-  auto& pairs = ThreadScratch().query;
-  size_t n = 0;
-  while (!query.empty()) {
-    size_t amp = query.find('&');
-    std::string_view pair = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-    if (pair.empty()) continue;
-    size_t eq = pair.find('=');
-    std::string_view name = pair.substr(0, eq);
-    std::string_view value =
-        eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
-    if (n >= kMaxQueryParams) {
-      return Status::Error(ErrorCode::kInvalidQueryParameter, "Too many query parameters.");
-    }
-    if (pairs.size() <= n) pairs.emplace_back();
-    auto& [cname, cvalue] = pairs[n];
-    cname.clear();
-    cvalue.clear();
-    if (!AppendReencoded(name, cname) || !AppendReencoded(value, cvalue)) {
-      return Status::Error(ErrorCode::kInvalidQueryParameter,
-                           "Malformed percent-encoding in query string.");
-    }
-    if (skip_signature && cname == "X-Amz-Signature") continue;
-    ++n;
-  }
-  std::sort(pairs.begin(), pairs.begin() + static_cast<std::ptrdiff_t>(n));
-  for (size_t i = 0; i < n; ++i) {
-    if (i > 0) out += '&';
-    out += pairs[i].first;
-    out += '=';
-    out += pairs[i].second;
-  }
-  return Status::Ok();
-}
-
-Result<std::string> CanonicalRequest(const Request& req, const AuthInfo& auth) {
-  std::string out;
-  RETURN_IF_ERROR(BuildCanonicalRequest(req, auth, true, out));
-  return out;
-}
-
-Result<std::string> StringToSign(const Request& req, const AuthInfo& auth) {
-  ASSIGN_OR_RETURN(std::string canonical, CanonicalRequest(req, auth));
-  std::string out;
-  BuildStringToSign(auth, canonical, out);
-  return out;
-}
-
 SecretBytes DeriveSigningKey(const SecretBytes& secret, std::string_view date,
                              std::string_view region, std::string_view service) {
   SecretBytes k_secret(4 + secret.size());
@@ -781,102 +218,9 @@ SecretBytes DeriveSigningKey(const SecretBytes& secret, std::string_view date,
   return b;
 }
 
-namespace {
-bool ReadInt(std::string_view s, size_t pos, size_t len, int& out) {
-  out = 0;
-  for (size_t i = pos; i < pos + len; ++i) {
-    if (i >= s.size() || !IsDigit(s[i])) return false;
-    out = out * 10 + (s[i] - '0');
-  }
-  return true;
-}
-
-std::optional<int64_t> ToEpoch(int y, int mo, int d, int h, int mi, int sec) {
-  using namespace std::chrono;
-  if (y < 1970 || h > 23 || mi > 59 || sec > 59) return std::nullopt;
-  year_month_day ymd{year{y}, month{static_cast<unsigned>(mo)}, day{static_cast<unsigned>(d)}};
-  if (!ymd.ok()) return std::nullopt;
-  int64_t days = sys_days(ymd).time_since_epoch().count();
-  return days * 86400 + h * 3600 + mi * 60 + sec;
-}
-}  // namespace
-
-std::optional<int64_t> ParseIsoBasic(std::string_view s, bool date_only) {
-  int y, mo, d, h = 0, mi = 0, sec = 0;
-  if (s.size() != (date_only ? 8u : 16u)) return std::nullopt;
-  if (!ReadInt(s, 0, 4, y) || !ReadInt(s, 4, 2, mo) || !ReadInt(s, 6, 2, d)) return std::nullopt;
-  if (!date_only && (s[8] != 'T' || s[15] != 'Z' || !ReadInt(s, 9, 2, h) ||
-                     !ReadInt(s, 11, 2, mi) || !ReadInt(s, 13, 2, sec))) {
-    return std::nullopt;
-  }
-  return ToEpoch(y, mo, d, h, mi, sec);
-}
-
-std::optional<int64_t> ParseHttpDate(std::string_view s) {
-  if (s.size() == 16) return ParseIsoBasic(s);
-  // RFC 7231 IMF-fixdate (RFC 1123): "Sun, 30 Aug 2015 12:36:00 GMT".
-  static constexpr std::string_view kDays = "MonTueWedThuFriSatSun";
-  static constexpr std::string_view kMonths = "JanFebMarAprMayJunJulAugSepOctNovDec";
-  if (s.size() != 29 || s.substr(3, 2) != ", " || s[7] != ' ' || s[11] != ' ' || s[16] != ' ' ||
-      s[19] != ':' || s[22] != ':' || s.substr(25) != " GMT") {
-    return std::nullopt;
-  }
-  size_t day_name = kDays.find(s.substr(0, 3));
-  size_t mon = kMonths.find(s.substr(8, 3));
-  if (day_name == std::string_view::npos || day_name % 3 != 0 || mon == std::string_view::npos ||
-      mon % 3 != 0) {
-    return std::nullopt;
-  }
-  int y, d, h, mi, sec;
-  if (!ReadInt(s, 5, 2, d) || !ReadInt(s, 12, 4, y) || !ReadInt(s, 17, 2, h) ||
-      !ReadInt(s, 20, 2, mi) || !ReadInt(s, 23, 2, sec)) {
-    return std::nullopt;
-  }
-  return ToEpoch(y, static_cast<int>(mon / 3) + 1, d, h, mi, sec);
-}
-
-std::string FormatIsoBasic(int64_t t) {
-  using namespace std::chrono;
-  sys_seconds tp{seconds{t}};
-  sys_days dp = floor<days>(tp);
-  year_month_day ymd{dp};
-  hh_mm_ss hms{tp - dp};
-  auto put = [](char* p, unsigned v, int width) {
-    for (int i = width - 1; i >= 0; --i, v /= 10) p[i] = static_cast<char>('0' + v % 10);
-  };
-  std::string out = "00000000T000000Z";
-  put(&out[0], static_cast<unsigned>(static_cast<int>(ymd.year())) % 10000, 4);
-  put(&out[4], static_cast<unsigned>(ymd.month()), 2);
-  put(&out[6], static_cast<unsigned>(ymd.day()), 2);
-  put(&out[9], static_cast<unsigned>(hms.hours().count()), 2);
-  put(&out[11], static_cast<unsigned>(hms.minutes().count()), 2);
-  put(&out[13], static_cast<unsigned>(hms.seconds().count()), 2);
-  return out;
-}
-
 }  // namespace internal
 
 // ---- public API
-
-Result<AuthInfo> Parse(const Request& req) {
-  const std::string* header = nullptr;
-  for (const Header& h : req.headers) {
-    if (!EqualsIgnoreCase(h.name, "authorization")) continue;
-    if (header) return Incomplete("Only one Authorization header may be specified.");
-    header = &h.value;
-  }
-  bool query_auth = QueryHasPresignParams(req.query());
-  if (header && query_auth) {
-    return Incomplete(
-        "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, "
-        "Signature query string parameter or the Authorization header should be "
-        "specified");
-  }
-  if (header) return ParseHeaderForm(req, *header);
-  if (query_auth) return ParsePresigned(req.query());
-  return Status::Error(ErrorCode::kMissingAuthentication,
-                       "Request is missing Authentication Token");
-}
 
 Status Verify(const Request& req, const AuthInfo& auth, const SecretBytes& secret_access_key,
               std::chrono::system_clock::time_point now) {

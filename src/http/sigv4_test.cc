@@ -843,6 +843,91 @@ TEST(SigV4HostileTest, HugeInputsAreBounded) {
   EXPECT_FALSE(Verify(q, empty, Secret(), SuiteTime()).ok());
 }
 
+// The signing-key cache compares the secret itself: a rotated secret of the
+// same or of another length never reuses the old derived key.
+TEST(SigV4ClientTest, RotatedSecretNeverReusesCachedKey) {
+  const SecretBytes old_secret(std::string_view("old-secret-0123456789"));
+  const SecretBytes same_length(std::string_view("old-secret-012345678X"));
+  const SecretBytes longer(std::string_view("old-secret-0123456789-and-more"));
+  Request signed_old = StsRequest();
+  SignRequest(signed_old, "AKIDROTATE", old_secret, "us-east-1", "sts", SuiteTime());
+  ASSERT_TRUE(ParseAndVerify(signed_old, SuiteTime(), old_secret).ok());  // fills the cache
+  for (const SecretBytes* rotated : {&same_length, &longer}) {
+    EXPECT_EQ(ParseAndVerify(signed_old, SuiteTime(), *rotated).code(),
+              ErrorCode::kInvalidSignature);
+    Request signed_new = StsRequest();
+    SignRequest(signed_new, "AKIDROTATE", *rotated, "us-east-1", "sts", SuiteTime());
+    EXPECT_TRUE(ParseAndVerify(signed_new, SuiteTime(), *rotated).ok());
+    EXPECT_EQ(ParseAndVerify(signed_new, SuiteTime(), old_secret).code(),
+              ErrorCode::kInvalidSignature);
+  }
+  EXPECT_TRUE(ParseAndVerify(signed_old, SuiteTime(), old_secret).ok());
+}
+
+// Differential test of the canonical header value ("Trimall") against a
+// plain reference model, on values rich in whitespace and control bytes.
+TEST(SigV4CanonicalTest, HeaderValueTrimallMatchesReferenceModel) {
+  auto reference = [](std::string_view v) {
+    auto space = [](char c) {
+      return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
+    };
+    std::string out;
+    bool pending_space = false;
+    for (char c : v) {
+      if (space(c)) {
+        pending_space = !out.empty();
+        continue;
+      }
+      if (pending_space) out += ' ';
+      pending_space = false;
+      out += c;
+    }
+    return out;
+  };
+  constexpr char kAlphabet[] = {' ',    '\t',   '\r', '\n',   '\v',   '\f',   'a', 'B', ',',
+                                '\x01', '\x1f', '!',  '\x7f', '\x80', '\xff', ' ', ' ', 'z'};
+  AuthInfo auth;
+  auth.access_key_id = kAkid;
+  auth.date = "20150830";
+  auth.region = "us-east-1";
+  auth.service = "service";
+  auth.amz_date = kAmzDate;
+  auth.signed_headers = {"host", "x-test"};
+  uint32_t seed = 12345;
+  auto next = [&seed] { return seed = seed * 1103515245u + 12345u, seed >> 16; };
+  for (int round = 0; round < 3000; ++round) {
+    std::string value;
+    size_t length = next() % 40;
+    for (size_t i = 0; i < length; ++i) value += kAlphabet[next() % sizeof(kAlphabet)];
+    Request r;
+    r.method = "GET";
+    r.target = "/";
+    r.headers = {{"Host", kHost}, {"X-Test", value}};
+    auto canonical = internal::CanonicalRequest(r, auth);
+    ASSERT_TRUE(canonical.ok());
+    std::string expected = "\nx-test:" + reference(value) + "\n\nhost;x-test\n";
+    EXPECT_NE(canonical->find(expected), std::string::npos) << HexEncode(value);
+  }
+}
+
+// The precomputed HMAC key behind the signing-key cache agrees with plain
+// HMAC-SHA-256 for short, block-sized and over-long keys.
+TEST(SigV4ClientTest, PrecomputedHmacKeyMatchesHmac) {
+  for (size_t key_length : {0u, 1u, 32u, 63u, 64u, 65u, 131u}) {
+    std::string key(key_length, '\0');
+    for (size_t i = 0; i < key_length; ++i) key[i] = static_cast<char>(i * 7 + 3);
+    const crypto::HmacSha256Key prepared(key);
+    for (size_t data_length : {0u, 1u, 55u, 56u, 64u, 119u, 134u, 1000u}) {
+      std::string data(data_length, 'd');
+      unsigned char mac[crypto::kSha256Size];
+      prepared.Sign(data, crypto::Sha256Out(mac, crypto::kSha256Size));
+      EXPECT_EQ(std::string(reinterpret_cast<char*>(mac), sizeof(mac)),
+                crypto::HmacSha256(key, data))
+          << key_length << "/" << data_length;
+    }
+  }
+}
+
 TEST(SigV4ClientTest, ConcurrentVerificationAcrossKeys) {
   std::vector<std::thread> threads;
   std::vector<int> failures(4, 0);
