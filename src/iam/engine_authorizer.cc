@@ -20,6 +20,7 @@ PrincipalInfo InfoOf(const server::Principal& p) {
   info.account = p.account_id;
   info.id = p.principal_id;
   info.user_name = p.user_name;
+  info.role_arn = p.role_arn;
   return info;
 }
 
@@ -34,15 +35,26 @@ SELECT p.arn, v.document
  WHERE a.user_id = ?
 )sql";
 
-}  // namespace
+// A role session's identity policies are its role's: inline, then attached.
+constexpr std::string_view kRolePoliciesSql = R"sql(
+SELECT 'inline:' || policy_name, document FROM iam_role_policies WHERE role_id = ?
+UNION ALL
+SELECT p.arn, v.document
+  FROM iam_role_attachments a
+  JOIN iam_policies p ON p.arn = a.policy_arn
+  JOIN iam_policy_versions v ON v.policy_id = p.policy_id AND v.version_id = p.default_version
+ WHERE a.role_id = ?
+)sql";
 
-Result<std::shared_ptr<const PrincipalPolicies>> EngineAuthorizer::LoadUserPolicies(
-    const server::Principal& p) const {
+Result<std::shared_ptr<const PrincipalPolicies>> LoadPolicies(store::Database& db,
+                                                              std::string_view sql,
+                                                              std::string_view owner_id,
+                                                              std::string_view owner_arn) {
   auto policies = std::make_shared<PrincipalPolicies>();
   std::vector<std::pair<std::string, std::string>> docs;
-  RETURN_IF_ERROR(db_.Read([&](store::Tx& tx) -> Status {
-    ASSIGN_OR_RETURN(auto q, tx.Prepare(kUserPoliciesSql));
-    q->Bind(1, p.principal_id).Bind(2, p.principal_id);
+  RETURN_IF_ERROR(db.Read([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(auto q, tx.Prepare(sql));
+    q->Bind(1, owner_id).Bind(2, owner_id);
     while (true) {
       ASSIGN_OR_RETURN(bool row, q->Step());
       if (!row) return Status::Ok();
@@ -52,30 +64,15 @@ Result<std::shared_ptr<const PrincipalPolicies>> EngineAuthorizer::LoadUserPolic
   for (auto& [id, doc] : docs) {
     // Documents were validated when stored; one that no longer compiles
     // (an engine upgrade got stricter) grants nothing rather than failing.
-    auto compiled = CompilePolicy(doc, PolicyKind::kIdentity, p.arn + "/" + id);
+    auto compiled = CompilePolicy(doc, PolicyKind::kIdentity, std::string(owner_arn) + "/" + id);
     if (compiled.ok()) policies->identity.push_back(std::move(compiled).value());
   }
   return std::shared_ptr<const PrincipalPolicies>(std::move(policies));
 }
 
-Result<std::shared_ptr<const PrincipalPolicies>> EngineAuthorizer::PoliciesOf(
-    const server::Principal& p) const {
-  if (auto cached = cache_.Get(p.arn)) return cached;
-  uint64_t generation = cache_.generation();
-  std::shared_ptr<const PrincipalPolicies> loaded;
-  if (p.type == "IAMUser") {
-    ASSIGN_OR_RETURN(loaded, LoadUserPolicies(p));
-  } else {
-    loaded = std::make_shared<const PrincipalPolicies>();
-  }
-  cache_.Put(p.arn, loaded, generation);
-  return loaded;
-}
-
-Status EngineAuthorizer::Authorize(const server::RequestContext& ctx, std::string_view action,
-                                   std::string_view resource_arn,
-                                   std::span<const server::ConditionKey> keys) const {
-  ASSIGN_OR_RETURN(auto policies, PoliciesOf(ctx.principal()));
+AuthzRequest RequestFor(const server::RequestContext& ctx, std::string_view action,
+                        std::string_view resource_arn,
+                        std::span<const server::ConditionKey> keys) {
   AuthzRequest request(InfoOf(ctx.principal()), action, resource_arn);
   Environment env;
   env.source_ip = std::string(ctx.source_ip());
@@ -84,9 +81,65 @@ Status EngineAuthorizer::Authorize(const server::RequestContext& ctx, std::strin
   env.requested_region = std::string(ctx.region());
   request.AddPlatformKeys(env);
   for (const server::ConditionKey& k : keys) request.keys().Set(k.name, k.values);
+  return request;
+}
+
+}  // namespace
+
+Result<std::shared_ptr<const PrincipalPolicies>> EngineAuthorizer::LoadRolePolicies(
+    const server::Principal& p) const {
+  // principal_id is "<role id>:<session name>".
+  std::string_view role_id = p.principal_id;
+  role_id = role_id.substr(0, role_id.find(':'));
+  return LoadPolicies(db_, kRolePoliciesSql, role_id, p.role_arn);
+}
+
+Result<std::shared_ptr<const PrincipalPolicies>> EngineAuthorizer::LoadUserPolicies(
+    const server::Principal& p) const {
+  return LoadPolicies(db_, kUserPoliciesSql, p.principal_id, p.arn);
+}
+
+Result<std::shared_ptr<const PrincipalPolicies>> EngineAuthorizer::PoliciesOf(
+    const server::Principal& p) const {
+  // Every session of a role shares the role's policies.
+  const bool role_session = p.type == "AssumedRole" && !p.role_arn.empty();
+  const std::string& key = role_session ? p.role_arn : p.arn;
+  if (auto cached = cache_.Get(key)) return cached;
+  uint64_t generation = cache_.generation();
+  std::shared_ptr<const PrincipalPolicies> loaded;
+  if (p.type == "IAMUser") {
+    ASSIGN_OR_RETURN(loaded, LoadUserPolicies(p));
+  } else if (role_session) {
+    ASSIGN_OR_RETURN(loaded, LoadRolePolicies(p));
+  } else {
+    loaded = std::make_shared<const PrincipalPolicies>();
+  }
+  cache_.Put(key, loaded, generation);
+  return loaded;
+}
+
+Status EngineAuthorizer::Authorize(const server::RequestContext& ctx, std::string_view action,
+                                   std::string_view resource_arn,
+                                   std::span<const server::ConditionKey> keys) const {
+  ASSIGN_OR_RETURN(auto policies, PoliciesOf(ctx.principal()));
+  AuthzRequest request = RequestFor(ctx, action, resource_arn, keys);
   PolicySet set;
   set.principal = policies.get();
   return DecisionStatus(Decide(set, request), request);
+}
+
+Result<bool> EngineAuthorizer::Allowed(const server::RequestContext& ctx, std::string_view action,
+                                       std::string_view resource_arn,
+                                       std::span<const server::ConditionKey> keys,
+                                       const CompiledPolicy& resource_policy,
+                                       bool resource_policy_required) const {
+  ASSIGN_OR_RETURN(auto policies, PoliciesOf(ctx.principal()));
+  AuthzRequest request = RequestFor(ctx, action, resource_arn, keys);
+  PolicySet set;
+  set.principal = policies.get();
+  set.resource = &resource_policy;
+  set.resource_policy_required = resource_policy_required;
+  return Decide(set, request).allowed;
 }
 
 }  // namespace rampart::iam

@@ -94,3 +94,26 @@ Result<std::optional<PolicyRow>> FindPolicy(store::Tx& tx, std::string_view acco
 Status NoSuchPolicy(std::string_view arn);
 
 }  // namespace rampart::iam::internal
+
+namespace rampart::iam::internal {
+
+struct RoleRow {
+  std::string account_id;
+  std::string name;
+  std::string role_id;
+  std::string path;
+  std::string description;
+  std::string trust_policy;
+  int64_t max_session_duration = 3600;
+  int64_t created_at = 0;
+  std::string Arn() const { return IamArn(account_id, "role", path, name); }
+};
+
+// The role of account by name (any case), or nullopt.
+Result<std::optional<RoleRow>> FindRole(store::Tx& tx, std::string_view account,
+                                        std::string_view name);
+// The role with exactly this ARN (any account), or nullopt.
+Result<std::optional<RoleRow>> FindRoleByArn(store::Tx& tx, std::string_view arn);
+Status NoSuchRole(std::string_view name);
+
+}  // namespace rampart::iam::internal

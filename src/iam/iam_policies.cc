@@ -15,7 +15,8 @@ namespace internal {
 
 constexpr std::string_view kPolicyColumns =
     "policy_name, policy_id, arn, path, description, default_version, created_at, updated_at, "
-    "(SELECT COUNT(*) FROM iam_user_attachments a WHERE a.policy_arn = iam_policies.arn), name_key";
+    "(SELECT COUNT(*) FROM iam_user_attachments a WHERE a.policy_arn = iam_policies.arn) + "
+    "(SELECT COUNT(*) FROM iam_role_attachments r WHERE r.policy_arn = iam_policies.arn), name_key";
 
 PolicyRow ReadPolicyRow(const store::Statement& q) {
   return PolicyRow{q.Text(0), q.Text(1), q.Text(2), q.Text(3),
@@ -61,8 +62,11 @@ json::Value PolicyJson(const PolicyRow& p, int64_t attachments) {
 }
 
 Result<int64_t> AttachmentCount(store::Tx& tx, std::string_view arn) {
-  return internal::CountOf(tx, "SELECT COUNT(*) FROM iam_user_attachments WHERE policy_arn = ?",
-                           {arn});
+  // Users and roles both count: a policy attached anywhere cannot be deleted.
+  return internal::CountOf(tx,
+                           "SELECT (SELECT COUNT(*) FROM iam_user_attachments WHERE policy_arn = ?) + "
+                           "(SELECT COUNT(*) FROM iam_role_attachments WHERE policy_arn = ?)",
+                           {arn, arn});
 }
 
 // Reads a policy of the caller's account after authorizing action on arn.

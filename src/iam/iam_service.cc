@@ -224,6 +224,35 @@ CREATE TABLE iam_user_attachments (
 );
 CREATE INDEX iam_user_attachments_by_policy ON iam_user_attachments (policy_arn);
 )sql"},
+    // Roles: the trust policy is kept as given; inline policies and managed
+    // attachments keyed by the role's unique id (AROA...).
+    {2, R"sql(
+CREATE TABLE iam_roles (
+  account_id TEXT NOT NULL,
+  name_key TEXT NOT NULL,
+  role_name TEXT NOT NULL,
+  role_id TEXT NOT NULL UNIQUE,
+  arn TEXT NOT NULL UNIQUE,
+  path TEXT NOT NULL,
+  description TEXT NOT NULL DEFAULT '',
+  trust_policy TEXT NOT NULL,
+  max_session_duration INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (account_id, name_key)
+);
+CREATE TABLE iam_role_policies (
+  role_id TEXT NOT NULL,
+  policy_name TEXT NOT NULL,
+  document TEXT NOT NULL,
+  PRIMARY KEY (role_id, policy_name)
+);
+CREATE TABLE iam_role_attachments (
+  role_id TEXT NOT NULL,
+  policy_arn TEXT NOT NULL,
+  PRIMARY KEY (role_id, policy_arn)
+);
+CREATE INDEX iam_role_attachments_by_policy ON iam_role_attachments (policy_arn);
+)sql"},
 };
 
 struct Binding {
@@ -260,6 +289,17 @@ void IamService::Register(server::Registry& registry) {
       {"AttachUserPolicy", &IamService::AttachUserPolicy},
       {"DetachUserPolicy", &IamService::DetachUserPolicy},
       {"ListAttachedUserPolicies", &IamService::ListAttachedUserPolicies},
+      {"CreateRole", &IamService::CreateRole},
+      {"GetRole", &IamService::GetRole},
+      {"ListRoles", &IamService::ListRoles},
+      {"DeleteRole", &IamService::DeleteRole},
+      {"PutRolePolicy", &IamService::PutRolePolicy},
+      {"GetRolePolicy", &IamService::GetRolePolicy},
+      {"ListRolePolicies", &IamService::ListRolePolicies},
+      {"DeleteRolePolicy", &IamService::DeleteRolePolicy},
+      {"AttachRolePolicy", &IamService::AttachRolePolicy},
+      {"DetachRolePolicy", &IamService::DetachRolePolicy},
+      {"ListAttachedRolePolicies", &IamService::ListAttachedRolePolicies},
   };
   for (const Binding& b : bindings) {
     bool read_only = b.operation.starts_with("Get") || b.operation.starts_with("List");

@@ -3,6 +3,7 @@
 #include "rampart/iam/iam_service.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 
@@ -36,7 +37,7 @@ class IamServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
     auto dir = std::filesystem::temp_directory_path() /
-               ("rampart_iam_" +
+               ("rampart_iam_" + std::to_string(::getpid()) + "_" +
                 std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
     std::filesystem::remove_all(dir);
     std::filesystem::create_directories(dir);
@@ -76,7 +77,7 @@ class IamServiceTest : public ::testing::Test {
   SystemClock clock_;
 };
 
-TEST_F(IamServiceTest, RegistersEveryOperation) { EXPECT_EQ(registry_.size(), 23u); }
+TEST_F(IamServiceTest, RegistersEveryOperation) { EXPECT_EQ(registry_.size(), 34u); }
 
 TEST_F(IamServiceTest, UserNamesAreUniqueIgnoringCase) {
   auto created = A("CreateUser", Obj({{"UserName", "Alice"}, {"Path", "/ops/"}}));

@@ -108,6 +108,8 @@ int RunServer(server::Config cfg) {
   iam_service.SetPolicyCache(&policy_cache);
   server::Registry registry;
   iam::RegisterSts(registry);
+  iam::StsService sts_service(**db, creds, authorizer);
+  sts_service.Register(registry);
   iam_service.Register(registry);
   server::NullAuditSink audit;
   SystemClock clock;

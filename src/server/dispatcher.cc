@@ -120,18 +120,15 @@ Status Authenticate(Exchange& ex, const Config& cfg, CredentialStore& creds, con
     // Development mode only: any unknown key is the dev account's root,
     // unauthenticated, as popular local emulators do. Never in production.
     ex.dev_principal = {std::string(kDevAccountId), RootArn(kDevAccountId), "Root",
-                        std::string(kDevAccountId), "", ex.auth.access_key_id};
+                        std::string(kDevAccountId), "", ex.auth.access_key_id, ""};
     ex.principal = &ex.dev_principal;
     return Status::Ok();
   }
   ex.credential = std::move(cred).value();
   RETURN_IF_ERROR(http::sigv4::Verify(ex.req, ex.auth, ex.credential->secret, clock.Now()));
-  if (!ex.auth.security_token.empty()) {
-    // Long-term keys carry no session token; temporary credentials come
-    // with STS sessions.
-    return Status::Error(ErrorCode::kInvalidToken,
-                         "The security token included in the request is invalid.");
-  }
+  // Long-term keys take no session token; temporary credentials (STS
+  // sessions) need theirs, unexpired.
+  RETURN_IF_ERROR(CheckSessionToken(*ex.credential, ex.auth.security_token, clock.Now()));
   ex.principal = &ex.credential->principal;
   return Status::Ok();
 }

@@ -11,6 +11,7 @@
 #include "rampart/core/ids.h"
 #include "rampart/core/log.h"
 #include "rampart/crypto/aead.h"
+#include "rampart/crypto/digest.h"
 #include "rampart/crypto/random.h"
 
 namespace rampart::server {
@@ -35,6 +36,23 @@ CREATE TABLE access_keys (
   status TEXT NOT NULL DEFAULT 'Active',
   created_at INTEGER NOT NULL
 );
+)sql"},
+    // Temporary credentials of STS sessions: the secret sealed like an
+    // access key's, the session token only as its SHA-256.
+    {2, R"sql(
+CREATE TABLE sts_sessions (
+  access_key_id TEXT PRIMARY KEY,
+  account_id TEXT NOT NULL,
+  principal_arn TEXT NOT NULL,
+  principal_type TEXT NOT NULL,
+  principal_id TEXT NOT NULL,
+  role_arn TEXT NOT NULL,
+  secret_sealed BLOB NOT NULL,
+  token_hash BLOB NOT NULL,
+  issued_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL
+);
+CREATE INDEX sts_sessions_by_expiry ON sts_sessions (expires_at);
 )sql"},
 };
 
@@ -118,6 +136,27 @@ Result<std::shared_ptr<const Credential>> CredentialStore::Load(std::string_view
     return Status::Ok();
   }));
   if (!found) {
+    RETURN_IF_ERROR(db_.Read([&](store::Tx& tx) -> Status {
+      ASSIGN_OR_RETURN(auto q, tx.Prepare(
+          "SELECT account_id, principal_arn, principal_type, principal_id, role_arn, "
+          "secret_sealed, token_hash, expires_at FROM sts_sessions WHERE access_key_id = ?"));
+      q->Bind(1, access_key_id);
+      ASSIGN_OR_RETURN(found, q->Step());
+      if (!found) return Status::Ok();
+      Principal& p = cred->principal;
+      p.account_id = q->Text(0);
+      p.arn = q->Text(1);
+      p.type = q->Text(2);
+      p.principal_id = q->Text(3);
+      p.role_arn = q->Text(4);
+      p.access_key_id = std::string(access_key_id);
+      sealed = q->Text(5);
+      cred->session_token_hash = q->Text(6);
+      cred->expires_at = TimePoint(std::chrono::seconds(q->Int(7)));
+      return Status::Ok();
+    }));
+  }
+  if (!found) {
     return Status::Error(ErrorCode::kUnrecognizedClient,
                          "The security token included in the request is invalid.");
   }
@@ -148,6 +187,45 @@ Status CredentialStore::AddAccessKey(const Principal& p, const SecretBytes& secr
     q->Bind(5, p.principal_id).Bind(6, p.user_name).BindBlob(7, sealed).Bind(8, NowSeconds());
     return q->Run();
   });
+}
+
+Status CredentialStore::AddSessionKey(const Principal& p, const SecretBytes& secret,
+                                     std::string_view token_hash, int64_t issued_at,
+                                     int64_t expires_at) {
+  if (token_hash.size() != 32) return Status::Internal("session token hash must be SHA-256");
+  ASSIGN_OR_RETURN(std::string sealed, crypto::AeadSeal(root_key_, secret.reveal(), p.access_key_id));
+  return db_.Write([&](store::Tx& tx) -> Status {
+    // Sessions that ended a day ago can never authenticate again.
+    ASSIGN_OR_RETURN(auto purge, tx.Prepare("DELETE FROM sts_sessions WHERE expires_at < ?"));
+    purge->Bind(1, issued_at - 86400);
+    RETURN_IF_ERROR(purge->Run());
+    ASSIGN_OR_RETURN(auto q, tx.Prepare(
+        "INSERT INTO sts_sessions (access_key_id, account_id, principal_arn, principal_type, "
+        "principal_id, role_arn, secret_sealed, token_hash, issued_at, expires_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+    q->Bind(1, p.access_key_id).Bind(2, p.account_id).Bind(3, p.arn).Bind(4, p.type);
+    q->Bind(5, p.principal_id).Bind(6, p.role_arn).BindBlob(7, sealed).BindBlob(8, token_hash);
+    q->Bind(9, issued_at).Bind(10, expires_at);
+    return q->Run();
+  });
+}
+
+Status CheckSessionToken(const Credential& cred, std::string_view token, TimePoint now) {
+  static constexpr std::string_view kInvalid =
+      "The security token included in the request is invalid.";
+  if (cred.session_token_hash.empty()) {
+    // Long-term keys carry no session token.
+    if (!token.empty()) return Status::Error(ErrorCode::kInvalidToken, std::string(kInvalid));
+    return Status::Ok();
+  }
+  if (token.empty() || !ConstantTimeEquals(crypto::Sha256(token), cred.session_token_hash)) {
+    return Status::Error(ErrorCode::kInvalidToken, std::string(kInvalid));
+  }
+  if (now > cred.expires_at) {
+    return Status::Error(ErrorCode::kExpiredToken,
+                         "The security token included in the request is expired");
+  }
+  return Status::Ok();
 }
 
 Result<std::string> CredentialStore::ManagementAccount() {

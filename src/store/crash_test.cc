@@ -33,7 +33,7 @@ constexpr Migration kSchema[] = {{1, "CREATE TABLE acked (id INTEGER PRIMARY KEY
 }
 
 TEST(CrashTest, AcknowledgedWritesSurviveSigkill) {
-  auto dir = std::filesystem::temp_directory_path() / "rampart_crash_test";
+  auto dir = std::filesystem::temp_directory_path() / ("rampart_crash_" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   std::string path = (dir / "db.sqlite").string();

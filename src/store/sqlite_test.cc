@@ -1,4 +1,5 @@
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 
@@ -13,7 +14,7 @@ constexpr Migration kMigrations[] = {
 };
 
 std::unique_ptr<Database> OpenTemp(const std::string& name) {
-  auto dir = std::filesystem::temp_directory_path() / ("rampart_store_" + name);
+  auto dir = std::filesystem::temp_directory_path() / ("rampart_store_" + name + "_" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   auto db = OpenSqlite({.path = (dir / "db.sqlite").string()});

@@ -1,5 +1,6 @@
 // IAM (query protocol, signing name "iam"): users, their tags and access
-// keys, customer managed policies, inline user policies and attachments.
+// keys, customer managed policies, inline user policies and attachments,
+// roles with trust policies, inline role policies and attachments.
 //
 // Every handler authorizes first (ctx.Authorize with the IAM action and the
 // resource ARN), scopes every resource to the caller's account, and makes
@@ -69,6 +70,19 @@ class IamService {
   Result<json::Value> AttachUserPolicy(server::RequestContext& ctx, const json::Value& in);
   Result<json::Value> DetachUserPolicy(server::RequestContext& ctx, const json::Value& in);
   Result<json::Value> ListAttachedUserPolicies(server::RequestContext& ctx, const json::Value& in);
+
+  // Roles, their inline policies and attachments (iam_roles.cc).
+  Result<json::Value> CreateRole(server::RequestContext& ctx, const json::Value& in);
+  Result<json::Value> GetRole(server::RequestContext& ctx, const json::Value& in);
+  Result<json::Value> ListRoles(server::RequestContext& ctx, const json::Value& in);
+  Result<json::Value> DeleteRole(server::RequestContext& ctx, const json::Value& in);
+  Result<json::Value> PutRolePolicy(server::RequestContext& ctx, const json::Value& in);
+  Result<json::Value> GetRolePolicy(server::RequestContext& ctx, const json::Value& in);
+  Result<json::Value> ListRolePolicies(server::RequestContext& ctx, const json::Value& in);
+  Result<json::Value> DeleteRolePolicy(server::RequestContext& ctx, const json::Value& in);
+  Result<json::Value> AttachRolePolicy(server::RequestContext& ctx, const json::Value& in);
+  Result<json::Value> DetachRolePolicy(server::RequestContext& ctx, const json::Value& in);
+  Result<json::Value> ListAttachedRolePolicies(server::RequestContext& ctx, const json::Value& in);
 
   store::Database& db_;
   PolicyCache* policy_cache_ = nullptr;

@@ -1,11 +1,40 @@
 // STS operations (query protocol, signing name "sts").
+//
+// Thread-safety: StsService is thread-safe; handlers run concurrently on
+// every worker thread.
 #pragma once
 
+#include "rampart/iam/engine_authorizer.h"
 #include "rampart/server/context.h"
+#include "rampart/server/identity.h"
+#include "rampart/store/store.h"
 
 namespace rampart::iam {
 
-// Adds the STS handlers Rampart implements to the registry.
+// Adds the STS handlers that need no state (GetCallerIdentity).
 void RegisterSts(server::Registry& registry);
+
+// AssumeRole: evaluates the role's trust policy with the policy engine and
+// issues temporary credentials (ASIA... key, secret, session token) stored
+// in the CredentialStore, so SigV4 authentication accepts them until they
+// expire.
+class StsService {
+ public:
+  // REQUIRES: db, creds and authorizer outlive the service; the IAM and
+  // identity migrations ran.
+  StsService(store::Database& db, server::CredentialStore& creds,
+             const EngineAuthorizer& authorizer)
+      : db_(db), creds_(creds), authorizer_(authorizer) {}
+
+  // Adds AssumeRole. REQUIRES: this outlives registry use.
+  void Register(server::Registry& registry);
+
+  Result<json::Value> AssumeRole(server::RequestContext& ctx, const json::Value& in);
+
+ private:
+  store::Database& db_;
+  server::CredentialStore& creds_;
+  const EngineAuthorizer& authorizer_;
+};
 
 }  // namespace rampart::iam

@@ -28,12 +28,23 @@ struct Principal {
   std::string principal_id;  // GetCallerIdentity UserId
   std::string user_name;     // IAM user name, empty for root and roles
   std::string access_key_id;
+  std::string role_arn;      // AssumedRole: arn:aws:iam::<acct>:role<path><name>
 };
 
 struct Credential {
   Principal principal;
   SecretBytes secret;
+  // Temporary (STS session) credentials only: SHA-256 of the session token
+  // (32 raw bytes) and when the session ends. Empty hash for long-term keys.
+  std::string session_token_hash;
+  TimePoint expires_at{};
 };
+
+// Checks the session token a request carried against cred: long-term keys
+// take no token; temporary credentials need the right one (compared in
+// constant time, kInvalidToken otherwise) and must not have expired
+// (kExpiredToken when now is past expires_at).
+Status CheckSessionToken(const Credential& cred, std::string_view token, TimePoint now);
 
 class CredentialStore {
  public:
@@ -49,6 +60,11 @@ class CredentialStore {
   Status CreateAccount(std::string_view account_id, std::string_view name, bool management);
   // Stores a new access key for principal and returns it.
   Status AddAccessKey(const Principal& principal, const SecretBytes& secret);
+  // Stores temporary credentials (an STS session) for principal, whose
+  // access_key_id is the ASIA... id; token_hash is SHA-256 of the session
+  // token. Times are seconds since the epoch.
+  Status AddSessionKey(const Principal& principal, const SecretBytes& secret,
+                       std::string_view token_hash, int64_t issued_at, int64_t expires_at);
   // The management account's id, or empty before bootstrap.
   Result<std::string> ManagementAccount();
   // Forgets cached entries (after a reset or key deletion).

@@ -1,0 +1,444 @@
+// IAM roles: CreateRole, GetRole, ListRoles, DeleteRole; a role's inline
+// policies (PutRolePolicy, GetRolePolicy, ListRolePolicies,
+// DeleteRolePolicy) and managed policy attachments (AttachRolePolicy,
+// DetachRolePolicy, ListAttachedRolePolicies).
+//
+// The trust policy (AssumeRolePolicyDocument) is compiled by the policy
+// engine as PolicyKind::kTrust when stored; STS AssumeRole evaluates it.
+#include "iam/iam_internal.h"
+#include "rampart/core/encoding.h"
+#include "rampart/core/ids.h"
+#include "rampart/iam/iam_service.h"
+#include "rampart/iam/policy.h"
+
+namespace rampart::iam {
+
+using internal::RoleRow;
+
+namespace internal {
+
+namespace {
+
+constexpr std::string_view kRoleColumns =
+    "account_id, role_name, role_id, path, description, trust_policy, max_session_duration, "
+    "created_at";
+
+RoleRow ReadRoleRow(const store::Statement& q) {
+  return RoleRow{q.Text(0), q.Text(1), q.Text(2), q.Text(3),
+                 q.Text(4), q.Text(5), q.Int(6),  q.Int(7)};
+}
+
+}  // namespace
+
+Result<std::optional<RoleRow>> FindRole(store::Tx& tx, std::string_view account,
+                                        std::string_view name) {
+  ASSIGN_OR_RETURN(auto q, tx.Prepare("SELECT " + std::string(kRoleColumns) +
+                                      " FROM iam_roles WHERE account_id = ? AND name_key = ?"));
+  std::string key = NameKey(name);
+  q->Bind(1, account).Bind(2, key);
+  ASSIGN_OR_RETURN(bool row, q->Step());
+  if (!row) return std::optional<RoleRow>();
+  return std::optional<RoleRow>(ReadRoleRow(*q));
+}
+
+Result<std::optional<RoleRow>> FindRoleByArn(store::Tx& tx, std::string_view arn) {
+  ASSIGN_OR_RETURN(auto q, tx.Prepare("SELECT " + std::string(kRoleColumns) +
+                                      " FROM iam_roles WHERE arn = ?"));
+  q->Bind(1, arn);
+  ASSIGN_OR_RETURN(bool row, q->Step());
+  if (!row) return std::optional<RoleRow>();
+  return std::optional<RoleRow>(ReadRoleRow(*q));
+}
+
+Status NoSuchRole(std::string_view name) {
+  return Status::Modeled("NoSuchEntityException",
+                         "The role with name " + std::string(name) + " cannot be found.");
+}
+
+}  // namespace internal
+
+namespace {
+
+// IAM quotas: a role's trust policy at most 2,048 characters, its inline
+// policies together at most 10,240; at most 10 managed policies per role.
+constexpr size_t kTrustPolicyLimit = 2048;
+constexpr int64_t kManagedPoliciesPerRole = 10;
+constexpr int64_t kDefaultMaxSessionDuration = 3600;
+
+Status Conflict(std::string message) {
+  return Status::Modeled("DeleteConflictException", std::move(message));
+}
+
+Status NoSuchRolePolicy(std::string_view name) {
+  return Status::Modeled("NoSuchEntityException",
+                         "The role policy with name " + std::string(name) + " cannot be found.");
+}
+
+Result<RoleRow> RequireRole(store::Tx& tx, std::string_view account, std::string_view name) {
+  ASSIGN_OR_RETURN(auto r, internal::FindRole(tx, account, name));
+  if (!r) return internal::NoSuchRole(name);
+  return std::move(*r);
+}
+
+// Reads the role, then authorizes action on its ARN (the path-less ARN when
+// it does not exist). The role, AccessDenied or NoSuchEntity.
+Result<RoleRow> AuthorizedRole(store::Database& db, const server::RequestContext& ctx,
+                               std::string_view action, std::string_view name) {
+  const std::string& account = ctx.principal().account_id;
+  std::optional<RoleRow> role;
+  RETURN_IF_ERROR(db.Read([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(role, internal::FindRole(tx, account, name));
+    return Status::Ok();
+  }));
+  std::string arn = role ? role->Arn() : internal::IamArn(account, "role", "/", name);
+  RETURN_IF_ERROR(ctx.Authorize(action, arn));
+  if (!role) return internal::NoSuchRole(name);
+  return std::move(*role);
+}
+
+json::Value RoleJson(const RoleRow& r) {
+  json::Value v = json::Value::MakeObject();
+  v.set("Path", r.path);
+  v.set("RoleName", r.name);
+  v.set("RoleId", r.role_id);
+  v.set("Arn", r.Arn());
+  v.set("CreateDate", r.created_at);
+  // IAM returns documents URL-encoded (RFC 3986); SDKs decode them.
+  v.set("AssumeRolePolicyDocument", UriEncode(r.trust_policy));
+  if (!r.description.empty()) v.set("Description", r.description);
+  v.set("MaxSessionDuration", r.max_session_duration);
+  return v;
+}
+
+}  // namespace
+
+Result<json::Value> IamService::CreateRole(server::RequestContext& ctx, const json::Value& in) {
+  const std::string& account = ctx.principal().account_id;
+  RoleRow role;
+  role.account_id = account;
+  role.name = std::string(in.get_string("RoleName"));
+  role.path = internal::PathOr(in);
+  role.description = std::string(in.get_string("Description"));
+  role.trust_policy = std::string(in.get_string("AssumeRolePolicyDocument"));
+  role.created_at = internal::NowSeconds(ctx);
+  role.max_session_duration = kDefaultMaxSessionDuration;
+  if (const json::Value* m = in.find("MaxSessionDuration"); m != nullptr && m->is_number()) {
+    role.max_session_duration = m->as_int();
+  }
+  RETURN_IF_ERROR(ctx.Authorize("iam:CreateRole", role.Arn()));
+  if (in.find("PermissionsBoundary") != nullptr) {
+    return Status::Error(ErrorCode::kNotImplemented,
+                         "CreateRole with PermissionsBoundary is not implemented yet.");
+  }
+  if (role.max_session_duration < 3600 || role.max_session_duration > 43200) {
+    return Status::Validation(
+        "The requested MaxSessionDuration must be between 3600 and 43200 seconds.");
+  }
+  if (PolicyCharacterCount(role.trust_policy) > kTrustPolicyLimit) {
+    return Status::Modeled("LimitExceededException",
+                           "Cannot exceed quota for ACLSizePerRole: 2048");
+  }
+  RETURN_IF_ERROR(CompilePolicy(role.trust_policy, PolicyKind::kTrust, role.Arn()).status());
+  ASSIGN_OR_RETURN(internal::TagList tags, internal::ReadTags(in));
+  ASSIGN_OR_RETURN(role.role_id, ids::AccessKeyId("AROA"));
+  RETURN_IF_ERROR(db_.Write([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(auto existing, internal::FindRole(tx, account, role.name));
+    if (existing) {
+      return Status::Modeled("EntityAlreadyExistsException",
+                             "Role with name " + role.name + " already exists.");
+    }
+    ASSIGN_OR_RETURN(
+        auto q,
+        tx.Prepare("INSERT INTO iam_roles (account_id, name_key, role_name, role_id, arn, path, "
+                   "description, trust_policy, max_session_duration, created_at) "
+                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+    std::string key = internal::NameKey(role.name);
+    std::string arn = role.Arn();
+    q->Bind(1, account).Bind(2, key).Bind(3, role.name).Bind(4, role.role_id).Bind(5, arn);
+    q->Bind(6, role.path).Bind(7, role.description).Bind(8, role.trust_policy);
+    q->Bind(9, role.max_session_duration).Bind(10, role.created_at);
+    RETURN_IF_ERROR(q->Run());
+    return internal::PutTags(tx, role.role_id, tags);
+  }));
+  json::Value r = RoleJson(role);
+  if (!tags.empty()) r.set("Tags", internal::TagsJson(tags));
+  json::Value out = json::Value::MakeObject();
+  out.set("Role", std::move(r));
+  return out;
+}
+
+Result<json::Value> IamService::GetRole(server::RequestContext& ctx, const json::Value& in) {
+  std::string name(in.get_string("RoleName"));
+  ASSIGN_OR_RETURN(RoleRow role, AuthorizedRole(db_, ctx, "iam:GetRole", name));
+  internal::TagList tags;
+  RETURN_IF_ERROR(db_.Read([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(tags, internal::LoadTags(tx, role.role_id));
+    return Status::Ok();
+  }));
+  json::Value r = RoleJson(role);
+  if (!tags.empty()) r.set("Tags", internal::TagsJson(tags));
+  json::Value out = json::Value::MakeObject();
+  out.set("Role", std::move(r));
+  return out;
+}
+
+Result<json::Value> IamService::ListRoles(server::RequestContext& ctx, const json::Value& in) {
+  RETURN_IF_ERROR(ctx.Authorize("iam:ListRoles", "*"));
+  const std::string& account = ctx.principal().account_id;
+  ASSIGN_OR_RETURN(internal::Page page, internal::ReadPage(in));
+  std::string prefix(in.get_string("PathPrefix"));
+  if (prefix.empty()) prefix = "/";
+  std::vector<RoleRow> roles;
+  std::string next;
+  RETURN_IF_ERROR(db_.Read([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(
+        auto q,
+        tx.Prepare("SELECT account_id, role_name, role_id, path, description, trust_policy, "
+                   "max_session_duration, created_at, name_key FROM iam_roles "
+                   "WHERE account_id = ? AND name_key >= ? AND substr(path, 1, ?) = ? "
+                   "ORDER BY name_key LIMIT ?"));
+    q->Bind(1, account).Bind(2, page.start).Bind(3, static_cast<int64_t>(prefix.size()));
+    q->Bind(4, prefix).Bind(5, page.max_items + 1);
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, q->Step());
+      if (!row) break;
+      if (static_cast<int64_t>(roles.size()) == page.max_items) {
+        next = q->Text(8);
+        break;
+      }
+      roles.push_back(RoleRow{q->Text(0), q->Text(1), q->Text(2), q->Text(3), q->Text(4),
+                              q->Text(5), q->Int(6), q->Int(7)});
+    }
+    return Status::Ok();
+  }));
+  json::Value list = json::Value::MakeArray();
+  for (const RoleRow& r : roles) list.push(RoleJson(r));
+  json::Value out = json::Value::MakeObject();
+  out.set("Roles", std::move(list));
+  internal::SetPage(out, !next.empty(), next);
+  return out;
+}
+
+Result<json::Value> IamService::DeleteRole(server::RequestContext& ctx, const json::Value& in) {
+  const std::string& account = ctx.principal().account_id;
+  std::string name(in.get_string("RoleName"));
+  RETURN_IF_ERROR(AuthorizedRole(db_, ctx, "iam:DeleteRole", name).status());
+  RETURN_IF_ERROR(db_.Write([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(RoleRow role, RequireRole(tx, account, name));
+    ASSIGN_OR_RETURN(
+        int64_t inline_policies,
+        internal::CountOf(tx, "SELECT COUNT(*) FROM iam_role_policies WHERE role_id = ?",
+                          {role.role_id}));
+    if (inline_policies > 0) return Conflict("Cannot delete entity, must delete policies first.");
+    ASSIGN_OR_RETURN(
+        int64_t attached,
+        internal::CountOf(tx, "SELECT COUNT(*) FROM iam_role_attachments WHERE role_id = ?",
+                          {role.role_id}));
+    if (attached > 0) return Conflict("Cannot delete entity, must detach all policies first.");
+    RETURN_IF_ERROR(internal::DeleteTags(tx, role.role_id));
+    ASSIGN_OR_RETURN(auto q, tx.Prepare("DELETE FROM iam_roles WHERE role_id = ?"));
+    q->Bind(1, role.role_id);
+    return q->Run();
+  }));
+  return json::Value::MakeObject();
+}
+
+Result<json::Value> IamService::PutRolePolicy(server::RequestContext& ctx, const json::Value& in) {
+  const std::string& account = ctx.principal().account_id;
+  std::string role_name(in.get_string("RoleName"));
+  std::string policy_name(in.get_string("PolicyName"));
+  std::string_view document = in.get_string("PolicyDocument");
+  ASSIGN_OR_RETURN(RoleRow found, AuthorizedRole(db_, ctx, "iam:PutRolePolicy", role_name));
+  RETURN_IF_ERROR(CheckPolicySize(document, PolicySizeKind::kInlineRole));
+  RETURN_IF_ERROR(
+      CompilePolicy(document, PolicyKind::kIdentity, found.Arn() + "/" + policy_name).status());
+  RETURN_IF_ERROR(db_.Write([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(RoleRow role, RequireRole(tx, account, role_name));
+    ASSIGN_OR_RETURN(
+        auto others,
+        tx.Prepare(
+            "SELECT document FROM iam_role_policies WHERE role_id = ? AND policy_name <> ?"));
+    others->Bind(1, role.role_id).Bind(2, policy_name);
+    size_t total = PolicyCharacterCount(document);
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, others->Step());
+      if (!row) break;
+      total += PolicyCharacterCount(others->Text(0));
+    }
+    if (total > PolicySizeLimit(PolicySizeKind::kInlineRole)) {
+      return Status::Modeled("LimitExceededException",
+                             "Maximum policy size of 10240 bytes exceeded for role " + role.name);
+    }
+    ASSIGN_OR_RETURN(
+        auto q,
+        tx.Prepare(
+            "INSERT INTO iam_role_policies (role_id, policy_name, document) VALUES (?, ?, ?) "
+            "ON CONFLICT (role_id, policy_name) DO UPDATE SET document = excluded.document"));
+    q->Bind(1, role.role_id).Bind(2, policy_name).Bind(3, document);
+    return q->Run();
+  }));
+  return json::Value::MakeObject();
+}
+
+Result<json::Value> IamService::GetRolePolicy(server::RequestContext& ctx, const json::Value& in) {
+  std::string role_name(in.get_string("RoleName"));
+  std::string policy_name(in.get_string("PolicyName"));
+  ASSIGN_OR_RETURN(RoleRow role, AuthorizedRole(db_, ctx, "iam:GetRolePolicy", role_name));
+  std::optional<std::string> document;
+  RETURN_IF_ERROR(db_.Read([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(
+        auto q,
+        tx.Prepare("SELECT document FROM iam_role_policies WHERE role_id = ? AND policy_name = ?"));
+    q->Bind(1, role.role_id).Bind(2, policy_name);
+    ASSIGN_OR_RETURN(bool row, q->Step());
+    if (row) document = q->Text(0);
+    return Status::Ok();
+  }));
+  if (!document) return NoSuchRolePolicy(policy_name);
+  json::Value out = json::Value::MakeObject();
+  out.set("RoleName", role.name);
+  out.set("PolicyName", policy_name);
+  out.set("PolicyDocument", UriEncode(*document));
+  return out;
+}
+
+Result<json::Value> IamService::ListRolePolicies(server::RequestContext& ctx,
+                                                 const json::Value& in) {
+  std::string role_name(in.get_string("RoleName"));
+  ASSIGN_OR_RETURN(RoleRow role, AuthorizedRole(db_, ctx, "iam:ListRolePolicies", role_name));
+  ASSIGN_OR_RETURN(internal::Page page, internal::ReadPage(in));
+  json::Value names = json::Value::MakeArray();
+  std::string next;
+  RETURN_IF_ERROR(db_.Read([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(
+        auto q,
+        tx.Prepare(
+            "SELECT policy_name FROM iam_role_policies WHERE role_id = ? AND policy_name >= ? "
+            "ORDER BY policy_name LIMIT ?"));
+    q->Bind(1, role.role_id).Bind(2, page.start).Bind(3, page.max_items + 1);
+    int64_t n = 0;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, q->Step());
+      if (!row) break;
+      if (n++ == page.max_items) {
+        next = q->Text(0);
+        break;
+      }
+      names.push(q->Text(0));
+    }
+    return Status::Ok();
+  }));
+  json::Value out = json::Value::MakeObject();
+  out.set("PolicyNames", std::move(names));
+  internal::SetPage(out, !next.empty(), next);
+  return out;
+}
+
+Result<json::Value> IamService::DeleteRolePolicy(server::RequestContext& ctx,
+                                                 const json::Value& in) {
+  const std::string& account = ctx.principal().account_id;
+  std::string role_name(in.get_string("RoleName"));
+  std::string policy_name(in.get_string("PolicyName"));
+  RETURN_IF_ERROR(AuthorizedRole(db_, ctx, "iam:DeleteRolePolicy", role_name).status());
+  RETURN_IF_ERROR(db_.Write([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(RoleRow role, RequireRole(tx, account, role_name));
+    ASSIGN_OR_RETURN(
+        auto q, tx.Prepare("DELETE FROM iam_role_policies WHERE role_id = ? AND policy_name = ?"));
+    q->Bind(1, role.role_id).Bind(2, policy_name);
+    RETURN_IF_ERROR(q->Run());
+    return q->Changes() == 0 ? NoSuchRolePolicy(policy_name) : Status::Ok();
+  }));
+  return json::Value::MakeObject();
+}
+
+Result<json::Value> IamService::AttachRolePolicy(server::RequestContext& ctx,
+                                                 const json::Value& in) {
+  const std::string& account = ctx.principal().account_id;
+  std::string role_name(in.get_string("RoleName"));
+  std::string arn(in.get_string("PolicyArn"));
+  RETURN_IF_ERROR(AuthorizedRole(db_, ctx, "iam:AttachRolePolicy", role_name).status());
+  RETURN_IF_ERROR(db_.Write([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(RoleRow role, RequireRole(tx, account, role_name));
+    ASSIGN_OR_RETURN(auto policy, internal::FindPolicy(tx, account, arn));
+    if (!policy) return internal::NoSuchPolicy(arn);
+    ASSIGN_OR_RETURN(
+        int64_t same,
+        internal::CountOf(
+            tx, "SELECT COUNT(*) FROM iam_role_attachments WHERE role_id = ? AND policy_arn = ?",
+            {role.role_id, arn}));
+    if (same > 0) return Status::Ok();
+    ASSIGN_OR_RETURN(
+        int64_t n,
+        internal::CountOf(tx, "SELECT COUNT(*) FROM iam_role_attachments WHERE role_id = ?",
+                          {role.role_id}));
+    if (n >= kManagedPoliciesPerRole) {
+      return Status::Modeled("LimitExceededException",
+                             "Cannot exceed quota for PoliciesPerRole: 10");
+    }
+    ASSIGN_OR_RETURN(
+        auto q, tx.Prepare("INSERT INTO iam_role_attachments (role_id, policy_arn) VALUES (?, ?)"));
+    q->Bind(1, role.role_id).Bind(2, arn);
+    return q->Run();
+  }));
+  return json::Value::MakeObject();
+}
+
+Result<json::Value> IamService::DetachRolePolicy(server::RequestContext& ctx,
+                                                 const json::Value& in) {
+  const std::string& account = ctx.principal().account_id;
+  std::string role_name(in.get_string("RoleName"));
+  std::string arn(in.get_string("PolicyArn"));
+  RETURN_IF_ERROR(AuthorizedRole(db_, ctx, "iam:DetachRolePolicy", role_name).status());
+  RETURN_IF_ERROR(db_.Write([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(RoleRow role, RequireRole(tx, account, role_name));
+    ASSIGN_OR_RETURN(
+        auto q,
+        tx.Prepare("DELETE FROM iam_role_attachments WHERE role_id = ? AND policy_arn = ?"));
+    q->Bind(1, role.role_id).Bind(2, arn);
+    RETURN_IF_ERROR(q->Run());
+    if (q->Changes() > 0) return Status::Ok();
+    return Status::Modeled("NoSuchEntityException", "Policy " + arn + " was not found.");
+  }));
+  return json::Value::MakeObject();
+}
+
+Result<json::Value> IamService::ListAttachedRolePolicies(server::RequestContext& ctx,
+                                                         const json::Value& in) {
+  std::string role_name(in.get_string("RoleName"));
+  ASSIGN_OR_RETURN(RoleRow role,
+                   AuthorizedRole(db_, ctx, "iam:ListAttachedRolePolicies", role_name));
+  ASSIGN_OR_RETURN(internal::Page page, internal::ReadPage(in));
+  std::string prefix(in.get_string("PathPrefix"));
+  if (prefix.empty()) prefix = "/";
+  json::Value list = json::Value::MakeArray();
+  std::string next;
+  RETURN_IF_ERROR(db_.Read([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(
+        auto q, tx.Prepare("SELECT p.policy_name, a.policy_arn FROM iam_role_attachments a "
+                           "JOIN iam_policies p ON p.arn = a.policy_arn "
+                           "WHERE a.role_id = ? AND a.policy_arn >= ? AND substr(p.path, 1, ?) = ? "
+                           "ORDER BY a.policy_arn LIMIT ?"));
+    q->Bind(1, role.role_id).Bind(2, page.start).Bind(3, static_cast<int64_t>(prefix.size()));
+    q->Bind(4, prefix).Bind(5, page.max_items + 1);
+    int64_t n = 0;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, q->Step());
+      if (!row) break;
+      if (n++ == page.max_items) {
+        next = q->Text(1);
+        break;
+      }
+      json::Value a = json::Value::MakeObject();
+      a.set("PolicyName", q->Text(0));
+      a.set("PolicyArn", q->Text(1));
+      list.push(std::move(a));
+    }
+    return Status::Ok();
+  }));
+  json::Value out = json::Value::MakeObject();
+  out.set("AttachedPolicies", std::move(list));
+  internal::SetPage(out, !next.empty(), next);
+  return out;
+}
+
+}  // namespace rampart::iam

@@ -1,0 +1,95 @@
+// Temporary credentials in the CredentialStore and the session-token check
+// the dispatcher applies to them, with a moved clock for expiry.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "rampart/core/clock.h"
+#include "rampart/crypto/digest.h"
+#include "rampart/server/identity.h"
+
+namespace rampart::server {
+namespace {
+
+int64_t Seconds(TimePoint t) {
+  return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
+}
+
+class SessionKeyTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto dir = std::filesystem::temp_directory_path() /
+               ("rampart_sts_session_" + std::to_string(::getpid()));
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    auto db = store::OpenSqlite({.path = (dir / "db.sqlite").string()});
+    ASSERT_TRUE(db.ok()) << db.status().ToString();
+    db_ = std::move(db).value();
+    ASSERT_TRUE(CredentialStore::Migrate(*db_).ok());
+    creds_ = std::make_unique<CredentialStore>(*db_, root_key_);
+    ASSERT_TRUE(creds_->CreateAccount("111122223333", "a", true).ok());
+  }
+
+  Principal Session() {
+    Principal p;
+    p.account_id = "111122223333";
+    p.arn = "arn:aws:sts::111122223333:assumed-role/r/s";
+    p.type = "AssumedRole";
+    p.principal_id = "AROAEXAMPLEEXAMPLE00:s";
+    p.access_key_id = "ASIAEXAMPLEEXAMPLE00";
+    p.role_arn = "arn:aws:iam::111122223333:role/r";
+    return p;
+  }
+
+  SecretBytes root_key_{std::string(32, 'k')};
+  std::unique_ptr<store::Database> db_;
+  std::unique_ptr<CredentialStore> creds_;
+};
+
+TEST_F(SessionKeyTest, StoredSessionAuthenticatesUntilItExpires) {
+  OffsetClock clock;
+  int64_t now = Seconds(clock.Now());
+  ASSERT_TRUE(creds_->AddSessionKey(Session(), SecretBytes("secret"), crypto::Sha256("token"),
+                                    now, now + 900)
+                  .ok());
+  auto cred = creds_->Find("ASIAEXAMPLEEXAMPLE00");
+  ASSERT_TRUE(cred.ok()) << cred.status().ToString();
+  const Credential& c = **cred;
+  EXPECT_EQ(c.principal.type, "AssumedRole");
+  EXPECT_EQ(c.principal.role_arn, "arn:aws:iam::111122223333:role/r");
+  EXPECT_EQ(c.principal.principal_id, "AROAEXAMPLEEXAMPLE00:s");
+  EXPECT_EQ(c.secret.reveal(), "secret");
+
+  EXPECT_TRUE(CheckSessionToken(c, "token", clock.Now()).ok());
+  EXPECT_EQ(CheckSessionToken(c, "", clock.Now()).code(), ErrorCode::kInvalidToken);
+  EXPECT_EQ(CheckSessionToken(c, "tokeN", clock.Now()).code(), ErrorCode::kInvalidToken);
+
+  clock.Advance(std::chrono::seconds(899));
+  EXPECT_TRUE(CheckSessionToken(c, "token", clock.Now()).ok());
+  clock.Advance(std::chrono::seconds(2));
+  Status expired = CheckSessionToken(c, "token", clock.Now());
+  EXPECT_EQ(expired.code(), ErrorCode::kExpiredToken);
+  EXPECT_EQ(expired.message(), "The security token included in the request is expired");
+  // A wrong token is invalid, expired or not.
+  EXPECT_EQ(CheckSessionToken(c, "other", clock.Now()).code(), ErrorCode::kInvalidToken);
+}
+
+TEST_F(SessionKeyTest, LongTermKeysRefuseATokenAndUnknownKeysAreUnrecognized) {
+  Principal root;
+  root.account_id = "111122223333";
+  root.arn = "arn:aws:iam::111122223333:root";
+  root.type = "Root";
+  root.principal_id = root.account_id;
+  root.access_key_id = "AKIAEXAMPLEEXAMPLE00";
+  ASSERT_TRUE(creds_->AddAccessKey(root, SecretBytes("s")).ok());
+  auto cred = creds_->Find("AKIAEXAMPLEEXAMPLE00");
+  ASSERT_TRUE(cred.ok());
+  EXPECT_TRUE((*cred)->session_token_hash.empty());
+  EXPECT_TRUE(CheckSessionToken(**cred, "", TimePoint{}).ok());
+  EXPECT_EQ(CheckSessionToken(**cred, "token", TimePoint{}).code(), ErrorCode::kInvalidToken);
+  EXPECT_EQ(creds_->Find("ASIANOSUCHKEY0000000").status().code(), ErrorCode::kUnrecognizedClient);
+}
+
+}  // namespace
+}  // namespace rampart::server
