@@ -62,29 +62,18 @@ Result<int64_t> KeyCount(store::Tx& tx, const server::Principal& p) {
       {p.account_id, p.principal_id, p.type});
 }
 
-// Checks, in one write transaction after the key was stored, that the owner
-// still exists and is within quota; otherwise removes the key again. Write
-// transactions are serialised, so a concurrent DeleteUser either sees the
-// key (DeleteConflict) or ran first (and this removes the key).
-// verdict receives why the key was removed, or OK when it stays.
-Status ConfirmNewKey(store::Database& db, const server::Principal& p, Status& verdict) {
-  return db.Write([&](store::Tx& tx) -> Status {
-    verdict = Status::Ok();
-    if (p.type == "IAMUser") {
-      ASSIGN_OR_RETURN(auto user, internal::FindUser(tx, p.account_id, p.user_name));
-      if (!user || user->user_id != p.principal_id) verdict = internal::NoSuchUser(p.user_name);
-    }
-    ASSIGN_OR_RETURN(int64_t n, KeyCount(tx, p));
-    if (verdict.ok() && n > kKeysPerUser) {
-      verdict =
-          Status::Modeled("LimitExceededException", "Cannot exceed quota for AccessKeysPerUser: 2");
-    }
-    if (verdict.ok()) return Status::Ok();
-    ASSIGN_OR_RETURN(auto q, tx.Prepare("DELETE FROM access_keys WHERE access_key_id = ?"));
-    q->Bind(1, p.access_key_id);
-    RETURN_IF_ERROR(q->Run());
-    return Status::Ok();  // commit the removal; the caller reports verdict
-  });
+// The owner must still exist and stay within quota when the key is added;
+// the check and the insert share one write transaction.
+Status CheckKeyOwner(store::Tx& tx, const server::Principal& p) {
+  if (p.type == "IAMUser") {
+    ASSIGN_OR_RETURN(auto user, internal::FindUser(tx, p.account_id, p.user_name));
+    if (!user || user->user_id != p.principal_id) return internal::NoSuchUser(p.user_name);
+  }
+  ASSIGN_OR_RETURN(int64_t n, KeyCount(tx, p));
+  if (n >= kKeysPerUser) {
+    return Status::Modeled("LimitExceededException", "Cannot exceed quota for AccessKeysPerUser: 2");
+  }
+  return Status::Ok();
 }
 
 }  // namespace
@@ -93,22 +82,12 @@ Result<json::Value> IamService::CreateAccessKey(server::RequestContext& ctx,
                                                 const json::Value& in) {
   ASSIGN_OR_RETURN(KeyOwner owner, ResolveOwner(db_, ctx, "iam:CreateAccessKey", in));
   server::Principal& p = owner.principal;
-  std::lock_guard lock(create_key_mu_);
-  int64_t before = 0;
-  RETURN_IF_ERROR(db_.Read([&](store::Tx& tx) -> Status {
-    ASSIGN_OR_RETURN(before, KeyCount(tx, p));
-    return Status::Ok();
-  }));
-  if (before >= kKeysPerUser) {
-    return Status::Modeled("LimitExceededException",
-                           "Cannot exceed quota for AccessKeysPerUser: 2");
-  }
   ASSIGN_OR_RETURN(p.access_key_id, ids::AccessKeyId("AKIA"));
   ASSIGN_OR_RETURN(SecretBytes secret, ids::SecretAccessKey());
-  RETURN_IF_ERROR(creds_.AddAccessKey(p, secret));
-  Status verdict;
-  RETURN_IF_ERROR(ConfirmNewKey(db_, p, verdict));
-  RETURN_IF_ERROR(verdict);
+  RETURN_IF_ERROR(db_.Write([&](store::Tx& tx) -> Status {
+    RETURN_IF_ERROR(CheckKeyOwner(tx, p));
+    return creds_.InsertAccessKey(tx, p, secret);
+  }));
   json::Value key = json::Value::MakeObject();
   if (!p.user_name.empty()) key.set("UserName", p.user_name);
   key.set("AccessKeyId", p.access_key_id);

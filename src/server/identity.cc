@@ -178,15 +178,18 @@ Status CredentialStore::CreateAccount(std::string_view account_id, std::string_v
 }
 
 Status CredentialStore::AddAccessKey(const Principal& p, const SecretBytes& secret) {
+  return db_.Write([&](store::Tx& tx) { return InsertAccessKey(tx, p, secret); });
+}
+
+Status CredentialStore::InsertAccessKey(store::Tx& tx, const Principal& p,
+                                        const SecretBytes& secret) {
   ASSIGN_OR_RETURN(std::string sealed, crypto::AeadSeal(root_key_, secret.reveal(), p.access_key_id));
-  return db_.Write([&](store::Tx& tx) -> Status {
-    ASSIGN_OR_RETURN(auto q, tx.Prepare(
-        "INSERT INTO access_keys (access_key_id, account_id, principal_arn, principal_type, "
-        "principal_id, user_name, secret_sealed, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"));
-    q->Bind(1, p.access_key_id).Bind(2, p.account_id).Bind(3, p.arn).Bind(4, p.type);
-    q->Bind(5, p.principal_id).Bind(6, p.user_name).BindBlob(7, sealed).Bind(8, NowSeconds());
-    return q->Run();
-  });
+  ASSIGN_OR_RETURN(auto q, tx.Prepare(
+      "INSERT INTO access_keys (access_key_id, account_id, principal_arn, principal_type, "
+      "principal_id, user_name, secret_sealed, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"));
+  q->Bind(1, p.access_key_id).Bind(2, p.account_id).Bind(3, p.arn).Bind(4, p.type);
+  q->Bind(5, p.principal_id).Bind(6, p.user_name).BindBlob(7, sealed).Bind(8, NowSeconds());
+  return q->Run();
 }
 
 Status CredentialStore::AddSessionKey(const Principal& p, const SecretBytes& secret,

@@ -89,7 +89,7 @@ class IamService {
   server::CredentialStore& creds_;
   // Serialises CreateAccessKey on this node so that two concurrent calls
   // for one user do not both fail the per-user key quota check.
-  std::mutex create_key_mu_;
+
 };
 
 }  // namespace rampart::iam

@@ -60,6 +60,9 @@ class CredentialStore {
   Status CreateAccount(std::string_view account_id, std::string_view name, bool management);
   // Stores a new access key for principal and returns it.
   Status AddAccessKey(const Principal& principal, const SecretBytes& secret);
+  // The same inside the caller's write transaction, so that a quota check
+  // and the insert commit together.
+  Status InsertAccessKey(store::Tx& tx, const Principal& principal, const SecretBytes& secret);
   // Stores temporary credentials (an STS session) for principal, whose
   // access_key_id is the ASIA... id; token_hash is SHA-256 of the session
   // token. Times are seconds since the epoch.
