@@ -32,32 +32,38 @@ void XmlWriter::Element(std::string_view name, std::string_view text) {
 
 void XmlWriter::Text(std::string_view text) { Escape(text, out_); }
 
-void XmlWriter::Escape(std::string_view s, std::string& out) {
-  for (char ch : s) {
-    auto c = static_cast<unsigned char>(ch);
-    switch (ch) {
-      case '&':
-        out += "&amp;";
-        continue;
-      case '<':
-        out += "&lt;";
-        continue;
-      case '>':
-        out += "&gt;";
-        continue;
-      case '"':
-        out += "&quot;";
-        continue;
-      default:
-        break;
-    }
-    if (c < 0x20 && ch != '\t' && ch != '\n') {
-      // XML 1.0 forbids other C0 controls even as references.
-      out += ch == '\r' ? "&#xD;" : "&#xFFFD;";
-      continue;
-    }
-    out += ch;
+namespace {
+
+// The replacement for a byte that cannot stand as itself in XML text or a
+// double-quoted attribute, or an empty view when it can.
+std::string_view EscapeOf(char ch) {
+  switch (ch) {
+    case '&': return "&amp;";
+    case '<': return "&lt;";
+    case '>': return "&gt;";
+    case '"': return "&quot;";
+    case '\t':
+    case '\n': return {};
+    case '\r': return "&#xD;";
+    default:
+      // XML 1.0 forbids the other C0 controls, even as references.
+      return static_cast<unsigned char>(ch) < 0x20 ? "&#xFFFD;" : std::string_view();
   }
+}
+
+}  // namespace
+
+void XmlWriter::Escape(std::string_view s, std::string& out) {
+  // Copy runs of plain bytes at once; most values need no escaping at all.
+  size_t run = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    std::string_view esc = EscapeOf(s[i]);
+    if (esc.empty()) continue;
+    out.append(s.data() + run, i - run);
+    out.append(esc);
+    run = i + 1;
+  }
+  out.append(s.data() + run, s.size() - run);
 }
 
 }  // namespace rampart::protocol
