@@ -12,6 +12,7 @@
 
 #include "rampart/core/json.h"
 #include "rampart/core/status.h"
+#include "rampart/iam/policy_ast.h"
 #include "rampart/server/context.h"
 #include "rampart/store/store.h"
 
@@ -115,5 +116,52 @@ Result<std::optional<RoleRow>> FindRole(store::Tx& tx, std::string_view account,
 // The role with exactly this ARN (any account), or nullopt.
 Result<std::optional<RoleRow>> FindRoleByArn(store::Tx& tx, std::string_view arn);
 Status NoSuchRole(std::string_view name);
+
+}  // namespace rampart::iam::internal
+
+namespace rampart::iam::internal {
+
+// A principal that holds inline policies and managed-policy attachments: a
+// user or a role (groups next). The handlers for both are one code path
+// parameterised by this table.
+struct Holder {
+  std::string id;    // user_id / role_id: the key of its policy rows
+  std::string name;  // as stored
+};
+
+struct HolderKind {
+  std::string_view title;         // "User": forms "UserName", "iam:PutUserPolicy"
+  std::string_view noun;          // "user": forms messages
+  std::string_view inline_table;  // (<id_column>, policy_name, document)
+  std::string_view attach_table;  // (<id_column>, policy_arn)
+  std::string_view id_column;
+  PolicySizeKind inline_size;     // quota of its inline policies together
+  // Reads the holder and authorizes action on its ARN: the holder,
+  // AccessDenied or NoSuchEntity.
+  Result<Holder> (*authorized)(store::Database& db, const server::RequestContext& ctx,
+                               std::string_view action, std::string_view name);
+  // The holder inside a write transaction, or NoSuchEntity.
+  Result<Holder> (*require)(store::Tx& tx, std::string_view account, std::string_view name);
+};
+
+extern const HolderKind kUserHolder;  // iam_user_policies.cc
+extern const HolderKind kRoleHolder;  // iam_roles.cc
+
+// Put/Get/List/Delete<Kind>Policy and Attach/Detach/ListAttached<Kind>Policies
+// (iam_policy_holders.cc).
+Result<json::Value> PutInlinePolicy(store::Database& db, const HolderKind& kind,
+                                    server::RequestContext& ctx, const json::Value& in);
+Result<json::Value> GetInlinePolicy(store::Database& db, const HolderKind& kind,
+                                    server::RequestContext& ctx, const json::Value& in);
+Result<json::Value> ListInlinePolicies(store::Database& db, const HolderKind& kind,
+                                       server::RequestContext& ctx, const json::Value& in);
+Result<json::Value> DeleteInlinePolicy(store::Database& db, const HolderKind& kind,
+                                       server::RequestContext& ctx, const json::Value& in);
+Result<json::Value> AttachManagedPolicy(store::Database& db, const HolderKind& kind,
+                                        server::RequestContext& ctx, const json::Value& in);
+Result<json::Value> DetachManagedPolicy(store::Database& db, const HolderKind& kind,
+                                        server::RequestContext& ctx, const json::Value& in);
+Result<json::Value> ListAttachedPolicies(store::Database& db, const HolderKind& kind,
+                                         server::RequestContext& ctx, const json::Value& in);
 
 }  // namespace rampart::iam::internal

@@ -60,19 +60,14 @@ Status NoSuchRole(std::string_view name) {
 namespace {
 
 // IAM quotas: a role's trust policy at most 2,048 characters, its inline
-// policies together at most 10,240; at most 10 managed policies per role.
+// policies together at most 10,240 (checked in iam_policy_holders.cc).
 constexpr size_t kTrustPolicyLimit = 2048;
-constexpr int64_t kManagedPoliciesPerRole = 10;
 constexpr int64_t kDefaultMaxSessionDuration = 3600;
 
 Status Conflict(std::string message) {
   return Status::Modeled("DeleteConflictException", std::move(message));
 }
 
-Status NoSuchRolePolicy(std::string_view name) {
-  return Status::Modeled("NoSuchEntityException",
-                         "The role policy with name " + std::string(name) + " cannot be found.");
-}
 
 Result<RoleRow> RequireRole(store::Tx& tx, std::string_view account, std::string_view name) {
   ASSIGN_OR_RETURN(auto r, internal::FindRole(tx, account, name));
@@ -111,6 +106,35 @@ json::Value RoleJson(const RoleRow& r) {
 }
 
 }  // namespace
+
+namespace internal {
+namespace {
+
+Holder AsHolder(const RoleRow& r) { return Holder{r.role_id, r.name}; }
+
+Result<Holder> AuthorizedRoleHolder(store::Database& db, const server::RequestContext& ctx,
+                                    std::string_view action, std::string_view name) {
+  ASSIGN_OR_RETURN(RoleRow role, AuthorizedRole(db, ctx, action, name));
+  return AsHolder(role);
+}
+
+Result<Holder> RequireRoleHolder(store::Tx& tx, std::string_view account, std::string_view name) {
+  ASSIGN_OR_RETURN(RoleRow role, RequireRole(tx, account, name));
+  return AsHolder(role);
+}
+
+}  // namespace
+
+const HolderKind kRoleHolder = {"Role",
+                                "role",
+                                "iam_role_policies",
+                                "iam_role_attachments",
+                                "role_id",
+                                PolicySizeKind::kInlineRole,
+                                AuthorizedRoleHolder,
+                                RequireRoleHolder};
+
+}  // namespace internal
 
 Result<json::Value> IamService::CreateRole(server::RequestContext& ctx, const json::Value& in) {
   const std::string& account = ctx.principal().account_id;
@@ -244,201 +268,31 @@ Result<json::Value> IamService::DeleteRole(server::RequestContext& ctx, const js
 }
 
 Result<json::Value> IamService::PutRolePolicy(server::RequestContext& ctx, const json::Value& in) {
-  const std::string& account = ctx.principal().account_id;
-  std::string role_name(in.get_string("RoleName"));
-  std::string policy_name(in.get_string("PolicyName"));
-  std::string_view document = in.get_string("PolicyDocument");
-  ASSIGN_OR_RETURN(RoleRow found, AuthorizedRole(db_, ctx, "iam:PutRolePolicy", role_name));
-  RETURN_IF_ERROR(CheckPolicySize(document, PolicySizeKind::kInlineRole));
-  RETURN_IF_ERROR(
-      CompilePolicy(document, PolicyKind::kIdentity, found.Arn() + "/" + policy_name).status());
-  RETURN_IF_ERROR(db_.Write([&](store::Tx& tx) -> Status {
-    ASSIGN_OR_RETURN(RoleRow role, RequireRole(tx, account, role_name));
-    ASSIGN_OR_RETURN(
-        auto others,
-        tx.Prepare(
-            "SELECT document FROM iam_role_policies WHERE role_id = ? AND policy_name <> ?"));
-    others->Bind(1, role.role_id).Bind(2, policy_name);
-    size_t total = PolicyCharacterCount(document);
-    while (true) {
-      ASSIGN_OR_RETURN(bool row, others->Step());
-      if (!row) break;
-      total += PolicyCharacterCount(others->Text(0));
-    }
-    if (total > PolicySizeLimit(PolicySizeKind::kInlineRole)) {
-      return Status::Modeled("LimitExceededException",
-                             "Maximum policy size of 10240 bytes exceeded for role " + role.name);
-    }
-    ASSIGN_OR_RETURN(
-        auto q,
-        tx.Prepare(
-            "INSERT INTO iam_role_policies (role_id, policy_name, document) VALUES (?, ?, ?) "
-            "ON CONFLICT (role_id, policy_name) DO UPDATE SET document = excluded.document"));
-    q->Bind(1, role.role_id).Bind(2, policy_name).Bind(3, document);
-    return q->Run();
-  }));
-  return json::Value::MakeObject();
+  return internal::PutInlinePolicy(db_, internal::kRoleHolder, ctx, in);
 }
 
 Result<json::Value> IamService::GetRolePolicy(server::RequestContext& ctx, const json::Value& in) {
-  std::string role_name(in.get_string("RoleName"));
-  std::string policy_name(in.get_string("PolicyName"));
-  ASSIGN_OR_RETURN(RoleRow role, AuthorizedRole(db_, ctx, "iam:GetRolePolicy", role_name));
-  std::optional<std::string> document;
-  RETURN_IF_ERROR(db_.Read([&](store::Tx& tx) -> Status {
-    ASSIGN_OR_RETURN(
-        auto q,
-        tx.Prepare("SELECT document FROM iam_role_policies WHERE role_id = ? AND policy_name = ?"));
-    q->Bind(1, role.role_id).Bind(2, policy_name);
-    ASSIGN_OR_RETURN(bool row, q->Step());
-    if (row) document = q->Text(0);
-    return Status::Ok();
-  }));
-  if (!document) return NoSuchRolePolicy(policy_name);
-  json::Value out = json::Value::MakeObject();
-  out.set("RoleName", role.name);
-  out.set("PolicyName", policy_name);
-  out.set("PolicyDocument", UriEncode(*document));
-  return out;
+  return internal::GetInlinePolicy(db_, internal::kRoleHolder, ctx, in);
 }
 
-Result<json::Value> IamService::ListRolePolicies(server::RequestContext& ctx,
-                                                 const json::Value& in) {
-  std::string role_name(in.get_string("RoleName"));
-  ASSIGN_OR_RETURN(RoleRow role, AuthorizedRole(db_, ctx, "iam:ListRolePolicies", role_name));
-  ASSIGN_OR_RETURN(internal::Page page, internal::ReadPage(in));
-  json::Value names = json::Value::MakeArray();
-  std::string next;
-  RETURN_IF_ERROR(db_.Read([&](store::Tx& tx) -> Status {
-    ASSIGN_OR_RETURN(
-        auto q,
-        tx.Prepare(
-            "SELECT policy_name FROM iam_role_policies WHERE role_id = ? AND policy_name >= ? "
-            "ORDER BY policy_name LIMIT ?"));
-    q->Bind(1, role.role_id).Bind(2, page.start).Bind(3, page.max_items + 1);
-    int64_t n = 0;
-    while (true) {
-      ASSIGN_OR_RETURN(bool row, q->Step());
-      if (!row) break;
-      if (n++ == page.max_items) {
-        next = q->Text(0);
-        break;
-      }
-      names.push(q->Text(0));
-    }
-    return Status::Ok();
-  }));
-  json::Value out = json::Value::MakeObject();
-  out.set("PolicyNames", std::move(names));
-  internal::SetPage(out, !next.empty(), next);
-  return out;
+Result<json::Value> IamService::ListRolePolicies(server::RequestContext& ctx, const json::Value& in) {
+  return internal::ListInlinePolicies(db_, internal::kRoleHolder, ctx, in);
 }
 
-Result<json::Value> IamService::DeleteRolePolicy(server::RequestContext& ctx,
-                                                 const json::Value& in) {
-  const std::string& account = ctx.principal().account_id;
-  std::string role_name(in.get_string("RoleName"));
-  std::string policy_name(in.get_string("PolicyName"));
-  RETURN_IF_ERROR(AuthorizedRole(db_, ctx, "iam:DeleteRolePolicy", role_name).status());
-  RETURN_IF_ERROR(db_.Write([&](store::Tx& tx) -> Status {
-    ASSIGN_OR_RETURN(RoleRow role, RequireRole(tx, account, role_name));
-    ASSIGN_OR_RETURN(
-        auto q, tx.Prepare("DELETE FROM iam_role_policies WHERE role_id = ? AND policy_name = ?"));
-    q->Bind(1, role.role_id).Bind(2, policy_name);
-    RETURN_IF_ERROR(q->Run());
-    return q->Changes() == 0 ? NoSuchRolePolicy(policy_name) : Status::Ok();
-  }));
-  return json::Value::MakeObject();
+Result<json::Value> IamService::DeleteRolePolicy(server::RequestContext& ctx, const json::Value& in) {
+  return internal::DeleteInlinePolicy(db_, internal::kRoleHolder, ctx, in);
 }
 
-Result<json::Value> IamService::AttachRolePolicy(server::RequestContext& ctx,
-                                                 const json::Value& in) {
-  const std::string& account = ctx.principal().account_id;
-  std::string role_name(in.get_string("RoleName"));
-  std::string arn(in.get_string("PolicyArn"));
-  RETURN_IF_ERROR(AuthorizedRole(db_, ctx, "iam:AttachRolePolicy", role_name).status());
-  RETURN_IF_ERROR(db_.Write([&](store::Tx& tx) -> Status {
-    ASSIGN_OR_RETURN(RoleRow role, RequireRole(tx, account, role_name));
-    ASSIGN_OR_RETURN(auto policy, internal::FindPolicy(tx, account, arn));
-    if (!policy) return internal::NoSuchPolicy(arn);
-    ASSIGN_OR_RETURN(
-        int64_t same,
-        internal::CountOf(
-            tx, "SELECT COUNT(*) FROM iam_role_attachments WHERE role_id = ? AND policy_arn = ?",
-            {role.role_id, arn}));
-    if (same > 0) return Status::Ok();
-    ASSIGN_OR_RETURN(
-        int64_t n,
-        internal::CountOf(tx, "SELECT COUNT(*) FROM iam_role_attachments WHERE role_id = ?",
-                          {role.role_id}));
-    if (n >= kManagedPoliciesPerRole) {
-      return Status::Modeled("LimitExceededException",
-                             "Cannot exceed quota for PoliciesPerRole: 10");
-    }
-    ASSIGN_OR_RETURN(
-        auto q, tx.Prepare("INSERT INTO iam_role_attachments (role_id, policy_arn) VALUES (?, ?)"));
-    q->Bind(1, role.role_id).Bind(2, arn);
-    return q->Run();
-  }));
-  return json::Value::MakeObject();
+Result<json::Value> IamService::AttachRolePolicy(server::RequestContext& ctx, const json::Value& in) {
+  return internal::AttachManagedPolicy(db_, internal::kRoleHolder, ctx, in);
 }
 
-Result<json::Value> IamService::DetachRolePolicy(server::RequestContext& ctx,
-                                                 const json::Value& in) {
-  const std::string& account = ctx.principal().account_id;
-  std::string role_name(in.get_string("RoleName"));
-  std::string arn(in.get_string("PolicyArn"));
-  RETURN_IF_ERROR(AuthorizedRole(db_, ctx, "iam:DetachRolePolicy", role_name).status());
-  RETURN_IF_ERROR(db_.Write([&](store::Tx& tx) -> Status {
-    ASSIGN_OR_RETURN(RoleRow role, RequireRole(tx, account, role_name));
-    ASSIGN_OR_RETURN(
-        auto q,
-        tx.Prepare("DELETE FROM iam_role_attachments WHERE role_id = ? AND policy_arn = ?"));
-    q->Bind(1, role.role_id).Bind(2, arn);
-    RETURN_IF_ERROR(q->Run());
-    if (q->Changes() > 0) return Status::Ok();
-    return Status::Modeled("NoSuchEntityException", "Policy " + arn + " was not found.");
-  }));
-  return json::Value::MakeObject();
+Result<json::Value> IamService::DetachRolePolicy(server::RequestContext& ctx, const json::Value& in) {
+  return internal::DetachManagedPolicy(db_, internal::kRoleHolder, ctx, in);
 }
 
-Result<json::Value> IamService::ListAttachedRolePolicies(server::RequestContext& ctx,
-                                                         const json::Value& in) {
-  std::string role_name(in.get_string("RoleName"));
-  ASSIGN_OR_RETURN(RoleRow role,
-                   AuthorizedRole(db_, ctx, "iam:ListAttachedRolePolicies", role_name));
-  ASSIGN_OR_RETURN(internal::Page page, internal::ReadPage(in));
-  std::string prefix(in.get_string("PathPrefix"));
-  if (prefix.empty()) prefix = "/";
-  json::Value list = json::Value::MakeArray();
-  std::string next;
-  RETURN_IF_ERROR(db_.Read([&](store::Tx& tx) -> Status {
-    ASSIGN_OR_RETURN(
-        auto q, tx.Prepare("SELECT p.policy_name, a.policy_arn FROM iam_role_attachments a "
-                           "JOIN iam_policies p ON p.arn = a.policy_arn "
-                           "WHERE a.role_id = ? AND a.policy_arn >= ? AND substr(p.path, 1, ?) = ? "
-                           "ORDER BY a.policy_arn LIMIT ?"));
-    q->Bind(1, role.role_id).Bind(2, page.start).Bind(3, static_cast<int64_t>(prefix.size()));
-    q->Bind(4, prefix).Bind(5, page.max_items + 1);
-    int64_t n = 0;
-    while (true) {
-      ASSIGN_OR_RETURN(bool row, q->Step());
-      if (!row) break;
-      if (n++ == page.max_items) {
-        next = q->Text(1);
-        break;
-      }
-      json::Value a = json::Value::MakeObject();
-      a.set("PolicyName", q->Text(0));
-      a.set("PolicyArn", q->Text(1));
-      list.push(std::move(a));
-    }
-    return Status::Ok();
-  }));
-  json::Value out = json::Value::MakeObject();
-  out.set("AttachedPolicies", std::move(list));
-  internal::SetPage(out, !next.empty(), next);
-  return out;
+Result<json::Value> IamService::ListAttachedRolePolicies(server::RequestContext& ctx, const json::Value& in) {
+  return internal::ListAttachedPolicies(db_, internal::kRoleHolder, ctx, in);
 }
 
 }  // namespace rampart::iam
