@@ -1,5 +1,7 @@
 #include "rampart/iam/engine_authorizer.h"
 
+#include "iam/iam_internal.h"
+
 #include "rampart/iam/policy.h"
 #include "rampart/iam/policy_context.h"
 
@@ -24,27 +26,18 @@ PrincipalInfo InfoOf(const server::Principal& p) {
   return info;
 }
 
-// Inline policies, then the default versions of attached managed policies.
-constexpr std::string_view kUserPoliciesSql = R"sql(
-SELECT 'inline:' || policy_name, document FROM iam_user_policies WHERE user_id = ?
-UNION ALL
-SELECT p.arn, v.document
-  FROM iam_user_attachments a
-  JOIN iam_policies p ON p.arn = a.policy_arn
-  JOIN iam_policy_versions v ON v.policy_id = p.policy_id AND v.version_id = p.default_version
- WHERE a.user_id = ?
-)sql";
-
-// A role session's identity policies are its role's: inline, then attached.
-constexpr std::string_view kRolePoliciesSql = R"sql(
-SELECT 'inline:' || policy_name, document FROM iam_role_policies WHERE role_id = ?
-UNION ALL
-SELECT p.arn, v.document
-  FROM iam_role_attachments a
-  JOIN iam_policies p ON p.arn = a.policy_arn
-  JOIN iam_policy_versions v ON v.policy_id = p.policy_id AND v.version_id = p.default_version
- WHERE a.role_id = ?
-)sql";
+// A holder's identity policies: its inline ones, then the default versions
+// of the managed policies attached to it. The tables come from the same
+// HolderKind that the IAM handlers write through.
+std::string PoliciesSql(const internal::HolderKind& kind) {
+  std::string id(kind.id_column);
+  return "SELECT 'inline:' || policy_name, document FROM " + std::string(kind.inline_table) +
+         " WHERE " + id + " = ? UNION ALL SELECT p.arn, v.document FROM " +
+         std::string(kind.attach_table) +
+         " a JOIN iam_policies p ON p.arn = a.policy_arn "
+         "JOIN iam_policy_versions v ON v.policy_id = p.policy_id "
+         "AND v.version_id = p.default_version WHERE a." + id + " = ?";
+}
 
 Result<std::shared_ptr<const PrincipalPolicies>> LoadPolicies(store::Database& db,
                                                               std::string_view sql,
@@ -91,12 +84,12 @@ Result<std::shared_ptr<const PrincipalPolicies>> EngineAuthorizer::LoadRolePolic
   // principal_id is "<role id>:<session name>".
   std::string_view role_id = p.principal_id;
   role_id = role_id.substr(0, role_id.find(':'));
-  return LoadPolicies(db_, kRolePoliciesSql, role_id, p.role_arn);
+  return LoadPolicies(db_, PoliciesSql(internal::kRoleHolder), role_id, p.role_arn);
 }
 
 Result<std::shared_ptr<const PrincipalPolicies>> EngineAuthorizer::LoadUserPolicies(
     const server::Principal& p) const {
-  return LoadPolicies(db_, kUserPoliciesSql, p.principal_id, p.arn);
+  return LoadPolicies(db_, PoliciesSql(internal::kUserHolder), p.principal_id, p.arn);
 }
 
 Result<std::shared_ptr<const PrincipalPolicies>> EngineAuthorizer::PoliciesOf(
