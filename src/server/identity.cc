@@ -114,48 +114,56 @@ Result<std::shared_ptr<const Credential>> CredentialStore::Find(std::string_view
   return cred;
 }
 
+namespace {
+
+// Long-term keys first, then STS session keys; both queries start with the
+// same four principal columns and end with the sealed secret.
+constexpr std::string_view kAccessKeySql =
+    "SELECT account_id, principal_arn, principal_type, principal_id, secret_sealed, user_name "
+    "FROM access_keys WHERE access_key_id = ? AND status = 'Active'";
+constexpr std::string_view kSessionKeySql =
+    "SELECT account_id, principal_arn, principal_type, principal_id, secret_sealed, role_arn, "
+    "token_hash, expires_at FROM sts_sessions WHERE access_key_id = ?";
+
+// Runs sql for the key; on a row, fills the shared columns and returns true.
+Result<bool> ReadKeyRow(store::Tx& tx, std::string_view sql, std::string_view access_key_id,
+                        Credential& cred, std::string& sealed,
+                        std::unique_ptr<store::Statement>& q) {
+  ASSIGN_OR_RETURN(q, tx.Prepare(sql));
+  q->Bind(1, access_key_id);
+  ASSIGN_OR_RETURN(bool found, q->Step());
+  if (!found) return false;
+  Principal& p = cred.principal;
+  p.account_id = q->Text(0);
+  p.arn = q->Text(1);
+  p.type = q->Text(2);
+  p.principal_id = q->Text(3);
+  p.access_key_id = std::string(access_key_id);
+  sealed = q->Text(4);
+  return true;
+}
+
+}  // namespace
+
 Result<std::shared_ptr<const Credential>> CredentialStore::Load(std::string_view access_key_id) {
   auto cred = std::make_shared<Credential>();
   bool found = false;
   std::string sealed;
   RETURN_IF_ERROR(db_.Read([&](store::Tx& tx) -> Status {
-    ASSIGN_OR_RETURN(auto q, tx.Prepare(
-        "SELECT account_id, principal_arn, principal_type, principal_id, user_name, "
-        "secret_sealed FROM access_keys WHERE access_key_id = ? AND status = 'Active'"));
-    q->Bind(1, access_key_id);
-    ASSIGN_OR_RETURN(found, q->Step());
-    if (!found) return Status::Ok();
-    Principal& p = cred->principal;
-    p.account_id = q->Text(0);
-    p.arn = q->Text(1);
-    p.type = q->Text(2);
-    p.principal_id = q->Text(3);
-    p.user_name = q->Text(4);
-    p.access_key_id = std::string(access_key_id);
-    sealed = q->Text(5);
-    return Status::Ok();
-  }));
-  if (!found) {
-    RETURN_IF_ERROR(db_.Read([&](store::Tx& tx) -> Status {
-      ASSIGN_OR_RETURN(auto q, tx.Prepare(
-          "SELECT account_id, principal_arn, principal_type, principal_id, role_arn, "
-          "secret_sealed, token_hash, expires_at FROM sts_sessions WHERE access_key_id = ?"));
-      q->Bind(1, access_key_id);
-      ASSIGN_OR_RETURN(found, q->Step());
-      if (!found) return Status::Ok();
-      Principal& p = cred->principal;
-      p.account_id = q->Text(0);
-      p.arn = q->Text(1);
-      p.type = q->Text(2);
-      p.principal_id = q->Text(3);
-      p.role_arn = q->Text(4);
-      p.access_key_id = std::string(access_key_id);
-      sealed = q->Text(5);
+    std::unique_ptr<store::Statement> q;
+    ASSIGN_OR_RETURN(found, ReadKeyRow(tx, kAccessKeySql, access_key_id, *cred, sealed, q));
+    if (found) {
+      cred->principal.user_name = q->Text(5);
+      return Status::Ok();
+    }
+    ASSIGN_OR_RETURN(found, ReadKeyRow(tx, kSessionKeySql, access_key_id, *cred, sealed, q));
+    if (found) {
+      cred->principal.role_arn = q->Text(5);
       cred->session_token_hash = q->Text(6);
       cred->expires_at = TimePoint(std::chrono::seconds(q->Int(7)));
-      return Status::Ok();
-    }));
-  }
+    }
+    return Status::Ok();
+  }));
   if (!found) {
     return Status::Error(ErrorCode::kUnrecognizedClient,
                          "The security token included in the request is invalid.");
