@@ -42,7 +42,7 @@ for fuzzer in "$ASAN_BUILD"/*_fuzz; do
   [ -d "$seeds" ] && cp -r "$seeds"/. "$corpus"/
   if "$fuzzer" -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=2048 -timeout=10 "$corpus" \
       >"/tmp/rampart-$name.log" 2>&1; then
-    echo "fuzz $name: ok ($(grep -Eo 'stat::number_of_executed_units: [0-9]+' "/tmp/rampart-$name.log" || echo "$(grep -Eo '#[0-9]+' "/tmp/rampart-$name.log" | tail -1) runs"))"
+    echo "fuzz $name: ok ($(grep -Eo 'Done [0-9]+ runs' "/tmp/rampart-$name.log" | tail -1))"
     passed=$((passed + 1))
   else
     echo "fuzz $name: FAILED"; tail -40 "/tmp/rampart-$name.log"
