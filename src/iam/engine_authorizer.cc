@@ -63,10 +63,13 @@ Result<std::shared_ptr<const PrincipalPolicies>> LoadPolicies(store::Database& d
   return std::shared_ptr<const PrincipalPolicies>(std::move(policies));
 }
 
-AuthzRequest RequestFor(const server::RequestContext& ctx, std::string_view action,
-                        std::string_view resource_arn,
+AuthzRequest RequestFor(const server::RequestContext& ctx, const PrincipalPolicies& policies,
+                        std::string_view action, std::string_view resource_arn,
                         std::span<const server::ConditionKey> keys) {
-  AuthzRequest request(InfoOf(ctx.principal()), action, resource_arn);
+  PrincipalInfo info = InfoOf(ctx.principal());
+  info.org_id = policies.org_id;
+  info.org_paths = policies.org_paths;
+  AuthzRequest request(std::move(info), action, resource_arn);
   Environment env;
   env.source_ip = std::string(ctx.source_ip());
   env.secure_transport = ctx.secure_transport();
@@ -107,6 +110,15 @@ Result<std::shared_ptr<const PrincipalPolicies>> EngineAuthorizer::PoliciesOf(
   } else {
     loaded = std::make_shared<const PrincipalPolicies>();
   }
+  if (org_view_ != nullptr) {
+    ASSIGN_OR_RETURN(OrgPlacement placement, org_view_->PlacementOf(p.account_id));
+    auto with_org = std::make_shared<PrincipalPolicies>(*loaded);
+    with_org->org_id = std::move(placement.org_id);
+    with_org->org_paths = std::move(placement.paths);
+    with_org->scp_exempt = placement.management;
+    with_org->scp_levels = std::move(placement.scp_levels);
+    loaded = std::move(with_org);
+  }
   cache_.Put(key, loaded, generation);
   return loaded;
 }
@@ -115,7 +127,7 @@ Status EngineAuthorizer::Authorize(const server::RequestContext& ctx, std::strin
                                    std::string_view resource_arn,
                                    std::span<const server::ConditionKey> keys) const {
   ASSIGN_OR_RETURN(auto policies, PoliciesOf(ctx.principal()));
-  AuthzRequest request = RequestFor(ctx, action, resource_arn, keys);
+  AuthzRequest request = RequestFor(ctx, *policies, action, resource_arn, keys);
   PolicySet set;
   set.principal = policies.get();
   return DecisionStatus(Decide(set, request), request);
@@ -127,7 +139,7 @@ Result<bool> EngineAuthorizer::Allowed(const server::RequestContext& ctx, std::s
                                        const CompiledPolicy& resource_policy,
                                        bool resource_policy_required) const {
   ASSIGN_OR_RETURN(auto policies, PoliciesOf(ctx.principal()));
-  AuthzRequest request = RequestFor(ctx, action, resource_arn, keys);
+  AuthzRequest request = RequestFor(ctx, *policies, action, resource_arn, keys);
   PolicySet set;
   set.principal = policies.get();
   set.resource = &resource_policy;

@@ -116,6 +116,10 @@ Result<std::optional<RoleRow>> FindRole(store::Tx& tx, std::string_view account,
 // The role with exactly this ARN (any account), or nullopt.
 Result<std::optional<RoleRow>> FindRoleByArn(store::Tx& tx, std::string_view arn);
 Status NoSuchRole(std::string_view name);
+// Inserts a new role row (the caller checked that the name is free and
+// the trust policy compiles). Used by CreateRole and by Organizations'
+// CreateAccount (OrganizationAccountAccessRole).
+Status InsertRole(store::Tx& tx, const RoleRow& role);
 
 }  // namespace rampart::iam::internal
 
@@ -146,6 +150,11 @@ struct HolderKind {
 
 extern const HolderKind kUserHolder;  // iam_user_policies.cc
 extern const HolderKind kRoleHolder;  // iam_roles.cc
+
+// Adds or replaces one inline policy of a holder inside tx (no quota or
+// validation: callers check those).
+Status InsertInlinePolicy(store::Tx& tx, const HolderKind& kind, std::string_view holder_id,
+                          std::string_view policy_name, std::string_view document);
 
 // Put/Get/List/Delete<Kind>Policy and Attach/Detach/ListAttached<Kind>Policies
 // (iam_policy_holders.cc).

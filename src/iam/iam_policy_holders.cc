@@ -51,6 +51,18 @@ Status CheckInlineTotal(store::Tx& tx, const HolderKind& kind, const Holder& hol
 
 }  // namespace
 
+Status InsertInlinePolicy(store::Tx& tx, const HolderKind& kind, std::string_view holder_id,
+                          std::string_view policy_name, std::string_view document) {
+  ASSIGN_OR_RETURN(auto q, tx.Prepare(Sql("INSERT INTO ", kind.inline_table, " (", kind,
+                                          ", policy_name, document) VALUES (?, ?, ?) "
+                                          "ON CONFLICT (" +
+                                              std::string(kind.id_column) +
+                                              ", policy_name) DO UPDATE SET "
+                                              "document = excluded.document")));
+  q->Bind(1, holder_id).Bind(2, policy_name).Bind(3, document);
+  return q->Run();
+}
+
 Result<json::Value> PutInlinePolicy(store::Database& db, const HolderKind& kind,
                                     server::RequestContext& ctx, const json::Value& in) {
   const std::string& account = ctx.principal().account_id;
@@ -63,14 +75,7 @@ Result<json::Value> PutInlinePolicy(store::Database& db, const HolderKind& kind,
   RETURN_IF_ERROR(db.Write([&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(Holder holder, kind.require(tx, account, holder_name));
     RETURN_IF_ERROR(CheckInlineTotal(tx, kind, holder, policy_name, document));
-    ASSIGN_OR_RETURN(auto q, tx.Prepare(Sql("INSERT INTO ", kind.inline_table, " (", kind,
-                                            ", policy_name, document) VALUES (?, ?, ?) "
-                                            "ON CONFLICT (" +
-                                                std::string(kind.id_column) +
-                                                ", policy_name) DO UPDATE SET "
-                                                "document = excluded.document")));
-    q->Bind(1, holder.id).Bind(2, policy_name).Bind(3, document);
-    return q->Run();
+    return InsertInlinePolicy(tx, kind, holder.id, policy_name, document);
   }));
   return json::Value::MakeObject();
 }

@@ -50,6 +50,20 @@ Result<std::optional<RoleRow>> FindRoleByArn(store::Tx& tx, std::string_view arn
   return std::optional<RoleRow>(ReadRoleRow(*q));
 }
 
+Status InsertRole(store::Tx& tx, const RoleRow& role) {
+  ASSIGN_OR_RETURN(
+      auto q,
+      tx.Prepare("INSERT INTO iam_roles (account_id, name_key, role_name, role_id, arn, path, "
+                 "description, trust_policy, max_session_duration, created_at) "
+                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+  std::string key = NameKey(role.name);
+  std::string arn = role.Arn();
+  q->Bind(1, role.account_id).Bind(2, key).Bind(3, role.name).Bind(4, role.role_id);
+  q->Bind(5, arn).Bind(6, role.path).Bind(7, role.description).Bind(8, role.trust_policy);
+  q->Bind(9, role.max_session_duration).Bind(10, role.created_at);
+  return q->Run();
+}
+
 Status NoSuchRole(std::string_view name) {
   return Status::Modeled("NoSuchEntityException",
                          "The role with name " + std::string(name) + " cannot be found.");
@@ -171,17 +185,7 @@ Result<json::Value> IamService::CreateRole(server::RequestContext& ctx, const js
       return Status::Modeled("EntityAlreadyExistsException",
                              "Role with name " + role.name + " already exists.");
     }
-    ASSIGN_OR_RETURN(
-        auto q,
-        tx.Prepare("INSERT INTO iam_roles (account_id, name_key, role_name, role_id, arn, path, "
-                   "description, trust_policy, max_session_duration, created_at) "
-                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
-    std::string key = internal::NameKey(role.name);
-    std::string arn = role.Arn();
-    q->Bind(1, account).Bind(2, key).Bind(3, role.name).Bind(4, role.role_id).Bind(5, arn);
-    q->Bind(6, role.path).Bind(7, role.description).Bind(8, role.trust_policy);
-    q->Bind(9, role.max_session_duration).Bind(10, role.created_at);
-    RETURN_IF_ERROR(q->Run());
+    RETURN_IF_ERROR(internal::InsertRole(tx, role));
     return internal::PutTags(tx, role.role_id, tags);
   }));
   json::Value r = RoleJson(role);

@@ -59,6 +59,8 @@ struct PrincipalPolicies {
   // Organizations policies do not apply.
   std::vector<std::vector<PolicyPtr>> scp_levels{};
   bool scp_exempt = false;  // the management account
+  std::string org_id{};                  // aws:PrincipalOrgID, empty outside an organization
+  std::vector<std::string> org_paths{};  // aws:PrincipalOrgPaths
 };
 
 // Everything the engine weighs for one request.

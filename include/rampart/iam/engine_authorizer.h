@@ -10,7 +10,9 @@
 
 #include <memory>
 #include <span>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "rampart/iam/engine.h"
 #include "rampart/server/authorizer.h"
@@ -18,10 +20,33 @@
 
 namespace rampart::iam {
 
+// Where an account sits in an organization: the SCPs that apply to its
+// principals and the aws:PrincipalOrgID / aws:PrincipalOrgPaths values.
+struct OrgPlacement {
+  std::string org_id;              // empty: the account is in no organization
+  std::vector<std::string> paths;  // "o-xxx/r-xxxx/ou-xxxx-yyyyyyyy/"
+  bool management = false;         // the management account: exempt from SCPs
+  // SCPs attached at each level of the account's path, root first, the
+  // account last; empty when SCPs are not enabled.
+  std::vector<std::vector<PolicyPtr>> scp_levels;
+};
+
+// Organizations implements this; the authorizer asks it once per cached
+// principal. Organizations writes invalidate the whole PolicyCache.
+class OrganizationView {
+ public:
+  virtual ~OrganizationView() = default;
+  virtual Result<OrgPlacement> PlacementOf(std::string_view account_id) const = 0;
+};
+
 class EngineAuthorizer final : public server::Authorizer {
  public:
   // REQUIRES: db and cache outlive the authorizer.
   EngineAuthorizer(store::Database& db, PolicyCache& cache) : db_(db), cache_(cache) {}
+
+  // Enables SCPs and the aws:PrincipalOrg* keys. REQUIRES: view outlives
+  // the authorizer; called before the server starts.
+  void SetOrganizationView(const OrganizationView* view) { org_view_ = view; }
 
   Status Authorize(const server::RequestContext& ctx, std::string_view action,
                    std::string_view resource_arn,
@@ -43,6 +68,7 @@ class EngineAuthorizer final : public server::Authorizer {
 
   store::Database& db_;
   PolicyCache& cache_;
+  const OrganizationView* org_view_ = nullptr;
 };
 
 }  // namespace rampart::iam

@@ -13,6 +13,8 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "rampart/core/clock.h"
 #include "rampart/core/secret.h"
@@ -29,6 +31,20 @@ struct Principal {
   std::string user_name;     // IAM user name, empty for root and roles
   std::string access_key_id;
   std::string role_arn;      // AssumedRole: arn:aws:iam::<acct>:role<path><name>
+
+  // Temporary (STS session) credentials only.
+  int64_t token_issued_at = 0;  // seconds since the epoch (aws:TokenIssueTime)
+  bool mfa_present = false;     // aws:MultiFactorAuthPresent
+  std::string source_identity{};  // aws:SourceIdentity
+  // Session tags (AssumeRole Tags plus inherited transitive ones); they
+  // override the role's tags of the same key as aws:PrincipalTag values.
+  std::vector<std::pair<std::string, std::string>> session_tags{};
+  std::vector<std::string> transitive_tag_keys{};
+  // Session policies (the Policy document and the PolicyArns' default
+  // versions at issue time); has_session_policies even when the list is
+  // empty would mean "passed but grants nothing".
+  bool has_session_policies = false;
+  std::vector<std::string> session_policies{};
 };
 
 struct Credential {
