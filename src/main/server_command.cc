@@ -12,6 +12,7 @@
 #include "rampart/http/server.h"
 #include "rampart/iam/iam_service.h"
 #include "rampart/iam/engine_authorizer.h"
+#include "rampart/iam/mfa.h"
 #include "rampart/iam/sts.h"
 #include "rampart/server/audit.h"
 #include "rampart/server/authorizer.h"
@@ -97,6 +98,7 @@ int RunServer(server::Config cfg) {
   if (!db.ok()) return fail(db.status());
   if (Status st = server::CredentialStore::Migrate(**db); !st.ok()) return fail(st);
   if (Status st = iam::IamService::Migrate(**db); !st.ok()) return fail(st);
+  if (Status st = iam::MfaService::Migrate(**db); !st.ok()) return fail(st);
 
   server::CredentialStore creds(**db, *root_key);
   auto boot = server::Bootstrap(creds, cfg.data_dir, cfg.dev);
@@ -108,7 +110,10 @@ int RunServer(server::Config cfg) {
   iam_service.SetPolicyCache(&policy_cache);
   server::Registry registry;
   iam::RegisterSts(registry);
+  iam::MfaService mfa_service(**db, *root_key);
+  mfa_service.Register(registry);
   iam::StsService sts_service(**db, creds, authorizer);
+  sts_service.SetMfa(&mfa_service);
   sts_service.Register(registry);
   iam_service.Register(registry);
   server::NullAuditSink audit;

@@ -9,6 +9,7 @@
 
 #include "rampart/core/arn.h"
 #include "rampart/core/ids.h"
+#include "rampart/core/json.h"
 #include "rampart/core/log.h"
 #include "rampart/crypto/aead.h"
 #include "rampart/crypto/digest.h"
@@ -53,6 +54,13 @@ CREATE TABLE sts_sessions (
   expires_at INTEGER NOT NULL
 );
 CREATE INDEX sts_sessions_by_expiry ON sts_sessions (expires_at);
+)sql"},
+    // GetSessionToken sessions act as an IAM user; the rest of a session's
+    // context (MFA, source identity, session tags and policies) is one JSON
+    // object, read whenever the session's credential is loaded.
+    {3, R"sql(
+ALTER TABLE sts_sessions ADD COLUMN user_name TEXT NOT NULL DEFAULT '';
+ALTER TABLE sts_sessions ADD COLUMN attributes TEXT NOT NULL DEFAULT '{}';
 )sql"},
 };
 
@@ -123,7 +131,59 @@ constexpr std::string_view kAccessKeySql =
     "FROM access_keys WHERE access_key_id = ? AND status = 'Active'";
 constexpr std::string_view kSessionKeySql =
     "SELECT account_id, principal_arn, principal_type, principal_id, secret_sealed, role_arn, "
-    "token_hash, expires_at FROM sts_sessions WHERE access_key_id = ?";
+    "token_hash, expires_at, issued_at, user_name, attributes FROM sts_sessions "
+    "WHERE access_key_id = ?";
+
+json::Value StringsJson(const std::vector<std::string>& values) {
+  json::Value a = json::Value::MakeArray();
+  for (const std::string& v : values) a.push(v);
+  return a;
+}
+
+std::vector<std::string> StringsOf(const json::Value* a) {
+  std::vector<std::string> out;
+  if (a == nullptr || !a->is_array()) return out;
+  for (const json::Value& v : a->as_array()) {
+    if (v.is_string()) out.push_back(v.as_string());
+  }
+  return out;
+}
+
+// The session context columns beyond the principal's identity, as stored
+// in sts_sessions.attributes.
+std::string SessionAttributes(const Principal& p) {
+  json::Value a = json::Value::MakeObject();
+  if (p.mfa_present) a.set("mfa", true);
+  if (!p.source_identity.empty()) a.set("source_identity", p.source_identity);
+  if (!p.session_tags.empty()) {
+    json::Value tags = json::Value::MakeArray();
+    for (const auto& [k, v] : p.session_tags) tags.push(StringsJson({k, v}));
+    a.set("tags", std::move(tags));
+  }
+  if (!p.transitive_tag_keys.empty()) a.set("transitive", StringsJson(p.transitive_tag_keys));
+  if (p.has_session_policies) a.set("policies", StringsJson(p.session_policies));
+  return json::Write(a);
+}
+
+Status ReadSessionAttributes(std::string_view text, Principal& p) {
+  auto parsed = json::Parse(text);
+  if (!parsed.ok() || !parsed->is_object()) return Status::Internal("corrupt session attributes");
+  const json::Value& a = *parsed;
+  if (const json::Value* m = a.find("mfa"); m != nullptr && m->is_bool()) p.mfa_present = m->as_bool();
+  p.source_identity = std::string(a.get_string("source_identity"));
+  if (const json::Value* tags = a.find("tags"); tags != nullptr && tags->is_array()) {
+    for (const json::Value& t : tags->as_array()) {
+      std::vector<std::string> kv = StringsOf(&t);
+      if (kv.size() == 2) p.session_tags.emplace_back(std::move(kv[0]), std::move(kv[1]));
+    }
+  }
+  p.transitive_tag_keys = StringsOf(a.find("transitive"));
+  if (const json::Value* policies = a.find("policies"); policies != nullptr) {
+    p.has_session_policies = true;
+    p.session_policies = StringsOf(policies);
+  }
+  return Status::Ok();
+}
 
 // Runs sql for the key; on a row, fills the shared columns and returns true.
 Result<bool> ReadKeyRow(store::Tx& tx, std::string_view sql, std::string_view access_key_id,
@@ -158,9 +218,13 @@ Result<std::shared_ptr<const Credential>> CredentialStore::Load(std::string_view
     }
     ASSIGN_OR_RETURN(found, ReadKeyRow(tx, kSessionKeySql, access_key_id, *cred, sealed, q));
     if (found) {
-      cred->principal.role_arn = q->Text(5);
+      Principal& p = cred->principal;
+      p.role_arn = q->Text(5);
       cred->session_token_hash = q->Text(6);
       cred->expires_at = TimePoint(std::chrono::seconds(q->Int(7)));
+      p.token_issued_at = q->Int(8);
+      p.user_name = q->Text(9);
+      return ReadSessionAttributes(q->Text(10), p);
     }
     return Status::Ok();
   }));
@@ -212,11 +276,12 @@ Status CredentialStore::AddSessionKey(const Principal& p, const SecretBytes& sec
     RETURN_IF_ERROR(purge->Run());
     ASSIGN_OR_RETURN(auto q, tx.Prepare(
         "INSERT INTO sts_sessions (access_key_id, account_id, principal_arn, principal_type, "
-        "principal_id, role_arn, secret_sealed, token_hash, issued_at, expires_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+        "principal_id, role_arn, secret_sealed, token_hash, issued_at, expires_at, user_name, "
+        "attributes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+    std::string attributes = SessionAttributes(p);
     q->Bind(1, p.access_key_id).Bind(2, p.account_id).Bind(3, p.arn).Bind(4, p.type);
     q->Bind(5, p.principal_id).Bind(6, p.role_arn).BindBlob(7, sealed).BindBlob(8, token_hash);
-    q->Bind(9, issued_at).Bind(10, expires_at);
+    q->Bind(9, issued_at).Bind(10, expires_at).Bind(11, p.user_name).Bind(12, attributes);
     return q->Run();
   });
 }

@@ -14,10 +14,15 @@ namespace rampart::iam {
 // Adds the STS handlers that need no state (GetCallerIdentity).
 void RegisterSts(server::Registry& registry);
 
+class MfaService;
+
 // AssumeRole: evaluates the role's trust policy with the policy engine and
 // issues temporary credentials (ASIA... key, secret, session token) stored
 // in the CredentialStore, so SigV4 authentication accepts them until they
-// expire.
+// expire. The session carries MFA, source identity, session tags and
+// session policies to every later request. GetSessionToken issues
+// temporary credentials that act as the calling user or root, optionally
+// MFA-authenticated.
 class StsService {
  public:
   // REQUIRES: db, creds and authorizer outlive the service; the IAM and
@@ -26,15 +31,20 @@ class StsService {
              const EngineAuthorizer& authorizer)
       : db_(db), creds_(creds), authorizer_(authorizer) {}
 
-  // Adds AssumeRole. REQUIRES: this outlives registry use.
+  // Enables SerialNumber/TokenCode checks. REQUIRES: mfa outlives this.
+  void SetMfa(MfaService* mfa) { mfa_ = mfa; }
+
+  // Adds AssumeRole and GetSessionToken. REQUIRES: this outlives registry use.
   void Register(server::Registry& registry);
 
   Result<json::Value> AssumeRole(server::RequestContext& ctx, const json::Value& in);
+  Result<json::Value> GetSessionToken(server::RequestContext& ctx, const json::Value& in);
 
  private:
   store::Database& db_;
   server::CredentialStore& creds_;
   const EngineAuthorizer& authorizer_;
+  MfaService* mfa_ = nullptr;
 };
 
 }  // namespace rampart::iam
