@@ -13,6 +13,7 @@
 #include "rampart/iam/iam_service.h"
 #include "rampart/iam/engine_authorizer.h"
 #include "rampart/iam/mfa.h"
+#include "rampart/iam/simulate.h"
 #include "rampart/iam/sts.h"
 #include "rampart/server/audit.h"
 #include "rampart/server/authorizer.h"
@@ -112,6 +113,8 @@ int RunServer(server::Config cfg) {
   iam::RegisterSts(registry);
   iam::MfaService mfa_service(**db, *root_key);
   mfa_service.Register(registry);
+  iam::SimulationService simulation_service(**db);
+  simulation_service.Register(registry);
   iam::StsService sts_service(**db, creds, authorizer);
   sts_service.SetMfa(&mfa_service);
   sts_service.Register(registry);
