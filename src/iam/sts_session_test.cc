@@ -91,5 +91,53 @@ TEST_F(SessionKeyTest, LongTermKeysRefuseATokenAndUnknownKeysAreUnrecognized) {
   EXPECT_EQ(creds_->Find("ASIANOSUCHKEY0000000").status().code(), ErrorCode::kUnrecognizedClient);
 }
 
+TEST_F(SessionKeyTest, SessionContextSurvivesTheStore) {
+  Principal p = Session();
+  p.mfa_present = true;
+  p.source_identity = "alice";
+  p.session_tags = {{"team", "red"}, {"cost-center", "12"}};
+  p.transitive_tag_keys = {"team"};
+  p.has_session_policies = true;
+  p.session_policies = {R"({"Version":"2012-10-17","Statement":[]})"};
+  ASSERT_TRUE(creds_->AddSessionKey(p, SecretBytes("s"), crypto::Sha256("t"), 1000, 99999999999)
+                  .ok());
+  auto cred = creds_->Find(p.access_key_id);
+  ASSERT_TRUE(cred.ok()) << cred.status().ToString();
+  const Principal& got = (*cred)->principal;
+  EXPECT_EQ(got.token_issued_at, 1000);
+  EXPECT_TRUE(got.mfa_present);
+  EXPECT_EQ(got.source_identity, "alice");
+  EXPECT_EQ(got.session_tags, p.session_tags);
+  EXPECT_EQ(got.transitive_tag_keys, p.transitive_tag_keys);
+  EXPECT_TRUE(got.has_session_policies);
+  EXPECT_EQ(got.session_policies, p.session_policies);
+}
+
+TEST_F(SessionKeyTest, PassedButEmptySessionPoliciesStayPassed) {
+  Principal p = Session();
+  p.has_session_policies = true;
+  ASSERT_TRUE(creds_->AddSessionKey(p, SecretBytes("s"), crypto::Sha256("t"), 1000, 99999999999)
+                  .ok());
+  auto cred = creds_->Find(p.access_key_id);
+  ASSERT_TRUE(cred.ok());
+  EXPECT_TRUE((*cred)->principal.has_session_policies);
+  EXPECT_TRUE((*cred)->principal.session_policies.empty());
+}
+
+TEST_F(SessionKeyTest, CacheStaysBounded) {
+  CredentialStore small(*db_, root_key_, /*max_cached=*/8);
+  for (int i = 0; i < 40; ++i) {
+    Principal p = Session();
+    p.access_key_id = "ASIAEXAMPLEBOUND" + std::to_string(1000 + i);
+    // Half the sessions ended long ago: eviction drops those first.
+    int64_t expires = i % 2 == 0 ? 2000 : 99999999999;
+    ASSERT_TRUE(small.AddSessionKey(p, SecretBytes("s"), crypto::Sha256("t"), 1000, expires).ok());
+    ASSERT_TRUE(small.Find(p.access_key_id).ok());
+    EXPECT_LE(small.cached_count(), 8u);
+  }
+  // Evicted entries reload from the store.
+  EXPECT_TRUE(small.Find("ASIAEXAMPLEBOUND1001").ok());
+}
+
 }  // namespace
 }  // namespace rampart::server

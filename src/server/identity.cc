@@ -118,8 +118,27 @@ Result<std::shared_ptr<const Credential>> CredentialStore::Find(std::string_view
   }
   ASSIGN_OR_RETURN(auto cred, Load(access_key_id));
   std::unique_lock lock(mu_);
-  if (generation == generation_) cache_.emplace(std::string(access_key_id), cred);
+  if (generation != generation_) return cred;
+  if (cache_.size() >= max_cached_) EvictLocked();
+  cache_.emplace(std::string(access_key_id), cred);
   return cred;
+}
+
+size_t CredentialStore::cached_count() {
+  std::shared_lock lock(mu_);
+  return cache_.size();
+}
+
+void CredentialStore::EvictLocked() {
+  // Ended sessions first (they can only answer ExpiredToken, which a
+  // reload answers as well); if that frees too little, start over: every
+  // entry reloads on its next use.
+  const TimePoint now = std::chrono::system_clock::now();
+  std::erase_if(cache_, [&](const auto& entry) {
+    const Credential& c = *entry.second;
+    return !c.session_token_hash.empty() && c.expires_at < now;
+  });
+  if (cache_.size() >= max_cached_ / 2) cache_.clear();
 }
 
 namespace {

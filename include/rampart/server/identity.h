@@ -65,7 +65,13 @@ Status CheckSessionToken(const Credential& cred, std::string_view token, TimePoi
 class CredentialStore {
  public:
   // REQUIRES: db and root_key outlive the store.
-  CredentialStore(store::Database& db, const SecretBytes& root_key) : db_(db), root_key_(root_key) {}
+  // max_cached bounds the in-memory credential cache.
+  CredentialStore(store::Database& db, const SecretBytes& root_key,
+                  size_t max_cached = kDefaultMaxCached)
+      : db_(db), root_key_(root_key), max_cached_(max_cached) {}
+
+  // Bounds the memory that many short sessions (or many keys) can take.
+  static constexpr size_t kDefaultMaxCached = 100000;
 
   static Status Migrate(store::Database& db);
 
@@ -88,12 +94,16 @@ class CredentialStore {
   Result<std::string> ManagementAccount();
   // Forgets cached entries (after a reset or key deletion).
   void InvalidateCache();
+  size_t cached_count();
 
  private:
   Result<std::shared_ptr<const Credential>> Load(std::string_view access_key_id);
+  // Makes room in a full cache. REQUIRES: mu_ held exclusively.
+  void EvictLocked();
 
   store::Database& db_;
   const SecretBytes& root_key_;
+  const size_t max_cached_;
   std::shared_mutex mu_;
   std::unordered_map<std::string, std::shared_ptr<const Credential>> cache_;  // guarded by mu_
   // Bumped by InvalidateCache; a load that raced an invalidation is not
