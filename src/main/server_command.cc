@@ -11,6 +11,7 @@
 #include "rampart/core/metrics.h"
 #include "rampart/http/server.h"
 #include "rampart/iam/iam_service.h"
+#include "rampart/iam/account.h"
 #include "rampart/iam/engine_authorizer.h"
 #include "rampart/iam/mfa.h"
 #include "rampart/iam/simulate.h"
@@ -100,6 +101,7 @@ int RunServer(server::Config cfg) {
   if (Status st = server::CredentialStore::Migrate(**db); !st.ok()) return fail(st);
   if (Status st = iam::IamService::Migrate(**db); !st.ok()) return fail(st);
   if (Status st = iam::MfaService::Migrate(**db); !st.ok()) return fail(st);
+  if (Status st = iam::AccountService::Migrate(**db); !st.ok()) return fail(st);
 
   server::CredentialStore creds(**db, *root_key);
   auto boot = server::Bootstrap(creds, cfg.data_dir, cfg.dev);
@@ -113,6 +115,8 @@ int RunServer(server::Config cfg) {
   iam::RegisterSts(registry);
   iam::MfaService mfa_service(**db, *root_key);
   mfa_service.Register(registry);
+  iam::AccountService account_service(**db, *root_key);
+  account_service.Register(registry);
   iam::SimulationService simulation_service(**db);
   simulation_service.Register(registry);
   iam::StsService sts_service(**db, creds, authorizer);

@@ -1,0 +1,115 @@
+"""Login profiles, the account password policy, ChangePassword and account
+aliases, with boto3 and the aws CLI against a real rampart server."""
+import json
+
+import pytest
+
+from test_roles import error_of, uniq
+
+GOOD = "Correct-Horse-42"
+
+
+@pytest.fixture
+def fresh_policy(server):
+    """Each test starts without a password policy and leaves none behind."""
+    iam = server.client("iam")
+    try:
+        iam.delete_account_password_policy()
+    except iam.exceptions.NoSuchEntityException:
+        pass
+    yield iam
+    try:
+        iam.delete_account_password_policy()
+    except iam.exceptions.NoSuchEntityException:
+        pass
+
+
+def user_with_key(server):
+    iam = server.client("iam")
+    name = uniq("u")
+    iam.create_user(UserName=name)
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    return name, server.client("iam", access_key=key["AccessKeyId"],
+                               secret_key=key["SecretAccessKey"])
+
+
+def test_login_profile_lifecycle(server, fresh_policy):
+    iam = fresh_policy
+    name, _ = user_with_key(server)
+    code, _ = error_of(iam.get_login_profile, UserName=name)
+    assert code == "NoSuchEntity"
+    # Without a policy, AWS's default rules apply.
+    code, msg = error_of(iam.create_login_profile, UserName=name, Password="short")
+    assert code == "PasswordPolicyViolation"
+    profile = iam.create_login_profile(UserName=name, Password=GOOD,
+                                       PasswordResetRequired=True)["LoginProfile"]
+    assert profile["UserName"] == name and profile["PasswordResetRequired"] is True
+    code, _ = error_of(iam.create_login_profile, UserName=name, Password=GOOD)
+    assert code == "EntityAlreadyExists"
+    assert iam.get_login_profile(UserName=name)["LoginProfile"]["PasswordResetRequired"] is True
+    iam.update_login_profile(UserName=name, PasswordResetRequired=False)
+    assert iam.get_login_profile(UserName=name)["LoginProfile"]["PasswordResetRequired"] is False
+    iam.delete_login_profile(UserName=name)
+    code, _ = error_of(iam.delete_login_profile, UserName=name)
+    assert code == "NoSuchEntity"
+
+
+def test_password_policy_is_enforced(server, fresh_policy):
+    iam = fresh_policy
+    code, msg = error_of(iam.get_account_password_policy)
+    assert code == "NoSuchEntity"
+    iam.update_account_password_policy(MinimumPasswordLength=12, RequireSymbols=True,
+                                       RequireNumbers=True, RequireUppercaseCharacters=True,
+                                       RequireLowercaseCharacters=True, MaxPasswordAge=90,
+                                       PasswordReusePrevention=2, AllowUsersToChangePassword=True)
+    policy = iam.get_account_password_policy()["PasswordPolicy"]
+    assert policy["MinimumPasswordLength"] == 12 and policy["ExpirePasswords"] is True
+    assert policy["MaxPasswordAge"] == 90 and policy["PasswordReusePrevention"] == 2
+    name, _ = user_with_key(server)
+    for bad, why in [("Aa1!short", "minimum length"), ("alllowercase1!", "uppercase"),
+                     ("ALLUPPERCASE1!", "lowercase"), ("NoNumbersHere!", "number"),
+                     ("NoSymbols12345", "symbol")]:
+        code, msg = error_of(iam.create_login_profile, UserName=name, Password=bad)
+        assert code == "PasswordPolicyViolation" and why in msg, (bad, msg)
+    iam.create_login_profile(UserName=name, Password="First-Pass-001")
+    iam.update_login_profile(UserName=name, Password="Second-Pass-002")
+    code, msg = error_of(iam.update_login_profile, UserName=name, Password="First-Pass-001")
+    assert code == "PasswordPolicyViolation" and "previous 2" in msg
+    iam.update_login_profile(UserName=name, Password="Third-Pass-0003")
+    # Three changes later the first password is out of the window.
+    iam.update_login_profile(UserName=name, Password="First-Pass-001")
+
+
+def test_change_password(server, fresh_policy):
+    iam = fresh_policy
+    name, as_user = user_with_key(server)
+    iam.create_login_profile(UserName=name, Password=GOOD, PasswordResetRequired=True)
+    # Without AllowUsersToChangePassword a user needs iam:ChangePassword.
+    code, _ = error_of(as_user.change_password, OldPassword=GOOD, NewPassword="Another-Pass-77")
+    assert code == "AccessDenied"
+    iam.update_account_password_policy(AllowUsersToChangePassword=True)
+    code, msg = error_of(as_user.change_password, OldPassword="wrong", NewPassword="Another-77!")
+    assert code == "AccessDenied" and "old password" in msg
+    as_user.change_password(OldPassword=GOOD, NewPassword="Another-Pass-77")
+    assert iam.get_login_profile(UserName=name)["LoginProfile"]["PasswordResetRequired"] is False
+    code, _ = error_of(iam.change_password, OldPassword=GOOD, NewPassword="Another-Pass-78")
+    assert code == "InvalidUserType"
+
+
+def test_account_alias(server):
+    iam = server.client("iam")
+    for a in iam.list_account_aliases()["AccountAliases"]:
+        iam.delete_account_alias(AccountAlias=a)
+    alias = uniq("corp")
+    code, _ = error_of(iam.create_account_alias, AccountAlias="bad--alias")
+    assert code == "ValidationError"
+    iam.create_account_alias(AccountAlias=alias)
+    iam.create_account_alias(AccountAlias=alias)  # the same alias again is accepted
+    code, _ = error_of(iam.create_account_alias, AccountAlias=uniq("other"))
+    assert code == "LimitExceeded"
+    out = json.loads(server.aws("iam", "list-account-aliases").stdout)
+    assert out["AccountAliases"] == [alias]
+    iam.delete_account_alias(AccountAlias=alias)
+    code, _ = error_of(iam.delete_account_alias, AccountAlias=alias)
+    assert code == "NoSuchEntity"
+    assert iam.list_account_aliases()["AccountAliases"] == []
