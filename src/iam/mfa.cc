@@ -1,6 +1,7 @@
 #include "rampart/iam/mfa.h"
 
 #include "iam/iam_internal.h"
+#include "iam/mfa_qr.h"
 #include "rampart/core/encoding.h"
 #include "rampart/core/secret.h"
 #include "rampart/crypto/aead.h"
@@ -166,10 +167,16 @@ Result<json::Value> MfaService::CreateVirtualMfaDevice(server::RequestContext& c
     RETURN_IF_ERROR(q->Run());
     return internal::PutTags(tx, serial, tags);
   }));
+  // Blob members: the protocol layer base64-encodes these bytes.
+  std::string base32 = crypto::Base32Encode(seed.reveal());
+  // The label authenticator apps show: device name @ account (AWS uses the
+  // account when the device has no user yet, as here).
+  ASSIGN_OR_RETURN(std::string png, internal::QrCodePng("otpauth://totp/" + name + "@" + account +
+                                                        "?secret=" + base32));
   json::Value device = json::Value::MakeObject();
   device.set("SerialNumber", serial);
-  // A blob member: the protocol layer base64-encodes these bytes.
-  device.set("Base32StringSeed", crypto::Base32Encode(seed.reveal()));
+  device.set("Base32StringSeed", base32);
+  device.set("QRCodePNG", std::move(png));
   if (!tags.empty()) device.set("Tags", internal::TagsJson(tags));
   json::Value out = json::Value::MakeObject();
   out.set("VirtualMFADevice", std::move(device));

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import struct
+import subprocess
 import time
 import uuid
 
@@ -127,6 +128,19 @@ def test_cli_writes_the_seed_file(server, tmp_path):
     assert "SerialNumber" in r.stdout
     seed = out.read_text()
     assert len(base64.b32decode(seed)) == 20
+
+
+def test_cli_writes_a_scannable_qr_code(server, tmp_path):
+    acct = account_of(server)
+    name = uniq("qr")
+    out = tmp_path / "qr.png"
+    server.aws("iam", "create-virtual-mfa-device", "--virtual-mfa-device-name", name,
+               "--outfile", str(out), "--bootstrap-method", "QRCodePNG")
+    assert out.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    scanned = subprocess.run(["zbarimg", "--raw", "-q", str(out)], capture_output=True,
+                             text=True, check=True).stdout.strip()
+    assert scanned.startswith(f"otpauth://totp/{name}@{acct}?secret=")
+    assert len(base64.b32decode(scanned.split("secret=")[1])) == 20
 
 
 def test_assume_role_requiring_mfa(server):
