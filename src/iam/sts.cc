@@ -323,8 +323,19 @@ Status CheckTrust(const EngineAuthorizer& authorizer, server::RequestContext& ct
 
 }  // namespace
 
+// Rampart's denials are plain text: no operation answers with an encoded
+// authorization message, so there is nothing this could decode. Every
+// message is therefore invalid, after the caller proves the permission.
+Result<json::Value> DecodeAuthorizationMessage(server::RequestContext& ctx, const json::Value&) {
+  RETURN_IF_ERROR(ctx.Authorize("sts:DecodeAuthorizationMessage", "*"));
+  return Status::Modeled("InvalidAuthorizationMessageException",
+                         "The message was not issued by this server: Rampart does not encode "
+                         "authorization failure messages.");
+}
+
 void RegisterSts(server::Registry& registry) {
   registry.Add("sts", "GetCallerIdentity", GetCallerIdentity);
+  registry.Add("sts", "DecodeAuthorizationMessage", DecodeAuthorizationMessage);
 }
 
 void StsService::Register(server::Registry& registry) {

@@ -262,3 +262,15 @@ def test_malformed_session_policy_is_refused(server):
     code, _ = error_of(sts.assume_role, RoleArn=role["Arn"], RoleSessionName="s1",
                        PolicyArns=[{"arn": f"arn:aws:iam::{acct}:policy/{uniq('ghost')}"}])
     assert code == "InvalidParameterValue"
+
+
+def test_decode_authorization_message(server):
+    # Rampart never encodes denials, so no message decodes; the permission
+    # is still checked first.
+    code, msg = error_of(server.client("sts").decode_authorization_message,
+                         EncodedMessage="abc123")
+    assert code == "InvalidAuthorizationMessageException" and "does not encode" in msg
+    _, key = user_with_key(server)
+    code, _ = error_of(client_for(server, "sts", key).decode_authorization_message,
+                       EncodedMessage="abc123")
+    assert code == "AccessDenied"
