@@ -37,6 +37,9 @@ void AccountService::Register(server::Registry& registry) {
       {"CreateAccountAlias", &AccountService::CreateAccountAlias},
       {"DeleteAccountAlias", &AccountService::DeleteAccountAlias},
       {"ListAccountAliases", &AccountService::ListAccountAliases},
+      {"GetAccountSummary", &AccountService::GetAccountSummary},
+      {"GenerateCredentialReport", &AccountService::GenerateCredentialReport},
+      {"GetCredentialReport", &AccountService::GetCredentialReport},
   };
   for (const auto& [operation, method] : handlers) {
     registry.Add("iam", operation,

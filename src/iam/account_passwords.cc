@@ -44,6 +44,13 @@ CREATE TABLE account_aliases (
   account_id TEXT NOT NULL UNIQUE
 );
 )sql"},
+    {2, R"sql(
+CREATE TABLE credential_reports (
+  account_id TEXT PRIMARY KEY,
+  content BLOB NOT NULL,
+  generated_at INTEGER NOT NULL
+);
+)sql"},
 };
 
 // The history AWS's PasswordReusePrevention can ask for at most.

@@ -1,5 +1,8 @@
 #include "rampart/iam/engine_authorizer.h"
 
+#include <chrono>
+#include <optional>
+
 #include "iam/iam_internal.h"
 
 #include "rampart/iam/policy.h"
@@ -26,41 +29,144 @@ PrincipalInfo InfoOf(const server::Principal& p) {
   return info;
 }
 
-// A holder's identity policies: its inline ones, then the default versions
-// of the managed policies attached to it. The tables come from the same
-// HolderKind that the IAM handlers write through.
-std::string PoliciesSql(const internal::HolderKind& kind) {
-  std::string id(kind.id_column);
-  return "SELECT 'inline:' || policy_name, document FROM " + std::string(kind.inline_table) +
-         " WHERE " + id + " = ? UNION ALL SELECT p.arn, v.document FROM " +
-         std::string(kind.attach_table) +
-         " a JOIN iam_policies p ON p.arn = a.policy_arn "
-         "JOIN iam_policy_versions v ON v.policy_id = p.policy_id "
-         "AND v.version_id = p.default_version WHERE a." + id + " = ?";
+// One identity policy as stored: its id for explanations and its text.
+using Document = std::pair<std::string, std::string>;
+
+// Reads every row of sql (two text columns) with owner_id bound to each
+// placeholder.
+Status ReadPairs(store::Tx& tx, std::string_view sql, std::string_view owner_id, int placeholders,
+                 std::vector<Document>& out) {
+  ASSIGN_OR_RETURN(auto q, tx.Prepare(sql));
+  for (int i = 1; i <= placeholders; ++i) q->Bind(i, owner_id);
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, q->Step());
+    if (!row) return Status::Ok();
+    out.emplace_back(q->Text(0), q->IsNull(1) ? std::string() : q->Text(1));
+  }
 }
 
-Result<std::shared_ptr<const PrincipalPolicies>> LoadPolicies(store::Database& db,
-                                                              std::string_view sql,
-                                                              std::string_view owner_id,
-                                                              std::string_view owner_arn) {
+// The holder's inline policies ("inline:<name>" ids). For a user, the
+// inline policies of its groups follow ("group/<name>/inline:<policy>").
+std::string InlineSql(const internal::HolderKind& kind, bool with_groups) {
+  std::string id(kind.id_column);
+  std::string sql = "SELECT 'inline:' || policy_name, document FROM " +
+                    std::string(kind.inline_table) + " WHERE " + id + " = ?";
+  if (with_groups) {
+    sql += " UNION ALL SELECT 'group/' || g.group_name || '/inline:' || gp.policy_name, "
+           "gp.document FROM iam_group_members m JOIN iam_groups g ON g.group_id = m.group_id "
+           "JOIN iam_group_policies gp ON gp.group_id = m.group_id WHERE m.user_id = ?";
+  }
+  return sql;
+}
+
+// The ARNs of the managed policies attached to the holder (and, for a
+// user, to its groups), each once; the second column is filled in later
+// with the default version's document.
+std::string AttachedSql(const internal::HolderKind& kind, bool with_groups) {
+  std::string id(kind.id_column);
+  std::string sql = "SELECT policy_arn, NULL FROM " + std::string(kind.attach_table) + " WHERE " +
+                    id + " = ?";
+  if (with_groups) {
+    sql += " UNION SELECT a.policy_arn, NULL FROM iam_group_members m "
+           "JOIN iam_group_attachments a ON a.group_id = m.group_id WHERE m.user_id = ?";
+  }
+  return sql;
+}
+
+// Compiles documents that were validated when stored. One that no longer
+// compiles (an engine upgrade got stricter) grants nothing rather than
+// failing every request of the principal.
+void CompileInto(const std::vector<Document>& docs, PolicyKind kind, std::string_view owner_arn,
+                 std::vector<PolicyPtr>& out) {
+  for (const auto& [id, doc] : docs) {
+    auto compiled = CompilePolicy(doc, kind, std::string(owner_arn) + "/" + id);
+    if (compiled.ok()) out.push_back(std::move(compiled).value());
+  }
+}
+
+// Where a holder keeps its boundary ARN and what its tags are keyed by.
+struct HolderTables {
+  const internal::HolderKind& kind;
+  std::string_view entity_table;  // iam_users / iam_roles
+  bool with_groups;               // users inherit their groups' policies
+};
+
+// Loads and compiles everything that applies to one user or role.
+Result<std::shared_ptr<const PrincipalPolicies>> LoadHolder(store::Database& db,
+                                                            const HolderTables& t,
+                                                            std::string_view owner_id,
+                                                            std::string_view owner_arn) {
+  std::vector<Document> inline_docs;
+  std::vector<Document> attached;  // (arn, default version document)
+  std::optional<std::string> boundary_doc;
+  std::string boundary_arn;
   auto policies = std::make_shared<PrincipalPolicies>();
-  std::vector<std::pair<std::string, std::string>> docs;
   RETURN_IF_ERROR(db.Read([&](store::Tx& tx) -> Status {
-    ASSIGN_OR_RETURN(auto q, tx.Prepare(sql));
-    q->Bind(1, owner_id).Bind(2, owner_id);
-    while (true) {
-      ASSIGN_OR_RETURN(bool row, q->Step());
-      if (!row) return Status::Ok();
-      docs.emplace_back(q->Text(0), q->Text(1));
+    int n = t.with_groups ? 2 : 1;
+    RETURN_IF_ERROR(ReadPairs(tx, InlineSql(t.kind, t.with_groups), owner_id, n, inline_docs));
+    RETURN_IF_ERROR(ReadPairs(tx, AttachedSql(t.kind, t.with_groups), owner_id, n, attached));
+    for (auto& [arn, doc] : attached) {
+      ASSIGN_OR_RETURN(auto d, internal::DefaultPolicyDocument(tx, arn));
+      if (d) doc = std::move(*d);
     }
+    ASSIGN_OR_RETURN(auto q, tx.Prepare("SELECT permissions_boundary FROM " +
+                                        std::string(t.entity_table) + " WHERE " +
+                                        std::string(t.kind.id_column) + " = ?"));
+    q->Bind(1, owner_id);
+    ASSIGN_OR_RETURN(bool row, q->Step());
+    if (row) boundary_arn = q->Text(0);
+    if (!boundary_arn.empty()) {
+      ASSIGN_OR_RETURN(boundary_doc, internal::DefaultPolicyDocument(tx, boundary_arn));
+    }
+    ASSIGN_OR_RETURN(policies->tags, internal::LoadTags(tx, owner_id));
+    return Status::Ok();
   }));
-  for (auto& [id, doc] : docs) {
-    // Documents were validated when stored; one that no longer compiles
-    // (an engine upgrade got stricter) grants nothing rather than failing.
-    auto compiled = CompilePolicy(doc, PolicyKind::kIdentity, std::string(owner_arn) + "/" + id);
+  CompileInto(inline_docs, PolicyKind::kIdentity, owner_arn, policies->identity);
+  for (const auto& [arn, doc] : attached) {
+    if (doc.empty()) continue;  // the policy went away
+    auto compiled = CompilePolicy(doc, PolicyKind::kIdentity, arn);
     if (compiled.ok()) policies->identity.push_back(std::move(compiled).value());
   }
+  if (!boundary_arn.empty()) {
+    // A boundary that is gone or no longer compiles allows nothing: failing
+    // closed keeps the cap in place.
+    constexpr std::string_view kAllowNothing =
+        R"({"Version":"2012-10-17","Statement":{"Effect":"Deny","NotAction":"*","Resource":"*"}})";
+    auto compiled = CompilePolicy(boundary_doc.value_or(std::string(kAllowNothing)),
+                                  PolicyKind::kBoundary, boundary_arn);
+    if (!compiled.ok()) compiled = CompilePolicy(kAllowNothing, PolicyKind::kBoundary, boundary_arn);
+    if (compiled.ok()) policies->boundary = std::move(compiled).value();
+  }
   return std::shared_ptr<const PrincipalPolicies>(std::move(policies));
+}
+
+// The role's tags overridden by the session's tags of the same key (keys
+// compare case-insensitively, IAM User Guide "Passing session tags").
+std::vector<std::pair<std::string, std::string>> MergedTags(const PrincipalPolicies& policies,
+                                                            const server::Principal& p) {
+  std::vector<std::pair<std::string, std::string>> tags = policies.tags;
+  for (const auto& [key, value] : p.session_tags) {
+    std::string lower = AsciiLower(key);
+    std::erase_if(tags, [&](const auto& t) { return AsciiLower(t.first) == lower; });
+    tags.emplace_back(key, value);
+  }
+  return tags;
+}
+
+Environment EnvironmentOf(const server::RequestContext& ctx) {
+  const server::Principal& p = ctx.principal();
+  Environment env;
+  env.source_ip = std::string(ctx.source_ip());
+  env.secure_transport = ctx.secure_transport();
+  env.time = ctx.time();
+  env.requested_region = std::string(ctx.region());
+  env.mfa_present = p.mfa_present;
+  if (p.token_issued_at != 0) {
+    env.has_token_issue_time = true;
+    env.token_issue_time = TimePoint(std::chrono::seconds(p.token_issued_at));
+  }
+  env.source_identity = p.source_identity;
+  return env;
 }
 
 AuthzRequest RequestFor(const server::RequestContext& ctx, const PrincipalPolicies& policies,
@@ -69,13 +175,15 @@ AuthzRequest RequestFor(const server::RequestContext& ctx, const PrincipalPolici
   PrincipalInfo info = InfoOf(ctx.principal());
   info.org_id = policies.org_id;
   info.org_paths = policies.org_paths;
+  info.tags = ctx.principal().session_tags.empty() ? policies.tags
+                                                   : MergedTags(policies, ctx.principal());
   AuthzRequest request(std::move(info), action, resource_arn);
-  Environment env;
-  env.source_ip = std::string(ctx.source_ip());
-  env.secure_transport = ctx.secure_transport();
-  env.time = ctx.time();
-  env.requested_region = std::string(ctx.region());
-  request.AddPlatformKeys(env);
+  // Resources AWS itself owns (account field "aws", e.g. AWS managed
+  // policies) are readable by every account: identity policies decide.
+  if (resource_arn.starts_with("arn:aws:iam::aws:")) {
+    request.set_resource_account(ctx.principal().account_id);
+  }
+  request.AddPlatformKeys(EnvironmentOf(ctx));
   for (const server::ConditionKey& k : keys) request.keys().Set(k.name, k.values);
   return request;
 }
@@ -87,12 +195,37 @@ Result<std::shared_ptr<const PrincipalPolicies>> EngineAuthorizer::LoadRolePolic
   // principal_id is "<role id>:<session name>".
   std::string_view role_id = p.principal_id;
   role_id = role_id.substr(0, role_id.find(':'));
-  return LoadPolicies(db_, PoliciesSql(internal::kRoleHolder), role_id, p.role_arn);
+  return LoadHolder(db_, HolderTables{internal::kRoleHolder, "iam_roles", false}, role_id,
+                    p.role_arn);
 }
 
 Result<std::shared_ptr<const PrincipalPolicies>> EngineAuthorizer::LoadUserPolicies(
     const server::Principal& p) const {
-  return LoadPolicies(db_, PoliciesSql(internal::kUserHolder), p.principal_id, p.arn);
+  return LoadHolder(db_, HolderTables{internal::kUserHolder, "iam_users", true}, p.principal_id,
+                    p.arn);
+}
+
+EngineAuthorizer::SessionPolicies EngineAuthorizer::SessionPoliciesOf(
+    const server::Principal& p) const {
+  if (!p.access_key_id.empty()) {
+    std::lock_guard lock(session_mu_);
+    if (auto it = sessions_.find(p.access_key_id); it != sessions_.end()) return it->second;
+  }
+  auto compiled = std::make_shared<std::vector<PolicyPtr>>();
+  for (size_t i = 0; i < p.session_policies.size(); ++i) {
+    // STS validated the documents when it issued the session; one that no
+    // longer compiles grants nothing (the session stays capped).
+    auto policy = CompilePolicy(p.session_policies[i], PolicyKind::kSession,
+                                p.arn + "/session-policy/" + std::to_string(i));
+    if (policy.ok()) compiled->push_back(std::move(policy).value());
+  }
+  SessionPolicies result = std::move(compiled);
+  if (!p.access_key_id.empty()) {
+    std::lock_guard lock(session_mu_);
+    if (sessions_.size() >= kMaxSessions) sessions_.clear();
+    sessions_.emplace(p.access_key_id, result);
+  }
+  return result;
 }
 
 Result<std::shared_ptr<const PrincipalPolicies>> EngineAuthorizer::PoliciesOf(
@@ -123,14 +256,31 @@ Result<std::shared_ptr<const PrincipalPolicies>> EngineAuthorizer::PoliciesOf(
   return loaded;
 }
 
+Result<bool> EngineAuthorizer::Evaluate(const server::RequestContext& ctx,
+                                        std::string_view action, std::string_view resource_arn,
+                                        std::span<const server::ConditionKey> keys, PolicySet set,
+                                        Status* denial) const {
+  const server::Principal& p = ctx.principal();
+  ASSIGN_OR_RETURN(auto policies, PoliciesOf(p));
+  AuthzRequest request = RequestFor(ctx, *policies, action, resource_arn, keys);
+  set.principal = policies.get();
+  SessionPolicies session;
+  if (p.has_session_policies) {
+    session = SessionPoliciesOf(p);
+    set.session = *session;
+    set.has_session_policies = true;
+  }
+  Decision decision = Decide(set, request);
+  if (denial != nullptr) *denial = DecisionStatus(decision, request);
+  return decision.allowed;
+}
+
 Status EngineAuthorizer::Authorize(const server::RequestContext& ctx, std::string_view action,
                                    std::string_view resource_arn,
                                    std::span<const server::ConditionKey> keys) const {
-  ASSIGN_OR_RETURN(auto policies, PoliciesOf(ctx.principal()));
-  AuthzRequest request = RequestFor(ctx, *policies, action, resource_arn, keys);
-  PolicySet set;
-  set.principal = policies.get();
-  return DecisionStatus(Decide(set, request), request);
+  Status denial;
+  RETURN_IF_ERROR(Evaluate(ctx, action, resource_arn, keys, PolicySet{}, &denial).status());
+  return denial;
 }
 
 Result<bool> EngineAuthorizer::Allowed(const server::RequestContext& ctx, std::string_view action,
@@ -138,13 +288,10 @@ Result<bool> EngineAuthorizer::Allowed(const server::RequestContext& ctx, std::s
                                        std::span<const server::ConditionKey> keys,
                                        const CompiledPolicy& resource_policy,
                                        bool resource_policy_required) const {
-  ASSIGN_OR_RETURN(auto policies, PoliciesOf(ctx.principal()));
-  AuthzRequest request = RequestFor(ctx, *policies, action, resource_arn, keys);
   PolicySet set;
-  set.principal = policies.get();
   set.resource = &resource_policy;
   set.resource_policy_required = resource_policy_required;
-  return Decide(set, request).allowed;
+  return Evaluate(ctx, action, resource_arn, keys, set, nullptr);
 }
 
 }  // namespace rampart::iam

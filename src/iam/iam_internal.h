@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -34,6 +35,7 @@ struct UserRow {
   std::string user_id;
   std::string path;
   int64_t created_at = 0;
+  std::string boundary_arn{};  // permissions boundary, empty for none
   std::string Arn() const { return IamArn(account_id, "user", path, name); }
 };
 
@@ -44,6 +46,8 @@ Result<std::optional<UserRow>> FindUser(store::Tx& tx, std::string_view account,
 Result<UserRow> RequireUser(store::Tx& tx, std::string_view account, std::string_view name);
 Status NoSuchUser(std::string_view name);
 json::Value UserJson(const UserRow& u);
+// {PermissionsBoundaryType, PermissionsBoundaryArn} as GetUser/GetRole show it.
+json::Value BoundaryJson(std::string_view boundary_arn);
 
 // Marker/MaxItems pagination. The marker is the (opaque, base64) sort key
 // of the first item of the next page.
@@ -55,9 +59,58 @@ Result<Page> ReadPage(const json::Value& in);
 // Sets IsTruncated and, when truncated, Marker.
 void SetPage(json::Value& out, bool truncated, std::string_view next_key);
 
+// Collects one page of rows: Take(key) for each row in sort-key order
+// returns whether the row belongs on this page; the row after the last
+// one that fits becomes the next page's marker.
+class PageCollector {
+ public:
+  explicit PageCollector(const Page& page) : page_(page) {}
+  // Whether the row with sort key `key` goes on this page. False once the
+  // page is full (the first such key is remembered as the next marker).
+  bool Take(std::string_view key) {
+    if (full()) return false;
+    if (taken_ == page_.max_items) {
+      next_ = std::string(key);
+      return false;
+    }
+    ++taken_;
+    return true;
+  }
+  bool full() const { return !next_.empty(); }
+  // IsTruncated and Marker into out.
+  void Finish(json::Value& out) const { SetPage(out, !next_.empty(), next_); }
+
+ private:
+  Page page_;
+  int64_t taken_ = 0;
+  std::string next_;
+};
+
 using TagList = std::vector<std::pair<std::string, std::string>>;
-// The Tags input member; InvalidInput on duplicate keys.
+// The Tags input member; InvalidInput on duplicate keys or reserved
+// ("aws:") keys.
 Result<TagList> ReadTags(const json::Value& in);
+// The TagKeys input member (UntagUser, UntagRole, UntagPolicy).
+std::vector<std::string> ReadTagKeys(const json::Value& in);
+// Deletes keys (any case) from resource_id's tags inside tx.
+Status RemoveTags(store::Tx& tx, std::string_view resource_id,
+                  const std::vector<std::string>& keys);
+// ListUserTags / ListRoleTags / ListPolicyTags output for one page.
+json::Value TagPageJson(TagList tags, const Page& page);
+// aws:RequestTag/<key> for each tag and aws:TagKeys (creation and Tag*
+// calls, IAM service authorization reference).
+std::vector<server::ConditionKey> RequestTagKeys(const TagList& tags);
+// aws:TagKeys alone (Untag* calls).
+std::vector<server::ConditionKey> TagKeysKey(const std::vector<std::string>& keys);
+// aws:ResourceTag/<key> and iam:ResourceTag/<key> for an existing user or
+// role's tags, appended to keys.
+void AddResourceTagKeys(const TagList& tags, std::vector<server::ConditionKey>& keys);
+// iam:PermissionsBoundary with a boundary ARN given as input (none when
+// empty).
+std::vector<server::ConditionKey> BoundaryKey(std::string_view boundary_arn);
+// Whether AWS supplies iam:PermissionsBoundary on action when the target
+// user or role has a boundary.
+bool ActionSeesBoundary(std::string_view action);
 // Merges tags into resource_id's tags inside tx (LimitExceeded over 50).
 Status PutTags(store::Tx& tx, std::string_view resource_id, const TagList& tags);
 Result<TagList> LoadTags(store::Tx& tx, std::string_view resource_id);
@@ -74,10 +127,18 @@ namespace rampart::iam::internal {
 
 // Reads the user (outside any write), then authorizes action on its ARN
 // (or on the path-less ARN when it does not exist, so that a caller
-// without permission learns nothing). The user, AccessDenied or
-// NoSuchEntity.
+// without permission learns nothing). The request carries `keys` plus the
+// user's tags as aws:ResourceTag/* and iam:ResourceTag/*, and its boundary
+// as iam:PermissionsBoundary where ActionSeesBoundary(action). The user,
+// AccessDenied or NoSuchEntity.
 Result<UserRow> AuthorizedUser(store::Database& db, const server::RequestContext& ctx,
-                               std::string_view action, std::string_view name);
+                               std::string_view action, std::string_view name,
+                               std::vector<server::ConditionKey> keys = {});
+// Keys for an action on an existing user or role: its resource tags and,
+// where AWS supplies it, its boundary.
+std::vector<server::ConditionKey> TargetKeys(std::string_view action, const TagList& tags,
+                                             std::string_view boundary_arn,
+                                             std::vector<server::ConditionKey> keys);
 
 struct PolicyRow {
   std::string name;
@@ -88,11 +149,64 @@ struct PolicyRow {
   std::string default_version;
   int64_t created_at = 0;
   int64_t updated_at = 0;
+  bool aws_managed = false;  // arn:aws:iam::aws:policy/...: read-only
 };
-// A customer managed policy of account by ARN, or nullopt.
+// A customer managed policy of account, or an AWS managed policy, by ARN;
+// nullopt when neither exists.
 Result<std::optional<PolicyRow>> FindPolicy(store::Tx& tx, std::string_view account,
                                             std::string_view arn);
 Status NoSuchPolicy(std::string_view arn);
+// The document of the default version of the managed policy arn (customer
+// or AWS managed), or nullopt.
+Result<std::optional<std::string>> DefaultPolicyDocument(store::Tx& tx, std::string_view arn);
+// The policy a PermissionsBoundary input names, checked to exist in the
+// caller's account or among the AWS managed policies: its ARN, or
+// InvalidInput / NoSuchEntity as AWS answers.
+Result<std::string> RequireBoundaryPolicy(store::Tx& tx, std::string_view account,
+                                          std::string_view arn);
+
+// Authorizes action (with keys) on arn, then reads the policy of the
+// caller's account or the AWS managed policy: the policy, AccessDenied or
+// NoSuchEntity.
+Result<PolicyRow> AuthorizedPolicy(store::Database& db, const server::RequestContext& ctx,
+                                   std::string_view action, std::string_view arn,
+                                   std::span<const server::ConditionKey> keys = {});
+// The same for a change: AWS managed policies are refused.
+Result<PolicyRow> ModifiablePolicy(store::Database& db, const server::RequestContext& ctx,
+                                   std::string_view action, std::string_view arn,
+                                   std::span<const server::ConditionKey> keys = {});
+// Refusal of any change to an AWS managed policy.
+Status AwsPolicyIsReadOnly(std::string_view arn);
+
+// Versions of managed policies (iam_policy_versions.cc).
+struct VersionRow {
+  std::string version_id;
+  std::string document;
+  int64_t created_at = 0;
+};
+Status InsertPolicyVersion(store::Tx& tx, std::string_view policy_id, std::string_view version_id,
+                           std::string_view document, int64_t created_at);
+// One version of policy (AWS managed ones have only v1), or nullopt.
+Result<std::optional<VersionRow>> FindPolicyVersion(store::Tx& tx, const PolicyRow& policy,
+                                                    std::string_view version_id);
+Status NoSuchPolicyVersion(std::string_view arn, std::string_view version_id);
+// VersionId, IsDefaultVersion, CreateDate (no Document).
+json::Value VersionJson(const VersionRow& v, const PolicyRow& policy);
+
+// AWS managed policies (iam_aws_policies.cc): written by Rampart, served
+// under arn:aws:iam::aws:policy/ to every account, never modifiable.
+struct AwsPolicy {
+  std::string_view name;
+  std::string_view policy_id;
+  std::string_view description;
+  std::string_view document;
+};
+inline constexpr std::string_view kAwsPolicyPrefix = "arn:aws:iam::aws:policy/";
+bool IsAwsPolicyArn(std::string_view arn);
+std::span<const AwsPolicy> AwsPolicies();
+// The AWS managed policy with this ARN (exact case), or nullptr.
+const AwsPolicy* FindAwsPolicy(std::string_view arn);
+PolicyRow AwsPolicyRow(const AwsPolicy& p);
 
 }  // namespace rampart::iam::internal
 
@@ -107,6 +221,7 @@ struct RoleRow {
   std::string trust_policy;
   int64_t max_session_duration = 3600;
   int64_t created_at = 0;
+  std::string boundary_arn{};  // permissions boundary, empty for none
   std::string Arn() const { return IamArn(account_id, "role", path, name); }
 };
 
@@ -126,7 +241,7 @@ Status InsertRole(store::Tx& tx, const RoleRow& role);
 namespace rampart::iam::internal {
 
 // A principal that holds inline policies and managed-policy attachments: a
-// user or a role (groups next). The handlers for both are one code path
+// user, a group or a role. The handlers for both are one code path
 // parameterised by this table.
 struct Holder {
   std::string id;    // user_id / role_id: the key of its policy rows
@@ -140,16 +255,18 @@ struct HolderKind {
   std::string_view attach_table;  // (<id_column>, policy_arn)
   std::string_view id_column;
   PolicySizeKind inline_size;     // quota of its inline policies together
-  // Reads the holder and authorizes action on its ARN: the holder,
-  // AccessDenied or NoSuchEntity.
+  // Reads the holder and authorizes action on its ARN with keys (plus the
+  // holder's own resource keys): the holder, AccessDenied or NoSuchEntity.
   Result<Holder> (*authorized)(store::Database& db, const server::RequestContext& ctx,
-                               std::string_view action, std::string_view name);
+                               std::string_view action, std::string_view name,
+                               std::vector<server::ConditionKey> keys);
   // The holder inside a write transaction, or NoSuchEntity.
   Result<Holder> (*require)(store::Tx& tx, std::string_view account, std::string_view name);
 };
 
 extern const HolderKind kUserHolder;  // iam_user_policies.cc
 extern const HolderKind kRoleHolder;  // iam_roles.cc
+extern const HolderKind kGroupHolder;  // iam_groups.cc
 
 // Adds or replaces one inline policy of a holder inside tx (no quota or
 // validation: callers check those).

@@ -1,5 +1,5 @@
-// Inline policies and managed-policy attachments of users and roles: one
-// implementation, parameterised by HolderKind (iam_internal.h).
+// Inline policies and managed-policy attachments of users, groups and
+// roles: one implementation, parameterised by HolderKind (iam_internal.h).
 #include "iam/iam_internal.h"
 #include "rampart/core/encoding.h"
 #include "rampart/iam/policy.h"
@@ -12,6 +12,17 @@ constexpr int64_t kManagedPoliciesPerHolder = 10;
 
 std::string Action(std::string_view verb, const HolderKind& kind, std::string_view tail) {
   return "iam:" + std::string(verb) + std::string(kind.title) + std::string(tail);
+}
+
+// iam:PolicyARN, which AWS supplies on the attach and detach actions.
+std::vector<server::ConditionKey> PolicyArnKey(std::string_view arn) {
+  return {server::ConditionKey{"iam:PolicyARN", {std::string(arn)}}};
+}
+
+// The policy's name: the last part of its ARN.
+std::string PolicyNameOf(std::string_view arn) {
+  size_t slash = arn.rfind('/');
+  return std::string(slash == std::string_view::npos ? arn : arn.substr(slash + 1));
 }
 
 std::string NameOf(const HolderKind& kind, const json::Value& in) {
@@ -69,7 +80,7 @@ Result<json::Value> PutInlinePolicy(store::Database& db, const HolderKind& kind,
   std::string holder_name = NameOf(kind, in);
   std::string policy_name(in.get_string("PolicyName"));
   std::string_view document = in.get_string("PolicyDocument");
-  RETURN_IF_ERROR(kind.authorized(db, ctx, Action("Put", kind, "Policy"), holder_name).status());
+  RETURN_IF_ERROR(kind.authorized(db, ctx, Action("Put", kind, "Policy"), holder_name, {}).status());
   RETURN_IF_ERROR(CheckPolicySize(document, kind.inline_size));
   RETURN_IF_ERROR(CompilePolicy(document, PolicyKind::kIdentity, policy_name).status());
   RETURN_IF_ERROR(db.Write([&](store::Tx& tx) -> Status {
@@ -84,7 +95,7 @@ Result<json::Value> GetInlinePolicy(store::Database& db, const HolderKind& kind,
                                     server::RequestContext& ctx, const json::Value& in) {
   std::string policy_name(in.get_string("PolicyName"));
   ASSIGN_OR_RETURN(Holder holder,
-                   kind.authorized(db, ctx, Action("Get", kind, "Policy"), NameOf(kind, in)));
+                   kind.authorized(db, ctx, Action("Get", kind, "Policy"), NameOf(kind, in), {}));
   std::optional<std::string> document;
   RETURN_IF_ERROR(db.Read([&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(auto q, tx.Prepare(Sql("SELECT document FROM ", kind.inline_table, " WHERE ",
@@ -106,30 +117,26 @@ Result<json::Value> GetInlinePolicy(store::Database& db, const HolderKind& kind,
 Result<json::Value> ListInlinePolicies(store::Database& db, const HolderKind& kind,
                                        server::RequestContext& ctx, const json::Value& in) {
   ASSIGN_OR_RETURN(Holder holder,
-                   kind.authorized(db, ctx, Action("List", kind, "Policies"), NameOf(kind, in)));
+                   kind.authorized(db, ctx, Action("List", kind, "Policies"), NameOf(kind, in), {}));
   ASSIGN_OR_RETURN(Page page, ReadPage(in));
   json::Value names = json::Value::MakeArray();
-  std::string next;
+  PageCollector collector(page);
   RETURN_IF_ERROR(db.Read([&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(auto q, tx.Prepare(Sql("SELECT policy_name FROM ", kind.inline_table,
                                             " WHERE ", kind,
                                             " = ? AND policy_name >= ? "
                                             "ORDER BY policy_name LIMIT ?")));
     q->Bind(1, holder.id).Bind(2, page.start).Bind(3, page.max_items + 1);
-    for (int64_t n = 0;; ++n) {
+    while (true) {
       ASSIGN_OR_RETURN(bool row, q->Step());
-      if (!row) break;
-      if (n == page.max_items) {
-        next = q->Text(0);
-        break;
-      }
+      if (!row || !collector.Take(q->Text(0))) break;
       names.push(q->Text(0));
     }
     return Status::Ok();
   }));
   json::Value out = json::Value::MakeObject();
   out.set("PolicyNames", std::move(names));
-  SetPage(out, !next.empty(), next);
+  collector.Finish(out);
   return out;
 }
 
@@ -139,7 +146,7 @@ Result<json::Value> DeleteInlinePolicy(store::Database& db, const HolderKind& ki
   std::string holder_name = NameOf(kind, in);
   std::string policy_name(in.get_string("PolicyName"));
   RETURN_IF_ERROR(
-      kind.authorized(db, ctx, Action("Delete", kind, "Policy"), holder_name).status());
+      kind.authorized(db, ctx, Action("Delete", kind, "Policy"), holder_name, {}).status());
   RETURN_IF_ERROR(db.Write([&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(Holder holder, kind.require(tx, account, holder_name));
     ASSIGN_OR_RETURN(auto q, tx.Prepare(Sql("DELETE FROM ", kind.inline_table, " WHERE ", kind,
@@ -157,7 +164,7 @@ Result<json::Value> AttachManagedPolicy(store::Database& db, const HolderKind& k
   std::string holder_name = NameOf(kind, in);
   std::string arn(in.get_string("PolicyArn"));
   RETURN_IF_ERROR(
-      kind.authorized(db, ctx, Action("Attach", kind, "Policy"), holder_name).status());
+      kind.authorized(db, ctx, Action("Attach", kind, "Policy"), holder_name, PolicyArnKey(arn)).status());
   RETURN_IF_ERROR(db.Write([&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(Holder holder, kind.require(tx, account, holder_name));
     ASSIGN_OR_RETURN(auto policy, FindPolicy(tx, account, arn));
@@ -184,7 +191,7 @@ Result<json::Value> DetachManagedPolicy(store::Database& db, const HolderKind& k
   std::string holder_name = NameOf(kind, in);
   std::string arn(in.get_string("PolicyArn"));
   RETURN_IF_ERROR(
-      kind.authorized(db, ctx, Action("Detach", kind, "Policy"), holder_name).status());
+      kind.authorized(db, ctx, Action("Detach", kind, "Policy"), holder_name, PolicyArnKey(arn)).status());
   RETURN_IF_ERROR(db.Write([&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(Holder holder, kind.require(tx, account, holder_name));
     ASSIGN_OR_RETURN(auto q, tx.Prepare(Sql("DELETE FROM ", kind.attach_table, " WHERE ", kind,
@@ -199,41 +206,36 @@ Result<json::Value> DetachManagedPolicy(store::Database& db, const HolderKind& k
 
 Result<json::Value> ListAttachedPolicies(store::Database& db, const HolderKind& kind,
                                          server::RequestContext& ctx, const json::Value& in) {
-  ASSIGN_OR_RETURN(Holder holder, kind.authorized(db, ctx, Action("ListAttached", kind, "Policies"),
-                                                  NameOf(kind, in)));
+  ASSIGN_OR_RETURN(Holder holder, kind.authorized(db, ctx, Action("ListAttached", kind, "Policies"), NameOf(kind, in), {}));
   ASSIGN_OR_RETURN(Page page, ReadPage(in));
   std::string prefix(in.get_string("PathPrefix"));
   if (prefix.empty()) prefix = "/";
   json::Value list = json::Value::MakeArray();
-  std::string next;
+  PageCollector collector(page);
   RETURN_IF_ERROR(db.Read([&](store::Tx& tx) -> Status {
-    ASSIGN_OR_RETURN(auto q, tx.Prepare(Sql("SELECT p.policy_name, a.policy_arn FROM ",
-                                            kind.attach_table,
-                                            " a JOIN iam_policies p ON p.arn = a.policy_arn "
+    // AWS managed policies have no row in iam_policies; their path is "/".
+    ASSIGN_OR_RETURN(auto q, tx.Prepare(Sql("SELECT a.policy_arn FROM ", kind.attach_table,
+                                            " a LEFT JOIN iam_policies p ON p.arn = a.policy_arn "
                                             "WHERE a.",
                                             kind,
                                             " = ? AND a.policy_arn >= ? AND "
-                                            "substr(p.path, 1, ?) = ? "
+                                            "substr(coalesce(p.path, '/'), 1, ?) = ? "
                                             "ORDER BY a.policy_arn LIMIT ?")));
     q->Bind(1, holder.id).Bind(2, page.start).Bind(3, static_cast<int64_t>(prefix.size()));
     q->Bind(4, prefix).Bind(5, page.max_items + 1);
-    for (int64_t n = 0;; ++n) {
+    while (true) {
       ASSIGN_OR_RETURN(bool row, q->Step());
-      if (!row) break;
-      if (n == page.max_items) {
-        next = q->Text(1);
-        break;
-      }
+      if (!row || !collector.Take(q->Text(0))) break;
       json::Value a = json::Value::MakeObject();
-      a.set("PolicyName", q->Text(0));
-      a.set("PolicyArn", q->Text(1));
+      a.set("PolicyName", PolicyNameOf(q->Text(0)));
+      a.set("PolicyArn", q->Text(0));
       list.push(std::move(a));
     }
     return Status::Ok();
   }));
   json::Value out = json::Value::MakeObject();
   out.set("AttachedPolicies", std::move(list));
-  SetPage(out, !next.empty(), next);
+  collector.Finish(out);
   return out;
 }
 

@@ -1,7 +1,9 @@
 // IAM roles: CreateRole, GetRole, ListRoles, DeleteRole; a role's inline
 // policies (PutRolePolicy, GetRolePolicy, ListRolePolicies,
-// DeleteRolePolicy) and managed policy attachments (AttachRolePolicy,
-// DetachRolePolicy, ListAttachedRolePolicies).
+// DeleteRolePolicy), managed policy attachments (AttachRolePolicy,
+// DetachRolePolicy, ListAttachedRolePolicies), tags (TagRole, UntagRole,
+// ListRoleTags) and permissions boundary (PutRolePermissionsBoundary,
+// DeleteRolePermissionsBoundary).
 //
 // The trust policy (AssumeRolePolicyDocument) is compiled by the policy
 // engine as PolicyKind::kTrust when stored; STS AssumeRole evaluates it.
@@ -17,18 +19,14 @@ using internal::RoleRow;
 
 namespace internal {
 
-namespace {
-
 constexpr std::string_view kRoleColumns =
     "account_id, role_name, role_id, path, description, trust_policy, max_session_duration, "
-    "created_at";
+    "created_at, permissions_boundary";
 
 RoleRow ReadRoleRow(const store::Statement& q) {
-  return RoleRow{q.Text(0), q.Text(1), q.Text(2), q.Text(3),
-                 q.Text(4), q.Text(5), q.Int(6),  q.Int(7)};
+  return RoleRow{q.Text(0), q.Text(1), q.Text(2), q.Text(3), q.Text(4),
+                 q.Text(5), q.Int(6),  q.Int(7),  q.Text(8)};
 }
-
-}  // namespace
 
 Result<std::optional<RoleRow>> FindRole(store::Tx& tx, std::string_view account,
                                         std::string_view name) {
@@ -54,13 +52,13 @@ Status InsertRole(store::Tx& tx, const RoleRow& role) {
   ASSIGN_OR_RETURN(
       auto q,
       tx.Prepare("INSERT INTO iam_roles (account_id, name_key, role_name, role_id, arn, path, "
-                 "description, trust_policy, max_session_duration, created_at) "
-                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+                 "description, trust_policy, max_session_duration, created_at, "
+                 "permissions_boundary) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
   std::string key = NameKey(role.name);
   std::string arn = role.Arn();
   q->Bind(1, role.account_id).Bind(2, key).Bind(3, role.name).Bind(4, role.role_id);
   q->Bind(5, arn).Bind(6, role.path).Bind(7, role.description).Bind(8, role.trust_policy);
-  q->Bind(9, role.max_session_duration).Bind(10, role.created_at);
+  q->Bind(9, role.max_session_duration).Bind(10, role.created_at).Bind(11, role.boundary_arn);
   return q->Run();
 }
 
@@ -90,19 +88,33 @@ Result<RoleRow> RequireRole(store::Tx& tx, std::string_view account, std::string
 }
 
 // Reads the role, then authorizes action on its ARN (the path-less ARN when
-// it does not exist). The role, AccessDenied or NoSuchEntity.
+// it does not exist) with keys plus the role's tags and boundary keys. The
+// role, AccessDenied or NoSuchEntity.
 Result<RoleRow> AuthorizedRole(store::Database& db, const server::RequestContext& ctx,
-                               std::string_view action, std::string_view name) {
+                               std::string_view action, std::string_view name,
+                               std::vector<server::ConditionKey> keys = {}) {
   const std::string& account = ctx.principal().account_id;
   std::optional<RoleRow> role;
+  internal::TagList tags;
   RETURN_IF_ERROR(db.Read([&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(role, internal::FindRole(tx, account, name));
+    if (!role) return Status::Ok();
+    ASSIGN_OR_RETURN(tags, internal::LoadTags(tx, role->role_id));
     return Status::Ok();
   }));
   std::string arn = role ? role->Arn() : internal::IamArn(account, "role", "/", name);
-  RETURN_IF_ERROR(ctx.Authorize(action, arn));
+  std::string boundary = role ? role->boundary_arn : std::string();
+  RETURN_IF_ERROR(
+      ctx.Authorize(action, arn, internal::TargetKeys(action, tags, boundary, std::move(keys))));
   if (!role) return internal::NoSuchRole(name);
   return std::move(*role);
+}
+
+Status SetRoleBoundary(store::Tx& tx, std::string_view role_id, std::string_view arn) {
+  ASSIGN_OR_RETURN(auto q,
+                   tx.Prepare("UPDATE iam_roles SET permissions_boundary = ? WHERE role_id = ?"));
+  q->Bind(1, arn).Bind(2, role_id);
+  return q->Run();
 }
 
 json::Value RoleJson(const RoleRow& r) {
@@ -116,6 +128,7 @@ json::Value RoleJson(const RoleRow& r) {
   v.set("AssumeRolePolicyDocument", UriEncode(r.trust_policy));
   if (!r.description.empty()) v.set("Description", r.description);
   v.set("MaxSessionDuration", r.max_session_duration);
+  if (!r.boundary_arn.empty()) v.set("PermissionsBoundary", internal::BoundaryJson(r.boundary_arn));
   return v;
 }
 
@@ -127,8 +140,9 @@ namespace {
 Holder AsHolder(const RoleRow& r) { return Holder{r.role_id, r.name}; }
 
 Result<Holder> AuthorizedRoleHolder(store::Database& db, const server::RequestContext& ctx,
-                                    std::string_view action, std::string_view name) {
-  ASSIGN_OR_RETURN(RoleRow role, AuthorizedRole(db, ctx, action, name));
+                                    std::string_view action, std::string_view name,
+                                    std::vector<server::ConditionKey> keys) {
+  ASSIGN_OR_RETURN(RoleRow role, AuthorizedRole(db, ctx, action, name, std::move(keys)));
   return AsHolder(role);
 }
 
@@ -163,11 +177,11 @@ Result<json::Value> IamService::CreateRole(server::RequestContext& ctx, const js
   if (const json::Value* m = in.find("MaxSessionDuration"); m != nullptr && m->is_number()) {
     role.max_session_duration = m->as_int();
   }
-  RETURN_IF_ERROR(ctx.Authorize("iam:CreateRole", role.Arn()));
-  if (in.find("PermissionsBoundary") != nullptr) {
-    return Status::Error(ErrorCode::kNotImplemented,
-                         "CreateRole with PermissionsBoundary is not implemented yet.");
-  }
+  role.boundary_arn = std::string(in.get_string("PermissionsBoundary"));
+  ASSIGN_OR_RETURN(internal::TagList tags, internal::ReadTags(in));
+  std::vector<server::ConditionKey> keys = internal::RequestTagKeys(tags);
+  for (auto& k : internal::BoundaryKey(role.boundary_arn)) keys.push_back(std::move(k));
+  RETURN_IF_ERROR(ctx.Authorize("iam:CreateRole", role.Arn(), keys));
   if (role.max_session_duration < 3600 || role.max_session_duration > 43200) {
     return Status::Validation(
         "The requested MaxSessionDuration must be between 3600 and 43200 seconds.");
@@ -177,13 +191,15 @@ Result<json::Value> IamService::CreateRole(server::RequestContext& ctx, const js
                            "Cannot exceed quota for ACLSizePerRole: 2048");
   }
   RETURN_IF_ERROR(CompilePolicy(role.trust_policy, PolicyKind::kTrust, role.Arn()).status());
-  ASSIGN_OR_RETURN(internal::TagList tags, internal::ReadTags(in));
   ASSIGN_OR_RETURN(role.role_id, ids::AccessKeyId("AROA"));
   RETURN_IF_ERROR(db_.Write([&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(auto existing, internal::FindRole(tx, account, role.name));
     if (existing) {
       return Status::Modeled("EntityAlreadyExistsException",
                              "Role with name " + role.name + " already exists.");
+    }
+    if (!role.boundary_arn.empty()) {
+      RETURN_IF_ERROR(internal::RequireBoundaryPolicy(tx, account, role.boundary_arn).status());
     }
     RETURN_IF_ERROR(internal::InsertRole(tx, role));
     return internal::PutTags(tx, role.role_id, tags);
@@ -217,25 +233,21 @@ Result<json::Value> IamService::ListRoles(server::RequestContext& ctx, const jso
   std::string prefix(in.get_string("PathPrefix"));
   if (prefix.empty()) prefix = "/";
   std::vector<RoleRow> roles;
-  std::string next;
+  internal::PageCollector collector(page);
   RETURN_IF_ERROR(db_.Read([&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(
         auto q,
         tx.Prepare("SELECT account_id, role_name, role_id, path, description, trust_policy, "
-                   "max_session_duration, created_at, name_key FROM iam_roles "
+                   "max_session_duration, created_at, permissions_boundary, name_key FROM "
+                   "iam_roles "
                    "WHERE account_id = ? AND name_key >= ? AND substr(path, 1, ?) = ? "
                    "ORDER BY name_key LIMIT ?"));
     q->Bind(1, account).Bind(2, page.start).Bind(3, static_cast<int64_t>(prefix.size()));
     q->Bind(4, prefix).Bind(5, page.max_items + 1);
     while (true) {
       ASSIGN_OR_RETURN(bool row, q->Step());
-      if (!row) break;
-      if (static_cast<int64_t>(roles.size()) == page.max_items) {
-        next = q->Text(8);
-        break;
-      }
-      roles.push_back(RoleRow{q->Text(0), q->Text(1), q->Text(2), q->Text(3), q->Text(4),
-                              q->Text(5), q->Int(6), q->Int(7)});
+      if (!row || !collector.Take(q->Text(9))) break;
+      roles.push_back(internal::ReadRoleRow(*q));
     }
     return Status::Ok();
   }));
@@ -243,7 +255,7 @@ Result<json::Value> IamService::ListRoles(server::RequestContext& ctx, const jso
   for (const RoleRow& r : roles) list.push(RoleJson(r));
   json::Value out = json::Value::MakeObject();
   out.set("Roles", std::move(list));
-  internal::SetPage(out, !next.empty(), next);
+  collector.Finish(out);
   return out;
 }
 
@@ -293,6 +305,72 @@ Result<json::Value> IamService::AttachRolePolicy(server::RequestContext& ctx, co
 
 Result<json::Value> IamService::DetachRolePolicy(server::RequestContext& ctx, const json::Value& in) {
   return internal::DetachManagedPolicy(db_, internal::kRoleHolder, ctx, in);
+}
+
+Result<json::Value> IamService::TagRole(server::RequestContext& ctx, const json::Value& in) {
+  const std::string& account = ctx.principal().account_id;
+  std::string name(in.get_string("RoleName"));
+  ASSIGN_OR_RETURN(internal::TagList tags, internal::ReadTags(in));
+  RETURN_IF_ERROR(
+      AuthorizedRole(db_, ctx, "iam:TagRole", name, internal::RequestTagKeys(tags)).status());
+  RETURN_IF_ERROR(db_.Write([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(RoleRow role, RequireRole(tx, account, name));
+    return internal::PutTags(tx, role.role_id, tags);
+  }));
+  return json::Value::MakeObject();
+}
+
+Result<json::Value> IamService::UntagRole(server::RequestContext& ctx, const json::Value& in) {
+  const std::string& account = ctx.principal().account_id;
+  std::string name(in.get_string("RoleName"));
+  std::vector<std::string> keys = internal::ReadTagKeys(in);
+  RETURN_IF_ERROR(
+      AuthorizedRole(db_, ctx, "iam:UntagRole", name, internal::TagKeysKey(keys)).status());
+  RETURN_IF_ERROR(db_.Write([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(RoleRow role, RequireRole(tx, account, name));
+    return internal::RemoveTags(tx, role.role_id, keys);
+  }));
+  return json::Value::MakeObject();
+}
+
+Result<json::Value> IamService::ListRoleTags(server::RequestContext& ctx, const json::Value& in) {
+  std::string name(in.get_string("RoleName"));
+  ASSIGN_OR_RETURN(RoleRow role, AuthorizedRole(db_, ctx, "iam:ListRoleTags", name));
+  ASSIGN_OR_RETURN(internal::Page page, internal::ReadPage(in));
+  internal::TagList tags;
+  RETURN_IF_ERROR(db_.Read([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(tags, internal::LoadTags(tx, role.role_id));
+    return Status::Ok();
+  }));
+  return internal::TagPageJson(std::move(tags), page);
+}
+
+Result<json::Value> IamService::PutRolePermissionsBoundary(server::RequestContext& ctx,
+                                                           const json::Value& in) {
+  const std::string& account = ctx.principal().account_id;
+  std::string name(in.get_string("RoleName"));
+  std::string boundary(in.get_string("PermissionsBoundary"));
+  RETURN_IF_ERROR(AuthorizedRole(db_, ctx, "iam:PutRolePermissionsBoundary", name,
+                                 internal::BoundaryKey(boundary))
+                      .status());
+  RETURN_IF_ERROR(db_.Write([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(RoleRow role, RequireRole(tx, account, name));
+    ASSIGN_OR_RETURN(std::string arn, internal::RequireBoundaryPolicy(tx, account, boundary));
+    return SetRoleBoundary(tx, role.role_id, arn);
+  }));
+  return json::Value::MakeObject();
+}
+
+Result<json::Value> IamService::DeleteRolePermissionsBoundary(server::RequestContext& ctx,
+                                                              const json::Value& in) {
+  const std::string& account = ctx.principal().account_id;
+  std::string name(in.get_string("RoleName"));
+  RETURN_IF_ERROR(AuthorizedRole(db_, ctx, "iam:DeleteRolePermissionsBoundary", name).status());
+  RETURN_IF_ERROR(db_.Write([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(RoleRow role, RequireRole(tx, account, name));
+    return SetRoleBoundary(tx, role.role_id, "");
+  }));
+  return json::Value::MakeObject();
 }
 
 Result<json::Value> IamService::ListAttachedRolePolicies(server::RequestContext& ctx, const json::Value& in) {

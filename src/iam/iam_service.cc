@@ -36,13 +36,14 @@ std::string PathOr(const json::Value& in) {
 
 Result<std::optional<UserRow>> FindUser(store::Tx& tx, std::string_view account,
                                         std::string_view name) {
-  ASSIGN_OR_RETURN(auto q, tx.Prepare("SELECT user_name, user_id, path, created_at FROM iam_users "
+  ASSIGN_OR_RETURN(auto q, tx.Prepare("SELECT user_name, user_id, path, created_at, "
+                                      "permissions_boundary FROM iam_users "
                                       "WHERE account_id = ? AND name_key = ?"));
   std::string key = NameKey(name);
   q->Bind(1, account).Bind(2, key);
   ASSIGN_OR_RETURN(bool row, q->Step());
   if (!row) return std::optional<UserRow>();
-  UserRow u{std::string(account), q->Text(0), q->Text(1), q->Text(2), q->Int(3)};
+  UserRow u{std::string(account), q->Text(0), q->Text(1), q->Text(2), q->Int(3), q->Text(4)};
   return std::optional<UserRow>(std::move(u));
 }
 
@@ -64,7 +65,15 @@ json::Value UserJson(const UserRow& u) {
   v.set("UserId", u.user_id);
   v.set("Arn", u.Arn());
   v.set("CreateDate", u.created_at);
+  if (!u.boundary_arn.empty()) v.set("PermissionsBoundary", BoundaryJson(u.boundary_arn));
   return v;
+}
+
+json::Value BoundaryJson(std::string_view boundary_arn) {
+  json::Value b = json::Value::MakeObject();
+  b.set("PermissionsBoundaryType", "PermissionsBoundaryPolicy");
+  b.set("PermissionsBoundaryArn", boundary_arn);
+  return b;
 }
 
 Result<Page> ReadPage(const json::Value& in) {
@@ -94,6 +103,11 @@ Result<TagList> ReadTags(const json::Value& in) {
   if (list == nullptr || !list->is_array()) return tags;
   for (const json::Value& t : list->as_array()) {
     std::string key(t.get_string("Key"));
+    // The aws: prefix is reserved for tags AWS itself sets.
+    if (NameKey(key).starts_with("aws:")) {
+      return Status::Modeled("InvalidInputException",
+                             "Tag keys that begin with aws: are reserved and cannot be set.");
+    }
     for (const auto& [k, v] : tags) {
       if (NameKey(k) == NameKey(key)) {
         return Status::Modeled(
@@ -106,12 +120,116 @@ Result<TagList> ReadTags(const json::Value& in) {
   return tags;
 }
 
+std::vector<std::string> ReadTagKeys(const json::Value& in) {
+  std::vector<std::string> keys;
+  const json::Value* list = in.find("TagKeys");
+  if (list == nullptr || !list->is_array()) return keys;
+  for (const json::Value& k : list->as_array()) {
+    if (k.is_string()) keys.emplace_back(k.as_string());
+  }
+  return keys;
+}
+
+Status RemoveTags(store::Tx& tx, std::string_view resource_id,
+                  const std::vector<std::string>& keys) {
+  // Tag keys are case-insensitive: removing "Team" removes "team".
+  ASSIGN_OR_RETURN(auto q, tx.Prepare("DELETE FROM iam_tags WHERE resource_id = ? AND "
+                                      "lower(tag_key) = lower(?)"));
+  for (const std::string& k : keys) {
+    RETURN_IF_ERROR(q->Reset());
+    q->Bind(1, resource_id).Bind(2, k);
+    RETURN_IF_ERROR(q->Run());
+  }
+  return Status::Ok();
+}
+
+json::Value TagPageJson(TagList tags, const Page& page) {
+  PageCollector collector(page);
+  TagList shown;
+  for (auto& tag : tags) {
+    if (tag.first < page.start) continue;
+    if (!collector.Take(tag.first)) break;
+    shown.push_back(std::move(tag));
+  }
+  json::Value out = json::Value::MakeObject();
+  out.set("Tags", TagsJson(shown));
+  collector.Finish(out);
+  return out;
+}
+
+std::vector<server::ConditionKey> RequestTagKeys(const TagList& tags) {
+  std::vector<server::ConditionKey> keys;
+  if (tags.empty()) return keys;
+  server::ConditionKey tag_keys{"aws:TagKeys", {}};
+  for (const auto& [k, v] : tags) {
+    keys.push_back({"aws:RequestTag/" + k, {v}});
+    tag_keys.values.push_back(k);
+  }
+  keys.push_back(std::move(tag_keys));
+  return keys;
+}
+
+std::vector<server::ConditionKey> TagKeysKey(const std::vector<std::string>& keys) {
+  std::vector<server::ConditionKey> out;
+  if (!keys.empty()) out.push_back({"aws:TagKeys", keys});
+  return out;
+}
+
+void AddResourceTagKeys(const TagList& tags, std::vector<server::ConditionKey>& keys) {
+  for (const auto& [k, v] : tags) {
+    keys.push_back({"aws:ResourceTag/" + k, {v}});
+    keys.push_back({"iam:ResourceTag/" + k, {v}});
+  }
+}
+
+std::vector<server::ConditionKey> BoundaryKey(std::string_view boundary_arn) {
+  std::vector<server::ConditionKey> keys;
+  if (!boundary_arn.empty()) {
+    keys.push_back({"iam:PermissionsBoundary", {std::string(boundary_arn)}});
+  }
+  return keys;
+}
+
+bool ActionSeesBoundary(std::string_view action) {
+  // IAM service authorization reference: the actions that take the
+  // iam:PermissionsBoundary condition key.
+  static constexpr std::string_view kActions[] = {
+      "iam:AttachRolePolicy",           "iam:AttachUserPolicy",
+      "iam:CreateRole",                 "iam:CreateUser",
+      "iam:DeleteRolePermissionsBoundary", "iam:DeleteRolePolicy",
+      "iam:DeleteUserPermissionsBoundary", "iam:DeleteUserPolicy",
+      "iam:DetachRolePolicy",           "iam:DetachUserPolicy",
+      "iam:PutRolePermissionsBoundary", "iam:PutRolePolicy",
+      "iam:PutUserPermissionsBoundary", "iam:PutUserPolicy",
+  };
+  for (std::string_view a : kActions) {
+    if (a == action) return true;
+  }
+  return false;
+}
+
+std::vector<server::ConditionKey> TargetKeys(std::string_view action, const TagList& tags,
+                                             std::string_view boundary_arn,
+                                             std::vector<server::ConditionKey> keys) {
+  AddResourceTagKeys(tags, keys);
+  bool named = false;
+  for (const auto& k : keys) named = named || NameKey(k.name) == "iam:permissionsboundary";
+  if (!named && !boundary_arn.empty() && ActionSeesBoundary(action)) {
+    keys.push_back({"iam:PermissionsBoundary", {std::string(boundary_arn)}});
+  }
+  return keys;
+}
+
 Status PutTags(store::Tx& tx, std::string_view resource_id, const TagList& tags) {
   ASSIGN_OR_RETURN(
       auto q,
       tx.Prepare(
           "INSERT INTO iam_tags (resource_id, tag_key, tag_value) VALUES (?, ?, ?) "
           "ON CONFLICT (resource_id, tag_key) DO UPDATE SET tag_value = excluded.tag_value"));
+  // Keys are case-insensitive: a new spelling replaces the old one.
+  std::vector<std::string> keys;
+  for (const auto& [k, v] : tags) keys.push_back(k);
+  RETURN_IF_ERROR(RemoveTags(tx, resource_id, keys));
   for (const auto& [k, v] : tags) {
     RETURN_IF_ERROR(q->Reset());
     q->Bind(1, resource_id).Bind(2, k).Bind(3, v);
@@ -253,6 +371,42 @@ CREATE TABLE iam_role_attachments (
 );
 CREATE INDEX iam_role_attachments_by_policy ON iam_role_attachments (policy_arn);
 )sql"},
+    // Groups with their members, inline policies and attachments (keyed by
+    // the group's unique id, AGPA...); permissions boundaries of users and
+    // roles (a managed policy ARN, '' for none); the number the next
+    // version of a managed policy gets (IAM never reuses version ids).
+    {3, R"sql(
+CREATE TABLE iam_groups (
+  account_id TEXT NOT NULL,
+  name_key TEXT NOT NULL,
+  group_name TEXT NOT NULL,
+  group_id TEXT NOT NULL UNIQUE,
+  path TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (account_id, name_key)
+);
+CREATE TABLE iam_group_members (
+  group_id TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  PRIMARY KEY (group_id, user_id)
+);
+CREATE INDEX iam_group_members_by_user ON iam_group_members (user_id);
+CREATE TABLE iam_group_policies (
+  group_id TEXT NOT NULL,
+  policy_name TEXT NOT NULL,
+  document TEXT NOT NULL,
+  PRIMARY KEY (group_id, policy_name)
+);
+CREATE TABLE iam_group_attachments (
+  group_id TEXT NOT NULL,
+  policy_arn TEXT NOT NULL,
+  PRIMARY KEY (group_id, policy_arn)
+);
+CREATE INDEX iam_group_attachments_by_policy ON iam_group_attachments (policy_arn);
+ALTER TABLE iam_users ADD COLUMN permissions_boundary TEXT NOT NULL DEFAULT '';
+ALTER TABLE iam_roles ADD COLUMN permissions_boundary TEXT NOT NULL DEFAULT '';
+ALTER TABLE iam_policies ADD COLUMN next_version INTEGER NOT NULL DEFAULT 2;
+)sql"},
 };
 
 struct Binding {
@@ -273,6 +427,8 @@ void IamService::Register(server::Registry& registry) {
       {"TagUser", &IamService::TagUser},
       {"UntagUser", &IamService::UntagUser},
       {"ListUserTags", &IamService::ListUserTags},
+      {"PutUserPermissionsBoundary", &IamService::PutUserPermissionsBoundary},
+      {"DeleteUserPermissionsBoundary", &IamService::DeleteUserPermissionsBoundary},
       {"CreateAccessKey", &IamService::CreateAccessKey},
       {"ListAccessKeys", &IamService::ListAccessKeys},
       {"UpdateAccessKey", &IamService::UpdateAccessKey},
@@ -282,6 +438,13 @@ void IamService::Register(server::Registry& registry) {
       {"GetPolicyVersion", &IamService::GetPolicyVersion},
       {"ListPolicies", &IamService::ListPolicies},
       {"DeletePolicy", &IamService::DeletePolicy},
+      {"TagPolicy", &IamService::TagPolicy},
+      {"UntagPolicy", &IamService::UntagPolicy},
+      {"ListPolicyTags", &IamService::ListPolicyTags},
+      {"CreatePolicyVersion", &IamService::CreatePolicyVersion},
+      {"ListPolicyVersions", &IamService::ListPolicyVersions},
+      {"DeletePolicyVersion", &IamService::DeletePolicyVersion},
+      {"SetDefaultPolicyVersion", &IamService::SetDefaultPolicyVersion},
       {"PutUserPolicy", &IamService::PutUserPolicy},
       {"GetUserPolicy", &IamService::GetUserPolicy},
       {"ListUserPolicies", &IamService::ListUserPolicies},
@@ -289,6 +452,21 @@ void IamService::Register(server::Registry& registry) {
       {"AttachUserPolicy", &IamService::AttachUserPolicy},
       {"DetachUserPolicy", &IamService::DetachUserPolicy},
       {"ListAttachedUserPolicies", &IamService::ListAttachedUserPolicies},
+      {"CreateGroup", &IamService::CreateGroup},
+      {"GetGroup", &IamService::GetGroup},
+      {"ListGroups", &IamService::ListGroups},
+      {"UpdateGroup", &IamService::UpdateGroup},
+      {"DeleteGroup", &IamService::DeleteGroup},
+      {"AddUserToGroup", &IamService::AddUserToGroup},
+      {"RemoveUserFromGroup", &IamService::RemoveUserFromGroup},
+      {"ListGroupsForUser", &IamService::ListGroupsForUser},
+      {"PutGroupPolicy", &IamService::PutGroupPolicy},
+      {"GetGroupPolicy", &IamService::GetGroupPolicy},
+      {"ListGroupPolicies", &IamService::ListGroupPolicies},
+      {"DeleteGroupPolicy", &IamService::DeleteGroupPolicy},
+      {"AttachGroupPolicy", &IamService::AttachGroupPolicy},
+      {"DetachGroupPolicy", &IamService::DetachGroupPolicy},
+      {"ListAttachedGroupPolicies", &IamService::ListAttachedGroupPolicies},
       {"CreateRole", &IamService::CreateRole},
       {"GetRole", &IamService::GetRole},
       {"ListRoles", &IamService::ListRoles},
@@ -300,6 +478,11 @@ void IamService::Register(server::Registry& registry) {
       {"AttachRolePolicy", &IamService::AttachRolePolicy},
       {"DetachRolePolicy", &IamService::DetachRolePolicy},
       {"ListAttachedRolePolicies", &IamService::ListAttachedRolePolicies},
+      {"TagRole", &IamService::TagRole},
+      {"UntagRole", &IamService::UntagRole},
+      {"ListRoleTags", &IamService::ListRoleTags},
+      {"PutRolePermissionsBoundary", &IamService::PutRolePermissionsBoundary},
+      {"DeleteRolePermissionsBoundary", &IamService::DeleteRolePermissionsBoundary},
   };
   for (const Binding& b : bindings) {
     bool read_only = b.operation.starts_with("Get") || b.operation.starts_with("List");

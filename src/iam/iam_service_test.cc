@@ -77,7 +77,7 @@ class IamServiceTest : public ::testing::Test {
   SystemClock clock_;
 };
 
-TEST_F(IamServiceTest, RegistersEveryOperation) { EXPECT_EQ(registry_.size(), 34u); }
+TEST_F(IamServiceTest, RegistersEveryOperation) { EXPECT_EQ(registry_.size(), 63u); }
 
 TEST_F(IamServiceTest, UserNamesAreUniqueIgnoringCase) {
   auto created = A("CreateUser", Obj({{"UserName", "Alice"}, {"Path", "/ops/"}}));
@@ -225,6 +225,63 @@ TEST_F(IamServiceTest, ManagedPolicyDocumentsAreValidatedAndUrlEncoded) {
   // Another account's policy is not the caller's to read.
   EXPECT_EQ(Call(Root(kAcctB), "GetPolicy", Obj({{"PolicyArn", arn}})).status().code(),
             ErrorCode::kAccessDenied);
+}
+
+}  // namespace
+}  // namespace rampart::iam
+
+namespace rampart::iam {
+namespace {
+
+TEST_F(IamServiceTest, GroupRenameRefusesATakenNameAndMembershipFollowsTheGroup) {
+  ASSERT_TRUE(A("CreateGroup", Obj({{"GroupName", "ops"}})).ok());
+  ASSERT_TRUE(A("CreateGroup", Obj({{"GroupName", "dev"}})).ok());
+  ASSERT_TRUE(A("CreateUser", Obj({{"UserName", "ann"}})).ok());
+  ASSERT_TRUE(A("AddUserToGroup", Obj({{"GroupName", "ops"}, {"UserName", "ann"}})).ok());
+  EXPECT_EQ(Modeled(A("UpdateGroup", Obj({{"GroupName", "ops"}, {"NewGroupName", "DEV"}}))),
+            "EntityAlreadyExistsException");
+  ASSERT_TRUE(A("UpdateGroup", Obj({{"GroupName", "ops"}, {"NewGroupName", "sre"}})).ok());
+  auto groups = A("ListGroupsForUser", Obj({{"UserName", "ann"}}));
+  ASSERT_TRUE(groups.ok());
+  ASSERT_EQ(groups->find("Groups")->as_array().size(), 1u);
+  EXPECT_EQ(groups->find("Groups")->as_array()[0].get_string("GroupName"), "sre");
+  // Another account sees none of it.
+  EXPECT_EQ(Modeled(Call(Root(kAcctB), "GetGroup", Obj({{"GroupName", "sre"}}))),
+            "NoSuchEntityException");
+}
+
+TEST_F(IamServiceTest, HostileMarkersAndAwsPolicyChangesAreRefused) {
+  const std::string admin = "arn:aws:iam::aws:policy/AdministratorAccess";
+  EXPECT_EQ(A("ListGroups", Obj({{"Marker", "%%%not-base64"}})).status().code(),
+            ErrorCode::kValidation);
+  auto created = A("CreatePolicy",
+                   Obj({{"PolicyName", "p"},
+                        {"PolicyDocument",
+                         R"({"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"*","Resource":"*"}})"}}));
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  std::string arn(created->find("Policy")->get_string("Arn"));
+  EXPECT_EQ(A("ListPolicyVersions", Obj({{"PolicyArn", arn}, {"Marker", "!!"}})).status().code(),
+            ErrorCode::kValidation);
+  auto versions = A("ListPolicyVersions", Obj({{"PolicyArn", arn}}));
+  ASSERT_TRUE(versions.ok());
+  EXPECT_EQ(versions->find("Versions")->as_array().size(), 1u);
+  EXPECT_EQ(Modeled(A("DeletePolicyVersion", Obj({{"PolicyArn", arn}, {"VersionId", "v1"}}))),
+            "DeleteConflictException");
+  EXPECT_EQ(Modeled(A("GetPolicyVersion", Obj({{"PolicyArn", arn}, {"VersionId", "v2"}}))),
+            "NoSuchEntityException");
+  // AWS managed policies never change (the root-only authorizer already
+  // refuses a resource outside the account; the handler refuses too).
+  EXPECT_EQ(A("DeletePolicyVersion", Obj({{"PolicyArn", admin}, {"VersionId", "v1"}}))
+                .status()
+                .code(),
+            ErrorCode::kAccessDenied);
+  EXPECT_EQ(Modeled(A("PutUserPermissionsBoundary",
+                      Obj({{"UserName", "nobody"}, {"PermissionsBoundary", admin}}))),
+            "NoSuchEntityException");
+  ASSERT_TRUE(A("CreateUser", Obj({{"UserName", "bo"}})).ok());
+  EXPECT_EQ(Modeled(A("PutUserPermissionsBoundary",
+                      Obj({{"UserName", "bo"}, {"PermissionsBoundary", "arn:aws:s3:::bucket"}}))),
+            "InvalidInputException");
 }
 
 }  // namespace

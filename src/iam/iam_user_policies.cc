@@ -10,8 +10,9 @@ namespace {
 Holder AsHolder(const UserRow& u) { return Holder{u.user_id, u.name}; }
 
 Result<Holder> AuthorizedUserHolder(store::Database& db, const server::RequestContext& ctx,
-                                    std::string_view action, std::string_view name) {
-  ASSIGN_OR_RETURN(UserRow user, AuthorizedUser(db, ctx, action, name));
+                                    std::string_view action, std::string_view name,
+                                    std::vector<server::ConditionKey> keys) {
+  ASSIGN_OR_RETURN(UserRow user, AuthorizedUser(db, ctx, action, name, std::move(keys)));
   return AsHolder(user);
 }
 

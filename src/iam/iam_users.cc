@@ -1,5 +1,6 @@
-// IAM users and their tags: CreateUser, GetUser, ListUsers, DeleteUser,
-// TagUser, UntagUser, ListUserTags.
+// IAM users, their tags and permissions boundaries: CreateUser, GetUser,
+// ListUsers, DeleteUser, TagUser, UntagUser, ListUserTags,
+// PutUserPermissionsBoundary, DeleteUserPermissionsBoundary.
 #include "iam/iam_internal.h"
 #include "rampart/core/arn.h"
 #include "rampart/core/ids.h"
@@ -12,15 +13,20 @@ using internal::UserRow;
 namespace internal {
 
 Result<UserRow> AuthorizedUser(store::Database& db, const server::RequestContext& ctx,
-                               std::string_view action, std::string_view name) {
+                               std::string_view action, std::string_view name,
+                               std::vector<server::ConditionKey> keys) {
   const std::string& account = ctx.principal().account_id;
   std::optional<UserRow> user;
+  TagList tags;
   RETURN_IF_ERROR(db.Read([&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(user, FindUser(tx, account, name));
+    if (!user) return Status::Ok();
+    ASSIGN_OR_RETURN(tags, LoadTags(tx, user->user_id));
     return Status::Ok();
   }));
   std::string arn = user ? user->Arn() : IamArn(account, "user", "/", name);
-  RETURN_IF_ERROR(ctx.Authorize(action, arn));
+  std::string boundary = user ? user->boundary_arn : std::string();
+  RETURN_IF_ERROR(ctx.Authorize(action, arn, TargetKeys(action, tags, boundary, std::move(keys))));
   if (!user) return NoSuchUser(name);
   return std::move(*user);
 }
@@ -52,18 +58,24 @@ Result<json::Value> RootUser(store::Database& db, const server::Principal& p) {
   return out;
 }
 
+Status SetUserBoundary(store::Tx& tx, std::string_view user_id, std::string_view arn) {
+  ASSIGN_OR_RETURN(auto q,
+                   tx.Prepare("UPDATE iam_users SET permissions_boundary = ? WHERE user_id = ?"));
+  q->Bind(1, arn).Bind(2, user_id);
+  return q->Run();
+}
+
 }  // namespace
 
 Result<json::Value> IamService::CreateUser(server::RequestContext& ctx, const json::Value& in) {
   const std::string& account = ctx.principal().account_id;
   std::string name(in.get_string("UserName"));
   UserRow user{account, name, "", internal::PathOr(in), internal::NowSeconds(ctx)};
-  RETURN_IF_ERROR(ctx.Authorize("iam:CreateUser", user.Arn()));
-  if (in.find("PermissionsBoundary") != nullptr) {
-    return Status::Error(ErrorCode::kNotImplemented,
-                         "CreateUser with PermissionsBoundary is not implemented yet.");
-  }
+  user.boundary_arn = std::string(in.get_string("PermissionsBoundary"));
   ASSIGN_OR_RETURN(internal::TagList tags, internal::ReadTags(in));
+  std::vector<server::ConditionKey> keys = internal::RequestTagKeys(tags);
+  for (auto& k : internal::BoundaryKey(user.boundary_arn)) keys.push_back(std::move(k));
+  RETURN_IF_ERROR(ctx.Authorize("iam:CreateUser", user.Arn(), keys));
   ASSIGN_OR_RETURN(user.user_id, ids::AccessKeyId("AIDA"));
   RETURN_IF_ERROR(db_.Write([&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(auto existing, internal::FindUser(tx, account, name));
@@ -71,14 +83,16 @@ Result<json::Value> IamService::CreateUser(server::RequestContext& ctx, const js
       return Status::Modeled("EntityAlreadyExistsException",
                              "User with name " + name + " already exists.");
     }
+    if (!user.boundary_arn.empty()) {
+      RETURN_IF_ERROR(internal::RequireBoundaryPolicy(tx, account, user.boundary_arn).status());
+    }
     ASSIGN_OR_RETURN(
         auto q,
-        tx.Prepare(
-            "INSERT INTO iam_users (account_id, name_key, user_name, user_id, path, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?)"));
+        tx.Prepare("INSERT INTO iam_users (account_id, name_key, user_name, user_id, path, "
+                   "created_at, permissions_boundary) VALUES (?, ?, ?, ?, ?, ?, ?)"));
     std::string key = internal::NameKey(name);
     q->Bind(1, account).Bind(2, key).Bind(3, name).Bind(4, user.user_id).Bind(5, user.path);
-    q->Bind(6, user.created_at);
+    q->Bind(6, user.created_at).Bind(7, user.boundary_arn);
     RETURN_IF_ERROR(q->Run());
     return internal::PutTags(tx, user.user_id, tags);
   }));
@@ -122,22 +136,20 @@ Result<json::Value> IamService::ListUsers(server::RequestContext& ctx, const jso
   std::string prefix(in.get_string("PathPrefix"));
   if (prefix.empty()) prefix = "/";
   std::vector<UserRow> users;
-  std::string next;
+  internal::PageCollector collector(page);
   RETURN_IF_ERROR(db_.Read([&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(
-        auto q, tx.Prepare("SELECT user_name, user_id, path, created_at, name_key FROM iam_users "
+        auto q, tx.Prepare("SELECT user_name, user_id, path, created_at, name_key, "
+                           "permissions_boundary FROM iam_users "
                            "WHERE account_id = ? AND name_key >= ? AND substr(path, 1, ?) = ? "
                            "ORDER BY name_key LIMIT ?"));
     q->Bind(1, account).Bind(2, page.start).Bind(3, static_cast<int64_t>(prefix.size()));
     q->Bind(4, prefix).Bind(5, page.max_items + 1);
     while (true) {
       ASSIGN_OR_RETURN(bool row, q->Step());
-      if (!row) break;
-      if (static_cast<int64_t>(users.size()) == page.max_items) {
-        next = q->Text(4);
-        break;
-      }
-      users.push_back(UserRow{account, q->Text(0), q->Text(1), q->Text(2), q->Int(3)});
+      if (!row || !collector.Take(q->Text(4))) break;
+      users.push_back(
+          UserRow{account, q->Text(0), q->Text(1), q->Text(2), q->Int(3), q->Text(5)});
     }
     return Status::Ok();
   }));
@@ -145,7 +157,7 @@ Result<json::Value> IamService::ListUsers(server::RequestContext& ctx, const jso
   for (const UserRow& u : users) list.push(internal::UserJson(u));
   json::Value out = json::Value::MakeObject();
   out.set("Users", std::move(list));
-  internal::SetPage(out, !next.empty(), next);
+  collector.Finish(out);
   return out;
 }
 
@@ -171,6 +183,11 @@ Result<json::Value> IamService::DeleteUser(server::RequestContext& ctx, const js
         internal::CountOf(tx, "SELECT COUNT(*) FROM iam_user_attachments WHERE user_id = ?",
                           {user.user_id}));
     if (attached > 0) return Conflict("Cannot delete entity, must detach all policies first.");
+    ASSIGN_OR_RETURN(
+        int64_t groups,
+        internal::CountOf(tx, "SELECT COUNT(*) FROM iam_group_members WHERE user_id = ?",
+                          {user.user_id}));
+    if (groups > 0) return Conflict("Cannot delete entity, must remove user from all groups first.");
     RETURN_IF_ERROR(internal::DeleteTags(tx, user.user_id));
     ASSIGN_OR_RETURN(auto q, tx.Prepare("DELETE FROM iam_users WHERE user_id = ?"));
     q->Bind(1, user.user_id);
@@ -182,8 +199,10 @@ Result<json::Value> IamService::DeleteUser(server::RequestContext& ctx, const js
 Result<json::Value> IamService::TagUser(server::RequestContext& ctx, const json::Value& in) {
   const std::string& account = ctx.principal().account_id;
   std::string name(in.get_string("UserName"));
-  RETURN_IF_ERROR(internal::AuthorizedUser(db_, ctx, "iam:TagUser", name).status());
   ASSIGN_OR_RETURN(internal::TagList tags, internal::ReadTags(in));
+  RETURN_IF_ERROR(internal::AuthorizedUser(db_, ctx, "iam:TagUser", name,
+                                           internal::RequestTagKeys(tags))
+                      .status());
   RETURN_IF_ERROR(db_.Write([&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(UserRow user, internal::RequireUser(tx, account, name));
     return internal::PutTags(tx, user.user_id, tags);
@@ -194,20 +213,13 @@ Result<json::Value> IamService::TagUser(server::RequestContext& ctx, const json:
 Result<json::Value> IamService::UntagUser(server::RequestContext& ctx, const json::Value& in) {
   const std::string& account = ctx.principal().account_id;
   std::string name(in.get_string("UserName"));
-  RETURN_IF_ERROR(internal::AuthorizedUser(db_, ctx, "iam:UntagUser", name).status());
+  std::vector<std::string> keys = internal::ReadTagKeys(in);
+  RETURN_IF_ERROR(
+      internal::AuthorizedUser(db_, ctx, "iam:UntagUser", name, internal::TagKeysKey(keys))
+          .status());
   RETURN_IF_ERROR(db_.Write([&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(UserRow user, internal::RequireUser(tx, account, name));
-    ASSIGN_OR_RETURN(auto q,
-                     tx.Prepare("DELETE FROM iam_tags WHERE resource_id = ? AND tag_key = ?"));
-    const json::Value* keys = in.find("TagKeys");
-    if (keys == nullptr || !keys->is_array()) return Status::Ok();
-    for (const json::Value& k : keys->as_array()) {
-      if (!k.is_string()) continue;
-      RETURN_IF_ERROR(q->Reset());
-      q->Bind(1, user.user_id).Bind(2, k.as_string());
-      RETURN_IF_ERROR(q->Run());
-    }
-    return Status::Ok();
+    return internal::RemoveTags(tx, user.user_id, keys);
   }));
   return json::Value::MakeObject();
 }
@@ -221,20 +233,36 @@ Result<json::Value> IamService::ListUserTags(server::RequestContext& ctx, const 
     ASSIGN_OR_RETURN(tags, internal::LoadTags(tx, user.user_id));
     return Status::Ok();
   }));
-  internal::TagList shown;
-  std::string next;
-  for (auto& tag : tags) {
-    if (tag.first < page.start) continue;
-    if (static_cast<int64_t>(shown.size()) == page.max_items) {
-      next = tag.first;
-      break;
-    }
-    shown.push_back(std::move(tag));
-  }
-  json::Value out = json::Value::MakeObject();
-  out.set("Tags", internal::TagsJson(shown));
-  internal::SetPage(out, !next.empty(), next);
-  return out;
+  return internal::TagPageJson(std::move(tags), page);
+}
+
+Result<json::Value> IamService::PutUserPermissionsBoundary(server::RequestContext& ctx,
+                                                           const json::Value& in) {
+  const std::string& account = ctx.principal().account_id;
+  std::string name(in.get_string("UserName"));
+  std::string boundary(in.get_string("PermissionsBoundary"));
+  RETURN_IF_ERROR(internal::AuthorizedUser(db_, ctx, "iam:PutUserPermissionsBoundary", name,
+                                           internal::BoundaryKey(boundary))
+                      .status());
+  RETURN_IF_ERROR(db_.Write([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(UserRow user, internal::RequireUser(tx, account, name));
+    ASSIGN_OR_RETURN(std::string arn, internal::RequireBoundaryPolicy(tx, account, boundary));
+    return SetUserBoundary(tx, user.user_id, arn);
+  }));
+  return json::Value::MakeObject();
+}
+
+Result<json::Value> IamService::DeleteUserPermissionsBoundary(server::RequestContext& ctx,
+                                                              const json::Value& in) {
+  const std::string& account = ctx.principal().account_id;
+  std::string name(in.get_string("UserName"));
+  RETURN_IF_ERROR(
+      internal::AuthorizedUser(db_, ctx, "iam:DeleteUserPermissionsBoundary", name).status());
+  RETURN_IF_ERROR(db_.Write([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(UserRow user, internal::RequireUser(tx, account, name));
+    return SetUserBoundary(tx, user.user_id, "");
+  }));
+  return json::Value::MakeObject();
 }
 
 }  // namespace rampart::iam

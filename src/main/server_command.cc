@@ -14,8 +14,10 @@
 #include "rampart/iam/account.h"
 #include "rampart/iam/engine_authorizer.h"
 #include "rampart/iam/mfa.h"
+#include "rampart/iam/organizations.h"
 #include "rampart/iam/simulate.h"
 #include "rampart/iam/sts.h"
+#include "rampart/kms/kms_service.h"
 #include "rampart/server/audit.h"
 #include "rampart/server/authorizer.h"
 #include "rampart/server/dispatcher.h"
@@ -100,8 +102,10 @@ int RunServer(server::Config cfg) {
   if (!db.ok()) return fail(db.status());
   if (Status st = server::CredentialStore::Migrate(**db); !st.ok()) return fail(st);
   if (Status st = iam::IamService::Migrate(**db); !st.ok()) return fail(st);
+  if (Status st = kms::KmsService::Migrate(**db); !st.ok()) return fail(st);
   if (Status st = iam::MfaService::Migrate(**db); !st.ok()) return fail(st);
   if (Status st = iam::AccountService::Migrate(**db); !st.ok()) return fail(st);
+  if (Status st = iam::OrganizationsService::Migrate(**db); !st.ok()) return fail(st);
 
   server::CredentialStore creds(**db, *root_key);
   auto boot = server::Bootstrap(creds, cfg.data_dir, cfg.dev);
@@ -111,6 +115,10 @@ int RunServer(server::Config cfg) {
   iam::EngineAuthorizer authorizer(**db, policy_cache);
   iam::IamService iam_service(**db, creds);
   iam_service.SetPolicyCache(&policy_cache);
+  iam::OrganizationsView org_view(**db);
+  authorizer.SetOrganizationView(&org_view);
+  iam::OrganizationsService org_service(**db, creds);
+  org_service.SetPolicyCache(&policy_cache);
   server::Registry registry;
   iam::RegisterSts(registry);
   iam::MfaService mfa_service(**db, *root_key);
@@ -123,12 +131,16 @@ int RunServer(server::Config cfg) {
   sts_service.SetMfa(&mfa_service);
   sts_service.Register(registry);
   iam_service.Register(registry);
+  org_service.Register(registry);
+  kms::KmsService kms_service(**db, *root_key, authorizer);
+  kms_service.Register(registry);
   server::NullAuditSink audit;
   SystemClock clock;
   auto reset = [&]() -> Status {
     RETURN_IF_ERROR((*db)->WipeAllData());
     creds.InvalidateCache();
     policy_cache.InvalidateAll();
+    kms_service.InvalidateCache();
     return server::Bootstrap(creds, cfg.data_dir, cfg.dev).status();
   };
   server::Dispatcher dispatcher(

@@ -1,5 +1,6 @@
 """Login profiles, the account password policy, ChangePassword and account
 aliases, with boto3 and the aws CLI against a real rampart server."""
+import base64
 import json
 
 import pytest
@@ -113,3 +114,40 @@ def test_account_alias(server):
     code, _ = error_of(iam.delete_account_alias, AccountAlias=alias)
     assert code == "NoSuchEntity"
     assert iam.list_account_aliases()["AccountAliases"] == []
+
+
+def test_account_summary_counts(server):
+    iam = server.client("iam")
+    before = iam.get_account_summary()["SummaryMap"]
+    assert before["UsersQuota"] == 5000 and before["AccessKeysPerUserQuota"] == 2
+    iam.create_user(UserName=uniq("sum"))
+    iam.create_group(GroupName=uniq("sumg"))
+    after = iam.get_account_summary()["SummaryMap"]
+    assert after["Users"] == before["Users"] + 1
+    assert after["Groups"] == before["Groups"] + 1
+    assert after["AccountAccessKeysPresent"] == 1
+
+
+def test_credential_report(server, fresh_policy):
+    import csv
+    import io
+    iam = fresh_policy
+    with_password, _ = user_with_key(server)
+    iam.create_login_profile(UserName=with_password, Password=GOOD)
+    iam.update_account_password_policy(MaxPasswordAge=30)
+    # No other test generates a report, so this one is built now.
+    out = iam.generate_credential_report()
+    assert out["State"] == "COMPLETE"
+    report = iam.get_credential_report()
+    assert report["ReportFormat"] == "text/csv"
+    rows = list(csv.DictReader(io.StringIO(report["Content"].decode())))
+    assert rows[0]["user"] == "<root_account>" and rows[0]["password_enabled"] == "not_supported"
+    assert rows[0]["access_key_1_active"] == "true"
+    by_user = {r["user"]: r for r in rows}
+    row = by_user[with_password]
+    assert row["password_enabled"] == "true" and row["access_key_1_active"] == "true"
+    assert row["password_next_rotation"] != "N/A"
+    assert row["access_key_2_active"] == "false" and row["mfa_active"] == "false"
+    assert out["State"] == iam.generate_credential_report()["State"]
+    r = server.aws("iam", "get-credential-report")
+    assert "<root_account>" in base64.b64decode(json.loads(r.stdout)["Content"]).decode()

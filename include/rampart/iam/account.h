@@ -3,7 +3,8 @@
 // DeleteLoginProfile, ChangePassword), the account password policy
 // (UpdateAccountPasswordPolicy, GetAccountPasswordPolicy,
 // DeleteAccountPasswordPolicy) and account aliases (CreateAccountAlias,
-// DeleteAccountAlias, ListAccountAliases).
+// DeleteAccountAlias, ListAccountAliases), GetAccountSummary and the
+// credential report (GenerateCredentialReport, GetCredentialReport).
 //
 // Passwords are kept only as PBKDF2 hashes (crypto/password.h); the last
 // 24 per user, for the policy's reuse prevention, only as HMACs under a key
@@ -73,6 +74,11 @@ class AccountService {
   Result<json::Value> CreateAccountAlias(server::RequestContext& ctx, const json::Value& in);
   Result<json::Value> DeleteAccountAlias(server::RequestContext& ctx, const json::Value& in);
   Result<json::Value> ListAccountAliases(server::RequestContext& ctx, const json::Value& in);
+  // account_reports.cc
+  Result<json::Value> GetAccountSummary(server::RequestContext& ctx, const json::Value& in);
+  Result<json::Value> GenerateCredentialReport(server::RequestContext& ctx,
+                                               const json::Value& in);
+  Result<json::Value> GetCredentialReport(server::RequestContext& ctx, const json::Value& in);
 
   // Checks password against the account's policy, then hashes it (slowly,
   // outside any transaction).

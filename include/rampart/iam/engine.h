@@ -41,6 +41,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "rampart/core/status.h"
@@ -61,6 +62,8 @@ struct PrincipalPolicies {
   bool scp_exempt = false;  // the management account
   std::string org_id{};                  // aws:PrincipalOrgID, empty outside an organization
   std::vector<std::string> org_paths{};  // aws:PrincipalOrgPaths
+  // The IAM user's or the role's tags (aws:PrincipalTag/*).
+  std::vector<std::pair<std::string, std::string>> tags{};
 };
 
 // Everything the engine weighs for one request.

@@ -1,17 +1,26 @@
 // The policy engine behind the server's authorization hook: every
 // RequestContext::Authorize call lands here. A caller's identity policies
-// (inline and attached managed policies of an IAM user, or of the role
-// behind a role session) are loaded from the
-// store once, compiled, and cached per principal; IAM writes invalidate the
+// (inline and attached managed policies of an IAM user and of every group
+// it is in, or of the role behind a role session), its permissions
+// boundary and its tags (aws:PrincipalTag/*) are loaded from the store
+// once, compiled, and cached per principal; IAM writes invalidate the
 // cache, so the hot path never reads the database.
+//
+// A role session's session tags override the role's tags of the same key,
+// and its session policies are compiled once per session (cached by access
+// key id: a session never changes). The session's MFA flag, token issue
+// time and source identity become aws:MultiFactorAuthPresent,
+// aws:TokenIssueTime and aws:SourceIdentity.
 //
 // Thread-safety: thread-safe.
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "rampart/iam/engine.h"
@@ -65,10 +74,24 @@ class EngineAuthorizer final : public server::Authorizer {
   Result<std::shared_ptr<const PrincipalPolicies>> PoliciesOf(const server::Principal& p) const;
   Result<std::shared_ptr<const PrincipalPolicies>> LoadUserPolicies(
       const server::Principal& p) const;
+  using SessionPolicies = std::shared_ptr<const std::vector<PolicyPtr>>;
+  // The compiled session policies of p (empty when it passed none).
+  SessionPolicies SessionPoliciesOf(const server::Principal& p) const;
+  Result<bool> Evaluate(const server::RequestContext& ctx, std::string_view action,
+                        std::string_view resource_arn, std::span<const server::ConditionKey> keys,
+                        PolicySet set, Status* denial) const;
+
+  // Bounds the session-policy cache; it is cleared when full (sessions
+  // expire, so old entries are dead weight).
+  static constexpr size_t kMaxSessions = 65536;
 
   store::Database& db_;
   PolicyCache& cache_;
   const OrganizationView* org_view_ = nullptr;
+  mutable std::mutex session_mu_;
+  // Access key id of a session -> its compiled session policies. Guarded
+  // by session_mu_.
+  mutable std::unordered_map<std::string, SessionPolicies> sessions_;
 };
 
 }  // namespace rampart::iam

@@ -1,6 +1,8 @@
-// IAM (query protocol, signing name "iam"): users, their tags and access
-// keys, customer managed policies, inline user policies and attachments,
-// roles with trust policies, inline role policies and attachments.
+// IAM (query protocol, signing name "iam"): users, their tags, access keys
+// and permissions boundaries; groups and membership; customer managed
+// policies with versions and tags, and the AWS managed policies; inline
+// policies and attachments of users, groups and roles; roles with trust
+// policies, tags and permissions boundaries.
 //
 // Every handler authorizes first (ctx.Authorize with the IAM action and the
 // resource ARN), scopes every resource to the caller's account, and makes
@@ -48,6 +50,10 @@ class IamService {
   Result<json::Value> TagUser(server::RequestContext& ctx, const json::Value& in);
   Result<json::Value> UntagUser(server::RequestContext& ctx, const json::Value& in);
   Result<json::Value> ListUserTags(server::RequestContext& ctx, const json::Value& in);
+  Result<json::Value> PutUserPermissionsBoundary(server::RequestContext& ctx,
+                                                 const json::Value& in);
+  Result<json::Value> DeleteUserPermissionsBoundary(server::RequestContext& ctx,
+                                                    const json::Value& in);
 
   // Access keys (iam_access_keys.cc).
   Result<json::Value> CreateAccessKey(server::RequestContext& ctx, const json::Value& in);
@@ -61,6 +67,15 @@ class IamService {
   Result<json::Value> GetPolicyVersion(server::RequestContext& ctx, const json::Value& in);
   Result<json::Value> ListPolicies(server::RequestContext& ctx, const json::Value& in);
   Result<json::Value> DeletePolicy(server::RequestContext& ctx, const json::Value& in);
+  Result<json::Value> TagPolicy(server::RequestContext& ctx, const json::Value& in);
+  Result<json::Value> UntagPolicy(server::RequestContext& ctx, const json::Value& in);
+  Result<json::Value> ListPolicyTags(server::RequestContext& ctx, const json::Value& in);
+
+  // Managed policy versions (iam_policy_versions.cc).
+  Result<json::Value> CreatePolicyVersion(server::RequestContext& ctx, const json::Value& in);
+  Result<json::Value> ListPolicyVersions(server::RequestContext& ctx, const json::Value& in);
+  Result<json::Value> DeletePolicyVersion(server::RequestContext& ctx, const json::Value& in);
+  Result<json::Value> SetDefaultPolicyVersion(server::RequestContext& ctx, const json::Value& in);
 
   // Inline user policies and attachments (iam_user_policies.cc).
   Result<json::Value> PutUserPolicy(server::RequestContext& ctx, const json::Value& in);
@@ -70,6 +85,25 @@ class IamService {
   Result<json::Value> AttachUserPolicy(server::RequestContext& ctx, const json::Value& in);
   Result<json::Value> DetachUserPolicy(server::RequestContext& ctx, const json::Value& in);
   Result<json::Value> ListAttachedUserPolicies(server::RequestContext& ctx, const json::Value& in);
+
+  // Groups, membership, group inline policies and attachments
+  // (iam_groups.cc).
+  Result<json::Value> CreateGroup(server::RequestContext& ctx, const json::Value& in);
+  Result<json::Value> GetGroup(server::RequestContext& ctx, const json::Value& in);
+  Result<json::Value> ListGroups(server::RequestContext& ctx, const json::Value& in);
+  Result<json::Value> UpdateGroup(server::RequestContext& ctx, const json::Value& in);
+  Result<json::Value> DeleteGroup(server::RequestContext& ctx, const json::Value& in);
+  Result<json::Value> AddUserToGroup(server::RequestContext& ctx, const json::Value& in);
+  Result<json::Value> RemoveUserFromGroup(server::RequestContext& ctx, const json::Value& in);
+  Result<json::Value> ListGroupsForUser(server::RequestContext& ctx, const json::Value& in);
+  Result<json::Value> PutGroupPolicy(server::RequestContext& ctx, const json::Value& in);
+  Result<json::Value> GetGroupPolicy(server::RequestContext& ctx, const json::Value& in);
+  Result<json::Value> ListGroupPolicies(server::RequestContext& ctx, const json::Value& in);
+  Result<json::Value> DeleteGroupPolicy(server::RequestContext& ctx, const json::Value& in);
+  Result<json::Value> AttachGroupPolicy(server::RequestContext& ctx, const json::Value& in);
+  Result<json::Value> DetachGroupPolicy(server::RequestContext& ctx, const json::Value& in);
+  Result<json::Value> ListAttachedGroupPolicies(server::RequestContext& ctx,
+                                                const json::Value& in);
 
   // Roles, their inline policies and attachments (iam_roles.cc).
   Result<json::Value> CreateRole(server::RequestContext& ctx, const json::Value& in);
@@ -83,6 +117,13 @@ class IamService {
   Result<json::Value> AttachRolePolicy(server::RequestContext& ctx, const json::Value& in);
   Result<json::Value> DetachRolePolicy(server::RequestContext& ctx, const json::Value& in);
   Result<json::Value> ListAttachedRolePolicies(server::RequestContext& ctx, const json::Value& in);
+  Result<json::Value> TagRole(server::RequestContext& ctx, const json::Value& in);
+  Result<json::Value> UntagRole(server::RequestContext& ctx, const json::Value& in);
+  Result<json::Value> ListRoleTags(server::RequestContext& ctx, const json::Value& in);
+  Result<json::Value> PutRolePermissionsBoundary(server::RequestContext& ctx,
+                                                 const json::Value& in);
+  Result<json::Value> DeleteRolePermissionsBoundary(server::RequestContext& ctx,
+                                                    const json::Value& in);
 
   store::Database& db_;
   PolicyCache* policy_cache_ = nullptr;

@@ -1,0 +1,201 @@
+// Asymmetric keys: GetPublicKey, Sign, Verify, and RSAES-OAEP Encrypt /
+// Decrypt. Signatures and public keys use the standard encodings (DER
+// SubjectPublicKeyInfo, DER ECDSA signatures), so OpenSSL verifies them.
+//
+// RSASSA-PSS uses MGF1 with the message digest and a salt as long as the
+// digest; RSAES-OAEP uses the same digest for OAEP and MGF1 (AWS KMS
+// Developer Guide, "Key spec reference").
+#include <algorithm>
+
+#include "kms/kms_internal.h"
+#include "rampart/crypto/pkey.h"
+
+namespace rampart::kms::internal {
+
+std::vector<std::string> SigningAlgorithms(const KeyRow& row) {
+  if (row.key_usage != "SIGN_VERIFY") return {};
+  if (row.key_spec.starts_with("RSA_")) {
+    return {"RSASSA_PKCS1_V1_5_SHA_256", "RSASSA_PKCS1_V1_5_SHA_384", "RSASSA_PKCS1_V1_5_SHA_512",
+            "RSASSA_PSS_SHA_256",        "RSASSA_PSS_SHA_384",        "RSASSA_PSS_SHA_512"};
+  }
+  if (row.key_spec == "ECC_NIST_P384") return {"ECDSA_SHA_384"};
+  if (row.key_spec == "ECC_NIST_P521") return {"ECDSA_SHA_512"};
+  return {"ECDSA_SHA_256"};  // ECC_NIST_P256, ECC_SECG_P256K1
+}
+
+std::vector<std::string> EncryptionAlgorithms(const KeyRow& row) {
+  if (row.key_usage != "ENCRYPT_DECRYPT") return {};
+  if (row.key_spec.starts_with("RSA_")) return {"RSAES_OAEP_SHA_1", "RSAES_OAEP_SHA_256"};
+  return {"SYMMETRIC_DEFAULT"};
+}
+
+namespace {
+
+json::Value StringArray(const std::vector<std::string>& values) {
+  json::Value a = json::Value::MakeArray();
+  for (const std::string& v : values) a.push(v);
+  return a;
+}
+
+bool Offers(const std::vector<std::string>& algorithms, std::string_view a) {
+  return std::find(algorithms.begin(), algorithms.end(), a) != algorithms.end();
+}
+
+// "..._SHA_256" -> "SHA256"; "RSAES_OAEP_SHA_1" -> "SHA1".
+std::string DigestName(std::string_view algorithm) {
+  size_t at = algorithm.rfind("SHA_");
+  return at == std::string_view::npos ? std::string() : "SHA" + std::string(algorithm.substr(at + 4));
+}
+
+crypto::SignPadding PaddingOf(std::string_view algorithm) {
+  if (algorithm.starts_with("RSASSA_PSS")) return crypto::SignPadding::kPss;
+  if (algorithm.starts_with("RSASSA_PKCS1")) return crypto::SignPadding::kPkcs1;
+  return crypto::SignPadding::kEcdsa;
+}
+
+Status Incompatible(const KeyEntry& key, std::string_view algorithm) {
+  return Status::Modeled("InvalidKeyUsageException",
+                         "Algorithm " + std::string(algorithm) + " is incompatible with key spec " +
+                             key.row.key_spec + ".");
+}
+
+Result<KeyPtr> AsymmetricKey(Kms& kms, const server::RequestContext& ctx, const json::Value& in,
+                             std::string_view action, std::vector<server::ConditionKey> keys) {
+  ASSIGN_OR_RETURN(KeyPtr key, ResolveKey(kms, ctx, in.get_string("KeyId")));
+  RETURN_IF_ERROR(AuthorizeKey(kms, ctx, *key, action, std::move(keys)));
+  RETURN_IF_ERROR(RequireEnabled(*key));
+  return key;
+}
+
+// The digest to sign or verify: the message hashed with the algorithm's
+// digest (RAW), or the message itself, which must have the digest's length
+// (DIGEST).
+Result<std::string> MessageDigest(const json::Value& in, std::string_view algorithm) {
+  std::string md = DigestName(algorithm);
+  std::string_view message = in.get_string("Message");
+  std::string_view type = in.get_string("MessageType");
+  if (type == "DIGEST") {
+    if (message.size() != crypto::DigestSize(md)) {
+      return Status::Validation("Digest is invalid length for algorithm " +
+                                std::string(algorithm) + ".");
+    }
+    return std::string(message);
+  }
+  return crypto::Digest(md, message);
+}
+
+Result<KeyPtr> SigningKey(Kms& kms, const server::RequestContext& ctx, const json::Value& in,
+                          std::string_view action) {
+  std::string algorithm(in.get_string("SigningAlgorithm"));
+  std::string type(in.get_string("MessageType"));
+  ASSIGN_OR_RETURN(KeyPtr key,
+                   AsymmetricKey(kms, ctx, in, action,
+                                 {{"kms:SigningAlgorithm", {algorithm}},
+                                  {"kms:MessageType", {type.empty() ? "RAW" : type}}}));
+  RETURN_IF_ERROR(RequireUsage(*key, "SIGN_VERIFY", action.substr(4)));
+  if (!Offers(SigningAlgorithms(key->row), algorithm)) return Incompatible(*key, algorithm);
+  return key;
+}
+
+Result<json::Value> Sign(Kms& kms, server::RequestContext& ctx, const json::Value& in) {
+  ASSIGN_OR_RETURN(KeyPtr key, SigningKey(kms, ctx, in, "kms:Sign"));
+  std::string_view algorithm = in.get_string("SigningAlgorithm");
+  ASSIGN_OR_RETURN(std::string digest, MessageDigest(in, algorithm));
+  ASSIGN_OR_RETURN(std::string signature, key->private_key->SignDigest(
+                                              digest, DigestName(algorithm), PaddingOf(algorithm)));
+  json::Value out = json::Value::MakeObject();
+  out.set("KeyId", key->arn);
+  out.set("Signature", std::move(signature));
+  out.set("SigningAlgorithm", algorithm);
+  return out;
+}
+
+Result<json::Value> Verify(Kms& kms, server::RequestContext& ctx, const json::Value& in) {
+  ASSIGN_OR_RETURN(KeyPtr key, SigningKey(kms, ctx, in, "kms:Verify"));
+  std::string_view algorithm = in.get_string("SigningAlgorithm");
+  ASSIGN_OR_RETURN(std::string digest, MessageDigest(in, algorithm));
+  ASSIGN_OR_RETURN(bool valid,
+                   key->private_key->VerifyDigest(digest, in.get_string("Signature"),
+                                                  DigestName(algorithm), PaddingOf(algorithm)));
+  if (!valid) return Status::Modeled("KMSInvalidSignatureException", "");
+  json::Value out = json::Value::MakeObject();
+  out.set("KeyId", key->arn);
+  out.set("SignatureValid", true);
+  out.set("SigningAlgorithm", algorithm);
+  return out;
+}
+
+Result<json::Value> GetPublicKey(Kms& kms, server::RequestContext& ctx, const json::Value& in) {
+  ASSIGN_OR_RETURN(KeyPtr key, AsymmetricKey(kms, ctx, in, "kms:GetPublicKey", {}));
+  if (!key->private_key) {
+    return Status::Modeled("UnsupportedOperationException",
+                           key->arn + " key usage is " + key->row.key_usage +
+                               " which is not valid for GetPublicKey.");
+  }
+  ASSIGN_OR_RETURN(std::string der, key->private_key->PublicKeyDer());
+  json::Value out = json::Value::MakeObject();
+  out.set("KeyId", key->arn);
+  out.set("PublicKey", std::move(der));
+  out.set("CustomerMasterKeySpec", key->row.key_spec);
+  out.set("KeySpec", key->row.key_spec);
+  out.set("KeyUsage", key->row.key_usage);
+  if (key->row.key_usage == "SIGN_VERIFY") {
+    out.set("SigningAlgorithms", StringArray(SigningAlgorithms(key->row)));
+  } else {
+    out.set("EncryptionAlgorithms", StringArray(EncryptionAlgorithms(key->row)));
+  }
+  return out;
+}
+
+Status CheckOaepKey(const KeyEntry& key, std::string_view algorithm, std::string_view operation) {
+  RETURN_IF_ERROR(RequireEnabled(key));
+  RETURN_IF_ERROR(RequireUsage(key, "ENCRYPT_DECRYPT", operation));
+  if (!Offers(EncryptionAlgorithms(key.row), algorithm)) return Incompatible(key, algorithm);
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<json::Value> AsymmetricEncrypt(Kms& kms, const server::RequestContext& ctx,
+                                      const KeyEntry& key, const json::Value& in) {
+  std::string algorithm(in.get_string("EncryptionAlgorithm"));
+  if (algorithm.empty()) algorithm = "SYMMETRIC_DEFAULT";
+  RETURN_IF_ERROR(AuthorizeKey(kms, ctx, key, "kms:Encrypt",
+                               {{"kms:EncryptionAlgorithm", {algorithm}}}));
+  RETURN_IF_ERROR(CheckOaepKey(key, algorithm, "Encrypt"));
+  if (in.find("EncryptionContext") != nullptr) {
+    return Status::Validation("EncryptionContext is not supported with asymmetric keys.");
+  }
+  auto ct = key.private_key->EncryptOaep(in.get_string("Plaintext"), DigestName(algorithm));
+  if (!ct.ok()) {
+    return Status::Validation("The plaintext is too long for " + key.row.key_spec + " with " +
+                              algorithm + ".");
+  }
+  json::Value out = json::Value::MakeObject();
+  out.set("CiphertextBlob", std::move(ct).value());
+  out.set("KeyId", key.arn);
+  out.set("EncryptionAlgorithm", algorithm);
+  return out;
+}
+
+Result<json::Value> AsymmetricDecrypt(Kms& kms, const server::RequestContext& ctx,
+                                      const KeyEntry& key, const json::Value& in) {
+  std::string algorithm(in.get_string("EncryptionAlgorithm"));
+  if (algorithm.empty()) algorithm = "SYMMETRIC_DEFAULT";
+  RETURN_IF_ERROR(AuthorizeKey(kms, ctx, key, "kms:Decrypt",
+                               {{"kms:EncryptionAlgorithm", {algorithm}}}));
+  RETURN_IF_ERROR(CheckOaepKey(key, algorithm, "Decrypt"));
+  auto pt = key.private_key->DecryptOaep(in.get_string("CiphertextBlob"), DigestName(algorithm));
+  if (!pt.ok()) return Status::Modeled("InvalidCiphertextException", "");
+  json::Value out = json::Value::MakeObject();
+  out.set("KeyId", key.arn);
+  out.set("Plaintext", pt->reveal());
+  out.set("EncryptionAlgorithm", algorithm);
+  return out;
+}
+
+std::vector<Binding> AsymmetricBindings() {
+  return {{"Sign", Sign}, {"Verify", Verify}, {"GetPublicKey", GetPublicKey}};
+}
+
+}  // namespace rampart::kms::internal

@@ -1,0 +1,189 @@
+// Shared pieces of the KMS handler files (src/kms/kms_*.cc). Not a public
+// interface.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <optional>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "rampart/core/json.h"
+#include "rampart/core/secret.h"
+#include "rampart/core/status.h"
+#include "rampart/crypto/pkey.h"
+#include "rampart/iam/engine.h"
+#include "rampart/iam/engine_authorizer.h"
+#include "rampart/server/context.h"
+#include "rampart/store/store.h"
+
+namespace rampart::kms::internal {
+
+inline constexpr std::string_view kEnabled = "Enabled";
+inline constexpr std::string_view kDisabled = "Disabled";
+inline constexpr std::string_view kPendingDeletion = "PendingDeletion";
+
+// One row of kms_keys.
+struct KeyRow {
+  std::string key_id;  // UUID
+  std::string account_id;
+  std::string region;
+  std::string description;
+  std::string key_spec;   // SYMMETRIC_DEFAULT, HMAC_256, ...
+  std::string key_usage;  // ENCRYPT_DECRYPT, GENERATE_VERIFY_MAC, SIGN_VERIFY
+  std::string origin;     // AWS_KMS
+  std::string state;      // Enabled, Disabled, PendingDeletion
+  std::string policy;     // the key policy document
+  int64_t created_at = 0;
+  int64_t deletion_date = 0;  // seconds; 0 unless PendingDeletion
+  int64_t pending_days = 0;   // 0 unless PendingDeletion
+  uint32_t current_version = 1;
+  bool rotation_enabled = false;
+  int64_t next_rotation = 0;  // seconds; when rotation_enabled
+  std::string Arn() const;
+};
+
+// A key as the hot path uses it: immutable once built, shared between
+// threads. Material versions are unsealed; SecretBytes wipe on release.
+struct KeyEntry {
+  KeyRow row;
+  std::string arn;
+  std::shared_ptr<const iam::CompiledPolicy> policy;
+  std::map<uint32_t, SecretBytes> material;
+  // The key's tags, for aws:ResourceTag/<key> conditions.
+  std::vector<std::pair<std::string, std::string>> tags;
+  // Asymmetric keys: the current material parsed once.
+  std::shared_ptr<const crypto::PrivateKey> private_key;
+};
+using KeyPtr = std::shared_ptr<const KeyEntry>;
+
+// A bounded cache of KeyEntry by key id, with generations so that a load
+// racing an invalidation is not stored. Thread-safe.
+class KeyCache {
+ public:
+  explicit KeyCache(size_t max_entries = 10000) : max_entries_(max_entries) {}
+  KeyPtr Get(std::string_view key_id) const;
+  uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
+  void Put(const std::string& key_id, KeyPtr entry, uint64_t generation);
+  void Invalidate(std::string_view key_id);
+  void InvalidateAll();
+
+ private:
+  const size_t max_entries_;
+  std::atomic<uint64_t> generation_{1};
+  mutable std::shared_mutex mu_;
+  std::unordered_map<std::string, KeyPtr> entries_;  // guarded by mu_
+};
+
+// The service's state, shared by every handler.
+struct Kms {
+  Kms(store::Database& d, const SecretBytes& rk, const iam::EngineAuthorizer& a)
+      : db(d), root_key(rk), authorizer(a) {}
+  store::Database& db;
+  const SecretBytes& root_key;
+  const iam::EngineAuthorizer& authorizer;
+  KeyCache cache;
+};
+
+using Handler = Result<json::Value> (*)(Kms&, server::RequestContext&, const json::Value&);
+
+// --- keys (kms_keys.cc) ---
+// "arn:aws:kms:<region>:<account>:key/<id>"
+std::string KeyArn(std::string_view region, std::string_view account, std::string_view key_id);
+std::string AliasArn(std::string_view region, std::string_view account, std::string_view alias);
+int64_t NowSeconds(const server::RequestContext& ctx);
+
+// Resolves a KeyId input: a key id, a key ARN, an alias name or an alias
+// ARN. Bare ids and alias names refer to the caller's account and the
+// request's region. NotFoundException as AWS words it.
+// allow_alias=false for operations that take only key ids or ARNs.
+Result<KeyPtr> ResolveKey(Kms& kms, const server::RequestContext& ctx, std::string_view input,
+                          bool allow_alias = true);
+// The key by id (any account), loaded through the cache; nullptr when it
+// does not exist.
+Result<KeyPtr> LoadKey(Kms& kms, const server::RequestContext& ctx, std::string_view key_id);
+Status KeyNotFound(std::string_view arn);
+
+// Authorizes action on key by its key policy (see kms_policy.cc).
+Status AuthorizeKey(Kms& kms, const server::RequestContext& ctx, const KeyEntry& key,
+                    std::string_view action, std::vector<server::ConditionKey> keys = {});
+
+// DisabledException / KMSInvalidStateException unless the key is Enabled.
+Status RequireEnabled(const KeyEntry& key);
+// KMSInvalidStateException when the key is pending deletion.
+Status RequireNotPendingDeletion(const KeyEntry& key);
+// InvalidKeyUsageException unless the key's usage is usage.
+Status RequireUsage(const KeyEntry& key, std::string_view usage, std::string_view operation);
+
+// Runs fn in a write transaction, then drops the key's cached entry.
+Status WriteKey(Kms& kms, std::string_view key_id, const std::function<Status(store::Tx&)>& fn);
+
+json::Value KeyMetadataJson(const KeyRow& row);
+
+// --- policies (kms_policy.cc) ---
+std::string DefaultKeyPolicy(std::string_view account);
+// Compiles a key policy (MalformedPolicyDocumentException).
+Result<std::shared_ptr<const iam::CompiledPolicy>> CompileKeyPolicy(std::string_view doc,
+                                                                    std::string_view key_arn);
+// The lockout safety check: the policy must let the caller call
+// PutKeyPolicy on key_arn afterwards.
+Status CheckLockout(Kms& kms, const server::RequestContext& ctx, const iam::CompiledPolicy& policy,
+                    std::string_view key_arn);
+
+// --- key material (kms_material.cc) ---
+// New material for a key spec: 32 random bytes for SYMMETRIC_DEFAULT,
+// random bytes of the HMAC size for HMAC_*, a PKCS#8 DER private key for
+// RSA_* and ECC_*.
+Result<SecretBytes> GenerateMaterial(std::string_view key_spec);
+// Sealing under the root key, bound to (key id, version).
+Result<std::string> SealMaterial(const SecretBytes& root_key, std::string_view key_id,
+                                 uint32_t version, const SecretBytes& material);
+Result<SecretBytes> UnsealMaterial(const SecretBytes& root_key, std::string_view key_id,
+                                   uint32_t version, std::string_view sealed);
+
+bool IsAsymmetric(std::string_view key_spec);
+
+// --- asymmetric keys (kms_asymmetric.cc) ---
+// The algorithms a key offers, for KeyMetadata and GetPublicKey.
+std::vector<std::string> SigningAlgorithms(const KeyRow& row);
+std::vector<std::string> EncryptionAlgorithms(const KeyRow& row);
+// RSAES-OAEP Encrypt/Decrypt for an RSA ENCRYPT_DECRYPT key. REQUIRES:
+// the caller resolved the key; these authorize and check state.
+Result<json::Value> AsymmetricEncrypt(Kms& kms, const server::RequestContext& ctx,
+                                      const KeyEntry& key, const json::Value& in);
+Result<json::Value> AsymmetricDecrypt(Kms& kms, const server::RequestContext& ctx,
+                                      const KeyEntry& key, const json::Value& in);
+
+// --- rotation (kms_rotation.cc) ---
+// Whether row is due for automatic rotation at now.
+bool RotationDue(const KeyRow& row, int64_t now);
+// Adds a new material version and makes it current, unless another
+// request rotated the key first. Drops the cached entry.
+Status RotateKey(Kms& kms, std::string_view key_id, int64_t now);
+
+// Tags of a key (kms_tags.cc).
+using TagList = std::vector<std::pair<std::string, std::string>>;
+Result<TagList> ReadTags(const json::Value& in);
+Status PutTags(store::Tx& tx, std::string_view key_id, const TagList& tags);
+Status DeleteKeyRows(store::Tx& tx, std::string_view key_id);
+
+// Handler tables per file, registered by kms_service.cc.
+struct Binding {
+  std::string_view operation;
+  Handler handler;
+};
+std::vector<Binding> KeyBindings();
+std::vector<Binding> CryptoBindings();
+std::vector<Binding> PolicyBindings();
+std::vector<Binding> AliasBindings();
+std::vector<Binding> TagBindings();
+std::vector<Binding> AsymmetricBindings();
+std::vector<Binding> RotationBindings();
+
+}  // namespace rampart::kms::internal

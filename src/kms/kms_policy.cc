@@ -1,0 +1,129 @@
+// Key policies: the default policy, GetKeyPolicy, PutKeyPolicy (with the
+// lockout safety check), ListKeyPolicies, and the authorization of every
+// operation on a key by its key policy.
+//
+// A key policy is the key's resource policy and must allow on its own
+// (resource_policy_required): a statement naming the account
+// ("arn:aws:iam::<acct>:root") delegates to the account's IAM policies, as
+// the default policy does (AWS KMS Developer Guide, "Default key policy").
+#include "kms/kms_internal.h"
+#include "rampart/iam/policy.h"
+
+namespace rampart::kms::internal {
+namespace {
+
+// AWS KMS quota: a key policy is at most 32 KiB.
+constexpr size_t kMaxKeyPolicyBytes = 32768;
+constexpr std::string_view kPolicyName = "default";
+
+}  // namespace
+
+std::string DefaultKeyPolicy(std::string_view account) {
+  return R"({"Version":"2012-10-17","Id":"key-default-1","Statement":[{"Sid":"Enable IAM User )"
+         R"(Permissions","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::)" +
+         std::string(account) + R"(:root"},"Action":"kms:*","Resource":"*"}]})";
+}
+
+Result<std::shared_ptr<const iam::CompiledPolicy>> CompileKeyPolicy(std::string_view doc,
+                                                                    std::string_view key_arn) {
+  if (doc.size() > kMaxKeyPolicyBytes) {
+    return Status::Modeled("LimitExceededException",
+                           "The key policy exceeds the 32768-byte size quota.");
+  }
+  return iam::CompilePolicy(doc, iam::PolicyKind::kResource, std::string(key_arn));
+}
+
+namespace {
+
+Result<bool> PolicyAllows(Kms& kms, const server::RequestContext& ctx,
+                          const iam::CompiledPolicy& policy, std::string_view key_arn,
+                          std::string_view action, std::vector<server::ConditionKey> keys) {
+  keys.push_back({"kms:CallerAccount", {ctx.principal().account_id}});
+  return kms.authorizer.Allowed(ctx, action, key_arn, keys, policy,
+                                /*resource_policy_required=*/true);
+}
+
+}  // namespace
+
+Status CheckLockout(Kms& kms, const server::RequestContext& ctx, const iam::CompiledPolicy& policy,
+                    std::string_view key_arn) {
+  ASSIGN_OR_RETURN(bool allowed, PolicyAllows(kms, ctx, policy, key_arn, "kms:PutKeyPolicy", {}));
+  if (allowed) return Status::Ok();
+  return Status::Modeled(
+      "MalformedPolicyDocumentException",
+      "The new key policy will not allow you to update the key policy in the future.");
+}
+
+Status AuthorizeKey(Kms& kms, const server::RequestContext& ctx, const KeyEntry& key,
+                    std::string_view action, std::vector<server::ConditionKey> keys) {
+  keys.push_back({"kms:KeySpec", {key.row.key_spec}});
+  keys.push_back({"kms:KeyUsage", {key.row.key_usage}});
+  keys.push_back({"kms:KeyOrigin", {key.row.origin}});
+  for (const auto& [k, v] : key.tags) keys.push_back({"aws:ResourceTag/" + k, {v}});
+  ASSIGN_OR_RETURN(bool allowed, PolicyAllows(kms, ctx, *key.policy, key.arn, action, keys));
+  if (allowed) return Status::Ok();
+  // EngineAuthorizer::Allowed returns only the verdict, so every denial is
+  // worded as the key policy's (the policy KMS requires).
+  std::string a(action);
+  return Status::Error(ErrorCode::kAccessDenied,
+                       "User: " + ctx.principal().arn + " is not authorized to perform: " + a +
+                           " on resource: " + key.arn +
+                           " because no resource-based policy allows the " + a + " action");
+}
+
+namespace {
+
+Status CheckPolicyName(const json::Value& in) {
+  std::string_view name = in.get_string("PolicyName");
+  if (name.empty() || name == kPolicyName) return Status::Ok();
+  return Status::Modeled("NotFoundException", "No such policy exists");
+}
+
+Result<json::Value> GetKeyPolicy(Kms& kms, server::RequestContext& ctx, const json::Value& in) {
+  ASSIGN_OR_RETURN(KeyPtr key, ResolveKey(kms, ctx, in.get_string("KeyId"), false));
+  RETURN_IF_ERROR(AuthorizeKey(kms, ctx, *key, "kms:GetKeyPolicy"));
+  RETURN_IF_ERROR(CheckPolicyName(in));
+  json::Value out = json::Value::MakeObject();
+  out.set("Policy", key->row.policy);
+  return out;
+}
+
+Result<json::Value> PutKeyPolicy(Kms& kms, server::RequestContext& ctx, const json::Value& in) {
+  ASSIGN_OR_RETURN(KeyPtr key, ResolveKey(kms, ctx, in.get_string("KeyId"), false));
+  RETURN_IF_ERROR(AuthorizeKey(kms, ctx, *key, "kms:PutKeyPolicy"));
+  RETURN_IF_ERROR(CheckPolicyName(in));
+  std::string doc(in.get_string("Policy"));
+  ASSIGN_OR_RETURN(auto compiled, CompileKeyPolicy(doc, key->arn));
+  const json::Value* bypass = in.find("BypassPolicyLockoutSafetyCheck");
+  if (bypass == nullptr || !bypass->is_bool() || !bypass->as_bool()) {
+    RETURN_IF_ERROR(CheckLockout(kms, ctx, *compiled, key->arn));
+  }
+  RETURN_IF_ERROR(WriteKey(kms, key->row.key_id, [&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(auto q, tx.Prepare("UPDATE kms_keys SET policy = ? WHERE key_id = ?"));
+    q->Bind(1, doc).Bind(2, key->row.key_id);
+    return q->Run();
+  }));
+  return json::Value::MakeObject();
+}
+
+Result<json::Value> ListKeyPolicies(Kms& kms, server::RequestContext& ctx,
+                                    const json::Value& in) {
+  ASSIGN_OR_RETURN(KeyPtr key, ResolveKey(kms, ctx, in.get_string("KeyId"), false));
+  RETURN_IF_ERROR(AuthorizeKey(kms, ctx, *key, "kms:ListKeyPolicies"));
+  json::Value names = json::Value::MakeArray();
+  names.push(kPolicyName);
+  json::Value out = json::Value::MakeObject();
+  out.set("PolicyNames", std::move(names));
+  out.set("Truncated", false);
+  return out;
+}
+
+}  // namespace
+
+std::vector<Binding> PolicyBindings() {
+  return {{"GetKeyPolicy", GetKeyPolicy},
+          {"PutKeyPolicy", PutKeyPolicy},
+          {"ListKeyPolicies", ListKeyPolicies}};
+}
+
+}  // namespace rampart::kms::internal
