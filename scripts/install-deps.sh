@@ -10,6 +10,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev libc-ares-dev libqrencode-dev
   python3 python3-botocore python3-boto3 python3-pytest awscli
   openssl curl ca-certificates procps bc zbar-tools
+  iptables
 )
 
 missing=()

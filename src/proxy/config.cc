@@ -164,6 +164,60 @@ Status ApplyLimits(const Value& v, Limits& limits) {
   return Status::Ok();
 }
 
+// "IP" (port 53) or "IP:port" / "[v6]:port".
+Result<HostPort> ParseDnsServer(const std::string& text) {
+  if (auto ip = ParseIp(text)) return HostPort{ip->ToString(), 53};
+  auto hp = ParseHostPort(text);
+  if (!hp.ok()) return hp.status();
+  auto ip = ParseIp(hp->host);
+  if (!ip) return Status::Validation("'" + text + "' must be an IP address with an optional port");
+  hp->host = ip->ToString();
+  return hp;
+}
+
+Status ApplyDns(const Value& v, DnsSettings& dns) {
+  if (!v.is_object()) return KeyError("dns", "must be an object");
+  for (const auto& [key, value] : v.as_object()) {
+    std::string k = "dns." + key;
+    if (key == "servers") {
+      ASSIGN_OR_RETURN(std::vector<std::string> items, GetStrings(value, k));
+      if (items.size() > 8) return KeyError(k, "at most 8 servers");
+      dns.servers.clear();
+      for (const auto& s : items) {
+        auto hp = ParseDnsServer(s);
+        if (!hp.ok()) return KeyError(k, hp.status().message());
+        dns.servers.push_back(std::move(hp).value());
+      }
+    } else if (key == "block_addresses") {
+      ASSIGN_OR_RETURN(std::vector<std::string> items, GetStrings(value, k));
+      dns.block_addresses.clear();
+      for (const auto& s : items) {
+        auto ip = ParseIp(s);
+        if (!ip) return KeyError(k, "'" + s + "' is not an IP address");
+        dns.block_addresses.push_back(*ip);
+      }
+    } else if (key == "cache_entries") {
+      ASSIGN_OR_RETURN(int64_t n, GetInt(value, k, 0, 1000000));
+      dns.cache_entries = static_cast<size_t>(n);
+    } else {
+      return KeyError(k, "unknown key");
+    }
+  }
+  return Status::Ok();
+}
+
+// The admin endpoint has no authentication: it must only listen on loopback.
+Status CheckAdminListen(const std::vector<HostPort>& admin) {
+  for (const auto& hp : admin) {
+    auto ip = ParseIp(hp.host);
+    const char* why = ip ? NonPublicReason(*ip) : nullptr;
+    if (why == nullptr || std::string_view(why) != "loopback") {
+      return KeyError("admin_listen", "'" + hp.host + "' is not a loopback address");
+    }
+  }
+  return Status::Ok();
+}
+
 std::string JoinPath(std::string_view base_dir, const std::string& path) {
   if (path.empty() || path.front() == '/' || base_dir.empty()) return path;
   return std::string(base_dir) + "/" + path;
@@ -183,6 +237,9 @@ Status ApplyKey(const std::string& key, const Value& value, Config& cfg, Lists& 
   } else if (key == "admin_listen") {
     ASSIGN_OR_RETURN(cfg.admin_listen, GetListen(value, key));
     if (cfg.admin_listen.size() > 1) return KeyError(key, "takes one address");
+    RETURN_IF_ERROR(CheckAdminListen(cfg.admin_listen));
+  } else if (key == "intercept_listen") {
+    ASSIGN_OR_RETURN(cfg.intercept_listen, GetListen(value, key));
   } else if (key == "allowed_clients") {
     ASSIGN_OR_RETURN(cfg.allowed_clients, GetCidrs(value, key));
     lists.have_clients = true;
@@ -204,6 +261,9 @@ Status ApplyKey(const std::string& key, const Value& value, Config& cfg, Lists& 
   } else if (key == "require_sni") {
     if (!value.is_bool()) return KeyError(key, "must be true or false");
     cfg.require_sni = value.as_bool();
+  } else if (key == "watch_config") {
+    if (!value.is_bool()) return KeyError(key, "must be true or false");
+    cfg.watch_config = value.as_bool();
   } else if (key == "hosts") {
     RETURN_IF_ERROR(ApplyHosts(value, cfg));
   } else if (key == "workers") {
@@ -211,6 +271,8 @@ Status ApplyKey(const std::string& key, const Value& value, Config& cfg, Lists& 
     cfg.workers = static_cast<unsigned>(n);
   } else if (key == "limits") {
     RETURN_IF_ERROR(ApplyLimits(value, cfg.limits));
+  } else if (key == "dns") {
+    RETURN_IF_ERROR(ApplyDns(value, cfg.dns));
   } else {
     return KeyError(key, "unknown key");
   }

@@ -95,6 +95,16 @@ TEST(Config, ValidationMessagesNameTheKey) {
       {WithKey(R"("deny_page": "x", "deny_page_file": "y")"), "not both"},
       {WithKey(R"("deny_page_file": "missing.html")"), "deny_page_file"},
       {WithKey(R"("admin_listen": ["127.0.0.1:1", "127.0.0.1:2"])"), "admin_listen"},
+      {WithKey(R"("admin_listen": "0.0.0.0:9090")"), "admin_listen: '0.0.0.0' is not a loopback address"},
+      {WithKey(R"("admin_listen": "10.1.2.3:9090")"), "not a loopback address"},
+      {WithKey(R"("dns": [])"), "dns: must be an object"},
+      {WithKey(R"("dns": {"server": []})"), "dns.server: unknown key"},
+      {WithKey(R"("dns": {"servers": ["dns.example:53"]})"), "dns.servers"},
+      {WithKey(R"("dns": {"servers": ["1.2.3.4:0"]})"), "dns.servers"},
+      {WithKey(R"("dns": {"servers": "1.2.3.4"})"), "dns.servers"},
+      {WithKey(R"("dns": {"servers": ["1.1.1.1","1.1.1.2","1.1.1.3","1.1.1.4","1.1.1.5","1.1.1.6","1.1.1.7","1.1.1.8","1.1.1.9"]})"), "at most 8"},
+      {WithKey(R"("dns": {"block_addresses": ["x"]})"), "dns.block_addresses"},
+      {WithKey(R"("dns": {"cache_entries": -1})"), "dns.cache_entries"},
       {R"({"listen": "localhost:3128", "allowed_clients": ["127.0.0.0/8"]})", "IP address"},
       {R"({"listen": "127.0.0.1:3128", "allowed_clients": ["0.0.0.0/0"]})", "wider than /8"},
       {R"({"listen": "127.0.0.1:3128", "allowed_clients": ["10.0.0.0/7"]})", "wider than /8"},
@@ -105,6 +115,24 @@ TEST(Config, ValidationMessagesNameTheKey) {
     std::string err = ErrorOf(c.text);
     EXPECT_NE(err.find(c.expect), std::string::npos) << c.text << " -> '" << err << "'";
   }
+}
+
+TEST(Config, DnsSettings) {
+  auto c = ParseConfig(WithKey(R"("dns": {"servers": ["127.0.0.1:5353", "192.0.2.53", "[::1]:53"],
+                                          "block_addresses": ["192.0.2.66"], "cache_entries": 0})"), "");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  const DnsSettings& dns = (*c)->dns;
+  ASSERT_EQ(dns.servers.size(), 3u);
+  EXPECT_EQ(dns.servers[0].port, 5353);
+  EXPECT_EQ(dns.servers[1].host, "192.0.2.53");
+  EXPECT_EQ(dns.servers[1].port, 53);
+  EXPECT_EQ(dns.servers[2].host, "::1");
+  EXPECT_EQ(dns.block_addresses.size(), 1u);
+  EXPECT_EQ(dns.cache_entries, 0u);
+  auto d = ParseConfig(kMinimal, "");
+  EXPECT_TRUE((*d)->dns.servers.empty());
+  EXPECT_EQ((*d)->dns.cache_entries, 10000u);
+  EXPECT_EQ(ErrorOf(WithKey(R"("admin_listen": "[::1]:9090")")), "");
 }
 
 TEST(Config, AcceptsBoundaryClientPrefixes) {

@@ -97,6 +97,56 @@ Interpreted InterpretForward(const RequestHead& head) {
 
 }  // namespace
 
+Interpreted InterpretIntercepted(const RequestHead& head, uint16_t original_port) {
+  if (head.method == "CONNECT") return Error(400, "CONNECT on the intercept listener");
+  if (head.target.empty() || head.target.front() != '/') {
+    return Error(400, "an intercepted request needs an origin-form target");
+  }
+  if (head.CountField("Host") != 1) return Error(400, "exactly one Host header is required");
+  auto header = ParseHostHeader(*head.Field("Host"), original_port);
+  if (!header.ok()) return Error(400, "bad Host header");
+  auto host = NormalizeHost(header->host);
+  if (!host.ok()) return Error(400, host.status().message());
+  if (header->port != original_port) return Error(403, "Host header port does not match the destination port");
+  if (head.fields.size() + 2 > kMaxHeaderFields) return Error(431, "too many header fields");
+  auto framing = GetBodyFraming(head);
+  if (!framing.ok()) return Error(400, framing.status().message());
+  if (framing->chunked) return Error(411, "chunked request bodies are not supported yet");
+  Interpreted out;
+  out.request.host = std::move(host).value();
+  out.request.port = original_port;
+  out.request.path = head.target;
+  out.request.framing = *framing;
+  return out;
+}
+
+InterceptedTls HostFromClientHello(const ClientHelloInfo& hello) {
+  using Outcome = ClientHelloInfo::Outcome;
+  InterceptedTls out;
+  if (hello.outcome != Outcome::kOk) {
+    out.reason = OutcomeName(hello.outcome);
+    return out;
+  }
+  if (!hello.has_sni) {
+    out.reason = "no SNI";
+    return out;
+  }
+  auto sni = NormalizeHost(hello.sni);
+  if (!sni.ok() || sni->is_ip) {
+    out.reason = "invalid SNI";
+    return out;
+  }
+  out.ok = true;
+  out.host = std::move(sni).value();
+  return out;
+}
+
+std::string TlsAlert(uint8_t description) {
+  // A plaintext alert record: content type 21, legacy version TLS 1.0 (as
+  // in a ClientHello's record layer), length 2, level fatal (2).
+  return std::string{'\x15', '\x03', '\x01', '\x00', '\x02', '\x02', static_cast<char>(description)};
+}
+
 Interpreted InterpretRequest(const RequestHead& head) {
   if (head.method == "CONNECT") return InterpretConnect(head);
   return InterpretForward(head);

@@ -100,6 +100,62 @@ TEST(FirstFlight, SniMustMatchConnectHost) {
   EXPECT_FALSE(CheckFirstFlight(*lax, host, Hello(O::kOk, "other.example")).allowed);
 }
 
+Interpreted InterpretIntercept(std::string_view head, uint16_t port) {
+  auto h = ParseRequestHead(head);
+  EXPECT_TRUE(h.ok()) << h.status().message();
+  return InterpretIntercepted(*h, port);
+}
+
+TEST(Intercept, HttpDecidedByHostAndOriginalPort) {
+  auto ok = InterpretIntercept("GET /p?q HTTP/1.1\r\nHost: A.Example\r\n\r\n", 8080);
+  EXPECT_EQ(ok.error_status, 0) << ok.error;
+  EXPECT_EQ(ok.request.host.name, "a.example");
+  EXPECT_EQ(ok.request.port, 8080);  // no port in Host: the original destination's
+  EXPECT_EQ(ok.request.path, "/p?q");
+  EXPECT_FALSE(ok.request.is_connect);
+  EXPECT_EQ(InterpretIntercept("GET / HTTP/1.1\r\nHost: a.example:8080\r\n\r\n", 8080).error_status, 0);
+  // A port in Host that is not where the connection was going.
+  auto mismatch = InterpretIntercept("GET / HTTP/1.1\r\nHost: a.example:81\r\n\r\n", 80);
+  EXPECT_EQ(mismatch.error_status, 403);
+  EXPECT_EQ(mismatch.error, "Host header port does not match the destination port");
+  EXPECT_EQ(InterpretIntercept("GET / HTTP/1.1\r\n\r\n", 80).error_status, 400);
+  EXPECT_EQ(InterpretIntercept("GET / HTTP/1.0\r\n\r\n", 80).error_status, 400);
+  EXPECT_EQ(InterpretIntercept("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 80).error_status, 400);
+  EXPECT_EQ(InterpretIntercept("GET http://a.example/ HTTP/1.1\r\nHost: a.example\r\n\r\n", 80).error_status, 400);
+  EXPECT_EQ(InterpretIntercept("CONNECT a.example:443 HTTP/1.1\r\nHost: a.example\r\n\r\n", 443).error_status, 400);
+  EXPECT_EQ(InterpretIntercept("GET / HTTP/1.1\r\nHost: bad..name\r\n\r\n", 80).error_status, 400);
+  EXPECT_EQ(InterpretIntercept("POST / HTTP/1.1\r\nHost: a.example\r\nTransfer-Encoding: chunked\r\n\r\n", 80)
+                .error_status, 411);
+}
+
+TEST(Intercept, TlsDecidedBySni) {
+  ClientHelloInfo hello;
+  hello.outcome = ClientHelloInfo::Outcome::kOk;
+  hello.has_sni = true;
+  hello.sni = "A.Example.";
+  auto ok = HostFromClientHello(hello);
+  ASSERT_TRUE(ok.ok);
+  EXPECT_EQ(ok.host.name, "a.example");
+  hello.sni = "192.0.2.1";
+  EXPECT_EQ(HostFromClientHello(hello).reason, "invalid SNI");
+  hello.sni = "bad..name";
+  EXPECT_EQ(HostFromClientHello(hello).reason, "invalid SNI");
+  hello.has_sni = false;
+  hello.sni.clear();
+  EXPECT_EQ(HostFromClientHello(hello).reason, "no SNI");
+  hello.outcome = ClientHelloInfo::Outcome::kMalformed;
+  EXPECT_EQ(HostFromClientHello(hello).reason, "malformed ClientHello");
+  // The decision itself is the same allowlist and port check as for CONNECT.
+  auto cfg = MakeConfig();
+  EXPECT_TRUE(CheckDestination(*cfg, *NormalizeHost("q.b.example"), 443).allowed);
+  EXPECT_FALSE(CheckDestination(*cfg, *NormalizeHost("x.b.example"), 443).allowed);
+}
+
+TEST(Intercept, TlsAlertRecord) {
+  EXPECT_EQ(TlsAlert(kTlsAlertAccessDenied), std::string("\x15\x03\x01\x00\x02\x02\x31", 7));
+  EXPECT_EQ(TlsAlert(kTlsAlertInternalError).back(), '\x50');
+}
+
 TEST(OriginHead, RewritesToOriginFormAndDropsHopByHop) {
   auto head = ParseRequestHead(
                   "GET http://a.example:8080/p?q HTTP/1.1\r\nHost: a.example:8080\r\n"

@@ -1,9 +1,11 @@
-// RunProxy: config, access log, the server, and the signals that steer it.
-// Signals are taken synchronously with sigwaitinfo on the main thread:
-// they are blocked before any worker starts, so no handler ever runs in
-// async-signal context.
+// RunProxy: config, access log, the server, the control loop (admin
+// endpoint, config watcher) and the signals that steer them. Signals are
+// taken synchronously with sigwaitinfo on the main thread: they are blocked
+// before any other thread starts, so no handler ever runs in
+// async-signal context. Every reload runs on the control thread.
 #include "rampart/proxy/proxy.h"
 
+#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <memory>
@@ -11,6 +13,7 @@
 #include "rampart/core/log.h"
 #include "rampart/proxy/access_log.h"
 #include "rampart/proxy/config.h"
+#include "rampart/proxy/control.h"
 #include "rampart/proxy/server.h"
 
 namespace rampart::proxy {
@@ -28,41 +31,69 @@ std::string ListenText(const HostPort& hp) {
   return (v6 ? "[" + hp.host + "]" : hp.host) + ":" + std::to_string(hp.port);
 }
 
-bool SameListeners(const Config& a, const Config& b) {
-  if (a.listen.size() != b.listen.size() || a.workers != b.workers) return false;
-  for (size_t i = 0; i < a.listen.size(); ++i) {
-    if (a.listen[i].host != b.listen[i].host || a.listen[i].port != b.listen[i].port) return false;
+bool SameAddresses(const std::vector<HostPort>& a, const std::vector<HostPort>& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (a[i].host != b[i].host || a[i].port != b[i].port) return false;
   }
   return true;
 }
 
-void Reload(const std::string& path, ProxyServer& server, AccessLog& log) {
-  auto next = LoadConfigFile(path);
-  if (!next.ok()) {
-    log::Error("proxy reload rejected; keeping the running config", {{"error", next.status().message()}});
-    return;
-  }
-  auto current = server.config();
-  if (!SameListeners(*current, **next)) {
-    log::Warn("proxy reload: listen addresses and workers change only on restart");
-  }
-  if ((*next)->access_log != log.path()) {
-    Status st = log.Open((*next)->access_log);
-    if (!st.ok()) {
-      log::Error("proxy reload rejected; keeping the running config", {{"error", st.message()}});
-      return;
-    }
-  }
-  server.Reload(std::move(next).value());
-  log::Info("proxy config reloaded", {{"config", path}});
+bool SameStartupSettings(const Config& a, const Config& b) {
+  return SameAddresses(a.listen, b.listen) && SameAddresses(a.admin_listen, b.admin_listen) &&
+         SameAddresses(a.intercept_listen, b.intercept_listen) &&
+         a.workers == b.workers && a.watch_config == b.watch_config;
 }
 
-void ServeSignals(const std::string& path, ProxyServer& server, AccessLog& log) {
+// Loads, validates and applies the config file. Runs on the control thread
+// only, so two reloads never interleave.
+class Reloader {
+ public:
+  Reloader(std::string path, ProxyServer& server, AccessLog& log) : path_(std::move(path)), server_(server), log_(log) {}
+
+  Result<std::string> operator()(std::string_view source) {
+    Result<std::string> result = Apply();
+    std::string src(source);
+    if (!result.ok()) {
+      rejected_++;
+      log::Error("proxy reload rejected; keeping the running config",
+                 {{"source", src}, {"error", result.status().message()}});
+    } else {
+      ok_++;
+      log::Info("proxy config reloaded", {{"config", path_}, {"source", src}});
+    }
+    return result;
+  }
+
+  ReloadCounts counts() const { return ReloadCounts{ok_.load(), rejected_.load()}; }
+
+ private:
+  Result<std::string> Apply() {
+    auto next = LoadConfigFile(path_);
+    if (!next.ok()) return next.status();
+    std::string message = "config reloaded: " + std::to_string((*next)->matcher.size()) + " allow/deny entries";
+    if (!SameStartupSettings(*server_.config(), **next)) {
+      message += "; listen addresses, workers and watch_config change only on restart";
+      log::Warn("proxy reload: listen addresses, workers and watch_config change only on restart");
+    }
+    if ((*next)->access_log != log_.path()) RETURN_IF_ERROR(log_.Open((*next)->access_log));
+    server_.Reload(std::move(next).value());
+    return message;
+  }
+
+  const std::string path_;
+  ProxyServer& server_;
+  AccessLog& log_;
+  std::atomic<uint64_t> ok_{0};
+  std::atomic<uint64_t> rejected_{0};
+};
+
+void ServeSignals(ControlLoop& control, AccessLog& log) {
   sigset_t set = ControlSignals();
   while (true) {
     int sig = sigwaitinfo(&set, nullptr);
     if (sig == SIGHUP) {
-      Reload(path, server, log);
+      (void)control.Reload("signal");  // the outcome is logged by the reloader
     } else if (sig == SIGUSR1) {
       Status st = log.Reopen();
       if (!st.ok()) log::Error("access log reopen failed", {{"error", st.message()}});
@@ -82,7 +113,7 @@ int RunProxy(const std::string& config_path) {
     return 2;
   }
   sigset_t set = ControlSignals();
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);  // inherited by the workers
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);  // inherited by every thread
   AccessLog log;
   Status st = log.Open((*cfg)->access_log);
   if (!st.ok()) {
@@ -95,11 +126,32 @@ int RunProxy(const std::string& config_path) {
     log::Error("cannot start proxy", {{"error", st.message()}});
     return 1;
   }
+  Reloader reloader(config_path, *server, log);
+  ControlLoop control(
+      config_path, [&reloader](std::string_view source) { return reloader(source); },
+      [&] { return FormatMetrics(server->stats(), reloader.counts()); });
+  st = control.Start((*cfg)->admin_listen, (*cfg)->watch_config);
+  if (!st.ok()) {
+    log::Error("cannot start proxy", {{"error", st.message()}});
+    server->Stop();
+    return 1;
+  }
   for (const auto& hp : (*cfg)->listen) {
     std::printf("rampart proxy listening on %s\n", ListenText(hp).c_str());
   }
+  auto ports = server->ports();
+  for (size_t i = 0; i < (*cfg)->intercept_listen.size(); ++i) {
+    const HostPort& hp = (*cfg)->intercept_listen[i];
+    uint16_t port = ports[(*cfg)->listen.size() + i];
+    std::printf("rampart proxy intercept listening on %s\n", ListenText(HostPort{hp.host, port}).c_str());
+  }
+  for (const auto& hp : (*cfg)->admin_listen) {
+    std::printf("rampart proxy admin listening on %s\n",
+                ListenText(HostPort{hp.host, control.admin_port()}).c_str());
+  }
   std::fflush(stdout);
-  ServeSignals(config_path, *server, log);
+  ServeSignals(control, log);
+  control.Stop();
   server->Stop();
   log::Info("proxy stopped");
   return 0;

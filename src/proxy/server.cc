@@ -4,11 +4,17 @@
 //
 // A Session's life:
 //   head (handshake timeout, header limit) -> InterpretRequest ->
-//   CheckDestination -> resolve (static hosts, IP literal, or getaddrinfo
-//   via Asio's resolver thread) -> SSRF filter of every address ->
+//   CheckDestination -> resolve (static hosts, IP literal, or c-ares on the
+//   worker's own loop, see dns_resolver.h) -> "filtered" answers denied ->
+//   SSRF filter of every address ->
 //   CONNECT: "200", first flight (handshake timeout), CheckFirstFlight |
 //   HTTP: nothing more -> connect to the checked addresses in order
 //   (connect timeout) -> relay both ways (idle timeout) -> close.
+// On an intercept listener the original destination port comes from
+// SO_ORIGINAL_DST; a first byte 0x16 means TLS: ClientHello first, SNI as
+// the host (InterceptedTls), no "200", denials answered with a TLS alert;
+// otherwise an origin-form HTTP request decided by Host
+// (InterpretIntercepted).
 // The access-log line is written when the Session is destroyed, so every
 // connection produces exactly one line however it ends.
 #include "rampart/proxy/server.h"
@@ -24,6 +30,9 @@
 #include <utility>
 #include <vector>
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -33,6 +42,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 
+#include "dns_resolver.h"
 #include "rampart/core/log.h"
 #include "rampart/proxy/policy.h"
 
@@ -61,6 +71,7 @@ struct Counters {
 struct Shared {
   AccessLog* log = nullptr;
   Counters counters;
+  DnsCounters dns;
   std::atomic<bool> stopping{false};
   mutable std::mutex mu;
   std::shared_ptr<const Config> config;  // guarded by mu
@@ -111,13 +122,43 @@ std::string EndpointText(const tcp::endpoint& ep) {
   return host + ":" + std::to_string(ep.port());
 }
 
+// Where a connection redirected by the firewall (iptables REDIRECT/DNAT)
+// was going: netfilter's SO_ORIGINAL_DST (IPv4) / IP6T_SO_ORIGINAL_DST
+// (IPv6), both option 80. nullopt when netfilter knows nothing of it.
+std::optional<tcp::endpoint> OriginalDestination(tcp::socket& socket) {
+  constexpr int kSoOriginalDst = 80;
+  error_code ec;
+  bool v6 = socket.local_endpoint(ec).address().is_v6();
+  if (ec) return std::nullopt;
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  int level = v6 ? IPPROTO_IPV6 : IPPROTO_IP;
+  if (::getsockopt(socket.native_handle(), level, kSoOriginalDst, &ss, &len) != 0) return std::nullopt;
+  if (ss.ss_family == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(&ss);
+    asio::ip::address_v4::bytes_type b;
+    std::memcpy(b.data(), &in->sin_addr, 4);
+    return tcp::endpoint(asio::ip::address_v4(b), ntohs(in->sin_port));
+  }
+  if (ss.ss_family == AF_INET6) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&ss);
+    asio::ip::address_v6::bytes_type b;
+    std::memcpy(b.data(), &in6->sin6_addr, 16);
+    return tcp::endpoint(asio::ip::address_v6(b), ntohs(in6->sin6_port));
+  }
+  return std::nullopt;
+}
+
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(Shared& shared, tcp::socket client)
-      : shared_(shared),
+  // intercept: the connection came through an intercept listener (the
+  // firewall redirected it; no proxy protocol, HTTP by Host, TLS by SNI).
+  Session(Shared& shared, DnsResolver& dns, tcp::socket client, bool intercept)
+      : intercept_(intercept),
+        shared_(shared),
+        dns_(dns),
         client_(std::move(client)),
         upstream_(client_.get_executor()),
-        resolver_(client_.get_executor()),
         timer_(client_.get_executor()),
         config_(shared.Snapshot()),
         started_(SteadyClock::now()) {
@@ -152,6 +193,18 @@ class Session : public std::enable_shared_from_this<Session> {
       return Close();
     }
     client_.set_option(tcp::no_delay(true), ec);
+    if (intercept_) {
+      // Without a redirect, conntrack reports the listener itself as the
+      // destination: refusing that also keeps the proxy from looping.
+      auto original = OriginalDestination(client_);
+      if (original && *original == client_.local_endpoint(ec)) original.reset();
+      if (!original) {
+        record_.decision = "error";
+        record_.reason = "intercept: no original destination (connection was not redirected)";
+        return Close();
+      }
+      original_port_ = original->port();
+    }
     head_.resize(config_->limits.max_header_bytes);
     Arm(config_->limits.handshake_timeout);
     ReadHead();
@@ -188,7 +241,7 @@ class Session : public std::enable_shared_from_this<Session> {
       client_.cancel(ignored);  // the pending head read must not race the answer
       return Fail(408, "timeout reading the request head");
     }
-    if (phase_ == Phase::kResolve || (phase_ == Phase::kConnect && !is_connect_)) {
+    if (phase_ == Phase::kResolve || (phase_ == Phase::kConnect && (!is_connect_ || intercept_tls_))) {
       return Fail(504, "timeout resolving or connecting upstream");
     }
     record_.reason = phase_ == Phase::kHello ? "timeout waiting for ClientHello" : "upstream connect timeout";
@@ -216,6 +269,7 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     size_t scan_from = head_len_ >= 3 ? head_len_ - 3 : 0;
     head_len_ += n;
+    if (intercept_ && static_cast<unsigned char>(head_[0]) == 0x16) return OnInterceptedTls();
     std::string_view seen(head_.data(), head_len_);
     auto end = FindHeadEnd(seen.substr(scan_from));
     if (!end) return ReadHead();
@@ -229,13 +283,42 @@ class Session : public std::enable_shared_from_this<Session> {
     request_head_ = std::move(head).value();
     record_.bytes_up += head_end_;
     record_.method = request_head_.method;
-    Interpreted in = InterpretRequest(request_head_);
+    Interpreted in = intercept_ ? InterpretIntercepted(request_head_, original_port_) : InterpretRequest(request_head_);
     request_ = std::move(in.request);
     is_connect_ = request_.is_connect;
     record_.host = request_.host.name;
     record_.port = request_.port;
     if (in.error_status == 403) return Deny(in.error, "");
     if (in.error_status != 0) return Fail(in.error_status, in.error);
+    Decision d = CheckDestination(*config_, request_.host, request_.port);
+    if (!d.allowed) return Deny(d.reason, d.rule);
+    record_.rule = d.rule;
+    Resolve();
+  }
+
+  // --- intercepted TLS ------------------------------------------------------
+
+  // A TLS handshake record on the intercept listener: gather the
+  // ClientHello (kHello: handshake timeout, kMaxClientHelloFlight), then
+  // decide by its SNI and the original destination port.
+  void OnInterceptedTls() {
+    intercept_tls_ = true;
+    is_connect_ = true;
+    record_.method = "TLS";
+    record_.port = original_port_;
+    flight_.assign(head_.data(), head_len_);
+    ReleaseHead();
+    phase_ = Phase::kHello;
+    CheckFlight();
+  }
+
+  void DecideInterceptedTls(const ClientHelloInfo& hello) {
+    InterceptedTls tls = HostFromClientHello(hello);
+    if (!tls.ok) return Deny(tls.reason, "");
+    request_.is_connect = true;
+    request_.host = std::move(tls.host);
+    request_.port = original_port_;
+    record_.host = request_.host.name;
     Decision d = CheckDestination(*config_, request_.host, request_.port);
     if (!d.allowed) return Deny(d.reason, d.rule);
     record_.rule = d.rule;
@@ -251,21 +334,22 @@ class Session : public std::enable_shared_from_this<Session> {
     if (auto it = config_->hosts.find(request_.host.name); it != config_->hosts.end()) {
       return OnAddresses(it->second);
     }
-    resolver_.async_resolve(request_.host.name, std::to_string(request_.port),
-                            [self = shared_from_this()](error_code ec, tcp::resolver::results_type results) {
-                              self->OnResolved(ec, results);
-                            });
+    // A weak reference: a session that timed out or closed is not kept
+    // alive by a lookup still in flight.
+    std::weak_ptr<Session> weak = weak_from_this();
+    dns_.Resolve(*config_, request_.host.name, [weak](DnsAnswer answer) {
+      if (auto self = weak.lock()) self->OnResolved(std::move(answer));
+    });
   }
 
-  void OnResolved(error_code ec, const tcp::resolver::results_type& results) {
+  // NXDOMAIN and block addresses (0.0.0.0, ::, dns.block_addresses) are a
+  // filtering resolver's way of saying no: a deny, with its own reason.
+  void OnResolved(DnsAnswer answer) {
     if (phase_ != Phase::kResolve) return;  // timed out meanwhile
-    if (ec == asio::error::host_not_found || ec == asio::error::host_not_found_try_again) {
-      return Deny("dns: name not found", "");
-    }
-    if (ec) return Fail(502, "dns: " + ec.message());
-    std::vector<IpAddress> addresses;
-    for (const auto& entry : results) addresses.push_back(FromAsio(entry.endpoint().address()));
-    OnAddresses(addresses);
+    if (answer.kind == DnsAnswer::Kind::kNotFound) return Deny("dns: filtered (name not found)", "");
+    if (answer.kind == DnsAnswer::Kind::kError) return Fail(502, answer.error);
+    if (auto why = FilteredAnswer(config_->dns, answer.addresses)) return Deny("dns: filtered (" + *why + ")", "");
+    OnAddresses(answer.addresses);
   }
 
   // Keeps only the addresses the SSRF rules allow; connects to exactly
@@ -281,7 +365,8 @@ class Session : public std::enable_shared_from_this<Session> {
       if (std::find(candidates_.begin(), candidates_.end(), ep) == candidates_.end()) candidates_.push_back(ep);
     }
     if (candidates_.empty()) return Deny(refused.empty() ? "dns: no address" : "ssrf: " + refused, "");
-    if (!is_connect_) return Connect();
+    // Intercepted TLS already holds its ClientHello: no 200 to send.
+    if (!is_connect_ || intercept_tls_) return Connect();
     phase_ = Phase::kHello;
     Arm(config_->limits.handshake_timeout);
     // Anything the client sent after the CONNECT head is the first flight.
@@ -302,6 +387,7 @@ class Session : public std::enable_shared_from_this<Session> {
     ClientHelloInfo hello = ParseClientHello(flight_);
     if (hello.outcome == ClientHelloInfo::Outcome::kNeedMore) return ReadFlight();
     record_.sni = Printable(hello.sni.substr(0, 255));
+    if (intercept_tls_) return DecideInterceptedTls(hello);
     Decision d = CheckFirstFlight(*config_, request_.host, hello);
     if (!d.allowed) {
       // After the 200 there is no page to show: close (the client's TLS
@@ -339,7 +425,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void TryConnect(size_t index) {
     if (index >= candidates_.size()) {
-      if (!is_connect_) return Fail(502, "upstream connect failed: " + last_connect_error_);
+      if (!is_connect_ || intercept_tls_) return Fail(502, "upstream connect failed: " + last_connect_error_);
       record_.decision = "error";
       record_.reason = "upstream connect failed: " + last_connect_error_;
       return Close();
@@ -476,6 +562,7 @@ class Session : public std::enable_shared_from_this<Session> {
     record_.decision = "deny";
     record_.reason = reason;
     record_.rule = rule;
+    if (intercept_tls_) return RespondRaw(TlsAlert(kTlsAlertAccessDenied));
     DenyDetails details{request_.host.name.empty() ? "(unknown)" : request_.host.name,
                         client_ip_.ToString(), reason, record_.time};
     Respond(403, BuildDenyResponse(*config_, details));
@@ -484,11 +571,16 @@ class Session : public std::enable_shared_from_this<Session> {
   void Fail(int status, const std::string& reason) {
     record_.decision = "error";
     record_.reason = reason;
+    if (intercept_tls_) return RespondRaw(TlsAlert(kTlsAlertInternalError));
     Respond(status, BuildResponse(status, "text/plain; charset=utf-8", std::string(StatusText(status)) + "\n"));
   }
 
   void Respond(int status, std::string response) {
     record_.status = status;
+    RespondRaw(std::move(response));
+  }
+
+  void RespondRaw(std::string response) {
     record_.bytes_down += response.size();
     phase_ = Phase::kLinger;
     ReleaseHead();
@@ -524,15 +616,17 @@ class Session : public std::enable_shared_from_this<Session> {
     ++timer_gen_;
     error_code ignored;
     timer_.cancel();
-    resolver_.cancel();
     client_.close(ignored);
     upstream_.close(ignored);
   }
 
+  const bool intercept_;
+  bool intercept_tls_ = false;  // an intercepted connection that began with a TLS record
+  uint16_t original_port_ = 0;  // intercept: the redirected connection's destination port
   Shared& shared_;
+  DnsResolver& dns_;
   tcp::socket client_;
   tcp::socket upstream_;
-  tcp::resolver resolver_;
   asio::steady_timer timer_;
   const std::shared_ptr<const Config> config_;
   const SteadyClock::time_point started_;
@@ -559,6 +653,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
 struct Worker {
   std::unique_ptr<asio::io_context> ioc;
+  std::unique_ptr<DnsResolver> resolver;  // after ioc: destroyed before it
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard;
   std::thread thread;
 };
@@ -569,16 +664,17 @@ struct ProxyServer::Impl {
   Shared shared;
   std::vector<Worker> workers;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
+  std::vector<bool> intercepting;  // per acceptor: an intercept listener
   std::vector<uint16_t> ports;
   size_t next_worker = 0;  // only touched on worker 0
   bool running = false;
 
-  Status Bind(const HostPort& hp);
-  void Accept(tcp::acceptor& acceptor);
-  void Dispatch(tcp::socket socket);
+  Status Bind(const HostPort& hp, bool intercept);
+  void Accept(tcp::acceptor& acceptor, bool intercept);
+  void Dispatch(Worker& worker, tcp::socket socket, bool intercept);
 };
 
-Status ProxyServer::Impl::Bind(const HostPort& hp) {
+Status ProxyServer::Impl::Bind(const HostPort& hp, bool intercept) {
   auto ip = ParseIp(hp.host);
   if (!ip) return Status::Validation("listen address " + hp.host + " is not an IP address");
   tcp::endpoint ep(ToAsio(*ip), hp.port);
@@ -595,21 +691,22 @@ Status ProxyServer::Impl::Bind(const HostPort& hp) {
   }
   ports.push_back(acceptor->local_endpoint(ec).port());
   acceptors.push_back(std::move(acceptor));
+  intercepting.push_back(intercept);
   return Status::Ok();
 }
 
-void ProxyServer::Impl::Accept(tcp::acceptor& acceptor) {
+void ProxyServer::Impl::Accept(tcp::acceptor& acceptor, bool intercept) {
   Worker& target = workers[next_worker];
   next_worker = (next_worker + 1) % workers.size();
-  acceptor.async_accept(*target.ioc, [this, &acceptor](error_code ec, tcp::socket socket) {
+  acceptor.async_accept(*target.ioc, [this, &acceptor, &target, intercept](error_code ec, tcp::socket socket) {
     if (ec == asio::error::operation_aborted || shared.stopping) return;
-    if (!ec) Dispatch(std::move(socket));
+    if (!ec) Dispatch(target, std::move(socket), intercept);
     // EMFILE and friends: keep accepting; the next attempt may succeed.
-    Accept(acceptor);
+    Accept(acceptor, intercept);
   });
 }
 
-void ProxyServer::Impl::Dispatch(tcp::socket socket) {
+void ProxyServer::Impl::Dispatch(Worker& worker, tcp::socket socket, bool intercept) {
   auto cfg = shared.Snapshot();
   if (shared.counters.connections.load() >= cfg->limits.max_connections) {
     error_code ignored;
@@ -617,7 +714,7 @@ void ProxyServer::Impl::Dispatch(tcp::socket socket) {
     shared.counters.failed++;
     return;
   }
-  auto session = std::make_shared<Session>(shared, std::move(socket));
+  auto session = std::make_shared<Session>(shared, *worker.resolver, std::move(socket), intercept);
   // Start on the socket's own worker.
   asio::post(session->executor(), [session] { session->Start(); });
 }
@@ -636,18 +733,21 @@ Status ProxyServer::Start() {
   for (unsigned i = 0; i < n; ++i) {
     Worker w;
     w.ioc = std::make_unique<asio::io_context>(1);
+    w.resolver = std::make_unique<DnsResolver>(*w.ioc, &impl_->shared.dns);
     w.guard.emplace(w.ioc->get_executor());
     impl_->workers.push_back(std::move(w));
   }
-  for (const auto& hp : cfg->listen) {
-    Status st = impl_->Bind(hp);
-    if (!st.ok()) {
-      impl_->acceptors.clear();
-      impl_->workers.clear();
-      return st;
+  for (bool intercept : {false, true}) {
+    for (const auto& hp : intercept ? cfg->intercept_listen : cfg->listen) {
+      Status st = impl_->Bind(hp, intercept);
+      if (!st.ok()) {
+        impl_->acceptors.clear();
+        impl_->workers.clear();
+        return st;
+      }
     }
   }
-  for (auto& a : impl_->acceptors) impl_->Accept(*a);
+  for (size_t i = 0; i < impl_->acceptors.size(); ++i) impl_->Accept(*impl_->acceptors[i], impl_->intercepting[i]);
   for (auto& w : impl_->workers) {
     asio::io_context* ioc = w.ioc.get();
     w.thread = std::thread([ioc] { ioc->run(); });
@@ -691,8 +791,10 @@ std::vector<uint16_t> ProxyServer::ports() const { return impl_->ports; }
 
 ProxyStats ProxyServer::stats() const {
   const Counters& c = impl_->shared.counters;
-  return ProxyStats{c.connections.load(), c.tunnels.load(), c.allowed.load(), c.denied.load(),
-                    c.failed.load(),      c.bytes_up.load(), c.bytes_down.load()};
+  const DnsCounters& d = impl_->shared.dns;
+  return ProxyStats{c.connections.load(), c.tunnels.load(),    c.allowed.load(),    c.denied.load(),
+                    c.failed.load(),      c.bytes_up.load(),   c.bytes_down.load(), d.cache_hits.load(),
+                    d.failures.load(),    d.latency.Read()};
 }
 
 }  // namespace rampart::proxy

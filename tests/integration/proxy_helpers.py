@@ -239,3 +239,123 @@ def https_get(tls_sock, host, path="/"):
             raise ConnectionError("tunnel closed")
         body += chunk
     return head.split(b"\r\n", 1)[0].decode(), body.decode()
+
+
+class DnsResponder:
+    """A small authoritative-style DNS server on 127.0.0.1 (UDP) for the
+    proxy's resolver. `records` maps a name to a list of addresses (IPv4
+    answered for A, IPv6 for AAAA), to "NXDOMAIN", or to "SILENT" (never
+    answered). Unknown names are NXDOMAIN. `queries` counts (name, type)."""
+
+    A, AAAA = 1, 28
+
+    def __init__(self, records, ttl=300):
+        self.records = dict(records)
+        self.ttl = ttl
+        self.queries = {}
+        self.lock = threading.Lock()
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.closed = False
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    @property
+    def server(self):
+        return f"127.0.0.1:{self.port}"
+
+    def count(self, name, qtype=A):
+        with self.lock:
+            return self.queries.get((name, qtype), 0)
+
+    def _serve(self):
+        while not self.closed:
+            try:
+                data, addr = self.sock.recvfrom(4096)
+            except OSError:
+                return
+            try:
+                reply = self._answer(data)
+            except (IndexError, ValueError, UnicodeDecodeError):
+                continue
+            if reply:
+                try:
+                    self.sock.sendto(reply, addr)
+                except OSError:
+                    return  # closed meanwhile
+
+    def _answer(self, data):
+        qid, flags, qdcount = int.from_bytes(data[0:2], "big"), data[2], int.from_bytes(data[4:6], "big")
+        if flags & 0x80 or qdcount != 1:
+            return None
+        labels, i = [], 12
+        while data[i]:
+            labels.append(data[i + 1:i + 1 + data[i]].decode("ascii").lower())
+            i += 1 + data[i]
+        question = data[12:i + 5]
+        qtype = int.from_bytes(data[i + 1:i + 3], "big")
+        name = ".".join(labels)
+        with self.lock:
+            self.queries[(name, qtype)] = self.queries.get((name, qtype), 0) + 1
+        record = self.records.get(name, "NXDOMAIN")
+        if record == "SILENT":
+            return None
+        rcode, answers = 0, []
+        if record == "NXDOMAIN":
+            rcode = 3
+        else:
+            family = socket.AF_INET if qtype == self.A else socket.AF_INET6
+            for addr in record:
+                try:
+                    answers.append(socket.inet_pton(family, addr))
+                except OSError:
+                    continue  # the other family
+        header = (qid.to_bytes(2, "big") + bytes([0x84 | (data[2] & 0x01), 0x80 | rcode]) +
+                  (1).to_bytes(2, "big") + len(answers).to_bytes(2, "big") + b"\0\0\0\0")
+        body = b"".join(b"\xc0\x0c" + qtype.to_bytes(2, "big") + b"\0\x01" + self.ttl.to_bytes(4, "big") +
+                        len(rdata).to_bytes(2, "big") + rdata for rdata in answers)
+        return header + question + body
+
+    def close(self):
+        self.closed = True
+        self.sock.close()
+
+
+def admin_request(port, method, path, timeout=10):
+    """One request to the proxy's admin endpoint; returns (status, headers, body text)."""
+    import http.client
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request(method, path)
+        r = conn.getresponse()
+        return r.status, dict(r.getheaders()), r.read().decode()
+    finally:
+        conn.close()
+
+
+def parse_metrics(text):
+    """Prometheus text -> {'name{labels}': float}."""
+    out = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            key, _, value = line.rpartition(" ")
+            out[key] = float(value)
+    return out
+
+
+def replace_file(path, text):
+    """Writes path the way editors and config managers do: a new file renamed over the old."""
+    tmp = path + ".tmp-edit"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def wait_for(predicate, timeout=5.0, interval=0.02):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()

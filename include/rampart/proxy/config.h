@@ -30,9 +30,18 @@ struct Limits {
   std::chrono::milliseconds drain_timeout{10000};      // graceful stop
 };
 
+// Name resolution (c-ares). An empty server list means the system's
+// resolv.conf (and /etc/hosts); with servers given only they are asked.
+struct DnsSettings {
+  std::vector<HostPort> servers;           // IP:port; at most 8
+  std::vector<IpAddress> block_addresses;  // answers that mean "filtered" (besides 0.0.0.0 and ::)
+  size_t cache_entries = 10000;            // per worker; 0 disables the cache
+};
+
 struct Config {
   std::vector<HostPort> listen;            // at least one
-  std::vector<HostPort> admin_listen;      // zero or one (not served yet)
+  std::vector<HostPort> admin_listen;      // zero or one (loopback only)
+  std::vector<HostPort> intercept_listen;  // transparent listeners (SO_ORIGINAL_DST); may be empty
   std::vector<Cidr> allowed_clients;       // at least one
   DomainMatcher matcher;
   std::vector<uint16_t> allowed_ports = {80, 443};
@@ -40,10 +49,12 @@ struct Config {
   std::string deny_page;                   // template (see RenderDenyPage)
   std::string access_log;                  // path; empty = no access log
   bool require_sni = true;                 // tunnels need a TLS ClientHello with SNI
+  bool watch_config = true;                // reload when the config file changes (inotify)
   // Static answers consulted before DNS, like a hosts file (keys normalised).
   std::unordered_map<std::string, std::vector<IpAddress>> hosts;
   unsigned workers = 0;                    // 0 = one per core
   Limits limits;
+  DnsSettings dns;
 
   bool ClientAllowed(const IpAddress& client) const;
   bool PortAllowed(uint16_t port) const;

@@ -37,6 +37,28 @@ struct Interpreted {
 // Malformed targets give 400; chunked request bodies 411 (not yet relayed).
 Interpreted InterpretRequest(const RequestHead& head);
 
+// Intercept mode, plain HTTP: an origin-form request whose single Host
+// header names the destination; the port is the connection's original
+// destination port (a port written in Host must equal it, 403 otherwise).
+Interpreted InterpretIntercepted(const RequestHead& head, uint16_t original_port);
+
+// Intercept mode, TLS: the first flight must be a complete ClientHello with
+// a host-name SNI (an IP literal or no SNI is refused: there is nothing
+// else to decide by).
+struct InterceptedTls {
+  bool ok = false;
+  Host host;           // the normalised SNI
+  std::string reason;  // why not, for the access log
+};
+InterceptedTls HostFromClientHello(const ClientHelloInfo& hello);
+
+// A fatal TLS alert record, sent in the clear to a denied intercepted TLS
+// client (RFC 8446 section 6): the only answer possible without a
+// certificate for the name.
+inline constexpr uint8_t kTlsAlertAccessDenied = 49;
+inline constexpr uint8_t kTlsAlertInternalError = 80;
+std::string TlsAlert(uint8_t description);
+
 struct Decision {
   bool allowed = false;
   std::string rule;

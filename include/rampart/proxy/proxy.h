@@ -5,9 +5,11 @@
 
 namespace rampart::proxy {
 
-// Loads and validates the config, starts the proxy and serves until
-// SIGTERM or SIGINT (graceful stop). SIGHUP reloads the config (a bad one
-// is logged and the old one kept); SIGUSR1 reopens the access log.
+// Loads and validates the config, starts the proxy and its control loop
+// (admin endpoint, config-file watcher) and serves until SIGTERM or SIGINT
+// (graceful stop). SIGHUP, POST /reload and a change to the config file
+// reload the config (a bad one is logged and the old one kept); SIGUSR1
+// reopens the access log.
 // Prints "rampart proxy listening on ADDR" on stdout per listener once
 // connections are accepted. Returns the process exit code: 0 after a clean
 // stop, 2 for a bad config, 1 when the proxy cannot start.

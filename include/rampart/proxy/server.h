@@ -1,7 +1,8 @@
-// The forward proxy's network side: listeners, one io_context per worker
-// thread, and the per-connection state machine (request head -> policy ->
+// The proxy's network side: forward-proxy and intercept listeners, one
+// io_context (and one c-ares resolver) per worker thread, and the
+// per-connection state machine (request head or ClientHello -> policy ->
 // DNS + SSRF check -> upstream connect -> relay). Asio stays inside
-// src/proxy/server.cc; this header is plain C++.
+// src/proxy/*.cc; this header is plain C++.
 //
 // Threading: Start spawns the workers; Reload, Stop and the accessors may
 // be called from any one control thread. A connection lives on one worker
@@ -15,6 +16,7 @@
 #include "rampart/core/status.h"
 #include "rampart/proxy/access_log.h"
 #include "rampart/proxy/config.h"
+#include "rampart/proxy/dns.h"
 
 namespace rampart::proxy {
 
@@ -26,6 +28,9 @@ struct ProxyStats {
   uint64_t requests_failed = 0;
   uint64_t bytes_up = 0;
   uint64_t bytes_down = 0;
+  uint64_t dns_cache_hits = 0;
+  uint64_t dns_failures = 0;
+  DnsLatencyHistogram::Snapshot dns_latency;  // lookups that went to the network
 };
 
 class ProxyServer {
@@ -47,7 +52,8 @@ class ProxyServer {
   // then closes the rest. Idempotent.
   void Stop();
 
-  // The bound ports, in listen order (useful with port 0).
+  // The bound ports: `listen` in order, then `intercept_listen` (useful
+  // with port 0).
   std::vector<uint16_t> ports() const;
   ProxyStats stats() const;
 
