@@ -91,7 +91,8 @@ struct HolderTables {
   bool with_groups;               // users inherit their groups' policies
 };
 
-// Loads and compiles everything that applies to one user or role.
+// Loads and compiles everything that applies to one user, role or group
+// (a group has no boundary or tags: entity_table is empty).
 Result<std::shared_ptr<const PrincipalPolicies>> LoadHolder(store::Database& db,
                                                             const HolderTables& t,
                                                             std::string_view owner_id,
@@ -109,6 +110,7 @@ Result<std::shared_ptr<const PrincipalPolicies>> LoadHolder(store::Database& db,
       ASSIGN_OR_RETURN(auto d, internal::DefaultPolicyDocument(tx, arn));
       if (d) doc = std::move(*d);
     }
+    if (t.entity_table.empty()) return Status::Ok();
     ASSIGN_OR_RETURN(auto q, tx.Prepare("SELECT permissions_boundary FROM " +
                                         std::string(t.entity_table) + " WHERE " +
                                         std::string(t.kind.id_column) + " = ?"));
@@ -178,9 +180,10 @@ AuthzRequest RequestFor(const server::RequestContext& ctx, const PrincipalPolici
   info.tags = ctx.principal().session_tags.empty() ? policies.tags
                                                    : MergedTags(policies, ctx.principal());
   AuthzRequest request(std::move(info), action, resource_arn);
-  // Resources AWS itself owns (account field "aws", e.g. AWS managed
-  // policies) are readable by every account: identity policies decide.
-  if (resource_arn.starts_with("arn:aws:iam::aws:")) {
+  // Resources AWS itself owns (account field "aws": AWS managed IAM
+  // policies, the FullAWSAccess SCP) are usable by every account: identity
+  // policies decide.
+  if (request.resource_is_arn() && request.resource_parts()[4] == "aws") {
     request.set_resource_account(ctx.principal().account_id);
   }
   request.AddPlatformKeys(EnvironmentOf(ctx));
@@ -188,7 +191,46 @@ AuthzRequest RequestFor(const server::RequestContext& ctx, const PrincipalPolici
   return request;
 }
 
+// GetSessionToken credentials (a user's or root's own session) may call
+// IAM only when MFA-authenticated, and no STS operation but AssumeRole
+// (GetCallerIdentity needs no authorization).
+Status SessionTokenLimits(const server::Principal& p, std::string_view action) {
+  const bool own_session = p.token_issued_at != 0 && (p.type == "IAMUser" || p.type == "Root");
+  if (!own_session) return Status::Ok();
+  std::string lower = AsciiLower(action);
+  if (lower.starts_with("iam:") && !p.mfa_present) {
+    return Status::Error(ErrorCode::kAccessDenied,
+                         "User: " + p.arn + " is not authorized to perform: " +
+                             std::string(action) +
+                             " because IAM calls with GetSessionToken credentials need MFA "
+                             "authentication");
+  }
+  if (lower.starts_with("sts:") && lower != "sts:assumerole") {
+    return Status::Error(ErrorCode::kAccessDenied,
+                         "User: " + p.arn + " is not authorized to perform: " +
+                             std::string(action) +
+                             " because GetSessionToken credentials may call only AssumeRole "
+                             "and GetCallerIdentity in STS");
+  }
+  return Status::Ok();
+}
+
 }  // namespace
+
+Result<std::shared_ptr<const PrincipalPolicies>> LoadEntityPolicies(store::Database& db,
+                                                                    EntityKind kind,
+                                                                    std::string_view id,
+                                                                    std::string_view arn) {
+  switch (kind) {
+    case EntityKind::kUser:
+      return LoadHolder(db, HolderTables{internal::kUserHolder, "iam_users", true}, id, arn);
+    case EntityKind::kRole:
+      return LoadHolder(db, HolderTables{internal::kRoleHolder, "iam_roles", false}, id, arn);
+    case EntityKind::kGroup:
+      return LoadHolder(db, HolderTables{internal::kGroupHolder, "", false}, id, arn);
+  }
+  return Status::Internal("unknown entity kind");
+}
 
 Result<std::shared_ptr<const PrincipalPolicies>> EngineAuthorizer::LoadRolePolicies(
     const server::Principal& p) const {
@@ -261,6 +303,10 @@ Result<bool> EngineAuthorizer::Evaluate(const server::RequestContext& ctx,
                                         std::span<const server::ConditionKey> keys, PolicySet set,
                                         Status* denial) const {
   const server::Principal& p = ctx.principal();
+  if (Status limited = SessionTokenLimits(p, action); !limited.ok()) {
+    if (denial != nullptr) *denial = limited;
+    return false;
+  }
   ASSIGN_OR_RETURN(auto policies, PoliciesOf(p));
   AuthzRequest request = RequestFor(ctx, *policies, action, resource_arn, keys);
   set.principal = policies.get();
@@ -280,6 +326,20 @@ Status EngineAuthorizer::Authorize(const server::RequestContext& ctx, std::strin
                                    std::span<const server::ConditionKey> keys) const {
   Status denial;
   RETURN_IF_ERROR(Evaluate(ctx, action, resource_arn, keys, PolicySet{}, &denial).status());
+  return denial;
+}
+
+Status EngineAuthorizer::AuthorizeWithResourcePolicy(const server::RequestContext& ctx,
+                                                     std::string_view action,
+                                                     std::string_view resource_arn,
+                                                     std::span<const server::ConditionKey> keys,
+                                                     const CompiledPolicy& resource_policy,
+                                                     bool resource_policy_required) const {
+  PolicySet set;
+  set.resource = &resource_policy;
+  set.resource_policy_required = resource_policy_required;
+  Status denial;
+  RETURN_IF_ERROR(Evaluate(ctx, action, resource_arn, keys, set, &denial).status());
   return denial;
 }
 

@@ -65,6 +65,26 @@ Status SetUserBoundary(store::Tx& tx, std::string_view user_id, std::string_view
   return q->Run();
 }
 
+// What must go before a user can be deleted (besides access keys), as on
+// AWS: each query counts rows that reference the user id.
+struct UserDependent {
+  std::string_view sql;
+  std::string_view message;
+};
+
+constexpr UserDependent kUserDependents[] = {
+    {"SELECT COUNT(*) FROM login_profiles WHERE user_id = ?",
+     "Cannot delete entity, must delete login profile first."},
+    {"SELECT COUNT(*) FROM mfa_devices WHERE user_id = ?",
+     "Cannot delete entity, must delete MFA device first."},
+    {"SELECT COUNT(*) FROM iam_user_policies WHERE user_id = ?",
+     "Cannot delete entity, must delete policies first."},
+    {"SELECT COUNT(*) FROM iam_user_attachments WHERE user_id = ?",
+     "Cannot delete entity, must detach all policies first."},
+    {"SELECT COUNT(*) FROM iam_group_members WHERE user_id = ?",
+     "Cannot delete entity, must remove user from all groups first."},
+};
+
 }  // namespace
 
 Result<json::Value> IamService::CreateUser(server::RequestContext& ctx, const json::Value& in) {
@@ -173,21 +193,10 @@ Result<json::Value> IamService::DeleteUser(server::RequestContext& ctx, const js
             tx, "SELECT COUNT(*) FROM access_keys WHERE account_id = ? AND principal_id = ?",
             {account, user.user_id}));
     if (keys > 0) return Conflict("Cannot delete entity, must delete access keys first.");
-    ASSIGN_OR_RETURN(
-        int64_t inline_policies,
-        internal::CountOf(tx, "SELECT COUNT(*) FROM iam_user_policies WHERE user_id = ?",
-                          {user.user_id}));
-    if (inline_policies > 0) return Conflict("Cannot delete entity, must delete policies first.");
-    ASSIGN_OR_RETURN(
-        int64_t attached,
-        internal::CountOf(tx, "SELECT COUNT(*) FROM iam_user_attachments WHERE user_id = ?",
-                          {user.user_id}));
-    if (attached > 0) return Conflict("Cannot delete entity, must detach all policies first.");
-    ASSIGN_OR_RETURN(
-        int64_t groups,
-        internal::CountOf(tx, "SELECT COUNT(*) FROM iam_group_members WHERE user_id = ?",
-                          {user.user_id}));
-    if (groups > 0) return Conflict("Cannot delete entity, must remove user from all groups first.");
+    for (const UserDependent& d : kUserDependents) {
+      ASSIGN_OR_RETURN(int64_t n, internal::CountOf(tx, d.sql, {user.user_id}));
+      if (n > 0) return Conflict(std::string(d.message));
+    }
     RETURN_IF_ERROR(internal::DeleteTags(tx, user.user_id));
     ASSIGN_OR_RETURN(auto q, tx.Prepare("DELETE FROM iam_users WHERE user_id = ?"));
     q->Bind(1, user.user_id);

@@ -137,13 +137,11 @@ Status PolicyNameFree(store::Tx& tx, const OrgRow& org, std::string_view name,
   return Status::Modeled("DuplicatePolicyException", "A policy with the same name already exists.");
 }
 
-// The resource a per-policy action is authorized on. AWS-managed policies
-// live in the account "aws" (arn:aws:organizations::aws:policy/...), which
-// the engine would weigh as another account's resource: the authorizer
-// treats only arn:aws:iam::aws: ARNs as AWS-owned so far. Until it treats
-// every AWS-owned ARN so, those are authorized against "*".
+// The resource a per-policy action is authorized on: the policy's ARN.
+// AWS-managed policies live in the account "aws"
+// (arn:aws:organizations::aws:policy/...), which the authorizer treats as
+// the caller's own account, so identity policies decide.
 std::string AuthzArnOfPolicy(const OrgRow& org, std::string_view policy_id) {
-  if (policy_id == org::kFullAccessId) return "*";
   return org.PolicyArn(policy_id);
 }
 

@@ -5,6 +5,7 @@
 
 #include "iam/iam_internal.h"
 #include "rampart/core/arn.h"
+#include "rampart/iam/engine_authorizer.h"
 #include "rampart/iam/policy.h"
 #include "rampart/iam/policy_context.h"
 
@@ -127,8 +128,8 @@ struct Explained {
   std::set<std::string> missing;
 };
 
-void Explain(const CompiledPolicy& policy, std::string_view type, const AuthzRequest& r,
-             std::optional<Effect> wanted, Explained& out) {
+void Explain(const CompiledPolicy& policy, std::string_view id, std::string_view type,
+             const AuthzRequest& r, std::optional<Effect> wanted, Explained& out) {
   for (const CompiledStatement& s : policy.statements()) {
     if (!ActionApplies(s, r)) continue;
     for (const Condition& c : s.conditions) {
@@ -137,7 +138,7 @@ void Explain(const CompiledPolicy& policy, std::string_view type, const AuthzReq
     PrincipalMatch m = PrincipalMatch::kNone;
     if (wanted && s.effect == *wanted && StatementApplies(s, r, &m)) {
       json::Value st = json::Value::MakeObject();
-      st.set("SourcePolicyId", policy.id());
+      st.set("SourcePolicyId", std::string(id));
       st.set("SourcePolicyType", std::string(type));
       out.matched.push(std::move(st));
     }
@@ -171,11 +172,14 @@ json::Value Evaluate(const server::RequestContext& ctx, const Simulation& sim,
   if (d.allowed) wanted = Effect::kAllow;
   if (d.explicit_deny) wanted = Effect::kDeny;
   Explained ex;
-  for (size_t i = 0; i < sim.subject.identity.size(); ++i) {
-    Explain(*sim.subject.identity[i], sim.subject.identity_types[i], r, wanted, ex);
+  const SimulationSubject& sub = sim.subject;
+  for (size_t i = 0; i < sub.identity.size(); ++i) {
+    Explain(*sub.identity[i], sub.identity_ids[i], sub.identity_types[i], r, wanted, ex);
   }
-  if (sim.resource_policy) Explain(*sim.resource_policy, "resource", r, wanted, ex);
-  if (sim.subject.boundary) Explain(*sim.subject.boundary, "none", r, std::nullopt, ex);
+  if (sim.resource_policy) {
+    Explain(*sim.resource_policy, "ResourcePolicy", "resource", r, wanted, ex);
+  }
+  if (sub.boundary) Explain(*sub.boundary, sub.boundary->id(), "none", r, std::nullopt, ex);
 
   json::Value out = json::Value::MakeObject();
   out.set("EvalActionName", std::string(action));
@@ -215,6 +219,84 @@ Result<json::Value> Run(const server::RequestContext& ctx, const Simulation& sim
   out.set("EvaluationResults", std::move(results));
   internal::SetPage(out, end < total, std::to_string(end));
   return out;
+}
+
+// Policies given as input are reported by their input position.
+void AddInputPolicies(std::vector<PolicyPtr> policies, SimulationSubject& subject) {
+  for (PolicyPtr& p : policies) {
+    subject.identity_ids.push_back(p->id());
+    subject.identity_types.push_back("user");
+    subject.identity.push_back(std::move(p));
+  }
+}
+
+// How the simulator names a stored policy: inline ones by name (typed by
+// their holder), managed ones by ARN (typed aws-managed or user-managed).
+std::pair<std::string, std::string> DescribeStored(std::string_view id,
+                                                   std::string_view holder_type) {
+  if (size_t at = id.find("/inline:"); at != std::string_view::npos) {
+    std::string name(id.substr(at + 8));
+    bool from_group = id.substr(0, at).find("/group/") != std::string_view::npos &&
+                      holder_type == "user";
+    return {name, from_group ? "group" : std::string(holder_type)};
+  }
+  return {std::string(id), id.starts_with("arn:aws:iam::aws:") ? "aws-managed" : "user-managed"};
+}
+
+// The subject of a PolicySourceArn: an IAM user, role or group of account.
+Result<SimulationSubject> LoadSubject(store::Database& db, std::string_view account,
+                                      std::string_view source_arn) {
+  std::array<std::string_view, 6> parts;
+  if (!SplitArn(source_arn, parts) || parts[2] != "iam") {
+    return InvalidInput("PolicySourceArn must be the ARN of an IAM user, group or role.");
+  }
+  std::string_view resource = parts[5];
+  std::string_view name = resource.substr(resource.rfind('/') + 1);
+  const internal::HolderKind* holder_kind = nullptr;
+  EntityKind kind = EntityKind::kUser;
+  std::string_view type;
+  if (resource.starts_with("user/")) {
+    holder_kind = &internal::kUserHolder, kind = EntityKind::kUser, type = "user";
+  } else if (resource.starts_with("role/")) {
+    holder_kind = &internal::kRoleHolder, kind = EntityKind::kRole, type = "role";
+  } else if (resource.starts_with("group/")) {
+    holder_kind = &internal::kGroupHolder, kind = EntityKind::kGroup, type = "group";
+  } else {
+    return InvalidInput("PolicySourceArn must be the ARN of an IAM user, group or role.");
+  }
+  if (parts[4] != account) {
+    return Status::Modeled("NoSuchEntityException",
+                           "The entity " + std::string(source_arn) + " cannot be found.");
+  }
+  internal::Holder holder;
+  RETURN_IF_ERROR(db.Read([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(holder, holder_kind->require(tx, account, name));
+    return Status::Ok();
+  }));
+  ASSIGN_OR_RETURN(auto policies, LoadEntityPolicies(db, kind, holder.id, source_arn));
+  SimulationSubject subject;
+  PrincipalInfo& p = subject.principal;
+  p.account = std::string(account);
+  p.tags = policies->tags;
+  if (kind == EntityKind::kRole) {
+    p.type = PrincipalType::kAssumedRole;
+    p.role_arn = std::string(source_arn);
+    p.arn = "arn:aws:sts::" + std::string(account) + ":assumed-role/" + holder.name + "/simulation";
+    p.id = holder.id + ":simulation";
+  } else {
+    p.type = PrincipalType::kUser;
+    p.arn = std::string(source_arn);
+    p.id = holder.id;
+    if (kind == EntityKind::kUser) p.user_name = holder.name;
+  }
+  for (const PolicyPtr& policy : policies->identity) {
+    auto [id, policy_type] = DescribeStored(policy->id(), type);
+    subject.identity.push_back(policy);
+    subject.identity_ids.push_back(std::move(id));
+    subject.identity_types.push_back(std::move(policy_type));
+  }
+  subject.boundary = policies->boundary;
+  return subject;
 }
 
 Result<PolicyPtr> SingleBoundary(const json::Value& in) {
@@ -270,9 +352,8 @@ Result<json::Value> SimulationService::SimulateCustomPolicy(server::RequestConte
   if (sim.resource_policy && in.get_string("CallerArn").empty()) {
     return InvalidInput("CallerArn is required when a ResourcePolicy is given.");
   }
-  ASSIGN_OR_RETURN(sim.subject.identity,
-                   CompileList(in, "PolicyInputList", PolicyKind::kIdentity));
-  sim.subject.identity_types.assign(sim.subject.identity.size(), "user");
+  ASSIGN_OR_RETURN(auto policies, CompileList(in, "PolicyInputList", PolicyKind::kIdentity));
+  AddInputPolicies(std::move(policies), sim.subject);
   ASSIGN_OR_RETURN(sim.subject.boundary, SingleBoundary(in));
   return Run(ctx, sim, in);
 }
@@ -281,20 +362,13 @@ Result<json::Value> SimulationService::SimulatePrincipalPolicy(server::RequestCo
                                                                const json::Value& in) {
   std::string source(in.get_string("PolicySourceArn"));
   RETURN_IF_ERROR(ctx.Authorize("iam:SimulatePrincipalPolicy", source));
-  if (!loader_) {
-    return Status::Error(ErrorCode::kNotImplemented,
-                         "SimulatePrincipalPolicy is not implemented yet.");
-  }
   Simulation sim;
-  ASSIGN_OR_RETURN(sim.subject, loader_(db_, ctx.principal().account_id, source));
+  ASSIGN_OR_RETURN(sim.subject, LoadSubject(db_, ctx.principal().account_id, source));
   PrincipalInfo subject_principal = sim.subject.principal;
   RETURN_IF_ERROR(ReadCommon(in, sim));
   if (in.get_string("CallerArn").empty()) sim.subject.principal = subject_principal;
   ASSIGN_OR_RETURN(auto extra, CompileList(in, "PolicyInputList", PolicyKind::kIdentity));
-  for (PolicyPtr& p : extra) {
-    sim.subject.identity.push_back(std::move(p));
-    sim.subject.identity_types.push_back("user");
-  }
+  AddInputPolicies(std::move(extra), sim.subject);
   ASSIGN_OR_RETURN(PolicyPtr boundary, SingleBoundary(in));
   if (boundary) sim.subject.boundary = std::move(boundary);
   return Run(ctx, sim, in);
@@ -311,11 +385,7 @@ Result<json::Value> SimulationService::GetContextKeysForPrincipalPolicy(
     server::RequestContext& ctx, const json::Value& in) {
   std::string source(in.get_string("PolicySourceArn"));
   RETURN_IF_ERROR(ctx.Authorize("iam:GetContextKeysForPrincipalPolicy", source));
-  if (!loader_) {
-    return Status::Error(ErrorCode::kNotImplemented,
-                         "GetContextKeysForPrincipalPolicy is not implemented yet.");
-  }
-  ASSIGN_OR_RETURN(SimulationSubject subject, loader_(db_, ctx.principal().account_id, source));
+  ASSIGN_OR_RETURN(SimulationSubject subject, LoadSubject(db_, ctx.principal().account_id, source));
   ASSIGN_OR_RETURN(auto extra, CompileList(in, "PolicyInputList", PolicyKind::kIdentity));
   for (PolicyPtr& p : extra) subject.identity.push_back(std::move(p));
   return ContextKeysOf(subject.identity);

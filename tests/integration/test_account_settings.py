@@ -151,3 +151,14 @@ def test_credential_report(server, fresh_policy):
     assert out["State"] == iam.generate_credential_report()["State"]
     r = server.aws("iam", "get-credential-report")
     assert "<root_account>" in base64.b64decode(json.loads(r.stdout)["Content"]).decode()
+
+
+def test_delete_user_needs_login_profile_and_mfa_gone(server, fresh_policy):
+    iam = fresh_policy
+    name = uniq("del")
+    iam.create_user(UserName=name)
+    iam.create_login_profile(UserName=name, Password=GOOD)
+    code, msg = error_of(iam.delete_user, UserName=name)
+    assert code == "DeleteConflict" and "login profile" in msg
+    iam.delete_login_profile(UserName=name)
+    iam.delete_user(UserName=name)

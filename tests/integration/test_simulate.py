@@ -155,3 +155,72 @@ def test_simulation_is_authorized(server):
     code, msg = error_of(as_user.simulate_custom_policy, PolicyInputList=[EXAMPLE_CORP],
                          ActionNames=["sns:Publish"])
     assert code == "AccessDenied" and "iam:SimulateCustomPolicy" in msg
+
+
+def test_simulate_principal_policy_uses_stored_policies(server):
+    iam = server.client("iam")
+    acct = account_of(server)
+    user = uniq("simu")
+    group = uniq("simg")
+    iam.create_user(UserName=user)
+    iam.create_group(GroupName=group)
+    iam.add_user_to_group(GroupName=group, UserName=user)
+    iam.put_user_policy(UserName=user, PolicyName="own", PolicyDocument=doc(
+        {"Effect": "Allow", "Action": "iam:GetUser", "Resource": "*"}))
+    iam.put_group_policy(GroupName=group, PolicyName="team", PolicyDocument=doc(
+        {"Effect": "Allow", "Action": "iam:ListRoles", "Resource": "*"}))
+    iam.attach_user_policy(UserName=user, PolicyArn="arn:aws:iam::aws:policy/IAMReadOnlyAccess")
+    user_arn = f"arn:aws:iam::{acct}:user/{user}"
+    results = iam.simulate_principal_policy(
+        PolicySourceArn=user_arn,
+        ActionNames=["iam:GetUser", "iam:ListRoles", "iam:ListGroups", "iam:DeleteUser"])
+    by_action = {r["EvalActionName"]: r for r in results["EvaluationResults"]}
+    assert by_action["iam:DeleteUser"]["EvalDecision"] == "implicitDeny"
+    get_user = {(s["SourcePolicyId"], s["SourcePolicyType"])
+                for s in by_action["iam:GetUser"]["MatchedStatements"]}
+    assert ("own", "user") in get_user
+    assert ("arn:aws:iam::aws:policy/IAMReadOnlyAccess", "aws-managed") in get_user
+    list_roles = {(s["SourcePolicyId"], s["SourcePolicyType"])
+                  for s in by_action["iam:ListRoles"]["MatchedStatements"]}
+    assert ("team", "group") in list_roles
+    assert by_action["iam:ListGroups"]["EvalDecision"] == "allowed"
+
+    # A boundary on the user caps the simulation as it caps real calls.
+    boundary = iam.create_policy(PolicyName=uniq("simb"), PolicyDocument=doc(
+        {"Effect": "Allow", "Action": "iam:GetUser", "Resource": "*"}))["Policy"]["Arn"]
+    iam.put_user_permissions_boundary(UserName=user, PermissionsBoundary=boundary)
+    capped = iam.simulate_principal_policy(PolicySourceArn=user_arn,
+                                           ActionNames=["iam:GetUser", "iam:ListRoles"])
+    decisions = {r["EvalActionName"]: r["EvalDecision"] for r in capped["EvaluationResults"]}
+    assert decisions == {"iam:GetUser": "allowed", "iam:ListRoles": "implicitDeny"}
+    keys = iam.get_context_keys_for_principal_policy(PolicySourceArn=user_arn)["ContextKeyNames"]
+    assert keys == []
+
+    code, _ = error_of(iam.simulate_principal_policy,
+                       PolicySourceArn=f"arn:aws:iam::{acct}:user/{uniq('ghost')}",
+                       ActionNames=["iam:GetUser"])
+    assert code == "NoSuchEntity"
+
+
+def test_simulate_role_and_group_sources(server):
+    iam = server.client("iam")
+    acct = account_of(server)
+    role = iam.create_role(RoleName=uniq("simr"), AssumeRolePolicyDocument=doc(
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{acct}:root"},
+         "Action": "sts:AssumeRole"}))["Role"]
+    iam.put_role_policy(RoleName=role["RoleName"], PolicyName="r", PolicyDocument=doc(
+        {"Effect": "Allow", "Action": "kms:Encrypt", "Resource": "*",
+         "Condition": {"StringEquals": {"aws:PrincipalTag/team": "blue"}}}))
+    iam.tag_role(RoleName=role["RoleName"], Tags=[{"Key": "team", "Value": "blue"}])
+    r = iam.simulate_principal_policy(PolicySourceArn=role["Arn"],
+                                      ActionNames=["kms:Encrypt"])["EvaluationResults"][0]
+    assert r["EvalDecision"] == "allowed"
+    assert r["MatchedStatements"] == [{"SourcePolicyId": "r", "SourcePolicyType": "role"}]
+    group = uniq("simg2")
+    iam.create_group(GroupName=group)
+    iam.put_group_policy(GroupName=group, PolicyName="g", PolicyDocument=doc(
+        {"Effect": "Deny", "Action": "iam:*", "Resource": "*"}))
+    g = iam.simulate_principal_policy(PolicySourceArn=f"arn:aws:iam::{acct}:group/{group}",
+                                      ActionNames=["iam:GetUser"])["EvaluationResults"][0]
+    assert g["EvalDecision"] == "explicitDeny"
+    assert g["MatchedStatements"] == [{"SourcePolicyId": "g", "SourcePolicyType": "group"}]

@@ -65,8 +65,8 @@ def test_get_session_token_acts_as_the_user(server):
     assert creds["AccessKeyId"].startswith("ASIA") and creds["SessionToken"]
     ident = session_client(server, "sts", creds).get_caller_identity()
     assert ident["Arn"] == f"arn:aws:iam::{acct}:user/{name}"
-    # The session's permissions are the user's.
-    session_client(server, "iam", creds).list_users()
+    # The session's permissions are the user's (outside IAM, which needs MFA).
+    session_client(server, "kms", creds).list_keys()
     # Session credentials cannot mint more sessions.
     code, msg = error_of(session_client(server, "sts", creds).get_session_token)
     assert code == "AccessDenied" and "session credentials" in msg
@@ -274,3 +274,19 @@ def test_decode_authorization_message(server):
     code, _ = error_of(client_for(server, "sts", key).decode_authorization_message,
                        EncodedMessage="abc123")
     assert code == "AccessDenied"
+
+
+def test_get_session_token_limits_iam_and_sts(server):
+    name, key = user_with_key(server, policy=ADMIN)
+    creds = client_for(server, "sts", key).get_session_token(DurationSeconds=900)["Credentials"]
+    code, msg = error_of(session_client(server, "iam", creds).list_users)
+    assert code == "AccessDenied" and "MFA" in msg
+    code, _ = error_of(session_client(server, "sts", creds).decode_authorization_message,
+                       EncodedMessage="x")
+    assert code == "AccessDenied"
+    # With MFA the same user's session may call IAM.
+    serial, seed = enable_mfa(server, name)
+    mfa_creds = client_for(server, "sts", key).get_session_token(
+        DurationSeconds=900, SerialNumber=serial,
+        TokenCode=totp(seed, now_step() + 1))["Credentials"]
+    session_client(server, "iam", mfa_creds).list_users()

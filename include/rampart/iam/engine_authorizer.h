@@ -48,6 +48,17 @@ class OrganizationView {
   virtual Result<OrgPlacement> PlacementOf(std::string_view account_id) const = 0;
 };
 
+// The stored identity policies of an IAM user (with its groups'), role or
+// group, compiled as the authorizer compiles them, with the boundary and
+// tags of a user or role. Policy ids: "<arn>/inline:<name>",
+// "<user arn>/group/<group>/inline:<name>", or the managed policy's ARN.
+// For the policy simulator.
+enum class EntityKind : uint8_t { kUser, kRole, kGroup };
+Result<std::shared_ptr<const PrincipalPolicies>> LoadEntityPolicies(store::Database& db,
+                                                                    EntityKind kind,
+                                                                    std::string_view id,
+                                                                    std::string_view arn);
+
 class EngineAuthorizer final : public server::Authorizer {
  public:
   // REQUIRES: db and cache outlive the authorizer.
@@ -62,8 +73,16 @@ class EngineAuthorizer final : public server::Authorizer {
                    std::span<const server::ConditionKey> keys) const override;
 
   // Decides action on resource_arn for the caller weighing resource_policy
-  // too (e.g. a role's trust policy with resource_policy_required). Whether
-  // it is allowed; the caller words the denial.
+  // too (e.g. a KMS key policy with resource_policy_required): OK, or
+  // AccessDenied worded by the engine for the deciding policy type.
+  Status AuthorizeWithResourcePolicy(const server::RequestContext& ctx, std::string_view action,
+                                     std::string_view resource_arn,
+                                     std::span<const server::ConditionKey> keys,
+                                     const CompiledPolicy& resource_policy,
+                                     bool resource_policy_required) const;
+
+  // The same decision as a yes/no (e.g. a role's trust policy, where STS
+  // words the denial itself).
   Result<bool> Allowed(const server::RequestContext& ctx, std::string_view action,
                        std::string_view resource_arn, std::span<const server::ConditionKey> keys,
                        const CompiledPolicy& resource_policy, bool resource_policy_required) const;

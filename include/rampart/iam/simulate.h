@@ -12,7 +12,6 @@
 // Thread-safety: SimulationService is thread-safe.
 #pragma once
 
-#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,28 +23,19 @@
 
 namespace rampart::iam {
 
-// The stored policies of one IAM user, group or role, for
-// SimulatePrincipalPolicy and GetContextKeysForPrincipalPolicy.
+// The caller and policies one simulation weighs.
 struct SimulationSubject {
-  PrincipalInfo principal;                 // the simulated caller
-  std::vector<PolicyPtr> identity;         // ids name the policy (ARN or holder/name)
-  std::vector<std::string> identity_types; // "user", "group", "role", "aws-managed", "user-managed"
-  PolicyPtr boundary;                      // may be null
+  PrincipalInfo principal;                  // the simulated caller
+  std::vector<PolicyPtr> identity;          // identity policies
+  std::vector<std::string> identity_ids;    // SourcePolicyId of each
+  std::vector<std::string> identity_types;  // "user", "group", "role", "aws-managed", "user-managed"
+  PolicyPtr boundary;                       // may be null
 };
-
-// Loads the subject of a PolicySourceArn: NoSuchEntity when it does not
-// exist in account.
-using SubjectLoader =
-    std::function<Result<SimulationSubject>(store::Database& db, std::string_view account,
-                                            std::string_view source_arn)>;
 
 class SimulationService {
  public:
   // REQUIRES: db outlives the service.
   explicit SimulationService(store::Database& db) : db_(db) {}
-
-  // Enables SimulatePrincipalPolicy. REQUIRES: before Register.
-  void SetSubjectLoader(SubjectLoader loader) { loader_ = std::move(loader); }
 
   // Adds the handlers. REQUIRES: this outlives registry use.
   void Register(server::Registry& registry);
@@ -60,7 +50,6 @@ class SimulationService {
 
  private:
   store::Database& db_;
-  SubjectLoader loader_;
 };
 
 }  // namespace rampart::iam
