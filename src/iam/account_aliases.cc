@@ -40,6 +40,7 @@ void AccountService::Register(server::Registry& registry) {
       {"GetAccountSummary", &AccountService::GetAccountSummary},
       {"GenerateCredentialReport", &AccountService::GenerateCredentialReport},
       {"GetCredentialReport", &AccountService::GetCredentialReport},
+      {"GetAccountAuthorizationDetails", &AccountService::GetAccountAuthorizationDetails},
   };
   for (const auto& [operation, method] : handlers) {
     registry.Add("iam", operation,

@@ -114,12 +114,7 @@ Result<std::optional<std::string>> ManagedPolicyDocument(store::Database& db,
                                                          std::string_view arn) {
   std::optional<std::string> doc;
   RETURN_IF_ERROR(db.Read([&](store::Tx& tx) -> Status {
-    ASSIGN_OR_RETURN(auto q, tx.Prepare("SELECT v.document FROM iam_policies p "
-                                        "JOIN iam_policy_versions v ON v.policy_id = p.policy_id "
-                                        "AND v.version_id = p.default_version WHERE p.arn = ?"));
-    q->Bind(1, arn);
-    ASSIGN_OR_RETURN(bool row, q->Step());
-    if (row) doc = q->Text(0);
+    ASSIGN_OR_RETURN(doc, internal::DefaultPolicyDocument(tx, arn));
     return Status::Ok();
   }));
   return doc;

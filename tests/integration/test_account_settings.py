@@ -162,3 +162,47 @@ def test_delete_user_needs_login_profile_and_mfa_gone(server, fresh_policy):
     assert code == "DeleteConflict" and "login profile" in msg
     iam.delete_login_profile(UserName=name)
     iam.delete_user(UserName=name)
+
+
+def test_account_authorization_details(server):
+    iam = server.client("iam")
+    user, group, role = uniq("aad-u"), uniq("aad-g"), uniq("aad-r")
+    doc = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "iam:GetUser", "Resource": "*"}]})
+    iam.create_user(UserName=user, Tags=[{"Key": "team", "Value": "red"}])
+    iam.create_group(GroupName=group)
+    iam.add_user_to_group(GroupName=group, UserName=user)
+    iam.put_user_policy(UserName=user, PolicyName="inline", PolicyDocument=doc)
+    iam.attach_group_policy(GroupName=group,
+                            PolicyArn="arn:aws:iam::aws:policy/IAMReadOnlyAccess")
+    acct = server.client("sts").get_caller_identity()["Account"]
+    iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{acct}:root"},
+            "Action": "sts:AssumeRole"}]}))
+    local = iam.create_policy(PolicyName=uniq("aad-p"), PolicyDocument=doc)["Policy"]["Arn"]
+    iam.attach_role_policy(RoleName=role, PolicyArn=local)
+
+    pages = list(iam.get_paginator("get_account_authorization_details").paginate(
+        PaginationConfig={"PageSize": 3}))
+    assert len(pages) > 1
+    users = {u["UserName"]: u for p in pages for u in p["UserDetailList"]}
+    roles = {r["RoleName"]: r for p in pages for r in p["RoleDetailList"]}
+    groups = {g["GroupName"]: g for p in pages for g in p["GroupDetailList"]}
+    policies = {x["Arn"]: x for p in pages for x in p["Policies"]}
+    u = users[user]
+    assert u["GroupList"] == [group] and u["Tags"] == [{"Key": "team", "Value": "red"}]
+    assert u["UserPolicyList"][0]["PolicyName"] == "inline"
+    assert u["UserPolicyList"][0]["PolicyDocument"]["Statement"][0]["Action"] == "iam:GetUser"
+    assert groups[group]["AttachedManagedPolicies"][0]["PolicyName"] == "IAMReadOnlyAccess"
+    assert roles[role]["AttachedManagedPolicies"] == [
+        {"PolicyName": local.split("/")[-1], "PolicyArn": local}]
+    assert roles[role]["AssumeRolePolicyDocument"]["Statement"][0]["Action"] == "sts:AssumeRole"
+    assert policies[local]["AttachmentCount"] == 1
+    assert policies[local]["PolicyVersionList"][0]["IsDefaultVersion"] is True
+    assert "arn:aws:iam::aws:policy/IAMReadOnlyAccess" in policies
+    assert "arn:aws:iam::aws:policy/SecurityAudit" not in policies  # unused AWS policies are left out
+
+    only_roles = iam.get_account_authorization_details(Filter=["Role"])
+    assert only_roles["UserDetailList"] == [] and only_roles["Policies"] == []
+    assert role in [r["RoleName"] for r in only_roles["RoleDetailList"]]

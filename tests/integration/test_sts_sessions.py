@@ -290,3 +290,20 @@ def test_get_session_token_limits_iam_and_sts(server):
         DurationSeconds=900, SerialNumber=serial,
         TokenCode=totp(seed, now_step() + 1))["Credentials"]
     session_client(server, "iam", mfa_creds).list_users()
+
+
+def test_session_policy_from_an_aws_managed_arn(server):
+    acct = account_of(server)
+    iam = server.client("iam")
+    role = iam.create_role(RoleName=uniq("spa"), AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{acct}:root"},
+            "Action": "sts:AssumeRole"}]}))["Role"]
+    iam.put_role_policy(RoleName=role["RoleName"], PolicyName="admin", PolicyDocument=ADMIN)
+    creds = server.client("sts").assume_role(
+        RoleArn=role["Arn"], RoleSessionName="ro",
+        PolicyArns=[{"arn": "arn:aws:iam::aws:policy/IAMReadOnlyAccess"}])["Credentials"]
+    session = session_client(server, "iam", creds)
+    session.list_users()
+    code, _ = error_of(session.create_user, UserName=uniq("no"))
+    assert code == "AccessDenied"

@@ -3,8 +3,9 @@
 // DeleteLoginProfile, ChangePassword), the account password policy
 // (UpdateAccountPasswordPolicy, GetAccountPasswordPolicy,
 // DeleteAccountPasswordPolicy) and account aliases (CreateAccountAlias,
-// DeleteAccountAlias, ListAccountAliases), GetAccountSummary and the
-// credential report (GenerateCredentialReport, GetCredentialReport).
+// DeleteAccountAlias, ListAccountAliases), GetAccountSummary,
+// GetAccountAuthorizationDetails and the credential report
+// (GenerateCredentialReport, GetCredentialReport).
 //
 // Passwords are kept only as PBKDF2 hashes (crypto/password.h); the last
 // 24 per user, for the policy's reuse prevention, only as HMACs under a key
@@ -79,6 +80,9 @@ class AccountService {
   Result<json::Value> GenerateCredentialReport(server::RequestContext& ctx,
                                                const json::Value& in);
   Result<json::Value> GetCredentialReport(server::RequestContext& ctx, const json::Value& in);
+  // account_authorization_details.cc
+  Result<json::Value> GetAccountAuthorizationDetails(server::RequestContext& ctx,
+                                                     const json::Value& in);
 
   // Checks password against the account's policy, then hashes it (slowly,
   // outside any transaction).
