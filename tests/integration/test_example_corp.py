@@ -152,3 +152,23 @@ def test_operator_reaches_resources_by_naming_convention(server):
     assert operator.get_role(RoleName=mine["RoleName"])["Role"]["Arn"] == mine["Arn"]
     code, _ = error_of(operator.get_role, RoleName=other_env["RoleName"])
     assert code == "AccessDenied"
+
+
+def test_project_tags_gate_kms_keys(server):
+    """ABAC on KMS keys: the default key policy delegates to IAM, and the
+    role's policy lets it use only keys tagged with its own project."""
+    corp = setup_corp(server)
+    iam = corp["iam"]
+    kms_root = server.client("kms")
+    ours = kms_root.create_key(Tags=[{"TagKey": "access-project", "TagValue": "peg"}])
+    theirs = kms_root.create_key(Tags=[{"TagKey": "access-project", "TagValue": "other"}])
+    iam.put_role_policy(RoleName=corp["operator"]["RoleName"], PolicyName="keys",
+                        PolicyDocument=doc(
+        {"Effect": "Allow", "Action": ["kms:Encrypt", "kms:Decrypt"], "Resource": "*",
+         "Condition": {"StringEquals": {
+             "aws:ResourceTag/access-project": "${aws:PrincipalTag/access-project}"}}}))
+    kms = as_role(server, corp["operator"], "kms")
+    blob = kms.encrypt(KeyId=ours["KeyMetadata"]["KeyId"], Plaintext=b"report")["CiphertextBlob"]
+    assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"report"
+    code, msg = error_of(kms.encrypt, KeyId=theirs["KeyMetadata"]["KeyId"], Plaintext=b"x")
+    assert code == "AccessDeniedException" and "kms:Encrypt" in msg
