@@ -19,6 +19,7 @@
 #include "rampart/crypto/random.h"
 #include "rampart/iam/mfa.h"
 #include "rampart/iam/policy.h"
+#include "rampart/server/config.h"
 
 namespace rampart::iam {
 namespace {
@@ -350,6 +351,11 @@ Result<json::Value> StsService::AssumeRole(server::RequestContext& ctx, const js
   if (in.find("ProvidedContexts") != nullptr) {
     return Status::Error(ErrorCode::kNotImplemented,
                          "AssumeRole with ProvidedContexts is not implemented yet.");
+  }
+  // As on AWS, the account root may not assume roles; development mode
+  // allows it, since its callers are the dev account's root.
+  if (caller.type == "Root" && !ctx.config().dev) {
+    return Status::Error(ErrorCode::kAccessDenied, "Roles may not be assumed by root accounts.");
   }
   ASSIGN_OR_RETURN(SessionInputs inputs, ReadSessionInputs(db_, in));
   const bool sets_source_identity = !inputs.source_identity.empty();

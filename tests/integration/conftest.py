@@ -86,6 +86,29 @@ class Rampart:
             aws_access_key_id=access_key or ak, aws_secret_access_key=secret_key or sk,
             config=botocore.config.Config(retries={"max_attempts": 1}), **kw)
 
+    def admin_client(self, service, **kw):
+        """A client signed by an IAM user of the server's account with
+        AdministratorAccess: what AWS expects for AssumeRole, which the
+        account root may not call. Created once per server."""
+        if getattr(self, "_admin_key", None) is None:
+            iam = self.client("iam")
+            name = "rampart-test-admin"
+            iam.create_user(UserName=name)
+            iam.attach_user_policy(UserName=name,
+                                   PolicyArn="arn:aws:iam::aws:policy/AdministratorAccess")
+            key = iam.create_access_key(UserName=name)["AccessKey"]
+            self._admin_key = (key["AccessKeyId"], key["SecretAccessKey"])
+            self.admin_arn = iam.get_user(UserName=name)["User"]["Arn"]
+        return self.client(service, access_key=self._admin_key[0],
+                           secret_key=self._admin_key[1], **kw)
+
+    def admin_env(self):
+        """Environment for the aws CLI to sign as the administrator user."""
+        self.admin_client("sts")
+        return {"AWS_ACCESS_KEY_ID": self._admin_key[0],
+                "AWS_SECRET_ACCESS_KEY": self._admin_key[1],
+                "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"}
+
     def aws(self, *args, check=True, env_extra=None):
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         env.update({

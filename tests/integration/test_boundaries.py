@@ -101,7 +101,7 @@ def test_role_boundary_caps_role_session(server):
     root.attach_role_policy(RoleName=role, PolicyArn=ADMIN)
     root.put_role_permissions_boundary(RoleName=role,
                                        PermissionsBoundary="arn:aws:iam::aws:policy/IAMReadOnlyAccess")
-    creds = server.client("sts").assume_role(RoleArn=arn, RoleSessionName="capped")["Credentials"]
+    creds = server.admin_client("sts").assume_role(RoleArn=arn, RoleSessionName="capped")["Credentials"]
     iam = server.client("iam", access_key=creds["AccessKeyId"], secret_key=creds["SecretAccessKey"],
                         aws_session_token=creds["SessionToken"])
     iam.list_roles()

@@ -80,7 +80,7 @@ def setup_corp(server):
 
 
 def as_role(server, role, service="iam"):
-    creds = server.client("sts").assume_role(RoleArn=role["Arn"],
+    creds = server.admin_client("sts").assume_role(RoleArn=role["Arn"],
                                              RoleSessionName="corp")["Credentials"]
     return session_client(server, service, creds)
 

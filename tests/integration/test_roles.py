@@ -95,12 +95,19 @@ def test_create_role_validation(server):
     assert code == "LimitExceeded" and "2048" in msg
 
 
+def test_root_may_not_assume_roles(server):
+    _, role = make_role(server)
+    code, msg = error_of(server.client("sts").assume_role, RoleArn=role["Arn"],
+                         RoleSessionName="s1")
+    assert code == "AccessDenied" and msg == "Roles may not be assumed by root accounts."
+
+
 def test_assume_role_and_use_session(server):
     acct = account_of(server)
     name, role = make_role(server)
     server.client("iam").put_role_policy(RoleName=name, PolicyName="list",
                                          PolicyDocument=ALLOW_LIST_USERS)
-    out = server.client("sts").assume_role(RoleArn=role["Arn"], RoleSessionName="sess1")
+    out = server.admin_client("sts").assume_role(RoleArn=role["Arn"], RoleSessionName="sess1")
     creds = out["Credentials"]
     assert creds["AccessKeyId"].startswith("ASIA") and len(creds["AccessKeyId"]) == 20
     assert len(creds["SessionToken"]) >= 64
@@ -117,12 +124,11 @@ def test_assume_role_and_use_session(server):
 
 
 def test_external_id_condition(server):
-    acct = account_of(server)
     _, role = make_role(server, condition={"StringEquals": {"sts:ExternalId": "secret-123"}})
-    sts = server.client("sts")
+    sts = server.admin_client("sts")
     code, msg = error_of(sts.assume_role, RoleArn=role["Arn"], RoleSessionName="s1")
     assert code == "AccessDenied"
-    assert msg == (f"User: arn:aws:iam::{acct}:root is not authorized to perform: "
+    assert msg == (f"User: {server.admin_arn} is not authorized to perform: "
                    f"sts:AssumeRole on resource: {role['Arn']}")
     code, _ = error_of(sts.assume_role, RoleArn=role["Arn"], RoleSessionName="s1",
                        ExternalId="wrong-id")
@@ -132,10 +138,10 @@ def test_external_id_condition(server):
 
 def test_role_trusting_someone_else_denies(server):
     _, role = make_role(server, principal={"AWS": "arn:aws:iam::999988887777:root"})
-    code, _ = error_of(server.client("sts").assume_role, RoleArn=role["Arn"], RoleSessionName="s1")
+    code, _ = error_of(server.admin_client("sts").assume_role, RoleArn=role["Arn"], RoleSessionName="s1")
     assert code == "AccessDenied"
     acct = account_of(server)
-    code, _ = error_of(server.client("sts").assume_role,
+    code, _ = error_of(server.admin_client("sts").assume_role,
                        RoleArn=f"arn:aws:iam::{acct}:role/{uniq('ghost')}", RoleSessionName="s1")
     assert code == "AccessDenied"
 
@@ -157,7 +163,7 @@ def test_user_needs_permission_when_trust_names_the_account(server):
 
 def test_tampered_or_missing_session_token_is_rejected(server):
     _, role = make_role(server)
-    creds = server.client("sts").assume_role(RoleArn=role["Arn"], RoleSessionName="s1")["Credentials"]
+    creds = server.admin_client("sts").assume_role(RoleArn=role["Arn"], RoleSessionName="s1")["Credentials"]
     bad = dict(creds, SessionToken=creds["SessionToken"][:-4] + "AAAA")
     if bad["SessionToken"] == creds["SessionToken"]:
         bad["SessionToken"] = creds["SessionToken"][:-4] + "BBBB"
@@ -173,7 +179,8 @@ def test_cli_with_session_token(server):
     acct = account_of(server)
     name, role = make_role(server)
     out = json.loads(server.aws("sts", "assume-role", "--role-arn", role["Arn"],
-                                "--role-session-name", "cli-session").stdout)
+                                "--role-session-name", "cli-session",
+                                env_extra=server.admin_env()).stdout)
     c = out["Credentials"]
     r = server.aws("sts", "get-caller-identity", env_extra={
         "AWS_ACCESS_KEY_ID": c["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": c["SecretAccessKey"],
@@ -183,7 +190,7 @@ def test_cli_with_session_token(server):
 
 def test_duration_seconds_limits(server):
     _, role = make_role(server)
-    sts = server.client("sts")
+    sts = server.admin_client("sts")
     code, msg = error_of(sts.assume_role, RoleArn=role["Arn"], RoleSessionName="s1",
                          DurationSeconds=7200)
     assert code == "ValidationError" and "MaxSessionDuration" in msg

@@ -179,7 +179,7 @@ def test_session_tags_need_tag_session_and_chain_transitively(server):
     no_tags = iam.create_role(RoleName=uniq("plain"), AssumeRolePolicyDocument=json.dumps({
         "Version": "2012-10-17", "Statement": [{
             "Effect": "Allow", "Principal": {"AWS": root_arn}, "Action": "sts:AssumeRole"}]}))["Role"]
-    sts = server.client("sts")
+    sts = server.admin_client("sts")
     code, msg = error_of(sts.assume_role, RoleArn=no_tags["Arn"], RoleSessionName="s1",
                          Tags=[{"Key": "team", "Value": "red"}])
     assert code == "AccessDenied" and "sts:TagSession" in msg
@@ -227,7 +227,7 @@ def test_source_identity_is_set_once_and_kept(server):
         "Version": "2012-10-17", "Statement": [
             {"Effect": "Allow", "Action": ["sts:AssumeRole", "sts:SetSourceIdentity"],
              "Resource": "*"}]}))
-    sts = server.client("sts")
+    sts = server.admin_client("sts")
     code, _ = error_of(sts.assume_role, RoleArn=role["Arn"], RoleSessionName="s1",
                        SourceIdentity="aws:alice")
     assert code == "ValidationError"
@@ -256,7 +256,7 @@ def test_malformed_session_policy_is_refused(server):
         "Version": "2012-10-17", "Statement": [{
             "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{acct}:root"},
             "Action": "sts:AssumeRole"}]}))["Role"]
-    sts = server.client("sts")
+    sts = server.admin_client("sts")
     code, _ = error_of(sts.assume_role, RoleArn=role["Arn"], RoleSessionName="s1", Policy="{nope")
     assert code == "MalformedPolicyDocument"
     code, _ = error_of(sts.assume_role, RoleArn=role["Arn"], RoleSessionName="s1",
@@ -300,7 +300,7 @@ def test_session_policy_from_an_aws_managed_arn(server):
             "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{acct}:root"},
             "Action": "sts:AssumeRole"}]}))["Role"]
     iam.put_role_policy(RoleName=role["RoleName"], PolicyName="admin", PolicyDocument=ADMIN)
-    creds = server.client("sts").assume_role(
+    creds = server.admin_client("sts").assume_role(
         RoleArn=role["Arn"], RoleSessionName="ro",
         PolicyArns=[{"arn": "arn:aws:iam::aws:policy/IAMReadOnlyAccess"}])["Credentials"]
     session = session_client(server, "iam", creds)
