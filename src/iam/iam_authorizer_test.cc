@@ -4,6 +4,8 @@
 // environment keys. Every IAM write goes through the registry, which
 // invalidates the policy cache as the server does.
 #include <gtest/gtest.h>
+
+#include "server/testing.h"
 #include <unistd.h>
 
 #include <filesystem>
@@ -19,11 +21,7 @@ namespace {
 
 constexpr std::string_view kAcct = "111122223333";
 
-json::Value Obj(std::initializer_list<std::pair<std::string_view, json::Value>> members) {
-  json::Value v = json::Value::MakeObject();
-  for (const auto& [k, m] : members) v.set(k, m);
-  return v;
-}
+using testing::Obj;
 
 json::Value OneTag(std::string_view key, std::string_view value) {
   json::Value tags = json::Value::MakeArray();
@@ -41,15 +39,8 @@ std::string Allow(std::string_view action, std::string_view condition = "") {
 class AuthorizerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto dir = std::filesystem::temp_directory_path() /
-               ("rampart_authz_" + std::to_string(::getpid()) + "_" +
-                std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
-    std::filesystem::remove_all(dir);
-    std::filesystem::create_directories(dir);
-    auto db = store::OpenSqlite({.path = (dir / "db.sqlite").string()});
-    ASSERT_TRUE(db.ok()) << db.status().ToString();
-    db_ = std::move(db).value();
-    ASSERT_TRUE(server::CredentialStore::Migrate(*db_).ok());
+    db_ = testing::FreshDatabase("authz");
+    ASSERT_NE(db_, nullptr);
     ASSERT_TRUE(IamService::Migrate(*db_).ok());
     creds_ = std::make_unique<server::CredentialStore>(*db_, root_key_);
     ASSERT_TRUE(creds_->CreateAccount(kAcct, "a", true).ok());

@@ -3,6 +3,8 @@
 // SQLite database with the root-only authorizer, read back through
 // OrganizationsView as the policy engine sees it.
 #include <gtest/gtest.h>
+
+#include "server/testing.h"
 #include <unistd.h>
 
 #include <filesystem>
@@ -221,33 +223,15 @@ TEST(OrgTagsTest, ReadTagsRejectsDuplicatesReservedKeysAndTooMany) {
 
 constexpr std::string_view kMgmt = "111122223333";
 
-server::Principal Root(std::string_view account) {
-  server::Principal p;
-  p.account_id = std::string(account);
-  p.arn = RootArn(account);
-  p.type = "Root";
-  p.principal_id = p.account_id;
-  return p;
-}
+server::Principal Root(std::string_view account) { return testing::RootPrincipal(account); }
 
-json::Value Obj(std::initializer_list<std::pair<std::string_view, json::Value>> members) {
-  json::Value v = json::Value::MakeObject();
-  for (const auto& [k, m] : members) v.set(k, m);
-  return v;
-}
+using testing::Obj;
 
 class OrganizationsServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto dir = std::filesystem::temp_directory_path() /
-               ("rampart_org_" + std::to_string(::getpid()) + "_" +
-                std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
-    std::filesystem::remove_all(dir);
-    std::filesystem::create_directories(dir);
-    auto db = store::OpenSqlite({.path = (dir / "db.sqlite").string()});
-    ASSERT_TRUE(db.ok()) << db.status().ToString();
-    db_ = std::move(db).value();
-    ASSERT_TRUE(server::CredentialStore::Migrate(*db_).ok());
+    db_ = testing::FreshDatabase("org");
+    ASSERT_NE(db_, nullptr);
     ASSERT_TRUE(IamService::Migrate(*db_).ok());
     ASSERT_TRUE(OrganizationsService::Migrate(*db_).ok());
     creds_ = std::make_unique<server::CredentialStore>(*db_, root_key_);
