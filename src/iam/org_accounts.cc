@@ -158,11 +158,6 @@ Result<json::Value> OrganizationsService::CreateAccount(server::RequestContext& 
   if (same_email == 0) {
     ASSIGN_OR_RETURN(account_id, FreshAccountId(db_));
     RETURN_IF_ERROR(org::AuthorizeTags(ctx, org.AccountArn(account_id), tags));
-    // The account row lives in the identity tables and is written by the
-    // CredentialStore in its own transaction; an account left over by a
-    // failed organization write below belongs to no organization and holds
-    // no credentials.
-    RETURN_IF_ERROR(creds_.CreateAccount(account_id, status.account_name, /*management=*/false));
   }
   RETURN_IF_ERROR(WriteAndInvalidate([&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(org, org::RequireSameOrg(tx, org));
@@ -174,6 +169,9 @@ Result<json::Value> OrganizationsService::CreateAccount(server::RequestContext& 
     }
     status.state = "SUCCEEDED";
     status.account_id = account_id;
+    // The identity row commits together with the organization's rows.
+    RETURN_IF_ERROR(server::CredentialStore::InsertAccount(tx, account_id, status.account_name,
+                                                           /*management=*/false));
     org::AccountRow account{account_id, org.root_id, status.account_name,
                             email,      "CREATED",   status.requested_at};
     RETURN_IF_ERROR(org::InsertAccount(tx, org, account));

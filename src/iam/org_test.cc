@@ -236,7 +236,7 @@ class OrganizationsServiceTest : public ::testing::Test {
     ASSERT_TRUE(OrganizationsService::Migrate(*db_).ok());
     creds_ = std::make_unique<server::CredentialStore>(*db_, root_key_);
     ASSERT_TRUE(creds_->CreateAccount(kMgmt, "mgmt", true).ok());
-    service_ = std::make_unique<OrganizationsService>(*db_, *creds_);
+    service_ = std::make_unique<OrganizationsService>(*db_);
     service_->SetPolicyCache(&cache_);
     service_->Register(registry_);
     view_ = std::make_unique<OrganizationsView>(*db_);

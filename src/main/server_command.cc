@@ -117,7 +117,7 @@ int RunServer(server::Config cfg) {
   iam_service.SetPolicyCache(&policy_cache);
   iam::OrganizationsView org_view(**db);
   authorizer.SetOrganizationView(&org_view);
-  iam::OrganizationsService org_service(**db, creds);
+  iam::OrganizationsService org_service(**db);
   org_service.SetPolicyCache(&policy_cache);
   server::Registry registry;
   iam::RegisterSts(registry);

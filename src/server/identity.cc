@@ -259,13 +259,17 @@ Result<std::shared_ptr<const Credential>> CredentialStore::Load(std::string_view
 
 Status CredentialStore::CreateAccount(std::string_view account_id, std::string_view name,
                                       bool management) {
-  return db_.Write([&](store::Tx& tx) -> Status {
-    ASSIGN_OR_RETURN(auto q, tx.Prepare(
-        "INSERT INTO accounts (account_id, name, is_management, created_at) VALUES (?, ?, ?, ?) "
-        "ON CONFLICT (account_id) DO NOTHING"));
-    q->Bind(1, account_id).Bind(2, name).Bind(3, int64_t{management ? 1 : 0}).Bind(4, NowSeconds());
-    return q->Run();
-  });
+  return db_.Write(
+      [&](store::Tx& tx) -> Status { return InsertAccount(tx, account_id, name, management); });
+}
+
+Status CredentialStore::InsertAccount(store::Tx& tx, std::string_view account_id,
+                                      std::string_view name, bool management) {
+  ASSIGN_OR_RETURN(auto q, tx.Prepare(
+      "INSERT INTO accounts (account_id, name, is_management, created_at) VALUES (?, ?, ?, ?) "
+      "ON CONFLICT (account_id) DO NOTHING"));
+  q->Bind(1, account_id).Bind(2, name).Bind(3, int64_t{management ? 1 : 0}).Bind(4, NowSeconds());
+  return q->Run();
 }
 
 Status CredentialStore::AddAccessKey(const Principal& p, const SecretBytes& secret) {

@@ -48,10 +48,9 @@ class OrganizationsView final : public OrganizationView {
 
 class OrganizationsService {
  public:
-  // REQUIRES: db and creds outlive the service; the identity, IAM and
+  // REQUIRES: db outlives the service; the identity, IAM and
   // Organizations migrations ran.
-  OrganizationsService(store::Database& db, server::CredentialStore& creds)
-      : db_(db), creds_(creds) {}
+  explicit OrganizationsService(store::Database& db) : db_(db) {}
 
   // Creates or upgrades the Organizations tables (component "organizations").
   static Status Migrate(store::Database& db);
@@ -117,7 +116,6 @@ class OrganizationsService {
   Status WriteAndInvalidate(const std::function<Status(store::Tx&)>& fn);
 
   store::Database& db_;
-  server::CredentialStore& creds_;
   PolicyCache* policy_cache_ = nullptr;
 };
 

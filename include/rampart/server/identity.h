@@ -80,6 +80,9 @@ class CredentialStore {
 
   // Creates an account (no-op when it exists).
   Status CreateAccount(std::string_view account_id, std::string_view name, bool management);
+  // The same inside the caller's write transaction.
+  static Status InsertAccount(store::Tx& tx, std::string_view account_id, std::string_view name,
+                              bool management);
   // Stores a new access key for principal and returns it.
   Status AddAccessKey(const Principal& principal, const SecretBytes& secret);
   // The same inside the caller's write transaction, so that a quota check
