@@ -5,10 +5,15 @@
 #include <sys/stat.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 
 #include "rampart/core/log.h"
 #include "rampart/core/metrics.h"
+#include "rampart/audit/cloudtrail_service.h"
+#include "rampart/audit/delivery.h"
+#include "rampart/audit/event_store.h"
+#include "rampart/audit/store_sink.h"
 #include "rampart/http/server.h"
 #include "rampart/iam/iam_service.h"
 #include "rampart/iam/account.h"
@@ -84,6 +89,14 @@ void BlockTerminationSignals() {
   signal(SIGPIPE, SIG_IGN);
 }
 
+// How often trails deliver log files: CloudTrail's 5 minutes, or
+// RAMPART_TRAIL_DELIVERY_SECONDS (1-300) for tests and small setups.
+std::chrono::seconds TrailDeliveryInterval() {
+  const char* env = std::getenv("RAMPART_TRAIL_DELIVERY_SECONDS");
+  long seconds = env ? std::strtol(env, nullptr, 10) : 0;
+  return std::chrono::seconds(seconds >= 1 && seconds <= 300 ? seconds : 300);
+}
+
 }  // namespace
 
 int RunServer(server::Config cfg) {
@@ -106,6 +119,7 @@ int RunServer(server::Config cfg) {
   if (Status st = iam::MfaService::Migrate(**db); !st.ok()) return fail(st);
   if (Status st = iam::AccountService::Migrate(**db); !st.ok()) return fail(st);
   if (Status st = iam::OrganizationsService::Migrate(**db); !st.ok()) return fail(st);
+  if (Status st = audit::MigrateEventStore(**db); !st.ok()) return fail(st);
 
   server::CredentialStore creds(**db, *root_key);
   auto boot = server::Bootstrap(creds, cfg.data_dir, cfg.dev);
@@ -134,9 +148,19 @@ int RunServer(server::Config cfg) {
   org_service.Register(registry);
   kms::KmsService kms_service(**db, *root_key, authorizer);
   kms_service.Register(registry);
-  server::NullAuditSink audit;
   SystemClock clock;
+  if (Status st = audit::RecoverIncompleteEvents(**db); !st.ok()) return fail(st);
+  audit::TrailDelivery delivery(**db, clock, {.trails_dir = cfg.data_dir + "/trails",
+                                              .interval = TrailDeliveryInterval()});
+  audit::CloudTrailService cloudtrail_service(**db);
+  cloudtrail_service.SetDelivery(&delivery);
+  cloudtrail_service.Register(registry);
+  audit::StoreAuditSink audit(**db, {.default_region = cfg.regions.front(),
+                                     .fallback_account = boot->account_id});
+  audit.Start();
+  delivery.Start();
   auto reset = [&]() -> Status {
+    RETURN_IF_ERROR(audit.Flush());
     RETURN_IF_ERROR((*db)->WipeAllData());
     creds.InvalidateCache();
     policy_cache.InvalidateAll();
@@ -166,6 +190,8 @@ int RunServer(server::Config cfg) {
   log::Info("shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
   dispatcher.SetDraining();
   (*srv)->Shutdown(cfg.drain_timeout);
+  audit.Stop();     // flushes the group-commit queue
+  delivery.Stop();  // delivers the trails' last log files
   metrics::RemoveGauge("rampart_connections_active");
   log::Info("stopped");
   return 0;

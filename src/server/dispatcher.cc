@@ -167,6 +167,10 @@ void Dispatcher::HandleApi(const http::Request& req, http::Response& resp) {
         RequestContext ctx({ex.principal, ex.auth.service, ex.operation, ex.auth.region,
                             ex.request_id, req.remote_ip, HeaderOr(req, "User-Agent"), req.tls,
                             ex.time, d_.config, d_.db, d_.authorizer, d_.clock});
+        d_.audit->Begin({ex.time, ex.request_id, ex.auth.service, ex.operation, ex.auth.region,
+                         ex.principal, ex.auth.access_key_id, req.remote_ip,
+                         HeaderOr(req, "User-Agent"), req.tls, &ex.input, nullptr, nullptr, 0,
+                         nullptr, HeaderOr(req, "Host")});
         auto result = (*handler)(ctx, ex.input);
         if (result.ok()) {
           output = std::move(result).value();
@@ -180,11 +184,18 @@ void Dispatcher::HandleApi(const http::Request& req, http::Response& resp) {
     }
   }
   if (!st.ok()) Fail(ex, st);
+  if (!st.ok() && ex.principal == nullptr && ex.service != nullptr && ex.operation.empty()) {
+    // Authentication failed: name the operation in the audit record anyway.
+    auto routed = protocol::Decode(*ex.service, req);
+    if (routed.ok()) ex.operation = protocol::OperationName(*routed->op);
+  }
 
   AuditRecord rec{ex.time, ex.request_id, ex.auth.service, ex.operation, ex.auth.region,
                   ex.principal, ex.auth.access_key_id, req.remote_ip, HeaderOr(req, "User-Agent"),
                   req.tls, ex.decoded ? &ex.input : nullptr, st.ok() ? &output : nullptr,
-                  st.ok() ? nullptr : &st, resp.status};
+                  st.ok() ? nullptr : &st, resp.status,
+                  ex.principal == nullptr && ex.credential ? &ex.credential->principal : nullptr,
+                  HeaderOr(req, "Host")};
   d_.audit->Record(rec);
   metrics::RecordRequest(ex.service ? ex.auth.service : std::string_view("unknown"),
                          ex.operation.empty() ? std::string_view("unknown") : ex.operation,

@@ -151,7 +151,16 @@ class SqliteDatabase final : public Database {
 
   Status Write(const std::function<Status(Tx&)>& fn) override {
     std::lock_guard lock(write_mu_);
-    return RunTx(writer_->db, "BEGIN IMMEDIATE;", fn);
+    WriteHook* hook = CurrentWriteHook();
+    if (hook == nullptr) return RunTx(writer_->db, "BEGIN IMMEDIATE;", fn);
+    // The thread's hook joins transactions that changed rows (see store.h).
+    sqlite3* db = writer_->db;
+    return RunTx(db, "BEGIN IMMEDIATE;", [&](Tx& tx) -> Status {
+      sqlite3_int64 before = sqlite3_total_changes64(db);
+      RETURN_IF_ERROR(fn(tx));
+      if (sqlite3_total_changes64(db) == before) return Status::Ok();
+      return hook->BeforeCommit(tx);
+    });
   }
 
   Status Read(const std::function<Status(Tx&)>& fn) override {

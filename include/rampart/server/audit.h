@@ -27,6 +27,10 @@ struct AuditRecord {
   const json::Value* output;      // null on error
   const Status* error;            // null on success
   int http_status;
+  // Authentication failed with a known access key (bad signature, wrong
+  // session token): the key's owner, so that the record reaches its account.
+  const Principal* key_owner = nullptr;
+  std::string_view host;  // the Host header as the client sent it
 };
 
 class AuditSink {
@@ -35,6 +39,11 @@ class AuditSink {
   // Called on the worker thread after the response is built. Must not throw
   // or block for long.
   virtual void Record(const AuditRecord& record) = 0;
+  // Called on the worker thread just before the handler runs, with no
+  // output or error yet; the referenced data stays valid until the
+  // matching Record on the same thread. Lets a sink join the handler's
+  // write transactions (store::ScopedWriteHook).
+  virtual void Begin(const AuditRecord& record) {}
 };
 
 class NullAuditSink final : public AuditSink {

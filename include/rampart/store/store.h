@@ -80,4 +80,31 @@ struct SqliteOptions {
 
 Result<std::unique_ptr<Database>> OpenSqlite(const SqliteOptions& options);
 
+// A per-thread hook that Database::Write runs inside a write transaction
+// that changed rows, on the writing thread, just before COMMIT: whatever the
+// hook writes commits atomically with the change (the audit room uses it so
+// that a mutation and its audit record are one transaction). The hook must
+// not call Write or Read itself; its error rolls the transaction back.
+class WriteHook {
+ public:
+  virtual ~WriteHook() = default;
+  virtual Status BeforeCommit(Tx& tx) = 0;
+};
+
+// Installs a hook for the calling thread for the scope's lifetime (the
+// previous hook is restored on destruction). nullptr uninstalls.
+class ScopedWriteHook {
+ public:
+  explicit ScopedWriteHook(WriteHook* hook);
+  ~ScopedWriteHook();
+  ScopedWriteHook(const ScopedWriteHook&) = delete;
+  ScopedWriteHook& operator=(const ScopedWriteHook&) = delete;
+
+ private:
+  WriteHook* previous_;
+};
+
+// The calling thread's hook, or nullptr.
+WriteHook* CurrentWriteHook();
+
 }  // namespace rampart::store

@@ -1,0 +1,33 @@
+// CloudTrail (JSON 1.1, signing name "cloudtrail"): LookupEvents over the
+// events StoreAuditSink stores, and trails (trails.cc) whose log files
+// TrailDelivery writes.
+//
+// Thread-safety: handlers run concurrently; the service holds no mutable
+// state outside the database.
+#pragma once
+
+#include "rampart/audit/delivery.h"
+#include "rampart/core/status.h"
+#include "rampart/server/context.h"
+#include "rampart/store/store.h"
+
+namespace rampart::audit {
+
+class CloudTrailService {
+ public:
+  // REQUIRES: db outlives the service; MigrateEventStore(db) succeeded.
+  explicit CloudTrailService(store::Database& db) : db_(db) {}
+
+  // Lets StopLogging trigger a last delivery. REQUIRES: before Register;
+  // delivery outlives the service.
+  void SetDelivery(TrailDelivery* delivery) { delivery_ = delivery; }
+
+  // Adds the CloudTrail handlers. REQUIRES: this outlives registry use.
+  void Register(server::Registry& registry);
+
+ private:
+  store::Database& db_;
+  TrailDelivery* delivery_ = nullptr;
+};
+
+}  // namespace rampart::audit

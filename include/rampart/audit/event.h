@@ -1,0 +1,84 @@
+// CloudTrail event records built from the dispatcher's server::AuditRecord.
+//
+// BuildEvent turns one finished request into the JSON record CloudTrail
+// writes (eventVersion 1.09: userIdentity, eventTime, eventSource, ...,
+// requestParameters and responseElements) plus the columns LookupEvents
+// filters on. Request and response members are converted with the service's
+// AWS model: names become lowerCamelCase, timestamps ISO 8601, blobs are
+// left out, and every member whose shape the model marks "sensitive" (plus
+// a fixed list of secret-bearing names, whatever the model says) is
+// replaced by kHiddenValue, so that no plaintext, secret key, password,
+// private key or secret string ever reaches a record.
+//
+// Thread-safety: free functions over immutable tables; safe from any thread.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "rampart/core/json.h"
+#include "rampart/server/audit.h"
+
+namespace rampart::audit {
+
+inline constexpr std::string_view kHiddenValue = "HIDDEN_DUE_TO_SECURITY_REASONS";
+inline constexpr std::string_view kEventVersion = "1.09";
+
+// A resource an event names, as LookupEvents reports it.
+struct EventResource {
+  std::string type;  // e.g. AWS::IAM::User
+  std::string name;  // the name or ARN the request used
+};
+
+// One event ready to store: the record and the columns lookups filter on.
+struct Event {
+  json::Value record;  // the CloudTrail record (an object)
+  std::string event_id;
+  std::string account_id;  // recipientAccountId: whose trail holds it
+  int64_t time_ms = 0;     // eventTime, milliseconds since the epoch
+  std::string event_name;
+  std::string event_source;
+  bool read_only = false;
+  std::string username;  // LookupEvents' Username
+  std::string access_key_id;
+  std::vector<EventResource> resources;
+  // False for the record written inside the request's own transaction,
+  // before the response was known.
+  bool complete = true;
+};
+
+struct EventOptions {
+  std::string_view event_id;          // a fresh UUID
+  std::string_view default_region;    // when the request named none
+  std::string_view fallback_account;  // recipient when nobody could be identified
+};
+
+Event BuildEvent(const server::AuditRecord& rec, const EventOptions& options);
+
+// A fresh event id: a UUID in version 7 layout (48-bit millisecond time,
+// then random bits), so that ids of events stored together sort together
+// and the event-id index grows at its end instead of at random places.
+std::string NewEventId(TimePoint time);
+
+// Whether CloudTrail marks the operation read-only (Get*, List*,
+// Describe*, Lookup*, KMS cryptographic operations, ...).
+bool IsReadOnly(std::string_view service, std::string_view operation);
+
+// "<signing name>.amazonaws.com".
+std::string EventSource(std::string_view service);
+
+// A decoded input (output when is_output) converted to CloudTrail's form
+// per the operation's model; null when the service or operation is unknown.
+json::Value ToCloudTrailElements(std::string_view service, std::string_view operation,
+                                 const json::Value& value, bool is_output);
+
+// "UserName" -> "userName", "KMSKeyId" -> "kmsKeyId", "ARN" -> "arn".
+std::string LowerCamel(std::string_view name);
+
+// Whether a member name always carries a secret, whatever the model says.
+bool IsSecretMemberName(std::string_view name);
+
+}  // namespace rampart::audit

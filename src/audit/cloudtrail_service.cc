@@ -1,0 +1,20 @@
+// CloudTrailService: handler registration.
+#include "rampart/audit/cloudtrail_service.h"
+
+#include "audit/lookup.h"
+#include "audit/trails.h"
+
+namespace rampart::audit {
+
+void CloudTrailService::Register(server::Registry& registry) {
+  registry.Add("cloudtrail", "LookupEvents",
+               [db = &db_](server::RequestContext& ctx, const json::Value& in) {
+                 return HandleLookupEvents(*db, ctx, in);
+               });
+  internal::Deps deps;
+  deps.db = &db_;
+  if (delivery_ != nullptr) deps.wake_delivery = [d = delivery_] { d->Wake(); };
+  internal::RegisterTrails(registry, deps);
+}
+
+}  // namespace rampart::audit

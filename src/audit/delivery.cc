@@ -1,0 +1,216 @@
+// TrailDelivery: CloudTrail log files on disk.
+#include "rampart/audit/delivery.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <map>
+
+#include "audit/trails_internal.h"
+#include "rampart/audit/event_store.h"
+#include "rampart/core/ids.h"
+#include "rampart/core/log.h"
+
+namespace rampart::audit {
+namespace {
+
+using internal::TrailRow;
+
+constexpr int kBatch = 5000;
+constexpr std::string_view kGlobalSources[] = {"iam.amazonaws.com", "sts.amazonaws.com",
+                                               "organizations.amazonaws.com"};
+
+int64_t Seconds(TimePoint t) {
+  return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
+}
+
+Result<std::string> Gzip(std::string_view data) {
+  z_stream zs{};
+  // windowBits 15 + 16: a gzip wrapper rather than zlib's.
+  if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+    return Status::Internal("deflateInit2 failed");
+  }
+  std::string out(deflateBound(&zs, data.size()), '\0');
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  zs.avail_in = static_cast<uInt>(data.size());
+  zs.next_out = reinterpret_cast<Bytef*>(out.data());
+  zs.avail_out = static_cast<uInt>(out.size());
+  int rc = deflate(&zs, Z_FINISH);
+  out.resize(zs.total_out);
+  deflateEnd(&zs);
+  if (rc != Z_STREAM_END) return Status::Internal("deflate failed");
+  return out;
+}
+
+// Writes bytes to path atomically: a temporary file, fsync, rename.
+Status WriteFileAtomically(const std::filesystem::path& path, std::string_view bytes) {
+  std::error_code ec;
+  std::filesystem::create_directories(path.parent_path(), ec);
+  if (ec) return Status::Internal("cannot create " + path.parent_path().string());
+  std::string tmp = path.string() + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return Status::Internal("cannot create " + tmp);
+  size_t done = 0;
+  while (done < bytes.size()) {
+    ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n <= 0) break;
+    done += static_cast<size_t>(n);
+  }
+  bool ok = done == bytes.size() && ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    ::unlink(tmp.c_str());
+    return Status::Internal("cannot write " + path.string());
+  }
+  return Status::Ok();
+}
+
+std::string FileId() {
+  std::string id;
+  for (char c : ids::RequestId()) {
+    if (c != '-') id += c;
+  }
+  return id.substr(0, 16);
+}
+
+std::filesystem::path LogFilePath(const std::string& trails_dir, const TrailRow& trail,
+                                  std::string_view region, TimePoint now) {
+  std::time_t t = std::chrono::system_clock::to_time_t(now);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char day[48], stamp[64];
+  std::snprintf(day, sizeof day, "%04d/%02d/%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+  std::snprintf(stamp, sizeof stamp, "%04d%02d%02dT%02d%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                tm.tm_mday, tm.tm_hour, tm.tm_min);
+  std::filesystem::path p = std::filesystem::path(trails_dir) / trail.bucket;
+  if (!trail.prefix.empty()) p /= trail.prefix;
+  p = p / "AWSLogs" / trail.account_id / "CloudTrail" / std::string(region) / day;
+  return p / (trail.account_id + "_CloudTrail_" + std::string(region) + "_" + stamp + "_" +
+              FileId() + ".json.gz");
+}
+
+bool TrailTakes(const TrailRow& trail, const SequencedEvent& ev) {
+  if (ev.account_id != trail.account_id) return false;
+  if (!trail.multi_region && ev.region != trail.home_region) return false;
+  if (!trail.include_global) {
+    for (std::string_view g : kGlobalSources) {
+      if (ev.event_source == g) return false;
+    }
+  }
+  // A stopped trail takes what happened before it stopped.
+  if (!trail.logging && ev.time_ms > trail.stop_logging_time * 1000 + 999) return false;
+  return internal::SelectorsMatch(trail, ev.read_only, ev.event_source);
+}
+
+// Writes one file per region of the trail's pending events; returns the
+// number of files and advances trail.delivered_seq.
+Result<int> DeliverTrail(store::Database& db, const std::string& trails_dir, TrailRow& trail,
+                         TimePoint now) {
+  int files = 0;
+  while (true) {
+    ASSIGN_OR_RETURN(auto events, EventsAfter(db, trail.delivered_seq, kBatch));
+    if (events.empty()) break;
+    std::map<std::string, std::string> by_region;  // region -> comma-separated records
+    for (const SequencedEvent& ev : events) {
+      if (!TrailTakes(trail, ev)) continue;
+      std::string& body = by_region[ev.region];
+      if (!body.empty()) body += ',';
+      body += ev.record;
+    }
+    for (const auto& [region, records] : by_region) {
+      ASSIGN_OR_RETURN(std::string gz, Gzip("{\"Records\":[" + records + "]}"));
+      RETURN_IF_ERROR(WriteFileAtomically(LogFilePath(trails_dir, trail, region, now), gz));
+      ++files;
+    }
+    trail.delivered_seq = events.back().seq;
+    if (static_cast<int>(events.size()) < kBatch) break;
+  }
+  return files;
+}
+
+Status SaveProgress(store::Database& db, const TrailRow& trail, int64_t old_seq, bool delivered,
+                    const std::string& error, int64_t now) {
+  return db.Write([&](store::Tx& tx) -> Status {
+    // Only if the trail was not restarted or deleted meanwhile.
+    ASSIGN_OR_RETURN(auto s, tx.Prepare(
+        "UPDATE audit_trails SET delivered_seq = ?, latest_delivery_attempt = ?, "
+        "latest_delivery_error = ?, latest_delivery_time = CASE WHEN ? = 1 THEN ? "
+        "ELSE latest_delivery_time END WHERE account_id = ? AND name = ? AND delivered_seq = ?"));
+    s->Bind(1, trail.delivered_seq).Bind(2, now).Bind(3, error).Bind(4, int64_t{delivered});
+    s->Bind(5, now).Bind(6, trail.account_id).Bind(7, trail.name).Bind(8, old_seq);
+    return s->Run();
+  });
+}
+
+}  // namespace
+
+TrailDelivery::TrailDelivery(store::Database& db, const Clock& clock, Options options)
+    : db_(db), clock_(clock), options_(std::move(options)) {}
+
+TrailDelivery::~TrailDelivery() { Stop(); }
+
+void TrailDelivery::Start() {
+  std::lock_guard lock(mu_);
+  if (thread_.joinable()) return;
+  stopping_ = false;
+  thread_ = std::thread([this] { Run(); });
+}
+
+void TrailDelivery::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    if (!thread_.joinable()) return;
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  thread_.join();
+  auto n = DeliverOnce();
+  if (!n.ok()) log::Error("trail delivery failed", {{"error", n.status().ToString()}});
+}
+
+void TrailDelivery::Wake() {
+  {
+    std::lock_guard lock(mu_);
+    woken_ = true;
+  }
+  wake_.notify_all();
+}
+
+Result<int> TrailDelivery::DeliverOnce() {
+  std::lock_guard run_lock(run_mu_);
+  std::vector<TrailRow> trails;
+  RETURN_IF_ERROR(db_.Read([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(trails, internal::LoadTrailsToDeliver(tx));
+    return Status::Ok();
+  }));
+  TimePoint now = clock_.Now();
+  int total = 0;
+  for (TrailRow& trail : trails) {
+    int64_t old_seq = trail.delivered_seq;
+    auto files = DeliverTrail(db_, options_.trails_dir, trail, now);
+    std::string error = files.ok() ? std::string() : files.status().message();
+    if (!files.ok()) log::Warn("trail delivery failed", {{"trail", trail.name}, {"error", error}});
+    RETURN_IF_ERROR(SaveProgress(db_, trail, old_seq, files.ok() && *files > 0, error,
+                                 Seconds(now)));
+    if (files.ok()) total += *files;
+  }
+  return total;
+}
+
+void TrailDelivery::Run() {
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    wake_.wait_for(lock, options_.interval, [this] { return stopping_ || woken_; });
+    if (stopping_) break;
+    woken_ = false;
+    lock.unlock();
+    auto n = DeliverOnce();
+    if (!n.ok()) log::Error("trail delivery failed", {{"error", n.status().ToString()}});
+    lock.lock();
+  }
+}
+
+}  // namespace rampart::audit

@@ -1,0 +1,375 @@
+// The audit tables, LookupEvents filtering and pagination, and the sink's
+// durability rules (records inside the handler's transaction, synchronous
+// writes for mutations, group commit for reads).
+#include "rampart/audit/event_store.h"
+
+#include <gtest/gtest.h>
+
+#include <set>
+#include <tuple>
+
+#include "audit/lookup.h"
+#include "rampart/audit/store_sink.h"
+#include "rampart/core/arn.h"
+
+namespace rampart::audit {
+namespace {
+
+constexpr std::string_view kAcct = "111122223333";
+constexpr std::string_view kOther = "444455556666";
+
+Event MakeEvent(std::string id, std::string_view account, int64_t time_ms, std::string name,
+                bool read_only, std::string user, std::vector<EventResource> res = {}) {
+  Event ev;
+  ev.event_id = std::move(id);
+  ev.account_id = std::string(account);
+  ev.time_ms = time_ms;
+  ev.event_name = std::move(name);
+  ev.event_source = "iam.amazonaws.com";
+  ev.read_only = read_only;
+  ev.username = std::move(user);
+  ev.access_key_id = "AKIA" + ev.username;
+  ev.resources = std::move(res);
+  ev.record = json::Value::MakeObject();
+  ev.record.set("eventID", ev.event_id);
+  ev.record.set("awsRegion", "us-east-1");
+  return ev;
+}
+
+class EventStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto db = store::OpenSqlite({.path = ":memory:"});
+    ASSERT_TRUE(db.ok());
+    db_ = std::move(db).value();
+    ASSERT_TRUE(MigrateEventStore(*db_).ok());
+  }
+  void Insert(const Event& ev) {
+    ASSERT_TRUE(db_->Write([&](store::Tx& tx) { return InsertEvent(tx, ev); }).ok());
+  }
+  // Ten events in kAcct, one a second, alternating users and kinds, and
+  // two in kOther.
+  void Populate() {
+    for (int i = 0; i < 10; ++i) {
+      bool ro = i % 2 == 0;
+      Insert(MakeEvent("e" + std::to_string(i), kAcct, 1000 * (i + 1),
+                       ro ? "GetUser" : "CreateUser", ro, i < 5 ? "alice" : "bob",
+                       {{"AWS::IAM::User", "u" + std::to_string(i % 3)}}));
+    }
+    Insert(MakeEvent("x1", kOther, 500, "CreateUser", false, "mallory"));
+    Insert(MakeEvent("x2", kOther, 20000, "GetUser", true, "alice"));
+  }
+  std::vector<std::string> Ids(const LookupQuery& q) {
+    auto page = LookupEvents(*db_, q);
+    EXPECT_TRUE(page.ok()) << page.status().ToString();
+    std::vector<std::string> out;
+    if (page.ok()) {
+      for (const auto& e : page->events) out.push_back(e.event_id);
+    }
+    return out;
+  }
+  LookupQuery Query(LookupKey key = LookupKey::kNone, std::string value = "") {
+    LookupQuery q;
+    q.account_id = std::string(kAcct);
+    q.key = key;
+    q.value = std::move(value);
+    return q;
+  }
+  std::unique_ptr<store::Database> db_;
+};
+
+using IdList = std::vector<std::string>;
+
+TEST_F(EventStoreTest, NewestFirstAndOwnAccountOnly) {
+  Populate();
+  EXPECT_EQ(Ids(Query()), (IdList{"e9", "e8", "e7", "e6", "e5", "e4", "e3", "e2", "e1", "e0"}));
+  LookupQuery other = Query();
+  other.account_id = std::string(kOther);
+  EXPECT_EQ(Ids(other), (IdList{"x2", "x1"}));
+}
+
+TEST_F(EventStoreTest, EveryAttributeKey) {
+  Populate();
+  EXPECT_EQ(Ids(Query(LookupKey::kEventId, "e3")), (IdList{"e3"}));
+  EXPECT_EQ(Ids(Query(LookupKey::kEventId, "x1")), IdList{});  // another account's
+  EXPECT_EQ(Ids(Query(LookupKey::kEventName, "CreateUser")), (IdList{"e9", "e7", "e5", "e3", "e1"}));
+  EXPECT_EQ(Ids(Query(LookupKey::kReadOnly, "true")), (IdList{"e8", "e6", "e4", "e2", "e0"}));
+  EXPECT_EQ(Ids(Query(LookupKey::kReadOnly, "false")), (IdList{"e9", "e7", "e5", "e3", "e1"}));
+  EXPECT_EQ(Ids(Query(LookupKey::kUsername, "bob")), (IdList{"e9", "e8", "e7", "e6", "e5"}));
+  EXPECT_EQ(Ids(Query(LookupKey::kAccessKeyId, "AKIAalice")), (IdList{"e4", "e3", "e2", "e1", "e0"}));
+  EXPECT_EQ(Ids(Query(LookupKey::kEventSource, "iam.amazonaws.com")).size(), 10u);
+  EXPECT_EQ(Ids(Query(LookupKey::kEventSource, "kms.amazonaws.com")), IdList{});
+  EXPECT_EQ(Ids(Query(LookupKey::kResourceName, "u1")), (IdList{"e7", "e4", "e1"}));
+  EXPECT_EQ(Ids(Query(LookupKey::kResourceType, "AWS::IAM::User")).size(), 10u);
+  EXPECT_EQ(Ids(Query(LookupKey::kResourceType, "AWS::KMS::Key")), IdList{});
+}
+
+TEST_F(EventStoreTest, TimeRangeIsInclusive) {
+  Populate();
+  LookupQuery q = Query();
+  q.start_ms = 3000;
+  q.end_ms = 5000;
+  EXPECT_EQ(Ids(q), (IdList{"e4", "e3", "e2"}));
+}
+
+TEST_F(EventStoreTest, PaginationVisitsEveryEventOnce) {
+  Populate();
+  // Two events at the same millisecond: the event id breaks the tie.
+  Insert(MakeEvent("e5b", kAcct, 6000, "GetUser", true, "bob"));
+  LookupQuery q = Query();
+  q.max_results = 3;
+  std::vector<std::string> seen;
+  for (int pages = 0; pages < 10; ++pages) {
+    auto page = LookupEvents(*db_, q);
+    ASSERT_TRUE(page.ok());
+    for (const auto& e : page->events) seen.push_back(e.event_id);
+    json::Value out = LookupOutput(q, *page);
+    std::string_view token = out.get_string("NextToken");
+    if (token.empty()) {
+      EXPECT_FALSE(page->more);
+      break;
+    }
+    LookupQuery next = Query();
+    next.max_results = 3;
+    ASSERT_TRUE(DecodeLookupToken(token, next).ok());
+    q = next;
+  }
+  EXPECT_EQ(seen, (IdList{"e9", "e8", "e7", "e6", "e5b", "e5", "e4", "e3", "e2", "e1", "e0"}));
+}
+
+TEST_F(EventStoreTest, PaginationByAttributeAndResource) {
+  Populate();
+  for (auto [key, value, expected] :
+       {std::tuple{LookupKey::kResourceType, std::string("AWS::IAM::User"), 10},
+        std::tuple{LookupKey::kUsername, std::string("alice"), 5},
+        std::tuple{LookupKey::kResourceName, std::string("u0"), 4}}) {
+    LookupQuery q = Query(key, value);
+    q.max_results = 2;
+    std::vector<std::string> seen;
+    while (true) {
+      auto page = LookupEvents(*db_, q);
+      ASSERT_TRUE(page.ok());
+      for (const auto& e : page->events) seen.push_back(e.event_id);
+      if (!page->more) break;
+      q.after = std::make_pair(page->events.back().time_ms, page->events.back().event_id);
+    }
+    EXPECT_EQ(static_cast<int>(seen.size()), expected) << value;
+    EXPECT_EQ(std::set<std::string>(seen.begin(), seen.end()).size(), seen.size()) << value;
+  }
+}
+
+TEST_F(EventStoreTest, OutputShape) {
+  Populate();
+  LookupQuery q = Query(LookupKey::kEventId, "e4");
+  auto page = LookupEvents(*db_, q);
+  ASSERT_TRUE(page.ok());
+  json::Value out = LookupOutput(q, *page);
+  const json::Value& e = out.find("Events")->as_array().at(0);
+  EXPECT_EQ(e.get_string("EventId"), "e4");
+  EXPECT_EQ(e.get_string("EventName"), "GetUser");
+  EXPECT_EQ(e.get_string("ReadOnly"), "true");
+  EXPECT_EQ(e.get_string("Username"), "alice");
+  EXPECT_EQ(e.get_string("AccessKeyId"), "AKIAalice");
+  EXPECT_EQ(e.get_string("EventSource"), "iam.amazonaws.com");
+  EXPECT_DOUBLE_EQ(e.find("EventTime")->as_double(), 5.0);
+  EXPECT_EQ(e.find("Resources")->as_array().at(0).get_string("ResourceName"), "u1");
+  auto record = json::Parse(std::string(e.get_string("CloudTrailEvent")));
+  ASSERT_TRUE(record.ok());
+  EXPECT_EQ(record->get_string("eventID"), "e4");
+  EXPECT_EQ(out.find("NextToken"), nullptr);
+}
+
+json::Value Attr(std::string_view key, std::string_view value) {
+  json::Value a = json::Value::MakeObject();
+  a.set("AttributeKey", key);
+  a.set("AttributeValue", value);
+  return a;
+}
+
+TEST(LookupInputTest, Errors) {
+  json::Value two = json::Value::MakeObject();
+  json::Value list = json::Value::MakeArray();
+  list.push(Attr("EventName", "A"));
+  list.push(Attr("Username", "b"));
+  two.set("LookupAttributes", list);
+  EXPECT_EQ(ParseLookupInput(two, kAcct).status().modeled(), "InvalidLookupAttributesException");
+
+  json::Value ro = json::Value::MakeObject();
+  json::Value one = json::Value::MakeArray();
+  one.push(Attr("ReadOnly", "maybe"));
+  ro.set("LookupAttributes", one);
+  EXPECT_EQ(ParseLookupInput(ro, kAcct).status().modeled(), "InvalidLookupAttributesException");
+
+  json::Value times = json::Value::MakeObject();
+  times.set("StartTime", int64_t{2000});
+  times.set("EndTime", int64_t{1000});
+  EXPECT_EQ(ParseLookupInput(times, kAcct).status().modeled(), "InvalidTimeRangeException");
+
+  json::Value max = json::Value::MakeObject();
+  max.set("MaxResults", int64_t{51});
+  EXPECT_EQ(ParseLookupInput(max, kAcct).status().modeled(), "InvalidMaxResultsException");
+
+  for (std::string_view bad : std::vector<std::string_view>{"!!!", "bm90IGpzb24=", "e30=", "A"}) {
+    json::Value tok = json::Value::MakeObject();
+    tok.set("NextToken", bad);
+    EXPECT_EQ(ParseLookupInput(tok, kAcct).status().modeled(), "InvalidNextTokenException")
+        << bad;
+  }
+}
+
+TEST(LookupInputTest, TokenBelongsToItsLookup) {
+  LookupQuery by_name;
+  by_name.key = LookupKey::kEventName;
+  by_name.value = "CreateUser";
+  std::string token = EncodeLookupToken(by_name, 1234, "ev");
+  LookupQuery same = by_name;
+  ASSERT_TRUE(DecodeLookupToken(token, same).ok());
+  EXPECT_EQ(same.after->first, 1234);
+  EXPECT_EQ(same.after->second, "ev");
+  LookupQuery other;
+  other.key = LookupKey::kUsername;
+  other.value = "CreateUser";
+  EXPECT_FALSE(DecodeLookupToken(token, other).ok());
+}
+
+TEST(LookupInputTest, DefaultsAndTimes) {
+  json::Value in = json::Value::MakeObject();
+  in.set("StartTime", 1.5);
+  in.set("EndTime", int64_t{3});
+  auto q = ParseLookupInput(in, kAcct);
+  ASSERT_TRUE(q.ok());
+  EXPECT_EQ(q->start_ms, 1500);
+  EXPECT_EQ(q->end_ms, 3000);
+  EXPECT_EQ(q->max_results, 50);
+  EXPECT_EQ(q->account_id, kAcct);
+}
+
+// The sink, with a table standing in for a service's data.
+class SinkTest : public EventStoreTest {
+ protected:
+  void SetUp() override {
+    EventStoreTest::SetUp();
+    ASSERT_TRUE(db_->Write([](store::Tx& tx) { return tx.Exec("CREATE TABLE things (n TEXT);"); })
+                    .ok());
+    principal_.account_id = std::string(kAcct);
+    principal_.arn = RootArn(kAcct);
+    principal_.type = "Root";
+    principal_.principal_id = principal_.account_id;
+    principal_.access_key_id = "AKIAROOT";
+    sink_ = std::make_unique<StoreAuditSink>(
+        *db_, StoreAuditSink::Options{.default_region = "us-east-1",
+                                      .fallback_account = "999999999999",
+                                      .flush_interval = std::chrono::milliseconds(50)});
+  }
+  server::AuditRecord Rec(std::string_view op, const Status* err = nullptr,
+                          bool authenticated = true) {
+    server::AuditRecord r{};
+    r.time = TimePoint(std::chrono::seconds(1700000000));
+    r.request_id = "req";
+    r.service = "iam";
+    r.operation = op;
+    r.region = "us-east-1";
+    r.principal = authenticated ? &principal_ : nullptr;
+    r.access_key_id = "AKIAROOT";
+    r.input = &input_;
+    r.error = err;
+    return r;
+  }
+  Status InsertThing() {
+    return db_->Write([](store::Tx& tx) { return tx.Exec("INSERT INTO things VALUES ('x');"); });
+  }
+  // (event name, complete) of every stored row.
+  std::vector<std::pair<std::string, int64_t>> Rows() {
+    std::vector<std::pair<std::string, int64_t>> out;
+    EXPECT_TRUE(db_->Read([&](store::Tx& tx) -> Status {
+                      ASSIGN_OR_RETURN(auto s, tx.Prepare(
+                          "SELECT event_name, complete FROM audit_events ORDER BY seq"));
+                      while (true) {
+                        ASSIGN_OR_RETURN(bool row, s->Step());
+                        if (!row) break;
+                        out.emplace_back(s->Text(0), s->Int(1));
+                      }
+                      return Status::Ok();
+                    })
+                    .ok());
+    return out;
+  }
+  using Rows_t = std::vector<std::pair<std::string, int64_t>>;
+  server::Principal principal_;
+  json::Value input_ = json::Value::MakeObject();
+  std::unique_ptr<StoreAuditSink> sink_;
+};
+
+TEST_F(SinkTest, MutationCommitsWithItsRecord) {
+  sink_->Begin(Rec("CreateUser"));
+  ASSERT_TRUE(InsertThing().ok());
+  // A crash here (after the commit, before Record) still leaves a record.
+  EXPECT_EQ(Rows(), (Rows_t{{"CreateUser", 0}}));
+  sink_->Record(Rec("CreateUser"));
+  EXPECT_EQ(Rows(), (Rows_t{{"CreateUser", 1}}));
+  EXPECT_EQ(sink_->synchronous_writes(), 1u);
+}
+
+TEST_F(SinkTest, SeveralTransactionsInOneRequestKeepOneRecord) {
+  sink_->Begin(Rec("CreateUser"));
+  ASSERT_TRUE(InsertThing().ok());
+  ASSERT_TRUE(InsertThing().ok());
+  EXPECT_EQ(Rows(), (Rows_t{{"CreateUser", 0}}));
+  sink_->Record(Rec("CreateUser"));
+  EXPECT_EQ(Rows(), (Rows_t{{"CreateUser", 1}}));
+}
+
+TEST_F(SinkTest, RolledBackMutationTakesItsRecordAlong) {
+  sink_->Begin(Rec("CreateUser"));
+  Status st = db_->Write([](store::Tx& tx) -> Status {
+    RETURN_IF_ERROR(tx.Exec("INSERT INTO things VALUES ('x');"));
+    return Status::Modeled("EntityAlreadyExistsException", "exists");
+  });
+  EXPECT_FALSE(st.ok());
+  EXPECT_EQ(Rows(), Rows_t{});
+  sink_->Record(Rec("CreateUser", &st));
+  // Not read-only: written synchronously even though nothing changed.
+  EXPECT_EQ(Rows(), (Rows_t{{"CreateUser", 1}}));
+}
+
+TEST_F(SinkTest, HookOnlyDuringTheRequest) {
+  sink_->Begin(Rec("CreateUser"));
+  sink_->Record(Rec("CreateUser"));
+  ASSERT_TRUE(InsertThing().ok());  // outside any request: no record
+  EXPECT_EQ(Rows().size(), 1u);
+}
+
+TEST_F(SinkTest, ReadOnlyCallsAreGroupCommitted) {
+  sink_->Begin(Rec("GetUser"));
+  sink_->Record(Rec("GetUser"));
+  Status bad = Status::Error(ErrorCode::kInvalidSignature, "bad");
+  sink_->Record(Rec("CreateUser", &bad, /*authenticated=*/false));
+  EXPECT_EQ(Rows(), Rows_t{});
+  EXPECT_EQ(sink_->queued_writes(), 2u);
+  ASSERT_TRUE(sink_->Flush().ok());
+  EXPECT_EQ(Rows(), (Rows_t{{"GetUser", 1}, {"CreateUser", 1}}));
+}
+
+TEST_F(SinkTest, BackgroundThreadFlushesAndStopDrains) {
+  sink_->Start();
+  sink_->Record(Rec("ListUsers"));
+  for (int i = 0; i < 100 && Rows().empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(Rows().size(), 1u);
+  sink_->Record(Rec("ListRoles"));
+  sink_->Stop();
+  EXPECT_EQ(Rows().size(), 2u);
+}
+
+TEST_F(SinkTest, FullQueueWritesSynchronously) {
+  sink_ = std::make_unique<StoreAuditSink>(
+      *db_, StoreAuditSink::Options{.fallback_account = "999999999999", .max_queue = 1});
+  sink_->Record(Rec("GetUser"));
+  sink_->Record(Rec("ListUsers"));
+  EXPECT_EQ(sink_->queued_writes(), 1u);
+  EXPECT_EQ(sink_->synchronous_writes(), 1u);
+}
+
+}  // namespace
+}  // namespace rampart::audit

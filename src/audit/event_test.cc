@@ -1,0 +1,315 @@
+// BuildEvent and the model-driven conversion of request and response
+// members: identities, errors, redaction of sensitive members.
+#include "rampart/audit/event.h"
+
+#include <gtest/gtest.h>
+
+#include "rampart/core/arn.h"
+
+namespace rampart::audit {
+namespace {
+
+constexpr std::string_view kAcct = "111122223333";
+
+server::Principal Root() {
+  server::Principal p;
+  p.account_id = std::string(kAcct);
+  p.arn = RootArn(kAcct);
+  p.type = "Root";
+  p.principal_id = p.account_id;
+  p.access_key_id = "AKIAROOTROOTROOTROOT";
+  return p;
+}
+
+server::Principal User() {
+  server::Principal p;
+  p.account_id = std::string(kAcct);
+  p.arn = "arn:aws:iam::111122223333:user/alice";
+  p.type = "IAMUser";
+  p.principal_id = "AIDAALICE";
+  p.user_name = "alice";
+  p.access_key_id = "AKIAALICEALICEALICE1";
+  return p;
+}
+
+server::Principal Session() {
+  server::Principal p;
+  p.account_id = std::string(kAcct);
+  p.arn = "arn:aws:sts::111122223333:assumed-role/Admin/bob-session";
+  p.type = "AssumedRole";
+  p.principal_id = "AROAADMIN:bob-session";
+  p.access_key_id = "ASIASESSIONSESSION12";
+  p.role_arn = "arn:aws:iam::111122223333:role/ops/Admin";
+  p.token_issued_at = 1700000000;
+  p.mfa_present = true;
+  p.source_identity = "bob";
+  return p;
+}
+
+server::AuditRecord Rec(const server::Principal* p, std::string_view service,
+                        std::string_view op, const json::Value* in, const json::Value* out,
+                        const Status* err = nullptr) {
+  server::AuditRecord r{};
+  r.time = TimePoint(std::chrono::seconds(1700000123));
+  r.request_id = "req-1";
+  r.service = service;
+  r.operation = op;
+  r.region = "eu-west-1";
+  r.principal = p;
+  r.access_key_id = p ? std::string_view(p->access_key_id) : std::string_view("AKIAUNKNOWN");
+  r.source_ip = "192.0.2.7";
+  r.user_agent = "aws-cli/2";
+  r.secure_transport = false;
+  r.input = in;
+  r.output = out;
+  r.error = err;
+  r.http_status = err ? 400 : 200;
+  return r;
+}
+
+Event Build(const server::AuditRecord& r) {
+  return BuildEvent(r, {"ev-1", "us-east-1", "999999999999"});
+}
+
+TEST(AuditEventTest, CommonFieldsOfASuccessfulCall) {
+  server::Principal p = Root();
+  json::Value in = json::Value::MakeObject();
+  in.set("UserName", "alice");
+  json::Value out = json::Value::MakeObject();
+  Event ev = Build(Rec(&p, "iam", "CreateUser", &in, &out));
+  const json::Value& r = ev.record;
+  EXPECT_EQ(r.get_string("eventVersion"), "1.09");
+  EXPECT_EQ(r.get_string("eventTime"), "2023-11-14T22:15:23Z");
+  EXPECT_EQ(r.get_string("eventSource"), "iam.amazonaws.com");
+  EXPECT_EQ(r.get_string("eventName"), "CreateUser");
+  EXPECT_EQ(r.get_string("awsRegion"), "eu-west-1");
+  EXPECT_EQ(r.get_string("sourceIPAddress"), "192.0.2.7");
+  EXPECT_EQ(r.get_string("userAgent"), "aws-cli/2");
+  EXPECT_EQ(r.get_string("requestID"), "req-1");
+  EXPECT_EQ(r.get_string("eventID"), "ev-1");
+  EXPECT_EQ(r.get_string("eventType"), "AwsApiCall");
+  EXPECT_EQ(r.get_string("eventCategory"), "Management");
+  EXPECT_EQ(r.get_string("recipientAccountId"), kAcct);
+  EXPECT_EQ(*r.find("managementEvent"), json::Value(true));
+  EXPECT_EQ(*r.find("readOnly"), json::Value(false));
+  EXPECT_EQ(r.find("errorCode"), nullptr);
+  EXPECT_EQ(r.find("tlsDetails"), nullptr);
+  EXPECT_EQ(r.find("requestParameters")->get_string("userName"), "alice");
+  EXPECT_TRUE(r.find("responseElements")->is_null());  // empty output
+  EXPECT_EQ(ev.username, "root");
+  EXPECT_EQ(ev.time_ms, 1700000123000);
+  ASSERT_EQ(ev.resources.size(), 1u);
+  EXPECT_EQ(ev.resources[0].type, "AWS::IAM::User");
+  EXPECT_EQ(ev.resources[0].name, "alice");
+}
+
+TEST(AuditEventTest, IamUserIdentity) {
+  server::Principal p = User();
+  Event ev = Build(Rec(&p, "sts", "GetCallerIdentity", nullptr, nullptr));
+  const json::Value* id = ev.record.find("userIdentity");
+  EXPECT_EQ(id->get_string("type"), "IAMUser");
+  EXPECT_EQ(id->get_string("principalId"), "AIDAALICE");
+  EXPECT_EQ(id->get_string("arn"), "arn:aws:iam::111122223333:user/alice");
+  EXPECT_EQ(id->get_string("accountId"), kAcct);
+  EXPECT_EQ(id->get_string("accessKeyId"), "AKIAALICEALICEALICE1");
+  EXPECT_EQ(id->get_string("userName"), "alice");
+  EXPECT_EQ(id->find("sessionContext"), nullptr);
+  EXPECT_EQ(ev.username, "alice");
+  EXPECT_TRUE(ev.read_only);
+}
+
+TEST(AuditEventTest, AssumedRoleSessionContext) {
+  server::Principal p = Session();
+  Event ev = Build(Rec(&p, "iam", "ListUsers", nullptr, nullptr));
+  const json::Value* id = ev.record.find("userIdentity");
+  EXPECT_EQ(id->get_string("type"), "AssumedRole");
+  EXPECT_EQ(id->find("userName"), nullptr);
+  const json::Value* ctx = id->find("sessionContext");
+  ASSERT_NE(ctx, nullptr);
+  const json::Value* issuer = ctx->find("sessionIssuer");
+  EXPECT_EQ(issuer->get_string("type"), "Role");
+  EXPECT_EQ(issuer->get_string("principalId"), "AROAADMIN");
+  EXPECT_EQ(issuer->get_string("arn"), "arn:aws:iam::111122223333:role/ops/Admin");
+  EXPECT_EQ(issuer->get_string("accountId"), kAcct);
+  EXPECT_EQ(issuer->get_string("userName"), "Admin");
+  const json::Value* attrs = ctx->find("attributes");
+  EXPECT_EQ(attrs->get_string("creationDate"), "2023-11-14T22:13:20Z");
+  EXPECT_EQ(attrs->get_string("mfaAuthenticated"), "true");
+  EXPECT_EQ(ctx->get_string("sourceIdentity"), "bob");
+  EXPECT_EQ(ev.username, "bob-session");
+}
+
+TEST(AuditEventTest, ErrorsUseTheWireCodes) {
+  server::Principal p = User();
+  json::Value in = json::Value::MakeObject();
+  in.set("UserName", "bob");
+  Status denied = Status::Error(ErrorCode::kAccessDenied, "not allowed");
+  Event ev = Build(Rec(&p, "iam", "CreateUser", &in, nullptr, &denied));
+  EXPECT_EQ(ev.record.get_string("errorCode"), "AccessDenied");
+  EXPECT_EQ(ev.record.get_string("errorMessage"), "not allowed");
+  EXPECT_TRUE(ev.record.find("responseElements")->is_null());
+
+  Event kms = Build(Rec(&p, "kms", "CreateKey", nullptr, nullptr, &denied));
+  EXPECT_EQ(kms.record.get_string("errorCode"), "AccessDeniedException");
+
+  Status missing = Status::Modeled("NoSuchEntityException", "no user");
+  Event modeled = Build(Rec(&p, "iam", "GetUser", &in, nullptr, &missing));
+  EXPECT_EQ(modeled.record.get_string("errorCode"), "NoSuchEntityException");
+
+  Status internal = Status::Internal("disk path /secret/x broke");
+  Event hidden = Build(Rec(&p, "iam", "GetUser", &in, nullptr, &internal));
+  EXPECT_EQ(hidden.record.get_string("errorMessage"), "An internal error occurred.");
+}
+
+TEST(AuditEventTest, AuthenticationFailureWithUnknownKey) {
+  Status bad = Status::Error(ErrorCode::kUnrecognizedClient, "The security token is invalid.");
+  server::AuditRecord r = Rec(nullptr, "iam", "ListUsers", nullptr, nullptr, &bad);
+  Event ev = Build(r);
+  const json::Value* id = ev.record.find("userIdentity");
+  EXPECT_EQ(id->get_string("type"), "Unknown");
+  EXPECT_EQ(id->get_string("accessKeyId"), "AKIAUNKNOWN");
+  EXPECT_EQ(ev.record.get_string("errorCode"), "InvalidClientTokenId");
+  EXPECT_EQ(ev.account_id, "999999999999");  // the fallback recipient
+  EXPECT_EQ(ev.access_key_id, "AKIAUNKNOWN");
+}
+
+TEST(AuditEventTest, AuthenticationFailureWithKnownKeyGoesToItsOwner) {
+  server::Principal owner = User();
+  Status bad = Status::Error(ErrorCode::kInvalidSignature, "mismatch");
+  server::AuditRecord r = Rec(nullptr, "iam", "ListUsers", nullptr, nullptr, &bad);
+  r.key_owner = &owner;
+  Event ev = Build(r);
+  EXPECT_EQ(ev.account_id, kAcct);
+  EXPECT_EQ(ev.record.find("userIdentity")->get_string("arn"), owner.arn);
+  EXPECT_EQ(ev.record.get_string("errorCode"), "SignatureDoesNotMatch");
+}
+
+TEST(AuditEventTest, TlsDetailsOnlyOverTls) {
+  server::Principal p = Root();
+  server::AuditRecord r = Rec(&p, "sts", "GetCallerIdentity", nullptr, nullptr);
+  r.secure_transport = true;
+  r.host = "rampart.example:8443";
+  Event ev = Build(r);
+  ASSERT_NE(ev.record.find("tlsDetails"), nullptr);
+  EXPECT_EQ(ev.record.find("tlsDetails")->get_string("clientProvidedHostHeader"),
+            "rampart.example:8443");
+}
+
+TEST(AuditEventTest, SecretAccessKeyIsHidden) {
+  server::Principal p = Root();
+  json::Value key = json::Value::MakeObject();
+  key.set("UserName", "alice");
+  key.set("AccessKeyId", "AKIANEWNEWNEWNEWNEW1");
+  key.set("SecretAccessKey", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY");
+  key.set("Status", "Active");
+  key.set("CreateDate", int64_t{1700000000});
+  json::Value out = json::Value::MakeObject();
+  out.set("AccessKey", key);
+  Event ev = Build(Rec(&p, "iam", "CreateAccessKey", nullptr, &out));
+  std::string text = json::Write(ev.record);
+  EXPECT_EQ(text.find("wJalrXUtnFEMI"), std::string::npos) << text;
+  const json::Value* ak = ev.record.find("responseElements")->find("accessKey");
+  EXPECT_EQ(ak->get_string("secretAccessKey"), kHiddenValue);
+  EXPECT_EQ(ak->get_string("accessKeyId"), "AKIANEWNEWNEWNEWNEW1");
+  EXPECT_EQ(ak->get_string("createDate"), "2023-11-14T22:13:20Z");
+  // The created key is a resource of the event.
+  bool found = false;
+  for (const auto& r : ev.resources) found = found || r.name == "AKIANEWNEWNEWNEWNEW1";
+  EXPECT_TRUE(found);
+}
+
+TEST(AuditEventTest, KmsPlaintextNeverRecorded) {
+  server::Principal p = Root();
+  json::Value in = json::Value::MakeObject();
+  in.set("KeyId", "alias/app");
+  in.set("Plaintext", "top secret payload");
+  json::Value out = json::Value::MakeObject();
+  out.set("KeyId", "arn:aws:kms:us-east-1:111122223333:key/k1");
+  out.set("CiphertextBlob", std::string("\x01\x02\x03", 3));
+  out.set("Plaintext", "top secret payload");
+  Event ev = Build(Rec(&p, "kms", "Decrypt", &in, &out));
+  std::string text = json::Write(ev.record);
+  EXPECT_EQ(text.find("top secret"), std::string::npos) << text;
+  EXPECT_TRUE(ev.read_only);
+  EXPECT_EQ(ev.record.find("responseElements")->find("ciphertextBlob"), nullptr);  // blob left out
+  EXPECT_EQ(ev.record.find("requestParameters")->get_string("keyId"), "alias/app");
+}
+
+TEST(AuditEventTest, PasswordsAndSecretsHidden) {
+  server::Principal p = Root();
+  json::Value in = json::Value::MakeObject();
+  in.set("UserName", "alice");
+  in.set("Password", "Hunter2-Hunter2");
+  Event login = Build(Rec(&p, "iam", "CreateLoginProfile", &in, nullptr));
+  EXPECT_EQ(json::Write(login.record).find("Hunter2"), std::string::npos);
+
+  json::Value sec = json::Value::MakeObject();
+  sec.set("Name", "db");
+  sec.set("SecretString", "s3cr3t-value");
+  Event secret = Build(Rec(&p, "secretsmanager", "CreateSecret", &sec, nullptr));
+  EXPECT_EQ(json::Write(secret.record).find("s3cr3t-value"), std::string::npos);
+  EXPECT_EQ(secret.record.find("requestParameters")->get_string("secretString"), kHiddenValue);
+}
+
+TEST(AuditEventTest, UnknownServiceOrOperationHasNoParameters) {
+  json::Value in = json::Value::MakeObject();
+  in.set("Password", "x");
+  EXPECT_TRUE(ToCloudTrailElements("nosuch", "Op", in, false).is_null());
+  EXPECT_TRUE(ToCloudTrailElements("iam", "NoSuchOp", in, false).is_null());
+  // Members absent from the model are dropped rather than copied.
+  json::Value odd = json::Value::MakeObject();
+  odd.set("UserName", "a");
+  odd.set("NotInModel", "b");
+  json::Value conv = ToCloudTrailElements("iam", "GetUser", odd, false);
+  EXPECT_EQ(conv.find("notInModel"), nullptr);
+  // Wrong kinds from a hostile value do not crash.
+  json::Value wrong = json::Value::MakeObject();
+  wrong.set("UserName", json::Value::MakeArray());
+  wrong.set("Tags", "not-a-list");
+  (void)ToCloudTrailElements("iam", "CreateUser", wrong, false);
+}
+
+TEST(AuditEventTest, ReadOnlyClassification) {
+  EXPECT_TRUE(IsReadOnly("iam", "GetUser"));
+  EXPECT_TRUE(IsReadOnly("iam", "ListRoles"));
+  EXPECT_TRUE(IsReadOnly("cloudtrail", "LookupEvents"));
+  EXPECT_TRUE(IsReadOnly("cloudtrail", "DescribeTrails"));
+  EXPECT_TRUE(IsReadOnly("kms", "Encrypt"));
+  EXPECT_TRUE(IsReadOnly("kms", "GenerateDataKey"));
+  EXPECT_FALSE(IsReadOnly("kms", "CreateKey"));
+  EXPECT_FALSE(IsReadOnly("iam", "CreateUser"));
+  EXPECT_FALSE(IsReadOnly("iam", "Encrypt"));
+  EXPECT_FALSE(IsReadOnly("", ""));
+}
+
+TEST(AuditEventTest, EventIdsAreTimeOrderedUuids) {
+  TimePoint t = TimePoint(std::chrono::milliseconds(1700000000123));
+  std::string a = NewEventId(t);
+  std::string b = NewEventId(t + std::chrono::milliseconds(1));
+  ASSERT_EQ(a.size(), 36u);
+  EXPECT_EQ(a.substr(0, 13), "018bcfe5-687b");  // 0x18bcfe5687b ms
+  EXPECT_EQ(a[8], '-');
+  EXPECT_EQ(a[14], '7');
+  EXPECT_LT(a, b);
+  EXPECT_NE(a, NewEventId(t));
+}
+
+TEST(AuditEventTest, LowerCamel) {
+  EXPECT_EQ(LowerCamel("UserName"), "userName");
+  EXPECT_EQ(LowerCamel("KMSKeyId"), "kmsKeyId");
+  EXPECT_EQ(LowerCamel("ARN"), "arn");
+  EXPECT_EQ(LowerCamel("MFADevice"), "mfaDevice");
+  EXPECT_EQ(LowerCamel("x"), "x");
+  EXPECT_EQ(LowerCamel(""), "");
+}
+
+TEST(AuditEventTest, SecretNames) {
+  EXPECT_TRUE(IsSecretMemberName("SecretAccessKey"));
+  EXPECT_TRUE(IsSecretMemberName("NewPassword"));
+  EXPECT_TRUE(IsSecretMemberName("PrivateKey"));
+  EXPECT_TRUE(IsSecretMemberName("SessionToken"));
+  EXPECT_FALSE(IsSecretMemberName("UserName"));
+}
+
+}  // namespace
+}  // namespace rampart::audit

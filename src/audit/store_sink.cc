@@ -1,0 +1,153 @@
+// StoreAuditSink: synchronous records for mutations, group commit for reads.
+#include "rampart/audit/store_sink.h"
+
+#include <optional>
+
+#include "rampart/audit/event_store.h"
+#include "rampart/core/log.h"
+
+namespace rampart::audit {
+namespace {
+
+// The request being served on this thread between Begin and Record. Its
+// hook writes a first version of the record into any transaction the
+// handler commits.
+class PendingRequest final : public store::WriteHook {
+ public:
+  void Arm(const server::AuditRecord& rec, const StoreAuditSink::Options& options) {
+    rec_ = rec;
+    options_ = &options;
+    event_id_ = NewEventId(rec.time);
+    joined_ = false;
+    scope_.emplace(this);
+  }
+  void Disarm() { scope_.reset(); }
+  bool armed() const { return scope_.has_value(); }
+  bool joined() const { return joined_; }
+  const std::string& event_id() const { return event_id_; }
+
+  Status BeforeCommit(store::Tx& tx) override {
+    Event ev = BuildEvent(rec_, {event_id_, options_->default_region, options_->fallback_account});
+    ev.complete = false;
+    // A second transaction of the same request replaces the first version.
+    RETURN_IF_ERROR(InsertEvents(tx, std::span<const Event>(&ev, 1), /*replace=*/joined_));
+    joined_ = true;
+    return Status::Ok();
+  }
+
+ private:
+  server::AuditRecord rec_{};
+  const StoreAuditSink::Options* options_ = nullptr;
+  std::string event_id_;
+  bool joined_ = false;
+  std::optional<store::ScopedWriteHook> scope_;
+};
+
+thread_local PendingRequest pending;
+
+}  // namespace
+
+StoreAuditSink::StoreAuditSink(store::Database& db, Options options)
+    : db_(db), options_(std::move(options)) {}
+
+StoreAuditSink::~StoreAuditSink() { Stop(); }
+
+void StoreAuditSink::Start() {
+  std::lock_guard lock(mu_);
+  if (thread_.joinable()) return;
+  stopping_ = false;
+  thread_ = std::thread([this] { Run(); });
+}
+
+void StoreAuditSink::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  Status st = Flush();
+  if (!st.ok()) log::Error("audit flush failed", {{"error", st.ToString()}});
+}
+
+void StoreAuditSink::Begin(const server::AuditRecord& record) { pending.Arm(record, options_); }
+
+void StoreAuditSink::Record(const server::AuditRecord& record) {
+  std::string event_id;
+  bool joined = false;
+  if (pending.armed()) {
+    event_id = pending.event_id();
+    joined = pending.joined();
+    pending.Disarm();
+  } else {
+    event_id = NewEventId(record.time);
+  }
+  Event ev = BuildEvent(record, {event_id, options_.default_region, options_.fallback_account});
+  bool sync = joined || (record.principal != nullptr && !ev.read_only);
+  if (!sync) {
+    std::unique_lock lock(mu_);
+    if (queue_.size() < options_.max_queue) {
+      queue_.push_back(std::move(ev));
+      ++queued_writes_;
+      return;
+    }
+  }
+  WriteNow(ev, /*replace=*/joined);
+}
+
+void StoreAuditSink::WriteNow(const Event& ev, bool replace) {
+  Status st = db_.Write(
+      [&](store::Tx& tx) { return InsertEvents(tx, std::span<const Event>(&ev, 1), replace); });
+  if (!st.ok()) {
+    log::Error("audit record not stored",
+               {{"event_id", ev.event_id}, {"error", st.ToString()}});
+    return;
+  }
+  std::lock_guard lock(mu_);
+  ++sync_writes_;
+}
+
+Status StoreAuditSink::WriteBatch(std::vector<Event>& batch) {
+  if (batch.empty()) return Status::Ok();
+  return db_.Write([&](store::Tx& tx) { return InsertEvents(tx, batch, /*replace=*/false); });
+}
+
+Status StoreAuditSink::Flush() {
+  std::lock_guard flush_lock(flush_mu_);
+  std::vector<Event> batch;
+  {
+    std::lock_guard lock(mu_);
+    batch.swap(queue_);
+  }
+  Status st = WriteBatch(batch);
+  if (!st.ok()) {
+    // Put them back for the next attempt rather than lose them.
+    std::lock_guard lock(mu_);
+    queue_.insert(queue_.begin(), std::make_move_iterator(batch.begin()),
+                  std::make_move_iterator(batch.end()));
+  }
+  return st;
+}
+
+void StoreAuditSink::Run() {
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    wake_.wait_for(lock, options_.flush_interval, [this] { return stopping_; });
+    lock.unlock();
+    Status st = Flush();
+    if (!st.ok()) log::Error("audit group commit failed", {{"error", st.ToString()}});
+    lock.lock();
+  }
+}
+
+size_t StoreAuditSink::synchronous_writes() const {
+  std::lock_guard lock(mu_);
+  return sync_writes_;
+}
+
+size_t StoreAuditSink::queued_writes() const {
+  std::lock_guard lock(mu_);
+  return queued_writes_;
+}
+
+}  // namespace rampart::audit

@@ -1,0 +1,423 @@
+// CloudTrail trails: CreateTrail, UpdateTrail, DeleteTrail, GetTrail,
+// DescribeTrails, GetTrailStatus, StartLogging, StopLogging,
+// GetEventSelectors, PutEventSelectors. A trail's S3 bucket is a directory
+// under <data-dir>/trails/ (see delivery.cc); there is no S3.
+#include "audit/trails.h"
+
+#include <chrono>
+
+#include "rampart/core/clock.h"
+
+#include "audit/trails_internal.h"
+
+namespace rampart::audit::internal {
+namespace {
+
+constexpr size_t kMaxTrailsPerRegion = 5;
+constexpr size_t kMaxEventSelectors = 5;
+
+int64_t NowSeconds(const server::RequestContext& ctx) {
+  return std::chrono::duration_cast<std::chrono::seconds>(ctx.time().time_since_epoch()).count();
+}
+
+Status InvalidName() {
+  return Status::Modeled(
+      "InvalidTrailNameException",
+      "Trail name must be 3-128 letters, digits, periods, underscores or dashes, start and end "
+      "with a letter or digit, and have no two periods, underscores or dashes in a row.");
+}
+
+Status NotFound(std::string_view name, const server::RequestContext& ctx) {
+  return Status::Modeled("TrailNotFoundException",
+                         "Unknown trail: " + std::string(name) + " for the user: " +
+                             ctx.principal().account_id);
+}
+
+// Name may be a trail name or a trail ARN of the caller's account.
+Result<std::string> TrailNameOf(std::string_view name_or_arn, const server::RequestContext& ctx) {
+  if (!name_or_arn.starts_with("arn:")) {
+    if (!ValidTrailName(name_or_arn)) return InvalidName();
+    return std::string(name_or_arn);
+  }
+  // arn:aws:cloudtrail:<region>:<account>:trail/<name>
+  std::string_view rest = name_or_arn;
+  std::string_view parts[6];
+  for (int i = 0; i < 5; ++i) {
+    size_t colon = rest.find(':');
+    if (colon == std::string_view::npos) return InvalidName();
+    parts[i] = rest.substr(0, colon);
+    rest.remove_prefix(colon + 1);
+  }
+  parts[5] = rest;
+  if (parts[2] != "cloudtrail" || !parts[5].starts_with("trail/")) return InvalidName();
+  std::string_view name = parts[5].substr(6);
+  if (!ValidTrailName(name)) return InvalidName();
+  if (parts[4] != ctx.principal().account_id) return NotFound(name_or_arn, ctx);
+  return std::string(name);
+}
+
+Result<TrailRow> FindTrail(store::Tx& tx, std::string_view name_or_arn,
+                           const server::RequestContext& ctx) {
+  ASSIGN_OR_RETURN(std::string name, TrailNameOf(name_or_arn, ctx));
+  ASSIGN_OR_RETURN(auto row, LoadTrail(tx, ctx.principal().account_id, ctx.region(), name));
+  if (!row) return NotFound(name_or_arn, ctx);
+  return std::move(*row);
+}
+
+Status CheckHomeRegion(const TrailRow& row, const server::RequestContext& ctx) {
+  if (row.home_region == ctx.region()) return Status::Ok();
+  return Status::Modeled("InvalidHomeRegionException",
+                         "This operation must be called from the trail's home region, " +
+                             row.home_region + ".");
+}
+
+Status RejectUnsupported(const json::Value& in) {
+  for (std::string_view member : {"SnsTopicName", "CloudWatchLogsLogGroupArn",
+                                  "CloudWatchLogsRoleArn", "KmsKeyId"}) {
+    if (!in.get_string(member).empty()) {
+      return Status::Modeled("UnsupportedOperationException",
+                             "Rampart does not support " + std::string(member) + " on trails.");
+    }
+  }
+  const json::Value* org = in.find("IsOrganizationTrail");
+  if (org != nullptr && org->is_bool() && org->as_bool()) {
+    return Status::Modeled("UnsupportedOperationException",
+                           "Organization trails are not supported yet.");
+  }
+  const json::Value* validation = in.find("EnableLogFileValidation");
+  if (validation != nullptr && validation->is_bool() && validation->as_bool()) {
+    return Status::Modeled("UnsupportedOperationException",
+                           "Log file integrity validation is not supported yet.");
+  }
+  return Status::Ok();
+}
+
+bool BoolOr(const json::Value& in, std::string_view member, bool fallback) {
+  const json::Value* v = in.find(member);
+  return v != nullptr && v->is_bool() ? v->as_bool() : fallback;
+}
+
+// Applies the destination members of CreateTrail/UpdateTrail to row.
+Status ApplySettings(const json::Value& in, TrailRow& row) {
+  RETURN_IF_ERROR(RejectUnsupported(in));
+  if (const json::Value* bucket = in.find("S3BucketName"); bucket != nullptr) {
+    if (!bucket->is_string() || !ValidBucketName(bucket->as_string())) {
+      return Status::Modeled("InvalidS3BucketNameException",
+                             "Bucket name is not valid: " +
+                                 std::string(bucket->is_string() ? bucket->as_string() : ""));
+    }
+    row.bucket = bucket->as_string();
+  }
+  if (const json::Value* prefix = in.find("S3KeyPrefix"); prefix != nullptr) {
+    if (!prefix->is_string() || !ValidKeyPrefix(prefix->as_string())) {
+      return Status::Modeled("InvalidS3PrefixException", "The S3 key prefix is not valid.");
+    }
+    row.prefix = prefix->as_string();
+  }
+  row.include_global = BoolOr(in, "IncludeGlobalServiceEvents", row.include_global);
+  row.multi_region = BoolOr(in, "IsMultiRegionTrail", row.multi_region);
+  if (row.multi_region && !row.include_global) {
+    return Status::Modeled("InvalidParameterCombinationException",
+                           "A multi-region trail must include global service events.");
+  }
+  return Status::Ok();
+}
+
+json::Value Settings(const TrailRow& row) {
+  json::Value out = json::Value::MakeObject();
+  out.set("Name", row.name);
+  out.set("S3BucketName", row.bucket);
+  if (!row.prefix.empty()) out.set("S3KeyPrefix", row.prefix);
+  out.set("IncludeGlobalServiceEvents", row.include_global);
+  out.set("IsMultiRegionTrail", row.multi_region);
+  out.set("TrailARN", row.Arn());
+  out.set("LogFileValidationEnabled", false);
+  out.set("IsOrganizationTrail", false);
+  return out;
+}
+
+json::Value TrailShape(const TrailRow& row) {
+  json::Value out = Settings(row);
+  out.set("HomeRegion", row.home_region);
+  out.set("HasCustomEventSelectors", !row.event_selectors.empty());
+  out.set("HasInsightSelectors", false);
+  return out;
+}
+
+Result<json::Value> CreateTrail(const Deps& deps, server::RequestContext& ctx,
+                                const json::Value& in) {
+  std::string_view name = in.get_string("Name");
+  if (!ValidTrailName(name)) return InvalidName();
+  TrailRow row;
+  row.account_id = ctx.principal().account_id;
+  row.home_region = std::string(ctx.region());
+  row.name = std::string(name);
+  RETURN_IF_ERROR(ctx.Authorize("cloudtrail:CreateTrail", row.Arn()));
+  RETURN_IF_ERROR(ApplySettings(in, row));
+  row.created_at = NowSeconds(ctx);
+  Status st = deps.db->Write([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(bool taken, TrailNameTaken(tx, row.account_id, row.name));
+    if (taken) {
+      return Status::Modeled("TrailAlreadyExistsException",
+                             "Trail " + row.name + " already exists for customer: " +
+                                 row.account_id);
+    }
+    ASSIGN_OR_RETURN(auto trails, LoadTrails(tx, row.account_id, row.home_region));
+    if (trails.size() >= kMaxTrailsPerRegion) {
+      return Status::Modeled("MaximumNumberOfTrailsExceededException",
+                             "User: " + row.account_id + " already has 5 trails in " +
+                                 row.home_region + ".");
+    }
+    return InsertTrail(tx, row);
+  });
+  RETURN_IF_ERROR(st);
+  return Settings(row);
+}
+
+// Runs fn on the named trail inside a write transaction and stores the
+// changed row. Mutations must come from the home region.
+Result<TrailRow> Mutate(const Deps& deps, server::RequestContext& ctx, std::string_view action,
+                        std::string_view name_or_arn,
+                        const std::function<Status(store::Tx&, TrailRow&)>& fn) {
+  TrailRow result;
+  Status st = deps.db->Write([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(TrailRow row, FindTrail(tx, name_or_arn, ctx));
+    RETURN_IF_ERROR(ctx.Authorize(action, row.Arn()));
+    RETURN_IF_ERROR(CheckHomeRegion(row, ctx));
+    RETURN_IF_ERROR(fn(tx, row));
+    RETURN_IF_ERROR(UpdateTrailRow(tx, row));
+    result = std::move(row);
+    return Status::Ok();
+  });
+  RETURN_IF_ERROR(st);
+  return result;
+}
+
+Result<json::Value> UpdateTrail(const Deps& deps, server::RequestContext& ctx,
+                                const json::Value& in) {
+  ASSIGN_OR_RETURN(TrailRow row, Mutate(deps, ctx, "cloudtrail:UpdateTrail", in.get_string("Name"),
+                                        [&](store::Tx&, TrailRow& r) { return ApplySettings(in, r); }));
+  return Settings(row);
+}
+
+Result<json::Value> DeleteTrail(const Deps& deps, server::RequestContext& ctx,
+                                const json::Value& in) {
+  Status st = deps.db->Write([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(TrailRow row, FindTrail(tx, in.get_string("Name"), ctx));
+    RETURN_IF_ERROR(ctx.Authorize("cloudtrail:DeleteTrail", row.Arn()));
+    RETURN_IF_ERROR(CheckHomeRegion(row, ctx));
+    return DeleteTrailRow(tx, row);
+  });
+  RETURN_IF_ERROR(st);
+  return json::Value::MakeObject();
+}
+
+Result<TrailRow> Read(const Deps& deps, server::RequestContext& ctx, std::string_view action,
+                      std::string_view name_or_arn) {
+  TrailRow result;
+  Status st = deps.db->Read([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(result, FindTrail(tx, name_or_arn, ctx));
+    return Status::Ok();
+  });
+  RETURN_IF_ERROR(st);
+  RETURN_IF_ERROR(ctx.Authorize(action, result.Arn()));
+  return result;
+}
+
+Result<json::Value> GetTrail(const Deps& deps, server::RequestContext& ctx, const json::Value& in) {
+  ASSIGN_OR_RETURN(TrailRow row, Read(deps, ctx, "cloudtrail:GetTrail", in.get_string("Name")));
+  json::Value out = json::Value::MakeObject();
+  out.set("Trail", TrailShape(row));
+  return out;
+}
+
+Result<json::Value> DescribeTrails(const Deps& deps, server::RequestContext& ctx,
+                                   const json::Value& in) {
+  RETURN_IF_ERROR(ctx.Authorize("cloudtrail:DescribeTrails", "*"));
+  bool shadows = BoolOr(in, "includeShadowTrails", true);
+  std::vector<TrailRow> rows;
+  Status st = deps.db->Read([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(rows, LoadTrails(tx, ctx.principal().account_id, ctx.region()));
+    return Status::Ok();
+  });
+  RETURN_IF_ERROR(st);
+  std::vector<std::string> wanted;
+  if (const json::Value* list = in.find("trailNameList"); list != nullptr && list->is_array()) {
+    for (const json::Value& n : list->as_array()) {
+      if (!n.is_string()) continue;
+      // Names of other accounts' trails or malformed names match nothing.
+      auto name = TrailNameOf(n.as_string(), ctx);
+      if (!name.ok() && name.status().modeled() == "InvalidTrailNameException") {
+        return name.status();
+      }
+      if (name.ok()) wanted.push_back(*name);
+    }
+  }
+  json::Value list = json::Value::MakeArray();
+  for (const TrailRow& row : rows) {
+    if (!shadows && row.home_region != ctx.region()) continue;
+    bool listed = wanted.empty();
+    for (const std::string& w : wanted) listed = listed || w == row.name;
+    if (listed) list.push(TrailShape(row));
+  }
+  json::Value out = json::Value::MakeObject();
+  out.set("trailList", std::move(list));
+  return out;
+}
+
+void SetTime(json::Value& out, std::string_view member, int64_t seconds) {
+  if (seconds != 0) out.set(member, seconds);
+}
+
+Result<json::Value> GetTrailStatus(const Deps& deps, server::RequestContext& ctx,
+                                   const json::Value& in) {
+  ASSIGN_OR_RETURN(TrailRow row,
+                   Read(deps, ctx, "cloudtrail:GetTrailStatus", in.get_string("Name")));
+  json::Value out = json::Value::MakeObject();
+  out.set("IsLogging", row.logging);
+  SetTime(out, "LatestDeliveryTime", row.latest_delivery_time);
+  SetTime(out, "StartLoggingTime", row.start_logging_time);
+  SetTime(out, "StopLoggingTime", row.stop_logging_time);
+  if (!row.latest_delivery_error.empty()) out.set("LatestDeliveryError", row.latest_delivery_error);
+  if (row.latest_delivery_attempt != 0) {
+    out.set("LatestDeliveryAttemptTime",
+            FormatIso8601(TimePoint(std::chrono::seconds(row.latest_delivery_attempt))));
+    out.set("LatestDeliveryAttemptSucceeded", row.latest_delivery_error.empty() ? "true" : "false");
+  }
+  if (row.start_logging_time != 0) {
+    out.set("TimeLoggingStarted",
+            FormatIso8601(TimePoint(std::chrono::seconds(row.start_logging_time))));
+  }
+  if (row.stop_logging_time != 0) {
+    out.set("TimeLoggingStopped",
+            FormatIso8601(TimePoint(std::chrono::seconds(row.stop_logging_time))));
+  }
+  return out;
+}
+
+Result<json::Value> StartLogging(const Deps& deps, server::RequestContext& ctx,
+                                 const json::Value& in) {
+  int64_t now = NowSeconds(ctx);
+  ASSIGN_OR_RETURN(TrailRow row,
+                   Mutate(deps, ctx, "cloudtrail:StartLogging", in.get_string("Name"),
+                          [&](store::Tx& tx, TrailRow& r) -> Status {
+                            if (r.logging) return Status::Ok();
+                            // Deliver what happens from now on.
+                            ASSIGN_OR_RETURN(r.delivered_seq, MaxEventSeq(tx));
+                            r.logging = true;
+                            r.start_logging_time = now;
+                            return Status::Ok();
+                          }));
+  (void)row;
+  return json::Value::MakeObject();
+}
+
+Result<json::Value> StopLogging(const Deps& deps, server::RequestContext& ctx,
+                                const json::Value& in) {
+  int64_t now = NowSeconds(ctx);
+  ASSIGN_OR_RETURN(TrailRow row, Mutate(deps, ctx, "cloudtrail:StopLogging", in.get_string("Name"),
+                                        [&](store::Tx&, TrailRow& r) -> Status {
+                                          if (!r.logging) return Status::Ok();
+                                          r.logging = false;
+                                          r.stop_logging_time = now;
+                                          return Status::Ok();
+                                        }));
+  (void)row;
+  // Events recorded before the stop are delivered right away.
+  if (deps.wake_delivery) deps.wake_delivery();
+  return json::Value::MakeObject();
+}
+
+json::Value SelectorsOf(const TrailRow& row) {
+  if (row.event_selectors.empty()) return DefaultSelectors();
+  auto parsed = json::Parse(row.event_selectors);
+  return parsed.ok() ? std::move(parsed).value() : DefaultSelectors();
+}
+
+Result<json::Value> GetEventSelectors(const Deps& deps, server::RequestContext& ctx,
+                                      const json::Value& in) {
+  ASSIGN_OR_RETURN(TrailRow row,
+                   Read(deps, ctx, "cloudtrail:GetEventSelectors", in.get_string("TrailName")));
+  json::Value out = json::Value::MakeObject();
+  out.set("TrailARN", row.Arn());
+  out.set("EventSelectors", SelectorsOf(row));
+  return out;
+}
+
+Status InvalidSelectors(std::string message) {
+  return Status::Modeled("InvalidEventSelectorsException", std::move(message));
+}
+
+// Normalises PutEventSelectors' list (management events only).
+Result<json::Value> NormaliseSelectors(const json::Value& in) {
+  const json::Value* advanced = in.find("AdvancedEventSelectors");
+  const json::Value* selectors = in.find("EventSelectors");
+  if (advanced != nullptr && selectors != nullptr) {
+    return Status::Modeled("InvalidParameterCombinationException",
+                           "EventSelectors and AdvancedEventSelectors cannot both be specified.");
+  }
+  if (advanced != nullptr) {
+    return InvalidSelectors("Rampart supports basic event selectors only.");
+  }
+  if (selectors == nullptr || !selectors->is_array() || selectors->as_array().empty() ||
+      selectors->as_array().size() > kMaxEventSelectors) {
+    return InvalidSelectors("Specify between 1 and 5 event selectors.");
+  }
+  json::Value out = json::Value::MakeArray();
+  for (const json::Value& sel : selectors->as_array()) {
+    const json::Value* data = sel.find("DataResources");
+    if (data != nullptr && data->is_array() && !data->as_array().empty()) {
+      return InvalidSelectors("Rampart records management events only; DataResources must be empty.");
+    }
+    json::Value n = json::Value::MakeObject();
+    std::string_view rw = sel.get_string("ReadWriteType");
+    n.set("ReadWriteType", rw.empty() ? std::string_view("All") : rw);
+    n.set("IncludeManagementEvents", BoolOr(sel, "IncludeManagementEvents", true));
+    n.set("DataResources", json::Value::MakeArray());
+    json::Value excluded = json::Value::MakeArray();
+    if (const json::Value* ex = sel.find("ExcludeManagementEventSources");
+        ex != nullptr && ex->is_array()) {
+      excluded = *ex;
+    }
+    n.set("ExcludeManagementEventSources", std::move(excluded));
+    out.push(std::move(n));
+  }
+  return out;
+}
+
+Result<json::Value> PutEventSelectors(const Deps& deps, server::RequestContext& ctx,
+                                      const json::Value& in) {
+  ASSIGN_OR_RETURN(json::Value selectors, NormaliseSelectors(in));
+  std::string text = json::Write(selectors);
+  ASSIGN_OR_RETURN(TrailRow row,
+                   Mutate(deps, ctx, "cloudtrail:PutEventSelectors", in.get_string("TrailName"),
+                          [&](store::Tx&, TrailRow& r) {
+                            r.event_selectors = text;
+                            return Status::Ok();
+                          }));
+  json::Value out = json::Value::MakeObject();
+  out.set("TrailARN", row.Arn());
+  out.set("EventSelectors", std::move(selectors));
+  return out;
+}
+
+}  // namespace
+
+void RegisterTrails(server::Registry& registry, const Deps& deps) {
+  using Handler = Result<json::Value> (*)(const Deps&, server::RequestContext&, const json::Value&);
+  const std::pair<std::string_view, Handler> table[] = {
+      {"CreateTrail", CreateTrail},         {"UpdateTrail", UpdateTrail},
+      {"DeleteTrail", DeleteTrail},         {"GetTrail", GetTrail},
+      {"DescribeTrails", DescribeTrails},   {"GetTrailStatus", GetTrailStatus},
+      {"StartLogging", StartLogging},       {"StopLogging", StopLogging},
+      {"GetEventSelectors", GetEventSelectors}, {"PutEventSelectors", PutEventSelectors},
+  };
+  for (const auto& [op, handler] : table) {
+    registry.Add("cloudtrail", op,
+                 [deps, h = handler](server::RequestContext& ctx, const json::Value& in) {
+                   return h(deps, ctx, in);
+                 });
+  }
+}
+
+}  // namespace rampart::audit::internal

@@ -1,0 +1,19 @@
+// Trail handlers, internal to the audit room.
+#pragma once
+
+#include <functional>
+
+#include "rampart/server/context.h"
+#include "rampart/store/store.h"
+
+namespace rampart::audit::internal {
+
+struct Deps {
+  store::Database* db = nullptr;
+  std::function<void()> wake_delivery;  // may be empty
+};
+
+// Adds the trail operations of CloudTrail.
+void RegisterTrails(server::Registry& registry, const Deps& deps);
+
+}  // namespace rampart::audit::internal
