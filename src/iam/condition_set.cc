@@ -16,7 +16,7 @@ Pattern::Result Condition::Positive(std::string_view value, const ContextKeys& k
 }
 
 bool Condition::Evaluate(const ContextKeys& keys) const {
-  const std::vector<std::string>* values = keys.Find(key_lower_);
+  const std::vector<std::string>* values = keys.Find(key_id_, key_lower_);
   if (op_->family == OperatorFamily::kNull) return EvaluateNull(values);
   const bool absent = values == nullptr || values->empty();
   // Resolution does not depend on the request value: probe once, so that an

@@ -75,6 +75,7 @@ Expected<Condition, std::string> Condition::Compile(const ConditionAst& ast, boo
   c.op_text_ = ast.op;
   c.key_text_ = ast.key;
   c.key_lower_ = AsciiLower(ast.key);
+  c.key_id_ = InternKeyName(c.key_lower_);
   std::string_view name = ast.op;
   if (name.starts_with(kAny)) {
     c.set_ = SetModifier::kForAnyValue;

@@ -3,7 +3,32 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <cstdlib>
+#include <new>
 #include <thread>
+
+// Counts heap allocations made while a test sets g_count_allocations (for
+// the "evaluation does not allocate" test). malloc/free based, matching
+// the replaced operator delete, so sanitizers see consistent pairs.
+namespace {
+std::atomic<bool> g_count_allocations{false};
+std::atomic<size_t> g_allocations{0};
+}  // namespace
+
+void* operator new(size_t size) {
+  if (g_count_allocations.load(std::memory_order_relaxed)) {
+    g_allocations.fetch_add(1, std::memory_order_relaxed);
+  }
+  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
+  throw std::bad_alloc();
+}
+// GCC cannot see that the replaced operator new above allocates with malloc.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, size_t) noexcept { std::free(p); }
+#pragma GCC diagnostic pop
 
 namespace rampart::iam {
 namespace {
@@ -334,6 +359,45 @@ TEST(PolicyCache, ConcurrentUse) {
   }
   for (auto& t : threads) t.join();
   EXPECT_LE(cache.size(), 17u);
+}
+
+// Evaluation must not touch the heap: variables, condition keys (interned
+// ids), globs and the service filter all work in place.
+TEST(Engine, DecideDoesNotAllocate) {
+  PrincipalPolicies pp;
+  pp.identity = {
+      P(R"([{"Effect": "Allow", "Action": ["kms:Encrypt", "sns:*"], "Resource": "*",
+             "Condition": {"StringEquals": {"aws:ResourceTag/team": "${aws:PrincipalTag/team}"},
+                           "StringLike": {"aws:userid": "*${aws:username}*"},
+                           "ForAllValues:StringEquals": {"aws:TagKeys": ["a", "b"]},
+                           "Null": {"aws:SourceIp": "false"}}},
+            {"Effect": "Deny", "NotAction": "kms:*", "Resource": "*"}])")};
+  pp.boundary = P(R"({"Effect": "Allow", "Action": "kms:*", "Resource": "arn:aws:kms:*:${aws:PrincipalAccount}:key/*"})",
+                  PolicyKind::kBoundary);
+  pp.scp_levels = {{P(R"({"Effect": "Allow", "Action": "*", "Resource": "*"})", PolicyKind::kScp)}};
+  PolicyPtr resource = ResourceAllow(R"({"AWS": "arn:aws:iam::111122223333:root"})", "kms:*");
+  PrincipalInfo p = User();
+  p.id = "AIDAEXAMPLEBob";
+  p.tags = {{"team", "blue"}};
+  AuthzRequest r(p, "kms:Encrypt", kKey);
+  r.AddPlatformKeys(Environment{.source_ip = "203.0.113.7"});
+  r.keys().Set("aws:ResourceTag/team", "blue");
+  r.keys().Set("aws:TagKeys", std::vector<std::string>{"a"});
+  PolicySet set{.principal = &pp, .resource = resource.get(), .resource_policy_required = true};
+  g_allocations = 0;
+  g_count_allocations = true;
+  Decision allowed = Decide(set, r);
+  g_count_allocations = false;
+  EXPECT_TRUE(allowed.allowed);
+  EXPECT_EQ(g_allocations.exchange(0), 0u);
+
+  r.set_action("sqs:SendMessage");
+  g_count_allocations = true;
+  Decision denied = Decide(set, r);
+  g_count_allocations = false;
+  EXPECT_FALSE(denied.allowed);
+  EXPECT_TRUE(denied.explicit_deny);
+  EXPECT_EQ(g_allocations.load(), 0u);
 }
 
 }  // namespace

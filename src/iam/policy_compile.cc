@@ -40,6 +40,21 @@ std::optional<ValidateError> CompileAction(std::string_view a, std::vector<Patte
   return std::nullopt;
 }
 
+// CompiledStatement::service_mask for the statement's actions.
+uint64_t ServiceMask(const StatementAst& ast) {
+  constexpr uint64_t kAll = ~uint64_t{0};
+  if (ast.not_action || ast.actions.empty()) return kAll;
+  uint64_t mask = 0;
+  for (const std::string& a : ast.actions) {
+    std::string_view service = std::string_view(a).substr(0, a.find(':'));
+    if (service.size() == a.size() || service.find_first_of("*?") != std::string_view::npos) {
+      return kAll;  // "*" or a wildcard in the service part
+    }
+    mask |= ActionServiceBit(service);
+  }
+  return mask;
+}
+
 std::optional<ValidateError> CheckPrincipal(const PrincipalAst& p) {
   for (const std::string& a : p.aws) {
     std::array<std::string_view, 6> parts{};
@@ -70,6 +85,7 @@ std::optional<ValidateError> CompileStatement(const StatementAst& ast, uint32_t 
   for (const std::string& a : ast.actions) {
     if (auto e = CompileAction(a, s.actions)) return e;
   }
+  s.service_mask = ServiceMask(ast);
   s.has_resource = ast.has_resource;
   s.not_resource = ast.not_resource;
   std::string error;

@@ -5,6 +5,10 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <functional>
+#include <mutex>
+#include <shared_mutex>
+#include <unordered_map>
 
 namespace rampart::iam {
 
@@ -42,48 +46,127 @@ bool SplitArn(std::string_view s, std::array<std::string_view, 6>& parts) {
   return true;
 }
 
+uint64_t ActionServiceBit(std::string_view action) {
+  // FNV-1a over the lower-cased service prefix, folded to 6 bits.
+  uint64_t h = 14695981039346656037ull;
+  for (char c : action) {
+    if (c == ':') break;
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+  }
+  return uint64_t{1} << ((h ^ (h >> 32) ^ (h >> 17)) & 63);
+}
+
+// ---- Key name interning ----
+
+namespace {
+
+struct NameHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+
+// Append-only name -> id table shared by all policies (never destroyed, so
+// no static destruction order issue).
+class KeyInterner {
+ public:
+  static KeyInterner& Get() {
+    static KeyInterner* const interner = new KeyInterner;
+    return *interner;
+  }
+  uint32_t Find(std::string_view name) const {
+    std::shared_lock lock(mu_);
+    auto it = ids_.find(name);
+    return it == ids_.end() ? kNoKeyId : it->second;
+  }
+  uint32_t Intern(std::string_view name) {
+    if (uint32_t id = Find(name); id != kNoKeyId) return id;
+    if (name.size() > kMaxInternedKeyLength) return kNoKeyId;
+    std::unique_lock lock(mu_);
+    auto it = ids_.find(name);
+    if (it != ids_.end()) return it->second;
+    if (ids_.size() >= kMaxInternedKeys) return kNoKeyId;
+    uint32_t id = static_cast<uint32_t>(ids_.size()) + 1;
+    ids_.emplace(std::string(name), id);
+    return id;
+  }
+
+ private:
+  mutable std::shared_mutex mu_;
+  std::unordered_map<std::string, uint32_t, NameHash, std::equal_to<>> ids_;  // guarded by mu_
+};
+
+}  // namespace
+
+uint32_t InternKeyName(std::string_view lower_name) {
+  return KeyInterner::Get().Intern(lower_name);
+}
+
+uint32_t KeyNameId(std::string_view lower_name) { return KeyInterner::Get().Find(lower_name); }
+
 // ---- ContextKeys ----
 
-std::vector<ContextKeys::Entry>::iterator ContextKeys::LowerBound(std::string_view lower_name) {
-  return std::lower_bound(entries_.begin(), entries_.end(), lower_name,
-                          [](const Entry& e, std::string_view n) { return e.name < n; });
+std::vector<ContextKeys::Entry>::const_iterator ContextKeys::Locate(uint32_t id,
+                                                                    std::string_view lower_name,
+                                                                    size_t* insert_at) const {
+  const auto tail = entries_.end() - static_cast<ptrdiff_t>(unindexed_);
+  if (id != kNoKeyId) {
+    auto it = std::lower_bound(entries_.begin(), tail, id,
+                               [](const Entry& e, uint32_t i) { return e.id < i; });
+    if (it != tail && it->id == id) return it;
+    if (insert_at != nullptr) *insert_at = static_cast<size_t>(it - entries_.begin());
+  }
+  if (unindexed_ == 0 && id != kNoKeyId) return entries_.end();
+  // An entry added before its name was interned keeps no id: find it by name.
+  auto it = std::lower_bound(tail, entries_.end(), lower_name,
+                             [](const Entry& e, std::string_view n) { return e.name < n; });
+  if (it != entries_.end() && it->name == lower_name) return it;
+  if (insert_at != nullptr && id == kNoKeyId) {
+    *insert_at = static_cast<size_t>(it - entries_.begin());
+  }
+  return entries_.end();
+}
+
+ContextKeys::Entry& ContextKeys::Upsert(std::string_view name) {
+  std::string lower = AsciiLower(name);
+  const uint32_t id = KeyNameId(lower);
+  size_t at = 0;
+  auto found = Locate(id, lower, &at);
+  if (found != entries_.end()) return entries_[static_cast<size_t>(found - entries_.begin())];
+  if (id == kNoKeyId) ++unindexed_;
+  auto it = entries_.insert(entries_.begin() + static_cast<ptrdiff_t>(at),
+                            Entry{id, std::move(lower), {}});
+  return *it;
 }
 
 void ContextKeys::Set(std::string_view name, std::vector<std::string> values) {
-  std::string lower = AsciiLower(name);
-  auto it = LowerBound(lower);
-  if (it != entries_.end() && it->name == lower) {
-    it->values = std::move(values);
-    return;
-  }
-  entries_.insert(it, Entry{std::move(lower), std::move(values)});
+  Upsert(name).values = std::move(values);
 }
 
 void ContextKeys::Set(std::string_view name, std::string_view value) {
-  Set(name, std::vector<std::string>{std::string(value)});
+  Entry& e = Upsert(name);
+  e.values.assign(1, std::string(value));
 }
 
 void ContextKeys::Add(std::string_view name, std::string_view value) {
-  std::string lower = AsciiLower(name);
-  auto it = LowerBound(lower);
-  if (it != entries_.end() && it->name == lower) {
-    it->values.emplace_back(value);
-    return;
-  }
-  entries_.insert(it, Entry{std::move(lower), {std::string(value)}});
+  Upsert(name).values.emplace_back(value);
 }
 
 void ContextKeys::Erase(std::string_view name) {
   std::string lower = AsciiLower(name);
-  auto it = LowerBound(lower);
-  if (it != entries_.end() && it->name == lower) entries_.erase(it);
+  auto it = Locate(KeyNameId(lower), lower);
+  if (it == entries_.end()) return;
+  if (it->id == kNoKeyId) --unindexed_;
+  entries_.erase(it);
+}
+
+const std::vector<std::string>* ContextKeys::Find(uint32_t id, std::string_view lower_name) const {
+  auto it = Locate(id, lower_name);
+  return it == entries_.end() ? nullptr : &it->values;
 }
 
 const std::vector<std::string>* ContextKeys::Find(std::string_view lower_name) const {
-  auto it = std::lower_bound(entries_.begin(), entries_.end(), lower_name,
-                             [](const Entry& e, std::string_view n) { return e.name < n; });
-  if (it == entries_.end() || it->name != lower_name) return nullptr;
-  return &it->values;
+  return Find(KeyNameId(lower_name), lower_name);
 }
 
 const std::vector<std::string>* ContextKeys::FindAnyCase(std::string_view name) const {
@@ -103,6 +186,7 @@ AuthzRequest::AuthzRequest(const AuthzRequest& other)
     : principal_(other.principal_),
       action_(other.action_),
       action_lower_(other.action_lower_),
+      service_bit_(other.service_bit_),
       resource_(other.resource_),
       resource_account_(other.resource_account_),
       keys_(other.keys_) {
@@ -121,6 +205,7 @@ AuthzRequest::AuthzRequest(AuthzRequest&& other) noexcept
     : principal_(std::move(other.principal_)),
       action_(std::move(other.action_)),
       action_lower_(std::move(other.action_lower_)),
+      service_bit_(other.service_bit_),
       resource_(std::move(other.resource_)),
       resource_account_(std::move(other.resource_account_)),
       keys_(std::move(other.keys_)) {
@@ -131,6 +216,7 @@ AuthzRequest& AuthzRequest::operator=(AuthzRequest&& other) noexcept {
   principal_ = std::move(other.principal_);
   action_ = std::move(other.action_);
   action_lower_ = std::move(other.action_lower_);
+  service_bit_ = other.service_bit_;
   resource_ = std::move(other.resource_);
   resource_account_ = std::move(other.resource_account_);
   keys_ = std::move(other.keys_);
@@ -141,6 +227,7 @@ AuthzRequest& AuthzRequest::operator=(AuthzRequest&& other) noexcept {
 void AuthzRequest::set_action(std::string_view action) {
   action_ = std::string(action);
   action_lower_ = AsciiLower(action);
+  service_bit_ = ActionServiceBit(action_lower_);
 }
 
 void AuthzRequest::set_resource(std::string_view resource) {

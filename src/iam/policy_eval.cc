@@ -125,6 +125,8 @@ PolicyMatch EvaluatePolicy(const CompiledPolicy& policy, const AuthzRequest& req
     if (allow && out.allow && (!principal_policy || out.allow_principal == PrincipalMatch::kDirect)) {
       continue;
     }
+    // The statement's actions name only other services: it cannot apply.
+    if ((s.service_mask & request.action_service_bit()) == 0) continue;
     PrincipalMatch pm = PrincipalMatch::kNone;
     if (!StatementApplies(s, request, &pm)) continue;
     if (!allow) {

@@ -39,6 +39,38 @@ AuthzRequest Req(PrincipalInfo p, std::string_view action, std::string_view reso
   return r;
 }
 
+// The service-prefix filter (CompiledStatement::service_mask) may only skip
+// statements that cannot match: wildcard services, NotAction and case
+// differences must still apply.
+TEST(PolicyEval, ServicePrefixFilterNeverSkipsAMatch) {
+  auto p = P(R"([{"Effect": "Allow", "Action": ["KMS:Encrypt", "sns:Publish"], "Resource": "*"},
+                 {"Effect": "Allow", "Action": "s?s:Get*", "Resource": "*"},
+                 {"Effect": "Allow", "Action": "*:ListThings", "Resource": "*"},
+                 {"Effect": "Deny", "NotAction": "iam:*", "Resource": "*",
+                  "Condition": {"Bool": {"aws:SecureTransport": "false"}}}])");
+  auto s = p->statements();
+  EXPECT_EQ(s[0].service_mask, ActionServiceBit("kms:") | ActionServiceBit("sns"));
+  EXPECT_EQ(s[1].service_mask, ~uint64_t{0});
+  EXPECT_EQ(s[2].service_mask, ~uint64_t{0});
+  EXPECT_EQ(s[3].service_mask, ~uint64_t{0});
+  EXPECT_EQ(ActionServiceBit("KMS:x"), ActionServiceBit("kms:y"));
+  EXPECT_TRUE(EvaluatePolicy(*p, Req(User(), "kms:encrypt", "*")).allow);
+  EXPECT_TRUE(EvaluatePolicy(*p, Req(User(), "SNS:Publish", "*")).allow);
+  EXPECT_TRUE(EvaluatePolicy(*p, Req(User(), "ses:GetIdentity", "*")).allow);
+  EXPECT_TRUE(EvaluatePolicy(*p, Req(User(), "foo:ListThings", "*")).allow);
+  EXPECT_FALSE(EvaluatePolicy(*p, Req(User(), "kms:Decrypt", "*")).allow);
+  EXPECT_FALSE(EvaluatePolicy(*p, Req(User(), "kmsx:Encrypt", "*")).allow);
+  EXPECT_FALSE(EvaluatePolicy(*p, Req(User(), "kms", "*")).allow);
+  Environment insecure;
+  insecure.secure_transport = false;
+  AuthzRequest r(User(), "ec2:RunInstances", "*");
+  r.AddPlatformKeys(insecure);
+  EXPECT_TRUE(EvaluatePolicy(*p, r).deny);
+  AuthzRequest copy = r;  // copies keep the action's bit
+  EXPECT_EQ(copy.action_service_bit(), ActionServiceBit("ec2"));
+  EXPECT_TRUE(EvaluatePolicy(*p, copy).deny);
+}
+
 TEST(PolicyEval, ActionsAreCaseInsensitiveGlobs) {
   auto p = P(R"({"Effect": "Allow", "Action": ["s3:Get*", "IAM:listusers"], "Resource": "*"})");
   EXPECT_TRUE(EvaluatePolicy(*p, Req(User(), "s3:GetObject", "*")).allow);

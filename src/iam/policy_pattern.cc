@@ -120,6 +120,7 @@ class PatternCompiler {
       if (!IsKeyChar(c)) return false;
       var.key += Lower(c);
     }
+    var.key_id = InternKeyName(var.key);
     if (comma != std::string_view::npos) {
       if (!ParseQuoted(Trim(body.substr(comma + 1)), var.default_value)) return false;
       var.has_default = true;
@@ -145,7 +146,7 @@ bool Pattern::is_match_all() const {
 bool Pattern::Resolve(const ContextKeys* keys, std::span<std::string_view> out) const {
   for (size_t i = 0; i < vars_.size(); ++i) {
     const Var& v = vars_[i];
-    const std::vector<std::string>* values = keys ? keys->Find(v.key) : nullptr;
+    const std::vector<std::string>* values = keys ? keys->Find(v.key_id, v.key) : nullptr;
     if (values != nullptr && values->size() == 1) {
       out[i] = (*values)[0];
     } else if (v.has_default) {
@@ -219,6 +220,12 @@ Pattern::Result Pattern::Match(std::string_view subject, const ContextKeys* keys
         !subject.starts_with(std::string_view(text_).substr(0, pieces_[0].length))) {
       return Result::kNoMatch;
     }
+    // "prefix*" (e.g. "kms:*", "s3:get*"): the prefix test above decided.
+    if (pieces_.size() == 2 && pieces_[1].kind == Kind::kStar &&
+        pieces_[0].kind == Kind::kLiteral) {
+      return Result::kMatch;
+    }
+    if (is_match_all()) return Result::kMatch;
     return Glob(subject, {}) ? Result::kMatch : Result::kNoMatch;
   }
   std::array<std::string_view, kMaxVariables> vars;

@@ -120,6 +120,64 @@ TEST(ContextKeys, CaseInsensitiveSortedLookup) {
   EXPECT_EQ(keys.Find("aws:sourceip"), nullptr);
 }
 
+// Keys set before their name is interned (a policy compiled after the
+// request was built) must still be found, replaced, appended to and erased
+// through the interned id, without duplicate entries.
+TEST(ContextKeys, InterningAfterSetKeepsOneEntry) {
+  ContextKeys keys;
+  keys.Set("test:Late-Interned-Key", "v1");
+  keys.Set("test:early-key-b", "b");
+  keys.Set("test:early-key-a", "a");
+  EXPECT_EQ(KeyNameId("test:late-interned-key"), kNoKeyId);  // requests never intern
+  const uint32_t id = InternKeyName("test:late-interned-key");
+  ASSERT_NE(id, kNoKeyId);
+  EXPECT_EQ(InternKeyName("test:late-interned-key"), id);
+  EXPECT_EQ(KeyNameId("test:late-interned-key"), id);
+  ASSERT_NE(keys.Find(id, "test:late-interned-key"), nullptr);
+  keys.Add("TEST:LATE-INTERNED-KEY", "v2");
+  EXPECT_EQ(keys.size(), 3u);
+  EXPECT_EQ(keys.Find(id, "test:late-interned-key")->size(), 2u);
+  keys.Set("test:late-interned-key", "v3");
+  EXPECT_EQ(keys.Find("test:late-interned-key")->at(0), "v3");
+  EXPECT_EQ(keys.Find("test:early-key-a")->at(0), "a");
+  EXPECT_EQ(keys.Find(kNoKeyId, "test:early-key-b")->at(0), "b");
+  keys.Erase("test:late-interned-key");
+  EXPECT_EQ(keys.Find(id, "test:late-interned-key"), nullptr);
+  EXPECT_EQ(keys.size(), 2u);
+  // Set after interning: the entry carries the id.
+  keys.Set("test:late-interned-key", "v4");
+  EXPECT_EQ(keys.Find(id, "test:late-interned-key")->at(0), "v4");
+  EXPECT_EQ(keys.Find(InternKeyName("test:never-set"), "test:never-set"), nullptr);
+}
+
+TEST(ContextKeys, MovedFromIsEmptyAndUsable) {
+  ContextKeys keys;
+  keys.Set("test:never-interned-moved", "v");
+  keys.Set("aws:sourceip", "1.2.3.4");
+  ContextKeys moved(std::move(keys));
+  EXPECT_EQ(moved.size(), 2u);
+  EXPECT_EQ(keys.size(), 0u);  // NOLINT(bugprone-use-after-move): documented state
+  keys.Set("test:never-interned-moved", "w");
+  EXPECT_EQ(keys.Find("test:never-interned-moved")->at(0), "w");
+  ContextKeys assigned;
+  assigned = std::move(moved);
+  EXPECT_EQ(moved.size(), 0u);  // NOLINT(bugprone-use-after-move)
+  moved.Add("test:never-interned-moved", "x");
+  EXPECT_EQ(moved.Find("test:never-interned-moved")->size(), 1u);
+  EXPECT_EQ(assigned.Find("test:never-interned-moved")->at(0), "v");
+}
+
+TEST(ContextKeys, OverlongNamesAreNotInternedButWork) {
+  std::string name = "test:" + std::string(kMaxInternedKeyLength, 'x');
+  EXPECT_EQ(InternKeyName(name), kNoKeyId);
+  ContextKeys keys;
+  keys.Set(name, "v");
+  keys.Set("aws:sourceip", "1.2.3.4");
+  ASSERT_NE(keys.Find(kNoKeyId, name), nullptr);
+  EXPECT_EQ(keys.Find(name)->at(0), "v");
+  EXPECT_EQ(keys.Find(InternKeyName("aws:sourceip"), "aws:sourceip")->at(0), "1.2.3.4");
+}
+
 TEST(AuthzRequest, PlatformKeys) {
   PrincipalInfo p;
   p.type = PrincipalType::kAssumedRole;

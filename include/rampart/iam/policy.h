@@ -60,6 +60,10 @@ struct CompiledStatement {
   PrincipalMatcher principal;
   bool not_action = false;
   std::vector<Pattern> actions;  // lower-cased "service:action" globs
+  // OR of ActionServiceBit over the services the actions name; all bits
+  // when any service part has a wildcard, for NotAction, or when unset. A
+  // request whose bit is not in the mask cannot match the actions.
+  uint64_t service_mask = ~uint64_t{0};
   bool has_resource = false;
   bool not_resource = false;
   std::vector<ArnPattern> resources;

@@ -137,6 +137,7 @@ class Condition {
   std::string op_text_;
   std::string key_text_;
   std::string key_lower_;
+  uint32_t key_id_ = kNoKeyId;  // InternKeyName(key_lower_)
   std::shared_ptr<const ConditionMatcher> matcher_;
 };
 

@@ -50,10 +50,49 @@ struct PrincipalInfo {
   std::vector<std::string> org_paths{};  // "o-a1b2/r-ab12/ou-ab12-11111111/"
 };
 
-// Condition keys -> values. Small and flat: a sorted vector searched by
-// binary search (a request has tens of keys).
+// Condition key names interned to small integer ids, so that evaluation
+// looks keys up by integer instead of comparing strings. Policies intern the
+// names they use when compiled (InternKeyName); requests only look names up
+// (KeyNameId), so request input (tag keys, ...) never grows the table.
+// Id 0 means "not interned": the table is capped (kMaxInternedKeys names of
+// at most kMaxInternedKeyLength bytes) and lookups of such names fall back
+// to comparing names, so the cap costs speed, never correctness.
+// Thread-safety: both functions are thread-safe; ids never change.
+inline constexpr uint32_t kNoKeyId = 0;
+inline constexpr size_t kMaxInternedKeys = 16384;
+inline constexpr size_t kMaxInternedKeyLength = 256;
+// The id of a lower-cased key name, interning it if there is room.
+uint32_t InternKeyName(std::string_view lower_name);
+// The id of a lower-cased key name, or kNoKeyId when it was never interned.
+uint32_t KeyNameId(std::string_view lower_name);
+
+// One bit of 64 standing for an action's service prefix (the text before
+// the first colon, any case): a cheap filter that lets evaluation skip
+// statements whose actions name only other services (CompiledStatement::
+// service_mask). Different services may share a bit; a shared bit only
+// costs the full action match.
+uint64_t ActionServiceBit(std::string_view action);
+
+// Condition keys -> values. Small and flat: a vector sorted by interned id
+// (names without an id last, by name) searched by binary search (a request
+// has tens of keys).
 class ContextKeys {
  public:
+  ContextKeys() = default;
+  ContextKeys(const ContextKeys&) = default;
+  ContextKeys& operator=(const ContextKeys&) = default;
+  // A moved-from ContextKeys is empty and usable.
+  ContextKeys(ContextKeys&& other) noexcept
+      : entries_(std::move(other.entries_)), unindexed_(std::exchange(other.unindexed_, 0)) {
+    other.entries_.clear();
+  }
+  ContextKeys& operator=(ContextKeys&& other) noexcept {
+    entries_ = std::move(other.entries_);
+    unindexed_ = std::exchange(other.unindexed_, 0);
+    other.entries_.clear();
+    return *this;
+  }
+
   // Replaces the values of name (case-insensitive).
   void Set(std::string_view name, std::vector<std::string> values);
   void Set(std::string_view name, std::string_view value);
@@ -62,17 +101,26 @@ class ContextKeys {
   void Erase(std::string_view name);
   // The values of a lower-cased name, or nullptr when the key is absent.
   const std::vector<std::string>* Find(std::string_view lower_name) const;
+  // The same with the name's id (InternKeyName) already known: the fast
+  // path for compiled policies. id may be kNoKeyId.
+  const std::vector<std::string>* Find(uint32_t id, std::string_view lower_name) const;
   // Any-case lookup (lower-cases name first; allocates for long names).
   const std::vector<std::string>* FindAnyCase(std::string_view name) const;
   size_t size() const { return entries_.size(); }
 
  private:
   struct Entry {
+    uint32_t id = kNoKeyId;
     std::string name;  // lower-case
     std::vector<std::string> values;
   };
-  std::vector<Entry>::iterator LowerBound(std::string_view lower_name);
-  std::vector<Entry> entries_;  // sorted by name
+  // The entry of a name, or entries_.end(); *insert_at receives where a new
+  // entry for (id, lower_name) belongs.
+  std::vector<Entry>::const_iterator Locate(uint32_t id, std::string_view lower_name,
+                                            size_t* insert_at = nullptr) const;
+  Entry& Upsert(std::string_view name);
+  std::vector<Entry> entries_;  // ids ascending, then the id-less entries by name
+  size_t unindexed_ = 0;        // entries without an id (at the end)
 };
 
 // What the platform knows about the call beyond principal and action.
@@ -109,6 +157,7 @@ class AuthzRequest {
   PrincipalInfo& mutable_principal() { return principal_; }
   std::string_view action() const { return action_; }            // as given
   std::string_view action_lower() const { return action_lower_; }
+  uint64_t action_service_bit() const { return service_bit_; }  // ActionServiceBit(action())
   std::string_view resource() const { return resource_; }
   // The six colon-separated parts of the resource ARN (the sixth keeps its
   // colons); all empty with is_arn() false when the resource is not an ARN.
@@ -132,6 +181,7 @@ class AuthzRequest {
   PrincipalInfo principal_;
   std::string action_;
   std::string action_lower_;
+  uint64_t service_bit_ = ActionServiceBit({});
   std::string resource_;
   std::string resource_account_;
   bool resource_is_arn_ = false;

@@ -69,6 +69,7 @@ class Pattern {
   };
   struct Var {
     std::string key;  // lower-case
+    uint32_t key_id = 0;  // InternKeyName(key) (policy_context.h)
     bool has_default = false;
     std::string default_value;
   };
