@@ -11,6 +11,7 @@ PACKAGES=(
   python3 python3-botocore python3-boto3 python3-pytest awscli
   openssl curl ca-certificates procps bc zbar-tools
   iptables
+  libp11-kit-dev softhsm2 opensc
 )
 
 missing=()

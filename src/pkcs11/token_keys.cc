@@ -1,0 +1,183 @@
+// Pkcs11Token key generation, wrapping and unwrapping.
+#include "pkcs11/public_key.h"
+#include "pkcs11/token_state.h"
+#include "rampart/crypto/random.h"
+
+namespace rampart::pkcs11 {
+namespace {
+
+constexpr size_t kMaxLabel = 128;
+constexpr size_t kMaxId = 64;
+constexpr size_t kDefaultIdSize = 16;
+constexpr size_t kMaxWrapped = 16384;
+
+bool IsSecret(KeyAlgorithm a) {
+  return a == KeyAlgorithm::kAes256 || a == KeyAlgorithm::kHmacSha256;
+}
+bool IsEc(KeyAlgorithm a) { return a == KeyAlgorithm::kEcP256 || a == KeyAlgorithm::kEcP384; }
+
+KeyKind KindFor(KeyAlgorithm a) {
+  switch (a) {
+    case KeyAlgorithm::kAes256:
+      return KeyKind::kAes;
+    case KeyAlgorithm::kHmacSha256:
+      return KeyKind::kGenericSecret;
+    case KeyAlgorithm::kEcP256:
+    case KeyAlgorithm::kEcP384:
+      return KeyKind::kEcPrivate;
+    case KeyAlgorithm::kRsa2048:
+    case KeyAlgorithm::kRsa3072:
+      return KeyKind::kRsaPrivate;
+  }
+  return KeyKind::kAes;
+}
+
+// Which usages an algorithm allows: AES encrypts and/or wraps; HMAC, EC and
+// RSA keys sign (RSA encryption is not offered yet).
+Status ValidateSpec(const KeySpec& spec) {
+  if (spec.label.empty() || spec.label.size() > kMaxLabel) {
+    return Status::Validation("key label must be 1 to 128 bytes");
+  }
+  if (spec.id.size() > kMaxId) return Status::Validation("key id must be at most 64 bytes");
+  const KeyUsage& u = spec.usage;
+  bool ok = spec.algorithm == KeyAlgorithm::kAes256 ? (u.encrypt || u.wrap) && !u.sign
+                                                    : u.sign && !u.encrypt && !u.wrap;
+  if (!ok) return Status::Validation("key usage does not fit the key algorithm");
+  return Status::Ok();
+}
+
+// The attributes every private or secret key gets.
+void AddPrivateAttrs(Attrs& t, const KeySpec& spec, const std::string& id) {
+  t.Bool(CKA_TOKEN, true)
+      .Bool(CKA_PRIVATE, true)
+      .Bool(CKA_SENSITIVE, true)
+      .Bool(CKA_EXTRACTABLE, spec.extractable)
+      .Bytes(CKA_LABEL, spec.label)
+      .Bytes(CKA_ID, id);
+}
+
+void AddSecretAttrs(Attrs& t, const KeySpec& spec, const std::string& id) {
+  bool aes = spec.algorithm == KeyAlgorithm::kAes256;
+  t.Ulong(CKA_CLASS, CKO_SECRET_KEY)
+      .Ulong(CKA_KEY_TYPE, aes ? CKK_AES : CKK_GENERIC_SECRET)
+      .Bool(CKA_ENCRYPT, spec.usage.encrypt)
+      .Bool(CKA_DECRYPT, spec.usage.encrypt)
+      .Bool(CKA_WRAP, spec.usage.wrap)
+      .Bool(CKA_UNWRAP, spec.usage.wrap)
+      .Bool(CKA_SIGN, spec.usage.sign)
+      .Bool(CKA_VERIFY, spec.usage.sign)
+      .Bool(CKA_DERIVE, false);
+  AddPrivateAttrs(t, spec, id);
+}
+
+Result<std::string> IdFor(const KeySpec& spec) {
+  if (!spec.id.empty()) return spec.id;
+  return crypto::RandomBytes(kDefaultIdSize);
+}
+
+}  // namespace
+
+Result<KeyRef> Pkcs11Token::GenerateKey(const KeySpec& spec) {
+  RETURN_IF_ERROR(ValidateSpec(spec));
+  ASSIGN_OR_RETURN(std::string id, IdFor(spec));
+  KeyRef ref{id, KindFor(spec.algorithm)};
+  Status exists = CheckKey(ref);
+  if (exists.ok()) return Status::Validation("a key with this id already exists in the token");
+  if (exists.code() != ErrorCode::kNotFound) return exists;
+
+  auto gen = [&](ck_session_handle_t s, ck_object_handle_t) -> ck_rv_t {
+    ck_function_list* f = s_->fns();
+    ck_object_handle_t key = 0, pub = 0, priv = 0;
+    if (IsSecret(spec.algorithm)) {
+      Attrs t;
+      AddSecretAttrs(t, spec, id);
+      t.Ulong(CKA_VALUE_LEN, 32);
+      bool aes = spec.algorithm == KeyAlgorithm::kAes256;
+      ck_mechanism m{aes ? CKM_AES_KEY_GEN : CKM_GENERIC_SECRET_KEY_GEN, nullptr, 0};
+      return f->C_GenerateKey(s, &m, t.data(), t.size(), &key);
+    }
+    Attrs pt, vt;
+    // Sign-only pairs: modules default other usages (decrypt, unwrap,
+    // derive) to true, so every one is spelled out.
+    pt.Bool(CKA_TOKEN, true).Bool(CKA_PRIVATE, false).Bool(CKA_VERIFY, true);
+    pt.Bool(CKA_ENCRYPT, false).Bool(CKA_WRAP, false).Bool(CKA_DERIVE, false);
+    pt.Bytes(CKA_LABEL, spec.label).Bytes(CKA_ID, id);
+    vt.Bool(CKA_SIGN, true)
+        .Bool(CKA_DECRYPT, false)
+        .Bool(CKA_UNWRAP, false)
+        .Bool(CKA_DERIVE, false);
+    AddPrivateAttrs(vt, spec, id);
+    ck_mechanism m{CKM_EC_KEY_PAIR_GEN, nullptr, 0};
+    if (IsEc(spec.algorithm)) {
+      pt.Bytes(CKA_EC_PARAMS,
+               EcParamsFor(spec.algorithm == KeyAlgorithm::kEcP256 ? "P-256" : "P-384"));
+    } else {
+      static constexpr char kF4[] = {1, 0, 1};
+      m.mechanism = CKM_RSA_PKCS_KEY_PAIR_GEN;
+      pt.Ulong(CKA_MODULUS_BITS, spec.algorithm == KeyAlgorithm::kRsa2048 ? 2048 : 3072);
+      pt.Bytes(CKA_PUBLIC_EXPONENT, std::string_view(kF4, sizeof kF4));
+    }
+    return f->C_GenerateKeyPair(s, &m, pt.data(), pt.size(), vt.data(), vt.size(), &pub, &priv);
+  };
+  RETURN_IF_ERROR(
+      s_->RunNoKey(IsSecret(spec.algorithm) ? "C_GenerateKey" : "C_GenerateKeyPair", gen));
+  s_->cache->Erase(id);
+  return ref;
+}
+
+Result<std::string> Pkcs11Token::WrapKey(const KeyRef& wrapping_key, const KeyRef& key) {
+  if (wrapping_key.kind != KeyKind::kAes) return Status::Validation("the wrapping key must be AES");
+  // Resolve the wrapped key's handle first, then wrap under the wrapping key.
+  std::string wrapped;
+  RETURN_IF_ERROR(s_->RunWithKey(
+      "C_WrapKey", wrapping_key, [&](ck_session_handle_t s, ck_object_handle_t wk) -> ck_rv_t {
+        Attrs t;
+        t.Ulong(CKA_CLASS, ClassOf(key.kind)).Ulong(CKA_KEY_TYPE, TypeOf(key.kind));
+        t.Bytes(CKA_ID, key.id);
+        std::vector<ck_object_handle_t> found;
+        bool none = false;
+        ck_rv_t rv = s_->FindLoggedIn(s, t, 1, &found, &none);
+        if (rv != CKR_OK) return rv;
+        if (none) return CKR_KEY_HANDLE_INVALID;
+        ck_mechanism m{CKM_AES_KEY_WRAP_PAD, nullptr, 0};
+        unsigned long len = 0;
+        rv = s_->fns()->C_WrapKey(s, &m, wk, found[0], nullptr, &len);
+        if (rv != CKR_OK) return rv;
+        if (len == 0 || len > kMaxWrapped) return CKR_WRAPPED_KEY_LEN_RANGE;
+        wrapped.assign(len, '\0');
+        rv = s_->fns()->C_WrapKey(s, &m, wk, found[0], Uc(wrapped), &len);
+        wrapped.resize(len);
+        return rv;
+      }));
+  return wrapped;
+}
+
+Result<KeyRef> Pkcs11Token::UnwrapKey(const KeyRef& wrapping_key, std::string_view wrapped,
+                                      const KeySpec& spec) {
+  if (wrapping_key.kind != KeyKind::kAes) return Status::Validation("the wrapping key must be AES");
+  if (!IsSecret(spec.algorithm)) {
+    return Status::Validation("only AES and HMAC keys can be unwrapped so far");
+  }
+  if (wrapped.empty() || wrapped.size() > kMaxWrapped) {
+    return Status::Validation("wrapped key must be 1 to 16384 bytes");
+  }
+  RETURN_IF_ERROR(ValidateSpec(spec));
+  ASSIGN_OR_RETURN(std::string id, IdFor(spec));
+  KeyRef ref{id, KindFor(spec.algorithm)};
+  Status exists = CheckKey(ref);
+  if (exists.ok()) return Status::Validation("a key with this id already exists in the token");
+  if (exists.code() != ErrorCode::kNotFound) return exists;
+  RETURN_IF_ERROR(s_->RunWithKey(
+      "C_UnwrapKey", wrapping_key, [&](ck_session_handle_t s, ck_object_handle_t wk) {
+        Attrs t;
+        AddSecretAttrs(t, spec, id);
+        ck_mechanism m{CKM_AES_KEY_WRAP_PAD, nullptr, 0};
+        ck_object_handle_t out = 0;
+        return s_->fns()->C_UnwrapKey(s, &m, wk, Uc(wrapped), wrapped.size(), t.data(), t.size(),
+                                      &out);
+      }));
+  s_->cache->Erase(id);
+  return ref;
+}
+
+}  // namespace rampart::pkcs11
