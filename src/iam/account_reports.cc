@@ -2,10 +2,11 @@
 // (GenerateCredentialReport / GetCredentialReport) in AWS's CSV columns.
 //
 // Rampart has no console, so password_last_used is always
-// "no_information"; access-key last use is "N/A" until the audit trail
-// records it (issue 4). Signing certificates do not exist here ("false",
+// "no_information"; access-key last use comes from the audit trail
+// (server::AuditQueries). Signing certificates do not exist here ("false",
 // "N/A").
 #include <chrono>
+#include <optional>
 
 #include "iam/iam_internal.h"
 #include "rampart/core/arn.h"
@@ -32,8 +33,10 @@ std::string ReportTime(int64_t seconds) {
 }
 
 struct KeyInfo {
+  std::string id;
   bool active = false;
   int64_t created_at = 0;
+  std::optional<server::KeyUse> last_use{};  // from the audit trail
 };
 
 // One principal's row inputs.
@@ -51,23 +54,28 @@ struct Row {
 Result<std::vector<KeyInfo>> KeysOf(store::Tx& tx, std::string_view account,
                                     std::string_view principal_id, bool root) {
   ASSIGN_OR_RETURN(auto q, tx.Prepare(
-      root ? "SELECT status, created_at FROM access_keys WHERE account_id = ? AND "
-             "principal_type = 'Root' AND principal_id = ? ORDER BY created_at, access_key_id"
-           : "SELECT status, created_at FROM access_keys WHERE account_id = ? AND "
-             "principal_type = 'IAMUser' AND principal_id = ? ORDER BY created_at, access_key_id"));
+      root ? "SELECT status, created_at, access_key_id FROM access_keys WHERE account_id = ? "
+             "AND principal_type = 'Root' AND principal_id = ? ORDER BY created_at, access_key_id"
+           : "SELECT status, created_at, access_key_id FROM access_keys WHERE account_id = ? "
+             "AND principal_type = 'IAMUser' AND principal_id = ? ORDER BY created_at, "
+             "access_key_id"));
   q->Bind(1, account).Bind(2, principal_id);
   std::vector<KeyInfo> keys;
   while (true) {
     ASSIGN_OR_RETURN(bool row, q->Step());
     if (!row) return keys;
-    keys.push_back(KeyInfo{q->Text(0) == "Active", q->Int(1)});
+    keys.push_back(KeyInfo{q->Text(2), q->Text(0) == "Active", q->Int(1)});
   }
 }
 
 std::string KeyColumns(const std::vector<KeyInfo>& keys, size_t i) {
   if (i >= keys.size()) return "false,N/A,N/A,N/A,N/A";
-  return std::string(keys[i].active ? "true" : "false") + "," + ReportTime(keys[i].created_at) +
-         ",N/A,N/A,N/A";
+  const KeyInfo& k = keys[i];
+  std::string columns =
+      std::string(k.active ? "true" : "false") + "," + ReportTime(k.created_at) + ",";
+  if (!k.last_use) return columns + "N/A,N/A,N/A";
+  return columns + ReportTime(k.last_use->time) + "," + k.last_use->region + "," +
+         k.last_use->service;
 }
 
 std::string Line(const Row& r, int64_t max_age_days) {
@@ -127,17 +135,29 @@ Result<std::vector<Row>> UserRows(store::Tx& tx, std::string_view account) {
   return rows;
 }
 
-Result<std::string> BuildReport(store::Tx& tx, std::string_view account) {
-  ASSIGN_OR_RETURN(int64_t max_age,
+// Everything the report says, read in one snapshot.
+struct ReportData {
+  int64_t max_age_days = 0;
+  std::vector<Row> rows;  // the root first
+};
+
+Result<ReportData> ReadReportData(store::Tx& tx, std::string_view account) {
+  ReportData d;
+  ASSIGN_OR_RETURN(d.max_age_days,
                    internal::CountOf(tx,
                                      "SELECT COALESCE(MAX(max_age_days), 0) FROM "
                                      "password_policies WHERE account_id = ?",
                                      {account}));
-  std::string csv(kColumns);
   ASSIGN_OR_RETURN(Row root, RootRow(tx, account));
-  csv += "\n" + Line(root, 0);
+  d.rows.push_back(std::move(root));
   ASSIGN_OR_RETURN(auto users, UserRows(tx, account));
-  for (const Row& r : users) csv += "\n" + Line(r, max_age);
+  for (Row& r : users) d.rows.push_back(std::move(r));
+  return d;
+}
+
+std::string Csv(const ReportData& d) {
+  std::string csv(kColumns);
+  for (const Row& r : d.rows) csv += "\n" + Line(r, r.root ? 0 : d.max_age_days);
   return csv;
 }
 
@@ -217,21 +237,35 @@ Result<json::Value> AccountService::GenerateCredentialReport(server::RequestCont
   RETURN_IF_ERROR(ctx.Authorize("iam:GenerateCredentialReport", "*"));
   const std::string& account = ctx.principal().account_id;
   const int64_t now = internal::NowSeconds(ctx);
-  bool fresh = false;
-  RETURN_IF_ERROR(db_.Write([&](store::Tx& tx) -> Status {
-    ASSIGN_OR_RETURN(int64_t current,
+  int64_t current = 0;
+  ReportData data;
+  RETURN_IF_ERROR(db_.Read([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(current,
                      internal::CountOf(tx,
                                        "SELECT COUNT(*) FROM credential_reports WHERE "
                                        "account_id = ? AND generated_at > ?",
                                        {account, std::to_string(now - kReportLifetime)}));
     if (current > 0) return Status::Ok();
-    fresh = true;
-    ASSIGN_OR_RETURN(std::string csv, BuildReport(tx, account));
-    ASSIGN_OR_RETURN(auto q, tx.Prepare("INSERT OR REPLACE INTO credential_reports (account_id, "
-                                        "content, generated_at) VALUES (?, ?, ?)"));
-    q->Bind(1, account).BindBlob(2, csv).Bind(3, now);
-    return q->Run();
+    ASSIGN_OR_RETURN(data, ReadReportData(tx, account));
+    return Status::Ok();
   }));
+  const bool fresh = current == 0;
+  if (fresh) {
+    if (audit_queries_ != nullptr) {
+      for (Row& r : data.rows) {
+        for (KeyInfo& k : r.keys) {
+          ASSIGN_OR_RETURN(k.last_use, audit_queries_->LastKeyUse(account, k.id));
+        }
+      }
+    }
+    std::string csv = Csv(data);
+    RETURN_IF_ERROR(db_.Write([&](store::Tx& tx) -> Status {
+      ASSIGN_OR_RETURN(auto q, tx.Prepare("INSERT OR REPLACE INTO credential_reports "
+                                          "(account_id, content, generated_at) VALUES (?, ?, ?)"));
+      q->Bind(1, account).BindBlob(2, csv).Bind(3, now);
+      return q->Run();
+    }));
+  }
   // The report is built synchronously, so it is complete when we answer.
   json::Value out = json::Value::MakeObject();
   out.set("State", "COMPLETE");

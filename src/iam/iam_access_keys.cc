@@ -135,6 +135,38 @@ Result<json::Value> IamService::ListAccessKeys(server::RequestContext& ctx, cons
   return out;
 }
 
+Result<json::Value> IamService::GetAccessKeyLastUsed(server::RequestContext& ctx,
+                                                     const json::Value& in) {
+  const std::string& account = ctx.principal().account_id;
+  std::string id(in.get_string("AccessKeyId"));
+  std::optional<std::pair<std::string, std::string>> owner;  // (principal arn, user name)
+  RETURN_IF_ERROR(db_.Read([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(auto q, tx.Prepare("SELECT principal_arn, user_name FROM access_keys "
+                                        "WHERE access_key_id = ? AND account_id = ?"));
+    q->Bind(1, id).Bind(2, account);
+    ASSIGN_OR_RETURN(bool row, q->Step());
+    if (row) owner.emplace(q->Text(0), q->Text(1));
+    return Status::Ok();
+  }));
+  if (!owner) {
+    return Status::Modeled("NoSuchEntityException",
+                           "The Access Key with id " + id + " cannot be found.");
+  }
+  RETURN_IF_ERROR(ctx.Authorize("iam:GetAccessKeyLastUsed", owner->first));
+  std::optional<server::KeyUse> use;
+  if (audit_queries_ != nullptr) {
+    ASSIGN_OR_RETURN(use, audit_queries_->LastKeyUse(account, id));
+  }
+  json::Value last = json::Value::MakeObject();
+  if (use) last.set("LastUsedDate", use->time);
+  last.set("ServiceName", use ? use->service : "N/A");
+  last.set("Region", use ? use->region : "N/A");
+  json::Value out = json::Value::MakeObject();
+  if (!owner->second.empty()) out.set("UserName", owner->second);
+  out.set("AccessKeyLastUsed", std::move(last));
+  return out;
+}
+
 Result<json::Value> IamService::UpdateAccessKey(server::RequestContext& ctx,
                                                 const json::Value& in) {
   ASSIGN_OR_RETURN(KeyOwner owner, ResolveOwner(db_, ctx, "iam:UpdateAccessKey", in));

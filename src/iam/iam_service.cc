@@ -432,6 +432,7 @@ void IamService::Register(server::Registry& registry) {
       {"CreateAccessKey", &IamService::CreateAccessKey},
       {"ListAccessKeys", &IamService::ListAccessKeys},
       {"UpdateAccessKey", &IamService::UpdateAccessKey},
+      {"GetAccessKeyLastUsed", &IamService::GetAccessKeyLastUsed},
       {"DeleteAccessKey", &IamService::DeleteAccessKey},
       {"CreatePolicy", &IamService::CreatePolicy},
       {"GetPolicy", &IamService::GetPolicy},

@@ -13,6 +13,7 @@
 #include "rampart/audit/cloudtrail_service.h"
 #include "rampart/audit/delivery.h"
 #include "rampart/audit/event_store.h"
+#include "rampart/audit/key_usage.h"
 #include "rampart/audit/store_sink.h"
 #include "rampart/http/server.h"
 #include "rampart/iam/iam_service.h"
@@ -152,6 +153,9 @@ int RunServer(server::Config cfg) {
   if (Status st = audit::RecoverIncompleteEvents(**db); !st.ok()) return fail(st);
   audit::TrailDelivery delivery(**db, clock, {.trails_dir = cfg.data_dir + "/trails",
                                               .interval = TrailDeliveryInterval()});
+  audit::EventQueries audit_queries(**db);
+  iam_service.SetAuditQueries(&audit_queries);
+  account_service.SetAuditQueries(&audit_queries);
   audit::CloudTrailService cloudtrail_service(**db);
   cloudtrail_service.SetDelivery(&delivery);
   cloudtrail_service.Register(registry);

@@ -143,6 +143,9 @@ def test_credential_report(server, fresh_policy):
     rows = list(csv.DictReader(io.StringIO(report["Content"].decode())))
     assert rows[0]["user"] == "<root_account>" and rows[0]["password_enabled"] == "not_supported"
     assert rows[0]["access_key_1_active"] == "true"
+    # The root key signed this test's IAM writes: the audit trail knows.
+    assert rows[0]["access_key_1_last_used_service"] == "iam"
+    assert rows[0]["access_key_1_last_used_region"] == "us-east-1"
     by_user = {r["user"]: r for r in rows}
     row = by_user[with_password]
     assert row["password_enabled"] == "true" and row["access_key_1_active"] == "true"

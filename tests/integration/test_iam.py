@@ -294,3 +294,33 @@ def test_acknowledged_users_survive_sigkill(workdir):
         assert not missing, f"acknowledged but lost: {sorted(missing)}"
     finally:
         s2.stop()
+
+
+def test_access_key_last_used_comes_from_the_audit_trail(server):
+
+    iam = server.client("iam")
+    name = f"lu-{uuid.uuid4().hex[:8]}"
+    iam.create_user(UserName=name)
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    fresh = iam.get_access_key_last_used(AccessKeyId=key["AccessKeyId"])
+    assert fresh["UserName"] == name
+    assert fresh["AccessKeyLastUsed"]["ServiceName"] == "N/A"
+    assert "LastUsedDate" not in fresh["AccessKeyLastUsed"]
+    # A bad signature with the key is not a use of it.
+    bad = server.client("sts", access_key=key["AccessKeyId"], secret_key="wrong" * 8)
+    with pytest.raises(botocore.exceptions.ClientError):
+        bad.get_caller_identity()
+    server.client("sts", access_key=key["AccessKeyId"],
+                  secret_key=key["SecretAccessKey"]).get_caller_identity()
+    # Read-only calls reach the trail by group commit, within a second.
+    deadline = time.time() + 5
+    while True:
+        used = iam.get_access_key_last_used(AccessKeyId=key["AccessKeyId"])["AccessKeyLastUsed"]
+        if used["ServiceName"] != "N/A" or time.time() > deadline:
+            break
+        time.sleep(0.2)
+    assert used["ServiceName"] == "sts" and used["Region"] == "us-east-1"
+    assert "LastUsedDate" in used
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        iam.get_access_key_last_used(AccessKeyId="AKIANOSUCHKEY0000000")
+    assert e.value.response["Error"]["Code"] == "NoSuchEntity"

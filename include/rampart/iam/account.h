@@ -24,6 +24,7 @@
 
 #include "rampart/core/secret.h"
 #include "rampart/core/status.h"
+#include "rampart/server/audit.h"
 #include "rampart/server/context.h"
 #include "rampart/store/store.h"
 
@@ -59,6 +60,10 @@ class AccountService {
 
   // Adds the handlers. REQUIRES: this outlives registry use.
   void Register(server::Registry& registry);
+
+  // Where the credential report reads access-key use. REQUIRES: queries
+  // outlives the service; without it keys read as never used.
+  void SetAuditQueries(const server::AuditQueries* queries) { audit_queries_ = queries; }
 
  private:
   Result<json::Value> CreateLoginProfile(server::RequestContext& ctx, const json::Value& in);
@@ -96,6 +101,7 @@ class AccountService {
 
   store::Database& db_;
   const SecretBytes& root_key_;
+  const server::AuditQueries* audit_queries_ = nullptr;
 };
 
 }  // namespace rampart::iam

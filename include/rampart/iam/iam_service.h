@@ -18,6 +18,7 @@
 
 #include "rampart/core/status.h"
 #include "rampart/iam/engine.h"
+#include "rampart/server/audit.h"
 #include "rampart/server/context.h"
 #include "rampart/server/identity.h"
 #include "rampart/store/store.h"
@@ -39,6 +40,10 @@ class IamService {
   // invalidates it. REQUIRES: cache outlives the service.
   void SetPolicyCache(PolicyCache* cache) { policy_cache_ = cache; }
 
+  // Where GetAccessKeyLastUsed reads key use. REQUIRES: queries outlives
+  // the service; without it every key reads as never used.
+  void SetAuditQueries(const server::AuditQueries* queries) { audit_queries_ = queries; }
+
   using Handler = Result<json::Value> (IamService::*)(server::RequestContext&, const json::Value&);
 
  private:
@@ -59,6 +64,7 @@ class IamService {
   Result<json::Value> CreateAccessKey(server::RequestContext& ctx, const json::Value& in);
   Result<json::Value> ListAccessKeys(server::RequestContext& ctx, const json::Value& in);
   Result<json::Value> UpdateAccessKey(server::RequestContext& ctx, const json::Value& in);
+  Result<json::Value> GetAccessKeyLastUsed(server::RequestContext& ctx, const json::Value& in);
   Result<json::Value> DeleteAccessKey(server::RequestContext& ctx, const json::Value& in);
 
   // Managed policies (iam_policies.cc).
@@ -127,6 +133,7 @@ class IamService {
 
   store::Database& db_;
   PolicyCache* policy_cache_ = nullptr;
+  const server::AuditQueries* audit_queries_ = nullptr;
   server::CredentialStore& creds_;
   // Serialises CreateAccessKey on this node so that two concurrent calls
   // for one user do not both fail the per-user key quota check.

@@ -3,6 +3,9 @@
 // implements it; the default sink keeps nothing.
 #pragma once
 
+#include <cstdint>
+#include <optional>
+#include <string>
 #include <string_view>
 
 #include "rampart/core/clock.h"
@@ -49,6 +52,24 @@ class AuditSink {
 class NullAuditSink final : public AuditSink {
  public:
   void Record(const AuditRecord&) override {}
+};
+
+// The last use of an access key as the audit trail saw it.
+struct KeyUse {
+  int64_t time = 0;     // seconds since the epoch
+  std::string service;  // service namespace, e.g. "iam"
+  std::string region;
+};
+
+// Questions other rooms ask the audit trail (IAM's GetAccessKeyLastUsed and
+// the credential report). The CloudTrail room implements it.
+class AuditQueries {
+ public:
+  virtual ~AuditQueries() = default;
+  // The latest call of account's access key that passed authentication
+  // (allowed or denied), or nullopt when there is none.
+  virtual Result<std::optional<KeyUse>> LastKeyUse(std::string_view account,
+                                                   std::string_view access_key_id) const = 0;
 };
 
 }  // namespace rampart::server
