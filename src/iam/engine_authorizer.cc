@@ -301,10 +301,11 @@ Result<std::shared_ptr<const PrincipalPolicies>> EngineAuthorizer::PoliciesOf(
 Result<bool> EngineAuthorizer::Evaluate(const server::RequestContext& ctx,
                                         std::string_view action, std::string_view resource_arn,
                                         std::span<const server::ConditionKey> keys, PolicySet set,
-                                        Status* denial) const {
+                                        Status* denial, bool* explicit_deny) const {
   const server::Principal& p = ctx.principal();
   if (Status limited = SessionTokenLimits(p, action); !limited.ok()) {
     if (denial != nullptr) *denial = limited;
+    if (explicit_deny != nullptr) *explicit_deny = true;
     return false;
   }
   ASSIGN_OR_RETURN(auto policies, PoliciesOf(p));
@@ -318,6 +319,7 @@ Result<bool> EngineAuthorizer::Evaluate(const server::RequestContext& ctx,
   }
   Decision decision = Decide(set, request);
   if (denial != nullptr) *denial = DecisionStatus(decision, request);
+  if (explicit_deny != nullptr) *explicit_deny = decision.explicit_deny;
   return decision.allowed;
 }
 
@@ -335,12 +337,22 @@ Status EngineAuthorizer::AuthorizeWithResourcePolicy(const server::RequestContex
                                                      std::span<const server::ConditionKey> keys,
                                                      const CompiledPolicy& resource_policy,
                                                      bool resource_policy_required) const {
+  ASSIGN_OR_RETURN(Verdict v, Check(ctx, action, resource_arn, keys, resource_policy,
+                                    resource_policy_required));
+  return v.denial;
+}
+
+Result<EngineAuthorizer::Verdict> EngineAuthorizer::Check(
+    const server::RequestContext& ctx, std::string_view action, std::string_view resource_arn,
+    std::span<const server::ConditionKey> keys, const CompiledPolicy& resource_policy,
+    bool resource_policy_required) const {
   PolicySet set;
   set.resource = &resource_policy;
   set.resource_policy_required = resource_policy_required;
-  Status denial;
-  RETURN_IF_ERROR(Evaluate(ctx, action, resource_arn, keys, set, &denial).status());
-  return denial;
+  Verdict v;
+  ASSIGN_OR_RETURN(v.allowed, Evaluate(ctx, action, resource_arn, keys, set, &v.denial,
+                                       &v.explicit_deny));
+  return v;
 }
 
 Result<bool> EngineAuthorizer::Allowed(const server::RequestContext& ctx, std::string_view action,

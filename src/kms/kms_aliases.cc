@@ -92,6 +92,8 @@ Result<json::Value> CreateAlias(Kms& kms, server::RequestContext& ctx, const jso
     q->Bind(5, now).Bind(6, now);
     return q->Run();
   }));
+  kms.cache.Invalidate(key->row.key_id);  // its kms:ResourceAliases changed
+  kms.aliases.InvalidateAll();
   return json::Value::MakeObject();
 }
 
@@ -125,6 +127,9 @@ Result<json::Value> UpdateAlias(Kms& kms, server::RequestContext& ctx, const jso
     if (q->Changes() == 0) return AliasNotFound(ctx, name);
     return Status::Ok();
   }));
+  kms.cache.Invalidate(alias.key_id);
+  kms.cache.Invalidate(key->row.key_id);
+  kms.aliases.InvalidateAll();
   return json::Value::MakeObject();
 }
 
@@ -137,6 +142,8 @@ Result<json::Value> DeleteAlias(Kms& kms, server::RequestContext& ctx, const jso
     q->Bind(1, ctx.principal().account_id).Bind(2, ctx.region()).Bind(3, name);
     return q->Run();
   }));
+  kms.cache.Invalidate(alias.key_id);
+  kms.aliases.InvalidateAll();
   return json::Value::MakeObject();
 }
 

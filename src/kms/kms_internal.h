@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <shared_mutex>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -28,6 +29,7 @@ namespace rampart::kms::internal {
 inline constexpr std::string_view kEnabled = "Enabled";
 inline constexpr std::string_view kDisabled = "Disabled";
 inline constexpr std::string_view kPendingDeletion = "PendingDeletion";
+inline constexpr std::string_view kPendingImport = "PendingImport";
 
 // One row of kms_keys.
 struct KeyRow {
@@ -37,8 +39,8 @@ struct KeyRow {
   std::string description;
   std::string key_spec;   // SYMMETRIC_DEFAULT, HMAC_256, ...
   std::string key_usage;  // ENCRYPT_DECRYPT, GENERATE_VERIFY_MAC, SIGN_VERIFY
-  std::string origin;     // AWS_KMS
-  std::string state;      // Enabled, Disabled, PendingDeletion
+  std::string origin;     // AWS_KMS or EXTERNAL
+  std::string state;      // Enabled, Disabled, PendingDeletion, PendingImport
   std::string policy;     // the key policy document
   int64_t created_at = 0;
   int64_t deletion_date = 0;  // seconds; 0 unless PendingDeletion
@@ -46,7 +48,29 @@ struct KeyRow {
   uint32_t current_version = 1;
   bool rotation_enabled = false;
   int64_t next_rotation = 0;  // seconds; when rotation_enabled
+  // EXTERNAL keys: "" (nothing imported yet), KEY_MATERIAL_EXPIRES or
+  // KEY_MATERIAL_DOES_NOT_EXPIRE; valid_to in seconds when it expires; a
+  // keyed digest of the imported material (a reimport must match it).
+  std::string expiration_model;
+  int64_t valid_to = 0;
+  std::string material_digest;
   std::string Arn() const;
+};
+
+// A grant on a key (kms_grants). Constraint keys compare without regard
+// to case, values exactly (AWS KMS Developer Guide, "Grant constraints").
+struct Grant {
+  std::string grant_id;  // 64 lowercase hex digits
+  std::string key_id;
+  std::string name;       // may be empty
+  std::string grantee;    // principal ARN
+  std::string retiring;   // principal ARN, may be empty
+  std::vector<std::string> operations;  // "Encrypt", "Decrypt", ...
+  // EncryptionContextEquals / EncryptionContextSubset, when present.
+  std::optional<std::vector<std::pair<std::string, std::string>>> context_equals;
+  std::optional<std::vector<std::pair<std::string, std::string>>> context_subset;
+  int64_t created_at = 0;
+  bool Allows(std::string_view operation) const;
 };
 
 // A key as the hot path uses it: immutable once built, shared between
@@ -58,6 +82,10 @@ struct KeyEntry {
   std::map<uint32_t, SecretBytes> material;
   // The key's tags, for aws:ResourceTag/<key> conditions.
   std::vector<std::pair<std::string, std::string>> tags;
+  // The key's alias names ("alias/x"), for kms:ResourceAliases.
+  std::vector<std::string> aliases;
+  // The key's grants, oldest first.
+  std::vector<Grant> grants;
   // Asymmetric keys: the current material parsed once.
   std::shared_ptr<const crypto::PrivateKey> private_key;
 };
@@ -81,6 +109,25 @@ class KeyCache {
   std::unordered_map<std::string, KeyPtr> entries_;  // guarded by mu_
 };
 
+// Alias name -> key id by "account/region/alias", so that naming a key by
+// its alias reads no database. Misses are not cached. Every alias write
+// and every key write clears it (with a generation, as KeyCache). Bounded;
+// a full cache starts over. Thread-safe.
+class AliasCache {
+ public:
+  explicit AliasCache(size_t max_entries = 10000) : max_entries_(max_entries) {}
+  std::optional<std::string> Get(const std::string& key) const;
+  uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
+  void Put(const std::string& key, std::string key_id, uint64_t generation);
+  void InvalidateAll();
+
+ private:
+  const size_t max_entries_;
+  std::atomic<uint64_t> generation_{1};
+  mutable std::shared_mutex mu_;
+  std::unordered_map<std::string, std::string> entries_;  // guarded by mu_
+};
+
 // The service's state, shared by every handler.
 struct Kms {
   Kms(store::Database& d, const SecretBytes& rk, const iam::EngineAuthorizer& a)
@@ -89,6 +136,7 @@ struct Kms {
   const SecretBytes& root_key;
   const iam::EngineAuthorizer& authorizer;
   KeyCache cache;
+  AliasCache aliases;
 };
 
 using Handler = Result<json::Value> (*)(Kms&, server::RequestContext&, const json::Value&);
@@ -113,6 +161,43 @@ Status KeyNotFound(std::string_view arn);
 // Authorizes action on key by its key policy (see kms_policy.cc).
 Status AuthorizeKey(Kms& kms, const server::RequestContext& ctx, const KeyEntry& key,
                     std::string_view action, std::vector<server::ConditionKey> keys = {});
+
+// What the key policy (with IAM where it delegates) says about action;
+// adds the key's condition keys (kms:KeySpec, aws:ResourceTag/*, ...) to
+// keys.
+Result<iam::EngineAuthorizer::Verdict> KeyPolicyVerdict(Kms& kms, const server::RequestContext& ctx,
+                                                        const KeyEntry& key,
+                                                        std::string_view action,
+                                                        std::vector<server::ConditionKey>& keys);
+// The alias the current request names its key by ("alias/x", from an
+// alias name or alias ARN in KeyId), for kms:RequestAlias. Set by the
+// handler wrapper for the duration of one handler call on this thread
+// (handlers run synchronously on the thread that called them).
+class RequestAliasScope {
+ public:
+  explicit RequestAliasScope(const json::Value& in);
+  ~RequestAliasScope();
+  RequestAliasScope(const RequestAliasScope&) = delete;
+  RequestAliasScope& operator=(const RequestAliasScope&) = delete;
+  static std::string_view Current();
+};
+
+
+// --- grants (kms_grants.cc) ---
+// The grant of key that lets the caller perform action ("kms:Encrypt")
+// given the request's condition keys (the encryption context is read from
+// kms:EncryptionContext:<k>), or nullptr.
+const Grant* MatchingGrant(const server::RequestContext& ctx, const KeyEntry& key,
+                           std::string_view action,
+                           std::span<const server::ConditionKey> keys);
+// Whether the caller is principal_arn (a user or session ARN, the role of
+// a role session, or the account root of the caller's account).
+bool CallerIs(const server::RequestContext& ctx, std::string_view principal_arn);
+// Reads the grants of key_id (ordered by creation).
+Status ReadGrantRows(store::Tx& tx, std::string_view key_id, std::vector<Grant>& out);
+// InvalidGrantTokenException unless every entry of in.GrantTokens is a
+// token this server issued.
+Status CheckGrantTokens(const SecretBytes& root_key, const json::Value& in);
 
 // DisabledException / KMSInvalidStateException unless the key is Enabled.
 Status RequireEnabled(const KeyEntry& key);
@@ -160,6 +245,15 @@ Result<json::Value> AsymmetricEncrypt(Kms& kms, const server::RequestContext& ct
 Result<json::Value> AsymmetricDecrypt(Kms& kms, const server::RequestContext& ctx,
                                       const KeyEntry& key, const json::Value& in);
 
+// --- import (kms_import.cc) ---
+// Whether row's imported material has expired at now.
+bool ImportExpired(const KeyRow& row, int64_t now);
+// Deletes imported material whose ValidTo passed (the key becomes
+// PendingImport), re-checking in the transaction. Whether it did.
+Result<bool> ExpireImportedMaterial(Kms& kms, std::string_view key_id, int64_t now);
+// Deletes import tokens that expired before now.
+Status DeleteExpiredImportTokens(Kms& kms, int64_t now);
+
 // --- rotation (kms_rotation.cc) ---
 // Whether row is due for automatic rotation at now.
 bool RotationDue(const KeyRow& row, int64_t now);
@@ -185,5 +279,7 @@ std::vector<Binding> AliasBindings();
 std::vector<Binding> TagBindings();
 std::vector<Binding> AsymmetricBindings();
 std::vector<Binding> RotationBindings();
+std::vector<Binding> GrantBindings();
+std::vector<Binding> ImportBindings();
 
 }  // namespace rampart::kms::internal

@@ -2,9 +2,9 @@
 // UpdateKeyDescription, ScheduleKeyDeletion, CancelKeyDeletion; key lookup
 // by id, ARN or alias, the key cache loader and key-state checks.
 //
-// A key pending deletion whose DeletionDate has passed is deleted the next
-// time anything looks it up (and is hidden from ListKeys), so the waiting
-// period holds without a background job.
+// A key pending deletion whose DeletionDate has passed is deleted by the
+// scheduler (kms_scheduler.cc) or, if that comes first, the next time
+// anything looks it up; it is hidden from ListKeys from its DeletionDate.
 #include <cctype>
 #include <chrono>
 
@@ -38,7 +38,8 @@ namespace {
 
 constexpr std::string_view kKeyColumns =
     "key_id, account_id, region, description, key_spec, key_usage, origin, state, policy, "
-    "created_at, deletion_date, pending_days, current_version, rotation_enabled, next_rotation";
+    "created_at, deletion_date, pending_days, current_version, rotation_enabled, next_rotation, "
+    "expiration_model, valid_to, material_digest";
 
 KeyRow ReadKeyRow(const store::Statement& q) {
   KeyRow r;
@@ -57,6 +58,9 @@ KeyRow ReadKeyRow(const store::Statement& q) {
   r.current_version = static_cast<uint32_t>(q.Int(12));
   r.rotation_enabled = q.Int(13) != 0;
   r.next_rotation = q.Int(14);
+  r.expiration_model = q.Text(15);
+  r.valid_to = q.Int(16);
+  r.material_digest = q.Text(17);
   return r;
 }
 
@@ -86,6 +90,8 @@ struct LoadedRows {
   std::optional<KeyRow> row;
   std::vector<std::pair<uint32_t, std::string>> sealed;
   TagList tags;
+  std::vector<Grant> grants;
+  std::vector<std::string> aliases;
 };
 
 Status ReadTagRows(store::Tx& tx, std::string_view key_id, TagList& out) {
@@ -115,7 +121,16 @@ Result<LoadedRows> ReadKeyRows(store::Database& db, std::string_view key_id) {
       if (!more) break;
       out.sealed.emplace_back(static_cast<uint32_t>(m->Int(0)), m->Text(1));
     }
-    return ReadTagRows(tx, key_id, out.tags);
+    RETURN_IF_ERROR(ReadTagRows(tx, key_id, out.tags));
+    ASSIGN_OR_RETURN(auto a, tx.Prepare("SELECT alias_name FROM kms_aliases WHERE key_id = ? "
+                                        "ORDER BY alias_name"));
+    a->Bind(1, key_id);
+    while (true) {
+      ASSIGN_OR_RETURN(bool more, a->Step());
+      if (!more) break;
+      out.aliases.push_back(a->Text(0));
+    }
+    return ReadGrantRows(tx, key_id, out.grants);
   }));
   return out;
 }
@@ -125,6 +140,8 @@ Result<KeyPtr> BuildEntry(Kms& kms, LoadedRows rows) {
   entry->row = std::move(*rows.row);
   entry->arn = entry->row.Arn();
   entry->tags = std::move(rows.tags);
+  entry->grants = std::move(rows.grants);
+  entry->aliases = std::move(rows.aliases);
   ASSIGN_OR_RETURN(entry->policy, CompileKeyPolicy(entry->row.policy, entry->arn));
   for (const auto& [version, sealed] : rows.sealed) {
     ASSIGN_OR_RETURN(SecretBytes m, UnsealMaterial(kms.root_key, entry->row.key_id, version, sealed));
@@ -145,6 +162,10 @@ Status PurgeKey(Kms& kms, std::string_view key_id) {
 
 Result<std::string> AliasTarget(Kms& kms, std::string_view account, std::string_view region,
                                 std::string_view alias) {
+  std::string cache_key = std::string(account) + "/" + std::string(region) + "/" +
+                          std::string(alias);
+  if (auto hit = kms.aliases.Get(cache_key)) return *std::move(hit);
+  const uint64_t generation = kms.aliases.generation();
   std::string key_id;
   RETURN_IF_ERROR(kms.db.Read([&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(auto q, tx.Prepare("SELECT key_id FROM kms_aliases WHERE account_id = ? "
@@ -158,6 +179,7 @@ Result<std::string> AliasTarget(Kms& kms, std::string_view account, std::string_
     return Status::Modeled("NotFoundException",
                            "Alias '" + AliasArn(region, account, alias) + "' is not found.");
   }
+  kms.aliases.Put(cache_key, key_id, generation);
   return key_id;
 }
 
@@ -170,13 +192,23 @@ Status InvalidKeyId(std::string_view input) {
 Result<KeyPtr> LoadKey(Kms& kms, const server::RequestContext& ctx, std::string_view key_id) {
   const int64_t now = NowSeconds(ctx);
   KeyPtr cached = kms.cache.Get(key_id);
-  if (cached && !Expired(cached->row, now) && !RotationDue(cached->row, now)) return cached;
+  if (cached && !Expired(cached->row, now) && !RotationDue(cached->row, now) &&
+      !ImportExpired(cached->row, now)) {
+    return cached;
+  }
   uint64_t generation = kms.cache.generation();
   ASSIGN_OR_RETURN(LoadedRows rows, ReadKeyRows(kms.db, key_id));
   if (!rows.row) return KeyPtr();
   if (Expired(*rows.row, now)) {
     RETURN_IF_ERROR(PurgeKey(kms, key_id));
     return KeyPtr();
+  }
+  // Imported material past its ValidTo is deleted before any use.
+  if (ImportExpired(*rows.row, now)) {
+    RETURN_IF_ERROR(ExpireImportedMaterial(kms, key_id, now).status());
+    generation = kms.cache.generation();
+    ASSIGN_OR_RETURN(rows, ReadKeyRows(kms.db, key_id));
+    if (!rows.row) return KeyPtr();
   }
   // Automatic rotation happens at the first use after it fell due.
   if (RotationDue(*rows.row, now)) {
@@ -235,6 +267,9 @@ Status RequireNotPendingDeletion(const KeyEntry& key) {
 
 Status RequireEnabled(const KeyEntry& key) {
   RETURN_IF_ERROR(RequireNotPendingDeletion(key));
+  if (key.row.state == kPendingImport) {
+    return Status::Modeled("KMSInvalidStateException", key.arn + " is pending import.");
+  }
   if (key.row.state == kDisabled) {
     return Status::Modeled("DisabledException", key.arn + " is disabled.");
   }
@@ -251,14 +286,16 @@ Status RequireUsage(const KeyEntry& key, std::string_view usage, std::string_vie
 Status WriteKey(Kms& kms, std::string_view key_id, const std::function<Status(store::Tx&)>& fn) {
   Status st = kms.db.Write(fn);
   // Also after a failed write: a rollback leaves the row as cached, and
-  // dropping an entry is always safe.
+  // dropping an entry is always safe. A deleted key takes its aliases.
   kms.cache.Invalidate(key_id);
+  kms.aliases.InvalidateAll();
   return st;
 }
 
 Status DeleteKeyRows(store::Tx& tx, std::string_view key_id) {
   for (std::string_view sql :
        {"DELETE FROM kms_key_material WHERE key_id = ?", "DELETE FROM kms_aliases WHERE key_id = ?",
+        "DELETE FROM kms_grants WHERE key_id = ?", "DELETE FROM kms_import_tokens WHERE key_id = ?",
         "DELETE FROM kms_tags WHERE key_id = ?", "DELETE FROM kms_keys WHERE key_id = ?"}) {
     ASSIGN_OR_RETURN(auto q, tx.Prepare(sql));
     q->Bind(1, key_id);
@@ -282,6 +319,10 @@ json::Value KeyMetadataJson(const KeyRow& row) {
     m.set("PendingDeletionWindowInDays", row.pending_days);
   }
   m.set("Origin", row.origin);
+  if (!row.expiration_model.empty()) {
+    m.set("ExpirationModel", row.expiration_model);
+    if (row.valid_to != 0) m.set("ValidTo", row.valid_to);
+  }
   m.set("KeyManager", "CUSTOMER");
   m.set("CustomerMasterKeySpec", row.key_spec);
   m.set("KeySpec", row.key_spec);
@@ -341,7 +382,13 @@ Result<KeyRow> ReadNewKey(const server::RequestContext& ctx, const json::Value& 
   row.key_usage = std::string(!usage.empty() ? usage : "ENCRYPT_DECRYPT");
   std::string_view origin = in.get_string("Origin");
   row.origin = std::string(!origin.empty() ? origin : "AWS_KMS");
-  if (row.origin != "AWS_KMS") {
+  if (row.origin == "EXTERNAL") {
+    // This API version imports material into symmetric encryption keys only.
+    if (row.key_spec != "SYMMETRIC_DEFAULT") {
+      return Status::Modeled("UnsupportedOperationException",
+                             "KeySpec " + row.key_spec + " is not supported for Origin EXTERNAL.");
+    }
+  } else if (row.origin != "AWS_KMS") {
     return Status::Error(ErrorCode::kNotImplemented,
                          "CreateKey with Origin " + row.origin + " is not implemented yet.");
   }
@@ -356,7 +403,7 @@ Result<KeyRow> ReadNewKey(const server::RequestContext& ctx, const json::Value& 
                          "Multi-Region keys are not implemented yet.");
   }
   RETURN_IF_ERROR(CheckSpecAndUsage(row.key_spec, row.key_usage));
-  row.state = std::string(kEnabled);
+  row.state = std::string(row.origin == "EXTERNAL" ? kPendingImport : kEnabled);
   row.created_at = NowSeconds(ctx);
   row.current_version = 1;
   return row;
@@ -364,13 +411,15 @@ Result<KeyRow> ReadNewKey(const server::RequestContext& ctx, const json::Value& 
 
 Status InsertKey(store::Tx& tx, const KeyRow& r, std::string_view sealed) {
   ASSIGN_OR_RETURN(auto q, tx.Prepare("INSERT INTO kms_keys (" + std::string(kKeyColumns) +
-                                      ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+                                      ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
   q->Bind(1, r.key_id).Bind(2, r.account_id).Bind(3, r.region).Bind(4, r.description);
   q->Bind(5, r.key_spec).Bind(6, r.key_usage).Bind(7, r.origin).Bind(8, r.state);
   q->Bind(9, r.policy).Bind(10, r.created_at).Bind(11, r.deletion_date);
   q->Bind(12, r.pending_days).Bind(13, static_cast<int64_t>(r.current_version));
   q->Bind(14, int64_t{r.rotation_enabled ? 1 : 0}).Bind(15, r.next_rotation);
+  q->Bind(16, r.expiration_model).Bind(17, r.valid_to).Bind(18, r.material_digest);
   RETURN_IF_ERROR(q->Run());
+  if (sealed.empty()) return Status::Ok();  // EXTERNAL: material comes by import
   ASSIGN_OR_RETURN(auto m, tx.Prepare("INSERT INTO kms_key_material (key_id, version, sealed, "
                                       "created_at) VALUES (?, ?, ?, ?)"));
   m->Bind(1, r.key_id).Bind(2, int64_t{1}).BindBlob(3, sealed).Bind(4, r.created_at);
@@ -398,8 +447,11 @@ Result<json::Value> CreateKey(Kms& kms, server::RequestContext& ctx, const json:
   if (policy != nullptr && !BoolMember(in, "BypassPolicyLockoutSafetyCheck")) {
     RETURN_IF_ERROR(CheckLockout(kms, ctx, *compiled, row.Arn()));
   }
-  ASSIGN_OR_RETURN(SecretBytes material, GenerateMaterial(row.key_spec));
-  ASSIGN_OR_RETURN(std::string sealed, SealMaterial(kms.root_key, row.key_id, 1, material));
+  std::string sealed;
+  if (row.origin == "AWS_KMS") {
+    ASSIGN_OR_RETURN(SecretBytes material, GenerateMaterial(row.key_spec));
+    ASSIGN_OR_RETURN(sealed, SealMaterial(kms.root_key, row.key_id, 1, material));
+  }
   RETURN_IF_ERROR(WriteKey(kms, row.key_id, [&](store::Tx& tx) -> Status {
     RETURN_IF_ERROR(InsertKey(tx, row, sealed));
     return PutTags(tx, row.key_id, tags);
@@ -477,6 +529,9 @@ Result<json::Value> SetEnabled(Kms& kms, server::RequestContext& ctx, const json
   ASSIGN_OR_RETURN(KeyPtr key, ResolveKey(kms, ctx, in.get_string("KeyId"), false));
   RETURN_IF_ERROR(AuthorizeKey(kms, ctx, *key, enable ? "kms:EnableKey" : "kms:DisableKey"));
   RETURN_IF_ERROR(RequireNotPendingDeletion(*key));
+  if (key->row.state == kPendingImport) {
+    return Status::Modeled("KMSInvalidStateException", key->arn + " is pending import.");
+  }
   RETURN_IF_ERROR(SetState(kms, *key, enable ? kEnabled : kDisabled, 0, 0));
   return json::Value::MakeObject();
 }
@@ -541,7 +596,8 @@ Result<json::Value> CancelKeyDeletion(Kms& kms, server::RequestContext& ctx,
   }
   // A key whose deletion is cancelled comes back disabled (AWS KMS
   // Developer Guide, "Scheduling and canceling key deletion").
-  RETURN_IF_ERROR(SetState(kms, *key, kDisabled, 0, 0));
+  // An imported key without material goes back to waiting for it.
+  RETURN_IF_ERROR(SetState(kms, *key, key->material.empty() ? kPendingImport : kDisabled, 0, 0));
   json::Value out = json::Value::MakeObject();
   out.set("KeyId", key->arn);
   return out;

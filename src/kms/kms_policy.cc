@@ -9,6 +9,8 @@
 #include "kms/kms_internal.h"
 #include "rampart/iam/policy.h"
 
+#include <algorithm>
+
 namespace rampart::kms::internal {
 namespace {
 
@@ -35,40 +37,78 @@ Result<std::shared_ptr<const iam::CompiledPolicy>> CompileKeyPolicy(std::string_
 
 namespace {
 
-Result<bool> PolicyAllows(Kms& kms, const server::RequestContext& ctx,
-                          const iam::CompiledPolicy& policy, std::string_view key_arn,
-                          std::string_view action, std::vector<server::ConditionKey> keys) {
+Result<iam::EngineAuthorizer::Verdict> PolicyVerdict(Kms& kms, const server::RequestContext& ctx,
+                                                     const iam::CompiledPolicy& policy,
+                                                     std::string_view key_arn,
+                                                     std::string_view action,
+                                                     std::vector<server::ConditionKey> keys) {
   keys.push_back({"kms:CallerAccount", {ctx.principal().account_id}});
-  return kms.authorizer.Allowed(ctx, action, key_arn, keys, policy,
-                                /*resource_policy_required=*/true);
+  return kms.authorizer.Check(ctx, action, key_arn, keys, policy,
+                              /*resource_policy_required=*/true);
 }
 
 }  // namespace
 
 Status CheckLockout(Kms& kms, const server::RequestContext& ctx, const iam::CompiledPolicy& policy,
                     std::string_view key_arn) {
-  ASSIGN_OR_RETURN(bool allowed, PolicyAllows(kms, ctx, policy, key_arn, "kms:PutKeyPolicy", {}));
-  if (allowed) return Status::Ok();
+  ASSIGN_OR_RETURN(auto verdict, PolicyVerdict(kms, ctx, policy, key_arn, "kms:PutKeyPolicy", {}));
+  if (verdict.allowed) return Status::Ok();
   return Status::Modeled(
       "MalformedPolicyDocumentException",
       "The new key policy will not allow you to update the key policy in the future.");
 }
 
-Status AuthorizeKey(Kms& kms, const server::RequestContext& ctx, const KeyEntry& key,
-                    std::string_view action, std::vector<server::ConditionKey> keys) {
+namespace {
+
+thread_local std::string request_alias;
+
+}  // namespace
+
+RequestAliasScope::RequestAliasScope(const json::Value& in) {
+  std::string_view id = in.get_string("KeyId");
+  if (id.starts_with("alias/")) {
+    request_alias = std::string(id);
+  } else if (id.starts_with("arn:")) {
+    size_t at = id.find(":alias/");
+    if (at != std::string_view::npos) request_alias = std::string(id.substr(at + 1));
+  }
+}
+
+RequestAliasScope::~RequestAliasScope() { request_alias.clear(); }
+
+std::string_view RequestAliasScope::Current() { return request_alias; }
+
+Result<iam::EngineAuthorizer::Verdict> KeyPolicyVerdict(Kms& kms, const server::RequestContext& ctx,
+                                                        const KeyEntry& key,
+                                                        std::string_view action,
+                                                        std::vector<server::ConditionKey>& keys) {
+  if (!key.aliases.empty()) keys.push_back({"kms:ResourceAliases", key.aliases});
+  // kms:RequestAlias only for the key the request's alias names.
+  std::string_view alias = RequestAliasScope::Current();
+  if (!alias.empty() &&
+      std::find(key.aliases.begin(), key.aliases.end(), alias) != key.aliases.end()) {
+    keys.push_back({"kms:RequestAlias", {std::string(alias)}});
+  }
   keys.push_back({"kms:KeySpec", {key.row.key_spec}});
   keys.push_back({"kms:KeyUsage", {key.row.key_usage}});
   keys.push_back({"kms:KeyOrigin", {key.row.origin}});
   for (const auto& [k, v] : key.tags) keys.push_back({"aws:ResourceTag/" + k, {v}});
-  ASSIGN_OR_RETURN(bool allowed, PolicyAllows(kms, ctx, *key.policy, key.arn, action, keys));
-  if (allowed) return Status::Ok();
-  // EngineAuthorizer::Allowed returns only the verdict, so every denial is
-  // worded as the key policy's (the policy KMS requires).
-  std::string a(action);
-  return Status::Error(ErrorCode::kAccessDenied,
-                       "User: " + ctx.principal().arn + " is not authorized to perform: " + a +
-                           " on resource: " + key.arn +
-                           " because no resource-based policy allows the " + a + " action");
+  return PolicyVerdict(kms, ctx, *key.policy, key.arn, action, keys);
+}
+
+// The key policy (and IAM where it delegates) or, failing that, a grant
+// for the caller (AWS KMS Developer Guide, "Grants in AWS KMS"). A grant
+// never overrides an explicit deny; denials are worded by the engine for
+// the policy type that decided.
+Status AuthorizeKey(Kms& kms, const server::RequestContext& ctx, const KeyEntry& key,
+                    std::string_view action, std::vector<server::ConditionKey> keys) {
+  ASSIGN_OR_RETURN(auto verdict, KeyPolicyVerdict(kms, ctx, key, action, keys));
+  if (verdict.allowed) return Status::Ok();
+  if (!verdict.explicit_deny && !key.grants.empty() &&
+      MatchingGrant(ctx, key, action, keys) != nullptr) {
+    return Status::Ok();
+  }
+  return verdict.denial;
 }
 
 namespace {

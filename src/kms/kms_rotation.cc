@@ -5,9 +5,9 @@
 // rotation period of this KMS API version). A rotation adds a material
 // version and makes it current; older versions stay, so ciphertexts that
 // name them (the blob header's material version) still decrypt. A due
-// rotation is carried out at the key's first use after the due date (and
-// not while the key is disabled), so no background job is needed for it
-// to be observable.
+// rotation is carried out by the scheduler (kms_scheduler.cc) or at the
+// key's first use after the due date, whichever comes first (not while the
+// key is disabled). Imported material (Origin EXTERNAL) is never rotated.
 #include "kms/kms_internal.h"
 
 namespace rampart::kms::internal {
@@ -16,6 +16,11 @@ namespace {
 constexpr int64_t kRotationPeriod = 365 * 86400;
 
 Status Unsupported(const KeyEntry& key) {
+  if (key.row.origin != "AWS_KMS") {
+    return Status::Modeled("UnsupportedOperationException",
+                           key.arn + " origin is " + key.row.origin +
+                               " which is not valid for this operation.");
+  }
   return Status::Modeled("UnsupportedOperationException",
                          key.arn + " key spec " + key.row.key_spec +
                              " does not support automatic key rotation.");
@@ -64,7 +69,10 @@ Result<KeyPtr> RotatableKey(Kms& kms, const server::RequestContext& ctx, const j
   ASSIGN_OR_RETURN(KeyPtr key, ResolveKey(kms, ctx, in.get_string("KeyId"), false));
   RETURN_IF_ERROR(AuthorizeKey(kms, ctx, *key, action));
   RETURN_IF_ERROR(require_enabled ? RequireEnabled(*key) : RequireNotPendingDeletion(*key));
-  if (key->row.key_spec != "SYMMETRIC_DEFAULT") return Unsupported(*key);
+  // Imported material cannot be rotated automatically.
+  if (key->row.key_spec != "SYMMETRIC_DEFAULT" || key->row.origin != "AWS_KMS") {
+    return Unsupported(*key);
+  }
   return key;
 }
 

@@ -32,6 +32,26 @@ void KeyCache::InvalidateAll() {
   entries_.clear();
 }
 
+std::optional<std::string> AliasCache::Get(const std::string& key) const {
+  std::shared_lock lock(mu_);
+  auto it = entries_.find(key);
+  if (it == entries_.end()) return std::nullopt;
+  return it->second;
+}
+
+void AliasCache::Put(const std::string& key, std::string key_id, uint64_t generation) {
+  std::unique_lock lock(mu_);
+  if (generation != generation_.load(std::memory_order_acquire)) return;
+  if (entries_.size() >= max_entries_) entries_.clear();
+  entries_[key] = std::move(key_id);
+}
+
+void AliasCache::InvalidateAll() {
+  std::unique_lock lock(mu_);
+  generation_.fetch_add(1, std::memory_order_acq_rel);
+  entries_.clear();
+}
+
 }  // namespace internal
 
 namespace {
@@ -80,28 +100,64 @@ CREATE TABLE kms_tags (
 );
 )sql";
 
-const store::Migration kMigrations[] = {{1, kSchemaV1}};
+// Grants (kms_grants.cc). operations is a comma-separated list; the
+// constraints are JSON objects, NULL when absent.
+constexpr std::string_view kSchemaV2 = R"sql(
+CREATE TABLE kms_grants (
+  grant_id TEXT PRIMARY KEY,
+  key_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  grantee TEXT NOT NULL,
+  retiring TEXT NOT NULL,
+  operations TEXT NOT NULL,
+  context_equals TEXT,
+  context_subset TEXT,
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX kms_grants_by_key ON kms_grants (key_id, created_at);
+CREATE INDEX kms_grants_by_retiring ON kms_grants (retiring);
+)sql";
+
+// Imported key material (kms_import.cc): the expiration of the current
+// import, the digest a reimport must match, and the wrapping keys handed
+// out by GetParametersForImport (sealed under the root key).
+constexpr std::string_view kSchemaV3 = R"sql(
+ALTER TABLE kms_keys ADD COLUMN expiration_model TEXT NOT NULL DEFAULT '';
+ALTER TABLE kms_keys ADD COLUMN valid_to INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE kms_keys ADD COLUMN material_digest TEXT NOT NULL DEFAULT '';
+CREATE TABLE kms_import_tokens (
+  token_id TEXT PRIMARY KEY,
+  key_id TEXT NOT NULL,
+  wrapping_algorithm TEXT NOT NULL,
+  sealed_private_key BLOB NOT NULL,
+  expires_at INTEGER NOT NULL
+);
+CREATE INDEX kms_import_tokens_by_key ON kms_import_tokens (key_id);
+)sql";
+
+const store::Migration kMigrations[] = {{1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}};
 
 }  // namespace
 
-KmsService::KmsService(store::Database& db, const SecretBytes& root_key,
-                       const iam::EngineAuthorizer& authorizer)
-    : kms_(std::make_unique<internal::Kms>(db, root_key, authorizer)) {}
-
-KmsService::~KmsService() = default;
-
 Status KmsService::Migrate(store::Database& db) { return db.Migrate("kms", kMigrations); }
 
-void KmsService::InvalidateCache() { kms_->cache.InvalidateAll(); }
+void KmsService::InvalidateCache() {
+  kms_->cache.InvalidateAll();
+  kms_->aliases.InvalidateAll();
+}
 
 void KmsService::Register(server::Registry& registry) {
   for (auto table : {internal::KeyBindings, internal::CryptoBindings, internal::PolicyBindings,
                      internal::AliasBindings, internal::TagBindings,
-                     internal::AsymmetricBindings, internal::RotationBindings}) {
+                     internal::AsymmetricBindings, internal::RotationBindings,
+                     internal::GrantBindings, internal::ImportBindings}) {
     for (const internal::Binding& b : table()) {
       registry.Add("kms", b.operation,
                    [kms = kms_.get(), h = b.handler](server::RequestContext& ctx,
-                                                      const json::Value& in) {
+                                                      const json::Value& in)
+                                         -> Result<json::Value> {
+                     RETURN_IF_ERROR(internal::CheckGrantTokens(kms->root_key, in));
+                     internal::RequestAliasScope alias(in);
                      return h(*kms, ctx, in);
                    });
     }

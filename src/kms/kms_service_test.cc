@@ -5,7 +5,12 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
+
 #include <filesystem>
+#include <thread>
 
 #include "rampart/core/arn.h"
 #include "rampart/iam/iam_service.h"
@@ -43,6 +48,28 @@ json::Value Obj(std::initializer_list<std::pair<std::string_view, json::Value>> 
   json::Value v = json::Value::MakeObject();
   for (const auto& [k, m] : members) v.set(k, m);
   return v;
+}
+
+// RSAES-OAEP-SHA256 under a DER SubjectPublicKeyInfo, as a client wrapping
+// key material for import would.
+std::string WrapForImport(std::string_view public_der, std::string_view material) {
+  const auto* p = reinterpret_cast<const unsigned char*>(public_der.data());
+  EVP_PKEY* pkey = d2i_PUBKEY(nullptr, &p, static_cast<long>(public_der.size()));
+  if (pkey == nullptr) return "";
+  EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new(pkey, nullptr);
+  std::string out(512, '\0');
+  size_t n = out.size();
+  bool ok = ctx && EVP_PKEY_encrypt_init(ctx) == 1 &&
+            EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_OAEP_PADDING) == 1 &&
+            EVP_PKEY_CTX_set_rsa_oaep_md(ctx, EVP_sha256()) == 1 &&
+            EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, EVP_sha256()) == 1 &&
+            EVP_PKEY_encrypt(ctx, reinterpret_cast<unsigned char*>(out.data()), &n,
+                             reinterpret_cast<const unsigned char*>(material.data()),
+                             material.size()) == 1;
+  EVP_PKEY_CTX_free(ctx);
+  EVP_PKEY_free(pkey);
+  out.resize(ok ? n : 0);
+  return out;
 }
 
 class KmsServiceTest : public ::testing::Test {
@@ -298,7 +325,7 @@ TEST_F(KmsServiceTest, KeyPolicyGovernsAccess) {
   std::string arn = "arn:aws:kms:us-east-1:111122223333:key/" + key;
   EXPECT_EQ(denied.status().message(),
             "User: arn:aws:iam::111122223333:user/bob is not authorized to perform: kms:Encrypt "
-            "on resource: " + arn + " because no resource-based policy allows the kms:Encrypt "
+            "on resource: " + arn + " because no identity-based policy allows the kms:Encrypt "
             "action");
   // A key policy naming bob grants him Encrypt only with a matching context.
   std::string policy =
@@ -593,6 +620,317 @@ TEST_F(KmsServiceTest, ResourceTagsReachKeyPolicyConditions) {
   EXPECT_EQ(Code(A("DescribeKey",
                    Obj({{"KeyId", "arn:aws:kms:eu-west-1:111122223333:key/" + key}}))),
             "NotFoundException");
+}
+
+TEST_F(KmsServiceTest, GrantsAuthorizeTheirGrantee) {
+  std::string key = NewKey();
+  server::Principal bob = User(kAcct, "bob");
+  server::Principal carol = User(kOther, "carol");
+  json::Value ops = json::Value::MakeArray();
+  ops.push("Encrypt");
+  ops.push("Decrypt");
+  ops.push("RetireGrant");
+  json::Value constraints = Obj({{"EncryptionContextSubset", Obj({{"Team", "blue"}})}});
+  auto created = A("CreateGrant", Obj({{"KeyId", key},
+                                       {"GranteePrincipal", "arn:aws:iam::111122223333:user/bob"},
+                                       {"Operations", ops}, {"Constraints", constraints},
+                                       {"Name", "g1"}}));
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  std::string grant_id(created->get_string("GrantId"));
+  std::string token(created->get_string("GrantToken"));
+  EXPECT_EQ(grant_id.size(), 64u);
+  // Name idempotency: the same grant id, a new token.
+  auto again = A("CreateGrant", Obj({{"KeyId", key},
+                                     {"GranteePrincipal", "arn:aws:iam::111122223333:user/bob"},
+                                     {"Operations", ops}, {"Constraints", constraints},
+                                     {"Name", "g1"}}));
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->get_string("GrantId"), grant_id);
+  EXPECT_NE(again->get_string("GrantToken"), token);
+
+  json::Value tokens = json::Value::MakeArray();
+  tokens.push(token);
+  // The constraint: keys match without regard to case, values exactly.
+  auto enc = Call(bob, "Encrypt", Obj({{"KeyId", key}, {"Plaintext", "x"}, {"GrantTokens", tokens},
+                                       {"EncryptionContext", Obj({{"team", "blue"}, {"x", "y"}})}}));
+  ASSERT_TRUE(enc.ok()) << enc.status().ToString();
+  EXPECT_EQ(Call(bob, "Encrypt", Obj({{"KeyId", key}, {"Plaintext", "x"},
+                                      {"EncryptionContext", Obj({{"team", "Blue"}})}}))
+                .status().code(),
+            ErrorCode::kAccessDenied);
+  EXPECT_EQ(Call(bob, "Encrypt", Obj({{"KeyId", key}, {"Plaintext", "x"}})).status().code(),
+            ErrorCode::kAccessDenied);
+  EXPECT_EQ(Call(bob, "DescribeKey", Obj({{"KeyId", key}})).status().code(),
+            ErrorCode::kAccessDenied);
+  auto dec = Call(bob, "Decrypt", Obj({{"CiphertextBlob", enc->get_string("CiphertextBlob")},
+                                       {"EncryptionContext", Obj({{"team", "blue"}, {"x", "y"}})}}));
+  ASSERT_TRUE(dec.ok()) << dec.status().ToString();
+  EXPECT_EQ(dec->get_string("Plaintext"), "x");
+  // Another account's principal is not the grantee.
+  std::string arn = "arn:aws:kms:us-east-1:111122223333:key/" + key;
+  EXPECT_EQ(Call(carol, "Encrypt", Obj({{"KeyId", arn}, {"Plaintext", "x"},
+                                        {"EncryptionContext", Obj({{"team", "blue"}})}}))
+                .status().code(),
+            ErrorCode::kAccessDenied);
+  // A forged token.
+  json::Value bad = json::Value::MakeArray();
+  bad.push("bm90LWEtdG9rZW4=");
+  EXPECT_EQ(Code(Call(bob, "Encrypt", Obj({{"KeyId", key}, {"Plaintext", "x"}, {"GrantTokens", bad}}))),
+            "InvalidGrantTokenException");
+
+  auto listed = A("ListGrants", Obj({{"KeyId", key}}));
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->find("Grants")->as_array().size(), 1u);
+  const json::Value& g = listed->find("Grants")->as_array()[0];
+  EXPECT_EQ(g.get_string("GrantId"), grant_id);
+  EXPECT_EQ(g.get_string("Name"), "g1");
+  EXPECT_EQ(g.get_string("KeyId"), arn);
+  EXPECT_EQ(g.get_string("IssuingAccount"), "arn:aws:iam::111122223333:root");
+  EXPECT_EQ(g.find("Constraints")->find("EncryptionContextSubset")->get_string("Team"), "blue");
+
+  // bob retires his own grant (it includes RetireGrant) by token.
+  ASSERT_TRUE(Call(bob, "RetireGrant", Obj({{"GrantToken", token}})).ok());
+  EXPECT_EQ(Call(bob, "Encrypt", Obj({{"KeyId", key}, {"Plaintext", "x"},
+                                      {"EncryptionContext", Obj({{"team", "blue"}})}}))
+                .status().code(),
+            ErrorCode::kAccessDenied);
+  EXPECT_EQ(Code(A("RevokeGrant", Obj({{"KeyId", key}, {"GrantId", grant_id}}))),
+            "NotFoundException");
+  EXPECT_EQ(Code(A("RevokeGrant", Obj({{"KeyId", key}, {"GrantId", "zz"}}))),
+            "InvalidGrantIdException");
+}
+
+TEST_F(KmsServiceTest, GrantValidationRetiringAndRevoking) {
+  std::string key = NewKey();
+  std::string arn = "arn:aws:kms:us-east-1:111122223333:key/" + key;
+  server::Principal carol = User(kOther, "carol");
+  server::Principal dave = User(kAcct, "dave");
+  json::Value sign = json::Value::MakeArray();
+  sign.push("Sign");
+  EXPECT_EQ(A("CreateGrant", Obj({{"KeyId", key}, {"GranteePrincipal", "arn:aws:iam::444455556666:root"},
+                                  {"Operations", sign}}))
+                .status().code(),
+            ErrorCode::kValidation);
+  json::Value ops = json::Value::MakeArray();
+  ops.push("Encrypt");
+  ops.push("CreateGrant");
+  EXPECT_EQ(A("CreateGrant", Obj({{"KeyId", key}, {"GranteePrincipal", "bob"},
+                                  {"Operations", ops}}))
+                .status().code(),
+            ErrorCode::kValidation);
+  // A cross-account grantee, with a retiring principal in this account.
+  auto created = A("CreateGrant", Obj({{"KeyId", key},
+                                       {"GranteePrincipal", "arn:aws:iam::444455556666:user/carol"},
+                                       {"RetiringPrincipal", "arn:aws:iam::111122223333:user/dave"},
+                                       {"Operations", ops}}));
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  std::string grant_id(created->get_string("GrantId"));
+  EXPECT_TRUE(Call(carol, "Encrypt", Obj({{"KeyId", arn}, {"Plaintext", "x"}})).ok());
+  // carol may pass on no more than she holds.
+  json::Value more = json::Value::MakeArray();
+  more.push("Decrypt");
+  EXPECT_EQ(Call(carol, "CreateGrant", Obj({{"KeyId", arn},
+                                            {"GranteePrincipal", "arn:aws:iam::444455556666:user/eve"},
+                                            {"Operations", more}}))
+                .status().code(),
+            ErrorCode::kAccessDenied);
+  json::Value fewer = json::Value::MakeArray();
+  fewer.push("Encrypt");
+  auto child = Call(carol, "CreateGrant", Obj({{"KeyId", arn},
+                                               {"GranteePrincipal", "arn:aws:iam::444455556666:user/eve"},
+                                               {"Operations", fewer}}));
+  ASSERT_TRUE(child.ok()) << child.status().ToString();
+  auto retirable = Call(dave, "ListRetirableGrants",
+                        Obj({{"RetiringPrincipal", "arn:aws:iam::111122223333:user/dave"}}));
+  // dave has no IAM permission for ListRetirableGrants; root does.
+  EXPECT_EQ(retirable.status().code(), ErrorCode::kAccessDenied);
+  retirable = A("ListRetirableGrants",
+                Obj({{"RetiringPrincipal", "arn:aws:iam::111122223333:user/dave"}}));
+  ASSERT_TRUE(retirable.ok()) << retirable.status().ToString();
+  ASSERT_EQ(retirable->find("Grants")->as_array().size(), 1u);
+  // carol's grant lacks RetireGrant: she cannot retire it; dave can.
+  EXPECT_EQ(Call(carol, "RetireGrant", Obj({{"KeyId", arn}, {"GrantId", grant_id}})).status().code(),
+            ErrorCode::kAccessDenied);
+  ASSERT_TRUE(Call(dave, "RetireGrant", Obj({{"KeyId", arn}, {"GrantId", grant_id}})).ok());
+  EXPECT_EQ(Call(carol, "Encrypt", Obj({{"KeyId", arn}, {"Plaintext", "x"}})).status().code(),
+            ErrorCode::kAccessDenied);
+  // The child grant stays until revoked by the key's account.
+  std::string child_id(child->get_string("GrantId"));
+  server::Principal eve = User(kOther, "eve");
+  EXPECT_TRUE(Call(eve, "Encrypt", Obj({{"KeyId", arn}, {"Plaintext", "x"}})).ok());
+  EXPECT_EQ(Call(eve, "RevokeGrant", Obj({{"KeyId", arn}, {"GrantId", child_id}})).status().code(),
+            ErrorCode::kAccessDenied);
+  ASSERT_TRUE(A("RevokeGrant", Obj({{"KeyId", key}, {"GrantId", child_id}})).ok());
+  EXPECT_EQ(Call(eve, "Encrypt", Obj({{"KeyId", arn}, {"Plaintext", "x"}})).status().code(),
+            ErrorCode::kAccessDenied);
+  EXPECT_EQ(A("ListGrants", Obj({{"KeyId", key}}))->find("Grants")->as_array().size(), 0u);
+}
+
+TEST_F(KmsServiceTest, SchedulerDeletesAndRotatesKeysNobodyUses) {
+  std::string doomed = NewKey();
+  std::string spared = NewKey();
+  std::string rotating = NewKey();
+  ASSERT_TRUE(A("ScheduleKeyDeletion", Obj({{"KeyId", doomed}, {"PendingWindowInDays", 7}})).ok());
+  ASSERT_TRUE(A("ScheduleKeyDeletion", Obj({{"KeyId", spared}, {"PendingWindowInDays", 7}})).ok());
+  ASSERT_TRUE(A("CancelKeyDeletion", Obj({{"KeyId", spared}})).ok());
+  ASSERT_TRUE(A("EnableKeyRotation", Obj({{"KeyId", rotating}})).ok());
+  auto column = [&](const std::string& key, std::string_view sql) -> int64_t {
+    int64_t v = -1;
+    EXPECT_TRUE(db_->Read([&](store::Tx& tx) -> Status {
+                     ASSIGN_OR_RETURN(auto q, tx.Prepare(sql));
+                     q->Bind(1, key);
+                     ASSIGN_OR_RETURN(bool row, q->Step());
+                     if (row) v = q->Int(0);
+                     return Status::Ok();
+                   }).ok());
+    return v;
+  };
+  auto rows = [&](const std::string& key) {
+    return column(key, "SELECT COUNT(*) FROM kms_keys WHERE key_id = ?");
+  };
+  auto version = [&](const std::string& key) {
+    return column(key, "SELECT current_version FROM kms_keys WHERE key_id = ?");
+  };
+  // Nothing is due yet.
+  auto first = service_->SweepOnce(clock_.Now());
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(first->deleted, 0);
+  EXPECT_EQ(first->rotated, 0);
+  clock_.Advance(std::chrono::hours(24 * 8));
+  auto second = service_->SweepOnce(clock_.Now());
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(second->deleted, 1);
+  EXPECT_EQ(rows(doomed), 0);
+  EXPECT_EQ(rows(spared), 1);
+  EXPECT_EQ(column(doomed, "SELECT COUNT(*) FROM kms_key_material WHERE key_id = ?"), 0);
+  EXPECT_EQ(version(rotating), 1);
+
+  // The background thread does the rotation once it is due.
+  clock_.Advance(std::chrono::hours(24 * 365));
+  service_->StartScheduler(clock_, std::chrono::milliseconds(10));
+  for (int i = 0; i < 500 && version(rotating) != 2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  service_->StopScheduler();
+  EXPECT_EQ(version(rotating), 2);
+  EXPECT_EQ(ParseBlob(Encrypt(rotating, "x"))->header.material_version, 2u);
+  // Stopping twice is harmless.
+  service_->StopScheduler();
+}
+
+TEST_F(KmsServiceTest, ImportedMaterialExpiresAtValidTo) {
+  auto created = A("CreateKey", Obj({{"Origin", "EXTERNAL"}}));
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  std::string key(created->find("KeyMetadata")->get_string("KeyId"));
+  auto params = A("GetParametersForImport", Obj({{"KeyId", key},
+                                                 {"WrappingAlgorithm", "RSAES_OAEP_SHA_256"},
+                                                 {"WrappingKeySpec", "RSA_2048"}}));
+  ASSERT_TRUE(params.ok()) << params.status().ToString();
+  std::string material(32, 'm');
+  std::string wrapped = WrapForImport(params->get_string("PublicKey"), material);
+  ASSERT_FALSE(wrapped.empty());
+  int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                    clock_.Now().time_since_epoch()).count();
+  auto imported = A("ImportKeyMaterial", Obj({{"KeyId", key},
+                                              {"ImportToken", params->get_string("ImportToken")},
+                                              {"EncryptedKeyMaterial", wrapped},
+                                              {"ValidTo", now + 86400}}));
+  ASSERT_TRUE(imported.ok()) << imported.status().ToString();
+  std::string blob = Encrypt(key, "byok");
+  // The scheduler deletes the material once ValidTo has passed.
+  clock_.Advance(std::chrono::hours(25));
+  auto swept = service_->SweepOnce(clock_.Now());
+  ASSERT_TRUE(swept.ok());
+  EXPECT_EQ(swept->expired_imports, 1);
+  auto described = A("DescribeKey", Obj({{"KeyId", key}}));
+  EXPECT_EQ(described->find("KeyMetadata")->get_string("KeyState"), "PendingImport");
+  EXPECT_EQ(Code(A("Decrypt", Obj({{"CiphertextBlob", blob}}))), "KMSInvalidStateException");
+  // The same material again (a new token) restores the key.
+  params = A("GetParametersForImport", Obj({{"KeyId", key},
+                                            {"WrappingAlgorithm", "RSAES_OAEP_SHA_256"},
+                                            {"WrappingKeySpec", "RSA_2048"}}));
+  ASSERT_TRUE(params.ok());
+  ASSERT_TRUE(A("ImportKeyMaterial",
+                Obj({{"KeyId", key}, {"ImportToken", params->get_string("ImportToken")},
+                     {"EncryptedKeyMaterial", WrapForImport(params->get_string("PublicKey"), material)},
+                     {"ExpirationModel", "KEY_MATERIAL_DOES_NOT_EXPIRE"}}))
+                  .ok());
+  EXPECT_EQ(A("Decrypt", Obj({{"CiphertextBlob", blob}}))->get_string("Plaintext"), "byok");
+  // The import token of 24 hours ago has expired and is swept.
+  clock_.Advance(std::chrono::hours(25));
+  std::string stale(params->get_string("ImportToken"));
+  ASSERT_TRUE(service_->SweepOnce(clock_.Now()).ok());
+  EXPECT_EQ(Code(A("ImportKeyMaterial", Obj({{"KeyId", key}, {"ImportToken", stale},
+                                             {"EncryptedKeyMaterial", std::string(256, 'x')},
+                                             {"ExpirationModel", "KEY_MATERIAL_DOES_NOT_EXPIRE"}}))),
+            "ExpiredImportTokenException");
+  EXPECT_EQ(Code(A("ImportKeyMaterial", Obj({{"KeyId", key}, {"ImportToken", "forged"},
+                                             {"EncryptedKeyMaterial", std::string(256, 'x')},
+                                             {"ExpirationModel", "KEY_MATERIAL_DOES_NOT_EXPIRE"}}))),
+            "InvalidImportTokenException");
+}
+
+TEST_F(KmsServiceTest, AliasConditionKeys) {
+  std::string policy =
+      R"({"Version":"2012-10-17","Statement":[)"
+      R"({"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"},)"
+      R"({"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:user/bob"},)"
+      R"("Action":"kms:Encrypt","Resource":"*",)"
+      R"("Condition":{"StringEquals":{"kms:RequestAlias":"alias/app"}}},)"
+      R"({"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:user/bob"},)"
+      R"("Action":"kms:DescribeKey","Resource":"*",)"
+      R"("Condition":{"ForAnyValue:StringEquals":{"kms:ResourceAliases":"alias/team"}}}]})";
+  std::string key = NewKey(Obj({{"Policy", policy}}));
+  server::Principal bob = User(kAcct, "bob");
+  ASSERT_TRUE(A("CreateAlias", Obj({{"AliasName", "alias/app"}, {"TargetKeyId", key}})).ok());
+  ASSERT_TRUE(A("CreateAlias", Obj({{"AliasName", "alias/other"}, {"TargetKeyId", key}})).ok());
+  // kms:RequestAlias: only when the request names the key by that alias.
+  EXPECT_TRUE(Call(bob, "Encrypt", Obj({{"KeyId", "alias/app"}, {"Plaintext", "x"}})).ok());
+  EXPECT_TRUE(Call(bob, "Encrypt", Obj({{"KeyId", "arn:aws:kms:us-east-1:111122223333:alias/app"},
+                                        {"Plaintext", "x"}}))
+                  .ok());
+  EXPECT_EQ(Call(bob, "Encrypt", Obj({{"KeyId", "alias/other"}, {"Plaintext", "x"}})).status().code(),
+            ErrorCode::kAccessDenied);
+  EXPECT_EQ(Call(bob, "Encrypt", Obj({{"KeyId", key}, {"Plaintext", "x"}})).status().code(),
+            ErrorCode::kAccessDenied);
+  // kms:ResourceAliases follows alias changes at once.
+  EXPECT_EQ(Call(bob, "DescribeKey", Obj({{"KeyId", key}})).status().code(),
+            ErrorCode::kAccessDenied);
+  ASSERT_TRUE(A("CreateAlias", Obj({{"AliasName", "alias/team"}, {"TargetKeyId", key}})).ok());
+  EXPECT_TRUE(Call(bob, "DescribeKey", Obj({{"KeyId", key}})).ok());
+  std::string other = NewKey();
+  ASSERT_TRUE(A("UpdateAlias", Obj({{"AliasName", "alias/team"}, {"TargetKeyId", other}})).ok());
+  EXPECT_EQ(Call(bob, "DescribeKey", Obj({{"KeyId", key}})).status().code(),
+            ErrorCode::kAccessDenied);
+}
+
+TEST_F(KmsServiceTest, GrantsToRolesAndAccounts) {
+  std::string key = NewKey();
+  std::string arn = "arn:aws:kms:us-east-1:111122223333:key/" + key;
+  server::Principal session;
+  session.account_id = std::string(kOther);
+  session.arn = "arn:aws:sts::444455556666:assumed-role/worker/s1";
+  session.role_arn = "arn:aws:iam::444455556666:role/worker";
+  session.type = "AssumedRole";
+  session.principal_id = "AROAEXAMPLE:s1";
+  json::Value ops = json::Value::MakeArray();
+  ops.push("Encrypt");
+  json::Value in = Obj({{"KeyId", arn}, {"Plaintext", "x"}});
+  EXPECT_EQ(Call(session, "Encrypt", in).status().code(), ErrorCode::kAccessDenied);
+  // A grant to the role covers its sessions.
+  ASSERT_TRUE(A("CreateGrant", Obj({{"KeyId", key},
+                                    {"GranteePrincipal", "arn:aws:iam::444455556666:role/worker"},
+                                    {"Operations", ops}}))
+                  .ok());
+  EXPECT_TRUE(Call(session, "Encrypt", in).ok());
+  // A grant to an account delegates to its IAM policies: bob has none.
+  ASSERT_TRUE(A("CreateGrant", Obj({{"KeyId", key},
+                                    {"GranteePrincipal", "arn:aws:iam::111122223333:root"},
+                                    {"Operations", ops}}))
+                  .ok());
+  EXPECT_EQ(Call(User(kAcct, "bob"), "Encrypt", Obj({{"KeyId", key}, {"Plaintext", "x"}}))
+                .status().code(),
+            ErrorCode::kAccessDenied);
 }
 
 }  // namespace

@@ -98,6 +98,13 @@ std::chrono::seconds TrailDeliveryInterval() {
   return std::chrono::seconds(seconds >= 1 && seconds <= 300 ? seconds : 300);
 }
 
+// How often the KMS scheduler deletes expired keys and rotates due keys.
+std::chrono::milliseconds KmsSchedulerInterval() {
+  const char* env = std::getenv("RAMPART_KMS_SCHEDULER_MS");
+  long ms = env ? std::strtol(env, nullptr, 10) : 0;
+  return std::chrono::milliseconds(ms >= 10 && ms <= 3600000 ? ms : 60000);
+}
+
 }  // namespace
 
 int RunServer(server::Config cfg) {
@@ -163,6 +170,7 @@ int RunServer(server::Config cfg) {
                                      .fallback_account = boot->account_id});
   audit.Start();
   delivery.Start();
+  kms_service.StartScheduler(clock, KmsSchedulerInterval());
   auto reset = [&]() -> Status {
     RETURN_IF_ERROR(audit.Flush());
     RETURN_IF_ERROR((*db)->WipeAllData());
@@ -194,6 +202,7 @@ int RunServer(server::Config cfg) {
   log::Info("shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
   dispatcher.SetDraining();
   (*srv)->Shutdown(cfg.drain_timeout);
+  kms_service.StopScheduler();
   audit.Stop();     // flushes the group-commit queue
   delivery.Stop();  // delivers the trails' last log files
   metrics::RemoveGauge("rampart_connections_active");

@@ -81,6 +81,18 @@ class EngineAuthorizer final : public server::Authorizer {
                                      const CompiledPolicy& resource_policy,
                                      bool resource_policy_required) const;
 
+  // The same decision with its parts, for callers that weigh more than
+  // policies (KMS grants may allow what no policy allows, but never what a
+  // policy explicitly denies).
+  struct Verdict {
+    bool allowed = false;
+    bool explicit_deny = false;
+    Status denial;  // OK when allowed, else AccessDenied in the engine's words
+  };
+  Result<Verdict> Check(const server::RequestContext& ctx, std::string_view action,
+                        std::string_view resource_arn, std::span<const server::ConditionKey> keys,
+                        const CompiledPolicy& resource_policy, bool resource_policy_required) const;
+
   // The same decision as a yes/no (e.g. a role's trust policy, where STS
   // words the denial itself).
   Result<bool> Allowed(const server::RequestContext& ctx, std::string_view action,
@@ -98,7 +110,7 @@ class EngineAuthorizer final : public server::Authorizer {
   SessionPolicies SessionPoliciesOf(const server::Principal& p) const;
   Result<bool> Evaluate(const server::RequestContext& ctx, std::string_view action,
                         std::string_view resource_arn, std::span<const server::ConditionKey> keys,
-                        PolicySet set, Status* denial) const;
+                        PolicySet set, Status* denial, bool* explicit_deny = nullptr) const;
 
   // Bounds the session-policy cache; it is cleared when full (sessions
   // expire, so old entries are dead weight).

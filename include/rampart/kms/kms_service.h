@@ -1,7 +1,9 @@
 // KMS (JSON 1.1, signing name "kms", target prefix TrentService): customer
-// managed keys, their key policies, aliases and tags, and the symmetric
-// cryptographic operations (AES-256-GCM, ciphertext format in
-// include/rampart/kms/ciphertext.h) and HMAC.
+// managed keys, their key policies, grants, aliases and tags, imported key
+// material (Origin EXTERNAL), the symmetric cryptographic operations
+// (AES-256-GCM, ciphertext format in include/rampart/kms/ciphertext.h),
+// RSA and ECC signing and RSA encryption, HMAC, and scheduled deletion and
+// rotation (docs/kms.md).
 //
 // Key material is generated with OpenSSL and stored sealed under the
 // server's root key (AES-256-GCM, bound to the key id and material
@@ -11,12 +13,17 @@
 //
 // Every operation on a key is authorized by the key policy as a resource
 // policy that must allow on its own (the default policy delegates to the
-// account's IAM policies), through iam::EngineAuthorizer::Allowed.
+// account's IAM policies), through iam::EngineAuthorizer::Allowed, or else
+// by a grant to the caller.
 //
-// Thread-safety: KmsService is thread-safe; handlers run concurrently.
+// Thread-safety: KmsService is thread-safe; handlers run concurrently
+// with each other and with the scheduler thread.
 #pragma once
 
+#include <chrono>
 #include <memory>
+
+#include "rampart/core/clock.h"
 
 #include "rampart/core/secret.h"
 #include "rampart/core/status.h"
@@ -28,7 +35,15 @@ namespace rampart::kms {
 
 namespace internal {
 struct Kms;
+class Scheduler;
 }
+
+// What one pass of the scheduled work did.
+struct SweepCounts {
+  int deleted = 0;  // keys whose deletion date had passed
+  int rotated = 0;  // keys whose automatic rotation was due
+  int expired_imports = 0;  // EXTERNAL keys whose imported material expired
+};
 
 class KmsService {
  public:
@@ -49,8 +64,23 @@ class KmsService {
   // Forgets every cached key (after a development-mode reset).
   void InvalidateCache();
 
+  // Scheduled work, one pass at `now`: deletes every key whose deletion
+  // date has passed, rotates every enabled key whose automatic rotation is
+  // due and deletes imported material past its ValidTo (and expired import
+  // tokens), each key in its own write transaction that re-checks the key
+  // first (a concurrent CancelKeyDeletion or rotation wins). A key whose
+  // work fails is skipped and retried on the next pass.
+  Result<SweepCounts> SweepOnce(TimePoint now);
+
+  // Starts one background thread that calls SweepOnce(clock.Now()) every
+  // interval; StopScheduler (and the destructor) wakes and joins it.
+  // REQUIRES: clock outlives the thread; Start and Stop from one thread.
+  void StartScheduler(const Clock& clock, std::chrono::milliseconds interval);
+  void StopScheduler();
+
  private:
   std::unique_ptr<internal::Kms> kms_;
+  std::unique_ptr<internal::Scheduler> scheduler_;
 };
 
 }  // namespace rampart::kms
