@@ -267,8 +267,9 @@ def test_key_policy_enforcement(server):
     user_arn = f"arn:aws:iam::{acct}:user/{name}"
     code, msg = error_of(user_kms.encrypt, KeyId=key_id, Plaintext=b"x")
     assert code == "AccessDeniedException"
+    # The default key policy delegates to IAM, and the user has no IAM policy.
     assert msg == (f"User: {user_arn} is not authorized to perform: kms:Encrypt on resource: "
-                   f"{key_arn} because no resource-based policy allows the kms:Encrypt action")
+                   f"{key_arn} because no identity-based policy allows the kms:Encrypt action")
 
     policy["Statement"].append({
         "Sid": "user", "Effect": "Allow", "Principal": {"AWS": user_arn},
