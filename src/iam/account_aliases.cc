@@ -42,8 +42,10 @@ void AccountService::Register(server::Registry& registry) {
       {"GetCredentialReport", &AccountService::GetCredentialReport},
       {"GetAccountAuthorizationDetails", &AccountService::GetAccountAuthorizationDetails},
   };
-  for (const auto& [operation, method] : handlers) {
-    registry.Add("iam", operation,
+  for (const auto& handler : handlers) {
+    // A copy: clang 14 cannot capture structured bindings.
+    const Method method = handler.second;
+    registry.Add("iam", handler.first,
                  [this, method](server::RequestContext& ctx, const json::Value& in) {
                    return (this->*method)(ctx, in);
                  });

@@ -130,8 +130,10 @@ void MfaService::Register(server::Registry& registry) {
       {"ListMFADevices", &MfaService::ListMfaDevices},
       {"ListVirtualMFADevices", &MfaService::ListVirtualMfaDevices},
   };
-  for (const auto& [operation, method] : handlers) {
-    registry.Add("iam", operation,
+  for (const auto& handler : handlers) {
+    // A copy: clang 14 cannot capture structured bindings.
+    const Method method = handler.second;
+    registry.Add("iam", handler.first,
                  [this, method](server::RequestContext& ctx, const json::Value& in) {
                    return (this->*method)(ctx, in);
                  });

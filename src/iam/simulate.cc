@@ -334,8 +334,10 @@ void SimulationService::Register(server::Registry& registry) {
       {"GetContextKeysForCustomPolicy", &SimulationService::GetContextKeysForCustomPolicy},
       {"GetContextKeysForPrincipalPolicy", &SimulationService::GetContextKeysForPrincipalPolicy},
   };
-  for (const auto& [operation, method] : handlers) {
-    registry.Add("iam", operation,
+  for (const auto& handler : handlers) {
+    // A copy: clang 14 cannot capture structured bindings.
+    const Method method = handler.second;
+    registry.Add("iam", handler.first,
                  [this, method](server::RequestContext& ctx, const json::Value& in) {
                    return (this->*method)(ctx, in);
                  });

@@ -174,7 +174,9 @@ Result<SessionInputs> ReadSessionInputs(store::Database& db, const json::Value& 
 // session, and the new request may not override them.
 Status InheritTransitiveTags(const server::Principal& caller, SessionInputs& s) {
   for (const std::string& key : caller.transitive_tag_keys) {
-    for (const auto& [k, v] : caller.session_tags) {
+    for (const auto& tag : caller.session_tags) {
+      const std::string& k = tag.first;
+      const std::string& v = tag.second;
       if (!SameKey(k, key)) continue;
       bool overridden = std::any_of(s.tags.begin(), s.tags.end(),
                                     [&](const auto& t) { return SameKey(t.first, k); });

@@ -302,7 +302,9 @@ Result<std::optional<Pairs>> ReadConstraint(const json::Value& constraints, std:
     return Status::Validation(std::string(name) + " has more than 8 encryption context pairs.");
   }
   Pairs out;
-  for (const auto& [k, val] : v->as_object()) {
+  for (const auto& member : v->as_object()) {
+    const std::string& k = member.first;
+    const json::Value& val = member.second;
     if (!val.is_string() || k.empty()) {
       return Status::Validation(std::string(name) + " values must be non-empty strings.");
     }

@@ -91,7 +91,6 @@ class DnsResolver::Channel {
     destroying_ = true;
     if (channel_ != nullptr) ares_destroy(channel_);  // drops pending queries (not called back)
     for (auto& [fd, w] : watches_) w.descriptor->release();
-    error_code ignored;
     timer_.cancel();
   }
 
