@@ -99,7 +99,7 @@ TEST_F(SessionKeyTest, SessionContextSurvivesTheStore) {
   p.transitive_tag_keys = {"team"};
   p.has_session_policies = true;
   p.session_policies = {R"({"Version":"2012-10-17","Statement":[]})"};
-  ASSERT_TRUE(creds_->AddSessionKey(p, SecretBytes("s"), crypto::Sha256("t"), 1000, 99999999999)
+  ASSERT_TRUE(creds_->AddSessionKey(p, SecretBytes("s"), crypto::Sha256("t"), 1000, 4000000000)
                   .ok());
   auto cred = creds_->Find(p.access_key_id);
   ASSERT_TRUE(cred.ok()) << cred.status().ToString();
@@ -116,7 +116,7 @@ TEST_F(SessionKeyTest, SessionContextSurvivesTheStore) {
 TEST_F(SessionKeyTest, PassedButEmptySessionPoliciesStayPassed) {
   Principal p = Session();
   p.has_session_policies = true;
-  ASSERT_TRUE(creds_->AddSessionKey(p, SecretBytes("s"), crypto::Sha256("t"), 1000, 99999999999)
+  ASSERT_TRUE(creds_->AddSessionKey(p, SecretBytes("s"), crypto::Sha256("t"), 1000, 4000000000)
                   .ok());
   auto cred = creds_->Find(p.access_key_id);
   ASSERT_TRUE(cred.ok());
@@ -130,7 +130,7 @@ TEST_F(SessionKeyTest, CacheStaysBounded) {
     Principal p = Session();
     p.access_key_id = "ASIAEXAMPLEBOUND" + std::to_string(1000 + i);
     // Half the sessions ended long ago: eviction drops those first.
-    int64_t expires = i % 2 == 0 ? 2000 : 99999999999;
+    int64_t expires = i % 2 == 0 ? 2000 : 4000000000;
     ASSERT_TRUE(small.AddSessionKey(p, SecretBytes("s"), crypto::Sha256("t"), 1000, expires).ok());
     ASSERT_TRUE(small.Find(p.access_key_id).ok());
     EXPECT_LE(small.cached_count(), 8u);
