@@ -1,6 +1,7 @@
 // StoreAuditSink: synchronous records for mutations, group commit for reads.
 #include "rampart/audit/store_sink.h"
 
+#include <algorithm>
 #include <optional>
 
 #include "rampart/audit/event_store.h"
@@ -89,6 +90,8 @@ void StoreAuditSink::Record(const server::AuditRecord& record) {
     if (queue_.size() < options_.max_queue) {
       queue_.push_back(std::move(ev));
       ++queued_writes_;
+      // Half full: commit now rather than at the end of the interval.
+      if (queue_.size() == EarlyFlushAt()) wake_.notify_one();
       return;
     }
   }
@@ -129,10 +132,13 @@ Status StoreAuditSink::Flush() {
   return st;
 }
 
+size_t StoreAuditSink::EarlyFlushAt() const { return std::max<size_t>(1, options_.max_queue / 2); }
+
 void StoreAuditSink::Run() {
   std::unique_lock lock(mu_);
   while (!stopping_) {
-    wake_.wait_for(lock, options_.flush_interval, [this] { return stopping_; });
+    wake_.wait_for(lock, options_.flush_interval,
+                   [this] { return stopping_ || queue_.size() >= EarlyFlushAt(); });
     lock.unlock();
     Status st = Flush();
     if (!st.ok()) log::Error("audit group commit failed", {{"error", st.ToString()}});

@@ -40,7 +40,10 @@ class StoreAuditSink final : public server::AuditSink {
     // Recipient of records nobody could be identified in (unknown keys).
     std::string fallback_account;
     std::chrono::milliseconds flush_interval{200};
-    size_t max_queue = 50000;
+    // Records waiting for group commit; past it, Record writes
+    // synchronously (backpressure). Each queued record holds its JSON tree
+    // (several KB), so this bounds the memory a burst can take.
+    size_t max_queue = 8192;
   };
 
   // REQUIRES: db outlives the sink; MigrateEventStore(db) succeeded.
@@ -74,6 +77,8 @@ class StoreAuditSink final : public server::AuditSink {
 
   mutable std::mutex mu_;
   std::condition_variable wake_;
+  // The queue length that wakes the writer before its interval ends.
+  size_t EarlyFlushAt() const;
   std::vector<Event> queue_;      // guarded by mu_
   bool stopping_ = false;         // guarded by mu_
   size_t sync_writes_ = 0;        // guarded by mu_
