@@ -278,8 +278,7 @@ Result<json::Value> MfaService::ListMfaDevices(server::RequestContext& ctx,
   ASSIGN_OR_RETURN(auto user, ListTarget(db_, ctx, in));
   ASSIGN_OR_RETURN(internal::Page page, internal::ReadPage(in));
   json::Value devices = json::Value::MakeArray();
-  bool truncated = false;
-  std::string next;
+  internal::PageCollector collector(page);
   if (user) {
     RETURN_IF_ERROR(db_.Read([&](store::Tx& tx) -> Status {
       ASSIGN_OR_RETURN(auto q, tx.Prepare("SELECT serial_number, enabled_at FROM mfa_devices "
@@ -288,12 +287,7 @@ Result<json::Value> MfaService::ListMfaDevices(server::RequestContext& ctx,
       q->Bind(1, user->user_id).Bind(2, page.start).Bind(3, page.max_items + 1);
       while (true) {
         ASSIGN_OR_RETURN(bool row, q->Step());
-        if (!row) return Status::Ok();
-        if (static_cast<int64_t>(devices.as_array().size()) == page.max_items) {
-          truncated = true;
-          next = q->Text(0);
-          return Status::Ok();
-        }
+        if (!row || !collector.Take(q->Text(0))) return Status::Ok();
         json::Value d = json::Value::MakeObject();
         d.set("UserName", user->name);
         d.set("SerialNumber", q->Text(0));
@@ -304,7 +298,7 @@ Result<json::Value> MfaService::ListMfaDevices(server::RequestContext& ctx,
   }
   json::Value out = json::Value::MakeObject();
   out.set("MFADevices", std::move(devices));
-  internal::SetPage(out, truncated, next);
+  collector.Finish(out);
   return out;
 }
 
@@ -318,8 +312,7 @@ Result<json::Value> MfaService::ListVirtualMfaDevices(server::RequestContext& ct
   if (status == "Assigned") filter = " AND d.user_id <> ''";
   if (status == "Unassigned") filter = " AND d.user_id = ''";
   json::Value devices = json::Value::MakeArray();
-  bool truncated = false;
-  std::string next;
+  internal::PageCollector collector(page);
   RETURN_IF_ERROR(db_.Read([&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(
         auto q, tx.Prepare("SELECT d.serial_number, d.enabled_at, u.user_name, u.user_id, u.path, "
@@ -330,12 +323,7 @@ Result<json::Value> MfaService::ListVirtualMfaDevices(server::RequestContext& ct
     q->Bind(1, account).Bind(2, page.start).Bind(3, page.max_items + 1);
     while (true) {
       ASSIGN_OR_RETURN(bool row, q->Step());
-      if (!row) return Status::Ok();
-      if (static_cast<int64_t>(devices.as_array().size()) == page.max_items) {
-        truncated = true;
-        next = q->Text(0);
-        return Status::Ok();
-      }
+      if (!row || !collector.Take(q->Text(0))) return Status::Ok();
       json::Value d = json::Value::MakeObject();
       d.set("SerialNumber", q->Text(0));
       if (!q->Text(3).empty()) {
@@ -348,7 +336,7 @@ Result<json::Value> MfaService::ListVirtualMfaDevices(server::RequestContext& ct
   }));
   json::Value out = json::Value::MakeObject();
   out.set("VirtualMFADevices", std::move(devices));
-  internal::SetPage(out, truncated, next);
+  collector.Finish(out);
   return out;
 }
 
