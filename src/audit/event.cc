@@ -182,6 +182,30 @@ json::Value TlsDetails(const server::AuditRecord& rec) {
 
 }  // namespace
 
+std::vector<Event> ResourceOwnerCopies(const server::AuditRecord& rec, Event& caller_event) {
+  std::vector<Event> copies;
+  bool denied = rec.error != nullptr && rec.error->code() == ErrorCode::kAccessDenied;
+  if (rec.principal == nullptr || rec.resource_accounts.empty() || denied) return copies;
+  std::string shared_id = ids::RequestId();
+  caller_event.record.set("sharedEventID", shared_id);
+  for (const std::string& owner : rec.resource_accounts) {
+    Event copy = caller_event;
+    copy.event_id = NewEventId(rec.time);
+    copy.account_id = owner;
+    copy.username.clear();
+    copy.access_key_id.clear();
+    json::Value identity = json::Value::MakeObject();
+    identity.set("type", "AWSAccount");
+    identity.set("principalId", rec.principal->principal_id);
+    identity.set("accountId", rec.principal->account_id);
+    copy.record.set("userIdentity", std::move(identity));
+    copy.record.set("eventID", copy.event_id);
+    copy.record.set("recipientAccountId", owner);
+    copies.push_back(std::move(copy));
+  }
+  return copies;
+}
+
 std::string NewEventId(TimePoint time) {
   std::string id = ids::RequestId();  // 8-4-4-4-12 random hex
   uint64_t ms = static_cast<uint64_t>(Millis(time)) & 0xFFFFFFFFFFFFull;

@@ -1,8 +1,13 @@
-// audit_events: CloudTrail events and their lookup columns.
+// The audit event store: chunks of events and postings (docs/audit.md).
 #include "rampart/audit/event_store.h"
 
+#include <algorithm>
 #include <array>
+#include <map>
 #include <memory>
+#include <tuple>
+
+#include "audit/event_chunk.h"
 
 namespace rampart::audit {
 namespace {
@@ -68,7 +73,63 @@ CREATE TABLE audit_trails (
 );
 )sql";
 
-const store::Migration kMigrations[] = {{1, kSchemaV1}, {2, kSchemaV2}};
+
+// Version 3: events in chunks of up to 64, found through postings
+// (account, attribute, value) -> chunk, instead of one row per event with
+// five indexes. Existing events become one-event chunks with chunk = their
+// old seq; delivered seqs are moved to the new numbering.
+constexpr std::string_view kSchemaV3 = R"sql(
+CREATE TABLE audit_chunks (
+  chunk INTEGER PRIMARY KEY,
+  min_time INTEGER NOT NULL,
+  max_time INTEGER NOT NULL,
+  complete INTEGER NOT NULL,
+  meta TEXT NOT NULL,
+  records TEXT NOT NULL
+);
+CREATE INDEX audit_chunks_by_time ON audit_chunks (max_time);
+CREATE INDEX audit_chunks_incomplete ON audit_chunks (chunk) WHERE complete = 0;
+CREATE TABLE audit_postings (
+  account_id TEXT NOT NULL,
+  attr INTEGER NOT NULL,
+  value TEXT NOT NULL,
+  max_time INTEGER NOT NULL,
+  chunk INTEGER NOT NULL,
+  min_time INTEGER NOT NULL,
+  PRIMARY KEY (account_id, attr, value, max_time, chunk)
+) WITHOUT ROWID;
+CREATE INDEX audit_postings_by_chunk ON audit_postings (chunk);
+INSERT INTO audit_chunks (chunk, min_time, max_time, complete, meta, records)
+  SELECT seq, event_time, event_time, complete,
+         json_array(json_array(event_id, event_time, account_id, region, event_name,
+                               event_source, read_only, username, access_key_id,
+                               json((SELECT json_group_array(json_array(r.resource_type,
+                                                                        r.resource_name))
+                                     FROM audit_event_resources r
+                                     WHERE r.event_id = e.event_id)),
+                               length(CAST(record AS BLOB)))),
+         record
+  FROM audit_events e;
+INSERT OR IGNORE INTO audit_postings (account_id, attr, value, max_time, chunk, min_time)
+  SELECT account_id, 0, '', event_time, seq, event_time FROM audit_events
+  UNION ALL SELECT account_id, 1, event_name, event_time, seq, event_time FROM audit_events
+  UNION ALL SELECT account_id, 2, CASE read_only WHEN 0 THEN 'false' ELSE 'true' END,
+                   event_time, seq, event_time FROM audit_events
+  UNION ALL SELECT account_id, 3, username, event_time, seq, event_time FROM audit_events
+            WHERE username <> ''
+  UNION ALL SELECT account_id, 4, access_key_id, event_time, seq, event_time FROM audit_events
+            WHERE access_key_id <> ''
+  UNION ALL SELECT account_id, 5, event_source, event_time, seq, event_time FROM audit_events
+  UNION ALL SELECT r.account_id, 6, r.resource_type, r.event_time, e.seq, r.event_time
+            FROM audit_event_resources r JOIN audit_events e ON e.event_id = r.event_id
+  UNION ALL SELECT r.account_id, 7, r.resource_name, r.event_time, e.seq, r.event_time
+            FROM audit_event_resources r JOIN audit_events e ON e.event_id = r.event_id;
+UPDATE audit_trails SET delivered_seq = (delivered_seq << 20) | 1048575 WHERE delivered_seq > 0;
+DROP TABLE audit_event_resources;
+DROP TABLE audit_events;
+)sql";
+
+const store::Migration kMigrations[] = {{1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}};
 
 struct KeyName {
   std::string_view name;
@@ -85,68 +146,215 @@ constexpr std::array<KeyName, 8> kKeyNames = {{
     {"AccessKeyId", LookupKey::kAccessKeyId},
 }};
 
-std::string ResourcesText(const std::vector<EventResource>& resources) {
-  json::Value list = json::Value::MakeArray();
-  for (const EventResource& r : resources) {
-    json::Value e = json::Value::MakeObject();
-    e.set("ResourceType", r.type);
-    e.set("ResourceName", r.name);
-    list.push(std::move(e));
+using internal::Attr;
+
+Attr AttrOf(LookupKey key) {
+  switch (key) {
+    case LookupKey::kEventName: return Attr::kEventName;
+    case LookupKey::kReadOnly: return Attr::kReadOnly;
+    case LookupKey::kUsername: return Attr::kUsername;
+    case LookupKey::kAccessKeyId: return Attr::kAccessKeyId;
+    case LookupKey::kEventSource: return Attr::kEventSource;
+    case LookupKey::kResourceType: return Attr::kResourceType;
+    case LookupKey::kResourceName: return Attr::kResourceName;
+    case LookupKey::kEventId:  // found by time (its id carries it), then filtered
+    case LookupKey::kNone: return Attr::kAll;
   }
-  return json::Write(list);
+  return Attr::kAll;
 }
 
-std::vector<EventResource> ParseResources(const std::string& text) {
-  std::vector<EventResource> out;
-  auto parsed = json::Parse(text);
-  if (!parsed.ok() || !parsed->is_array()) return out;
-  for (const json::Value& e : parsed->as_array()) {
-    out.push_back({std::string(e.get_string("ResourceType")),
-                   std::string(e.get_string("ResourceName"))});
+// ---- writing ----
+
+// Where an event's posting sits in its chunk: the newest and oldest event
+// time among the chunk's events under it.
+struct PostingSpan {
+  int64_t min_time;
+  int64_t max_time;
+};
+using PostingMap = std::map<std::tuple<std::string_view, int64_t, std::string_view>, PostingSpan>;
+
+PostingMap ChunkPostings(std::span<const PackedEvent> events) {
+  PostingMap out;
+  for (const PackedEvent& ev : events) {
+    for (const internal::PostingKey& k : internal::PostingsOf(ev)) {
+      auto [it, fresh] = out.try_emplace({k.account, static_cast<int64_t>(k.attr), k.value},
+                                         PostingSpan{ev.time_ms, ev.time_ms});
+      if (!fresh) {
+        it->second.min_time = std::min(it->second.min_time, ev.time_ms);
+        it->second.max_time = std::max(it->second.max_time, ev.time_ms);
+      }
+    }
   }
   return out;
 }
 
-// The column an attribute filters on; resource attributes filter on the
-// resources table, which then drives the query.
-std::string_view AttributeColumn(LookupKey key) {
-  switch (key) {
-    case LookupKey::kEventId: return "e.event_id";
-    case LookupKey::kEventName: return "e.event_name";
-    case LookupKey::kReadOnly: return "e.read_only";
-    case LookupKey::kUsername: return "e.username";
-    case LookupKey::kEventSource: return "e.event_source";
-    case LookupKey::kAccessKeyId: return "e.access_key_id";
-    case LookupKey::kResourceType: return "r.resource_type";
-    case LookupKey::kResourceName: return "r.resource_name";
-    case LookupKey::kNone: return "";
+// The statements one InsertPacked call reuses.
+struct ChunkWriter {
+  std::unique_ptr<store::Statement> chunk;
+  std::unique_ptr<store::Statement> posting;
+
+  static Result<ChunkWriter> Prepare(store::Tx& tx) {
+    ChunkWriter w;
+    ASSIGN_OR_RETURN(w.chunk, tx.Prepare(
+        "INSERT INTO audit_chunks (min_time, max_time, complete, meta, records) "
+        "VALUES (?, ?, ?, ?, ?)"));
+    ASSIGN_OR_RETURN(w.posting, tx.Prepare(
+        "INSERT INTO audit_postings (account_id, attr, value, max_time, chunk, min_time) "
+        "VALUES (?, ?, ?, ?, last_insert_rowid(), ?)"));
+    return w;
   }
-  return "";
+
+  Status Write(std::span<const PackedEvent> events, bool complete) {
+    internal::EncodedChunk enc = internal::EncodeChunk(events);
+    RETURN_IF_ERROR(chunk->Reset());
+    chunk->Bind(1, enc.min_time).Bind(2, enc.max_time).Bind(3, int64_t{complete});
+    RETURN_IF_ERROR(chunk->Bind(4, enc.meta).Bind(5, enc.records).Run());
+    for (const auto& [key, span] : ChunkPostings(events)) {
+      RETURN_IF_ERROR(posting->Reset());
+      posting->Bind(1, std::get<0>(key)).Bind(2, std::get<1>(key)).Bind(3, std::get<2>(key));
+      RETURN_IF_ERROR(posting->Bind(4, span.max_time).Bind(5, span.min_time).Run());
+    }
+    return Status::Ok();
+  }
+};
+
+Status DeleteChunk(store::Tx& tx, int64_t chunk) {
+  ASSIGN_OR_RETURN(auto del, tx.Prepare("DELETE FROM audit_chunks WHERE chunk = ?"));
+  RETURN_IF_ERROR(del->Bind(1, chunk).Run());
+  ASSIGN_OR_RETURN(auto del_postings, tx.Prepare("DELETE FROM audit_postings WHERE chunk = ?"));
+  return del_postings->Bind(1, chunk).Run();
 }
 
-// Each lookup is an equality on (account, attribute) and a range on
-// (time, event id), newest first, so that it walks one index backwards
-// (see the indexes above) and stops after a page.
-std::string LookupSql(const LookupQuery& q) {
-  bool by_resource = q.key == LookupKey::kResourceType || q.key == LookupKey::kResourceName;
-  std::string_view t = by_resource ? "r" : "e";
-  std::string sql =
-      "SELECT e.event_id, e.event_time, e.event_name, e.read_only, e.access_key_id, "
-      "e.event_source, e.username, e.resources, e.record FROM ";
-  sql += by_resource ? "audit_event_resources r JOIN audit_events e ON e.event_id = r.event_id"
-                     : "audit_events e";
-  std::string table(t);
-  sql += " WHERE " + table + ".account_id = ?";
-  if (q.key != LookupKey::kNone) sql += " AND " + std::string(AttributeColumn(q.key)) + " = ?";
-  sql += " AND " + table + ".event_time >= ? AND " + table + ".event_time <= ?";
-  if (q.after) sql += " AND (" + table + ".event_time, " + table + ".event_id) < (?, ?)";
-  sql += " ORDER BY " + table + ".event_time DESC, " + table + ".event_id DESC LIMIT ?";
-  return sql;
+// The event ids a chunk's meta names.
+Result<std::vector<std::string>> MetaEventIds(std::string_view meta) {
+  auto parsed = json::Parse(meta);
+  if (!parsed.ok() || !parsed->is_array()) return Status::Internal("damaged audit chunk: meta");
+  std::vector<std::string> ids;
+  for (const json::Value& e : parsed->as_array()) {
+    if (e.is_array() && !e.as_array().empty() && e.as_array()[0].is_string()) {
+      ids.push_back(e.as_array()[0].as_string());
+    }
+  }
+  return ids;
+}
+
+// Removes the incomplete versions of these events (each alone in its
+// chunk, written inside its request's transaction). Incomplete chunks are
+// only those of requests in flight, so the scan is short.
+Status DeleteIncomplete(store::Tx& tx, std::span<const PackedEvent> events) {
+  ASSIGN_OR_RETURN(auto q, tx.Prepare("SELECT chunk, meta FROM audit_chunks WHERE complete = 0"));
+  std::vector<int64_t> doomed;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, q->Step());
+    if (!row) break;
+    ASSIGN_OR_RETURN(std::vector<std::string> ids, MetaEventIds(q->Text(1)));
+    bool replaced = std::any_of(ids.begin(), ids.end(), [&](const std::string& id) {
+      return std::any_of(events.begin(), events.end(),
+                         [&](const PackedEvent& ev) { return ev.event_id == id; });
+    });
+    if (replaced) doomed.push_back(q->Int(0));
+  }
+  for (int64_t chunk : doomed) RETURN_IF_ERROR(DeleteChunk(tx, chunk));
+  return Status::Ok();
+}
+
+// ---- reading ----
+
+StoredEvent ToStored(PackedEvent&& ev) {
+  return {std::move(ev.event_id), ev.time_ms,           std::move(ev.event_name),
+          ev.read_only,           std::move(ev.access_key_id), std::move(ev.event_source),
+          std::move(ev.username), std::move(ev.resources), std::move(ev.record)};
+}
+
+Result<std::vector<PackedEvent>> ReadChunk(store::Statement& read, int64_t chunk) {
+  RETURN_IF_ERROR(read.Reset());
+  read.Bind(1, chunk);
+  ASSIGN_OR_RETURN(bool row, read.Step());
+  if (!row) return std::vector<PackedEvent>{};
+  return internal::DecodeChunk(read.Text(0), read.Text(1));
+}
+
+// Newest first; ties broken by event id, descending (the NextToken order).
+bool Newer(const StoredEvent& a, const StoredEvent& b) {
+  return std::tie(a.time_ms, a.event_id) > std::tie(b.time_ms, b.event_id);
+}
+
+// Collects the newest events of a lookup, keeping at most limit + 1.
+class PageBuilder {
+ public:
+  PageBuilder(const LookupQuery& q, Attr attr) : q_(q), attr_(attr) {}
+
+  void Consider(std::vector<PackedEvent>& events) {
+    for (PackedEvent& ev : events) {
+      if (!Wanted(ev)) continue;
+      found_.push_back(ToStored(std::move(ev)));
+      std::push_heap(found_.begin(), found_.end(), Newer);
+      if (found_.size() > Keep()) {
+        std::pop_heap(found_.begin(), found_.end(), Newer);
+        found_.pop_back();
+      }
+    }
+  }
+  // Whether a chunk whose newest matching event is at max_time could still
+  // change the page.
+  bool Needs(int64_t max_time) const {
+    return found_.size() < Keep() || max_time >= found_.front().time_ms;
+  }
+  LookupPage Finish() {
+    std::sort(found_.begin(), found_.end(), Newer);
+    LookupPage page;
+    page.more = found_.size() > static_cast<size_t>(q_.max_results);
+    if (page.more) found_.resize(static_cast<size_t>(q_.max_results));
+    page.events = std::move(found_);
+    return page;
+  }
+
+ private:
+  size_t Keep() const { return static_cast<size_t>(std::max(q_.max_results, 0)) + 1; }
+  bool Wanted(const PackedEvent& ev) const {
+    if (ev.account_id != q_.account_id || ev.time_ms < q_.start_ms || ev.time_ms > q_.end_ms) {
+      return false;
+    }
+    if (q_.key == LookupKey::kEventId && ev.event_id != q_.value) return false;
+    if (!internal::Matches(ev, attr_, q_.value)) return false;
+    return !q_.after || std::tie(ev.time_ms, ev.event_id) <
+                            std::tie(q_.after->first, q_.after->second);
+  }
+
+  const LookupQuery& q_;
+  const Attr attr_;
+  std::vector<StoredEvent> found_;  // a min-heap by Newer: front() is the oldest kept
+};
+
+// Chunks that may hold the lookup's events, newest first: through the
+// postings, or for an event id through the chunks around the time the id
+// carries (an event is written within minutes of its time).
+Result<std::unique_ptr<store::Statement>> CandidateChunks(store::Tx& tx, const LookupQuery& q,
+                                                          Attr attr, int64_t upper) {
+  constexpr int64_t kWriteLagMs = 3600 * 1000;
+  std::unique_ptr<store::Statement> s;
+  if (q.key == LookupKey::kEventId) {
+    int64_t t = internal::EventIdMillis(q.value);
+    ASSIGN_OR_RETURN(s, tx.Prepare(
+        "SELECT chunk, max_time FROM audit_chunks WHERE max_time >= ? AND max_time <= ? "
+        "AND min_time <= ? ORDER BY max_time DESC, chunk DESC"));
+    s->Bind(1, t).Bind(2, t + kWriteLagMs).Bind(3, t);
+    return s;
+  }
+  ASSIGN_OR_RETURN(s, tx.Prepare(
+      "SELECT chunk, max_time FROM audit_postings WHERE account_id = ? AND attr = ? "
+      "AND value = ? AND max_time >= ? AND min_time <= ? ORDER BY max_time DESC, chunk DESC"));
+  s->Bind(1, q.account_id).Bind(2, static_cast<int64_t>(attr));
+  s->Bind(3, attr == Attr::kAll ? std::string_view("") : std::string_view(q.value));
+  s->Bind(4, q.start_ms).Bind(5, upper);
+  return s;
 }
 
 }  // namespace
 
 Status MigrateEventStore(store::Database& db) { return db.Migrate("audit", kMigrations); }
+
+std::span<const store::Migration> internal::EventStoreMigrations() { return kMigrations; }
 
 std::optional<LookupKey> ParseLookupKey(std::string_view name) {
   for (const KeyName& k : kKeyNames) {
@@ -155,87 +363,80 @@ std::optional<LookupKey> ParseLookupKey(std::string_view name) {
   return std::nullopt;
 }
 
-Status InsertEvents(store::Tx& tx, std::span<const Event> events, bool replace) {
+PackedEvent Pack(const Event& ev) {
+  PackedEvent p;
+  p.event_id = ev.event_id;
+  p.account_id = ev.account_id;
+  p.region = std::string(ev.record.get_string("awsRegion"));
+  p.time_ms = ev.time_ms;
+  p.event_name = ev.event_name;
+  p.event_source = ev.event_source;
+  p.read_only = ev.read_only;
+  p.username = ev.username;
+  p.access_key_id = ev.access_key_id;
+  p.resources = ev.resources;
+  p.record = json::Write(ev.record);
+  p.complete = ev.complete;
+  return p;
+}
+
+Status InsertPacked(store::Tx& tx, std::span<const PackedEvent> events, bool replace) {
   if (events.empty()) return Status::Ok();
-  std::unique_ptr<store::Statement> del, del_res, res;
-  if (replace) {
-    // Delete and insert rather than update, so that a completed record
-    // takes a new seq and log file delivery (which skips incomplete rows)
-    // sees it.
-    ASSIGN_OR_RETURN(del, tx.Prepare("DELETE FROM audit_events WHERE event_id = ?"));
-    ASSIGN_OR_RETURN(del_res, tx.Prepare("DELETE FROM audit_event_resources WHERE event_id = ?"));
-  }
-  ASSIGN_OR_RETURN(auto ins, tx.Prepare(
-      "INSERT INTO audit_events (event_id, account_id, region, event_time, event_name, "
-      "event_source, read_only, username, access_key_id, resources, complete, record) "
-      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
-  for (const Event& ev : events) {
-    if (replace) {
-      RETURN_IF_ERROR(del->Reset());
-      RETURN_IF_ERROR(del->Bind(1, ev.event_id).Run());
-      RETURN_IF_ERROR(del_res->Reset());
-      RETURN_IF_ERROR(del_res->Bind(1, ev.event_id).Run());
+  if (replace) RETURN_IF_ERROR(DeleteIncomplete(tx, events));
+  ASSIGN_OR_RETURN(ChunkWriter writer, ChunkWriter::Prepare(tx));
+  size_t begin = 0;
+  while (begin < events.size()) {
+    // A run of complete events fills chunks; an incomplete one stays alone
+    // so that its completion replaces exactly it.
+    size_t end = begin + 1;
+    if (events[begin].complete) {
+      while (end < events.size() && end - begin < internal::kChunkEvents && events[end].complete) {
+        ++end;
+      }
     }
-    RETURN_IF_ERROR(ins->Reset());
-    ins->Bind(1, ev.event_id).Bind(2, ev.account_id).Bind(3, ev.record.get_string("awsRegion"));
-    ins->Bind(4, ev.time_ms).Bind(5, ev.event_name).Bind(6, ev.event_source);
-    ins->Bind(7, int64_t{ev.read_only}).Bind(8, ev.username).Bind(9, ev.access_key_id);
-    ins->Bind(10, ev.resources.empty() ? std::string("[]") : ResourcesText(ev.resources));
-    ins->Bind(11, int64_t{ev.complete}).Bind(12, json::Write(ev.record));
-    RETURN_IF_ERROR(ins->Run());
-    if (ev.resources.empty()) continue;
-    if (!res) {
-      ASSIGN_OR_RETURN(res, tx.Prepare(
-          "INSERT INTO audit_event_resources (event_id, account_id, event_time, resource_type, "
-          "resource_name) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"));
-    }
-    for (const EventResource& r : ev.resources) {
-      RETURN_IF_ERROR(res->Reset());
-      res->Bind(1, ev.event_id).Bind(2, ev.account_id).Bind(3, ev.time_ms);
-      res->Bind(4, r.type).Bind(5, r.name);
-      RETURN_IF_ERROR(res->Run());
-    }
+    RETURN_IF_ERROR(writer.Write(events.subspan(begin, end - begin), events[begin].complete));
+    begin = end;
   }
   return Status::Ok();
+}
+
+Status InsertEvents(store::Tx& tx, std::span<const Event> events, bool replace) {
+  std::vector<PackedEvent> packed;
+  packed.reserve(events.size());
+  for (const Event& ev : events) packed.push_back(Pack(ev));
+  return InsertPacked(tx, packed, replace);
 }
 
 Status InsertEvent(store::Tx& tx, const Event& ev) {
   return InsertEvents(tx, std::span<const Event>(&ev, 1), /*replace=*/true);
 }
 
+Result<int64_t> MaxEventSeq(store::Tx& tx) {
+  ASSIGN_OR_RETURN(auto s, tx.Prepare("SELECT MAX(chunk) FROM audit_chunks"));
+  ASSIGN_OR_RETURN(bool row, s->Step());
+  if (!row || s->IsNull(0)) return int64_t{0};
+  return internal::LastSeqOf(s->Int(0));
+}
+
 Result<LookupPage> LookupEvents(store::Database& db, const LookupQuery& q) {
-  std::string sql = LookupSql(q);
-  LookupPage page;
+  Attr attr = AttrOf(q.key);
+  int64_t upper = q.after ? std::min(q.end_ms, q.after->first) : q.end_ms;
+  if (q.key == LookupKey::kEventId && internal::EventIdMillis(q.value) < 0) return LookupPage{};
+  PageBuilder builder(q, attr);
   Status st = db.Read([&](store::Tx& tx) -> Status {
-    ASSIGN_OR_RETURN(auto s, tx.Prepare(sql));
-    int i = 1;  // the next parameter
-    s->Bind(i++, q.account_id);
-    if (q.key == LookupKey::kReadOnly) {
-      s->Bind(i++, int64_t{q.value == "true"});
-    } else if (q.key != LookupKey::kNone) {
-      s->Bind(i++, q.value);
-    }
-    s->Bind(i, q.start_ms).Bind(i + 1, q.end_ms);
-    i += 2;
-    if (q.after) {
-      s->Bind(i, q.after->first).Bind(i + 1, q.after->second);
-      i += 2;
-    }
-    s->Bind(i++, static_cast<int64_t>(q.max_results) + 1);
+    ASSIGN_OR_RETURN(auto candidates, CandidateChunks(tx, q, attr, upper));
+    ASSIGN_OR_RETURN(auto read, tx.Prepare(
+        "SELECT meta, records FROM audit_chunks WHERE chunk = ?"));
     while (true) {
-      ASSIGN_OR_RETURN(bool row, s->Step());
-      if (!row) break;
-      if (static_cast<int>(page.events.size()) == q.max_results) {
-        page.more = true;
-        break;
-      }
-      page.events.push_back({s->Text(0), s->Int(1), s->Text(2), s->Int(3) != 0, s->Text(4),
-                             s->Text(5), s->Text(6), ParseResources(s->Text(7)), s->Text(8)});
+      ASSIGN_OR_RETURN(bool row, candidates->Step());
+      if (!row || !builder.Needs(candidates->Int(1))) break;
+      ASSIGN_OR_RETURN(std::vector<PackedEvent> events, ReadChunk(*read, candidates->Int(0)));
+      builder.Consider(events);
     }
     return Status::Ok();
   });
   RETURN_IF_ERROR(st);
-  return page;
+  return builder.Finish();
 }
 
 Result<std::vector<SequencedEvent>> EventsAfter(store::Database& db, int64_t after_seq,
@@ -243,15 +444,22 @@ Result<std::vector<SequencedEvent>> EventsAfter(store::Database& db, int64_t aft
   std::vector<SequencedEvent> out;
   Status st = db.Read([&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(auto s, tx.Prepare(
-        "SELECT seq, account_id, region, read_only, event_source, event_time, record "
-        "FROM audit_events "
-        "WHERE seq > ? AND complete = 1 ORDER BY seq LIMIT ?"));
-    s->Bind(1, after_seq).Bind(2, static_cast<int64_t>(limit));
-    while (true) {
+        "SELECT chunk, meta, records FROM audit_chunks "
+        "WHERE chunk >= ? AND complete = 1 ORDER BY chunk"));
+    s->Bind(1, internal::ChunkOfSeq(after_seq));
+    while (static_cast<int>(out.size()) < limit) {
       ASSIGN_OR_RETURN(bool row, s->Step());
       if (!row) break;
-      out.push_back({s->Int(0), s->Text(1), s->Text(2), s->Int(3) != 0, s->Text(4), s->Int(5),
-                     s->Text(6)});
+      int64_t chunk = s->Int(0);
+      ASSIGN_OR_RETURN(std::vector<PackedEvent> events,
+                       internal::DecodeChunk(s->Text(1), s->Text(2)));
+      for (size_t i = 0; i < events.size() && static_cast<int>(out.size()) < limit; ++i) {
+        int64_t seq = internal::SeqOf(chunk, i);
+        if (seq <= after_seq) continue;
+        PackedEvent& ev = events[i];
+        out.push_back({seq, std::move(ev.account_id), std::move(ev.region), ev.read_only,
+                       std::move(ev.event_source), ev.time_ms, std::move(ev.record)});
+      }
     }
     return Status::Ok();
   });
@@ -261,21 +469,21 @@ Result<std::vector<SequencedEvent>> EventsAfter(store::Database& db, int64_t aft
 
 Status RecoverIncompleteEvents(store::Database& db) {
   return db.Write([](store::Tx& tx) -> Status {
-    ASSIGN_OR_RETURN(auto q, tx.Prepare("SELECT event_id FROM audit_events WHERE complete = 0"));
-    std::vector<std::string> ids;
+    ASSIGN_OR_RETURN(auto q, tx.Prepare(
+        "SELECT chunk, meta, records FROM audit_chunks WHERE complete = 0 ORDER BY chunk"));
+    std::vector<int64_t> chunks;
+    std::vector<PackedEvent> events;
     while (true) {
       ASSIGN_OR_RETURN(bool row, q->Step());
       if (!row) break;
-      ids.push_back(q->Text(0));
+      chunks.push_back(q->Int(0));
+      ASSIGN_OR_RETURN(std::vector<PackedEvent> decoded,
+                       internal::DecodeChunk(q->Text(1), q->Text(2)));
+      for (PackedEvent& ev : decoded) events.push_back(std::move(ev));
     }
-    ASSIGN_OR_RETURN(auto up, tx.Prepare(
-        "UPDATE audit_events SET complete = 1, "
-        "seq = (SELECT MAX(seq) FROM audit_events) + 1 WHERE event_id = ?"));
-    for (const std::string& id : ids) {
-      RETURN_IF_ERROR(up->Reset());
-      RETURN_IF_ERROR(up->Bind(1, id).Run());
-    }
-    return Status::Ok();
+    for (int64_t chunk : chunks) RETURN_IF_ERROR(DeleteChunk(tx, chunk));
+    // Kept as they are, now complete, at the end of the delivery order.
+    return InsertPacked(tx, events, /*replace=*/false);
   });
 }
 

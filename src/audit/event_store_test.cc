@@ -5,12 +5,15 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <set>
 #include <tuple>
 
+#include "audit/event_chunk.h"
 #include "audit/lookup.h"
 #include "rampart/audit/store_sink.h"
 #include "rampart/core/arn.h"
+#include "rampart/core/encoding.h"
 
 namespace rampart::audit {
 namespace {
@@ -18,10 +21,34 @@ namespace {
 constexpr std::string_view kAcct = "111122223333";
 constexpr std::string_view kOther = "444455556666";
 
-Event MakeEvent(std::string id, std::string_view account, int64_t time_ms, std::string name,
+// Test events are named by short tags; their ids are real version 7 UUIDs
+// (the store finds an event id through the time it carries) whose random
+// part is the tag, so that ties at one millisecond sort by tag.
+std::map<std::string, std::string>& TagOfId() {
+  static std::map<std::string, std::string> tags;
+  return tags;
+}
+
+std::string IdOf(std::string_view tag) {
+  for (const auto& [id, t] : TagOfId()) {
+    if (t == tag) return id;
+  }
+  return "00000000-0000-7000-8000-000000000000";
+}
+
+std::string TestId(int64_t time_ms, std::string_view tag) {
+  std::string id = NewEventId(TimePoint(std::chrono::milliseconds(time_ms)));
+  std::string tail = HexEncode(tag);
+  tail.resize(12, '0');
+  id = id.substr(0, 14) + "7000-8000-" + tail;
+  TagOfId()[id] = std::string(tag);
+  return id;
+}
+
+Event MakeEvent(std::string tag, std::string_view account, int64_t time_ms, std::string name,
                 bool read_only, std::string user, std::vector<EventResource> res = {}) {
   Event ev;
-  ev.event_id = std::move(id);
+  ev.event_id = TestId(time_ms, tag);
   ev.account_id = std::string(account);
   ev.time_ms = time_ms;
   ev.event_name = std::move(name);
@@ -64,7 +91,7 @@ class EventStoreTest : public ::testing::Test {
     EXPECT_TRUE(page.ok()) << page.status().ToString();
     std::vector<std::string> out;
     if (page.ok()) {
-      for (const auto& e : page->events) out.push_back(e.event_id);
+      for (const auto& e : page->events) out.push_back(TagOfId()[e.event_id]);
     }
     return out;
   }
@@ -90,8 +117,8 @@ TEST_F(EventStoreTest, NewestFirstAndOwnAccountOnly) {
 
 TEST_F(EventStoreTest, EveryAttributeKey) {
   Populate();
-  EXPECT_EQ(Ids(Query(LookupKey::kEventId, "e3")), (IdList{"e3"}));
-  EXPECT_EQ(Ids(Query(LookupKey::kEventId, "x1")), IdList{});  // another account's
+  EXPECT_EQ(Ids(Query(LookupKey::kEventId, IdOf("e3"))), (IdList{"e3"}));
+  EXPECT_EQ(Ids(Query(LookupKey::kEventId, IdOf("x1"))), IdList{});  // another account's
   EXPECT_EQ(Ids(Query(LookupKey::kEventName, "CreateUser")), (IdList{"e9", "e7", "e5", "e3", "e1"}));
   EXPECT_EQ(Ids(Query(LookupKey::kReadOnly, "true")), (IdList{"e8", "e6", "e4", "e2", "e0"}));
   EXPECT_EQ(Ids(Query(LookupKey::kReadOnly, "false")), (IdList{"e9", "e7", "e5", "e3", "e1"}));
@@ -122,7 +149,7 @@ TEST_F(EventStoreTest, PaginationVisitsEveryEventOnce) {
   for (int pages = 0; pages < 10; ++pages) {
     auto page = LookupEvents(*db_, q);
     ASSERT_TRUE(page.ok());
-    for (const auto& e : page->events) seen.push_back(e.event_id);
+    for (const auto& e : page->events) seen.push_back(TagOfId()[e.event_id]);
     json::Value out = LookupOutput(q, *page);
     std::string_view token = out.get_string("NextToken");
     if (token.empty()) {
@@ -160,12 +187,12 @@ TEST_F(EventStoreTest, PaginationByAttributeAndResource) {
 
 TEST_F(EventStoreTest, OutputShape) {
   Populate();
-  LookupQuery q = Query(LookupKey::kEventId, "e4");
+  LookupQuery q = Query(LookupKey::kEventId, IdOf("e4"));
   auto page = LookupEvents(*db_, q);
   ASSERT_TRUE(page.ok());
   json::Value out = LookupOutput(q, *page);
   const json::Value& e = out.find("Events")->as_array().at(0);
-  EXPECT_EQ(e.get_string("EventId"), "e4");
+  EXPECT_EQ(e.get_string("EventId"), IdOf("e4"));
   EXPECT_EQ(e.get_string("EventName"), "GetUser");
   EXPECT_EQ(e.get_string("ReadOnly"), "true");
   EXPECT_EQ(e.get_string("Username"), "alice");
@@ -175,8 +202,90 @@ TEST_F(EventStoreTest, OutputShape) {
   EXPECT_EQ(e.find("Resources")->as_array().at(0).get_string("ResourceName"), "u1");
   auto record = json::Parse(std::string(e.get_string("CloudTrailEvent")));
   ASSERT_TRUE(record.ok());
-  EXPECT_EQ(record->get_string("eventID"), "e4");
+  EXPECT_EQ(record->get_string("eventID"), IdOf("e4"));
   EXPECT_EQ(out.find("NextToken"), nullptr);
+}
+
+// A data directory written before events were chunked: its rows become
+// one-event chunks, found by every attribute, and a trail's delivery
+// position still points after the events it delivered.
+TEST(EventStoreMigrationTest, RowsOfVersionTwoBecomeChunks) {
+  auto opened = store::OpenSqlite({.path = ":memory:"});
+  ASSERT_TRUE(opened.ok());
+  store::Database& db = **opened;
+  ASSERT_TRUE(db.Migrate("audit", internal::EventStoreMigrations().first(2)).ok());
+  std::string first = TestId(1000, "m1"), second = TestId(2000, "m2");
+  std::string sql =
+      "INSERT INTO audit_events (seq, event_id, account_id, region, event_time, event_name, "
+      "event_source, read_only, username, access_key_id, resources, complete, record) VALUES "
+      "(7, '" + first + "', '111122223333', 'us-east-1', 1000, 'CreateUser', 'iam.amazonaws.com', "
+      "0, 'alice', 'AKIAALICE', '[]', 1, '{\"eventID\":\"" + first + "\"}'), "
+      "(9, '" + second + "', '111122223333', 'eu-west-1', 2000, 'GetUser', 'iam.amazonaws.com', "
+      "1, '', '', '[]', 1, '{\"eventID\":\"" + second + "\"}');"
+      "INSERT INTO audit_event_resources VALUES ('" + first + "', '111122223333', 1000, "
+      "'AWS::IAM::User', 'bob');"
+      "INSERT INTO audit_trails VALUES ('111122223333', 'us-east-1', 't', 'b', '', 1, 1, 1, "
+      "'[]', 0, 0, 0, 0, 0, '', 7);";
+  ASSERT_TRUE(db.Write([&](store::Tx& tx) { return tx.Exec(sql); }).ok());
+  ASSERT_TRUE(MigrateEventStore(db).ok());
+
+  auto lookup = [&](LookupKey key, std::string value) {
+    LookupQuery q;
+    q.account_id = "111122223333";
+    q.key = key;
+    q.value = std::move(value);
+    auto page = LookupEvents(db, q);
+    EXPECT_TRUE(page.ok());
+    std::vector<std::string> tags;
+    for (const StoredEvent& e : page->events) tags.push_back(TagOfId()[e.event_id]);
+    return tags;
+  };
+  EXPECT_EQ(lookup(LookupKey::kNone, ""), (IdList{"m2", "m1"}));
+  EXPECT_EQ(lookup(LookupKey::kEventName, "CreateUser"), IdList{"m1"});
+  EXPECT_EQ(lookup(LookupKey::kReadOnly, "true"), IdList{"m2"});
+  EXPECT_EQ(lookup(LookupKey::kUsername, "alice"), IdList{"m1"});
+  EXPECT_EQ(lookup(LookupKey::kAccessKeyId, "AKIAALICE"), IdList{"m1"});
+  EXPECT_EQ(lookup(LookupKey::kResourceName, "bob"), IdList{"m1"});
+  EXPECT_EQ(lookup(LookupKey::kEventId, second), IdList{"m2"});
+
+  int64_t delivered = 0;
+  ASSERT_TRUE(db.Read([&](store::Tx& tx) -> Status {
+                  ASSIGN_OR_RETURN(auto s, tx.Prepare("SELECT delivered_seq FROM audit_trails"));
+                  ASSIGN_OR_RETURN(bool row, s->Step());
+                  if (row) delivered = s->Int(0);
+                  return Status::Ok();
+                }).ok());
+  auto after = EventsAfter(db, delivered, 100);
+  ASSERT_TRUE(after.ok());
+  ASSERT_EQ(after->size(), 1u);
+  EXPECT_EQ((*after)[0].region, "eu-west-1");
+  EXPECT_EQ((*after)[0].record, "{\"eventID\":\"" + second + "\"}");
+}
+
+// More events than one chunk holds: every one is found, in order, and
+// delivery sees each exactly once.
+TEST_F(EventStoreTest, ManyEventsSpanSeveralChunks) {
+  std::vector<Event> events;
+  for (int i = 0; i < 150; ++i) {
+    events.push_back(MakeEvent("n" + std::to_string(i), kAcct, 10000 + i, "GetUser", true,
+                               i % 2 ? "alice" : "bob"));
+  }
+  ASSERT_TRUE(db_->Write([&](store::Tx& tx) { return InsertEvents(tx, events, false); }).ok());
+  LookupQuery q = Query(LookupKey::kUsername, "alice");
+  q.max_results = 50;
+  auto page = LookupEvents(*db_, q);
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->events.size(), 50u);
+  EXPECT_TRUE(page->more);
+  EXPECT_EQ(TagOfId()[page->events.front().event_id], "n149");
+  EXPECT_EQ(TagOfId()[page->events.back().event_id], "n51");
+  auto all = EventsAfter(*db_, 0, 1000);
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 150u);
+  for (size_t i = 1; i < all->size(); ++i) EXPECT_LT((*all)[i - 1].seq, (*all)[i].seq);
+  auto tail = EventsAfter(*db_, (*all)[99].seq, 1000);
+  ASSERT_TRUE(tail.ok());
+  EXPECT_EQ(tail->size(), 50u);
 }
 
 json::Value Attr(std::string_view key, std::string_view value) {
@@ -278,16 +387,19 @@ class SinkTest : public EventStoreTest {
   Status InsertThing() {
     return db_->Write([](store::Tx& tx) { return tx.Exec("INSERT INTO things VALUES ('x');"); });
   }
-  // (event name, complete) of every stored row.
+  // (event name, complete) of every stored event, in delivery order.
   std::vector<std::pair<std::string, int64_t>> Rows() {
     std::vector<std::pair<std::string, int64_t>> out;
     EXPECT_TRUE(db_->Read([&](store::Tx& tx) -> Status {
                       ASSIGN_OR_RETURN(auto s, tx.Prepare(
-                          "SELECT event_name, complete FROM audit_events ORDER BY seq"));
+                          "SELECT meta, complete FROM audit_chunks ORDER BY chunk"));
                       while (true) {
                         ASSIGN_OR_RETURN(bool row, s->Step());
                         if (!row) break;
-                        out.emplace_back(s->Text(0), s->Int(1));
+                        ASSIGN_OR_RETURN(json::Value meta, json::Parse(s->Text(0)));
+                        for (const json::Value& e : meta.as_array()) {
+                          out.emplace_back(e.as_array().at(4).as_string(), s->Int(1));
+                        }
                       }
                       return Status::Ok();
                     })

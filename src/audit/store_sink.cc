@@ -84,7 +84,13 @@ void StoreAuditSink::Record(const server::AuditRecord& record) {
     event_id = NewEventId(record.time);
   }
   Event ev = BuildEvent(record, {event_id, options_.default_region, options_.fallback_account});
+  std::vector<Event> owner_copies = ResourceOwnerCopies(record, ev);
   bool sync = joined || (record.principal != nullptr && !ev.read_only);
+  Store(Pack(ev), sync, /*replace=*/joined);
+  for (const Event& copy : owner_copies) Store(Pack(copy), sync, /*replace=*/false);
+}
+
+void StoreAuditSink::Store(PackedEvent ev, bool sync, bool replace) {
   if (!sync) {
     std::unique_lock lock(mu_);
     if (queue_.size() < options_.max_queue) {
@@ -95,12 +101,12 @@ void StoreAuditSink::Record(const server::AuditRecord& record) {
       return;
     }
   }
-  WriteNow(ev, /*replace=*/joined);
+  WriteNow(ev, replace);
 }
 
-void StoreAuditSink::WriteNow(const Event& ev, bool replace) {
+void StoreAuditSink::WriteNow(const PackedEvent& ev, bool replace) {
   Status st = db_.Write(
-      [&](store::Tx& tx) { return InsertEvents(tx, std::span<const Event>(&ev, 1), replace); });
+      [&](store::Tx& tx) { return InsertPacked(tx, std::span<const PackedEvent>(&ev, 1), replace); });
   if (!st.ok()) {
     log::Error("audit record not stored",
                {{"event_id", ev.event_id}, {"error", st.ToString()}});
@@ -110,14 +116,14 @@ void StoreAuditSink::WriteNow(const Event& ev, bool replace) {
   ++sync_writes_;
 }
 
-Status StoreAuditSink::WriteBatch(std::vector<Event>& batch) {
+Status StoreAuditSink::WriteBatch(std::vector<PackedEvent>& batch) {
   if (batch.empty()) return Status::Ok();
-  return db_.Write([&](store::Tx& tx) { return InsertEvents(tx, batch, /*replace=*/false); });
+  return db_.Write([&](store::Tx& tx) { return InsertPacked(tx, batch, /*replace=*/false); });
 }
 
 Status StoreAuditSink::Flush() {
   std::lock_guard flush_lock(flush_mu_);
-  std::vector<Event> batch;
+  std::vector<PackedEvent> batch;
   {
     std::lock_guard lock(mu_);
     batch.swap(queue_);

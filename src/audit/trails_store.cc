@@ -2,6 +2,7 @@
 #include <cctype>
 
 #include "audit/trails_internal.h"
+#include "rampart/audit/event_store.h"
 
 namespace rampart::audit::internal {
 namespace {
@@ -194,11 +195,6 @@ Status DeleteTrailRow(store::Tx& tx, const TrailRow& row) {
   return s->Bind(1, row.account_id).Bind(2, row.name).Run();
 }
 
-Result<int64_t> MaxEventSeq(store::Tx& tx) {
-  ASSIGN_OR_RETURN(auto s, tx.Prepare("SELECT MAX(seq) FROM audit_events"));
-  ASSIGN_OR_RETURN(bool row, s->Step());
-  if (!row || s->IsNull(0)) return int64_t{0};
-  return s->Int(0);
-}
+Result<int64_t> MaxEventSeq(store::Tx& tx) { return audit::MaxEventSeq(tx); }
 
 }  // namespace rampart::audit::internal

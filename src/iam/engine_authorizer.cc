@@ -1,5 +1,6 @@
 #include "rampart/iam/engine_authorizer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <optional>
 
@@ -298,11 +299,34 @@ Result<std::shared_ptr<const PrincipalPolicies>> EngineAuthorizer::PoliciesOf(
   return loaded;
 }
 
+namespace {
+
+// The 12-digit account field of an ARN; empty when it has none (AWS-owned
+// resources, "*").
+std::string_view ArnAccount(std::string_view arn) {
+  if (!arn.starts_with("arn:")) return {};
+  size_t pos = 0;
+  for (int field = 0; field < 4; ++field) {
+    pos = arn.find(':', pos);
+    if (pos == std::string_view::npos) return {};
+    ++pos;
+  }
+  size_t end = arn.find(':', pos);
+  if (end == std::string_view::npos) return {};
+  std::string_view account = arn.substr(pos, end - pos);
+  bool digits = account.size() == 12 &&
+                std::all_of(account.begin(), account.end(), [](char c) { return c >= '0' && c <= '9'; });
+  return digits ? account : std::string_view();
+}
+
+}  // namespace
+
 Result<bool> EngineAuthorizer::Evaluate(const server::RequestContext& ctx,
                                         std::string_view action, std::string_view resource_arn,
                                         std::span<const server::ConditionKey> keys, PolicySet set,
                                         Status* denial, bool* explicit_deny) const {
   const server::Principal& p = ctx.principal();
+  ctx.NoteResourceAccount(ArnAccount(resource_arn));
   if (Status limited = SessionTokenLimits(p, action); !limited.ok()) {
     if (denial != nullptr) *denial = limited;
     if (explicit_deny != nullptr) *explicit_deny = true;

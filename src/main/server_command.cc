@@ -98,6 +98,14 @@ std::chrono::seconds TrailDeliveryInterval() {
   return std::chrono::seconds(seconds >= 1 && seconds <= 300 ? seconds : 300);
 }
 
+// RAMPART_BENCH_NO_AUDIT=1 runs without an audit trail, so that
+// bench/run.sh can measure what auditing costs. Never for real use: the
+// server then keeps no CloudTrail records at all, and says so loudly.
+bool AuditDisabledForBenchmark() {
+  const char* env = std::getenv("RAMPART_BENCH_NO_AUDIT");
+  return env != nullptr && std::string_view(env) == "1";
+}
+
 // How often the KMS scheduler deletes expired keys and rotates due keys.
 std::chrono::milliseconds KmsSchedulerInterval() {
   const char* env = std::getenv("RAMPART_KMS_SCHEDULER_MS");
@@ -179,8 +187,14 @@ int RunServer(server::Config cfg) {
     kms_service.InvalidateCache();
     return server::Bootstrap(creds, cfg.data_dir, cfg.dev).status();
   };
+  server::NullAuditSink no_audit;
+  server::AuditSink* sink = &audit;
+  if (AuditDisabledForBenchmark()) {
+    log::Warn("RAMPART_BENCH_NO_AUDIT=1: no audit records are kept (benchmarking only)");
+    sink = &no_audit;
+  }
   server::Dispatcher dispatcher(
-      {&cfg, db->get(), &creds, &registry, &authorizer, &audit, &clock, reset});
+      {&cfg, db->get(), &creds, &registry, &authorizer, sink, &clock, reset});
 
   http::ServerOptions opts;
   opts.host = cfg.host;

@@ -11,6 +11,14 @@ Status RequestContext::Authorize(std::string_view action, std::string_view resou
   return in_.authorizer->Authorize(*this, action, resource_arn, keys);
 }
 
+void RequestContext::NoteResourceAccount(std::string_view account) const {
+  if (account.empty() || account == principal().account_id) return;
+  for (const std::string& known : resource_accounts_) {
+    if (known == account) return;
+  }
+  resource_accounts_.emplace_back(account);
+}
+
 void Registry::Add(std::string_view service, std::string_view operation, OperationHandler handler) {
   std::string key = std::string(service) + ":" + std::string(operation);
   bool inserted = handlers_.emplace(std::move(key), std::move(handler)).second;

@@ -39,6 +39,7 @@ struct Exchange {
   const Principal* principal = nullptr;
   json::Value input;
   bool decoded = false;
+  std::vector<std::string> resource_accounts;  // from the handler's RequestContext
 };
 
 // SigV4 signs the path after removing '.', '..' and empty segments, so a
@@ -177,6 +178,7 @@ void Dispatcher::HandleApi(const http::Request& req, http::Response& resp) {
         } else {
           st = result.status();
         }
+        ex.resource_accounts = ctx.resource_accounts();
       }
       if (st.ok()) protocol::EncodeOutput(*ex.service, *decoded->op, output, ex.request_id, resp);
     } else {
@@ -195,7 +197,7 @@ void Dispatcher::HandleApi(const http::Request& req, http::Response& resp) {
                   req.tls, ex.decoded ? &ex.input : nullptr, st.ok() ? &output : nullptr,
                   st.ok() ? nullptr : &st, resp.status,
                   ex.principal == nullptr && ex.credential ? &ex.credential->principal : nullptr,
-                  HeaderOr(req, "Host")};
+                  HeaderOr(req, "Host"), ex.resource_accounts};
   d_.audit->Record(rec);
   metrics::RecordRequest(ex.service ? ex.auth.service : std::string_view("unknown"),
                          ex.operation.empty() ? std::string_view("unknown") : ex.operation,

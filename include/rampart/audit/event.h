@@ -58,6 +58,14 @@ struct EventOptions {
 
 Event BuildEvent(const server::AuditRecord& rec, const EventOptions& options);
 
+// The records of a cross-account call for the accounts whose resources it
+// used (rec.resource_accounts), as CloudTrail delivers them: the same
+// event under a new eventID with that recipientAccountId, the caller shown
+// as {"type": "AWSAccount", principalId, accountId}, and a sharedEventID
+// that the caller's own record (caller_event) also gets. None when the call
+// was denied: AWS records a denied cross-account call only for the caller.
+std::vector<Event> ResourceOwnerCopies(const server::AuditRecord& rec, Event& caller_event);
+
 // A fresh event id: a UUID in version 7 layout (48-bit millisecond time,
 // then random bits), so that ids of events stored together sort together
 // and the event-id index grows at its end instead of at random places.

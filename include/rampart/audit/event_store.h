@@ -1,5 +1,6 @@
-// The audit_events tables (migration component "audit"): storing CloudTrail
-// events and looking them up the way CloudTrail's LookupEvents does.
+// The audit tables (migration component "audit"): storing CloudTrail events
+// and looking them up the way CloudTrail's LookupEvents does. Events are
+// stored in chunks with postings per attribute value (docs/audit.md).
 //
 // Thread-safety: free functions; the Database serialises writers.
 #pragma once
@@ -19,12 +20,38 @@ namespace rampart::audit {
 // Creates or upgrades the audit tables.
 Status MigrateEventStore(store::Database& db);
 
+// An event as stored: the columns lookups filter on and the record as JSON
+// text. The group-commit queue holds events in this form (a few hundred
+// bytes less than the JSON tree, and serialised off the writer's lock).
+struct PackedEvent {
+  std::string event_id;
+  std::string account_id;
+  std::string region;
+  int64_t time_ms = 0;
+  std::string event_name;
+  std::string event_source;
+  bool read_only = false;
+  std::string username;
+  std::string access_key_id;
+  std::vector<EventResource> resources;
+  std::string record;  // the CloudTrail record, JSON
+  bool complete = true;
+};
+
+PackedEvent Pack(const Event& event);
+
 // Inserts the event, or replaces the one with the same event id (a partial
 // record written inside the request's transaction is completed this way).
 Status InsertEvent(store::Tx& tx, const Event& event);
-// Inserts many events with one prepared statement. replace: as InsertEvent;
-// without it the event ids must be new.
+// Inserts many events, packed into chunks of up to 64 (one row each, plus
+// one posting per distinct account/attribute/value of the chunk).
+// replace: as InsertEvent, for events written incomplete before; without
+// it the event ids must be new. Incomplete events are stored one per chunk.
 Status InsertEvents(store::Tx& tx, std::span<const Event> events, bool replace);
+Status InsertPacked(store::Tx& tx, std::span<const PackedEvent> events, bool replace);
+
+// The highest seq stored so far (0 when none): a new trail starts after it.
+Result<int64_t> MaxEventSeq(store::Tx& tx);
 
 // LookupEvents' attribute keys.
 enum class LookupKey { kNone, kEventId, kEventName, kReadOnly, kUsername, kResourceType,
@@ -64,7 +91,8 @@ struct LookupPage {
 Result<LookupPage> LookupEvents(store::Database& db, const LookupQuery& query);
 
 // Events of every account with seq > after_seq, in insertion order, at most
-// limit of them; for log file delivery. seq is returned with each.
+// limit of them; for log file delivery. seq is returned with each; seqs
+// grow with commit order but are not consecutive.
 struct SequencedEvent {
   int64_t seq = 0;
   std::string account_id;

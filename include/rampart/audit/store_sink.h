@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "rampart/audit/event.h"
+#include "rampart/audit/event_store.h"
 #include "rampart/server/audit.h"
 #include "rampart/store/store.h"
 
@@ -41,8 +42,8 @@ class StoreAuditSink final : public server::AuditSink {
     std::string fallback_account;
     std::chrono::milliseconds flush_interval{200};
     // Records waiting for group commit; past it, Record writes
-    // synchronously (backpressure). Each queued record holds its JSON tree
-    // (several KB), so this bounds the memory a burst can take.
+    // synchronously (backpressure). Each queued record holds its serialised
+    // record (1-2 KB), so this bounds the memory a burst can take.
     size_t max_queue = 8192;
   };
 
@@ -68,9 +69,12 @@ class StoreAuditSink final : public server::AuditSink {
 
  private:
   void Run();
-  Status WriteBatch(std::vector<Event>& batch);
+  Status WriteBatch(std::vector<PackedEvent>& batch);
+  // Queues the record for group commit, or writes it now when sync or the
+  // queue is full.
+  void Store(PackedEvent event, bool sync, bool replace);
   // replace: a partial version of the record may exist (see InsertEvent).
-  void WriteNow(const Event& event, bool replace);
+  void WriteNow(const PackedEvent& event, bool replace);
 
   store::Database& db_;
   const Options options_;
@@ -79,7 +83,7 @@ class StoreAuditSink final : public server::AuditSink {
   std::condition_variable wake_;
   // The queue length that wakes the writer before its interval ends.
   size_t EarlyFlushAt() const;
-  std::vector<Event> queue_;      // guarded by mu_
+  std::vector<PackedEvent> queue_;  // guarded by mu_
   bool stopping_ = false;         // guarded by mu_
   size_t sync_writes_ = 0;        // guarded by mu_
   size_t queued_writes_ = 0;      // guarded by mu_

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -34,6 +35,9 @@ struct AuditRecord {
   // session token): the key's owner, so that the record reaches its account.
   const Principal* key_owner = nullptr;
   std::string_view host;  // the Host header as the client sent it
+  // Other accounts whose resources the call used (RequestContext::
+  // resource_accounts); a successful call is recorded in each of them too.
+  std::span<const std::string> resource_accounts{};
 };
 
 class AuditSink {

@@ -72,8 +72,15 @@ class RequestContext {
   Status Authorize(std::string_view action, std::string_view resource_arn,
                    std::span<const ConditionKey> keys = {}) const;
 
+  // Accounts other than the caller's whose resources the request was
+  // authorized against (the authorizer notes them); the audit trail also
+  // records a successful call in each of them, as CloudTrail does.
+  void NoteResourceAccount(std::string_view account) const;
+  const std::vector<std::string>& resource_accounts() const { return resource_accounts_; }
+
  private:
   Init in_;
+  mutable std::vector<std::string> resource_accounts_;  // the request's own thread only
 };
 
 using OperationHandler = std::function<Result<json::Value>(RequestContext&, const json::Value&)>;

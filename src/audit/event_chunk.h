@@ -1,0 +1,86 @@
+// Chunks of audit events: how the event store packs many events into one
+// row (docs/audit.md, "How events are stored").
+//
+// A chunk holds up to kChunkEvents events as two texts: `meta`, a JSON
+// array with one entry per event carrying the columns lookups filter on,
+// and `records`, the events' CloudTrail records concatenated in the same
+// order (each entry gives its record's length in bytes). Lookups read the
+// postings (account, attribute, value) -> chunk, then decode only the
+// chunks they need.
+//
+// Thread-safety: free functions; safe from any thread.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "rampart/audit/event_store.h"
+#include "rampart/core/status.h"
+#include "rampart/store/store.h"
+
+namespace rampart::audit::internal {
+
+// Events per chunk: large enough that the per-row and per-posting costs
+// are spread thin, small enough that a lookup decodes little it discards.
+inline constexpr size_t kChunkEvents = 64;
+
+// A seq is (chunk << kSeqShift) | index of the event in its chunk.
+inline constexpr int kSeqShift = 20;
+inline constexpr int64_t SeqOf(int64_t chunk, size_t index) {
+  return (chunk << kSeqShift) | static_cast<int64_t>(index);
+}
+inline constexpr int64_t ChunkOfSeq(int64_t seq) { return seq >> kSeqShift; }
+// The seq that follows every event of chunk.
+inline constexpr int64_t LastSeqOf(int64_t chunk) { return SeqOf(chunk, (1u << kSeqShift) - 1); }
+
+// The attributes postings index; the numbers are stored, never reuse one.
+enum class Attr : int64_t {
+  kAll = 0,  // every event of the account, value ""
+  kEventName = 1,
+  kReadOnly = 2,  // "true" / "false"
+  kUsername = 3,
+  kAccessKeyId = 4,
+  kEventSource = 5,
+  kResourceType = 6,
+  kResourceName = 7,
+};
+
+// One (account, attribute, value) an event is found under.
+struct PostingKey {
+  std::string_view account;
+  Attr attr;
+  std::string_view value;
+  friend bool operator==(const PostingKey&, const PostingKey&) = default;
+};
+
+// Every posting of the event: kAll, its name, read-only flag and source,
+// and its user name, access key and resources when it has them.
+std::vector<PostingKey> PostingsOf(const PackedEvent& ev);
+
+// Whether the event is found under (attr, value) in its account.
+bool Matches(const PackedEvent& ev, Attr attr, std::string_view value);
+
+struct EncodedChunk {
+  std::string meta;
+  std::string records;
+  int64_t min_time = 0;
+  int64_t max_time = 0;
+};
+// REQUIRES: !events.empty().
+EncodedChunk EncodeChunk(std::span<const PackedEvent> events);
+
+// Decodes a stored chunk; stored data is checked like input (a damaged row
+// gives an error, never a crash).
+Result<std::vector<PackedEvent>> DecodeChunk(std::string_view meta, std::string_view records);
+
+// The milliseconds a version 7 UUID (NewEventId) carries, or -1 when id is
+// not one.
+int64_t EventIdMillis(std::string_view id);
+
+// The event store's migrations, oldest first (tests migrate old schemas).
+std::span<const store::Migration> EventStoreMigrations();
+
+}  // namespace rampart::audit::internal
