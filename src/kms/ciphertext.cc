@@ -22,6 +22,13 @@ uint32_t GetU32(std::string_view b) {
 
 bool IsKeyIdChar(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || c == '-'; }
 
+// A key id as the blob may name it: [0-9a-f-], after an optional "mrk-"
+// (multi-Region keys).
+bool IsBlobKeyId(std::string_view id) {
+  if (id.starts_with("mrk-")) id.remove_prefix(4);
+  return std::all_of(id.begin(), id.end(), IsKeyIdChar);
+}
+
 }  // namespace
 
 std::string EncodeBlobHeader(const BlobHeader& h) {
@@ -43,7 +50,7 @@ Result<ParsedBlob> ParseBlob(std::string_view blob) {
   size_t header_len = kFixed + id_len + 4;
   if (blob.size() < header_len + kBlobSealedMin) return Invalid();
   std::string_view id = blob.substr(kFixed, id_len);
-  if (!std::all_of(id.begin(), id.end(), IsKeyIdChar)) return Invalid();
+  if (!IsBlobKeyId(id)) return Invalid();
   uint32_t version = GetU32(blob.substr(kFixed + id_len, 4));
   if (version == 0) return Invalid();
   ParsedBlob parsed;

@@ -13,6 +13,12 @@ std::string Blob(std::string_view id, uint32_t version, size_t body) {
   return EncodeBlobHeader({std::string(id), version}) + std::string(body, 'x');
 }
 
+void ExpectInvalid(std::string_view blob) {
+  auto parsed = ParseBlob(blob);
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_EQ(parsed.status().modeled(), "InvalidCiphertextException");
+}
+
 TEST(CiphertextTest, RoundTripsTheHeader) {
   std::string blob = Blob(kId, 7, kBlobSealedMin + 5);
   auto parsed = ParseBlob(blob);
@@ -24,15 +30,20 @@ TEST(CiphertextTest, RoundTripsTheHeader) {
   EXPECT_EQ(std::string(parsed->header_bytes) + std::string(parsed->sealed), blob);
 }
 
+TEST(CiphertextTest, MultiRegionKeyIds) {
+  const std::string mrk = "mrk-1234abcd12ab34cd56ef1234567890ab";
+  auto parsed = ParseBlob(Blob(mrk, 1, kBlobSealedMin));
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  EXPECT_EQ(parsed->header.key_id, mrk);
+  // "mrk-" only as a prefix, and nothing else outside [0-9a-f-].
+  ExpectInvalid(Blob("1234mrk-abcd", 1, kBlobSealedMin));
+  ExpectInvalid(Blob("mrk-mrk-1234", 1, kBlobSealedMin));
+  ExpectInvalid(Blob("MRK-1234abcd", 1, kBlobSealedMin));
+}
+
 TEST(CiphertextTest, VersionIsBigEndian) {
   std::string h = EncodeBlobHeader({std::string(kId), 0x01020304});
   EXPECT_EQ(h.substr(h.size() - 4), std::string("\x01\x02\x03\x04", 4));
-}
-
-void ExpectInvalid(std::string_view blob) {
-  auto parsed = ParseBlob(blob);
-  ASSERT_FALSE(parsed.ok());
-  EXPECT_EQ(parsed.status().modeled(), "InvalidCiphertextException");
 }
 
 TEST(CiphertextTest, RejectsMalformedBlobs) {

@@ -4,7 +4,8 @@
 //
 // RSASSA-PSS uses MGF1 with the message digest and a salt as long as the
 // digest; RSAES-OAEP uses the same digest for OAEP and MGF1 (AWS KMS
-// Developer Guide, "Key spec reference").
+// Developer Guide, "Key spec reference"). SM2 keys sign with SM2DSA and
+// encrypt with SM2PKE (kms_sm2.h).
 #include <algorithm>
 
 #include "kms/kms_internal.h"
@@ -18,6 +19,7 @@ std::vector<std::string> SigningAlgorithms(const KeyRow& row) {
     return {"RSASSA_PKCS1_V1_5_SHA_256", "RSASSA_PKCS1_V1_5_SHA_384", "RSASSA_PKCS1_V1_5_SHA_512",
             "RSASSA_PSS_SHA_256",        "RSASSA_PSS_SHA_384",        "RSASSA_PSS_SHA_512"};
   }
+  if (row.key_spec == "SM2") return {"SM2DSA"};
   if (row.key_spec == "ECC_NIST_P384") return {"ECDSA_SHA_384"};
   if (row.key_spec == "ECC_NIST_P521") return {"ECDSA_SHA_512"};
   return {"ECDSA_SHA_256"};  // ECC_NIST_P256, ECC_SECG_P256K1
@@ -26,6 +28,7 @@ std::vector<std::string> SigningAlgorithms(const KeyRow& row) {
 std::vector<std::string> EncryptionAlgorithms(const KeyRow& row) {
   if (row.key_usage != "ENCRYPT_DECRYPT") return {};
   if (row.key_spec.starts_with("RSA_")) return {"RSAES_OAEP_SHA_1", "RSAES_OAEP_SHA_256"};
+  if (row.key_spec == "SM2") return {"SM2PKE"};
   return {"SYMMETRIC_DEFAULT"};
 }
 
@@ -97,12 +100,41 @@ Result<KeyPtr> SigningKey(Kms& kms, const server::RequestContext& ctx, const jso
   return key;
 }
 
+// SM2DSA with MessageType DIGEST takes e = SM3(Z || M), which the caller
+// computed with the same distinguishing ID.
+Result<bool> Sm2IsDigest(const json::Value& in) {
+  if (in.get_string("MessageType") != "DIGEST") return false;
+  if (in.get_string("Message").size() != kSm3DigestSize) {
+    return Status::Validation("Digest is invalid length for algorithm SM2DSA.");
+  }
+  return true;
+}
+
+Result<std::string> SignWith(const KeyEntry& key, const json::Value& in,
+                             std::string_view algorithm) {
+  if (algorithm == "SM2DSA") {
+    ASSIGN_OR_RETURN(bool is_digest, Sm2IsDigest(in));
+    return key.sm2->Sign(in.get_string("Message"), is_digest);
+  }
+  ASSIGN_OR_RETURN(std::string digest, MessageDigest(in, algorithm));
+  return key.private_key->SignDigest(digest, DigestName(algorithm), PaddingOf(algorithm));
+}
+
+Result<bool> VerifyWith(const KeyEntry& key, const json::Value& in, std::string_view algorithm) {
+  std::string_view signature = in.get_string("Signature");
+  if (algorithm == "SM2DSA") {
+    ASSIGN_OR_RETURN(bool is_digest, Sm2IsDigest(in));
+    return key.sm2->Verify(in.get_string("Message"), signature, is_digest);
+  }
+  ASSIGN_OR_RETURN(std::string digest, MessageDigest(in, algorithm));
+  return key.private_key->VerifyDigest(digest, signature, DigestName(algorithm),
+                                       PaddingOf(algorithm));
+}
+
 Result<json::Value> Sign(Kms& kms, server::RequestContext& ctx, const json::Value& in) {
   ASSIGN_OR_RETURN(KeyPtr key, SigningKey(kms, ctx, in, "kms:Sign"));
   std::string_view algorithm = in.get_string("SigningAlgorithm");
-  ASSIGN_OR_RETURN(std::string digest, MessageDigest(in, algorithm));
-  ASSIGN_OR_RETURN(std::string signature, key->private_key->SignDigest(
-                                              digest, DigestName(algorithm), PaddingOf(algorithm)));
+  ASSIGN_OR_RETURN(std::string signature, SignWith(*key, in, algorithm));
   json::Value out = json::Value::MakeObject();
   out.set("KeyId", key->arn);
   out.set("Signature", std::move(signature));
@@ -113,10 +145,7 @@ Result<json::Value> Sign(Kms& kms, server::RequestContext& ctx, const json::Valu
 Result<json::Value> Verify(Kms& kms, server::RequestContext& ctx, const json::Value& in) {
   ASSIGN_OR_RETURN(KeyPtr key, SigningKey(kms, ctx, in, "kms:Verify"));
   std::string_view algorithm = in.get_string("SigningAlgorithm");
-  ASSIGN_OR_RETURN(std::string digest, MessageDigest(in, algorithm));
-  ASSIGN_OR_RETURN(bool valid,
-                   key->private_key->VerifyDigest(digest, in.get_string("Signature"),
-                                                  DigestName(algorithm), PaddingOf(algorithm)));
+  ASSIGN_OR_RETURN(bool valid, VerifyWith(*key, in, algorithm));
   if (!valid) return Status::Modeled("KMSInvalidSignatureException", "");
   json::Value out = json::Value::MakeObject();
   out.set("KeyId", key->arn);
@@ -166,7 +195,12 @@ Result<json::Value> AsymmetricEncrypt(Kms& kms, const server::RequestContext& ct
   if (in.find("EncryptionContext") != nullptr) {
     return Status::Validation("EncryptionContext is not supported with asymmetric keys.");
   }
-  auto ct = key.private_key->EncryptOaep(in.get_string("Plaintext"), DigestName(algorithm));
+  std::string_view plaintext = in.get_string("Plaintext");
+  if (algorithm == "SM2PKE" && plaintext.size() > kSm2MaxPlaintext) {
+    return Status::Validation("The plaintext is too long for SM2PKE: at most 1024 bytes.");
+  }
+  auto ct = algorithm == "SM2PKE" ? key.sm2->Encrypt(plaintext)
+                                  : key.private_key->EncryptOaep(plaintext, DigestName(algorithm));
   if (!ct.ok()) {
     return Status::Validation("The plaintext is too long for " + key.row.key_spec + " with " +
                               algorithm + ".");
@@ -185,7 +219,9 @@ Result<json::Value> AsymmetricDecrypt(Kms& kms, const server::RequestContext& ct
   RETURN_IF_ERROR(AuthorizeKey(kms, ctx, key, "kms:Decrypt",
                                {{"kms:EncryptionAlgorithm", {algorithm}}}));
   RETURN_IF_ERROR(CheckOaepKey(key, algorithm, "Decrypt"));
-  auto pt = key.private_key->DecryptOaep(in.get_string("CiphertextBlob"), DigestName(algorithm));
+  std::string_view blob = in.get_string("CiphertextBlob");
+  auto pt = algorithm == "SM2PKE" ? key.sm2->Decrypt(blob)
+                                  : key.private_key->DecryptOaep(blob, DigestName(algorithm));
   if (!pt.ok()) return Status::Modeled("InvalidCiphertextException", "");
   json::Value out = json::Value::MakeObject();
   out.set("KeyId", key.arn);

@@ -9,6 +9,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "kms/kms_custom_key_store.h"
 #include "kms/kms_internal.h"
 #include "rampart/crypto/aead.h"
 #include "rampart/crypto/random.h"
@@ -57,8 +58,9 @@ Status RequireSymmetric(const KeyEntry& key, std::string_view algorithm,
 
 // Encrypts plaintext under key's current material. REQUIRES: key is a
 // symmetric ENCRYPT_DECRYPT key (checked by the caller).
-Result<std::string> SealBlob(const KeyEntry& key, std::string_view plaintext,
+Result<std::string> SealBlob(Kms& kms, const KeyEntry& key, std::string_view plaintext,
                              const EncryptionContext& context) {
+  if (key.row.origin == kCloudHsmOrigin) return SealBlobInHsm(kms, key, plaintext, context);
   auto m = key.material.find(key.row.current_version);
   if (m == key.material.end()) return Status::Internal("current key material missing");
   std::string header = EncodeBlobHeader({key.row.key_id, key.row.current_version});
@@ -97,6 +99,10 @@ Result<Opened> OpenBlob(Kms& kms, const server::RequestContext& ctx, std::string
   RETURN_IF_ERROR(AuthorizeKey(kms, ctx, *key, action, std::move(keys)));
   RETURN_IF_ERROR(RequireEnabled(*key));
   RETURN_IF_ERROR(RequireSymmetric(*key, algorithm, action.substr(4)));
+  if (key->row.origin == kCloudHsmOrigin) {
+    ASSIGN_OR_RETURN(SecretBytes plaintext, OpenBlobInHsm(kms, *key, parsed, context));
+    return Opened{std::move(key), std::move(plaintext)};
+  }
   auto m = key->material.find(parsed.header.material_version);
   if (m == key->material.end()) return InvalidCiphertext();
   auto opened = crypto::AeadOpen(m->second, parsed.sealed,
@@ -119,7 +125,7 @@ Result<json::Value> Encrypt(Kms& kms, server::RequestContext& ctx, const json::V
         "1 validation error detected: Value at 'plaintext' failed to satisfy constraint: Member "
         "must have length between 1 and 4096");
   }
-  ASSIGN_OR_RETURN(std::string blob, SealBlob(*key, plaintext, context));
+  ASSIGN_OR_RETURN(std::string blob, SealBlob(kms, *key, plaintext, context));
   json::Value out = json::Value::MakeObject();
   out.set("CiphertextBlob", std::move(blob));
   out.set("KeyId", key->arn);
@@ -167,7 +173,7 @@ Result<json::Value> ReEncrypt(Kms& kms, server::RequestContext& ctx, const json:
   RETURN_IF_ERROR(AuthorizeKey(kms, ctx, *dest, "kms:ReEncryptTo", std::move(keys)));
   RETURN_IF_ERROR(RequireEnabled(*dest));
   RETURN_IF_ERROR(RequireSymmetric(*dest, dest_alg, "ReEncrypt"));
-  ASSIGN_OR_RETURN(std::string blob, SealBlob(*dest, opened.plaintext.reveal(), dest_context));
+  ASSIGN_OR_RETURN(std::string blob, SealBlob(kms, *dest, opened.plaintext.reveal(), dest_context));
   json::Value out = json::Value::MakeObject();
   out.set("CiphertextBlob", std::move(blob));
   out.set("SourceKeyId", opened.key->arn);
@@ -211,7 +217,7 @@ Result<json::Value> DataKey(Kms& kms, server::RequestContext& ctx, const json::V
   ASSIGN_OR_RETURN(std::string random, crypto::RandomBytes(length));
   SecretBytes data_key(random);
   OPENSSL_cleanse(random.data(), random.size());
-  ASSIGN_OR_RETURN(std::string blob, SealBlob(*key, data_key.reveal(), context));
+  ASSIGN_OR_RETURN(std::string blob, SealBlob(kms, *key, data_key.reveal(), context));
   json::Value out = json::Value::MakeObject();
   out.set("CiphertextBlob", std::move(blob));
   if (with_plaintext) out.set("Plaintext", data_key.reveal());
@@ -251,10 +257,11 @@ Result<json::Value> DataKeyPair(Kms& kms, server::RequestContext& ctx, const jso
     return Status::Error(ErrorCode::kNotImplemented,
                          "KeyPairSpec " + spec + " is not implemented yet.");
   }
+  if (spec == "SM2") RETURN_IF_ERROR(RequireSm2Region(ctx.region()));
   ASSIGN_OR_RETURN(SecretBytes private_der, GenerateMaterial(spec));
   ASSIGN_OR_RETURN(crypto::PrivateKey pair, crypto::PrivateKey::FromPkcs8(private_der));
   ASSIGN_OR_RETURN(std::string public_der, pair.PublicKeyDer());
-  ASSIGN_OR_RETURN(std::string blob, SealBlob(*key, private_der.reveal(), context));
+  ASSIGN_OR_RETURN(std::string blob, SealBlob(kms, *key, private_der.reveal(), context));
   json::Value out = json::Value::MakeObject();
   out.set("PrivateKeyCiphertextBlob", std::move(blob));
   if (with_plaintext) out.set("PrivateKeyPlaintext", private_der.reveal());
@@ -280,18 +287,19 @@ Result<json::Value> GenerateDataKeyPairWithoutPlaintext(Kms& kms, server::Reques
 
 Result<json::Value> GenerateRandom(Kms& kms, server::RequestContext& ctx, const json::Value& in) {
   RETURN_IF_ERROR(ctx.Authorize("kms:GenerateRandom", "*"));
-  for (std::string_view member : {"CustomKeyStoreId", "Recipient"}) {
-    if (in.find(member) != nullptr) {
-      return Status::Error(ErrorCode::kNotImplemented, "GenerateRandom with " +
-                                                           std::string(member) +
-                                                           " is not implemented yet.");
-    }
+  if (in.find("Recipient") != nullptr) {
+    return Status::Error(ErrorCode::kNotImplemented,
+                         "GenerateRandom with Recipient is not implemented yet.");
   }
   const json::Value* n = in.find("NumberOfBytes");
   if (n == nullptr || !n->is_int() || n->as_int() < 1 || n->as_int() > 1024) {
     return Status::Validation("NumberOfBytes must be between 1 and 1024.");
   }
-  ASSIGN_OR_RETURN(std::string random, crypto::RandomBytes(static_cast<size_t>(n->as_int())));
+  size_t length = static_cast<size_t>(n->as_int());
+  std::string_view store_id = in.get_string("CustomKeyStoreId");
+  ASSIGN_OR_RETURN(std::string random, store_id.empty()
+                                           ? crypto::RandomBytes(length)
+                                           : RandomFromCustomKeyStore(kms, ctx, store_id, length));
   json::Value out = json::Value::MakeObject();
   out.set("Plaintext", std::move(random));
   return out;

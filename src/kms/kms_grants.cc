@@ -256,11 +256,12 @@ Result<Grant> ReadGrant(const store::Statement& q) {
 
 }  // namespace
 
-Status ReadGrantRows(store::Tx& tx, std::string_view key_id, std::vector<Grant>& out) {
+Status ReadGrantRows(store::Tx& tx, std::string_view region, std::string_view key_id,
+                     std::vector<Grant>& out) {
   ASSIGN_OR_RETURN(auto q, tx.Prepare("SELECT " + std::string(kGrantColumns) +
-                                      " FROM kms_grants WHERE key_id = ? "
+                                      " FROM kms_grants WHERE key_id = ? AND region = ? "
                                       "ORDER BY created_at, grant_id"));
-  q->Bind(1, key_id);
+  q->Bind(1, key_id).Bind(2, region);
   while (true) {
     ASSIGN_OR_RETURN(bool more, q->Step());
     if (!more) return Status::Ok();
@@ -417,14 +418,14 @@ Status AuthorizeCreateGrant(Kms& kms, const server::RequestContext& ctx, const K
   return verdict.denial;
 }
 
-Status InsertGrant(store::Tx& tx, const Grant& g) {
+Status InsertGrant(store::Tx& tx, std::string_view region, const Grant& g) {
   ASSIGN_OR_RETURN(auto q, tx.Prepare("INSERT INTO kms_grants (" + std::string(kGrantColumns) +
-                                      ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+                                      ", region) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
   q->Bind(1, g.grant_id).Bind(2, g.key_id).Bind(3, g.name).Bind(4, g.grantee);
   q->Bind(5, g.retiring).Bind(6, JoinOps(g.operations));
   if (g.context_equals) q->Bind(7, StorePairs(*g.context_equals)); else q->BindNull(7);
   if (g.context_subset) q->Bind(8, StorePairs(*g.context_subset)); else q->BindNull(8);
-  q->Bind(9, g.created_at);
+  q->Bind(9, g.created_at).Bind(10, region);
   return q->Run();
 }
 
@@ -450,7 +451,8 @@ Result<json::Value> CreateGrant(Kms& kms, server::RequestContext& ctx, const jso
     ASSIGN_OR_RETURN(std::string random, crypto::RandomBytes(kGrantIdLen / 2));
     g.grant_id = HexEncode(random);
     g.created_at = NowSeconds(ctx);
-    RETURN_IF_ERROR(WriteKey(kms, key->row.key_id, [&](store::Tx& tx) { return InsertGrant(tx, g); }));
+    RETURN_IF_ERROR(WriteKey(kms, key->row.key_id,
+                             [&](store::Tx& tx) { return InsertGrant(tx, key->row.region, g); }));
   }
   ASSIGN_OR_RETURN(std::string token, MakeToken(kms.root_key, key->row.key_id, g.grant_id));
   json::Value out = json::Value::MakeObject();
@@ -552,8 +554,8 @@ Result<json::Value> ListRetirableGrants(Kms& kms, server::RequestContext& ctx,
     ASSIGN_OR_RETURN(auto q, tx.Prepare(
                                  "SELECT g.grant_id, g.key_id, g.name, g.grantee, g.retiring, "
                                  "g.operations, g.context_equals, g.context_subset, g.created_at "
-                                 "FROM kms_grants g JOIN kms_keys k ON k.key_id = g.key_id "
-                                 "WHERE g.retiring = ? AND k.region = ? "
+                                 "FROM kms_grants g "
+                                 "WHERE g.retiring = ? AND g.region = ? "
                                  "ORDER BY g.created_at, g.grant_id"));
     q->Bind(1, retiring).Bind(2, ctx.region());
     while (true) {
@@ -591,8 +593,9 @@ Status GrantNotFound(std::string_view grant_id) {
 
 Status DeleteGrant(Kms& kms, const KeyEntry& key, std::string_view grant_id) {
   return WriteKey(kms, key.row.key_id, [&](store::Tx& tx) -> Status {
-    ASSIGN_OR_RETURN(auto q, tx.Prepare("DELETE FROM kms_grants WHERE grant_id = ? AND key_id = ?"));
-    q->Bind(1, grant_id).Bind(2, key.row.key_id);
+    ASSIGN_OR_RETURN(auto q, tx.Prepare("DELETE FROM kms_grants WHERE grant_id = ? AND key_id = ? "
+                                        "AND region = ?"));
+    q->Bind(1, grant_id).Bind(2, key.row.key_id).Bind(3, key.row.region);
     return q->Run();
   });
 }

@@ -88,10 +88,10 @@ Result<json::Value> GetParametersForImport(Kms& kms, server::RequestContext& ctx
   const int64_t expires = NowSeconds(ctx) + kTokenLifetime;
   RETURN_IF_ERROR(kms.db.Write([&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(auto q, tx.Prepare("INSERT INTO kms_import_tokens (token_id, key_id, "
-                                        "wrapping_algorithm, sealed_private_key, expires_at) "
-                                        "VALUES (?, ?, ?, ?, ?)"));
+                                        "wrapping_algorithm, sealed_private_key, expires_at, "
+                                        "region) VALUES (?, ?, ?, ?, ?, ?)"));
     q->Bind(1, token_id).Bind(2, key->row.key_id).Bind(3, algorithm).BindBlob(4, sealed);
-    q->Bind(5, expires);
+    q->Bind(5, expires).Bind(6, key->row.region);
     return q->Run();
   }));
   json::Value out = json::Value::MakeObject();

@@ -23,6 +23,7 @@
 #include "rampart/iam/engine_authorizer.h"
 #include "rampart/server/context.h"
 #include "rampart/store/store.h"
+#include "kms/kms_sm2.h"
 
 namespace rampart::kms::internal {
 
@@ -30,10 +31,16 @@ inline constexpr std::string_view kEnabled = "Enabled";
 inline constexpr std::string_view kDisabled = "Disabled";
 inline constexpr std::string_view kPendingDeletion = "PendingDeletion";
 inline constexpr std::string_view kPendingImport = "PendingImport";
+// A multi-Region primary key scheduled for deletion while replicas remain:
+// its waiting period starts when the last replica is deleted.
+inline constexpr std::string_view kPendingReplicaDeletion = "PendingReplicaDeletion";
 
-// One row of kms_keys.
+// One row of kms_keys: a key in one region. A multi-Region key has one row
+// per region with the same key id; they share key material, spec, usage,
+// origin and rotation settings (kept equal in every row), and each has its
+// own policy, description, state, tags, aliases and grants.
 struct KeyRow {
-  std::string key_id;  // UUID
+  std::string key_id;  // UUID, or "mrk-" + 32 hex digits for multi-Region keys
   std::string account_id;
   std::string region;
   std::string description;
@@ -54,7 +61,10 @@ struct KeyRow {
   std::string expiration_model;
   int64_t valid_to = 0;
   std::string material_digest;
+  bool multi_region = false;
+  std::string primary_region;  // multi-Region keys: where the primary is
   std::string Arn() const;
+  bool IsReplica() const { return multi_region && primary_region != region; }
 };
 
 // A grant on a key (kms_grants). Constraint keys compare without regard
@@ -88,25 +98,34 @@ struct KeyEntry {
   std::vector<Grant> grants;
   // Asymmetric keys: the current material parsed once.
   std::shared_ptr<const crypto::PrivateKey> private_key;
+  // SM2 keys: the same key for SM2DSA and SM2PKE.
+  std::shared_ptr<const Sm2Key> sm2;
+  // Multi-Region keys: every region that holds this key id (sorted),
+  // for MultiRegionConfiguration.
+  std::vector<std::string> regions;
 };
 using KeyPtr = std::shared_ptr<const KeyEntry>;
 
-// A bounded cache of KeyEntry by key id, with generations so that a load
-// racing an invalidation is not stored. Thread-safe.
+// A bounded cache of KeyEntry by (key id, region), with generations so
+// that a load racing an invalidation is not stored. Invalidating a key id
+// drops it in every region, since the regions of a multi-Region key share
+// material and rotation and list each other. Thread-safe.
 class KeyCache {
  public:
   explicit KeyCache(size_t max_entries = 10000) : max_entries_(max_entries) {}
-  KeyPtr Get(std::string_view key_id) const;
+  KeyPtr Get(std::string_view region, std::string_view key_id) const;
   uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
-  void Put(const std::string& key_id, KeyPtr entry, uint64_t generation);
+  void Put(std::string_view region, const std::string& key_id, KeyPtr entry,
+           uint64_t generation);
   void Invalidate(std::string_view key_id);
   void InvalidateAll();
 
  private:
+  using Regions = std::vector<std::pair<std::string, KeyPtr>>;
   const size_t max_entries_;
   std::atomic<uint64_t> generation_{1};
   mutable std::shared_mutex mu_;
-  std::unordered_map<std::string, KeyPtr> entries_;  // guarded by mu_
+  std::unordered_map<std::string, Regions> entries_;  // guarded by mu_
 };
 
 // Alias name -> key id by "account/region/alias", so that naming a key by
@@ -137,6 +156,8 @@ struct Kms {
   const iam::EngineAuthorizer& authorizer;
   KeyCache cache;
   AliasCache aliases;
+  // Custom key stores over HSM clusters (kms_custom_key_store.h).
+  std::shared_ptr<class CustomKeyStores> cks;
 };
 
 using Handler = Result<json::Value> (*)(Kms&, server::RequestContext&, const json::Value&);
@@ -153,9 +174,12 @@ int64_t NowSeconds(const server::RequestContext& ctx);
 // allow_alias=false for operations that take only key ids or ARNs.
 Result<KeyPtr> ResolveKey(Kms& kms, const server::RequestContext& ctx, std::string_view input,
                           bool allow_alias = true);
-// The key by id (any account), loaded through the cache; nullptr when it
-// does not exist.
+// The key by id (any account) in the request's region, loaded through the
+// cache; nullptr when it does not exist.
 Result<KeyPtr> LoadKey(Kms& kms, const server::RequestContext& ctx, std::string_view key_id);
+// The same in another region (multi-Region keys).
+Result<KeyPtr> LoadKeyIn(Kms& kms, const server::RequestContext& ctx, std::string_view region,
+                         std::string_view key_id);
 Status KeyNotFound(std::string_view arn);
 
 // Authorizes action on key by its key policy (see kms_policy.cc).
@@ -193,8 +217,9 @@ const Grant* MatchingGrant(const server::RequestContext& ctx, const KeyEntry& ke
 // Whether the caller is principal_arn (a user or session ARN, the role of
 // a role session, or the account root of the caller's account).
 bool CallerIs(const server::RequestContext& ctx, std::string_view principal_arn);
-// Reads the grants of key_id (ordered by creation).
-Status ReadGrantRows(store::Tx& tx, std::string_view key_id, std::vector<Grant>& out);
+// Reads the grants of key_id in region (ordered by creation).
+Status ReadGrantRows(store::Tx& tx, std::string_view region, std::string_view key_id,
+                     std::vector<Grant>& out);
 // InvalidGrantTokenException unless every entry of in.GrantTokens is a
 // token this server issued.
 Status CheckGrantTokens(const SecretBytes& root_key, const json::Value& in);
@@ -206,10 +231,16 @@ Status RequireNotPendingDeletion(const KeyEntry& key);
 // InvalidKeyUsageException unless the key's usage is usage.
 Status RequireUsage(const KeyEntry& key, std::string_view usage, std::string_view operation);
 
-// Runs fn in a write transaction, then drops the key's cached entry.
+// Runs fn in a write transaction, then drops the key's cached entries (in
+// every region).
 Status WriteKey(Kms& kms, std::string_view key_id, const std::function<Status(store::Tx&)>& fn);
 
-json::Value KeyMetadataJson(const KeyRow& row);
+// KeyMetadata; regions lists every region of a multi-Region key.
+json::Value KeyMetadataJson(const KeyRow& row, std::span<const std::string> regions = {});
+// Inserts a key row (and, when sealed is not empty, material version 1).
+Status InsertKey(store::Tx& tx, const KeyRow& r, std::string_view sealed);
+// The kms:MultiRegion and kms:MultiRegionKeyType condition keys of row.
+void AddMultiRegionKeys(const KeyRow& row, std::vector<server::ConditionKey>& keys);
 
 // --- policies (kms_policy.cc) ---
 std::string DefaultKeyPolicy(std::string_view account);
@@ -264,8 +295,16 @@ Status RotateKey(Kms& kms, std::string_view key_id, int64_t now);
 // Tags of a key (kms_tags.cc).
 using TagList = std::vector<std::pair<std::string, std::string>>;
 Result<TagList> ReadTags(const json::Value& in);
-Status PutTags(store::Tx& tx, std::string_view key_id, const TagList& tags);
-Status DeleteKeyRows(store::Tx& tx, std::string_view key_id);
+Status PutTags(store::Tx& tx, std::string_view region, std::string_view key_id,
+               const TagList& tags);
+// Deletes the key in region with its aliases, tags, grants and import
+// tokens; its material once no region holds the key id. Deleting the last
+// replica starts the waiting period of a primary in PendingReplicaDeletion.
+Status DeleteKeyRows(store::Tx& tx, std::string_view region, std::string_view key_id,
+                     int64_t now);
+
+// The component "kms" schema migrations, oldest first (kms_service.cc).
+std::span<const store::Migration> KmsMigrations();
 
 // Handler tables per file, registered by kms_service.cc.
 struct Binding {
@@ -281,5 +320,6 @@ std::vector<Binding> AsymmetricBindings();
 std::vector<Binding> RotationBindings();
 std::vector<Binding> GrantBindings();
 std::vector<Binding> ImportBindings();
+std::vector<Binding> MultiRegionBindings();
 
 }  // namespace rampart::kms::internal

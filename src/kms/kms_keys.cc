@@ -5,9 +5,11 @@
 // A key pending deletion whose DeletionDate has passed is deleted by the
 // scheduler (kms_scheduler.cc) or, if that comes first, the next time
 // anything looks it up; it is hidden from ListKeys from its DeletionDate.
+#include <algorithm>
 #include <cctype>
 #include <chrono>
 
+#include "kms/kms_custom_key_store.h"
 #include "kms/kms_internal.h"
 #include "rampart/core/arn.h"
 #include "rampart/core/ids.h"
@@ -39,7 +41,7 @@ namespace {
 constexpr std::string_view kKeyColumns =
     "key_id, account_id, region, description, key_spec, key_usage, origin, state, policy, "
     "created_at, deletion_date, pending_days, current_version, rotation_enabled, next_rotation, "
-    "expiration_model, valid_to, material_digest";
+    "expiration_model, valid_to, material_digest, multi_region, primary_region";
 
 KeyRow ReadKeyRow(const store::Statement& q) {
   KeyRow r;
@@ -61,6 +63,8 @@ KeyRow ReadKeyRow(const store::Statement& q) {
   r.expiration_model = q.Text(15);
   r.valid_to = q.Int(16);
   r.material_digest = q.Text(17);
+  r.multi_region = q.Int(18) != 0;
+  r.primary_region = q.Text(19);
   return r;
 }
 
@@ -68,8 +72,15 @@ bool Expired(const KeyRow& r, int64_t now) {
   return r.state == kPendingDeletion && r.deletion_date <= now;
 }
 
-// A KMS key id: a lowercase or uppercase UUID (8-4-4-4-12 hex).
+bool IsHex(std::string_view s) {
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; });
+}
+
+// A KMS key id: a lowercase or uppercase UUID (8-4-4-4-12 hex), or a
+// multi-Region key id, "mrk-" and 32 hex digits.
 bool IsKeyId(std::string_view s) {
+  if (s.size() == 36 && s.starts_with("mrk-")) return IsHex(s.substr(4));
   if (s.size() != 36) return false;
   for (size_t i = 0; i < s.size(); ++i) {
     char c = s[i];
@@ -92,11 +103,14 @@ struct LoadedRows {
   TagList tags;
   std::vector<Grant> grants;
   std::vector<std::string> aliases;
+  std::vector<std::string> regions;
 };
 
-Status ReadTagRows(store::Tx& tx, std::string_view key_id, TagList& out) {
-  ASSIGN_OR_RETURN(auto q, tx.Prepare("SELECT tag_key, tag_value FROM kms_tags WHERE key_id = ?"));
-  q->Bind(1, key_id);
+Status ReadTagRows(store::Tx& tx, std::string_view region, std::string_view key_id,
+                   TagList& out) {
+  ASSIGN_OR_RETURN(auto q, tx.Prepare("SELECT tag_key, tag_value FROM kms_tags WHERE key_id = ? "
+                                      "AND region = ?"));
+  q->Bind(1, key_id).Bind(2, region);
   while (true) {
     ASSIGN_OR_RETURN(bool more, q->Step());
     if (!more) return Status::Ok();
@@ -104,15 +118,29 @@ Status ReadTagRows(store::Tx& tx, std::string_view key_id, TagList& out) {
   }
 }
 
-Result<LoadedRows> ReadKeyRows(store::Database& db, std::string_view key_id) {
+Status ReadRegions(store::Tx& tx, const KeyRow& row, std::vector<std::string>& out) {
+  if (!row.multi_region) return Status::Ok();
+  ASSIGN_OR_RETURN(auto q, tx.Prepare("SELECT region FROM kms_keys WHERE key_id = ? AND "
+                                      "account_id = ? ORDER BY region"));
+  q->Bind(1, row.key_id).Bind(2, row.account_id);
+  while (true) {
+    ASSIGN_OR_RETURN(bool more, q->Step());
+    if (!more) return Status::Ok();
+    out.push_back(q->Text(0));
+  }
+}
+
+Result<LoadedRows> ReadKeyRows(store::Database& db, std::string_view region,
+                               std::string_view key_id) {
   LoadedRows out;
   RETURN_IF_ERROR(db.Read([&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(auto q, tx.Prepare("SELECT " + std::string(kKeyColumns) +
-                                        " FROM kms_keys WHERE key_id = ?"));
-    q->Bind(1, key_id);
+                                        " FROM kms_keys WHERE key_id = ? AND region = ?"));
+    q->Bind(1, key_id).Bind(2, region);
     ASSIGN_OR_RETURN(bool row, q->Step());
     if (!row) return Status::Ok();
     out.row = ReadKeyRow(*q);
+    RETURN_IF_ERROR(ReadRegions(tx, *out.row, out.regions));
     ASSIGN_OR_RETURN(auto m,
                      tx.Prepare("SELECT version, sealed FROM kms_key_material WHERE key_id = ?"));
     m->Bind(1, key_id);
@@ -121,16 +149,16 @@ Result<LoadedRows> ReadKeyRows(store::Database& db, std::string_view key_id) {
       if (!more) break;
       out.sealed.emplace_back(static_cast<uint32_t>(m->Int(0)), m->Text(1));
     }
-    RETURN_IF_ERROR(ReadTagRows(tx, key_id, out.tags));
+    RETURN_IF_ERROR(ReadTagRows(tx, region, key_id, out.tags));
     ASSIGN_OR_RETURN(auto a, tx.Prepare("SELECT alias_name FROM kms_aliases WHERE key_id = ? "
-                                        "ORDER BY alias_name"));
-    a->Bind(1, key_id);
+                                        "AND region = ? ORDER BY alias_name"));
+    a->Bind(1, key_id).Bind(2, region);
     while (true) {
       ASSIGN_OR_RETURN(bool more, a->Step());
       if (!more) break;
       out.aliases.push_back(a->Text(0));
     }
-    return ReadGrantRows(tx, key_id, out.grants);
+    return ReadGrantRows(tx, region, key_id, out.grants);
   }));
   return out;
 }
@@ -142,6 +170,7 @@ Result<KeyPtr> BuildEntry(Kms& kms, LoadedRows rows) {
   entry->tags = std::move(rows.tags);
   entry->grants = std::move(rows.grants);
   entry->aliases = std::move(rows.aliases);
+  entry->regions = std::move(rows.regions);
   ASSIGN_OR_RETURN(entry->policy, CompileKeyPolicy(entry->row.policy, entry->arn));
   for (const auto& [version, sealed] : rows.sealed) {
     ASSIGN_OR_RETURN(SecretBytes m, UnsealMaterial(kms.root_key, entry->row.key_id, version, sealed));
@@ -152,12 +181,16 @@ Result<KeyPtr> BuildEntry(Kms& kms, LoadedRows rows) {
     if (current == entry->material.end()) return Status::Internal("key material missing");
     ASSIGN_OR_RETURN(crypto::PrivateKey pkey, crypto::PrivateKey::FromPkcs8(current->second));
     entry->private_key = std::make_shared<const crypto::PrivateKey>(std::move(pkey));
+    if (entry->row.key_spec == "SM2") {
+      ASSIGN_OR_RETURN(entry->sm2, Sm2Key::FromPkcs8(current->second));
+    }
   }
   return KeyPtr(std::move(entry));
 }
 
-Status PurgeKey(Kms& kms, std::string_view key_id) {
-  return WriteKey(kms, key_id, [&](store::Tx& tx) { return DeleteKeyRows(tx, key_id); });
+Status PurgeKey(Kms& kms, std::string_view region, std::string_view key_id, int64_t now) {
+  return WriteKey(kms, key_id,
+                  [&](store::Tx& tx) { return DeleteKeyRows(tx, region, key_id, now); });
 }
 
 Result<std::string> AliasTarget(Kms& kms, std::string_view account, std::string_view region,
@@ -190,35 +223,40 @@ Status InvalidKeyId(std::string_view input) {
 }  // namespace
 
 Result<KeyPtr> LoadKey(Kms& kms, const server::RequestContext& ctx, std::string_view key_id) {
+  return LoadKeyIn(kms, ctx, ctx.region(), key_id);
+}
+
+Result<KeyPtr> LoadKeyIn(Kms& kms, const server::RequestContext& ctx, std::string_view region,
+                         std::string_view key_id) {
   const int64_t now = NowSeconds(ctx);
-  KeyPtr cached = kms.cache.Get(key_id);
+  KeyPtr cached = kms.cache.Get(region, key_id);
   if (cached && !Expired(cached->row, now) && !RotationDue(cached->row, now) &&
       !ImportExpired(cached->row, now)) {
     return cached;
   }
   uint64_t generation = kms.cache.generation();
-  ASSIGN_OR_RETURN(LoadedRows rows, ReadKeyRows(kms.db, key_id));
+  ASSIGN_OR_RETURN(LoadedRows rows, ReadKeyRows(kms.db, region, key_id));
   if (!rows.row) return KeyPtr();
   if (Expired(*rows.row, now)) {
-    RETURN_IF_ERROR(PurgeKey(kms, key_id));
+    RETURN_IF_ERROR(PurgeKey(kms, region, key_id, now));
     return KeyPtr();
   }
   // Imported material past its ValidTo is deleted before any use.
   if (ImportExpired(*rows.row, now)) {
     RETURN_IF_ERROR(ExpireImportedMaterial(kms, key_id, now).status());
     generation = kms.cache.generation();
-    ASSIGN_OR_RETURN(rows, ReadKeyRows(kms.db, key_id));
+    ASSIGN_OR_RETURN(rows, ReadKeyRows(kms.db, region, key_id));
     if (!rows.row) return KeyPtr();
   }
   // Automatic rotation happens at the first use after it fell due.
   if (RotationDue(*rows.row, now)) {
     RETURN_IF_ERROR(RotateKey(kms, key_id, now));
     generation = kms.cache.generation();
-    ASSIGN_OR_RETURN(rows, ReadKeyRows(kms.db, key_id));
+    ASSIGN_OR_RETURN(rows, ReadKeyRows(kms.db, region, key_id));
     if (!rows.row) return KeyPtr();
   }
   ASSIGN_OR_RETURN(KeyPtr entry, BuildEntry(kms, std::move(rows)));
-  kms.cache.Put(std::string(key_id), entry, generation);
+  kms.cache.Put(region, std::string(key_id), entry, generation);
   return entry;
 }
 
@@ -251,7 +289,7 @@ Result<KeyPtr> ResolveKey(Kms& kms, const server::RequestContext& ctx, std::stri
   }
   if (!IsKeyId(key_id)) return InvalidKeyId(input);
   key_id = Lower(key_id);
-  ASSIGN_OR_RETURN(KeyPtr key, LoadKey(kms, ctx, key_id));
+  ASSIGN_OR_RETURN(KeyPtr key, LoadKeyIn(kms, ctx, region, key_id));
   if (!key || key->row.account_id != account || key->row.region != region) {
     return KeyNotFound(KeyArn(region, account, key_id));
   }
@@ -261,6 +299,10 @@ Result<KeyPtr> ResolveKey(Kms& kms, const server::RequestContext& ctx, std::stri
 Status RequireNotPendingDeletion(const KeyEntry& key) {
   if (key.row.state == kPendingDeletion) {
     return Status::Modeled("KMSInvalidStateException", key.arn + " is pending deletion.");
+  }
+  if (key.row.state == kPendingReplicaDeletion) {
+    return Status::Modeled("KMSInvalidStateException",
+                           key.arn + " is pending replica deletion.");
   }
   return Status::Ok();
 }
@@ -292,19 +334,84 @@ Status WriteKey(Kms& kms, std::string_view key_id, const std::function<Status(st
   return st;
 }
 
-Status DeleteKeyRows(store::Tx& tx, std::string_view key_id) {
-  for (std::string_view sql :
-       {"DELETE FROM kms_key_material WHERE key_id = ?", "DELETE FROM kms_aliases WHERE key_id = ?",
-        "DELETE FROM kms_grants WHERE key_id = ?", "DELETE FROM kms_import_tokens WHERE key_id = ?",
-        "DELETE FROM kms_tags WHERE key_id = ?", "DELETE FROM kms_keys WHERE key_id = ?"}) {
-    ASSIGN_OR_RETURN(auto q, tx.Prepare(sql));
-    q->Bind(1, key_id);
-    RETURN_IF_ERROR(q->Run());
+namespace {
+
+// After a region of a multi-Region key is deleted: the material goes with
+// the last region, and a primary waiting for its replicas to go starts its
+// own waiting period when none is left (AWS KMS Developer Guide,
+// "Deleting multi-Region keys").
+Status AfterRegionDeleted(store::Tx& tx, std::string_view key_id, int64_t now) {
+  ASSIGN_OR_RETURN(auto q, tx.Prepare("SELECT region, state, pending_days FROM kms_keys "
+                                      "WHERE key_id = ?"));
+  q->Bind(1, key_id);
+  std::vector<std::pair<std::string, int64_t>> waiting;  // region, days
+  int remaining = 0;
+  while (true) {
+    ASSIGN_OR_RETURN(bool more, q->Step());
+    if (!more) break;
+    ++remaining;
+    if (q->Text(1) == kPendingReplicaDeletion) waiting.emplace_back(q->Text(0), q->Int(2));
   }
-  return Status::Ok();
+  if (remaining == 0) {
+    ASSIGN_OR_RETURN(auto m, tx.Prepare("DELETE FROM kms_key_material WHERE key_id = ?"));
+    m->Bind(1, key_id);
+    return m->Run();
+  }
+  if (remaining != 1 || waiting.size() != 1) return Status::Ok();
+  ASSIGN_OR_RETURN(auto u, tx.Prepare("UPDATE kms_keys SET state = ?, deletion_date = ? "
+                                      "WHERE key_id = ? AND region = ?"));
+  u->Bind(1, kPendingDeletion).Bind(2, now + waiting[0].second * 86400);
+  u->Bind(3, key_id).Bind(4, waiting[0].first);
+  return u->Run();
 }
 
-json::Value KeyMetadataJson(const KeyRow& row) {
+}  // namespace
+
+Status DeleteKeyRows(store::Tx& tx, std::string_view region, std::string_view key_id,
+                     int64_t now) {
+  for (std::string_view sql : {"DELETE FROM kms_aliases WHERE key_id = ? AND region = ?",
+                               "DELETE FROM kms_grants WHERE key_id = ? AND region = ?",
+                               "DELETE FROM kms_import_tokens WHERE key_id = ? AND region = ?",
+                               "DELETE FROM kms_tags WHERE key_id = ? AND region = ?",
+                               "DELETE FROM kms_keys WHERE key_id = ? AND region = ?"}) {
+    ASSIGN_OR_RETURN(auto q, tx.Prepare(sql));
+    q->Bind(1, key_id).Bind(2, region);
+    RETURN_IF_ERROR(q->Run());
+  }
+  return AfterRegionDeleted(tx, key_id, now);
+}
+
+void AddMultiRegionKeys(const KeyRow& row, std::vector<server::ConditionKey>& keys) {
+  keys.push_back({"kms:MultiRegion", {row.multi_region ? "true" : "false"}});
+  if (row.multi_region) {
+    keys.push_back({"kms:MultiRegionKeyType", {row.IsReplica() ? "REPLICA" : "PRIMARY"}});
+  }
+}
+
+namespace {
+
+json::Value MultiRegionConfiguration(const KeyRow& row, std::span<const std::string> regions) {
+  json::Value primary = json::Value::MakeObject();
+  primary.set("Arn", KeyArn(row.primary_region, row.account_id, row.key_id));
+  primary.set("Region", row.primary_region);
+  json::Value replicas = json::Value::MakeArray();
+  for (const std::string& region : regions) {
+    if (region == row.primary_region) continue;
+    json::Value r = json::Value::MakeObject();
+    r.set("Arn", KeyArn(region, row.account_id, row.key_id));
+    r.set("Region", region);
+    replicas.push(std::move(r));
+  }
+  json::Value config = json::Value::MakeObject();
+  config.set("MultiRegionKeyType", row.IsReplica() ? "REPLICA" : "PRIMARY");
+  config.set("PrimaryKey", std::move(primary));
+  config.set("ReplicaKeys", std::move(replicas));
+  return config;
+}
+
+}  // namespace
+
+json::Value KeyMetadataJson(const KeyRow& row, std::span<const std::string> regions) {
   json::Value m = json::Value::MakeObject();
   m.set("AWSAccountId", row.account_id);
   m.set("KeyId", row.key_id);
@@ -316,6 +423,8 @@ json::Value KeyMetadataJson(const KeyRow& row) {
   m.set("KeyState", row.state);
   if (row.state == kPendingDeletion) {
     m.set("DeletionDate", row.deletion_date);
+    m.set("PendingDeletionWindowInDays", row.pending_days);
+  } else if (row.state == kPendingReplicaDeletion) {
     m.set("PendingDeletionWindowInDays", row.pending_days);
   }
   m.set("Origin", row.origin);
@@ -339,25 +448,24 @@ json::Value KeyMetadataJson(const KeyRow& row) {
     algs.push("HMAC_SHA_" + row.key_spec.substr(5));
     m.set("MacAlgorithms", std::move(algs));
   }
-  m.set("MultiRegion", false);
+  m.set("MultiRegion", row.multi_region);
+  if (row.multi_region) m.set("MultiRegionConfiguration", MultiRegionConfiguration(row, regions));
   return m;
 }
 
 namespace {
 
 // The key usages each key spec supports (AWS KMS Developer Guide, "Key
-// spec reference"). SM2 is accepted by the model but not implemented.
+// spec reference"). SM2 signs or encrypts (KEY_AGREEMENT is not part of
+// this API version).
 Status CheckSpecAndUsage(std::string_view spec, std::string_view usage) {
-  if (spec == "SM2") {
-    return Status::Error(ErrorCode::kNotImplemented,
-                         "CreateKey with KeySpec SM2 is not implemented yet.");
-  }
+  bool sm2 = spec == "SM2";
   bool symmetric = spec == "SYMMETRIC_DEFAULT";
   bool hmac = spec.starts_with("HMAC_");
   bool rsa = spec.starts_with("RSA_");
   bool ecc = spec.starts_with("ECC_");
   if ((symmetric && usage == "ENCRYPT_DECRYPT") || (hmac && usage == "GENERATE_VERIFY_MAC") ||
-      (rsa && (usage == "ENCRYPT_DECRYPT" || usage == "SIGN_VERIFY")) ||
+      ((rsa || sm2) && (usage == "ENCRYPT_DECRYPT" || usage == "SIGN_VERIFY")) ||
       (ecc && usage == "SIGN_VERIFY")) {
     return Status::Ok();
   }
@@ -399,25 +507,37 @@ Result<KeyRow> ReadNewKey(const server::RequestContext& ctx, const json::Value& 
     }
   }
   if (const json::Value* mr = in.find("MultiRegion"); mr && mr->is_bool() && mr->as_bool()) {
-    return Status::Error(ErrorCode::kNotImplemented,
-                         "Multi-Region keys are not implemented yet.");
+    // Imported material would have to be imported into every replica,
+    // which ReplicateKey does not support yet.
+    if (row.origin != "AWS_KMS") {
+      return Status::Error(ErrorCode::kNotImplemented,
+                           "Multi-Region keys with Origin " + row.origin +
+                               " are not implemented yet.");
+    }
+    row.multi_region = true;
+    row.primary_region = row.region;
   }
   RETURN_IF_ERROR(CheckSpecAndUsage(row.key_spec, row.key_usage));
+  if (row.key_spec == "SM2") RETURN_IF_ERROR(RequireSm2Region(row.region));
   row.state = std::string(row.origin == "EXTERNAL" ? kPendingImport : kEnabled);
   row.created_at = NowSeconds(ctx);
   row.current_version = 1;
   return row;
 }
 
+}  // namespace
+
 Status InsertKey(store::Tx& tx, const KeyRow& r, std::string_view sealed) {
   ASSIGN_OR_RETURN(auto q, tx.Prepare("INSERT INTO kms_keys (" + std::string(kKeyColumns) +
-                                      ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+                                      ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                                      "?, ?, ?, ?)"));
   q->Bind(1, r.key_id).Bind(2, r.account_id).Bind(3, r.region).Bind(4, r.description);
   q->Bind(5, r.key_spec).Bind(6, r.key_usage).Bind(7, r.origin).Bind(8, r.state);
   q->Bind(9, r.policy).Bind(10, r.created_at).Bind(11, r.deletion_date);
   q->Bind(12, r.pending_days).Bind(13, static_cast<int64_t>(r.current_version));
   q->Bind(14, int64_t{r.rotation_enabled ? 1 : 0}).Bind(15, r.next_rotation);
   q->Bind(16, r.expiration_model).Bind(17, r.valid_to).Bind(18, r.material_digest);
+  q->Bind(19, int64_t{r.multi_region ? 1 : 0}).Bind(20, r.primary_region);
   RETURN_IF_ERROR(q->Run());
   if (sealed.empty()) return Status::Ok();  // EXTERNAL: material comes by import
   ASSIGN_OR_RETURN(auto m, tx.Prepare("INSERT INTO kms_key_material (key_id, version, sealed, "
@@ -426,20 +546,41 @@ Status InsertKey(store::Tx& tx, const KeyRow& r, std::string_view sealed) {
   return m->Run();
 }
 
+namespace {
+
+// "mrk-" and 32 random lowercase hex digits (AWS KMS Developer Guide,
+// "Multi-Region key identifiers").
+Result<std::string> NewMultiRegionKeyId() {
+  ASSIGN_OR_RETURN(std::string uuid, ids::SecureUuid());
+  std::string hex;
+  for (char c : uuid) {
+    if (c != '-') hex.push_back(c);
+  }
+  return "mrk-" + Lower(hex);
+}
+
 bool BoolMember(const json::Value& in, std::string_view name) {
   const json::Value* v = in.find(name);
   return v != nullptr && v->is_bool() && v->as_bool();
 }
 
 Result<json::Value> CreateKey(Kms& kms, server::RequestContext& ctx, const json::Value& in) {
+  if (in.get_string("Origin") == kCloudHsmOrigin || in.find("CustomKeyStoreId") != nullptr) {
+    return CreateKeyInCustomKeyStore(kms, ctx, in);
+  }
   ASSIGN_OR_RETURN(KeyRow row, ReadNewKey(ctx, in));
   std::vector<server::ConditionKey> keys = {{"kms:KeySpec", {row.key_spec}},
                                             {"kms:KeyUsage", {row.key_usage}},
                                             {"kms:KeyOrigin", {row.origin}},
                                             {"kms:CallerAccount", {row.account_id}}};
+  AddMultiRegionKeys(row, keys);
   RETURN_IF_ERROR(ctx.Authorize("kms:CreateKey", "*", keys));
   ASSIGN_OR_RETURN(TagList tags, ReadTags(in));
-  ASSIGN_OR_RETURN(row.key_id, ids::SecureUuid());
+  if (row.multi_region) {
+    ASSIGN_OR_RETURN(row.key_id, NewMultiRegionKeyId());
+  } else {
+    ASSIGN_OR_RETURN(row.key_id, ids::SecureUuid());
+  }
   const json::Value* policy = in.find("Policy");
   row.policy = policy != nullptr && policy->is_string() ? policy->as_string()
                                                           : DefaultKeyPolicy(row.account_id);
@@ -454,18 +595,21 @@ Result<json::Value> CreateKey(Kms& kms, server::RequestContext& ctx, const json:
   }
   RETURN_IF_ERROR(WriteKey(kms, row.key_id, [&](store::Tx& tx) -> Status {
     RETURN_IF_ERROR(InsertKey(tx, row, sealed));
-    return PutTags(tx, row.key_id, tags);
+    return PutTags(tx, row.region, row.key_id, tags);
   }));
   json::Value out = json::Value::MakeObject();
-  out.set("KeyMetadata", KeyMetadataJson(row));
+  const std::string regions[] = {row.region};
+  out.set("KeyMetadata", KeyMetadataJson(row, regions));
   return out;
 }
 
 Result<json::Value> DescribeKey(Kms& kms, server::RequestContext& ctx, const json::Value& in) {
   ASSIGN_OR_RETURN(KeyPtr key, ResolveKey(kms, ctx, in.get_string("KeyId")));
   RETURN_IF_ERROR(AuthorizeKey(kms, ctx, *key, "kms:DescribeKey"));
+  json::Value metadata = KeyMetadataJson(key->row, key->regions);
+  RETURN_IF_ERROR(AddCustomKeyStoreMetadata(kms, key->row, metadata));
   json::Value out = json::Value::MakeObject();
-  out.set("KeyMetadata", KeyMetadataJson(key->row));
+  out.set("KeyMetadata", std::move(metadata));
   return out;
 }
 
@@ -518,8 +662,9 @@ Status SetState(Kms& kms, const KeyEntry& key, std::string_view state, int64_t d
                 int64_t pending_days) {
   return WriteKey(kms, key.row.key_id, [&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(auto q, tx.Prepare("UPDATE kms_keys SET state = ?, deletion_date = ?, "
-                                        "pending_days = ? WHERE key_id = ?"));
+                                        "pending_days = ? WHERE key_id = ? AND region = ?"));
     q->Bind(1, state).Bind(2, deletion_date).Bind(3, pending_days).Bind(4, key.row.key_id);
+    q->Bind(5, key.row.region);
     return q->Run();
   });
 }
@@ -551,8 +696,9 @@ Result<json::Value> UpdateKeyDescription(Kms& kms, server::RequestContext& ctx,
   RETURN_IF_ERROR(RequireNotPendingDeletion(*key));
   std::string description(in.get_string("Description"));
   RETURN_IF_ERROR(WriteKey(kms, key->row.key_id, [&](store::Tx& tx) -> Status {
-    ASSIGN_OR_RETURN(auto q, tx.Prepare("UPDATE kms_keys SET description = ? WHERE key_id = ?"));
-    q->Bind(1, description).Bind(2, key->row.key_id);
+    ASSIGN_OR_RETURN(auto q, tx.Prepare("UPDATE kms_keys SET description = ? WHERE key_id = ? "
+                                        "AND region = ?"));
+    q->Bind(1, description).Bind(2, key->row.key_id).Bind(3, key->row.region);
     return q->Run();
   }));
   return json::Value::MakeObject();
@@ -577,10 +723,18 @@ Result<json::Value> ScheduleKeyDeletion(Kms& kms, server::RequestContext& ctx,
   RETURN_IF_ERROR(AuthorizeKey(kms, ctx, *key, "kms:ScheduleKeyDeletion"));
   ASSIGN_OR_RETURN(int64_t days, PendingWindow(in));
   RETURN_IF_ERROR(RequireNotPendingDeletion(*key));
-  int64_t deletion = NowSeconds(ctx) + days * 86400;
-  RETURN_IF_ERROR(SetState(kms, *key, kPendingDeletion, deletion, days));
   json::Value out = json::Value::MakeObject();
   out.set("KeyId", key->arn);
+  // A primary with replicas waits for them to be deleted; its own waiting
+  // period starts then (DeleteKeyRows).
+  if (key->row.multi_region && !key->row.IsReplica() && key->regions.size() > 1) {
+    RETURN_IF_ERROR(SetState(kms, *key, kPendingReplicaDeletion, 0, days));
+    out.set("KeyState", kPendingReplicaDeletion);
+    out.set("PendingWindowInDays", days);
+    return out;
+  }
+  int64_t deletion = NowSeconds(ctx) + days * 86400;
+  RETURN_IF_ERROR(SetState(kms, *key, kPendingDeletion, deletion, days));
   out.set("DeletionDate", deletion);
   out.set("KeyState", kPendingDeletion);
   out.set("PendingWindowInDays", days);
@@ -591,7 +745,7 @@ Result<json::Value> CancelKeyDeletion(Kms& kms, server::RequestContext& ctx,
                                       const json::Value& in) {
   ASSIGN_OR_RETURN(KeyPtr key, ResolveKey(kms, ctx, in.get_string("KeyId"), false));
   RETURN_IF_ERROR(AuthorizeKey(kms, ctx, *key, "kms:CancelKeyDeletion"));
-  if (key->row.state != kPendingDeletion) {
+  if (key->row.state != kPendingDeletion && key->row.state != kPendingReplicaDeletion) {
     return Status::Modeled("KMSInvalidStateException", key->arn + " is not pending deletion.");
   }
   // A key whose deletion is cancelled comes back disabled (AWS KMS

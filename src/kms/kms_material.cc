@@ -26,7 +26,7 @@ std::string MaterialAad(std::string_view key_id, uint32_t version) {
 }  // namespace
 
 bool IsAsymmetric(std::string_view key_spec) {
-  return key_spec.starts_with("RSA_") || key_spec.starts_with("ECC_");
+  return key_spec.starts_with("RSA_") || key_spec.starts_with("ECC_") || key_spec == "SM2";
 }
 
 namespace {
@@ -41,6 +41,7 @@ std::string_view CurveOf(std::string_view spec) {
 }
 
 Result<SecretBytes> GenerateAsymmetric(std::string_view spec) {
+  if (spec == "SM2") return GenerateSm2Pkcs8();
   if (spec.starts_with("RSA_")) {
     int bits = spec == "RSA_2048" ? 2048 : spec == "RSA_3072" ? 3072 : 4096;
     ASSIGN_OR_RETURN(crypto::PrivateKey key, crypto::PrivateKey::GenerateRsa(bits));

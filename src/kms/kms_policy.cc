@@ -92,6 +92,7 @@ Result<iam::EngineAuthorizer::Verdict> KeyPolicyVerdict(Kms& kms, const server::
   keys.push_back({"kms:KeySpec", {key.row.key_spec}});
   keys.push_back({"kms:KeyUsage", {key.row.key_usage}});
   keys.push_back({"kms:KeyOrigin", {key.row.origin}});
+  AddMultiRegionKeys(key.row, keys);
   for (const auto& [k, v] : key.tags) keys.push_back({"aws:ResourceTag/" + k, {v}});
   return PolicyVerdict(kms, ctx, *key.policy, key.arn, action, keys);
 }
@@ -139,8 +140,9 @@ Result<json::Value> PutKeyPolicy(Kms& kms, server::RequestContext& ctx, const js
     RETURN_IF_ERROR(CheckLockout(kms, ctx, *compiled, key->arn));
   }
   RETURN_IF_ERROR(WriteKey(kms, key->row.key_id, [&](store::Tx& tx) -> Status {
-    ASSIGN_OR_RETURN(auto q, tx.Prepare("UPDATE kms_keys SET policy = ? WHERE key_id = ?"));
-    q->Bind(1, doc).Bind(2, key->row.key_id);
+    ASSIGN_OR_RETURN(auto q, tx.Prepare("UPDATE kms_keys SET policy = ? WHERE key_id = ? AND "
+                                        "region = ?"));
+    q->Bind(1, doc).Bind(2, key->row.key_id).Bind(3, key->row.region);
     return q->Run();
   }));
   return json::Value::MakeObject();

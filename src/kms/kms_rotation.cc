@@ -34,8 +34,11 @@ bool RotationDue(const KeyRow& row, int64_t now) {
 
 Status RotateKey(Kms& kms, std::string_view key_id, int64_t now) {
   return WriteKey(kms, key_id, [&](store::Tx& tx) -> Status {
+    // The regions of a multi-Region key share rotation; the primary's
+    // state decides.
     ASSIGN_OR_RETURN(auto q, tx.Prepare("SELECT key_spec, current_version, rotation_enabled, "
-                                        "next_rotation, state FROM kms_keys WHERE key_id = ?"));
+                                        "next_rotation, state FROM kms_keys WHERE key_id = ? "
+                                        "ORDER BY (region = primary_region) DESC LIMIT 1"));
     q->Bind(1, key_id);
     ASSIGN_OR_RETURN(bool row, q->Step());
     if (!row) return Status::Ok();
@@ -72,6 +75,13 @@ Result<KeyPtr> RotatableKey(Kms& kms, const server::RequestContext& ctx, const j
   // Imported material cannot be rotated automatically.
   if (key->row.key_spec != "SYMMETRIC_DEFAULT" || key->row.origin != "AWS_KMS") {
     return Unsupported(*key);
+  }
+  // Replicas share the primary's rotation, which is managed on the primary
+  // (AWS KMS Developer Guide, "Rotating multi-Region keys").
+  if (key->row.IsReplica() && action != "kms:GetKeyRotationStatus") {
+    return Status::Modeled("UnsupportedOperationException",
+                           key->arn + " is a multi-Region replica key. Manage automatic rotation "
+                                      "on its primary key in " + key->row.primary_region + ".");
   }
   return key;
 }

@@ -69,7 +69,7 @@ namespace {
 
 // Ids of keys whose deletion date or rotation date is at or before now.
 struct DueWork {
-  std::vector<std::string> expired;   // deletion date passed
+  std::vector<std::string> expired;   // "<region>/<key id>": deletion date passed
   std::vector<std::string> rotate;    // rotation due
   std::vector<std::string> imports;   // imported material past ValidTo
 };
@@ -87,10 +87,12 @@ Status Collect(store::Tx& tx, std::string_view sql, std::string_view state, int6
 
 Status DueKeys(store::Database& db, int64_t now, DueWork& work) {
   return db.Read([&](store::Tx& tx) -> Status {
+    RETURN_IF_ERROR(Collect(tx, "SELECT region || '/' || key_id FROM kms_keys WHERE state = ? "
+                                "AND deletion_date <= ?", kPendingDeletion, now, work.expired));
+    // A multi-Region key rotates once, through its primary's row.
     RETURN_IF_ERROR(Collect(tx, "SELECT key_id FROM kms_keys WHERE state = ? AND "
-                                "deletion_date <= ?", kPendingDeletion, now, work.expired));
-    RETURN_IF_ERROR(Collect(tx, "SELECT key_id FROM kms_keys WHERE state = ? AND "
-                                "rotation_enabled = 1 AND next_rotation <= ?", kEnabled, now,
+                                "rotation_enabled = 1 AND next_rotation <= ? AND "
+                                "(multi_region = 0 OR region = primary_region)", kEnabled, now,
                             work.rotate));
     return Collect(tx, "SELECT key_id FROM kms_keys WHERE state != ? AND origin = 'EXTERNAL' "
                        "AND expiration_model = 'KEY_MATERIAL_EXPIRES' AND valid_to > 0 AND "
@@ -98,17 +100,22 @@ Status DueKeys(store::Database& db, int64_t now, DueWork& work) {
   });
 }
 
-// Deletes key_id if it is still pending deletion with a passed date.
-Result<bool> DeleteIfExpired(Kms& kms, const std::string& key_id, int64_t now) {
+// Deletes the key named by "<region>/<key id>" if it is still pending
+// deletion with a passed date.
+Result<bool> DeleteIfExpired(Kms& kms, const std::string& region_and_id, int64_t now) {
+  const size_t slash = region_and_id.find('/');
+  if (slash == std::string::npos) return Status::Internal("bad key reference");
+  const std::string region = region_and_id.substr(0, slash);
+  const std::string key_id = region_and_id.substr(slash + 1);
   bool deleted = false;
   RETURN_IF_ERROR(WriteKey(kms, key_id, [&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(auto q, tx.Prepare("SELECT state, deletion_date FROM kms_keys "
-                                        "WHERE key_id = ?"));
-    q->Bind(1, key_id);
+                                        "WHERE key_id = ? AND region = ?"));
+    q->Bind(1, key_id).Bind(2, region);
     ASSIGN_OR_RETURN(bool row, q->Step());
     if (!row || q->Text(0) != kPendingDeletion || q->Int(1) > now) return Status::Ok();
     deleted = true;
-    return DeleteKeyRows(tx, key_id);
+    return DeleteKeyRows(tx, region, key_id, now);
   }));
   return deleted;
 }

@@ -1,23 +1,36 @@
 // KmsService: tables, the key cache and handler registration.
 #include "rampart/kms/kms_service.h"
 
+#include "kms/kms_custom_key_store.h"
 #include "kms/kms_internal.h"
 
 namespace rampart::kms {
 namespace internal {
 
-KeyPtr KeyCache::Get(std::string_view key_id) const {
+KeyPtr KeyCache::Get(std::string_view region, std::string_view key_id) const {
   std::shared_lock lock(mu_);
   auto it = entries_.find(std::string(key_id));
-  return it == entries_.end() ? nullptr : it->second;
+  if (it == entries_.end()) return nullptr;
+  for (const auto& entry : it->second) {
+    if (entry.first == region) return entry.second;
+  }
+  return nullptr;
 }
 
-void KeyCache::Put(const std::string& key_id, KeyPtr entry, uint64_t generation) {
+void KeyCache::Put(std::string_view region, const std::string& key_id, KeyPtr entry,
+                   uint64_t generation) {
   std::unique_lock lock(mu_);
   if (generation != generation_.load(std::memory_order_acquire)) return;
   // Bounded: a full cache starts over (entries are rebuilt on demand).
   if (entries_.size() >= max_entries_) entries_.clear();
-  entries_[key_id] = std::move(entry);
+  Regions& regions = entries_[key_id];
+  for (auto& existing : regions) {
+    if (existing.first == region) {
+      existing.second = std::move(entry);
+      return;
+    }
+  }
+  regions.emplace_back(std::string(region), std::move(entry));
 }
 
 void KeyCache::Invalidate(std::string_view key_id) {
@@ -135,22 +148,101 @@ CREATE TABLE kms_import_tokens (
 CREATE INDEX kms_import_tokens_by_key ON kms_import_tokens (key_id);
 )sql";
 
-const store::Migration kMigrations[] = {{1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}};
+// Multi-Region keys: a key id is unique per (account, region) and a
+// multi-Region key has one row per region. kms_keys is rebuilt with that
+// primary key (and a unique (key_id, region), since ciphertext blobs and
+// grant tokens name a key by id and region only; ids are random), and the
+// per-region tables that named a key by id alone gain its region.
+// Material stays keyed by key id: the regions of a key share it.
+constexpr std::string_view kSchemaV4 = R"sql(
+CREATE TABLE kms_keys_v4 (
+  key_id TEXT NOT NULL,
+  account_id TEXT NOT NULL,
+  region TEXT NOT NULL,
+  description TEXT NOT NULL,
+  key_spec TEXT NOT NULL,
+  key_usage TEXT NOT NULL,
+  origin TEXT NOT NULL,
+  state TEXT NOT NULL,
+  policy TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  deletion_date INTEGER NOT NULL,
+  pending_days INTEGER NOT NULL,
+  current_version INTEGER NOT NULL,
+  rotation_enabled INTEGER NOT NULL,
+  next_rotation INTEGER NOT NULL,
+  expiration_model TEXT NOT NULL DEFAULT '',
+  valid_to INTEGER NOT NULL DEFAULT 0,
+  material_digest TEXT NOT NULL DEFAULT '',
+  multi_region INTEGER NOT NULL DEFAULT 0,
+  primary_region TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY (account_id, region, key_id)
+);
+INSERT INTO kms_keys_v4 (key_id, account_id, region, description, key_spec, key_usage, origin,
+  state, policy, created_at, deletion_date, pending_days, current_version, rotation_enabled,
+  next_rotation, expiration_model, valid_to, material_digest)
+SELECT key_id, account_id, region, description, key_spec, key_usage, origin, state, policy,
+  created_at, deletion_date, pending_days, current_version, rotation_enabled, next_rotation,
+  expiration_model, valid_to, material_digest FROM kms_keys;
+DROP TABLE kms_keys;
+ALTER TABLE kms_keys_v4 RENAME TO kms_keys;
+CREATE UNIQUE INDEX kms_keys_by_id ON kms_keys (key_id, region);
+CREATE TABLE kms_tags_v4 (
+  region TEXT NOT NULL,
+  key_id TEXT NOT NULL,
+  tag_key TEXT NOT NULL,
+  tag_value TEXT NOT NULL,
+  PRIMARY KEY (region, key_id, tag_key)
+);
+INSERT INTO kms_tags_v4 (region, key_id, tag_key, tag_value)
+SELECT k.region, t.key_id, t.tag_key, t.tag_value FROM kms_tags t JOIN kms_keys k
+  ON k.key_id = t.key_id;
+DROP TABLE kms_tags;
+ALTER TABLE kms_tags_v4 RENAME TO kms_tags;
+ALTER TABLE kms_grants ADD COLUMN region TEXT NOT NULL DEFAULT '';
+UPDATE kms_grants SET region = COALESCE(
+  (SELECT k.region FROM kms_keys k WHERE k.key_id = kms_grants.key_id), '');
+DROP INDEX kms_grants_by_key;
+CREATE INDEX kms_grants_by_key ON kms_grants (key_id, region, created_at);
+ALTER TABLE kms_import_tokens ADD COLUMN region TEXT NOT NULL DEFAULT '';
+UPDATE kms_import_tokens SET region = COALESCE(
+  (SELECT k.region FROM kms_keys k WHERE k.key_id = kms_import_tokens.key_id), '');
+DROP INDEX kms_aliases_by_key;
+CREATE INDEX kms_aliases_by_key ON kms_aliases (key_id, region);
+)sql";
+
+const store::Migration kMigrations[] = {
+    {1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}, {4, kSchemaV4}};
 
 }  // namespace
 
-Status KmsService::Migrate(store::Database& db) { return db.Migrate("kms", kMigrations); }
+namespace internal {
+std::span<const store::Migration> KmsMigrations() { return kMigrations; }
+}  // namespace internal
+
+Status KmsService::Migrate(store::Database& db) {
+  RETURN_IF_ERROR(db.Migrate("kms", kMigrations));
+  return internal::MigrateCustomKeyStores(db);
+}
+
+void KmsService::SetHsmConfig(const server::HsmConfig* hsm) {
+  if (!kms_->cks) kms_->cks = std::make_shared<internal::CustomKeyStores>(kms_->db, kms_->root_key);
+  kms_->cks->SetHsmConfig(hsm);
+}
 
 void KmsService::InvalidateCache() {
   kms_->cache.InvalidateAll();
   kms_->aliases.InvalidateAll();
+  if (kms_->cks) kms_->cks->DisconnectAll();
 }
 
 void KmsService::Register(server::Registry& registry) {
+  if (!kms_->cks) kms_->cks = std::make_shared<internal::CustomKeyStores>(kms_->db, kms_->root_key);
   for (auto table : {internal::KeyBindings, internal::CryptoBindings, internal::PolicyBindings,
                      internal::AliasBindings, internal::TagBindings,
                      internal::AsymmetricBindings, internal::RotationBindings,
-                     internal::GrantBindings, internal::ImportBindings}) {
+                     internal::GrantBindings, internal::ImportBindings,
+                     internal::MultiRegionBindings, internal::CustomKeyStoreBindings}) {
     for (const internal::Binding& b : table()) {
       registry.Add("kms", b.operation,
                    [kms = kms_.get(), h = b.handler](server::RequestContext& ctx,

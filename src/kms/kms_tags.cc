@@ -12,9 +12,10 @@ Status TagError(std::string message) {
   return Status::Modeled("TagException", std::move(message));
 }
 
-Result<int64_t> TagCount(store::Tx& tx, std::string_view key_id) {
-  ASSIGN_OR_RETURN(auto q, tx.Prepare("SELECT COUNT(*) FROM kms_tags WHERE key_id = ?"));
-  q->Bind(1, key_id);
+Result<int64_t> TagCount(store::Tx& tx, std::string_view region, std::string_view key_id) {
+  ASSIGN_OR_RETURN(auto q, tx.Prepare("SELECT COUNT(*) FROM kms_tags WHERE key_id = ? AND "
+                                      "region = ?"));
+  q->Bind(1, key_id).Bind(2, region);
   ASSIGN_OR_RETURN(bool row, q->Step());
   return row ? q->Int(0) : 0;
 }
@@ -39,16 +40,17 @@ Result<TagList> ReadTags(const json::Value& in) {
   return tags;
 }
 
-Status PutTags(store::Tx& tx, std::string_view key_id, const TagList& tags) {
-  ASSIGN_OR_RETURN(auto q, tx.Prepare("INSERT INTO kms_tags (key_id, tag_key, tag_value) VALUES "
-                                      "(?, ?, ?) ON CONFLICT (key_id, tag_key) DO UPDATE SET "
-                                      "tag_value = excluded.tag_value"));
+Status PutTags(store::Tx& tx, std::string_view region, std::string_view key_id,
+               const TagList& tags) {
+  ASSIGN_OR_RETURN(auto q, tx.Prepare("INSERT INTO kms_tags (region, key_id, tag_key, tag_value) "
+                                      "VALUES (?, ?, ?, ?) ON CONFLICT (region, key_id, tag_key) "
+                                      "DO UPDATE SET tag_value = excluded.tag_value"));
   for (const auto& [k, v] : tags) {
     RETURN_IF_ERROR(q->Reset());
-    q->Bind(1, key_id).Bind(2, k).Bind(3, v);
+    q->Bind(1, region).Bind(2, key_id).Bind(3, k).Bind(4, v);
     RETURN_IF_ERROR(q->Run());
   }
-  ASSIGN_OR_RETURN(int64_t count, TagCount(tx, key_id));
+  ASSIGN_OR_RETURN(int64_t count, TagCount(tx, region, key_id));
   if (count > kMaxTags) {
     return Status::Modeled("LimitExceededException", "A key can have at most 50 tags.");
   }
@@ -69,7 +71,9 @@ Result<json::Value> TagResource(Kms& kms, server::RequestContext& ctx, const jso
   RETURN_IF_ERROR(RequireNotPendingDeletion(*key));
   ASSIGN_OR_RETURN(TagList tags, ReadTags(in));
   RETURN_IF_ERROR(WriteKey(kms, key->row.key_id,
-                           [&](store::Tx& tx) { return PutTags(tx, key->row.key_id, tags); }));
+                           [&](store::Tx& tx) {
+                             return PutTags(tx, key->row.region, key->row.key_id, tags);
+                           }));
   return json::Value::MakeObject();
 }
 
@@ -83,10 +87,11 @@ Result<json::Value> UntagResource(Kms& kms, server::RequestContext& ctx, const j
     }
   }
   RETURN_IF_ERROR(WriteKey(kms, key->row.key_id, [&](store::Tx& tx) -> Status {
-    ASSIGN_OR_RETURN(auto q, tx.Prepare("DELETE FROM kms_tags WHERE key_id = ? AND tag_key = ?"));
+    ASSIGN_OR_RETURN(auto q, tx.Prepare("DELETE FROM kms_tags WHERE key_id = ? AND region = ? "
+                                        "AND tag_key = ?"));
     for (const std::string& name : names) {
       RETURN_IF_ERROR(q->Reset());
-      q->Bind(1, key->row.key_id).Bind(2, name);
+      q->Bind(1, key->row.key_id).Bind(2, key->row.region).Bind(3, name);
       RETURN_IF_ERROR(q->Run());
     }
     return Status::Ok();
@@ -105,8 +110,9 @@ Result<json::Value> ListResourceTags(Kms& kms, server::RequestContext& ctx,
   TagList tags;
   RETURN_IF_ERROR(kms.db.Read([&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(auto q, tx.Prepare("SELECT tag_key, tag_value FROM kms_tags WHERE key_id = ? "
-                                        "AND tag_key >= ? ORDER BY tag_key LIMIT ?"));
-    q->Bind(1, key->row.key_id).Bind(2, marker).Bind(3, limit + 1);
+                                        "AND region = ? AND tag_key >= ? ORDER BY tag_key "
+                                        "LIMIT ?"));
+    q->Bind(1, key->row.key_id).Bind(2, key->row.region).Bind(3, marker).Bind(4, limit + 1);
     while (true) {
       ASSIGN_OR_RETURN(bool row, q->Step());
       if (!row) return Status::Ok();

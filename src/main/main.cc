@@ -3,6 +3,8 @@
 
 #include <cstdio>
 
+#include "main/hsm_command.h"
+#include "main/hsmnet_command.h"
 #include "main/server_command.h"
 #include "rampart/core/log.h"
 #include "rampart/proxy/proxy.h"
@@ -33,12 +35,16 @@ int main(int argc, char** argv) {
   proxy->add_option("--config", proxy_config, "JSON proxy config file")->required();
 
   auto* version = app.add_subcommand("version", "Print the version");
+  rampart::cli::HsmCommand hsm(app);
+  rampart::cli::HsmnetCommand hsmnet(app);
   CLI11_PARSE(app, argc, argv);
 
   if (version->parsed()) {
     std::printf("rampart %s\n", kVersion);
     return 0;
   }
+  if (hsm.parsed()) return hsm.Run();
+  if (hsmnet.parsed()) return hsmnet.Run();
   if (proxy->parsed()) {
     return rampart::proxy::RunProxy(proxy_config);
   }

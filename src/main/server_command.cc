@@ -23,6 +23,7 @@
 #include "rampart/iam/organizations.h"
 #include "rampart/iam/simulate.h"
 #include "rampart/iam/sts.h"
+#include "rampart/hsm/root_key.h"
 #include "rampart/kms/kms_service.h"
 #include "rampart/server/audit.h"
 #include "rampart/server/authorizer.h"
@@ -125,7 +126,8 @@ int RunServer(server::Config cfg) {
   BlockTerminationSignals();
   if (Status st = PrepareDataDir(cfg.data_dir); !st.ok()) return fail(st);
 
-  auto root_key = server::LoadOrCreateRootKey(cfg.data_dir);
+  // root.key, or sealed under an HSM token when the config says root_key.
+  auto root_key = hsm::LoadOrCreateRootKey(cfg);
   if (!root_key.ok()) return fail(root_key.status());
   auto db = store::OpenSqlite({.path = cfg.data_dir + "/rampart.db"});
   if (!db.ok()) return fail(db.status());
@@ -163,6 +165,7 @@ int RunServer(server::Config cfg) {
   iam_service.Register(registry);
   org_service.Register(registry);
   kms::KmsService kms_service(**db, *root_key, authorizer);
+  kms_service.SetHsmConfig(&cfg.hsm);
   kms_service.Register(registry);
   SystemClock clock;
   if (Status st = audit::RecoverIncompleteEvents(**db); !st.ok()) return fail(st);

@@ -337,6 +337,52 @@ TEST_F(TokenTest, WrapsAndUnwrapsExtractableKeys) {
   EXPECT_FALSE(token_->WrapKey(*fixed, *key).ok());
 }
 
+TEST_F(TokenTest, TransportsAKeyUnderAnRsaPublicKeyAndLocksIt) {
+  OpenToken();
+  KeySpec transport = Spec(KeyAlgorithm::kRsa2048, "transport");
+  transport.usage = KeyUsage{.encrypt = false, .sign = false, .wrap = true};
+  auto pair = token_->GenerateKey(transport);
+  ASSERT_TRUE(pair.ok()) << pair.status().ToString();
+  auto pub = token_->PublicKeyDer(*pair);
+  ASSERT_TRUE(pub.ok());
+  // A transport pair neither signs nor is an acceptable sign-and-wrap mix.
+  EXPECT_FALSE(token_->SignDigest(*pair, std::string(32, 'd'), "SHA256", SignScheme::kRsaPkcs1).ok());
+  KeySpec both = transport;
+  both.usage.sign = true;
+  EXPECT_EQ(token_->GenerateKey(both).status().code(), ErrorCode::kValidation);
+
+  KeySpec moving = Spec(KeyAlgorithm::kAes256, "moving");
+  moving.usage = KeyUsage{.encrypt = true, .sign = false, .wrap = false};
+  moving.extractable = true;
+  auto key = token_->GenerateKey(moving);
+  ASSERT_TRUE(key.ok());
+  auto ct = token_->EncryptGcm(*key, "carried across", "");
+  ASSERT_TRUE(ct.ok());
+  auto wrapped = token_->WrapKeyWithPublicKey(*pub, *key);
+  ASSERT_TRUE(wrapped.ok()) << wrapped.status().ToString();
+  EXPECT_EQ(wrapped->size(), 256u);  // one RSA-2048 block
+
+  KeySpec arrived = Spec(KeyAlgorithm::kAes256, "arrived");
+  arrived.id = "arrived-id";
+  auto copy = token_->UnwrapKey(*pair, *wrapped, arrived);
+  ASSERT_TRUE(copy.ok()) << copy.status().ToString();
+  auto pt = token_->DecryptGcm(*copy, ct->iv, ct->ciphertext, "");
+  ASSERT_TRUE(pt.ok()) << pt.status().ToString();
+  EXPECT_EQ(pt->reveal(), "carried across");
+
+  // Not a public key, or too short a one: refused before the module.
+  EXPECT_EQ(token_->WrapKeyWithPublicKey("garbage", *key).status().code(), ErrorCode::kValidation);
+  ASSERT_TRUE(token_->MakeNonExtractable(*key).ok());
+  EXPECT_TRUE(token_->MakeNonExtractable(*key).ok());  // idempotent
+  ck_session_handle_t s = RawSession();
+  EXPECT_FALSE(BoolAttr(fns(), s, CKO_SECRET_KEY, key->id, CKA_EXTRACTABLE));
+  EXPECT_EQ(fns()->C_CloseSession(s), CKR_OK);
+  auto refused = token_->WrapKeyWithPublicKey(*pub, *key);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("CKR_KEY_UNEXTRACTABLE"), std::string::npos)
+      << refused.status().message();
+}
+
 TEST_F(TokenTest, GeneratesRandomBytes) {
   OpenToken();
   auto a = token_->GenerateRandom(32);

@@ -118,6 +118,27 @@ Result<std::string> RsaPublicKeyDer(std::string_view modulus, std::string_view e
   return SpkiDer("RSA", params.get());
 }
 
+Result<RsaPublicParts> RsaPublicKeyParts(std::string_view spki_der) {
+  const unsigned char* p = Bytes(spki_der);
+  PkeyPtr key(d2i_PUBKEY(nullptr, &p, static_cast<long>(spki_der.size())));
+  if (!key || p != Bytes(spki_der) + spki_der.size() || EVP_PKEY_get_base_id(key.get()) != EVP_PKEY_RSA) {
+    return Status::Validation("not a DER RSA SubjectPublicKeyInfo");
+  }
+  if (EVP_PKEY_get_bits(key.get()) < 2048) return Status::Validation("RSA key is shorter than 2048 bits");
+  BIGNUM* n = nullptr;
+  BIGNUM* e = nullptr;
+  EVP_PKEY_get_bn_param(key.get(), OSSL_PKEY_PARAM_RSA_N, &n);
+  EVP_PKEY_get_bn_param(key.get(), OSSL_PKEY_PARAM_RSA_E, &e);
+  BnPtr n_owner(n), e_owner(e);
+  if (n == nullptr || e == nullptr) return Status::Validation("RSA key without modulus or exponent");
+  RsaPublicParts out;
+  out.modulus.assign(BN_num_bytes(n), '\0');
+  out.exponent.assign(BN_num_bytes(e), '\0');
+  BN_bn2bin(n, reinterpret_cast<unsigned char*>(out.modulus.data()));
+  BN_bn2bin(e, reinterpret_cast<unsigned char*>(out.exponent.data()));
+  return out;
+}
+
 Result<std::string> EcdsaRawToDer(std::string_view raw) {
   if (raw.empty() || raw.size() % 2 != 0 || raw.size() > 2 * 66) return Bad("ECDSA signature");
   size_t half = raw.size() / 2;

@@ -20,6 +20,14 @@ Result<std::string> EcPublicKeyDer(std::string_view ec_params, std::string_view 
 // SubjectPublicKeyInfo DER of an RSA public key from CKA_MODULUS and
 // CKA_PUBLIC_EXPONENT (big-endian).
 Result<std::string> RsaPublicKeyDer(std::string_view modulus, std::string_view exponent);
+// The big-endian modulus and public exponent of an RSA public key given as
+// DER SubjectPublicKeyInfo (from a caller: kValidation when it is not one,
+// or smaller than 2048 bits).
+struct RsaPublicParts {
+  std::string modulus;
+  std::string exponent;
+};
+Result<RsaPublicParts> RsaPublicKeyParts(std::string_view spki_der);
 // CKM_ECDSA's r || s (equal halves) as a DER ECDSA-Sig-Value.
 Result<std::string> EcdsaRawToDer(std::string_view raw);
 // DigestInfo (RFC 8017 section 9.2) of a SHA-256/384/512 digest.

@@ -40,7 +40,10 @@ Status ValidateSpec(const KeySpec& spec) {
   }
   if (spec.id.size() > kMaxId) return Status::Validation("key id must be at most 64 bytes");
   const KeyUsage& u = spec.usage;
+  bool rsa = spec.algorithm == KeyAlgorithm::kRsa2048 || spec.algorithm == KeyAlgorithm::kRsa3072;
+  bool one_of_sign_or_wrap = u.sign != u.wrap && !u.encrypt;
   bool ok = spec.algorithm == KeyAlgorithm::kAes256 ? (u.encrypt || u.wrap) && !u.sign
+            : rsa                                   ? one_of_sign_or_wrap
                                                     : u.sign && !u.encrypt && !u.wrap;
   if (!ok) return Status::Validation("key usage does not fit the key algorithm");
   return Status::Ok();
@@ -70,6 +73,46 @@ void AddSecretAttrs(Attrs& t, const KeySpec& spec, const std::string& id) {
   AddPrivateAttrs(t, spec, id);
 }
 
+// RSA-OAEP with SHA-1 and MGF1-SHA-1, no label: the parameters SoftHSM2
+// (and most modules) accept for C_WrapKey / C_UnwrapKey.
+ck_rsa_pkcs_oaep_params OaepParams() {
+  ck_rsa_pkcs_oaep_params p{};
+  p.hash_alg = CKM_SHA_1;
+  p.mgf = CKG_MGF1_SHA1;
+  p.source = CKZ_DATA_SPECIFIED;
+  p.source_data = nullptr;
+  p.source_data_len = 0;
+  return p;
+}
+
+// Finds the object of key on session s (CKR_KEY_HANDLE_INVALID if absent).
+ck_rv_t FindKeyObject(Pkcs11Token::State& st, ck_session_handle_t s, const KeyRef& key,
+                      ck_object_handle_t* out) {
+  Attrs t;
+  t.Ulong(CKA_CLASS, ClassOf(key.kind)).Ulong(CKA_KEY_TYPE, TypeOf(key.kind));
+  t.Bytes(CKA_ID, key.id);
+  std::vector<ck_object_handle_t> found;
+  bool none = false;
+  ck_rv_t rv = st.FindLoggedIn(s, t, 1, &found, &none);
+  if (rv != CKR_OK) return rv;
+  if (none) return CKR_KEY_HANDLE_INVALID;
+  *out = found[0];
+  return CKR_OK;
+}
+
+// Two-call C_WrapKey into *wrapped (length checked).
+ck_rv_t WrapInto(ck_function_list* f, ck_session_handle_t s, ck_mechanism* m,
+                 ck_object_handle_t wrapping, ck_object_handle_t key, std::string* wrapped) {
+  unsigned long len = 0;
+  ck_rv_t rv = f->C_WrapKey(s, m, wrapping, key, nullptr, &len);
+  if (rv != CKR_OK) return rv;
+  if (len == 0 || len > kMaxWrapped) return CKR_WRAPPED_KEY_LEN_RANGE;
+  wrapped->assign(len, '\0');
+  rv = f->C_WrapKey(s, m, wrapping, key, Uc(*wrapped), &len);
+  wrapped->resize(len);
+  return rv;
+}
+
 Result<std::string> IdFor(const KeySpec& spec) {
   if (!spec.id.empty()) return spec.id;
   return crypto::RandomBytes(kDefaultIdSize);
@@ -97,14 +140,16 @@ Result<KeyRef> Pkcs11Token::GenerateKey(const KeySpec& spec) {
       return f->C_GenerateKey(s, &m, t.data(), t.size(), &key);
     }
     Attrs pt, vt;
-    // Sign-only pairs: modules default other usages (decrypt, unwrap,
-    // derive) to true, so every one is spelled out.
-    pt.Bool(CKA_TOKEN, true).Bool(CKA_PRIVATE, false).Bool(CKA_VERIFY, true);
-    pt.Bool(CKA_ENCRYPT, false).Bool(CKA_WRAP, false).Bool(CKA_DERIVE, false);
+    // Sign-only pairs, or RSA transport pairs that only wrap/unwrap:
+    // modules default other usages (decrypt, unwrap, derive) to true, so
+    // every one is spelled out.
+    bool sign = spec.usage.sign;
+    pt.Bool(CKA_TOKEN, true).Bool(CKA_PRIVATE, false).Bool(CKA_VERIFY, sign);
+    pt.Bool(CKA_ENCRYPT, false).Bool(CKA_WRAP, !sign).Bool(CKA_DERIVE, false);
     pt.Bytes(CKA_LABEL, spec.label).Bytes(CKA_ID, id);
-    vt.Bool(CKA_SIGN, true)
+    vt.Bool(CKA_SIGN, sign)
         .Bool(CKA_DECRYPT, false)
-        .Bool(CKA_UNWRAP, false)
+        .Bool(CKA_UNWRAP, !sign)
         .Bool(CKA_DERIVE, false);
     AddPrivateAttrs(vt, spec, id);
     ck_mechanism m{CKM_EC_KEY_PAIR_GEN, nullptr, 0};
@@ -131,30 +176,21 @@ Result<std::string> Pkcs11Token::WrapKey(const KeyRef& wrapping_key, const KeyRe
   std::string wrapped;
   RETURN_IF_ERROR(s_->RunWithKey(
       "C_WrapKey", wrapping_key, [&](ck_session_handle_t s, ck_object_handle_t wk) -> ck_rv_t {
-        Attrs t;
-        t.Ulong(CKA_CLASS, ClassOf(key.kind)).Ulong(CKA_KEY_TYPE, TypeOf(key.kind));
-        t.Bytes(CKA_ID, key.id);
-        std::vector<ck_object_handle_t> found;
-        bool none = false;
-        ck_rv_t rv = s_->FindLoggedIn(s, t, 1, &found, &none);
+        ck_object_handle_t target = 0;
+        ck_rv_t rv = FindKeyObject(*s_, s, key, &target);
         if (rv != CKR_OK) return rv;
-        if (none) return CKR_KEY_HANDLE_INVALID;
         ck_mechanism m{CKM_AES_KEY_WRAP_PAD, nullptr, 0};
-        unsigned long len = 0;
-        rv = s_->fns()->C_WrapKey(s, &m, wk, found[0], nullptr, &len);
-        if (rv != CKR_OK) return rv;
-        if (len == 0 || len > kMaxWrapped) return CKR_WRAPPED_KEY_LEN_RANGE;
-        wrapped.assign(len, '\0');
-        rv = s_->fns()->C_WrapKey(s, &m, wk, found[0], Uc(wrapped), &len);
-        wrapped.resize(len);
-        return rv;
+        return WrapInto(s_->fns(), s, &m, wk, target, &wrapped);
       }));
   return wrapped;
 }
 
 Result<KeyRef> Pkcs11Token::UnwrapKey(const KeyRef& wrapping_key, std::string_view wrapped,
                                       const KeySpec& spec) {
-  if (wrapping_key.kind != KeyKind::kAes) return Status::Validation("the wrapping key must be AES");
+  bool rsa = wrapping_key.kind == KeyKind::kRsaPrivate;
+  if (wrapping_key.kind != KeyKind::kAes && !rsa) {
+    return Status::Validation("the wrapping key must be AES or an RSA transport key");
+  }
   if (!IsSecret(spec.algorithm)) {
     return Status::Validation("only AES and HMAC keys can be unwrapped so far");
   }
@@ -171,13 +207,57 @@ Result<KeyRef> Pkcs11Token::UnwrapKey(const KeyRef& wrapping_key, std::string_vi
       "C_UnwrapKey", wrapping_key, [&](ck_session_handle_t s, ck_object_handle_t wk) {
         Attrs t;
         AddSecretAttrs(t, spec, id);
+        ck_rsa_pkcs_oaep_params oaep = OaepParams();
         ck_mechanism m{CKM_AES_KEY_WRAP_PAD, nullptr, 0};
+        if (rsa) m = ck_mechanism{CKM_RSA_PKCS_OAEP, &oaep, sizeof oaep};
         ck_object_handle_t out = 0;
         return s_->fns()->C_UnwrapKey(s, &m, wk, Uc(wrapped), wrapped.size(), t.data(), t.size(),
                                       &out);
       }));
   s_->cache->Erase(id);
   return ref;
+}
+
+Result<std::string> Pkcs11Token::WrapKeyWithPublicKey(std::string_view public_key_der,
+                                                      const KeyRef& key) {
+  if (key.kind != KeyKind::kAes && key.kind != KeyKind::kGenericSecret) {
+    return Status::Validation("only AES and HMAC keys can be wrapped under a public key");
+  }
+  ASSIGN_OR_RETURN(RsaPublicParts pub, RsaPublicKeyParts(public_key_der));
+  std::string wrapped;
+  RETURN_IF_ERROR(s_->RunNoKey("C_WrapKey", [&](ck_session_handle_t s, ck_object_handle_t) {
+    ck_object_handle_t target = 0;
+    ck_rv_t rv = FindKeyObject(*s_, s, key, &target);
+    if (rv != CKR_OK) return rv;
+    // The recipient's public key lives only in this session.
+    Attrs t;
+    t.Ulong(CKA_CLASS, CKO_PUBLIC_KEY).Ulong(CKA_KEY_TYPE, CKK_RSA);
+    t.Bool(CKA_TOKEN, false).Bool(CKA_WRAP, true).Bool(CKA_ENCRYPT, false).Bool(CKA_VERIFY, false);
+    t.Bytes(CKA_MODULUS, pub.modulus).Bytes(CKA_PUBLIC_EXPONENT, pub.exponent);
+    ck_object_handle_t recipient = 0;
+    rv = s_->fns()->C_CreateObject(s, t.data(), t.size(), &recipient);
+    if (rv != CKR_OK) return rv;
+    ck_rsa_pkcs_oaep_params oaep = OaepParams();
+    ck_mechanism m{CKM_RSA_PKCS_OAEP, &oaep, sizeof oaep};
+    rv = WrapInto(s_->fns(), s, &m, recipient, target, &wrapped);
+    s_->fns()->C_DestroyObject(s, recipient);
+    return rv;
+  }));
+  return wrapped;
+}
+
+Status Pkcs11Token::MakeNonExtractable(const KeyRef& key) {
+  return s_->RunWithKey("C_SetAttributeValue", key, [&](ck_session_handle_t s, ck_object_handle_t k) {
+    // Idempotent: SoftHSM2 refuses to set an already-false CKA_EXTRACTABLE
+    // (CKR_ATTRIBUTE_READ_ONLY), so only a key that is extractable is changed.
+    unsigned char extractable = 1;
+    ck_attribute a{CKA_EXTRACTABLE, &extractable, 1};
+    ck_rv_t rv = s_->fns()->C_GetAttributeValue(s, k, &a, 1);
+    if (rv != CKR_OK || extractable == 0) return rv;
+    Attrs t;
+    t.Bool(CKA_EXTRACTABLE, false);
+    return s_->fns()->C_SetAttributeValue(s, k, t.data(), t.size());
+  });
 }
 
 }  // namespace rampart::pkcs11

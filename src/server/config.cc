@@ -34,6 +34,8 @@ Status ApplyMember(std::string_view key, const json::Value& v, Config& cfg) {
   if (key == "tls_cert_file") return ReadString(v, key, cfg.tls_cert_file);
   if (key == "tls_key_file") return ReadString(v, key, cfg.tls_key_file);
   if (key == "log_level") return ReadString(v, key, cfg.log_level);
+  if (key == "hsm") return ParseHsmConfig(v, cfg.hsm);
+  if (key == "root_key") return ParseRootKeyConfig(v, cfg.root_key);
   if (key == "regions") {
     if (!v.is_array() || v.as_array().empty()) return Invalid("regions must be a non-empty array");
     cfg.regions.clear();

@@ -14,6 +14,7 @@
 
 #include "rampart/core/arn.h"
 #include "rampart/core/json.h"
+#include "rampart/core/status.h"
 #include "rampart/server/identity.h"
 #include "rampart/store/store.h"
 
@@ -43,6 +44,25 @@ inline server::Principal RootPrincipal(std::string_view account) {
   p.type = "Root";
   p.principal_id = p.account_id;
   return p;
+}
+
+// An IAM user of account as the dispatcher would present it (no policies
+// of its own until a test attaches some).
+inline server::Principal UserPrincipal(std::string_view account, std::string_view name) {
+  server::Principal p;
+  p.account_id = std::string(account);
+  p.arn = "arn:aws:iam::" + std::string(account) + ":user/" + std::string(name);
+  p.type = "IAMUser";
+  p.principal_id = "AIDAEXAMPLE" + std::string(name);
+  p.user_name = std::string(name);
+  return p;
+}
+
+// "OK", or the modeled error code of a failed handler call (the status
+// text when the error is not modeled), for EXPECT_EQ.
+inline std::string ErrorCodeOf(const Result<json::Value>& r) {
+  if (r.ok()) return "OK";
+  return r.status().modeled().empty() ? r.status().ToString() : r.status().modeled();
 }
 
 // A JSON object from name/value pairs, for handler inputs.

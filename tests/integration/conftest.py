@@ -162,6 +162,19 @@ def dev_server(workdir):
     s.stop()
 
 
+# The regions the multi-Region server serves (its first is the default).
+MULTI_REGIONS = ["us-east-1", "eu-west-1", "us-west-2"]
+
+
+@pytest.fixture(scope="session")
+def multi_region_server(workdir):
+    """A server whose config file lists several regions, for multi-Region
+    KMS keys."""
+    s = Rampart(os.path.join(workdir, "multi-region"), config={"regions": MULTI_REGIONS}).start()
+    yield s
+    s.stop()
+
+
 def signed_request(server, service, method="POST", path="/", body=b"", headers=None,
                    access_key=None, secret_key=None, when=None, region=REGION, params=None):
     """Builds and signs a raw request with botocore's own SigV4 signer (not

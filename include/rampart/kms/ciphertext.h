@@ -30,7 +30,7 @@ inline constexpr size_t kMaxBlobKeyId = 64;
 inline constexpr size_t kBlobSealedMin = 12 + 16;
 
 struct BlobHeader {
-  std::string key_id;  // the key's UUID
+  std::string key_id;  // the key's UUID, or its "mrk-" multi-Region id
   uint32_t material_version = 1;
 };
 
@@ -46,8 +46,9 @@ struct ParsedBlob {
 std::string EncodeBlobHeader(const BlobHeader& h);
 
 // Parses a blob from an untrusted client. Any malformation (wrong magic or
-// format, bad lengths, a key id outside [0-9a-f-], version 0, a body too
-// short to hold a nonce and tag) gives InvalidCiphertextException.
+// format, bad lengths, a key id outside [0-9a-f-] after an optional
+// "mrk-", version 0, a body too short to hold a nonce and tag) gives
+// InvalidCiphertextException.
 Result<ParsedBlob> ParseBlob(std::string_view blob);
 
 // An encryption context: pairs sorted by key, keys unique.

@@ -2,7 +2,8 @@
 // managed keys, their key policies, grants, aliases and tags, imported key
 // material (Origin EXTERNAL), the symmetric cryptographic operations
 // (AES-256-GCM, ciphertext format in include/rampart/kms/ciphertext.h),
-// RSA and ECC signing and RSA encryption, HMAC, and scheduled deletion and
+// RSA, ECC and SM2 signing, RSA and SM2 encryption, HMAC, multi-Region
+// keys across the regions the server serves, and scheduled deletion and
 // rotation (docs/kms.md).
 //
 // Key material is generated with OpenSSL and stored sealed under the
@@ -15,6 +16,10 @@
 // policy that must allow on its own (the default policy delegates to the
 // account's IAM policies), through iam::EngineAuthorizer::Allowed, or else
 // by a grant to the caller.
+//
+// Keys may also live in custom key stores over HSM clusters (Origin
+// AWS_CLOUDHSM, src/kms/kms_custom_key_store.h), whose symmetric
+// operations run inside the HSMs.
 //
 // Thread-safety: KmsService is thread-safe; handlers run concurrently
 // with each other and with the scheduler thread.
@@ -29,6 +34,7 @@
 #include "rampart/core/status.h"
 #include "rampart/iam/engine_authorizer.h"
 #include "rampart/server/context.h"
+#include "rampart/server/config.h"
 #include "rampart/store/store.h"
 
 namespace rampart::kms {
@@ -60,6 +66,11 @@ class KmsService {
 
   // Adds the KMS handlers. REQUIRES: this outlives registry use.
   void Register(server::Registry& registry);
+
+  // The HSM clusters custom key stores may use (the server config's hsm
+  // section). Without it, CreateCustomKeyStore finds no cluster.
+  // REQUIRES: hsm outlives the service; called before handlers run.
+  void SetHsmConfig(const server::HsmConfig* hsm);
 
   // Forgets every cached key (after a development-mode reset).
   void InvalidateCache();

@@ -21,6 +21,7 @@
 #include <string_view>
 #include <vector>
 
+#include "rampart/core/secret.h"
 #include "rampart/core/status.h"
 
 namespace rampart::pkcs11 {
@@ -83,6 +84,16 @@ class Module {
   Result<std::vector<SlotInfo>> ListSlots(bool token_present_only) const;
   // The slot chosen by selector; kNotFound when none matches.
   Result<SlotInfo> FindSlot(const TokenSelector& selector) const;
+
+  // Initialises the token in slot_id (C_InitToken: erases it), then sets
+  // its user PIN (C_InitPIN as the security officer). Modules that move a
+  // token to a new slot when it is initialised (SoftHSM2) are followed by
+  // label. Returns the slot the token is in afterwards. Errors: kValidation
+  // for a label over 32 bytes or empty PINs, the CKR_ name otherwise (e.g.
+  // CKR_FUNCTION_NOT_SUPPORTED from modules without C_InitToken). The PINs
+  // never appear in messages.
+  Result<uint64_t> InitToken(uint64_t slot_id, std::string_view label, const SecretBytes& so_pin,
+                             const SecretBytes& user_pin) const;
 
   // Held around each call when serialized(); an empty lock otherwise.
   std::unique_lock<std::mutex> CallLock() const;

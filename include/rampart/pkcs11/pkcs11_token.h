@@ -19,6 +19,8 @@
 
 #include <cstddef>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "rampart/core/secret.h"
 #include "rampart/core/status.h"
@@ -32,6 +34,14 @@ struct TokenOptions {
   SecretBytes user_pin;
   size_t max_sessions = 8;  // 1..256
   size_t handle_cache_entries = 4096;
+};
+
+// One secret or private key of the token, as ListKeys reports it.
+struct KeyListing {
+  KeyRef ref;
+  std::string label;
+  bool extractable = false;
+  bool sensitive = false;
 };
 
 class Pkcs11Token final : public Token {
@@ -49,6 +59,10 @@ class Pkcs11Token final : public Token {
   // Counters for tests and metrics.
   size_t open_sessions() const;
   uint64_t logins() const;  // successful C_Login calls, the first included
+
+  // Every AES, generic-secret, EC and RSA private key visible to the
+  // logged-in user (at most 10,000), in the module's order.
+  Result<std::vector<KeyListing>> ListKeys();
 
   Result<KeyRef> GenerateKey(const KeySpec& spec) override;
   Result<KeyRef> FindKeyByLabel(std::string_view label) override;
@@ -68,6 +82,9 @@ class Pkcs11Token final : public Token {
   Result<KeyRef> UnwrapKey(const KeyRef& wrapping_key, std::string_view wrapped,
                            const KeySpec& spec) override;
   Result<std::string> GenerateRandom(size_t n) override;
+  Result<std::string> WrapKeyWithPublicKey(std::string_view public_key_der,
+                                           const KeyRef& key) override;
+  Status MakeNonExtractable(const KeyRef& key) override;
 
   struct State;  // src/pkcs11/token_state.h
 

@@ -41,7 +41,10 @@ enum class KeyAlgorithm : uint8_t {
 struct KeyUsage {
   bool encrypt = false;  // encrypt + decrypt
   bool sign = false;     // sign + verify (HMAC or asymmetric)
-  bool wrap = false;     // wrap + unwrap other keys
+  // wrap + unwrap other keys: AES keys (RFC 5649 key wrap), or an RSA
+  // transport key pair (the public half wraps, the private half unwraps,
+  // RSA-OAEP) used to bring a cluster wrapping key into a new member.
+  bool wrap = false;
 };
 
 struct KeySpec {
@@ -116,6 +119,25 @@ class Token {
 
   // n bytes from the token's RNG, 1 <= n <= 65536.
   virtual Result<std::string> GenerateRandom(size_t n) = 0;
+
+  // --- Replication support (used by hsm::Cluster). Backends that cannot
+  // replicate keep the defaults, which answer kNotImplemented.
+
+  // RSA-OAEP (SHA-1, MGF1-SHA-1: the one OAEP variant every module offers
+  // for C_WrapKey) of an extractable AES or HMAC key under a public key
+  // given as DER SubjectPublicKeyInfo. The public key is a session object
+  // that is destroyed right after. UnwrapKey with the matching RSA private
+  // key (KeyKind::kRsaPrivate, usage.wrap) is its inverse.
+  virtual Result<std::string> WrapKeyWithPublicKey(std::string_view public_key_der,
+                                                   const KeyRef& key) {
+    return Status::Error(ErrorCode::kNotImplemented, "this backend cannot wrap under a public key");
+  }
+  // Clears CKA_EXTRACTABLE (a one-way change in PKCS#11): once every
+  // replica of a key exists, no copy of it can be wrapped out again. A key
+  // that is not extractable already is left as it is (OK).
+  virtual Status MakeNonExtractable(const KeyRef& key) {
+    return Status::Error(ErrorCode::kNotImplemented, "this backend cannot change key attributes");
+  }
 };
 
 }  // namespace rampart::pkcs11

@@ -10,7 +10,50 @@
 
 #include "rampart/core/status.h"
 
+namespace rampart::json {
+class Value;
+}
+
 namespace rampart::server {
+
+// One HSM backend: a token of a PKCS#11 module (docs/hsm.md). The user
+// PIN is never in the config itself: it is read at start from pin_file
+// (mode 0600 or stricter) or from the environment variable pin_env.
+struct HsmBackendConfig {
+  std::string name;                // [A-Za-z0-9_-]{1,64}, unique
+  std::string module;              // absolute path of the PKCS#11 library
+  std::string token_label;         // the token: by label ...
+  std::optional<uint64_t> slot;    // ... and/or by slot id
+  std::string pin_file;            // exactly one of pin_file / pin_env
+  std::string pin_env;
+};
+
+// A cluster of backends that hold the same keys (docs/hsm.md, "Clusters").
+struct HsmClusterConfig {
+  std::string id;                    // cluster-[a-z0-9]{11,16}
+  std::vector<std::string> members;  // backend names, distinct
+  int min_members = 2;               // replicas a key needs to be usable
+};
+
+struct HsmConfig {
+  std::vector<HsmBackendConfig> backends;
+  std::vector<HsmClusterConfig> clusters;
+  const HsmBackendConfig* FindBackend(std::string_view name) const;
+  const HsmClusterConfig* FindCluster(std::string_view id) const;
+};
+
+// The server's root key kept in an HSM (docs/hsm.md, "The root key in a
+// token"): an AES-256 key labelled key_label in the token of backend.
+struct RootKeyConfig {
+  std::string backend;    // a name from HsmConfig::backends
+  std::string key_label;  // CKA_LABEL of the token key, 1..128 bytes
+};
+// Reads the "root_key" member of a config file (src/server/config_hsm.cc).
+Status ParseRootKeyConfig(const json::Value& v, std::optional<RootKeyConfig>& out);
+
+// Reads the "hsm" member of a config file into out (src/server/config_hsm.cc).
+// Unknown keys, duplicate names and dangling member names are errors.
+Status ParseHsmConfig(const json::Value& hsm, HsmConfig& out);
 
 struct Config {
   std::string data_dir = "./data";
@@ -26,6 +69,8 @@ struct Config {
   std::string tls_cert_file;             // both set = HTTPS
   std::string tls_key_file;
   std::string log_level = "info";
+  HsmConfig hsm;                         // PKCS#11 backends and clusters
+  std::optional<RootKeyConfig> root_key; // unset: <data_dir>/root.key
 
   bool tls() const { return !tls_cert_file.empty() && !tls_key_file.empty(); }
   bool ServesRegion(std::string_view region) const;

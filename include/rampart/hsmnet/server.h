@@ -1,0 +1,43 @@
+// The network HSM server (`rampart hsm-server --config FILE`): TLS 1.3 with
+// mutual authentication in front of hsmnet::Service, over a pkcs11::Token
+// (a SoftHSM2 or vendor token through pkcs11::Pkcs11Token).
+//
+// One thread per connection, at most max_connections at once (others are
+// refused at accept). A connection whose client sends nothing for
+// idle_timeout_seconds is closed. SIGINT/SIGTERM stop the server.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "rampart/core/status.h"
+
+namespace rampart::hsmnet {
+
+struct ServerConfig {
+  std::string listen_host = "127.0.0.1";
+  uint16_t listen_port = 9443;
+  std::string node_name;               // defaults to host:port
+  std::vector<std::string> nodes;      // every node of the cluster, host:port
+  std::string cert_file, key_file;     // the server's certificate and key (PEM)
+  std::string ca_file;                 // CA that signs client certificates (PEM)
+  std::string data_dir = "./hsm-data"; // hsm.db and audit.jsonl
+  std::string module = "/usr/lib/softhsm/libsofthsm2.so";
+  std::string token_label;
+  std::string pin_file;                // the token's user PIN (first line)
+  std::string officer_name = "admin";  // first crypto officer, made when there are no users
+  std::string officer_password_file;
+  uint32_t max_connections = 64;
+  uint32_t idle_timeout_seconds = 300;
+  uint32_t max_failed_logins = 5;
+  uint32_t password_iterations = 600000;  // PBKDF2-HMAC-SHA256; at least 10,000
+};
+
+// Reads a JSON config file; kValidation names the bad member.
+Status LoadServerConfig(const std::string& path, ServerConfig& config);
+
+// Runs until SIGINT/SIGTERM; returns the process exit code.
+int RunServer(const ServerConfig& config);
+
+}  // namespace rampart::hsmnet

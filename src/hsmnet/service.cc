@@ -1,0 +1,365 @@
+#include "hsmnet/service.h"
+
+
+#include <chrono>
+
+#include "hsmnet/rules.h"
+#include "pkcs11/p11.h"
+#include "rampart/core/json.h"
+
+namespace rampart::hsmnet {
+namespace {
+
+using pkcs11::KeyAlgorithm;
+using pkcs11::KeyKind;
+
+Response Reply(Op op, uint32_t rv) {
+  Response r;
+  r.op = op;
+  r.rv = rv;
+  return r;
+}
+
+std::string Hex(std::string_view bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  for (char c : bytes) {
+    out.push_back(kDigits[(static_cast<uint8_t>(c) >> 4) & 0xf]);
+    out.push_back(kDigits[static_cast<uint8_t>(c) & 0xf]);
+  }
+  return out;
+}
+
+KeyKind KindOf(KeyAlgorithm a) {
+  switch (a) {
+    case KeyAlgorithm::kAes256: return KeyKind::kAes;
+    case KeyAlgorithm::kHmacSha256: return KeyKind::kGenericSecret;
+    case KeyAlgorithm::kEcP256:
+    case KeyAlgorithm::kEcP384: return KeyKind::kEcPrivate;
+    case KeyAlgorithm::kRsa2048:
+    case KeyAlgorithm::kRsa3072: return KeyKind::kRsaPrivate;
+  }
+  return KeyKind::kAes;
+}
+
+// Whether op applies to a key of kind.
+bool OpFitsKind(Op op, KeyKind kind) {
+  bool pair = kind == KeyKind::kEcPrivate || kind == KeyKind::kRsaPrivate;
+  switch (op) {
+    case Op::kEncrypt:
+    case Op::kDecrypt: return kind == KeyKind::kAes;
+    case Op::kSign:
+    case Op::kPublicKey: return pair;
+    case Op::kHmac:
+    case Op::kVerifyHmac: return kind == KeyKind::kGenericSecret;
+    default: return true;
+  }
+}
+
+KeyAction ActionOf(Op op) {
+  if (op == Op::kDestroyKey) return KeyAction::kDestroy;
+  if (op == Op::kShareKey) return KeyAction::kShare;
+  return KeyAction::kUse;
+}
+
+bool IsKeyOperation(Op op) {
+  switch (op) {
+    case Op::kDestroyKey:
+    case Op::kShareKey:
+    case Op::kEncrypt:
+    case Op::kDecrypt:
+    case Op::kSign:
+    case Op::kPublicKey:
+    case Op::kHmac:
+    case Op::kVerifyHmac: return true;
+    default: return false;
+  }
+}
+
+}  // namespace
+
+std::string RvName(uint32_t rv) { return pkcs11::CkrName(rv); }
+
+uint32_t StatusToCkr(const Status& status, Op op) {
+  switch (status.code()) {
+    case ErrorCode::kOk: return CKR_OK;
+    case ErrorCode::kAccessDenied: return CKR_KEY_FUNCTION_NOT_PERMITTED;
+    case ErrorCode::kNotFound: return CKR_KEY_HANDLE_INVALID;
+    case ErrorCode::kValidation:
+      return op == Op::kDecrypt ? CKR_ENCRYPTED_DATA_INVALID : CKR_ARGUMENTS_BAD;
+    default: return CKR_DEVICE_ERROR;
+  }
+}
+
+Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path, std::string node) {
+  std::FILE* f = nullptr;
+  if (!path.empty()) {
+    f = std::fopen(path.c_str(), "ae");
+    if (f == nullptr) return Status::Error(ErrorCode::kUnavailable, "cannot open audit log " + path);
+  }
+  return std::unique_ptr<AuditLog>(new AuditLog(f, std::move(node)));
+}
+
+AuditLog::~AuditLog() {
+  if (file_ != nullptr) std::fclose(file_);
+}
+
+void AuditLog::Record(std::string_view peer, std::string_view user, Op op, std::string_view key_id,
+                      uint32_t rv, std::string_view target) {
+  if (file_ == nullptr) return;
+  auto now = std::chrono::system_clock::now();
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+  json::Value rec = json::Value::MakeObject();
+  rec.set("time_ms", static_cast<int64_t>(ms));
+  rec.set("node", node_);
+  rec.set("peer", peer);
+  rec.set("user", user);
+  rec.set("operation", OpName(op));
+  if (!key_id.empty()) rec.set("key", Hex(key_id));
+  if (!target.empty()) rec.set("target_user", target);
+  rec.set("result", RvName(rv));
+  std::string line = json::Write(rec);
+  line.push_back('\n');
+  std::lock_guard<std::mutex> lock(mu_);
+  std::fwrite(line.data(), 1, line.size(), file_);
+  std::fflush(file_);
+}
+
+Response Service::Handle(Session& session, const Request& request) {
+  Revalidate(session);
+  const Role* role = session.user ? &session.user->role : nullptr;
+  uint32_t rv = CheckOperation(role, request.op);
+  if (rv != CKR_OK) {
+    if (request.op != Op::kLogout) {
+      audit_.Record(session.peer, session.user ? session.user->name : "", request.op,
+                    request.key_id, rv);
+    }
+    return Reply(request.op, rv);
+  }
+  return Dispatch(session, request);
+}
+
+void Service::Revalidate(Session& session) {
+  if (!session.user) return;
+  auto current = state_.FindUser(session.user->name);
+  if (!current.ok() || !*current || (*current)->password_version != session.user->password_version ||
+      (*current)->role != session.user->role) {
+    session.user.reset();
+  }
+}
+
+Response Service::Dispatch(Session& session, const Request& q) {
+  switch (q.op) {
+    case Op::kHello: {
+      Response r = Reply(q.op, CKR_OK);
+      r.version = kProtocolVersion;
+      r.nodes = options_.nodes;
+      r.node_name = options_.node_name;
+      return r;
+    }
+    case Op::kLogin: return Login(session, q);
+    case Op::kLogout:
+      session.user.reset();
+      return Reply(q.op, CKR_OK);
+    case Op::kCreateUser:
+    case Op::kDeleteUser:
+    case Op::kChangePassword: return UserAdmin(session, q);
+    case Op::kListUsers: return ListUsers();
+    case Op::kGenerateKey: return GenerateKey(session, q);
+    case Op::kListKeys: return ListKeys(session);
+    case Op::kRandom: {
+      auto bytes = token_.GenerateRandom(q.count);
+      Response r = Reply(q.op, bytes.ok() ? CKR_OK : StatusToCkr(bytes.status(), q.op));
+      if (bytes.ok()) r.data = std::move(*bytes);
+      return r;
+    }
+    default: break;
+  }
+  if (IsKeyOperation(q.op)) return KeyOperation(session, q);
+  return Reply(q.op, CKR_FUNCTION_NOT_SUPPORTED);
+}
+
+Response Service::Login(Session& session, const Request& q) {
+  if (session.user) return Reply(q.op, CKR_USER_ALREADY_LOGGED_IN);
+  UserRecord user;
+  auto outcome = state_.Login(q.name, q.password, q.role, &user);
+  uint32_t rv = CKR_DEVICE_ERROR;
+  if (outcome.ok()) {
+    rv = *outcome == LoginOutcome::kOk       ? CKR_OK
+         : *outcome == LoginOutcome::kLocked ? CKR_PIN_LOCKED
+                                             : CKR_PIN_INCORRECT;
+  }
+  audit_.Record(session.peer, q.name, q.op, "", rv);
+  Response r = Reply(q.op, rv);
+  if (rv == CKR_OK) {
+    r.role = user.role;
+    session.user = std::move(user);
+  }
+  return r;
+}
+
+Response Service::UserAdmin(Session& session, const Request& q) {
+  const UserRecord& caller = *session.user;
+  Status st;
+  if (q.op == Op::kCreateUser) {
+    st = state_.CreateUser(q.name, q.password, q.role);
+  } else if (q.op == Op::kDeleteUser) {
+    st = q.name == caller.name ? Status::Validation("officers cannot delete themselves")
+                               : state_.DeleteUser(q.name);
+  } else {
+    uint32_t allowed = CheckPasswordChange(caller.role, caller.name, q.name);
+    if (allowed != CKR_OK) {
+      audit_.Record(session.peer, caller.name, q.op, "", allowed, q.name);
+      return Reply(q.op, allowed);
+    }
+    st = state_.ChangePassword(q.name, q.password);
+    // Our own password version moved: stay logged in on this session.
+    if (st.ok() && q.name == caller.name) session.user->password_version += 1;
+  }
+  uint32_t rv = CKR_OK;
+  if (!st.ok()) {
+    rv = st.code() == ErrorCode::kNotFound ? CKR_USER_TYPE_INVALID
+         : st.code() == ErrorCode::kValidation ? CKR_ARGUMENTS_BAD
+                                                : CKR_DEVICE_ERROR;
+  }
+  audit_.Record(session.peer, caller.name, q.op, "", rv, q.name);
+  return Reply(q.op, rv);
+}
+
+Response Service::ListUsers() {
+  auto users = state_.ListUsers();
+  if (!users.ok()) return Reply(Op::kListUsers, CKR_DEVICE_ERROR);
+  Response r = Reply(Op::kListUsers, CKR_OK);
+  r.users = std::move(*users);
+  return r;
+}
+
+Response Service::GenerateKey(Session& session, const Request& q) {
+  pkcs11::KeySpec spec;
+  spec.algorithm = static_cast<KeyAlgorithm>(q.algorithm);
+  spec.label = q.label.empty() ? "rampart-hsmnet" : q.label;
+  KeyKind kind = KindOf(spec.algorithm);
+  spec.usage.encrypt = kind == KeyKind::kAes;
+  spec.usage.sign = kind != KeyKind::kAes;
+  auto ref = token_.GenerateKey(spec);
+  uint32_t rv = ref.ok() ? CKR_OK : StatusToCkr(ref.status(), q.op);
+  KeyInfo info;
+  if (ref.ok()) {
+    info.key_id = ref->id;
+    info.kind = static_cast<uint8_t>(kind);
+    info.algorithm = q.algorithm;
+    info.usage = kind == KeyKind::kAes ? kUsageEncrypt : kUsageSign;
+    info.label = spec.label;
+    info.app_id = q.app_id.empty() ? ref->id : q.app_id;
+    info.owner = session.user->name;
+    info.owned = true;
+    if (!state_.AddKey(info).ok()) {
+      (void)token_.DestroyKey(*ref);
+      rv = CKR_DEVICE_ERROR;
+    }
+  }
+  audit_.Record(session.peer, session.user->name, q.op, info.key_id, rv);
+  Response r = Reply(q.op, rv);
+  if (rv == CKR_OK) r.keys.push_back(std::move(info));
+  return r;
+}
+
+Response Service::ListKeys(Session& session) {
+  bool all = session.user->role == Role::kAppliance;
+  auto keys = state_.ListKeys(session.user->name, all);
+  if (!keys.ok()) return Reply(Op::kListKeys, CKR_DEVICE_ERROR);
+  Response r = Reply(Op::kListKeys, CKR_OK);
+  r.keys = std::move(*keys);
+  return r;
+}
+
+Response Service::KeyOperation(Session& session, const Request& q) {
+  const std::string& user = session.user->name;
+  auto found = state_.FindKey(q.key_id);
+  uint32_t rv = CKR_OK;
+  if (!found.ok()) rv = CKR_DEVICE_ERROR;
+  if (rv == CKR_OK && !*found) rv = CKR_KEY_HANDLE_INVALID;
+  if (rv == CKR_OK) {
+    const KeyRecord& key = **found;
+    KeyRelation relation;
+    relation.owner = key.info.owner == user;
+    for (const auto& s : key.shared_with) relation.shared = relation.shared || s == user;
+    rv = CheckKeyAction(relation, ActionOf(q.op));
+  }
+  if (rv == CKR_OK && !OpFitsKind(q.op, static_cast<KeyKind>((*found)->info.kind))) {
+    rv = CKR_KEY_TYPE_INCONSISTENT;
+  }
+  Response r = Reply(q.op, rv);
+  if (rv == CKR_OK) {
+    const KeyInfo& key = (*found)->info;
+    r = q.op == Op::kDestroyKey ? DestroyKey(key) : q.op == Op::kShareKey ? ShareKey(q) : RunKeyOp(q, key);
+  }
+  audit_.Record(session.peer, user, q.op, q.key_id, r.rv, q.op == Op::kShareKey ? q.name : "");
+  return r;
+}
+
+Response Service::DestroyKey(const KeyInfo& key) {
+  Status st = token_.DestroyKey({key.key_id, static_cast<KeyKind>(key.kind)});
+  // A key already gone from the token is still removed from our records.
+  if (st.ok() || st.code() == ErrorCode::kNotFound) st = state_.DeleteKey(key.key_id);
+  return Reply(Op::kDestroyKey, st.ok() ? CKR_OK : StatusToCkr(st, Op::kDestroyKey));
+}
+
+Response Service::ShareKey(const Request& q) {
+  Status st = state_.SetShare(q.key_id, q.name, q.flag == 1);
+  uint32_t rv = CKR_OK;
+  if (!st.ok()) rv = st.code() == ErrorCode::kNotFound ? CKR_USER_TYPE_INVALID : CKR_ARGUMENTS_BAD;
+  return Reply(Op::kShareKey, rv);
+}
+
+Response Service::RunKeyOp(const Request& q, const KeyInfo& key) {
+  pkcs11::KeyRef ref{key.key_id, static_cast<KeyKind>(key.kind)};
+  Response r = Reply(q.op, CKR_OK);
+  Status st;
+  switch (q.op) {
+    case Op::kEncrypt: {
+      auto ct = token_.EncryptGcm(ref, q.data, q.aad);
+      if (ct.ok()) {
+        r.iv = std::move(ct->iv);
+        r.data = std::move(ct->ciphertext);
+      }
+      st = ct.status();
+      break;
+    }
+    case Op::kDecrypt: {
+      auto pt = token_.DecryptGcm(ref, q.iv, q.data, q.aad);
+      if (pt.ok()) r.data.assign(pt->reveal());
+      st = pt.status();
+      break;
+    }
+    case Op::kSign: {
+      auto sig = token_.SignDigest(ref, q.data, q.md_name, static_cast<pkcs11::SignScheme>(q.scheme));
+      if (sig.ok()) r.data = std::move(*sig);
+      st = sig.status();
+      break;
+    }
+    case Op::kPublicKey: {
+      auto der = token_.PublicKeyDer(ref);
+      if (der.ok()) r.data = std::move(*der);
+      st = der.status();
+      break;
+    }
+    case Op::kHmac: {
+      auto mac = token_.HmacSha256(ref, q.data);
+      if (mac.ok()) r.data = std::move(*mac);
+      st = mac.status();
+      break;
+    }
+    case Op::kVerifyHmac: {
+      auto good = token_.VerifyHmacSha256(ref, q.data, q.mac);
+      if (good.ok()) r.flag = *good ? 1 : 0;
+      st = good.status();
+      break;
+    }
+    default: st = Status::Validation("not a key operation");
+  }
+  if (!st.ok()) return Reply(q.op, StatusToCkr(st, q.op));
+  return r;
+}
+
+}  // namespace rampart::hsmnet

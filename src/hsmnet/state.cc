@@ -1,0 +1,284 @@
+#include "hsmnet/state.h"
+
+#include <ctime>
+
+#include "hsmnet/rules.h"
+#include "rampart/crypto/password.h"
+
+namespace rampart::hsmnet {
+namespace {
+
+constexpr std::string_view kSchemaV1 = R"sql(
+CREATE TABLE hsm_users (
+  name TEXT PRIMARY KEY,
+  role INTEGER NOT NULL,
+  password_hash TEXT NOT NULL,
+  failed_logins INTEGER NOT NULL DEFAULT 0,
+  password_version INTEGER NOT NULL DEFAULT 1
+);
+CREATE TABLE hsm_keys (
+  key_id BLOB PRIMARY KEY,
+  kind INTEGER NOT NULL,
+  algorithm INTEGER NOT NULL,
+  usage INTEGER NOT NULL,
+  label TEXT NOT NULL,
+  app_id BLOB NOT NULL,
+  owner TEXT NOT NULL,
+  created INTEGER NOT NULL
+);
+CREATE INDEX hsm_keys_owner ON hsm_keys(owner);
+CREATE TABLE hsm_key_shares (
+  key_id BLOB NOT NULL,
+  user_name TEXT NOT NULL,
+  PRIMARY KEY (key_id, user_name)
+);
+CREATE INDEX hsm_key_shares_user ON hsm_key_shares(user_name);
+)sql";
+
+constexpr store::Migration kMigrations[] = {{1, kSchemaV1}};
+
+constexpr std::string_view kKeyColumns =
+    "k.key_id, k.kind, k.algorithm, k.usage, k.label, k.app_id, k.owner";
+
+KeyInfo ReadKey(store::Statement& st) {
+  KeyInfo k;
+  k.key_id = st.Text(0);
+  k.kind = static_cast<uint8_t>(st.Int(1));
+  k.algorithm = static_cast<uint8_t>(st.Int(2));
+  k.usage = static_cast<uint8_t>(st.Int(3));
+  k.label = st.Text(4);
+  k.app_id = st.Text(5);
+  k.owner = st.Text(6);
+  return k;
+}
+
+Result<std::optional<UserRecord>> FindUserTx(store::Tx& tx, std::string_view name) {
+  ASSIGN_OR_RETURN(auto st, tx.Prepare("SELECT role, failed_logins, password_version FROM "
+                                       "hsm_users WHERE name = ?"));
+  st->Bind(1, name);
+  ASSIGN_OR_RETURN(bool row, st->Step());
+  if (!row) return std::optional<UserRecord>();
+  UserRecord u;
+  u.name = std::string(name);
+  u.role = static_cast<Role>(st->Int(0));
+  u.failed_logins = st->Int(1);
+  u.password_version = st->Int(2);
+  return std::optional<UserRecord>(std::move(u));
+}
+
+Result<int64_t> CountRows(store::Tx& tx, std::string_view sql, std::string_view arg) {
+  ASSIGN_OR_RETURN(auto st, tx.Prepare(sql));
+  st->Bind(1, arg);
+  ASSIGN_OR_RETURN(bool row, st->Step());
+  return row ? st->Int(0) : int64_t{0};
+}
+
+Status NoSuchUser(std::string_view name) {
+  return Status::Error(ErrorCode::kNotFound, "no user named " + std::string(name));
+}
+
+}  // namespace
+
+Result<std::unique_ptr<HsmState>> HsmState::Open(store::Database& db, Options options) {
+  RETURN_IF_ERROR(db.Migrate("hsmnet", kMigrations));
+  return std::unique_ptr<HsmState>(new HsmState(db, options));
+}
+
+Status HsmState::Bootstrap(std::string_view name, std::string_view password) {
+  int64_t users = 0;
+  RETURN_IF_ERROR(db_.Read([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(auto st, tx.Prepare("SELECT COUNT(*) FROM hsm_users"));
+    ASSIGN_OR_RETURN(bool row, st->Step());
+    if (row) users = st->Int(0);
+    return Status::Ok();
+  }));
+  if (users > 0) return Status::Ok();
+  Status st = CreateUser(name, password, Role::kOfficer);
+  // Another node sharing the database may have bootstrapped meanwhile.
+  if (!st.ok() && st.message().find("already exists") != std::string::npos) return Status::Ok();
+  return st;
+}
+
+Status HsmState::CreateUser(std::string_view name, std::string_view password, Role role) {
+  if (!ValidUserName(name)) return Status::Validation("user names are 1 to 32 of [A-Za-z0-9_.-]");
+  if (!ValidPassword(password)) return Status::Validation("passwords are 8 to 128 bytes");
+  ASSIGN_OR_RETURN(std::string hash, crypto::HashPassword(password, options_.password_iterations));
+  return db_.Write([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(auto existing, FindUserTx(tx, name));
+    if (existing) return Status::Validation("user " + std::string(name) + " already exists");
+    ASSIGN_OR_RETURN(auto st, tx.Prepare("INSERT INTO hsm_users (name, role, password_hash) "
+                                         "VALUES (?, ?, ?)"));
+    return st->Bind(1, name).Bind(2, int64_t{static_cast<uint8_t>(role)}).Bind(3, hash).Run();
+  });
+}
+
+Status HsmState::DeleteUser(std::string_view name) {
+  return db_.Write([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(auto user, FindUserTx(tx, name));
+    if (!user) return NoSuchUser(name);
+    ASSIGN_OR_RETURN(int64_t owned, CountRows(tx, "SELECT COUNT(*) FROM hsm_keys WHERE owner = ?", name));
+    if (owned > 0) return Status::Validation("the user owns keys; destroy them first");
+    if (user->role == Role::kOfficer) {
+      ASSIGN_OR_RETURN(int64_t officers,
+                       CountRows(tx, "SELECT COUNT(*) FROM hsm_users WHERE role = 0 AND name <> ?", name));
+      if (officers == 0) return Status::Validation("the last crypto officer cannot be deleted");
+    }
+    ASSIGN_OR_RETURN(auto shares, tx.Prepare("DELETE FROM hsm_key_shares WHERE user_name = ?"));
+    RETURN_IF_ERROR(shares->Bind(1, name).Run());
+    ASSIGN_OR_RETURN(auto del, tx.Prepare("DELETE FROM hsm_users WHERE name = ?"));
+    return del->Bind(1, name).Run();
+  });
+}
+
+Status HsmState::ChangePassword(std::string_view name, std::string_view password) {
+  if (!ValidPassword(password)) return Status::Validation("passwords are 8 to 128 bytes");
+  ASSIGN_OR_RETURN(std::string hash, crypto::HashPassword(password, options_.password_iterations));
+  return db_.Write([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(auto st, tx.Prepare(
+        "UPDATE hsm_users SET password_hash = ?, failed_logins = 0, "
+        "password_version = password_version + 1 WHERE name = ?"));
+    RETURN_IF_ERROR(st->Bind(1, hash).Bind(2, name).Run());
+    return st->Changes() == 1 ? Status::Ok() : NoSuchUser(name);
+  });
+}
+
+Result<std::vector<UserInfo>> HsmState::ListUsers() {
+  std::vector<UserInfo> out;
+  RETURN_IF_ERROR(db_.Read([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(auto st, tx.Prepare("SELECT name, role, failed_logins FROM hsm_users ORDER BY name"));
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, st->Step());
+      if (!row || out.size() >= kMaxListed) break;
+      out.push_back({st->Text(0), static_cast<Role>(st->Int(1)),
+                     st->Int(2) >= options_.max_failed_logins});
+    }
+    return Status::Ok();
+  }));
+  return out;
+}
+
+Result<std::optional<UserRecord>> HsmState::FindUser(std::string_view name) {
+  std::optional<UserRecord> out;
+  RETURN_IF_ERROR(db_.Read([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(out, FindUserTx(tx, name));
+    return Status::Ok();
+  }));
+  return out;
+}
+
+Result<LoginOutcome> HsmState::Login(std::string_view name, std::string_view password, Role role,
+                                     UserRecord* user) {
+  std::optional<UserRecord> found;
+  std::string hash;
+  RETURN_IF_ERROR(db_.Read([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(found, FindUserTx(tx, name));
+    ASSIGN_OR_RETURN(auto st, tx.Prepare("SELECT password_hash FROM hsm_users WHERE name = ?"));
+    ASSIGN_OR_RETURN(bool row, st->Bind(1, name).Step());
+    if (row) hash = st->Text(0);
+    return Status::Ok();
+  }));
+  if (!found) {
+    // Spend the same time as a real check so that names cannot be probed.
+    (void)crypto::VerifyPassword(password, "pbkdf2-sha256$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAA");
+    return LoginOutcome::kBadPassword;
+  }
+  if (found->failed_logins >= options_.max_failed_logins) return LoginOutcome::kLocked;
+  bool good = found->role == role && crypto::VerifyPassword(password, hash);
+  RETURN_IF_ERROR(db_.Write([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(auto st, tx.Prepare(good ? "UPDATE hsm_users SET failed_logins = 0 WHERE name = ?"
+                                              : "UPDATE hsm_users SET failed_logins = failed_logins + 1 "
+                                                "WHERE name = ?"));
+    return st->Bind(1, name).Run();
+  }));
+  if (!good) {
+    return found->failed_logins + 1 >= options_.max_failed_logins ? LoginOutcome::kLocked
+                                                                  : LoginOutcome::kBadPassword;
+  }
+  *user = std::move(*found);
+  user->failed_logins = 0;
+  return LoginOutcome::kOk;
+}
+
+Status HsmState::AddKey(const KeyInfo& key) {
+  return db_.Write([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(auto st, tx.Prepare("INSERT INTO hsm_keys (key_id, kind, algorithm, usage, "
+                                         "label, app_id, owner, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"));
+    st->BindBlob(1, key.key_id).Bind(2, int64_t{key.kind}).Bind(3, int64_t{key.algorithm});
+    st->Bind(4, int64_t{key.usage}).Bind(5, key.label).BindBlob(6, key.app_id).Bind(7, key.owner);
+    return st->Bind(8, static_cast<int64_t>(std::time(nullptr))).Run();
+  });
+}
+
+Result<std::optional<KeyRecord>> HsmState::FindKey(std::string_view key_id) {
+  std::optional<KeyRecord> out;
+  RETURN_IF_ERROR(db_.Read([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(auto st, tx.Prepare("SELECT " + std::string(kKeyColumns) +
+                                         " FROM hsm_keys k WHERE k.key_id = ?"));
+    ASSIGN_OR_RETURN(bool row, st->BindBlob(1, key_id).Step());
+    if (!row) return Status::Ok();
+    out.emplace();
+    out->info = ReadKey(*st);
+    ASSIGN_OR_RETURN(auto shares, tx.Prepare("SELECT user_name FROM hsm_key_shares WHERE key_id = ? "
+                                             "ORDER BY user_name"));
+    shares->BindBlob(1, key_id);
+    while (true) {
+      ASSIGN_OR_RETURN(bool more, shares->Step());
+      if (!more) break;
+      out->shared_with.push_back(shares->Text(0));
+    }
+    return Status::Ok();
+  }));
+  return out;
+}
+
+Result<std::vector<KeyInfo>> HsmState::ListKeys(std::string_view user, bool all_keys) {
+  std::vector<KeyInfo> out;
+  std::string sql = "SELECT " + std::string(kKeyColumns) + " FROM hsm_keys k";
+  if (!all_keys) {
+    sql += " WHERE k.owner = ?1 OR k.key_id IN (SELECT key_id FROM hsm_key_shares WHERE user_name = ?1)";
+  }
+  sql += " ORDER BY k.created, k.key_id";
+  RETURN_IF_ERROR(db_.Read([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(auto st, tx.Prepare(sql));
+    if (!all_keys) st->Bind(1, user);
+    while (out.size() < kMaxListed) {
+      ASSIGN_OR_RETURN(bool row, st->Step());
+      if (!row) break;
+      out.push_back(ReadKey(*st));
+      out.back().owned = out.back().owner == user;
+    }
+    return Status::Ok();
+  }));
+  return out;
+}
+
+Status HsmState::DeleteKey(std::string_view key_id) {
+  return db_.Write([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(auto shares, tx.Prepare("DELETE FROM hsm_key_shares WHERE key_id = ?"));
+    RETURN_IF_ERROR(shares->BindBlob(1, key_id).Run());
+    ASSIGN_OR_RETURN(auto del, tx.Prepare("DELETE FROM hsm_keys WHERE key_id = ?"));
+    return del->BindBlob(1, key_id).Run();
+  });
+}
+
+Status HsmState::SetShare(std::string_view key_id, std::string_view user, bool share) {
+  return db_.Write([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(auto target, FindUserTx(tx, user));
+    if (!target) return NoSuchUser(user);
+    if (target->role != Role::kCryptoUser) {
+      return Status::Validation("keys can only be shared with crypto users");
+    }
+    ASSIGN_OR_RETURN(auto st, tx.Prepare(share ? "INSERT INTO hsm_key_shares (key_id, user_name) SELECT key_id, ?1 "
+                                                 "FROM hsm_keys WHERE key_id = ?2 AND owner <> ?1 AND NOT EXISTS "
+                                                 "(SELECT 1 FROM hsm_key_shares WHERE key_id = ?2 AND user_name = ?1)"
+                                               : "DELETE FROM hsm_key_shares WHERE user_name = ?1 AND key_id = ?2"));
+    st->Bind(1, user).BindBlob(2, key_id);
+    RETURN_IF_ERROR(st->Run());
+    if (share && st->Changes() == 0) {
+      return Status::Validation("the key is already shared with that user, or they own it");
+    }
+    return Status::Ok();
+  });
+}
+
+}  // namespace rampart::hsmnet

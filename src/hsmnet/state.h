@@ -1,0 +1,81 @@
+// HsmState: the network HSM's own records in SQLite (component "hsmnet"):
+// users with their PBKDF2 password hashes, failed-login counters and
+// password versions, and the keys the service created in its token with
+// their owner and the users they are shared with. Key material never
+// enters this database: a key row holds the key's CKA_ID and metadata.
+//
+// Thread-safety: thread-safe (every method is one Database transaction).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "rampart/core/status.h"
+#include "rampart/hsmnet/wire.h"
+#include "rampart/store/store.h"
+
+namespace rampart::hsmnet {
+
+struct UserRecord {
+  std::string name;
+  Role role = Role::kCryptoUser;
+  int64_t failed_logins = 0;
+  int64_t password_version = 0;  // bumped by every password change
+};
+
+// A key row; `info.owned` is not meaningful here.
+struct KeyRecord {
+  KeyInfo info;
+  std::vector<std::string> shared_with;
+};
+
+enum class LoginOutcome : uint8_t { kOk, kBadPassword, kLocked };
+
+class HsmState {
+ public:
+  struct Options {
+    uint32_t password_iterations = 600000;
+    int64_t max_failed_logins = 5;  // lockout after this many failures in a row
+  };
+
+  // Applies the migrations. REQUIRES: db outlives the state.
+  static Result<std::unique_ptr<HsmState>> Open(store::Database& db, Options options);
+
+  // Creates the first crypto officer when there are no users at all.
+  Status Bootstrap(std::string_view name, std::string_view password);
+
+  // kValidation for a bad name or password; "already exists" kValidation.
+  Status CreateUser(std::string_view name, std::string_view password, Role role);
+  // kNotFound; kValidation when the user owns keys or is the last officer.
+  Status DeleteUser(std::string_view name);
+  // Sets a new hash, clears the lockout and bumps the password version (which
+  // ends the user's sessions).
+  Status ChangePassword(std::string_view name, std::string_view password);
+  Result<std::vector<UserInfo>> ListUsers();
+  Result<std::optional<UserRecord>> FindUser(std::string_view name);
+
+  // Checks a password, counting failures; unknown users are kBadPassword.
+  // On kOk, *user is filled in.
+  Result<LoginOutcome> Login(std::string_view name, std::string_view password, Role role,
+                             UserRecord* user);
+
+  Status AddKey(const KeyInfo& key);
+  Result<std::optional<KeyRecord>> FindKey(std::string_view key_id);
+  // Keys the user owns or that are shared with them (all keys: all_keys).
+  Result<std::vector<KeyInfo>> ListKeys(std::string_view user, bool all_keys);
+  Status DeleteKey(std::string_view key_id);
+  // Adds (share) or removes the user from the key's share list. kNotFound
+  // when the user does not exist; kValidation when not a CU or the owner.
+  Status SetShare(std::string_view key_id, std::string_view user, bool share);
+
+ private:
+  HsmState(store::Database& db, Options options) : db_(db), options_(options) {}
+  store::Database& db_;
+  const Options options_;
+};
+
+}  // namespace rampart::hsmnet

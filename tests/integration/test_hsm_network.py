@@ -1,0 +1,449 @@
+"""The network HSM end to end: two `rampart hsm-server` nodes over one
+SoftHSM2 token directory (and one data directory, so they share users and
+key records), TLS 1.3 with client certificates from a test CA made with
+openssl, users managed with `rampart hsm-admin`, and applications using the
+keys through OpenSC's pkcs11-tool with librampart-pkcs11.so. Signatures are
+verified with openssl. The last test kills one node in the middle of a
+pkcs11-tool run; the module fails over to the other node, which it learned
+from the first node's node list."""
+import json
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import RAMPART_BIN, free_port
+
+SOFTHSM = "/usr/lib/softhsm/libsofthsm2.so"
+# The module built beside the rampart binary, unless RAMPART_PKCS11_MODULE names
+# another build of it (e.g. a sanitizer build).
+MODULE = Path(os.environ.get("RAMPART_PKCS11_MODULE") or
+              Path(RAMPART_BIN).resolve().parent.parent / "lib" / "librampart-pkcs11.so")
+TOKEN_PIN = "5150-user"
+OFFICER_PASSWORD = "officer-secret-1"
+ALICE = "alice:alice-password"
+BOB = "bob:bob-password-1"
+
+
+def run(args, env=None, check=True, **kw):
+    out = subprocess.run(args, capture_output=True, text=True, env=env, **kw)
+    if check:
+        assert out.returncode == 0, f"{args}\n{out.stdout}\n{out.stderr}"
+    return out
+
+
+def openssl_cert(d, name, ca, ca_key, san=None):
+    key, csr, pem = d / f"{name}.key", d / f"{name}.csr", d / f"{name}.pem"
+    run(["openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+         "-subj", f"/CN={name}", "-keyout", str(key), "-out", str(csr)])
+    ext = d / f"{name}.ext"
+    ext.write_text(f"subjectAltName={san}\n" if san else "basicConstraints=CA:FALSE\n")
+    run(["openssl", "x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key),
+         "-CAcreateserial", "-days", "2", "-extfile", str(ext), "-out", str(pem)])
+    return str(pem), str(key)
+
+
+def openssl_ca(d, name):
+    key, pem = d / f"{name}.key", d / f"{name}.pem"
+    run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+         "-subj", f"/CN={name}", "-days", "2", "-keyout", str(key), "-out", str(pem)])
+    return pem, key
+
+
+class Node:
+    def __init__(self, cluster, name, port):
+        self.cluster, self.name, self.port = cluster, name, port
+        self.proc = None
+
+    def start(self):
+        c = self.cluster
+        config = {
+            "listen": f"127.0.0.1:{self.port}", "node_name": self.name,
+            "nodes": [f"127.0.0.1:{n}" for n in c.ports],
+            "cert": c.server_cert, "key": c.server_key, "ca": str(c.ca),
+            "data_dir": str(c.dir / "data"), "module": SOFTHSM, "token_label": "nethsm",
+            "pin_file": str(c.pin_file), "officer_password_file": str(c.officer_file),
+            "password_iterations": 10000, "max_failed_logins": 3,
+        }
+        path = c.dir / f"{self.name}.json"
+        path.write_text(json.dumps(config))
+        self.log = open(c.dir / f"{self.name}.log", "ab")
+        self.proc = subprocess.Popen([RAMPART_BIN, "hsm-server", "--config", str(path)],
+                                     stdout=self.log, stderr=self.log, env=c.env)
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            assert self.proc.poll() is None, (c.dir / f"{self.name}.log").read_text()
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise AssertionError(f"node {self.name} did not start")
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(timeout=10)
+
+
+class Cluster:
+    def __init__(self, d):
+        self.dir = d
+        (d / "tokens").mkdir()
+        (d / "data").mkdir()
+        conf = d / "softhsm2.conf"
+        conf.write_text(f"directories.tokendir = {d}/tokens\nobjectstore.backend = file\nlog.level = ERROR\n")
+        self.env = dict(os.environ, SOFTHSM2_CONF=str(conf))
+        run(["softhsm2-util", "--init-token", "--free", "--label", "nethsm", "--pin", TOKEN_PIN,
+             "--so-pin", "5150-so"], env=self.env)
+        self.pin_file = d / "token.pin"
+        self.pin_file.write_text(TOKEN_PIN + "\n")
+        self.officer_file = d / "officer.pw"
+        self.officer_file.write_text(OFFICER_PASSWORD + "\n")
+        self.ca, ca_key = openssl_ca(d, "test-ca")
+        self.server_cert, self.server_key = openssl_cert(d, "server", self.ca, ca_key, san="IP:127.0.0.1")
+        self.client_cert, self.client_key = openssl_cert(d, "app", self.ca, ca_key)
+        rogue_ca, rogue_key = openssl_ca(d, "rogue-ca")
+        self.rogue_cert, self.rogue_key = openssl_cert(d, "rogue", rogue_ca, rogue_key)
+        self.ports = [free_port(), free_port()]
+        self.nodes = [Node(self, "node-a", self.ports[0]), Node(self, "node-b", self.ports[1])]
+        # The application knows only node A; node B comes from A's node list.
+        self.client_conf = self.write_client_conf("client.conf", self.client_cert, self.client_key)
+        self.rogue_conf = self.write_client_conf("rogue.conf", self.rogue_cert, self.rogue_key)
+        self.both_conf = self.write_client_conf("both.conf", self.client_cert, self.client_key,
+                                                extra=f"node = 127.0.0.1:{self.ports[1]}\n")
+
+    def write_client_conf(self, name, cert, key, extra=""):
+        path = self.dir / name
+        path.write_text(f"# test client\nnode = 127.0.0.1:{self.ports[0]}\n{extra}cert = {cert}\n"
+                        f"key = {key}\nca = {self.ca}\ntimeout_ms = 5000\n")
+        return str(path)
+
+    def admin(self, *args, user="admin", password=OFFICER_PASSWORD, role="CO", check=True):
+        pw = self.dir / f"{user}.pw"
+        pw.write_text(password + "\n")
+        return run([RAMPART_BIN, "hsm-admin", "--config", self.client_conf, "--user", user,
+                    "--password-file", str(pw), "--role", role, *args], check=check)
+
+    def tool(self, *args, pin=ALICE, conf=None, check=True, **kw):
+        env = dict(os.environ, RAMPART_PKCS11_CONF=conf or self.client_conf)
+        login = ["--login", "--pin", pin] if pin else []
+        return run(["pkcs11-tool", "--module", str(MODULE), *login, *args], env=env, check=check, **kw)
+
+    def audit(self):
+        path = self.dir / "data" / "audit.jsonl"
+        return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    for tool in ("softhsm2-util", "pkcs11-tool", "openssl"):
+        if shutil.which(tool) is None:
+            pytest.skip(f"{tool} is needed (scripts/install-deps.sh)")
+    if not os.path.exists(SOFTHSM):
+        pytest.skip("softhsm2 is needed")
+    assert MODULE.exists(), f"build the rampart-pkcs11 target first ({MODULE})"
+    c = Cluster(tmp_path_factory.mktemp("nethsm"))
+    for node in c.nodes:
+        node.start()
+    new_pw = c.dir / "new.pw"
+    for name, password in (("alice", "alice-password"), ("bob", "bob-password-1")):
+        new_pw.write_text(password + "\n")
+        c.admin("create-user", name, "CU", "--new-password-file", str(new_pw))
+    yield c
+    for node in c.nodes:
+        node.stop()
+
+
+def keypair(cluster, key_type, label, key_id, pin=ALICE):
+    return cluster.tool("--keypairgen", "--key-type", key_type, "--label", label, "--id", key_id, pin=pin)
+
+
+def public_key_pem(cluster, key_id, pin=ALICE, conf=None):
+    der = cluster.dir / f"pub-{key_id}.der"
+    cluster.tool("--read-object", "--type", "pubkey", "--id", key_id, "-o", str(der), pin=pin, conf=conf)
+    pem = cluster.dir / f"pub-{key_id}.pem"
+    run(["openssl", "pkey", "-pubin", "-inform", "DER", "-in", str(der), "-out", str(pem)])
+    return str(pem)
+
+
+def sign(cluster, key_id, mechanism, data, pin=ALICE, fmt=None, check=True):
+    src = cluster.dir / "data.bin"
+    src.write_bytes(data)
+    sig = cluster.dir / f"sig-{key_id}.bin"
+    extra = ["--signature-format", fmt] if fmt else []
+    out = cluster.tool("--sign", "--id", key_id, "-m", mechanism, "-i", str(src), "-o", str(sig), *extra,
+                       pin=pin, check=check)
+    return out, src, sig
+
+
+def test_module_shows_the_cluster_as_one_token(cluster):
+    out = cluster.tool("--list-token-slots", pin=None)
+    assert "Rampart HSM" in out.stdout
+    assert "login required" in out.stdout
+    mechs = cluster.tool("--list-mechanisms", pin=None).stdout
+    for m in ("ECDSA-SHA256", "SHA256-RSA-PKCS-PSS", "AES-GCM", "SHA256-HMAC"):
+        assert m in mechs
+
+
+def test_officer_manages_users(cluster):
+    users = cluster.admin("list-users").stdout
+    assert "admin\tCO" in users and "alice\tCU" in users and "bob\tCU" in users
+    # Crypto users may not manage users.
+    denied = cluster.admin("list-users", user="alice", password="alice-password", role="CU", check=False)
+    assert denied.returncode != 0 and "CKR_ACTION_PROHIBITED" in denied.stderr
+
+
+def test_ec_signature_verifies_with_openssl(cluster):
+    keypair(cluster, "EC:prime256v1", "alice-ec", "01")
+    _, src, sig = sign(cluster, "01", "ECDSA-SHA256", b"hello from the network HSM\n", fmt="openssl")
+    pem = public_key_pem(cluster, "01")
+    ok = run(["openssl", "dgst", "-sha256", "-verify", pem, "-signature", str(sig), str(src)])
+    assert "Verified OK" in ok.stdout
+    # The module's own C_Verify agrees, and refuses other data.
+    good = cluster.tool("--verify", "--id", "01", "-m", "ECDSA-SHA256", "-i", str(src),
+                        "--signature-file", str(sig), "--signature-format", "openssl")
+    assert "Signature is valid" in good.stdout
+    src.write_bytes(b"tampered\n")
+    bad = cluster.tool("--verify", "--id", "01", "-m", "ECDSA-SHA256", "-i", str(src),
+                       "--signature-file", str(sig), "--signature-format", "openssl", check=False)
+    assert "Invalid signature" in bad.stdout + bad.stderr
+
+
+@pytest.mark.parametrize("mechanism,digest,extra", [
+    ("SHA256-RSA-PKCS", "-sha256", []),
+    ("SHA256-RSA-PKCS-PSS", "-sha256",
+     ["-sigopt", "rsa_padding_mode:pss", "-sigopt", "rsa_pss_saltlen:32"]),
+])
+def test_rsa_signatures_verify_with_openssl(cluster, mechanism, digest, extra):
+    listing = cluster.tool("--list-objects").stdout
+    if "alice-rsa" not in listing:
+        keypair(cluster, "rsa:2048", "alice-rsa", "02")
+    _, src, sig = sign(cluster, "02", mechanism, b"a document to sign\n")
+    assert sig.stat().st_size == 256
+    pem = public_key_pem(cluster, "02")
+    ok = run(["openssl", "dgst", digest, "-verify", pem, *extra, "-signature", str(sig), str(src)])
+    assert "Verified OK" in ok.stdout
+
+
+def test_objects_are_listed_sensitive_and_never_extractable(cluster):
+    cluster.tool("--keygen", "--key-type", "AES:32", "--label", "alice-aes", "--id", "03")
+    listing = cluster.tool("--list-objects").stdout
+    assert "Secret Key Object; AES length 32" in listing
+    assert "alice-aes" in listing and "alice-ec" in listing
+    for block in listing.split("\n\n"):
+        if "Private Key Object" in block or "Secret Key Object" in block:
+            assert "sensitive" in block and "never extractable" in block, block
+    # Without a login nothing is visible; other users do not see alice's keys.
+    assert "alice" not in cluster.tool("--list-objects", pin=None).stdout
+    assert "alice" not in cluster.tool("--list-objects", pin=BOB).stdout
+    # Secret values cannot be read.
+    read = cluster.tool("--read-object", "--type", "secrkey", "--id", "03", check=False)
+    assert read.returncode != 0
+
+
+def test_shared_key_can_be_used_but_not_deleted_by_the_other_user(cluster):
+    keypair(cluster, "EC:prime256v1", "shared-ec", "04")
+    cluster.admin("share-key", "shared-ec", "bob", user="alice", password="alice-password", role="CU")
+    out, src, sig = sign(cluster, "04", "ECDSA-SHA256", b"bob signs with alice's key\n", pin=BOB, fmt="openssl")
+    pem = public_key_pem(cluster, "04", pin=BOB)
+    assert "Verified OK" in run(["openssl", "dgst", "-sha256", "-verify", pem, "-signature", str(sig),
+                                 str(src)]).stdout
+    delete = cluster.tool("--delete-object", "--type", "privkey", "--id", "04", pin=BOB, check=False)
+    assert delete.returncode != 0
+    assert "(0x1b)" in delete.stdout + delete.stderr  # CKR_ACTION_PROHIBITED
+    assert "shared-ec" in cluster.tool("--list-objects").stdout
+    # Bob may not share it further either.
+    reshare = cluster.admin("share-key", "shared-ec", "alice", user="bob", password="bob-password-1",
+                            role="CU", check=False)
+    assert reshare.returncode != 0
+    # The audit trail names the user, the key and the result of each use.
+    signs = [r for r in cluster.audit() if r["operation"] == "Sign" and r["user"] == "bob"]
+    assert signs and signs[-1]["result"] == "CKR_OK" and len(signs[-1]["key"]) == 32
+    assert any(r["operation"] == "DestroyKey" and r["user"] == "bob" and r["result"] == "CKR_ACTION_PROHIBITED"
+               for r in cluster.audit())
+
+
+def test_owner_deletes_a_key(cluster):
+    keypair(cluster, "EC:prime256v1", "to-delete", "05")
+    cluster.tool("--delete-object", "--type", "privkey", "--id", "05")
+    assert "to-delete" not in cluster.tool("--list-objects").stdout
+
+
+def test_random_bytes(cluster):
+    out = cluster.tool("--generate-random", "64", "-o", str(cluster.dir / "rnd.bin"))
+    assert (cluster.dir / "rnd.bin").stat().st_size == 64, out.stdout
+
+
+def test_client_without_a_valid_certificate_is_refused(cluster):
+    port = cluster.ports[0]
+    # A certificate from another CA: the module cannot reach any node.
+    rogue = cluster.tool("--list-objects", conf=cluster.rogue_conf, check=False)
+    assert rogue.returncode != 0
+    assert "CKR_DEVICE_ERROR" in rogue.stdout + rogue.stderr
+    # No certificate at all: the server ends the handshake.
+    ctx = ssl.create_default_context(cafile=str(cluster.ca))
+    with pytest.raises((ssl.SSLError, ConnectionResetError, BrokenPipeError)):
+        with socket.create_connection(("127.0.0.1", port)) as raw:
+            with ctx.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+                tls.sendall(b"RH\x01\x01\x00\x00\x00\x00")
+                if not tls.recv(8):
+                    raise ConnectionResetError("closed")
+    # TLS 1.2 is refused even with a good certificate.
+    ctx12 = ssl.create_default_context(cafile=str(cluster.ca))
+    ctx12.load_cert_chain(cluster.client_cert, cluster.client_key)
+    ctx12.maximum_version = ssl.TLSVersion.TLSv1_2
+    with pytest.raises(ssl.SSLError):
+        with socket.create_connection(("127.0.0.1", port)) as raw:
+            ctx12.wrap_socket(raw, server_hostname="127.0.0.1")
+
+
+def test_revoked_user_loses_access(cluster):
+    new_pw = cluster.dir / "carol.pw"
+    new_pw.write_text("carol-password\n")
+    cluster.admin("create-user", "carol", "CU", "--new-password-file", str(new_pw))
+    cluster.tool("--list-objects", pin="carol:carol-password")  # logs in
+    cluster.admin("delete-user", "carol")
+    out = cluster.tool("--list-objects", pin="carol:carol-password", check=False)
+    assert out.returncode != 0 and "CKR_PIN_INCORRECT" in out.stdout + out.stderr
+
+
+def test_failed_logins_lock_the_user(cluster):
+    new_pw = cluster.dir / "dave.pw"
+    new_pw.write_text("dave-password\n")
+    cluster.admin("create-user", "dave", "CU", "--new-password-file", str(new_pw))
+    for _ in range(3):
+        cluster.tool("--list-objects", pin="dave:wrong-password", check=False)
+    locked = cluster.tool("--list-objects", pin="dave:dave-password", check=False)
+    assert "CKR_PIN_LOCKED" in locked.stdout + locked.stderr
+    assert "dave\tCU\tlocked" in cluster.admin("list-users").stdout
+    cluster.admin("change-password", "dave", "--new-password-file", str(new_pw))
+    cluster.tool("--list-objects", pin="dave:dave-password")
+
+
+SIGN_LOOP = r"""
+import ctypes, sys
+lib = ctypes.CDLL(sys.argv[1])
+U = ctypes.c_ulong
+class Attr(ctypes.Structure):
+    _fields_ = [("type", U), ("value", ctypes.c_void_p), ("len", U)]
+class Mech(ctypes.Structure):
+    _fields_ = [("mechanism", U), ("param", ctypes.c_void_p), ("len", U)]
+def ck(rv, what):
+    if rv != 0:
+        print(f"FAIL {what} {rv:#x}", flush=True)
+        sys.exit(1)
+ck(lib.C_Initialize(None), "C_Initialize")
+session = U()
+ck(lib.C_OpenSession(U(0), U(6), None, None, ctypes.byref(session)), "C_OpenSession")
+pin = sys.argv[2].encode()
+ck(lib.C_Login(session, U(1), pin, U(len(pin))), "C_Login")
+cls, key_id = U(3), bytes.fromhex(sys.argv[3])
+id_buf = ctypes.create_string_buffer(key_id, len(key_id))
+tmpl = (Attr * 2)(Attr(0, ctypes.cast(ctypes.byref(cls), ctypes.c_void_p), ctypes.sizeof(cls)),
+                  Attr(0x102, ctypes.cast(id_buf, ctypes.c_void_p), len(key_id)))
+ck(lib.C_FindObjectsInit(session, tmpl, U(2)), "C_FindObjectsInit")
+key, found = U(), U()
+ck(lib.C_FindObjects(session, ctypes.byref(key), U(1), ctypes.byref(found)), "C_FindObjects")
+ck(lib.C_FindObjectsFinal(session), "C_FindObjectsFinal")
+assert found.value == 1
+mech = Mech(0x1044, None, 0)  # CKM_ECDSA_SHA256
+for i in range(int(sys.argv[4])):
+    data = f"message {i}".encode()
+    sig, sig_len = ctypes.create_string_buffer(64), U(64)
+    rv = lib.C_SignInit(session, ctypes.byref(mech), key)
+    if rv == 0:
+        rv = lib.C_Sign(session, data, U(len(data)), sig, ctypes.byref(sig_len))
+    print(f"{i} {rv:#x} {sig.raw[:sig_len.value].hex()}", flush=True)
+ck(lib.C_Finalize(None), "C_Finalize")
+"""
+
+
+def der_ecdsa(raw):
+    def integer(b):
+        b = b.lstrip(b"\0") or b"\0"
+        if b[0] & 0x80:
+            b = b"\0" + b
+        return b"\x02" + bytes([len(b)]) + b
+    body = integer(raw[:32]) + integer(raw[32:])
+    return b"\x30" + bytes([len(body)]) + body
+
+
+def test_thousand_signatures_with_a_node_killed_midway(cluster):
+    """The issue's failover check: one application signs 1,000 times in a
+    loop through the module; node A is killed after the 500th signature;
+    no call fails. Node A is started again afterwards."""
+    env = dict(os.environ, RAMPART_PKCS11_CONF=cluster.client_conf)
+    proc = subprocess.Popen(["/usr/bin/python3", "-c", SIGN_LOOP, str(MODULE), ALICE, "01", "1000"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    results = []
+    for line in proc.stdout:
+        assert not line.startswith("FAIL"), line
+        index, rv, sig = line.split()
+        results.append((int(index), rv, bytes.fromhex(sig)))
+        if len(results) == 500:
+            cluster.nodes[0].stop(signal.SIGKILL)
+    proc.wait(timeout=60)
+    assert proc.returncode == 0, proc.stderr.read()
+    assert len(results) == 1000
+    assert [rv for _, rv, _ in results if rv != "0x0"] == []
+    pem = public_key_pem(cluster, "01", conf=cluster.both_conf)
+    for index in (0, 499, 500, 501, 999):
+        (cluster.dir / "loop.txt").write_bytes(f"message {index}".encode())
+        (cluster.dir / "loop.sig").write_bytes(der_ecdsa(results[index][2]))
+        ok = run(["openssl", "dgst", "-sha256", "-verify", pem, "-signature", str(cluster.dir / "loop.sig"),
+                  str(cluster.dir / "loop.txt")])
+        assert "Verified OK" in ok.stdout
+    signs = [r for r in cluster.audit() if r["operation"] == "Sign" and r["user"] == "alice"]
+    # The loop may run a little ahead of the reader: the kill lands near the middle.
+    assert {r["node"] for r in signs[-1000:]} == {"node-a", "node-b"}
+    assert signs[-1]["node"] == "node-b"
+    cluster.nodes[0].start()
+
+
+def test_failover_when_a_node_dies_mid_run(cluster):
+    """pkcs11-tool logs in and finds the key on node A, then blocks reading
+    its input from a FIFO; node A is killed; the signature is made on node B
+    after a transparent reconnect and login."""
+    fifo = cluster.dir / "input.fifo"
+    os.mkfifo(fifo)
+    sig = cluster.dir / "failover.sig"
+    env = dict(os.environ, RAMPART_PKCS11_CONF=cluster.client_conf)
+    before = len(cluster.audit())
+    proc = subprocess.Popen(["pkcs11-tool", "--module", str(MODULE), "--login", "--pin", ALICE, "--sign",
+                             "--id", "01", "-m", "ECDSA-SHA256", "--signature-format", "openssl",
+                             "-i", str(fifo), "-o", str(sig)],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        new = cluster.audit()[before:]
+        if any(r["operation"] == "Login" and r["user"] == "alice" and r["node"] == "node-a" for r in new):
+            break
+        time.sleep(0.1)
+    else:
+        proc.kill()
+        raise AssertionError("pkcs11-tool never logged in on node A")
+    time.sleep(0.5)  # let it finish finding the key and block on the FIFO
+    cluster.nodes[0].stop(signal.SIGKILL)
+    data = b"signed across a failover\n"
+    with open(fifo, "wb") as f:
+        f.write(data)
+    stdout, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 0, stdout + stderr
+    src = cluster.dir / "failover.txt"
+    src.write_bytes(data)
+    pem = public_key_pem(cluster, "01", conf=cluster.both_conf)
+    assert "Verified OK" in run(["openssl", "dgst", "-sha256", "-verify", pem, "-signature", str(sig),
+                                 str(src)]).stdout
+    after = cluster.audit()[before:]
+    assert any(r["operation"] == "Login" and r["node"] == "node-b" and r["result"] == "CKR_OK" for r in after)
+    assert any(r["operation"] == "Sign" and r["node"] == "node-b" and r["result"] == "CKR_OK" for r in after)
+    # A new application whose config names both nodes starts on node B.
+    assert "alice-ec" in cluster.tool("--list-objects", conf=cluster.both_conf).stdout
