@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 #include "rampart/core/json.h"
@@ -20,6 +21,7 @@ std::string FormatAccessRecord(const AccessRecord& r) {
   if (!r.sni.empty()) v.set("sni", r.sni);
   v.set("decision", r.decision);
   if (!r.rule.empty()) v.set("rule", r.rule);
+  if (!r.client_rule.empty()) v.set("client_rule", r.client_rule);
   if (!r.reason.empty()) v.set("reason", r.reason);
   if (!r.upstream.empty()) v.set("upstream", r.upstream);
   if (r.status != 0) v.set("status", r.status);
@@ -28,6 +30,59 @@ std::string FormatAccessRecord(const AccessRecord& r) {
   v.set("duration_ms", static_cast<int64_t>(r.duration.count()));
   std::string line = json::Write(v);
   line.push_back('\n');
+  return line;
+}
+
+namespace {
+
+// One Squid log field: printable ASCII, no spaces (they separate fields).
+std::string SquidField(std::string_view s) {
+  if (s.empty()) return "-";
+  std::string out(s);
+  for (char& c : out) {
+    if (static_cast<unsigned char>(c) <= 0x20 || static_cast<unsigned char>(c) >= 0x7f) c = '?';
+  }
+  return out;
+}
+
+std::string_view WithoutPort(std::string_view endpoint) {
+  size_t colon = endpoint.rfind(':');
+  std::string_view host = colon == std::string_view::npos ? endpoint : endpoint.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  return host;
+}
+
+std::string SquidUrl(const AccessRecord& r) {
+  bool v6 = r.host.find(':') != std::string::npos;
+  std::string host = v6 ? "[" + r.host + "]" : r.host;
+  if (r.method == "CONNECT" || r.method == "TLS") return host + ":" + std::to_string(r.port);
+  if (r.host.empty()) return "error:invalid-request";
+  std::string port = r.port == 80 || r.port == 0 ? "" : ":" + std::to_string(r.port);
+  return "http://" + host + port + (r.path.empty() ? "/" : r.path);
+}
+
+}  // namespace
+
+std::string FormatSquidRecord(const AccessRecord& r) {
+  using std::chrono::duration_cast;
+  using std::chrono::milliseconds;
+  auto done = duration_cast<milliseconds>((r.time + r.duration).time_since_epoch()).count();
+  bool tunnel = r.method == "CONNECT" || r.method == "TLS";
+  std::string code = r.decision == "deny"                ? "TCP_DENIED"
+                     : r.upstream.empty()                ? "NONE_NONE"
+                     : tunnel && r.decision == "allow"   ? "TCP_TUNNEL"
+                                                         : "TCP_MISS";
+  int status = r.status != 0 ? r.status : (tunnel && !r.upstream.empty() ? 200 : 0);
+  char status_text[8];
+  std::snprintf(status_text, sizeof status_text, "%03d", status % 1000);
+  char head[64];
+  std::snprintf(head, sizeof head, "%lld.%03lld %6lld ", static_cast<long long>(done / 1000),
+                static_cast<long long>(done % 1000), static_cast<long long>(r.duration.count()));
+  std::string line = head;
+  line += SquidField(WithoutPort(r.client)) + " " + code + "/" + status_text + " " + std::to_string(r.bytes_down) +
+          " " + SquidField(r.method) + " " + SquidField(SquidUrl(r)) + " - ";
+  line += r.upstream.empty() ? "HIER_NONE/-" : "HIER_DIRECT/" + SquidField(WithoutPort(r.upstream));
+  line += " -\n";
   return line;
 }
 

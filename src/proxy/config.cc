@@ -22,6 +22,8 @@ Status KeyError(std::string_view key, std::string_view why) {
   return Status::Validation("config: " + std::string(key) + ": " + std::string(why));
 }
 
+}  // namespace
+
 Result<std::string> ReadSmallFile(const std::string& path, size_t max_bytes) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return Status::Validation("cannot open " + path);
@@ -43,6 +45,8 @@ Result<std::string> ReadSmallFile(const std::string& path, size_t max_bytes) {
   ::close(fd);
   return out;
 }
+
+namespace {
 
 Result<std::string> GetString(const Value& v, std::string_view key) {
   if (!v.is_string()) return KeyError(key, "must be a string");
@@ -223,15 +227,130 @@ std::string JoinPath(std::string_view base_dir, const std::string& path) {
   return std::string(base_dir) + "/" + path;
 }
 
+// client_rules[i]: {"name", "clients", "allow", "deny", "allowed_ports"}.
+// Ports default to the global list, so that part is filled in by Finish.
+struct PendingRule {
+  ClientRule rule;
+  std::vector<std::string> allow, deny;
+  bool have_ports = false;
+};
+
+Result<PendingRule> GetClientRule(const Value& v, const std::string& where) {
+  if (!v.is_object()) return KeyError(where, "must be an object");
+  PendingRule out;
+  out.rule.name = where;
+  bool have_clients = false;
+  for (const auto& [key, value] : v.as_object()) {
+    std::string k = where + "." + key;
+    if (key == "name") {
+      ASSIGN_OR_RETURN(out.rule.name, GetString(value, k));
+      if (out.rule.name.empty() || out.rule.name.size() > 64) return KeyError(k, "must be 1..64 characters");
+    } else if (key == "clients") {
+      ASSIGN_OR_RETURN(out.rule.clients, GetCidrs(value, k));
+      have_clients = true;
+    } else if (key == "allow") {
+      ASSIGN_OR_RETURN(out.allow, GetStrings(value, k));
+    } else if (key == "deny") {
+      ASSIGN_OR_RETURN(out.deny, GetStrings(value, k));
+    } else if (key == "allowed_ports") {
+      auto ports = GetPorts(value);
+      if (!ports.ok()) return KeyError(k, "must be a non-empty array of ports 1..65535");
+      out.rule.allowed_ports = std::move(ports).value();
+      out.have_ports = true;
+    } else {
+      return KeyError(k, "unknown key");
+    }
+  }
+  if (!have_clients || out.rule.clients.empty()) return KeyError(where + ".clients", "at least one CIDR is required");
+  auto matcher = DomainMatcher::Build(out.allow, out.deny);
+  if (!matcher.ok()) return Status::Validation("config: " + where + "." + matcher.status().message());
+  out.rule.matcher = std::move(matcher).value();
+  return out;
+}
+
+Result<std::vector<PendingRule>> GetClientRules(const Value& v) {
+  if (!v.is_array()) return KeyError("client_rules", "must be an array of objects");
+  std::vector<PendingRule> out;
+  size_t cidrs = 0;
+  for (size_t i = 0; i < v.as_array().size(); ++i) {
+    ASSIGN_OR_RETURN(PendingRule r, GetClientRule(v.as_array()[i], "client_rules[" + std::to_string(i) + "]"));
+    cidrs += r.rule.clients.size();
+    if (cidrs > kMaxClientRuleCidrs) {
+      return KeyError("client_rules", "at most " + std::to_string(kMaxClientRuleCidrs) + " CIDRs in all");
+    }
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+bool SameCidr(const Cidr& a, const Cidr& b) { return a.prefix == b.prefix && a.base == b.base; }
+
+// Every rule CIDR lies inside allowed_clients (a rule never admits a
+// client), and no CIDR is in two rules (longest-prefix must be unambiguous).
+Status CheckClientRules(const Config& cfg) {
+  for (size_t i = 0; i < cfg.client_rules.size(); ++i) {
+    const ClientRule& r = cfg.client_rules[i];
+    std::string where = "client_rules[" + std::to_string(i) + "].clients";
+    for (const Cidr& c : r.clients) {
+      bool inside = false;
+      for (const Cidr& a : cfg.allowed_clients) inside = inside || (a.prefix <= c.prefix && a.Contains(c.base));
+      if (!inside) return KeyError(where, c.ToString() + " is not inside allowed_clients");
+      for (size_t j = 0; j < i; ++j) {
+        for (const Cidr& other : cfg.client_rules[j].clients) {
+          if (SameCidr(c, other)) {
+            return KeyError(where, c.ToString() + " is also in client_rules[" + std::to_string(j) + "]");
+          }
+        }
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+Status ApplyAllowlistPull(const Value& v, std::string_view base_dir, AllowlistPull& pull) {
+  if (!v.is_object()) return KeyError("allowlist_pull", "must be an object");
+  for (const auto& [key, value] : v.as_object()) {
+    std::string k = "allowlist_pull." + key;
+    if (key == "url") {
+      ASSIGN_OR_RETURN(pull.url, GetString(value, k));
+      std::string_view u = pull.url;
+      if (u.substr(0, 7) != "http://" && u.substr(0, 8) != "https://") {
+        return KeyError(k, "must start with http:// or https://");
+      }
+    } else if (key == "file") {
+      ASSIGN_OR_RETURN(std::string file, GetString(value, k));
+      if (file.empty()) return KeyError(k, "must not be empty");
+      pull.file = JoinPath(base_dir, file);
+    } else if (key == "interval_seconds") {
+      ASSIGN_OR_RETURN(int64_t n, GetInt(value, k, 1, 86400));
+      pull.interval = std::chrono::seconds(n);
+    } else if (key == "timeout_ms") {
+      ASSIGN_OR_RETURN(int64_t n, GetInt(value, k, 100, 600000));
+      pull.timeout = std::chrono::milliseconds(n);
+    } else if (key == "ca_file") {
+      ASSIGN_OR_RETURN(std::string file, GetString(value, k));
+      pull.ca_file = JoinPath(base_dir, file);
+    } else {
+      return KeyError(k, "unknown key");
+    }
+  }
+  if (pull.url.empty() == pull.file.empty()) return KeyError("allowlist_pull", "give either url or file");
+  if (!pull.ca_file.empty() && pull.url.substr(0, 8) != "https://") {
+    return KeyError("allowlist_pull.ca_file", "applies to https:// URLs only");
+  }
+  return Status::Ok();
+}
+
 struct Lists {
   std::vector<std::string> allow, deny;
+  std::vector<PendingRule> client_rules;
   bool have_clients = false;
   std::string deny_page_file;
   bool have_inline_page = false;
 };
 
 // One member of the top-level object.
-Status ApplyKey(const std::string& key, const Value& value, Config& cfg, Lists& lists) {
+Status ApplyKey(const std::string& key, const Value& value, Config& cfg, Lists& lists, std::string_view base_dir) {
   if (key == "listen") {
     ASSIGN_OR_RETURN(cfg.listen, GetListen(value, key));
   } else if (key == "admin_listen") {
@@ -249,6 +368,10 @@ Status ApplyKey(const std::string& key, const Value& value, Config& cfg, Lists& 
     ASSIGN_OR_RETURN(lists.deny, GetStrings(value, key));
   } else if (key == "allowed_ports") {
     ASSIGN_OR_RETURN(cfg.allowed_ports, GetPorts(value));
+  } else if (key == "allowlist_pull") {
+    RETURN_IF_ERROR(ApplyAllowlistPull(value, base_dir, cfg.allowlist_pull));
+  } else if (key == "client_rules") {
+    ASSIGN_OR_RETURN(lists.client_rules, GetClientRules(value));
   } else if (key == "ssrf_allow") {
     ASSIGN_OR_RETURN(cfg.ssrf_allow, GetCidrs(value, key));
   } else if (key == "deny_page") {
@@ -258,6 +381,10 @@ Status ApplyKey(const std::string& key, const Value& value, Config& cfg, Lists& 
     ASSIGN_OR_RETURN(lists.deny_page_file, GetString(value, key));
   } else if (key == "access_log") {
     ASSIGN_OR_RETURN(cfg.access_log, GetString(value, key));
+  } else if (key == "access_log_format") {
+    ASSIGN_OR_RETURN(std::string format, GetString(value, key));
+    if (format != "json" && format != "squid") return KeyError(key, "must be \"json\" or \"squid\"");
+    cfg.squid_log_format = format == "squid";
   } else if (key == "require_sni") {
     if (!value.is_bool()) return KeyError(key, "must be true or false");
     cfg.require_sni = value.as_bool();
@@ -288,6 +415,13 @@ Status Finish(Config& cfg, Lists& lists, std::string_view base_dir) {
   auto matcher = DomainMatcher::Build(lists.allow, lists.deny);
   if (!matcher.ok()) return Status::Validation("config: " + matcher.status().message());
   cfg.matcher = std::move(matcher).value();
+  cfg.allow_entries = std::move(lists.allow);
+  cfg.deny_entries = std::move(lists.deny);
+  for (auto& pending : lists.client_rules) {
+    if (!pending.have_ports) pending.rule.allowed_ports = cfg.allowed_ports;
+    cfg.client_rules.push_back(std::move(pending.rule));
+  }
+  RETURN_IF_ERROR(CheckClientRules(cfg));
   if (lists.have_inline_page && !lists.deny_page_file.empty()) {
     return KeyError("deny_page", "give deny_page or deny_page_file, not both");
   }
@@ -314,6 +448,20 @@ bool Config::ClientAllowed(const IpAddress& client) const {
   return AnyContains(allowed_clients, client);
 }
 
+const ClientRule* Config::RuleFor(const IpAddress& client) const {
+  const ClientRule* best = nullptr;
+  int best_prefix = -1;
+  for (const ClientRule& r : client_rules) {
+    for (const Cidr& c : r.clients) {
+      if (c.prefix > best_prefix && c.Contains(client)) {
+        best = &r;
+        best_prefix = c.prefix;
+      }
+    }
+  }
+  return best;
+}
+
 bool Config::PortAllowed(uint16_t port) const {
   return std::find(allowed_ports.begin(), allowed_ports.end(), port) != allowed_ports.end();
 }
@@ -331,9 +479,43 @@ Result<std::shared_ptr<const Config>> ParseConfig(std::string_view text, std::st
   auto cfg = std::make_shared<Config>();
   Lists lists;
   for (const auto& [key, value] : doc->as_object()) {
-    RETURN_IF_ERROR(ApplyKey(key, value, *cfg, lists));
+    RETURN_IF_ERROR(ApplyKey(key, value, *cfg, lists, base_dir));
   }
   RETURN_IF_ERROR(Finish(*cfg, lists, base_dir));
+  return std::shared_ptr<const Config>(std::move(cfg));
+}
+
+Result<std::vector<std::string>> ParseAllowlistText(std::string_view text) {
+  std::vector<std::string> out;
+  size_t line_no = 0;
+  while (!text.empty()) {
+    size_t eol = text.find('\n');
+    std::string_view line = text.substr(0, eol);
+    text.remove_prefix(eol == std::string_view::npos ? text.size() : eol + 1);
+    ++line_no;
+    line = line.substr(0, line.find('#'));
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) line.remove_suffix(1);
+    while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) line.remove_prefix(1);
+    if (line.empty()) continue;
+    std::string_view name = line.front() == '.' ? line.substr(1) : line;
+    auto host = NormalizeHost(name);
+    if (!host.ok()) return Status::Validation("line " + std::to_string(line_no) + ": " + host.status().message());
+    if (line.front() == '.' && host->is_ip) {
+      return Status::Validation("line " + std::to_string(line_no) + ": a leading dot does not apply to an IP address");
+    }
+    out.emplace_back(line);
+  }
+  return out;
+}
+
+Result<std::shared_ptr<const Config>> WithPulledAllowlist(const Config& base, const std::vector<std::string>& pulled) {
+  std::vector<std::string> allow = base.allow_entries;
+  allow.insert(allow.end(), pulled.begin(), pulled.end());
+  auto matcher = DomainMatcher::Build(allow, base.deny_entries);
+  if (!matcher.ok()) return Status::Validation("allowlist pull: " + matcher.status().message());
+  auto cfg = std::make_shared<Config>(base);
+  cfg->matcher = std::move(matcher).value();
+  cfg->pulled_entries = pulled.size();
   return std::shared_ptr<const Config>(std::move(cfg));
 }
 

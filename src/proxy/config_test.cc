@@ -164,3 +164,133 @@ TEST(DenyPage, RendersEscapedPlaceholders) {
 
 }  // namespace
 }  // namespace rampart::proxy
+
+namespace rampart::proxy {
+namespace {
+
+constexpr const char* kWithRules = R"({"listen": "127.0.0.1:3128", "allowed_clients": ["10.0.0.0/8", "127.0.0.0/8"],
+    "allow": ["global.example"], "allowed_ports": [443],
+    "client_rules": [
+      {"name": "builders", "clients": ["10.1.0.0/16"], "allow": [".debian.org"], "deny": ["bad.debian.org"]},
+      {"clients": ["10.1.2.0/24", "127.0.0.2"], "allow": ["pypi.org"], "allowed_ports": [80, 443]}
+    ]})";
+
+TEST(ClientRules, LongestPrefixWinsElseGlobal) {
+  auto c = ParseConfig(kWithRules, "");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  const Config& cfg = **c;
+  ASSERT_EQ(cfg.client_rules.size(), 2u);
+  EXPECT_EQ(cfg.client_rules[0].name, "builders");
+  EXPECT_EQ(cfg.client_rules[1].name, "client_rules[1]");
+  // Ports default to the global list; given ones replace it.
+  EXPECT_EQ(cfg.client_rules[0].allowed_ports, (std::vector<uint16_t>{443}));
+  EXPECT_EQ(cfg.client_rules[1].allowed_ports, (std::vector<uint16_t>{80, 443}));
+  EXPECT_EQ(cfg.RuleFor(*ParseIp("10.1.9.9")), &cfg.client_rules[0]);
+  EXPECT_EQ(cfg.RuleFor(*ParseIp("10.1.2.3")), &cfg.client_rules[1]);  // /24 beats /16
+  EXPECT_EQ(cfg.RuleFor(*ParseIp("127.0.0.2")), &cfg.client_rules[1]);
+  EXPECT_EQ(cfg.RuleFor(*ParseIp("127.0.0.1")), nullptr);
+  EXPECT_EQ(cfg.RuleFor(*ParseIp("10.2.0.1")), nullptr);
+  EXPECT_TRUE(cfg.client_rules[0].matcher.Match(*NormalizeHost("ftp.debian.org")).allowed);
+  EXPECT_FALSE(cfg.client_rules[0].matcher.Match(*NormalizeHost("bad.debian.org")).allowed);
+}
+
+TEST(ClientRules, ValidationNamesTheKey) {
+  auto rules = [](std::string_view r) {
+    return std::string(R"({"listen": "127.0.0.1:3128", "allowed_clients": ["10.0.0.0/8"], "client_rules": )") +
+           std::string(r) + "}";
+  };
+  EXPECT_EQ(ErrorOf(rules("{}")), "config: client_rules: must be an array of objects");
+  EXPECT_EQ(ErrorOf(rules("[1]")), "config: client_rules[0]: must be an object");
+  EXPECT_EQ(ErrorOf(rules(R"([{"allow": []}])")), "config: client_rules[0].clients: at least one CIDR is required");
+  EXPECT_EQ(ErrorOf(rules(R"([{"clients": ["10.0.0.0/8"], "color": 1}])")),
+            "config: client_rules[0].color: unknown key");
+  EXPECT_EQ(ErrorOf(rules(R"([{"clients": ["192.168.0.0/16"]}])")),
+            "config: client_rules[0].clients: 192.168.0.0/16 is not inside allowed_clients");
+  EXPECT_EQ(ErrorOf(rules(R"([{"clients": ["10.0.0.0/7"]}])")),
+            "config: client_rules[0].clients: 10.0.0.0/7 is not inside allowed_clients");
+  EXPECT_EQ(ErrorOf(rules(R"([{"clients": ["10.1.0.0/16"]}, {"clients": ["10.1.0.0/16"]}])")),
+            "config: client_rules[1].clients: 10.1.0.0/16 is also in client_rules[0]");
+  EXPECT_EQ(ErrorOf(rules(R"([{"clients": ["10.0.0.0/8"], "allowed_ports": [0]}])")),
+            "config: client_rules[0].allowed_ports: must be a non-empty array of ports 1..65535");
+  EXPECT_NE(ErrorOf(rules(R"([{"clients": ["10.0.0.0/8"], "allow": ["a..b"]}])")).find("client_rules[0].allow"),
+            std::string::npos);
+  EXPECT_EQ(ErrorOf(rules(R"([{"clients": ["10.0.0.0/8"], "name": ""}])")),
+            "config: client_rules[0].name: must be 1..64 characters");
+}
+
+}  // namespace
+}  // namespace rampart::proxy
+
+namespace rampart::proxy {
+namespace {
+
+TEST(AllowlistPull, ConfigValidation) {
+  auto c = ParseConfig(WithKey(R"("allowlist_pull": {"url": "https://lists.example/allow.txt", "interval_seconds": 60,
+                                   "timeout_ms": 2000, "ca_file": "ca.pem"})"),
+                       "/etc/rampart");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  const AllowlistPull& p = (*c)->allowlist_pull;
+  EXPECT_TRUE(p.enabled());
+  EXPECT_EQ(p.interval, std::chrono::seconds(60));
+  EXPECT_EQ(p.timeout, std::chrono::milliseconds(2000));
+  EXPECT_EQ(p.ca_file, "/etc/rampart/ca.pem");
+  auto f = ParseConfig(WithKey(R"("allowlist_pull": {"file": "pulled.txt"})"), "/etc/rampart");
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ((*f)->allowlist_pull.file, "/etc/rampart/pulled.txt");
+  EXPECT_EQ((*f)->allowlist_pull.interval, std::chrono::seconds(300));
+  EXPECT_FALSE(ParseConfig(kMinimal, "").value()->allowlist_pull.enabled());
+  EXPECT_EQ(ErrorOf(WithKey(R"("allowlist_pull": {})")), "config: allowlist_pull: give either url or file");
+  EXPECT_EQ(ErrorOf(WithKey(R"("allowlist_pull": {"url": "http://a/", "file": "b"})")),
+            "config: allowlist_pull: give either url or file");
+  EXPECT_EQ(ErrorOf(WithKey(R"("allowlist_pull": {"url": "ftp://a/"})")),
+            "config: allowlist_pull.url: must start with http:// or https://");
+  EXPECT_EQ(ErrorOf(WithKey(R"("allowlist_pull": {"url": "http://a/", "interval_seconds": 0})")),
+            "config: allowlist_pull.interval_seconds: must be an integer in 1..86400");
+  EXPECT_EQ(ErrorOf(WithKey(R"("allowlist_pull": {"url": "http://a/", "ca_file": "x"})")),
+            "config: allowlist_pull.ca_file: applies to https:// URLs only");
+  EXPECT_EQ(ErrorOf(WithKey(R"("allowlist_pull": {"file": "a", "every": 1})")),
+            "config: allowlist_pull.every: unknown key");
+}
+
+TEST(AllowlistPull, ParsesListText) {
+  auto list = ParseAllowlistText("# pulled list\r\n  pypi.org  \r\n\n.Debian.org # mirrors\n\t192.0.2.7\nlast.example");
+  ASSERT_TRUE(list.ok()) << list.status().message();
+  EXPECT_EQ(*list, (std::vector<std::string>{"pypi.org", ".Debian.org", "192.0.2.7", "last.example"}));
+  EXPECT_TRUE(ParseAllowlistText("").value().empty());
+  auto bad = ParseAllowlistText("ok.example\n# c\nbad..example\n");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message().rfind("line 3: ", 0), 0u) << bad.status().message();
+  EXPECT_EQ(ParseAllowlistText(".192.0.2.1").status().message(),
+            "line 1: a leading dot does not apply to an IP address");
+}
+
+TEST(AllowlistPull, MergesWithTheConfigsOwnLists) {
+  auto base = ParseConfig(WithKey(R"("allow": ["a.example"], "deny": ["bad.pulled.example"])"), "");
+  ASSERT_TRUE(base.ok());
+  auto merged = WithPulledAllowlist(**base, {".pulled.example"});
+  ASSERT_TRUE(merged.ok()) << merged.status().message();
+  const Config& m = **merged;
+  EXPECT_EQ(m.pulled_entries, 1u);
+  EXPECT_TRUE(m.matcher.Match(*NormalizeHost("a.example")).allowed);
+  EXPECT_TRUE(m.matcher.Match(*NormalizeHost("x.pulled.example")).allowed);
+  EXPECT_FALSE(m.matcher.Match(*NormalizeHost("bad.pulled.example")).allowed);  // the deny list still wins
+  EXPECT_FALSE((*base)->matcher.Match(*NormalizeHost("x.pulled.example")).allowed);  // base untouched
+  EXPECT_EQ(m.allow_entries, (*base)->allow_entries);
+}
+
+}  // namespace
+}  // namespace rampart::proxy
+
+namespace rampart::proxy {
+namespace {
+
+TEST(Config, AccessLogFormat) {
+  EXPECT_FALSE(ParseConfig(kMinimal, "").value()->squid_log_format);
+  EXPECT_TRUE(ParseConfig(WithKey(R"("access_log_format": "squid")"), "").value()->squid_log_format);
+  EXPECT_FALSE(ParseConfig(WithKey(R"("access_log_format": "json")"), "").value()->squid_log_format);
+  EXPECT_EQ(ErrorOf(WithKey(R"("access_log_format": "clf")")),
+            "config: access_log_format: must be \"json\" or \"squid\"");
+}
+
+}  // namespace
+}  // namespace rampart::proxy

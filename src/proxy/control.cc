@@ -187,6 +187,12 @@ std::string FormatMetrics(const ProxyStats& s, const ReloadCounts& reloads) {
   Metric(out, "rampart_proxy_config_reloads_total", "counter", "Config reloads by result.");
   Sample(out, "rampart_proxy_config_reloads_total", "{result=\"ok\"}", reloads.ok);
   Sample(out, "rampart_proxy_config_reloads_total", "{result=\"rejected\"}", reloads.rejected);
+  Metric(out, "rampart_proxy_allowlist_pulls_total", "counter",
+         "Allowlist pulls by result (failed: fetch error or invalid list; the old list stays).");
+  Sample(out, "rampart_proxy_allowlist_pulls_total", "{result=\"ok\"}", reloads.pulls_ok);
+  Sample(out, "rampart_proxy_allowlist_pulls_total", "{result=\"failed\"}", reloads.pulls_failed);
+  Metric(out, "rampart_proxy_allowlist_pulled_entries", "gauge", "Allowlist entries in use from the last good pull.");
+  Sample(out, "rampart_proxy_allowlist_pulled_entries", "", reloads.pulled_entries);
   return out;
 }
 
@@ -339,6 +345,17 @@ Result<std::string> ControlLoop::Reload(std::string_view source) {
   auto future = promise.get_future();
   asio::post(impl_->ioc, [this, &promise, source] { promise.set_value(impl_->reload(source)); });
   return future.get();
+}
+
+void ControlLoop::Run(const std::function<void()>& fn) {
+  if (!impl_->running) return fn();
+  std::promise<void> done;
+  auto future = done.get_future();
+  asio::post(impl_->ioc, [&fn, &done] {
+    fn();
+    done.set_value();
+  });
+  future.get();
 }
 
 void ControlLoop::Stop() {

@@ -65,7 +65,7 @@ TEST(FormatMetrics, PrometheusText) {
   s.dns_latency.counts.back() = 1;
   s.dns_latency.count = 4;
   s.dns_latency.sum_seconds = 3.5;
-  std::string text = FormatMetrics(s, ReloadCounts{5, 1});
+  std::string text = FormatMetrics(s, ReloadCounts{5, 1, 3, 2, 7});
   for (const char* line : {
            "# TYPE rampart_proxy_connections_active gauge\n",
            "rampart_proxy_connections_active 3\n",
@@ -85,6 +85,9 @@ TEST(FormatMetrics, PrometheusText) {
            "rampart_proxy_dns_lookup_seconds_count 4\n",
            "rampart_proxy_config_reloads_total{result=\"ok\"} 5\n",
            "rampart_proxy_config_reloads_total{result=\"rejected\"} 1\n",
+           "rampart_proxy_allowlist_pulls_total{result=\"ok\"} 3\n",
+           "rampart_proxy_allowlist_pulls_total{result=\"failed\"} 2\n",
+           "rampart_proxy_allowlist_pulled_entries 7\n",
        }) {
     EXPECT_NE(text.find(line), std::string::npos) << line;
   }

@@ -1,5 +1,10 @@
 #include "rampart/proxy/domain.h"
 
+#include <idn2.h>
+
+#include <cstdlib>
+#include <memory>
+
 #include "rampart/proxy/net.h"
 
 namespace rampart::proxy {
@@ -59,25 +64,44 @@ Status BadHost(std::string_view text, std::string_view why) {
   return Status::Validation("'" + shown + "' is not a valid host name: " + std::string(why));
 }
 
-Result<std::string> ToALabel(std::string_view label) {
-  ASSIGN_OR_RETURN(std::vector<uint32_t> cps, DecodeUtf8(label));
-  for (uint32_t& cp : cps) {
-    if (cp >= 'A' && cp <= 'Z') cp = cp - 'A' + 'a';
+// Whether a name needs IDNA processing: any non-ASCII byte, or an
+// A-label ("xn--...", any case) whose Punycode must be checked.
+bool NeedsIdna(std::string_view name) {
+  for (char c : name) {
+    if (static_cast<unsigned char>(c) >= 0x80) return true;
   }
-  ASSIGN_OR_RETURN(std::string encoded, PunycodeEncode(cps));
-  return "xn--" + encoded;
+  for (size_t start = 0; start < name.size();) {
+    size_t dot = name.find('.', start);
+    std::string_view label = name.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
+    if (label.size() >= 4 && LowerAscii(label[0]) == 'x' && LowerAscii(label[1]) == 'n' && label[2] == '-' &&
+        label[3] == '-') {
+      return true;
+    }
+    if (dot == std::string_view::npos) break;
+    start = dot + 1;
+  }
+  return false;
+}
+
+// UTS #46 processing with libidn2 (non-transitional, NFC): Unicode case
+// folding and mapping (fullwidth forms, ideographic full stops), IDNA2008
+// validity (CONTEXTJ, bidi, disallowed code points, hyphen rules), and
+// A-labels checked by decoding them. The result is the ASCII form.
+Result<std::string> IdnaToAscii(std::string_view name, std::string_view whole) {
+  std::string input(name);  // NUL-terminated for libidn2
+  char* out = nullptr;
+  int rc = idn2_lookup_u8(reinterpret_cast<const uint8_t*>(input.c_str()), reinterpret_cast<uint8_t**>(&out),
+                          IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL);
+  std::unique_ptr<char, decltype(&std::free)> owner(out, &std::free);
+  if (rc != IDN2_OK) return BadHost(whole, std::string("invalid IDN: ") + idn2_strerror(rc));
+  return std::string(out);
 }
 
 Result<std::string> NormalizeLabel(std::string_view label, std::string_view whole) {
   std::string out;
-  bool ascii = true;
-  for (char c : label) ascii = ascii && static_cast<unsigned char>(c) < 0x80;
-  if (ascii) {
-    for (char c : label) out.push_back(LowerAscii(c));
-  } else {
-    auto a_label = ToALabel(label);
-    if (!a_label.ok()) return BadHost(whole, "bad UTF-8 or Punycode overflow");
-    out = std::move(a_label).value();
+  for (char c : label) {
+    if (static_cast<unsigned char>(c) >= 0x80) return BadHost(whole, "character outside [a-z0-9_-]");
+    out.push_back(LowerAscii(c));
   }
   if (out.empty()) return BadHost(whole, "empty label");
   if (out.size() > kMaxLabel) return BadHost(whole, "label longer than 63");
@@ -156,6 +180,13 @@ Result<Host> NormalizeHost(std::string_view text) {
   std::string_view rest = text;
   if (rest.back() == '.') rest.remove_suffix(1);
   if (rest.empty()) return BadHost(text, "empty");
+  std::string ascii;
+  if (NeedsIdna(rest)) {
+    ASSIGN_OR_RETURN(ascii, IdnaToAscii(rest, text));
+    rest = ascii;
+    if (!rest.empty() && rest.back() == '.') rest.remove_suffix(1);  // a mapped trailing full stop
+    if (rest.empty()) return BadHost(text, "empty");
+  }
   std::string name;
   while (true) {
     size_t dot = rest.find('.');

@@ -56,12 +56,35 @@ TEST(Utf8, RejectsMalformed) {
 TEST(NormalizeHost, CaseDotsAndIdn) {
   EXPECT_EQ(Norm("WWW.Example.COM."), "www.example.com");
   EXPECT_EQ(Norm("bücher.example"), "xn--bcher-kva.example");
-  // No Unicode case mapping (UTS #46) yet: an uppercase non-ASCII letter
-  // gives another A-label.
-  EXPECT_NE(Norm("BÜCHER.example"), "xn--bcher-kva.example");
   EXPECT_EQ(Norm("xn--bcher-kva.example"), "xn--bcher-kva.example");
+  EXPECT_EQ(Norm("XN--BCHER-KVA.Example"), "xn--bcher-kva.example");
   EXPECT_EQ(Norm("_dmarc.example.com"), "_dmarc.example.com");
   EXPECT_EQ(Norm("localhost"), "localhost");
+}
+
+TEST(NormalizeHost, Uts46Mapping) {
+  // Unicode case folding, NFC, fullwidth forms, ideographic full stops.
+  EXPECT_EQ(Norm("BÜCHER.example"), "xn--bcher-kva.example");
+  EXPECT_EQ(Norm("bu\xcc\x88" "cher.example"), "xn--bcher-kva.example");  // u + combining diaeresis
+  EXPECT_EQ(Norm("\xef\xbc\xa1\xef\xbc\xa2\xef\xbc\xa3.example"), "abc.example");  // fullwidth ABC
+  EXPECT_EQ(Norm("b\xc3\xbc" "cher\xe3\x80\x82" "example"), "xn--bcher-kva.example");  // U+3002 as the dot
+  EXPECT_EQ(Norm("bücher.example\xe3\x80\x82"), "xn--bcher-kva.example");
+  EXPECT_EQ(Norm("fa\xc3\x9f.de"), "xn--fa-hia.de");  // non-transitional: sharp s kept
+  EXPECT_EQ(Norm("_dmarc.bücher.example"), "_dmarc.xn--bcher-kva.example");
+  // Fullwidth digits that map to an IPv4 number are still refused.
+  EXPECT_EQ(Norm("\xef\xbc\x91\xef\xbc\x92\xef\xbc\x97.0.0.1"), "ERR");
+}
+
+TEST(NormalizeHost, InvalidIdnsAreRefusedWithAReason) {
+  auto why = [](std::string_view name) {
+    auto h = NormalizeHost(name);
+    return h.ok() ? std::string("ok") : h.status().message();
+  };
+  EXPECT_NE(why("xn--zz.example").find("invalid IDN: "), std::string::npos) << why("xn--zz.example");
+  EXPECT_NE(why("\xe2\x80\x8d.example").find("invalid IDN: "), std::string::npos);  // lone ZWJ (CONTEXTJ)
+  EXPECT_NE(why("\xf0\x9f\x98\x80.example").find("invalid IDN: "), std::string::npos);  // emoji: disallowed
+  EXPECT_NE(why("m\xc3\xbcnchen-.de").find("invalid IDN: "), std::string::npos);
+  EXPECT_NE(why("\xff.example").find("invalid IDN: "), std::string::npos);  // not UTF-8
 }
 
 TEST(NormalizeHost, IpLiterals) {

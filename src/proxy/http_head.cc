@@ -69,7 +69,9 @@ Status ParseRequestLine(std::string_view line, RequestHead& head) {
   return Status::Ok();
 }
 
-Status ParseField(std::string_view line, RequestHead& head) {
+using Fields = std::vector<std::pair<std::string, std::string>>;
+
+Status ParseField(std::string_view line, Fields& fields) {
   if (line.front() == ' ' || line.front() == '\t') return Bad("obsolete line folding");
   size_t colon = line.find(':');
   if (colon == std::string_view::npos) return Bad("header line without ':'");
@@ -77,8 +79,64 @@ Status ParseField(std::string_view line, RequestHead& head) {
   if (!IsToken(name)) return Bad("bad header field name");
   std::string_view value = TrimOws(line.substr(colon + 1));
   if (!IsFieldValue(value)) return Bad("bad header field value");
-  if (head.fields.size() >= kMaxHeaderFields) return Bad("too many header fields");
-  head.fields.emplace_back(std::string(name), std::string(value));
+  if (fields.size() >= kMaxHeaderFields) return Bad("too many header fields");
+  fields.emplace_back(std::string(name), std::string(value));
+  return Status::Ok();
+}
+
+// "HTTP/1.x SSS reason": the reason may be empty or hold spaces.
+Status ParseStatusLine(std::string_view line, ResponseHead& head) {
+  if (line.size() < 12 || line.substr(0, 7) != "HTTP/1." || line[8] != ' ' ||
+      (line.size() > 12 && line[12] != ' ')) {
+    return Bad("malformed status line");
+  }
+  if (line[7] != '0' && line[7] != '1') return Bad("unsupported HTTP version");
+  head.version_minor = line[7] - '0';
+  int code = 0;
+  for (size_t i = 9; i < 12; ++i) {
+    if (line[i] < '0' || line[i] > '9') return Bad("malformed status line");
+    code = code * 10 + (line[i] - '0');
+  }
+  if (code < 100) return Bad("malformed status line");
+  head.status = code;
+  head.reason = std::string(line.size() > 13 ? line.substr(13) : "");
+  if (!IsFieldValue(head.reason)) return Bad("malformed status line");
+  return Status::Ok();
+}
+
+std::optional<std::string_view> FindField(const Fields& fields, std::string_view name) {
+  for (const auto& [n, v] : fields) {
+    if (EqualsIgnoreCase(n, name)) return std::string_view(v);
+  }
+  return std::nullopt;
+}
+
+size_t CountFields(const Fields& fields, std::string_view name) {
+  size_t n = 0;
+  for (const auto& f : fields) n += EqualsIgnoreCase(f.first, name) ? 1 : 0;
+  return n;
+}
+
+// Splits a head into CRLF-terminated lines and hands each to `line_fn`
+// (first: the start line); refuses bare CR/LF and empty lines.
+template <typename LineFn>
+Status ForEachHeadLine(std::string_view head, std::string_view what, LineFn line_fn) {
+  if (head.size() < 4 || head.substr(head.size() - 4) != "\r\n\r\n") return Bad("incomplete head");
+  std::string_view rest = head.substr(0, head.size() - 2);  // each line keeps its CRLF
+  bool first = true;
+  while (!rest.empty()) {
+    size_t eol = rest.find(kCrlf);
+    std::string_view line = rest.substr(0, eol);
+    // A CR or LF inside a line is a bare one: refused (request smuggling).
+    if (line.find('\r') != std::string_view::npos || line.find('\n') != std::string_view::npos) {
+      return Bad("bare CR or LF");
+    }
+    if (line.empty()) return Bad(first ? "empty " + std::string(what) + " line" : "unexpected empty line");
+    RETURN_IF_ERROR(line_fn(line, first));
+    first = false;
+    rest.remove_prefix(eol + 2);
+  }
+  if (first) return Bad("empty head");
   return Status::Ok();
 }
 
@@ -105,18 +163,10 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   return true;
 }
 
-std::optional<std::string_view> RequestHead::Field(std::string_view name) const {
-  for (const auto& [n, v] : fields) {
-    if (EqualsIgnoreCase(n, name)) return std::string_view(v);
-  }
-  return std::nullopt;
-}
-
-size_t RequestHead::CountField(std::string_view name) const {
-  size_t n = 0;
-  for (const auto& f : fields) n += EqualsIgnoreCase(f.first, name) ? 1 : 0;
-  return n;
-}
+std::optional<std::string_view> RequestHead::Field(std::string_view name) const { return FindField(fields, name); }
+size_t RequestHead::CountField(std::string_view name) const { return CountFields(fields, name); }
+std::optional<std::string_view> ResponseHead::Field(std::string_view name) const { return FindField(fields, name); }
+size_t ResponseHead::CountField(std::string_view name) const { return CountFields(fields, name); }
 
 std::optional<size_t> FindHeadEnd(std::string_view bytes) {
   size_t pos = bytes.find("\r\n\r\n");
@@ -125,23 +175,18 @@ std::optional<size_t> FindHeadEnd(std::string_view bytes) {
 }
 
 Result<RequestHead> ParseRequestHead(std::string_view head) {
-  if (head.size() < 4 || head.substr(head.size() - 4) != "\r\n\r\n") return Bad("incomplete head");
-  std::string_view rest = head.substr(0, head.size() - 2);  // each line keeps its CRLF
   RequestHead out;
-  bool first = true;
-  while (!rest.empty()) {
-    size_t eol = rest.find(kCrlf);
-    std::string_view line = rest.substr(0, eol);
-    // A CR or LF inside a line is a bare one: refused (request smuggling).
-    if (line.find('\r') != std::string_view::npos || line.find('\n') != std::string_view::npos) {
-      return Bad("bare CR or LF");
-    }
-    if (line.empty()) return Bad(first ? "empty request line" : "unexpected empty line");
-    RETURN_IF_ERROR(first ? ParseRequestLine(line, out) : ParseField(line, out));
-    first = false;
-    rest.remove_prefix(eol + 2);
-  }
-  if (first) return Bad("empty request");
+  RETURN_IF_ERROR(ForEachHeadLine(head, "request", [&out](std::string_view line, bool first) {
+    return first ? ParseRequestLine(line, out) : ParseField(line, out.fields);
+  }));
+  return out;
+}
+
+Result<ResponseHead> ParseResponseHead(std::string_view head) {
+  ResponseHead out;
+  RETURN_IF_ERROR(ForEachHeadLine(head, "status", [&out](std::string_view line, bool first) {
+    return first ? ParseStatusLine(line, out) : ParseField(line, out.fields);
+  }));
   return out;
 }
 

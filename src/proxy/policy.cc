@@ -1,14 +1,24 @@
 #include "rampart/proxy/policy.h"
 
+#include <algorithm>
 #include <vector>
 
 namespace rampart::proxy {
 namespace {
 
+// Fields that belong to one connection (RFC 9110 section 7.6.1), removed
+// before a message is passed on. Transfer-Encoding is not among them: the
+// proxy relays chunked bodies unchanged, so their framing field goes along.
 constexpr std::string_view kHopByHop[] = {
     "Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authorization",
-    "Proxy-Authenticate", "TE", "Trailer", "Transfer-Encoding", "Upgrade",
+    "Proxy-Authenticate", "TE", "Trailer", "Upgrade",
 };
+
+// Framing fields stay whatever Connection lists: dropping one would let the
+// next hop read a body as another message (request smuggling).
+bool IsFraming(std::string_view name) {
+  return EqualsIgnoreCase(name, "Content-Length") || EqualsIgnoreCase(name, "Transfer-Encoding");
+}
 
 Interpreted Error(int status, std::string why) {
   Interpreted out;
@@ -18,9 +28,9 @@ Interpreted Error(int status, std::string why) {
 }
 
 // The field names listed in Connection headers (RFC 9110 section 7.6.1).
-std::vector<std::string_view> ConnectionOptions(const RequestHead& head) {
+std::vector<std::string_view> ConnectionOptions(const std::vector<std::pair<std::string, std::string>>& fields) {
   std::vector<std::string_view> out;
-  for (const auto& [name, value] : head.fields) {
+  for (const auto& [name, value] : fields) {
     if (!EqualsIgnoreCase(name, "Connection")) continue;
     std::string_view rest = value;
     while (!rest.empty()) {
@@ -40,6 +50,7 @@ bool IsDropped(std::string_view name, const std::vector<std::string_view>& optio
   for (auto h : kHopByHop) {
     if (EqualsIgnoreCase(name, h)) return true;
   }
+  if (IsFraming(name)) return false;
   for (auto o : options) {
     if (EqualsIgnoreCase(name, o)) return true;
   }
@@ -86,7 +97,7 @@ Interpreted InterpretForward(const RequestHead& head) {
   if (head.fields.size() + 2 > kMaxHeaderFields) return Error(431, "too many header fields");
   auto framing = GetBodyFraming(head);
   if (!framing.ok()) return Error(400, framing.status().message());
-  if (framing->chunked) return Error(411, "chunked request bodies are not supported yet");
+  if (framing->chunked && head.version_minor == 0) return Error(400, "chunked body in an HTTP/1.0 request");
   Interpreted out;
   out.request.host = std::move(host).value();
   out.request.port = target->port;
@@ -111,7 +122,7 @@ Interpreted InterpretIntercepted(const RequestHead& head, uint16_t original_port
   if (head.fields.size() + 2 > kMaxHeaderFields) return Error(431, "too many header fields");
   auto framing = GetBodyFraming(head);
   if (!framing.ok()) return Error(400, framing.status().message());
-  if (framing->chunked) return Error(411, "chunked request bodies are not supported yet");
+  if (framing->chunked && head.version_minor == 0) return Error(400, "chunked body in an HTTP/1.0 request");
   Interpreted out;
   out.request.host = std::move(host).value();
   out.request.port = original_port;
@@ -152,16 +163,33 @@ Interpreted InterpretRequest(const RequestHead& head) {
   return InterpretForward(head);
 }
 
-Decision CheckDestination(const Config& cfg, const Host& host, uint16_t port) {
+namespace {
+
+Decision CheckWith(const DomainMatcher& matcher, const std::vector<uint16_t>& ports, const Host& host,
+                   uint16_t port) {
   Decision d;
-  if (!cfg.PortAllowed(port)) {
+  if (std::find(ports.begin(), ports.end(), port) == ports.end()) {
     d.reason = "port " + std::to_string(port) + " not allowed";
     return d;
   }
-  MatchResult m = cfg.matcher.Match(host);
+  MatchResult m = matcher.Match(host);
   d.allowed = m.allowed;
   d.rule = std::move(m.rule);
   d.reason = std::move(m.reason);
+  return d;
+}
+
+}  // namespace
+
+Decision CheckDestination(const Config& cfg, const Host& host, uint16_t port) {
+  return CheckWith(cfg.matcher, cfg.allowed_ports, host, port);
+}
+
+Decision CheckDestination(const Config& cfg, const IpAddress& client, const Host& host, uint16_t port) {
+  const ClientRule* rule = cfg.RuleFor(client);
+  if (rule == nullptr) return CheckDestination(cfg, host, port);
+  Decision d = CheckWith(rule->matcher, rule->allowed_ports, host, port);
+  d.client_rule = rule->name;
   return d;
 }
 
@@ -189,7 +217,7 @@ Decision CheckFirstFlight(const Config& cfg, const Host& connect_host, const Cli
 }
 
 std::string BuildOriginHead(const RequestHead& head, const ProxyRequest& req) {
-  std::vector<std::string_view> options = ConnectionOptions(head);
+  std::vector<std::string_view> options = ConnectionOptions(head.fields);
   std::string out = head.method + " " + req.path + " HTTP/1." + std::to_string(head.version_minor) + "\r\n";
   bool has_host = false;
   for (const auto& [name, value] : head.fields) {
@@ -203,6 +231,18 @@ std::string BuildOriginHead(const RequestHead& head, const ProxyRequest& req) {
     out += "Host: " + host + (req.port == 80 ? "" : ":" + std::to_string(req.port)) + "\r\n";
   }
   out += "Connection: close\r\n\r\n";
+  return out;
+}
+
+std::string BuildClientResponseHead(const ResponseHead& head, std::string_view connection) {
+  std::vector<std::string_view> options = ConnectionOptions(head.fields);
+  std::string out = "HTTP/1.1 " + std::to_string(head.status) + " " + head.reason + "\r\n";
+  for (const auto& [name, value] : head.fields) {
+    if (IsDropped(name, options)) continue;
+    out += name + ": " + value + "\r\n";
+  }
+  if (!connection.empty()) out += "Connection: " + std::string(connection) + "\r\n";
+  out += "\r\n";
   return out;
 }
 
@@ -221,17 +261,18 @@ std::string_view StatusText(int status) {
   }
 }
 
-std::string BuildResponse(int status, std::string_view content_type, std::string_view body) {
+std::string BuildResponse(int status, std::string_view content_type, std::string_view body, bool keep_alive) {
   std::string out = "HTTP/1.1 " + std::to_string(status) + " " + std::string(StatusText(status)) + "\r\n";
   out += "Content-Type: " + std::string(content_type) + "\r\n";
   out += "Content-Length: " + std::to_string(body.size()) + "\r\n";
-  out += "Cache-Control: no-store\r\nConnection: close\r\n\r\n";
+  out += "Cache-Control: no-store\r\n";
+  out += keep_alive ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n";
   out += body;
   return out;
 }
 
-std::string BuildDenyResponse(const Config& cfg, const DenyDetails& details) {
-  return BuildResponse(403, "text/html; charset=utf-8", RenderDenyPage(cfg.deny_page, details));
+std::string BuildDenyResponse(const Config& cfg, const DenyDetails& details, bool keep_alive) {
+  return BuildResponse(403, "text/html; charset=utf-8", RenderDenyPage(cfg.deny_page, details), keep_alive);
 }
 
 }  // namespace rampart::proxy

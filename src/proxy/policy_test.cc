@@ -46,9 +46,10 @@ TEST(Interpret, ForwardChecksHostAgainstUrl) {
             400);
   EXPECT_EQ(Interpret("GET / HTTP/1.1\r\nHost: a.example\r\n\r\n").error_status, 400);
   EXPECT_EQ(Interpret("GET https://a.example/ HTTP/1.1\r\nHost: a.example\r\n\r\n").error_status, 400);
-  EXPECT_EQ(Interpret("POST http://a.example/ HTTP/1.1\r\nHost: a.example\r\nTransfer-Encoding: chunked\r\n\r\n")
-                .error_status,
-            411);
+  auto chunked = Interpret("POST http://a.example/ HTTP/1.1\r\nHost: a.example\r\nTransfer-Encoding: chunked\r\n\r\n");
+  EXPECT_EQ(chunked.error_status, 0) << chunked.error;
+  EXPECT_TRUE(chunked.request.framing.chunked);
+  EXPECT_EQ(Interpret("POST http://a.example/ HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n").error_status, 400);
   EXPECT_EQ(Interpret("POST http://a.example/ HTTP/1.1\r\nHost: a.example\r\nContent-Length: 5\r\n\r\n")
                 .request.framing.content_length,
             5u);
@@ -124,8 +125,8 @@ TEST(Intercept, HttpDecidedByHostAndOriginalPort) {
   EXPECT_EQ(InterpretIntercept("GET http://a.example/ HTTP/1.1\r\nHost: a.example\r\n\r\n", 80).error_status, 400);
   EXPECT_EQ(InterpretIntercept("CONNECT a.example:443 HTTP/1.1\r\nHost: a.example\r\n\r\n", 443).error_status, 400);
   EXPECT_EQ(InterpretIntercept("GET / HTTP/1.1\r\nHost: bad..name\r\n\r\n", 80).error_status, 400);
-  EXPECT_EQ(InterpretIntercept("POST / HTTP/1.1\r\nHost: a.example\r\nTransfer-Encoding: chunked\r\n\r\n", 80)
-                .error_status, 411);
+  EXPECT_TRUE(InterpretIntercept("POST / HTTP/1.1\r\nHost: a.example\r\nTransfer-Encoding: chunked\r\n\r\n", 80)
+                  .request.framing.chunked);
 }
 
 TEST(Intercept, TlsDecidedBySni) {
@@ -171,6 +172,29 @@ TEST(OriginHead, RewritesToOriginFormAndDropsHopByHop) {
             "GET / HTTP/1.0\r\nHost: a.example\r\nConnection: close\r\n\r\n");
 }
 
+TEST(OriginHead, KeepsFramingFieldsWhateverConnectionLists) {
+  auto head = ParseRequestHead(
+                  "POST http://a.example/ HTTP/1.1\r\nHost: a.example\r\nConnection: Transfer-Encoding, TE\r\n"
+                  "TE: trailers\r\nTransfer-Encoding: chunked\r\n\r\n")
+                  .value();
+  EXPECT_EQ(BuildOriginHead(head, InterpretRequest(head).request),
+            "POST / HTTP/1.1\r\nHost: a.example\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n");
+}
+
+TEST(ClientResponseHead, DropsHopByHopAndSetsConnection) {
+  auto head = ParseResponseHead(
+                  "HTTP/1.0 200 Fine\r\nConnection: close, X-Hop\r\nX-Hop: 1\r\nKeep-Alive: t=5\r\n"
+                  "Content-Length: 3\r\nConnection: Content-Length\r\nX-End: 2\r\n\r\n")
+                  .value();
+  EXPECT_EQ(BuildClientResponseHead(head, "keep-alive"),
+            "HTTP/1.1 200 Fine\r\nContent-Length: 3\r\nX-End: 2\r\nConnection: keep-alive\r\n\r\n");
+  auto interim = ParseResponseHead("HTTP/1.1 100 Continue\r\n\r\n").value();
+  EXPECT_EQ(BuildClientResponseHead(interim, ""), "HTTP/1.1 100 Continue\r\n\r\n");
+  auto chunked = ParseResponseHead("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n").value();
+  EXPECT_EQ(BuildClientResponseHead(chunked, "close"),
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n");
+}
+
 TEST(Responses, DenyPageAndErrors) {
   auto cfg = MakeConfig(R"("deny_page": "<p>{host} / {reason}</p>")");
   std::string r = BuildDenyResponse(*cfg, DenyDetails{"c<.example", "127.0.0.1", "not in allowlist", TimePoint{}});
@@ -181,6 +205,37 @@ TEST(Responses, DenyPageAndErrors) {
   std::string e = BuildResponse(431, "text/plain", "x");
   EXPECT_EQ(e.rfind("HTTP/1.1 431 Request Header Fields Too Large\r\n", 0), 0u);
   EXPECT_NE(e.find("Content-Length: 1\r\n"), std::string::npos);
+  EXPECT_NE(BuildDenyResponse(*cfg, DenyDetails{}, true).find("Connection: keep-alive\r\n"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace rampart::proxy
+
+namespace rampart::proxy {
+namespace {
+
+TEST(ClientRules, DecideWithTheClientsOwnLists) {
+  auto cfg = ParseConfig(R"({"listen": "127.0.0.1:3128", "allowed_clients": ["10.0.0.0/8"],
+      "allow": ["a.example"], "allowed_ports": [443],
+      "client_rules": [{"name": "lab", "clients": ["10.9.0.0/16"], "allow": [".lab.example"],
+                        "allowed_ports": [8443]}]})",
+                         "");
+  ASSERT_TRUE(cfg.ok()) << cfg.status().message();
+  auto lab = *ParseIp("10.9.1.1");
+  auto other = *ParseIp("10.1.1.1");
+  Decision d = CheckDestination(**cfg, lab, *NormalizeHost("x.lab.example"), 8443);
+  EXPECT_TRUE(d.allowed);
+  EXPECT_EQ(d.client_rule, "lab");
+  EXPECT_EQ(d.rule, ".lab.example");
+  // The rule replaces the global lists and ports for its clients.
+  d = CheckDestination(**cfg, lab, *NormalizeHost("a.example"), 443);
+  EXPECT_FALSE(d.allowed);
+  EXPECT_EQ(d.reason, "port 443 not allowed");
+  EXPECT_EQ(CheckDestination(**cfg, lab, *NormalizeHost("a.example"), 8443).reason, "not in allowlist");
+  d = CheckDestination(**cfg, other, *NormalizeHost("a.example"), 443);
+  EXPECT_TRUE(d.allowed);
+  EXPECT_EQ(d.client_rule, "");
+  EXPECT_FALSE(CheckDestination(**cfg, other, *NormalizeHost("x.lab.example"), 8443).allowed);
 }
 
 }  // namespace

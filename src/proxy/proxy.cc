@@ -8,8 +8,12 @@
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <functional>
 #include <memory>
+#include <optional>
+#include <vector>
 
+#include "allowlist_pull.h"
 #include "rampart/core/log.h"
 #include "rampart/proxy/access_log.h"
 #include "rampart/proxy/config.h"
@@ -45,11 +49,13 @@ bool SameStartupSettings(const Config& a, const Config& b) {
          a.workers == b.workers && a.watch_config == b.watch_config;
 }
 
-// Loads, validates and applies the config file. Runs on the control thread
-// only, so two reloads never interleave.
+// Loads, validates and applies the config file, and merges in the entries
+// of the last good allowlist pull. Runs on the control thread only, so two
+// reloads (or a reload and a pull) never interleave.
 class Reloader {
  public:
-  Reloader(std::string path, ProxyServer& server, AccessLog& log) : path_(std::move(path)), server_(server), log_(log) {}
+  Reloader(std::string path, ProxyServer& server, AccessLog& log)
+      : path_(std::move(path)), server_(server), log_(log), base_(server.config()) {}
 
   Result<std::string> operator()(std::string_view source) {
     Result<std::string> result = Apply();
@@ -65,7 +71,34 @@ class Reloader {
     return result;
   }
 
-  ReloadCounts counts() const { return ReloadCounts{ok_.load(), rejected_.load()}; }
+  std::function<void()> on_source_change;  // set before the control loop starts
+
+  ReloadCounts counts() const {
+    return ReloadCounts{ok_.load(), rejected_.load(), pulls_ok_.load(), pulls_failed_.load(), pulled_count_.load()};
+  }
+
+  // The outcome of one allowlist pull from `source`: a valid list replaces
+  // the previous pull's entries; a failed fetch or a bad list changes
+  // nothing (logged and counted).
+  void ApplyPull(const std::string& source, Result<std::string> text) {
+    if (source != PullSourceKey(base_->allowlist_pull)) return;  // the config changed meanwhile
+    auto entries = text.ok() ? ParseAllowlistText(*text) : Result<std::vector<std::string>>(text.status());
+    Result<std::shared_ptr<const Config>> merged =
+        entries.ok() ? WithPulledAllowlist(*base_, *entries) : Result<std::shared_ptr<const Config>>(entries.status());
+    if (!merged.ok()) {
+      pulls_failed_++;
+      log::Error("allowlist pull failed; keeping the current list",
+                 {{"source", source}, {"error", merged.status().message()}});
+      return;
+    }
+    pulls_ok_++;
+    pulled_count_ = entries->size();
+    if (pulled_ != *entries) {
+      log::Info("allowlist pulled", {{"source", source}, {"entries", std::to_string(entries->size())}});
+    }
+    pulled_ = std::move(entries).value();
+    server_.Reload(std::move(merged).value());
+  }
 
  private:
   Result<std::string> Apply() {
@@ -76,8 +109,22 @@ class Reloader {
       message += "; listen addresses, workers and watch_config change only on restart";
       log::Warn("proxy reload: listen addresses, workers and watch_config change only on restart");
     }
+    std::shared_ptr<const Config> apply = *next;
+    bool same_source = PullSourceKey((*next)->allowlist_pull) == PullSourceKey(base_->allowlist_pull);
+    if (same_source && pulled_ && (*next)->allowlist_pull.enabled()) {
+      // Keep the pulled entries across the reload; they were valid, but the
+      // new deny list or rules are checked again with them.
+      ASSIGN_OR_RETURN(apply, WithPulledAllowlist(**next, *pulled_));
+      message += " (+" + std::to_string(pulled_->size()) + " pulled)";
+    } else {
+      pulled_.reset();  // another source or none: its entries go
+      pulled_count_ = 0;
+    }
     if ((*next)->access_log != log_.path()) RETURN_IF_ERROR(log_.Open((*next)->access_log));
-    server_.Reload(std::move(next).value());
+    base_ = std::move(next).value();
+    server_.Reload(std::move(apply));
+    // After the swap: the puller reads the new source from the running config.
+    if (!same_source && on_source_change) on_source_change();
     return message;
   }
 
@@ -86,6 +133,11 @@ class Reloader {
   AccessLog& log_;
   std::atomic<uint64_t> ok_{0};
   std::atomic<uint64_t> rejected_{0};
+  std::atomic<uint64_t> pulls_ok_{0};
+  std::atomic<uint64_t> pulls_failed_{0};
+  std::atomic<uint64_t> pulled_count_{0};
+  std::shared_ptr<const Config> base_;                // the config file as last loaded, without pulled entries
+  std::optional<std::vector<std::string>> pulled_;    // the last good pull's entries
 };
 
 void ServeSignals(ControlLoop& control, AccessLog& log) {
@@ -127,15 +179,25 @@ int RunProxy(const std::string& config_path) {
     return 1;
   }
   Reloader reloader(config_path, *server, log);
+  ControlLoop* control_ptr = nullptr;  // set before the puller starts
+  AllowlistPuller puller([&server] { return server->config(); },
+                         [&control_ptr, &reloader](const std::string& source, Result<std::string> text) {
+                           control_ptr->Run([&] { reloader.ApplyPull(source, std::move(text)); });
+                         });
+  // A reload that changes the pull source has it fetched at once.
+  reloader.on_source_change = [&puller] { puller.Wake(); };
   ControlLoop control(
       config_path, [&reloader](std::string_view source) { return reloader(source); },
       [&] { return FormatMetrics(server->stats(), reloader.counts()); });
+  control_ptr = &control;
   st = control.Start((*cfg)->admin_listen, (*cfg)->watch_config);
   if (!st.ok()) {
     log::Error("cannot start proxy", {{"error", st.message()}});
     server->Stop();
     return 1;
   }
+  // Pulls start once the control loop runs, which applies them.
+  puller.Start();
   for (const auto& hp : (*cfg)->listen) {
     std::printf("rampart proxy listening on %s\n", ListenText(hp).c_str());
   }
@@ -151,6 +213,7 @@ int RunProxy(const std::string& config_path) {
   }
   std::fflush(stdout);
   ServeSignals(control, log);
+  puller.Stop();
   control.Stop();
   server->Stop();
   log::Info("proxy stopped");

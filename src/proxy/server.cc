@@ -9,14 +9,19 @@
 //   SSRF filter of every address ->
 //   CONNECT: "200", first flight (handshake timeout), CheckFirstFlight |
 //   HTTP: nothing more -> connect to the checked addresses in order
-//   (connect timeout) -> relay both ways (idle timeout) -> close.
+//   (connect timeout) -> tunnel: relay both ways (idle timeout) -> close;
+//   forwarded HTTP: one exchange (request body up, response head parsed
+//   and rewritten, response body down, both by their framing) -> on a
+//   keep-alive connection the next request from the start (checked on
+//   its own, with the config snapshot of its time), else close.
 // On an intercept listener the original destination port comes from
 // SO_ORIGINAL_DST; a first byte 0x16 means TLS: ClientHello first, SNI as
 // the host (InterceptedTls), no "200", denials answered with a TLS alert;
 // otherwise an origin-form HTTP request decided by Host
 // (InterpretIntercepted).
-// The access-log line is written when the Session is destroyed, so every
-// connection produces exactly one line however it ends.
+// The access-log line of the last request is written when the Session is
+// destroyed (earlier ones when the next request starts), so every request
+// produces exactly one line however its connection ends.
 #include "rampart/proxy/server.h"
 
 #include <algorithm>
@@ -44,6 +49,7 @@
 
 #include "dns_resolver.h"
 #include "rampart/core/log.h"
+#include "rampart/proxy/http_body.h"
 #include "rampart/proxy/policy.h"
 
 namespace rampart::proxy {
@@ -169,14 +175,7 @@ class Session : public std::enable_shared_from_this<Session> {
   ~Session() {
     shared_.counters.connections--;
     if (tunnel_counted_) shared_.counters.tunnels--;
-    shared_.counters.bytes_up += record_.bytes_up;
-    shared_.counters.bytes_down += record_.bytes_down;
-    if (record_.decision.empty()) return;  // nothing was asked (a probe or a close)
-    if (record_.decision == "allow") shared_.counters.allowed++;
-    if (record_.decision == "deny") shared_.counters.denied++;
-    if (record_.decision == "error") shared_.counters.failed++;
-    record_.duration = std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - started_);
-    shared_.log->Write(FormatAccessRecord(record_));
+    WriteRecord();
   }
 
   tcp::socket::executor_type executor() { return client_.get_executor(); }
@@ -212,6 +211,19 @@ class Session : public std::enable_shared_from_this<Session> {
 
  private:
   enum class Phase { kHead, kResolve, kHello, kConnect, kRelay, kLinger, kDone };
+
+  // The access-log line and counters of the current request (a keep-alive
+  // connection writes one per request, the last from the destructor).
+  void WriteRecord() {
+    shared_.counters.bytes_up += record_.bytes_up;
+    shared_.counters.bytes_down += record_.bytes_down;
+    if (record_.decision.empty()) return;  // nothing was asked (a probe or a close)
+    if (record_.decision == "allow") shared_.counters.allowed++;
+    if (record_.decision == "deny") shared_.counters.denied++;
+    if (record_.decision == "error") shared_.counters.failed++;
+    record_.duration = std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - started_);
+    shared_.log->Write(config_->squid_log_format ? FormatSquidRecord(record_) : FormatAccessRecord(record_));
+  }
 
   // --- timers ---------------------------------------------------------
 
@@ -288,9 +300,14 @@ class Session : public std::enable_shared_from_this<Session> {
     is_connect_ = request_.is_connect;
     record_.host = request_.host.name;
     record_.port = request_.port;
+    record_.path = request_.path.substr(0, request_.path.find('?'));
+    // Intercepted connections stay one request each: the firewall chose
+    // their destination, and a later request could name another.
+    keep_alive_ = !intercept_ && !is_connect_ && in.error_status == 0 && ClientWantsKeepAlive(request_head_);
     if (in.error_status == 403) return Deny(in.error, "");
     if (in.error_status != 0) return Fail(in.error_status, in.error);
-    Decision d = CheckDestination(*config_, request_.host, request_.port);
+    Decision d = CheckDestination(*config_, client_ip_, request_.host, request_.port);
+    record_.client_rule = d.client_rule;
     if (!d.allowed) return Deny(d.reason, d.rule);
     record_.rule = d.rule;
     Resolve();
@@ -319,7 +336,8 @@ class Session : public std::enable_shared_from_this<Session> {
     request_.host = std::move(tls.host);
     request_.port = original_port_;
     record_.host = request_.host.name;
-    Decision d = CheckDestination(*config_, request_.host, request_.port);
+    Decision d = CheckDestination(*config_, client_ip_, request_.host, request_.port);
+    record_.client_rule = d.client_rule;
     if (!d.allowed) return Deny(d.reason, d.rule);
     record_.rule = d.rule;
     Resolve();
@@ -455,13 +473,15 @@ class Session : public std::enable_shared_from_this<Session> {
       tunnel_counted_ = true;
     } else {
       first = BuildOriginHead(request_head_, request_);
-      // Body bytes that came with the head, never more than Content-Length:
-      // anything after it would be a pipelined request we did not check.
-      uint64_t body = request_.framing.content_length;
-      size_t have = std::min<uint64_t>(head_len_ - head_end_, body);
-      first.append(head_.data() + head_end_, have);
-      up_remaining_ = body - have;
-      record_.bytes_up += have;
+      up_remaining_ = request_.framing.content_length;
+      // Body bytes that came with the head, never more than the body:
+      // anything after it is the next request, checked on its own.
+      std::string_view extra(head_.data() + head_end_, head_len_ - head_end_);
+      size_t body = ConsumeRequestBody(extra);
+      if (up_chunks_.failed()) return Fail(400, "malformed chunked request body");
+      first.append(extra.substr(0, body));
+      carry_.assign(extra.substr(body));
+      record_.bytes_up += body;
       ReleaseHead();
     }
     pending_first_ = std::move(first);
@@ -474,58 +494,64 @@ class Session : public std::enable_shared_from_this<Session> {
                           return self->Close();
                         }
                         if (ec) return self->Fail(502, "upstream write failed: " + ec.message());
-                        self->StartRelay();
+                        if (self->is_connect_) return self->StartTunnel();
+                        self->StartExchange();
                       });
   }
 
-  // --- relay ------------------------------------------------------------------
+  // --- tunnels ------------------------------------------------------------------
 
   struct Direction {
     std::unique_ptr<char[]> buf;
     bool done = false;
   };
 
-  void StartRelay() {
+  // Each direction waits for readability without a buffer, then reads what
+  // is there into a kRelayChunk buffer and writes it on; the buffer is
+  // dropped as soon as a read would block, so an idle tunnel holds no relay
+  // memory and a busy one at most kRelayChunk per direction.
+  void StartTunnel() {
     phase_ = Phase::kRelay;
     last_activity_ = SteadyClock::now();
     Arm(config_->limits.idle_timeout);
-    down_.buf = std::make_unique<char[]>(kRelayChunk);
-    Pump(false);
-    if (is_connect_ || up_remaining_ > 0) {
-      up_.buf = std::make_unique<char[]>(kRelayChunk);
-      Pump(true);
-    } else {
-      up_.done = true;  // the request is complete: read nothing more from the client
+    error_code ec;
+    client_.non_blocking(true, ec);
+    if (!ec) upstream_.non_blocking(true, ec);
+    if (ec) {
+      record_.reason = "cannot set up the relay: " + ec.message();
+      return Close();
     }
+    WaitReadable(false);
+    WaitReadable(true);
   }
 
   // up: client -> upstream; otherwise upstream -> client.
-  void Pump(bool up) {
+  void WaitReadable(bool up) {
+    (up ? up_ : down_).buf.reset();
     tcp::socket& from = up ? client_ : upstream_;
-    Direction& dir = up ? up_ : down_;
-    size_t want = kRelayChunk;
-    if (up && !is_connect_) want = static_cast<size_t>(std::min<uint64_t>(want, up_remaining_));
-    from.async_read_some(asio::buffer(dir.buf.get(), want),
-                         [self = shared_from_this(), up](error_code ec, size_t n) { self->OnRelayRead(up, ec, n); });
+    from.async_wait(tcp::socket::wait_read, [self = shared_from_this(), up](error_code ec) {
+      if (self->phase_ != Phase::kRelay) return;
+      if (ec) return self->OnRelayEnd(up, ec);
+      self->ReadNow(up);
+    });
   }
 
-  void OnRelayRead(bool up, error_code ec, size_t n) {
-    if (phase_ != Phase::kRelay) return;
+  // Reads without blocking; with nothing there, goes back to waiting.
+  void ReadNow(bool up) {
+    tcp::socket& from = up ? client_ : upstream_;
+    Direction& dir = up ? up_ : down_;
+    if (!dir.buf) dir.buf = std::make_unique<char[]>(kRelayChunk);
+    error_code ec;
+    size_t n = from.read_some(asio::buffer(dir.buf.get(), kRelayChunk), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) return WaitReadable(up);
     if (ec) return OnRelayEnd(up, ec);
     last_activity_ = SteadyClock::now();
     (up ? record_.bytes_up : record_.bytes_down) += n;
-    if (!up && !is_connect_ && record_.status == 0) NoteStatus(std::string_view(down_.buf.get(), n));
-    if (up && !is_connect_) up_remaining_ -= n;
     tcp::socket& to = up ? upstream_ : client_;
-    Direction& dir = up ? up_ : down_;
     asio::async_write(to, asio::buffer(dir.buf.get(), n), [self = shared_from_this(), up](error_code ec, size_t) {
       if (self->phase_ != Phase::kRelay) return;
       if (ec) return self->OnRelayEnd(up, ec);
-      if (up && !self->is_connect_ && self->up_remaining_ == 0) {
-        self->up_.done = true;
-        return;
-      }
-      self->Pump(up);
+      self->ReadNow(up);
     });
   }
 
@@ -534,26 +560,277 @@ class Session : public std::enable_shared_from_this<Session> {
     Direction& dir = up ? up_ : down_;
     dir.done = true;
     if (ec != asio::error::eof) {
-      if (record_.reason.empty() && ec != asio::error::operation_aborted) {
-        record_.reason = (up ? "client: " : "upstream: ") + ec.message();
-      }
+      NoteRelayError(up, ec);
       return Close();
     }
     error_code ignored;
     (up ? upstream_ : client_).shutdown(tcp::socket::shutdown_send, ignored);
-    // A forwarded request ends when the origin closes its response.
-    if ((!is_connect_ && !up) || (up_.done && down_.done)) Close();
+    if (up_.done && down_.done) Close();
   }
 
-  // The origin's status code, for the access log: "HTTP/1.1 200 ...".
-  void NoteStatus(std::string_view first) {
-    if (first.size() < 12 || first.substr(0, 7) != "HTTP/1.") return;
-    int code = 0;
-    for (size_t i = 9; i < 12; ++i) {
-      if (first[i] < '0' || first[i] > '9') return;
-      code = code * 10 + (first[i] - '0');
+  void NoteRelayError(bool client_side, error_code ec) {
+    if (record_.reason.empty() && ec != asio::error::operation_aborted) {
+      record_.reason = (client_side ? "client: " : "upstream: ") + ec.message();
     }
-    record_.status = code;
+  }
+
+  // --- forwarded HTTP: one exchange ----------------------------------------------
+  //
+  // The request body goes up (Content-Length or chunked, relayed as sent)
+  // while the response comes down: its head is parsed and rewritten
+  // (hop-by-hop fields, Connection), its body relayed to its end. Then,
+  // if the client wants it and both bodies ended cleanly, the connection
+  // takes the next request (NextRequest); otherwise it closes.
+
+  void StartExchange() {
+    phase_ = Phase::kRelay;
+    last_activity_ = SteadyClock::now();
+    Arm(config_->limits.idle_timeout);
+    down_.buf = std::make_unique<char[]>(kRelayChunk);
+    ReadResponse();
+    if (up_complete_) return;
+    up_.buf = std::make_unique<char[]>(kRelayChunk);
+    PumpRequestBody();
+  }
+
+  // How many of `bytes` belong to the request body; notes its end.
+  size_t ConsumeRequestBody(std::string_view bytes) {
+    size_t n = 0;
+    if (request_.framing.chunked) {
+      n = up_chunks_.Feed(bytes);
+      up_complete_ = up_chunks_.done();
+    } else {
+      n = static_cast<size_t>(std::min<uint64_t>(bytes.size(), up_remaining_));
+      up_remaining_ -= n;
+      up_complete_ = up_remaining_ == 0;
+    }
+    return n;
+  }
+
+  // The same for the response body; kUntilClose takes everything.
+  size_t ConsumeResponseBody(std::string_view bytes) {
+    using Kind = ResponseFraming::Kind;
+    size_t n = bytes.size();
+    if (response_framing_.kind == Kind::kChunked) {
+      n = down_chunks_.Feed(bytes);
+      down_complete_ = down_chunks_.done();
+    } else if (response_framing_.kind == Kind::kLength) {
+      n = static_cast<size_t>(std::min<uint64_t>(bytes.size(), down_remaining_));
+      down_remaining_ -= n;
+      down_complete_ = down_remaining_ == 0;
+    } else if (response_framing_.kind == Kind::kNone) {
+      n = 0;
+      down_complete_ = true;
+    }
+    return n;
+  }
+
+  void PumpRequestBody() {
+    size_t want = kRelayChunk;
+    if (!request_.framing.chunked) want = static_cast<size_t>(std::min<uint64_t>(want, up_remaining_));
+    client_.async_read_some(asio::buffer(up_.buf.get(), want), [self = shared_from_this()](error_code ec, size_t n) {
+      self->OnRequestBodyRead(ec, n);
+    });
+  }
+
+  void OnRequestBodyRead(error_code ec, size_t n) {
+    if (phase_ != Phase::kRelay) return;
+    if (ec) {
+      // The client stopped before its body ended: the request cannot be
+      // completed, so neither can the exchange.
+      if (ec == asio::error::eof && record_.reason.empty()) record_.reason = "client closed before the request body ended";
+      NoteRelayError(true, ec);
+      return Close();
+    }
+    last_activity_ = SteadyClock::now();
+    std::string_view got(up_.buf.get(), n);
+    size_t body = ConsumeRequestBody(got);
+    if (up_chunks_.failed()) {
+      record_.decision = "error";
+      record_.reason = "malformed chunked request body";
+      return Close();
+    }
+    carry_.append(got.substr(body));  // pipelined: the next request's bytes
+    record_.bytes_up += body;
+    up_writing_ = true;
+    asio::async_write(upstream_, asio::buffer(up_.buf.get(), body), [self = shared_from_this()](error_code ec, size_t) {
+      self->up_writing_ = false;
+      if (self->phase_ != Phase::kRelay) return;
+      if (ec) {
+        self->NoteRelayError(false, ec);
+        return self->Close();
+      }
+      if (self->up_complete_) {
+        self->up_.buf.reset();
+        return self->MaybeFinishExchange();
+      }
+      self->PumpRequestBody();
+    });
+  }
+
+  void ReadResponse() {
+    if (!down_.buf) down_.buf = std::make_unique<char[]>(kRelayChunk);
+    upstream_.async_read_some(asio::buffer(down_.buf.get(), kRelayChunk),
+                              [self = shared_from_this()](error_code ec, size_t n) { self->OnResponseRead(ec, n); });
+  }
+
+  void OnResponseRead(error_code ec, size_t n) {
+    if (phase_ != Phase::kRelay) return;
+    if (ec) return OnResponseEnd(ec);
+    last_activity_ = SteadyClock::now();
+    std::string_view got(down_.buf.get(), n);
+    if (!response_started_) {
+      response_head_.append(got);
+      return OnResponseHeadBytes();
+    }
+    size_t body = ConsumeResponseBody(got);
+    if (down_chunks_.failed()) {
+      record_.reason = "malformed chunked response body";
+      return Close();
+    }
+    SendDown(std::string(got.substr(0, body)));
+  }
+
+  // Response head bytes so far in response_head_: interim 1xx heads are
+  // passed on and dropped; the final head starts the response.
+  void OnResponseHeadBytes() {
+    auto end = FindHeadEnd(response_head_);
+    if (!end) {
+      if (response_head_.size() >= config_->limits.max_header_bytes) return Fail(502, "upstream response head too large");
+      return ReadResponse();
+    }
+    auto head = ParseResponseHead(std::string_view(response_head_).substr(0, *end));
+    if (!head.ok()) return Fail(502, "bad upstream response: " + head.status().message());
+    if (head->status == 101) return Fail(502, "upstream switched protocols");
+    if (head->status < 200) {
+      std::string interim = BuildClientResponseHead(*head, "");
+      response_head_.erase(0, *end);
+      record_.bytes_down += interim.size();
+      pending_down_ = std::move(interim);
+      return asio::async_write(client_, asio::buffer(pending_down_), [self = shared_from_this()](error_code ec, size_t) {
+        if (self->phase_ != Phase::kRelay) return;
+        if (ec) {
+          self->NoteRelayError(true, ec);
+          return self->Close();
+        }
+        self->OnResponseHeadBytes();
+      });
+    }
+    auto framing = GetResponseFraming(*head, request_head_.method);
+    if (!framing.ok()) return Fail(502, "bad upstream response: " + framing.status().message());
+    response_framing_ = *framing;
+    down_remaining_ = framing->length;
+    if (framing->kind == ResponseFraming::Kind::kUntilClose) keep_alive_ = false;
+    record_.status = head->status;
+    response_started_ = true;
+    std::string out = BuildClientResponseHead(*head, keep_alive_ ? "keep-alive" : "close");
+    std::string_view rest = std::string_view(response_head_).substr(*end);
+    size_t body = ConsumeResponseBody(rest);
+    if (down_chunks_.failed()) {
+      record_.reason = "malformed chunked response body";
+      return Close();
+    }
+    out.append(rest.substr(0, body));
+    response_head_.clear();
+    response_head_.shrink_to_fit();
+    SendDown(std::move(out));
+  }
+
+  // Writes response bytes to the client, then reads more or finishes.
+  void SendDown(std::string bytes) {
+    record_.bytes_down += bytes.size();
+    pending_down_ = std::move(bytes);
+    asio::async_write(client_, asio::buffer(pending_down_), [self = shared_from_this()](error_code ec, size_t) {
+      if (self->phase_ != Phase::kRelay) return;
+      if (ec) {
+        self->NoteRelayError(true, ec);
+        return self->Close();
+      }
+      self->pending_down_.clear();
+      if (!self->down_complete_) return self->ReadResponse();
+      self->down_.buf.reset();
+      self->MaybeFinishExchange();
+    });
+  }
+
+  void OnResponseEnd(error_code ec) {
+    if (ec != asio::error::eof) {
+      NoteRelayError(false, ec);
+      return Close();
+    }
+    if (!response_started_) return Fail(502, "upstream closed without a response");
+    if (response_framing_.kind != ResponseFraming::Kind::kUntilClose) {
+      record_.reason = "upstream closed before the response body ended";
+      return Close();
+    }
+    down_complete_ = true;
+    MaybeFinishExchange();
+  }
+
+  // Both bodies done: the next request on this connection, or the end.
+  void MaybeFinishExchange() {
+    if (!down_complete_ || up_writing_) return;  // a body write still pending calls again
+    if (!up_complete_) {
+      // The origin answered before the request body ended (an early error,
+      // say): the rest of the body cannot be told from a next request.
+      record_.reason = record_.reason.empty() ? "response before the request body ended" : record_.reason;
+      return Close();
+    }
+    error_code ignored;
+    upstream_.close(ignored);
+    if (keep_alive_ && !shared_.stopping) return NextRequest();
+    client_.shutdown(tcp::socket::shutdown_send, ignored);
+    phase_ = Phase::kLinger;
+    Arm(kLingerTime);
+    Linger();
+  }
+
+  // Logs the finished request and starts reading the next one, beginning
+  // with any bytes already read past the last body. Each request takes
+  // the config snapshot of its own time and is checked on its own.
+  void NextRequest() {
+    WriteRecord();
+    std::string client = std::move(record_.client);
+    record_ = AccessRecord{};
+    record_.client = std::move(client);
+    record_.time = std::chrono::system_clock::now();
+    started_ = SteadyClock::now();
+    ResetExchange();
+    config_ = shared_.Snapshot();
+    if (!config_->ClientAllowed(client_ip_)) {
+      record_.decision = "deny";
+      record_.reason = "client not allowed";
+      return Close();
+    }
+    head_ = std::move(carry_);
+    carry_.clear();
+    head_len_ = head_.size();
+    head_.resize(std::max(head_len_, config_->limits.max_header_bytes));
+    phase_ = Phase::kHead;
+    Arm(head_len_ == 0 ? config_->limits.idle_timeout : config_->limits.handshake_timeout);
+    auto end = FindHeadEnd(std::string_view(head_.data(), head_len_));
+    if (end && *end > config_->limits.max_header_bytes) return Fail(431, "request head too large");
+    if (!end) return ReadHead();
+    head_end_ = *end;
+    OnHead();
+  }
+
+  void ResetExchange() {
+    request_head_ = RequestHead{};
+    request_ = ProxyRequest{};
+    is_connect_ = false;
+    keep_alive_ = false;
+    candidates_.clear();
+    last_connect_error_.clear();
+    up_remaining_ = down_remaining_ = 0;
+    up_complete_ = down_complete_ = response_started_ = false;
+    up_chunks_ = ChunkedScanner{};
+    down_chunks_ = ChunkedScanner{};
+    response_framing_ = ResponseFraming{};
+    response_head_.clear();
+    up_ = Direction{};
+    down_ = Direction{};
+    upstream_ = tcp::socket(client_.get_executor());
   }
 
   // --- answers and endings -------------------------------------------------
@@ -565,12 +842,25 @@ class Session : public std::enable_shared_from_this<Session> {
     if (intercept_tls_) return RespondRaw(TlsAlert(kTlsAlertAccessDenied));
     DenyDetails details{request_.host.name.empty() ? "(unknown)" : request_.host.name,
                         client_ip_.ToString(), reason, record_.time};
-    Respond(403, BuildDenyResponse(*config_, details));
+    // A denied request without a body leaves the connection clean: the
+    // client may go on with its next request.
+    bool keep = keep_alive_ && !request_.framing.chunked && request_.framing.content_length == 0 &&
+                !shared_.stopping;
+    if (keep) carry_.assign(head_.data() + head_end_, head_len_ - head_end_);
+    record_.status = 403;
+    RespondRaw(BuildDenyResponse(*config_, details, keep), keep);
   }
 
   void Fail(int status, const std::string& reason) {
     record_.decision = "error";
     record_.reason = reason;
+    if (phase_ == Phase::kRelay) {
+      // A forwarded request failed before its response began: stop the
+      // request body relay so the answer is the only thing left running.
+      error_code ignored;
+      client_.cancel(ignored);
+      upstream_.close(ignored);
+    }
     if (intercept_tls_) return RespondRaw(TlsAlert(kTlsAlertInternalError));
     Respond(status, BuildResponse(status, "text/plain; charset=utf-8", std::string(StatusText(status)) + "\n"));
   }
@@ -580,14 +870,16 @@ class Session : public std::enable_shared_from_this<Session> {
     RespondRaw(std::move(response));
   }
 
-  void RespondRaw(std::string response) {
+  // keep_open: the connection takes another request after this answer.
+  void RespondRaw(std::string response, bool keep_open = false) {
     record_.bytes_down += response.size();
     phase_ = Phase::kLinger;
     ReleaseHead();
     pending_first_ = std::move(response);
     Arm(kLingerTime);
-    asio::async_write(client_, asio::buffer(pending_first_), [self = shared_from_this()](error_code ec, size_t) {
+    asio::async_write(client_, asio::buffer(pending_first_), [self = shared_from_this(), keep_open](error_code ec, size_t) {
       if (ec) return self->Close();
+      if (keep_open && self->phase_ == Phase::kLinger) return self->NextRequest();
       error_code ignored;
       self->client_.shutdown(tcp::socket::shutdown_send, ignored);
       self->Linger();
@@ -628,8 +920,8 @@ class Session : public std::enable_shared_from_this<Session> {
   tcp::socket client_;
   tcp::socket upstream_;
   asio::steady_timer timer_;
-  const std::shared_ptr<const Config> config_;
-  const SteadyClock::time_point started_;
+  std::shared_ptr<const Config> config_;  // the snapshot of the current request
+  SteadyClock::time_point started_;       // of the current request
 
   Phase phase_ = Phase::kHead;
   uint64_t timer_gen_ = 0;
@@ -645,8 +937,20 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string last_connect_error_;
   std::string flight_;
   std::string pending_first_;
-  uint64_t up_remaining_ = 0;
   Direction up_, down_;
+  // Forwarded HTTP (see StartExchange).
+  bool keep_alive_ = false;        // the client may send another request after this one
+  std::string carry_;              // bytes read past the current request: the next one's start
+  uint64_t up_remaining_ = 0;      // Content-Length request body still to relay
+  uint64_t down_remaining_ = 0;    // Content-Length response body still to relay
+  bool up_complete_ = false;       // the request body has ended
+  bool down_complete_ = false;     // the response body has ended
+  bool response_started_ = false;  // the final response head has been parsed
+  bool up_writing_ = false;        // a request body write to the origin is in flight
+  ChunkedScanner up_chunks_, down_chunks_;
+  ResponseFraming response_framing_;
+  std::string response_head_;      // response head bytes until the head is complete
+  std::string pending_down_;       // response bytes being written to the client
   SteadyClock::time_point last_activity_;
   bool tunnel_counted_ = false;
 };

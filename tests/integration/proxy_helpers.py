@@ -53,12 +53,82 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def do_GET(self):
+        if self.path.startswith("/list"):
+            return self._reply_list()
+        if self.path.startswith("/chunked"):
+            return self._reply_chunked(int(self.path.partition("n=")[2] or "3"))
+        if self.path.startswith("/until-close"):
+            return self._reply_until_close()
+        if self.path.startswith("/headers"):
+            return self._reply_headers()
         self._reply(f"{self.server.label} host={self.headers.get('Host')} path={self.path}")
 
+    def do_HEAD(self):
+        self.send_response(200)
+        self.send_header("Content-Length", "1234")
+        self.end_headers()
+
     def do_POST(self):
-        n = int(self.headers.get("Content-Length", "0"))
-        body = self.rfile.read(n)
-        self._reply(f"{self.server.label} got={body.decode(errors='replace')}")
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            body = self._read_chunked()
+            label = "chunked"
+        else:
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            label = "got"
+        if self.path.startswith("/size"):
+            return self._reply(f"{self.server.label} {label} {len(body)} bytes")
+        self._reply(f"{self.server.label} {label}={body.decode(errors='replace')}")
+
+    def _read_chunked(self):
+        body = b""
+        while True:
+            size = int(self.rfile.readline().split(b";")[0], 16)
+            if size == 0:
+                while self.rfile.readline() not in (b"\r\n", b""):
+                    pass  # trailer fields
+                return body
+            body += self.rfile.read(size)
+            self.rfile.readline()
+
+    def _reply_list(self):
+        """The origin's `list_text` (an allowlist for the pull), or `list_status`."""
+        status = getattr(self.server, "list_status", 200)
+        data = getattr(self.server, "list_text", "").encode()
+        self.server.list_fetches = getattr(self.server, "list_fetches", 0) + 1
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _reply_chunked(self, n):
+        """A chunked response whose body is "part0 part1 ..." with n parts."""
+        self.send_response(200)
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        for i in range(n):
+            data = f"part{i} ".encode()
+            self.wfile.write(b"%x;ext=1\r\n%s\r\n" % (len(data), data))
+        self.wfile.write(b"0\r\nX-Trailer: t\r\n\r\n")
+
+    def _reply_until_close(self):
+        """A response delimited by closing the connection (no length)."""
+        self.send_response(200)
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(b"until-close body")
+        self.close_connection = True
+
+    def _reply_headers(self):
+        """The request's field names, and hop-by-hop fields in the response."""
+        data = ",".join(sorted(k.lower() for k in self.headers.keys())).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Connection", "keep-alive, X-Hop")
+        self.send_header("X-Hop", "1")
+        self.send_header("Keep-Alive", "timeout=5")
+        self.send_header("X-End", "2")
+        self.end_headers()
+        self.wfile.write(data)
 
     def log_message(self, *args):
         pass

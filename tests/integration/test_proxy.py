@@ -132,9 +132,11 @@ def test_malformed_and_oversized_requests(start_proxy, http_origin, tls_origin):
         .startswith(b"HTTP/1.1 400 ")
     big = b"GET http://origin.test/ HTTP/1.1\r\nX: " + b"a" * 4000 + b"\r\n\r\n"
     assert raw_exchange(p, big).startswith(b"HTTP/1.1 431 ")
-    chunked = (f"POST http://origin.test:{http_origin.port}/ HTTP/1.1\r\nHost: origin.test:{http_origin.port}\r\n"
-               "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n").encode()
-    assert raw_exchange(p, chunked).startswith(b"HTTP/1.1 411 ")
+    # Transfer-Encoding other than chunked, or with Content-Length: refused.
+    for framing in ("Transfer-Encoding: gzip\r\n", "Transfer-Encoding: chunked\r\nContent-Length: 3\r\n"):
+        req = (f"POST http://origin.test:{http_origin.port}/ HTTP/1.1\r\nHost: origin.test:{http_origin.port}\r\n"
+               + framing + "\r\n").encode()
+        assert raw_exchange(p, req).startswith(b"HTTP/1.1 400 ")
 
 
 # --- CONNECT and SNI ----------------------------------------------------------

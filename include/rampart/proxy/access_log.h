@@ -25,8 +25,10 @@ struct AccessRecord {
   std::string sni;             // tunnels: the ClientHello's server name
   std::string decision;        // "allow", "deny" or "error"
   std::string rule;            // the allow/deny entry that decided
+  std::string client_rule;     // the client rule whose lists applied (empty: global)
   std::string reason;          // why denied or failed
   std::string upstream;        // "ip:port" connected to
+  std::string path;            // forwarded HTTP: the path, query removed (Squid format only)
   int status = 0;              // HTTP status given to the client (0: none)
   uint64_t bytes_up = 0;       // client -> upstream
   uint64_t bytes_down = 0;     // upstream -> client
@@ -36,6 +38,13 @@ struct AccessRecord {
 // The JSON line, ending in '\n'. Strings are JSON-escaped, so a hostile
 // host name cannot forge a second line.
 std::string FormatAccessRecord(const AccessRecord& r);
+
+// The same request in Squid's native access.log format, for existing
+// tooling: "time.ms elapsed client code/status bytes method URL - hierarchy/peer -".
+// Codes: TCP_MISS (forwarded), TCP_TUNNEL (CONNECT or intercepted TLS),
+// TCP_DENIED, NONE_NONE (malformed or failed before an upstream). Fields
+// from the network are reduced to printable ASCII without spaces.
+std::string FormatSquidRecord(const AccessRecord& r);
 
 class AccessLog {
  public:

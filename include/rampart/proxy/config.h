@@ -38,6 +38,27 @@ struct DnsSettings {
   size_t cache_entries = 10000;            // per worker; 0 disables the cache
 };
 
+// Destination rules for a group of clients, used instead of the global
+// allow/deny lists and ports for requests from them.
+struct ClientRule {
+  std::string name;                  // for the access log; "client_rules[i]" when not given
+  std::vector<Cidr> clients;         // at least one; each inside allowed_clients
+  DomainMatcher matcher;
+  std::vector<uint16_t> allowed_ports;  // default: the global allowed_ports
+};
+
+// Where extra allowlist entries are pulled from, periodically (see
+// WithPulledAllowlist). Exactly one of url and file is set when enabled.
+struct AllowlistPull {
+  std::string url;                           // http:// or https://
+  std::string file;                          // resolved against the config file's directory
+  std::chrono::seconds interval{300};
+  std::chrono::milliseconds timeout{10000};  // one fetch
+  std::string ca_file;                       // https: trust anchors (default: system store)
+
+  bool enabled() const { return !url.empty() || !file.empty(); }
+};
+
 struct Config {
   std::vector<HostPort> listen;            // at least one
   std::vector<HostPort> admin_listen;      // zero or one (loopback only)
@@ -45,9 +66,15 @@ struct Config {
   std::vector<Cidr> allowed_clients;       // at least one
   DomainMatcher matcher;
   std::vector<uint16_t> allowed_ports = {80, 443};
+  std::vector<ClientRule> client_rules;    // per-client lists (see RuleFor)
+  std::vector<std::string> allow_entries;  // as written, for rebuilding the matcher
+  std::vector<std::string> deny_entries;
+  AllowlistPull allowlist_pull;
+  size_t pulled_entries = 0;               // entries merged in from the last good pull
   std::vector<Cidr> ssrf_allow;            // non-public ranges allowed anyway
   std::string deny_page;                   // template (see RenderDenyPage)
   std::string access_log;                  // path; empty = no access log
+  bool squid_log_format = false;           // access_log_format "squid" (default "json")
   bool require_sni = true;                 // tunnels need a TLS ClientHello with SNI
   bool watch_config = true;                // reload when the config file changes (inotify)
   // Static answers consulted before DNS, like a hosts file (keys normalised).
@@ -58,9 +85,27 @@ struct Config {
 
   bool ClientAllowed(const IpAddress& client) const;
   bool PortAllowed(uint16_t port) const;
+  // The client rule whose CIDR holds the client with the longest prefix,
+  // or nullptr when none does (the global lists apply). Cost: linear in
+  // the number of rule CIDRs (at most kMaxClientRuleCidrs).
+  const ClientRule* RuleFor(const IpAddress& client) const;
   // Why the proxy must not connect to this address, or nullptr when it may.
   const char* RefuseAddress(const IpAddress& a) const;
 };
+
+inline constexpr size_t kMaxClientRuleCidrs = 4096;
+
+// An allowlist pull's text: one entry per line (allowlist syntax), '#'
+// starts a comment, blank lines are ignored, CRLF accepted. A bad entry
+// fails the whole list: "line 3: 'a..b' is not a valid host name: ...".
+Result<std::vector<std::string>> ParseAllowlistText(std::string_view text);
+
+// A copy of `base` whose allowlist is its own entries plus `pulled`.
+Result<std::shared_ptr<const Config>> WithPulledAllowlist(const Config& base, const std::vector<std::string>& pulled);
+
+// A whole file of at most max_bytes ("cannot open PATH", "PATH is larger
+// than N bytes").
+Result<std::string> ReadSmallFile(const std::string& path, size_t max_bytes);
 
 // The built-in deny page template.
 extern const char* const kDefaultDenyPage;

@@ -26,6 +26,9 @@ namespace rampart::proxy {
 struct ReloadCounts {
   uint64_t ok = 0;
   uint64_t rejected = 0;
+  uint64_t pulls_ok = 0;       // allowlist pulls applied
+  uint64_t pulls_failed = 0;   // fetch failed or the list was invalid (old list kept)
+  uint64_t pulled_entries = 0; // entries from the last good pull in use
 };
 
 // Prometheus text exposition (version 0.0.4) of the proxy's counters.
@@ -66,6 +69,8 @@ class ControlLoop {
   uint16_t admin_port() const;
   // Runs a reload on the control thread and waits for its result.
   Result<std::string> Reload(std::string_view source);
+  // Runs fn on the control thread and waits for it (from another thread).
+  void Run(const std::function<void()>& fn);
   void Stop();
 
  private:

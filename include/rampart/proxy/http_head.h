@@ -37,12 +37,27 @@ struct RequestHead {
   size_t CountField(std::string_view name) const;
 };
 
+// The head of an HTTP/1.x response from an origin, parsed with the same
+// strictness as a request head.
+struct ResponseHead {
+  int version_minor = 1;
+  int status = 0;      // 100..999
+  std::string reason;  // may be empty
+  std::vector<std::pair<std::string, std::string>> fields;  // names as sent
+
+  std::optional<std::string_view> Field(std::string_view name) const;
+  size_t CountField(std::string_view name) const;
+};
+
 // Where the end of the head is: the offset just past "\r\n\r\n", or
 // nullopt when the bytes so far do not hold it yet.
 std::optional<size_t> FindHeadEnd(std::string_view bytes);
 
 // Parses head bytes (up to and including the blank line).
 Result<RequestHead> ParseRequestHead(std::string_view head);
+
+// Parses a response head (status line, fields, blank line).
+Result<ResponseHead> ParseResponseHead(std::string_view head);
 
 // The parts of a proxy request target.
 struct Target {

@@ -34,7 +34,8 @@ struct Interpreted {
 
 // CONNECT takes an authority-form target; other methods an absolute http://
 // URL whose host and port must equal the Host header's (403 otherwise).
-// Malformed targets give 400; chunked request bodies 411 (not yet relayed).
+// Malformed targets give 400 (so does a chunked body in an HTTP/1.0
+// request).
 Interpreted InterpretRequest(const RequestHead& head);
 
 // Intercept mode, plain HTTP: an origin-form request whose single Host
@@ -63,22 +64,35 @@ struct Decision {
   bool allowed = false;
   std::string rule;
   std::string reason;
+  std::string client_rule;  // the ClientRule whose lists decided; empty: the global ones
 };
 
-// Port first, then the allow/deny lists.
+// Port first, then the allow/deny lists (the global ones).
 Decision CheckDestination(const Config& cfg, const Host& host, uint16_t port);
+// The same with the lists of the client's rule (Config::RuleFor), or the
+// global ones when no rule holds the client.
+Decision CheckDestination(const Config& cfg, const IpAddress& client, const Host& host, uint16_t port);
 
 // A tunnel's first flight: a TLS ClientHello whose SNI equals the CONNECT
 // host, or (with require_sni off) anything.
 Decision CheckFirstFlight(const Config& cfg, const Host& connect_host, const ClientHelloInfo& hello);
 
 // The request head sent to the origin: origin-form target, hop-by-hop
-// fields (and those named in Connection) removed, "Connection: close".
+// fields (and those named in Connection, except the framing fields)
+// removed, "Connection: close" (one origin connection per request).
 std::string BuildOriginHead(const RequestHead& head, const ProxyRequest& req);
 
-// A complete response with Content-Length and "Connection: close".
-std::string BuildResponse(int status, std::string_view content_type, std::string_view body);
-std::string BuildDenyResponse(const Config& cfg, const DenyDetails& details);
+// The origin's response head as the client gets it: an HTTP/1.1 status
+// line, hop-by-hop fields removed (framing fields kept: bodies are relayed
+// unchanged), then "Connection: <connection>" unless it is empty (interim
+// 1xx responses).
+std::string BuildClientResponseHead(const ResponseHead& head, std::string_view connection);
+
+// A complete response with Content-Length and "Connection: close" (or
+// "keep-alive" when the connection stays open for another request).
+std::string BuildResponse(int status, std::string_view content_type, std::string_view body,
+                          bool keep_alive = false);
+std::string BuildDenyResponse(const Config& cfg, const DenyDetails& details, bool keep_alive = false);
 std::string_view StatusText(int status);
 
 }  // namespace rampart::proxy
