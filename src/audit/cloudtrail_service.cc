@@ -15,6 +15,7 @@ void CloudTrailService::Register(server::Registry& registry) {
   deps.db = &db_;
   if (delivery_ != nullptr) deps.wake_delivery = [d = delivery_] { d->Wake(); };
   internal::RegisterTrails(registry, deps);
+  if (keys_ != nullptr) keys_->Register(registry);
 }
 
 }  // namespace rampart::audit

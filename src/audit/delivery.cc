@@ -5,11 +5,14 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <map>
 
 #include "audit/trails_internal.h"
+#include "rampart/audit/digest.h"
+#include "rampart/crypto/digest.h"
 #include "rampart/audit/event_store.h"
 #include "rampart/core/ids.h"
 #include "rampart/core/log.h"
@@ -92,6 +95,15 @@ std::filesystem::path LogFilePath(const std::string& trails_dir, const TrailRow&
               FileId() + ".json.gz");
 }
 
+// How a digest lists a log file written at path with the uncompressed body.
+DigestLogFile DigestEntry(const std::string& trails_dir, const TrailRow& trail,
+                          const std::filesystem::path& path, std::string_view body,
+                          std::pair<int64_t, int64_t> span_ms) {
+  std::filesystem::path bucket_dir = std::filesystem::path(trails_dir) / trail.bucket;
+  return DigestLogFile{trail.bucket, path.lexically_relative(bucket_dir).generic_string(),
+                       crypto::Sha256Hex(body), span_ms.first, span_ms.second};
+}
+
 bool TrailTakes(const TrailRow& trail, const SequencedEvent& ev) {
   if (ev.account_id != trail.account_id) return false;
   if (!trail.multi_region && ev.region != trail.home_region) return false;
@@ -108,22 +120,32 @@ bool TrailTakes(const TrailRow& trail, const SequencedEvent& ev) {
 // Writes one file per region of the trail's pending events; returns the
 // number of files and advances trail.delivered_seq.
 Result<int> DeliverTrail(store::Database& db, const std::string& trails_dir, TrailRow& trail,
-                         TimePoint now) {
+                         TimePoint now, DigestWriter* digests) {
   int files = 0;
   while (true) {
     ASSIGN_OR_RETURN(auto events, EventsAfter(db, trail.delivered_seq, kBatch));
     if (events.empty()) break;
     std::map<std::string, std::string> by_region;  // region -> comma-separated records
+    std::map<std::string, std::pair<int64_t, int64_t>> spans;  // region -> oldest, newest ms
     for (const SequencedEvent& ev : events) {
       if (!TrailTakes(trail, ev)) continue;
+      auto& span = spans.try_emplace(ev.region, ev.time_ms, ev.time_ms).first->second;
+      span = {std::min(span.first, ev.time_ms), std::max(span.second, ev.time_ms)};
       std::string& body = by_region[ev.region];
       if (!body.empty()) body += ',';
       body += ev.record;
     }
     for (const auto& [region, records] : by_region) {
-      ASSIGN_OR_RETURN(std::string gz, Gzip("{\"Records\":[" + records + "]}"));
-      RETURN_IF_ERROR(WriteFileAtomically(LogFilePath(trails_dir, trail, region, now), gz));
+      std::string body = "{\"Records\":[" + records + "]}";
+      ASSIGN_OR_RETURN(std::string gz, Gzip(body));
+      std::filesystem::path path = LogFilePath(trails_dir, trail, region, now);
+      RETURN_IF_ERROR(WriteFileAtomically(path, gz));
       ++files;
+      if (digests != nullptr) {
+        RETURN_IF_ERROR(digests->AddLogFile(
+            trail.account_id, trail.name, region,
+            DigestEntry(trails_dir, trail, path, body, spans[region]), now));
+      }
     }
     trail.delivered_seq = events.back().seq;
     if (static_cast<int>(events.size()) < kBatch) break;
@@ -190,12 +212,18 @@ Result<int> TrailDelivery::DeliverOnce() {
   int total = 0;
   for (TrailRow& trail : trails) {
     int64_t old_seq = trail.delivered_seq;
-    auto files = DeliverTrail(db_, options_.trails_dir, trail, now);
+    auto files = DeliverTrail(db_, options_.trails_dir, trail, now, options_.digests);
     std::string error = files.ok() ? std::string() : files.status().message();
     if (!files.ok()) log::Warn("trail delivery failed", {{"trail", trail.name}, {"error", error}});
     RETURN_IF_ERROR(SaveProgress(db_, trail, old_seq, files.ok() && *files > 0, error,
                                  Seconds(now)));
     if (files.ok()) total += *files;
+  }
+  if (options_.digests != nullptr) {
+    auto digests = options_.digests->WriteDue(now);
+    if (!digests.ok()) {
+      log::Warn("digest delivery failed", {{"error", digests.status().ToString()}});
+    }
   }
   return total;
 }

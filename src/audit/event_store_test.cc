@@ -11,6 +11,7 @@
 
 #include "audit/event_chunk.h"
 #include "audit/lookup.h"
+#include "rampart/audit/advisor.h"
 #include "rampart/audit/store_sink.h"
 #include "rampart/core/arn.h"
 #include "rampart/core/encoding.h"
@@ -358,6 +359,7 @@ class SinkTest : public EventStoreTest {
  protected:
   void SetUp() override {
     EventStoreTest::SetUp();
+    ASSERT_TRUE(MigrateAdvisor(*db_).ok());
     ASSERT_TRUE(db_->Write([](store::Tx& tx) { return tx.Exec("CREATE TABLE things (n TEXT);"); })
                     .ok());
     principal_.account_id = std::string(kAcct);
@@ -472,6 +474,32 @@ TEST_F(SinkTest, BackgroundThreadFlushesAndStopDrains) {
   sink_->Record(Rec("ListRoles"));
   sink_->Stop();
   EXPECT_EQ(Rows().size(), 2u);
+}
+
+// The access advisor's last-accessed data is stored with the records, in
+// the same transactions: queued calls at the group commit, mutations
+// synchronously; an authentication failure leaves none.
+TEST_F(SinkTest, RecordsLastAccessWithTheEvents) {
+  auto access = [&] {
+    std::vector<std::string> out;
+    EXPECT_TRUE(db_->Read([&](store::Tx& tx) -> Status {
+                      ASSIGN_OR_RETURN(auto rows, AccessOfEntities(tx, kAcct, {}, 0));
+                      for (const AccessRecord& r : rows) out.push_back(r.service + ":" + r.action);
+                      return Status::Ok();
+                    })
+                    .ok());
+    return out;
+  };
+  sink_->Record(Rec("GetUser"));
+  Status bad = Status::Error(ErrorCode::kInvalidSignature, "bad");
+  sink_->Record(Rec("ListUsers", &bad, /*authenticated=*/false));
+  EXPECT_EQ(access(), std::vector<std::string>{});
+  ASSERT_TRUE(sink_->Flush().ok());
+  EXPECT_EQ(access(), std::vector<std::string>{"iam:GetUser"});
+  sink_->Begin(Rec("CreateUser"));
+  ASSERT_TRUE(InsertThing().ok());
+  sink_->Record(Rec("CreateUser"));
+  EXPECT_EQ(access(), (std::vector<std::string>{"iam:CreateUser", "iam:GetUser"}));
 }
 
 TEST_F(SinkTest, FullQueueWritesSynchronously) {

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <optional>
 
+#include "rampart/audit/advisor.h"
 #include "rampart/audit/event_store.h"
 #include "rampart/core/log.h"
 
@@ -86,27 +87,35 @@ void StoreAuditSink::Record(const server::AuditRecord& record) {
   Event ev = BuildEvent(record, {event_id, options_.default_region, options_.fallback_account});
   std::vector<Event> owner_copies = ResourceOwnerCopies(record, ev);
   bool sync = joined || (record.principal != nullptr && !ev.read_only);
-  Store(Pack(ev), sync, /*replace=*/joined);
-  for (const Event& copy : owner_copies) Store(Pack(copy), sync, /*replace=*/false);
+  // Last-accessed data (access advisor) for the caller's entity only; the
+  // resource owners' copies show the caller as another account.
+  Store(Pack(ev), AccessRecordFromEvent(ev.record), sync, /*replace=*/joined);
+  for (const Event& copy : owner_copies) Store(Pack(copy), std::nullopt, sync, /*replace=*/false);
 }
 
-void StoreAuditSink::Store(PackedEvent ev, bool sync, bool replace) {
+void StoreAuditSink::Store(PackedEvent ev, std::optional<AccessRecord> access, bool sync,
+                           bool replace) {
   if (!sync) {
     std::unique_lock lock(mu_);
     if (queue_.size() < options_.max_queue) {
       queue_.push_back(std::move(ev));
+      if (access) access_queue_.push_back(std::move(*access));
       ++queued_writes_;
       // Half full: commit now rather than at the end of the interval.
       if (queue_.size() == EarlyFlushAt()) wake_.notify_one();
       return;
     }
   }
-  WriteNow(ev, replace);
+  WriteNow(ev, access, replace);
 }
 
-void StoreAuditSink::WriteNow(const PackedEvent& ev, bool replace) {
-  Status st = db_.Write(
-      [&](store::Tx& tx) { return InsertPacked(tx, std::span<const PackedEvent>(&ev, 1), replace); });
+void StoreAuditSink::WriteNow(const PackedEvent& ev, const std::optional<AccessRecord>& access,
+                              bool replace) {
+  Status st = db_.Write([&](store::Tx& tx) -> Status {
+    RETURN_IF_ERROR(InsertPacked(tx, std::span<const PackedEvent>(&ev, 1), replace));
+    if (!access) return Status::Ok();
+    return RecordAccess(tx, std::span<const AccessRecord>(&*access, 1));
+  });
   if (!st.ok()) {
     log::Error("audit record not stored",
                {{"event_id", ev.event_id}, {"error", st.ToString()}});
@@ -116,24 +125,32 @@ void StoreAuditSink::WriteNow(const PackedEvent& ev, bool replace) {
   ++sync_writes_;
 }
 
-Status StoreAuditSink::WriteBatch(std::vector<PackedEvent>& batch) {
+Status StoreAuditSink::WriteBatch(std::vector<PackedEvent>& batch,
+                                  std::vector<AccessRecord>& access) {
   if (batch.empty()) return Status::Ok();
-  return db_.Write([&](store::Tx& tx) { return InsertPacked(tx, batch, /*replace=*/false); });
+  return db_.Write([&](store::Tx& tx) -> Status {
+    RETURN_IF_ERROR(InsertPacked(tx, batch, /*replace=*/false));
+    return RecordAccess(tx, access);
+  });
 }
 
 Status StoreAuditSink::Flush() {
   std::lock_guard flush_lock(flush_mu_);
   std::vector<PackedEvent> batch;
+  std::vector<AccessRecord> access;
   {
     std::lock_guard lock(mu_);
     batch.swap(queue_);
+    access.swap(access_queue_);
   }
-  Status st = WriteBatch(batch);
+  Status st = WriteBatch(batch, access);
   if (!st.ok()) {
     // Put them back for the next attempt rather than lose them.
     std::lock_guard lock(mu_);
     queue_.insert(queue_.begin(), std::make_move_iterator(batch.begin()),
                   std::make_move_iterator(batch.end()));
+    access_queue_.insert(access_queue_.begin(), std::make_move_iterator(access.begin()),
+                         std::make_move_iterator(access.end()));
   }
   return st;
 }

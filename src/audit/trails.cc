@@ -6,6 +6,7 @@
 
 #include <chrono>
 
+#include "rampart/audit/digest.h"
 #include "rampart/core/clock.h"
 
 #include "audit/trails_internal.h"
@@ -61,6 +62,8 @@ Result<TrailRow> FindTrail(store::Tx& tx, std::string_view name_or_arn,
   ASSIGN_OR_RETURN(std::string name, TrailNameOf(name_or_arn, ctx));
   ASSIGN_OR_RETURN(auto row, LoadTrail(tx, ctx.principal().account_id, ctx.region(), name));
   if (!row) return NotFound(name_or_arn, ctx);
+  ASSIGN_OR_RETURN(row->log_file_validation,
+                   LogFileValidationEnabled(tx, row->account_id, row->name));
   return std::move(*row);
 }
 
@@ -83,11 +86,6 @@ Status RejectUnsupported(const json::Value& in) {
   if (org != nullptr && org->is_bool() && org->as_bool()) {
     return Status::Modeled("UnsupportedOperationException",
                            "Organization trails are not supported yet.");
-  }
-  const json::Value* validation = in.find("EnableLogFileValidation");
-  if (validation != nullptr && validation->is_bool() && validation->as_bool()) {
-    return Status::Modeled("UnsupportedOperationException",
-                           "Log file integrity validation is not supported yet.");
   }
   return Status::Ok();
 }
@@ -116,6 +114,7 @@ Status ApplySettings(const json::Value& in, TrailRow& row) {
   }
   row.include_global = BoolOr(in, "IncludeGlobalServiceEvents", row.include_global);
   row.multi_region = BoolOr(in, "IsMultiRegionTrail", row.multi_region);
+  row.log_file_validation = BoolOr(in, "EnableLogFileValidation", row.log_file_validation);
   if (row.multi_region && !row.include_global) {
     return Status::Modeled("InvalidParameterCombinationException",
                            "A multi-region trail must include global service events.");
@@ -131,7 +130,7 @@ json::Value Settings(const TrailRow& row) {
   out.set("IncludeGlobalServiceEvents", row.include_global);
   out.set("IsMultiRegionTrail", row.multi_region);
   out.set("TrailARN", row.Arn());
-  out.set("LogFileValidationEnabled", false);
+  out.set("LogFileValidationEnabled", row.log_file_validation);
   out.set("IsOrganizationTrail", false);
   return out;
 }
@@ -168,7 +167,9 @@ Result<json::Value> CreateTrail(const Deps& deps, server::RequestContext& ctx,
                              "User: " + row.account_id + " already has 5 trails in " +
                                  row.home_region + ".");
     }
-    return InsertTrail(tx, row);
+    RETURN_IF_ERROR(InsertTrail(tx, row));
+    return SetLogFileValidation(tx, row.account_id, row.name, row.log_file_validation,
+                                row.created_at);
   });
   RETURN_IF_ERROR(st);
   return Settings(row);
@@ -186,6 +187,8 @@ Result<TrailRow> Mutate(const Deps& deps, server::RequestContext& ctx, std::stri
     RETURN_IF_ERROR(CheckHomeRegion(row, ctx));
     RETURN_IF_ERROR(fn(tx, row));
     RETURN_IF_ERROR(UpdateTrailRow(tx, row));
+    RETURN_IF_ERROR(SetLogFileValidation(tx, row.account_id, row.name, row.log_file_validation,
+                                         NowSeconds(ctx)));
     result = std::move(row);
     return Status::Ok();
   });
@@ -206,6 +209,7 @@ Result<json::Value> DeleteTrail(const Deps& deps, server::RequestContext& ctx,
     ASSIGN_OR_RETURN(TrailRow row, FindTrail(tx, in.get_string("Name"), ctx));
     RETURN_IF_ERROR(ctx.Authorize("cloudtrail:DeleteTrail", row.Arn()));
     RETURN_IF_ERROR(CheckHomeRegion(row, ctx));
+    RETURN_IF_ERROR(ForgetTrailDigests(tx, row.account_id, row.name));
     return DeleteTrailRow(tx, row);
   });
   RETURN_IF_ERROR(st);
@@ -238,6 +242,9 @@ Result<json::Value> DescribeTrails(const Deps& deps, server::RequestContext& ctx
   std::vector<TrailRow> rows;
   Status st = deps.db->Read([&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(rows, LoadTrails(tx, ctx.principal().account_id, ctx.region()));
+    for (TrailRow& r : rows) {
+      ASSIGN_OR_RETURN(r.log_file_validation, LogFileValidationEnabled(tx, r.account_id, r.name));
+    }
     return Status::Ok();
   });
   RETURN_IF_ERROR(st);
@@ -273,9 +280,15 @@ Result<json::Value> GetTrailStatus(const Deps& deps, server::RequestContext& ctx
                                    const json::Value& in) {
   ASSIGN_OR_RETURN(TrailRow row,
                    Read(deps, ctx, "cloudtrail:GetTrailStatus", in.get_string("Name")));
+  int64_t digest_time = 0;
+  RETURN_IF_ERROR(deps.db->Read([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(digest_time, LatestDigestTime(tx, row.account_id, row.name));
+    return Status::Ok();
+  }));
   json::Value out = json::Value::MakeObject();
   out.set("IsLogging", row.logging);
   SetTime(out, "LatestDeliveryTime", row.latest_delivery_time);
+  SetTime(out, "LatestDigestDeliveryTime", digest_time);
   SetTime(out, "StartLoggingTime", row.start_logging_time);
   SetTime(out, "StopLoggingTime", row.stop_logging_time);
   if (!row.latest_delivery_error.empty()) out.set("LatestDeliveryError", row.latest_delivery_error);

@@ -34,6 +34,9 @@ struct TrailRow {
   int64_t latest_delivery_attempt = 0;
   std::string latest_delivery_error;
   int64_t delivered_seq = 0;  // audit_events.seq already delivered
+  // EnableLogFileValidation; kept in audit_log_validation (digest.cc),
+  // filled by the trail handlers, not by the audit_trails queries.
+  bool log_file_validation = false;
 
   std::string Arn() const;
 };

@@ -3,6 +3,8 @@
 
 #include <cstdio>
 
+#include "main/advisor_command.h"
+#include "main/audit_command.h"
 #include "main/hsm_command.h"
 #include "main/hsmnet_command.h"
 #include "main/server_command.h"
@@ -34,16 +36,49 @@ int main(int argc, char** argv) {
   auto* proxy = app.add_subcommand("proxy", "Run the egress proxy");
   proxy->add_option("--config", proxy_config, "JSON proxy config file")->required();
 
+  auto* advisor =
+      app.add_subcommand("advisor", "IAM access advisor: ingest CloudTrail files, propose SCPs");
+  advisor->require_subcommand(1);
+  std::string advisor_data_dir = "./data";
+  advisor->add_option("--data-dir", advisor_data_dir, "Data directory (default ./data)");
+  std::string ingest_dir;
+  auto* ingest =
+      advisor->add_subcommand("ingest", "Read CloudTrail log files (*.json.gz, *.json) under DIR");
+  ingest->add_option("DIR", ingest_dir, "Directory of CloudTrail log files")->required();
+  ingest->add_option("--data-dir", advisor_data_dir, "Data directory (default ./data)");
+  rampart::cli::ProposeScpOptions propose_opts;
+  auto* propose = advisor->add_subcommand(
+      "propose-scp", "Print an SCP denying the services unused under an entity path");
+  propose->add_option("--entity-path", propose_opts.entity_path, "o-.../r-...[/ou-...][/account]")
+      ->required();
+  propose->add_option("--unused-days", propose_opts.unused_days,
+                      "Deny the services unused for this many days")
+      ->required();
+  propose->add_flag("--attach", propose_opts.attach,
+                    "Create and attach the SCP through the server's Organizations API");
+  propose->add_option("--endpoint", propose_opts.endpoint,
+                      "Server for --attach (default http://127.0.0.1:4566)");
+  propose->add_option("--data-dir", advisor_data_dir, "Data directory (default ./data)");
+
   auto* version = app.add_subcommand("version", "Print the version");
   rampart::cli::HsmCommand hsm(app);
   rampart::cli::HsmnetCommand hsmnet(app);
+  rampart::cli::AuditCommand audit(app);
   CLI11_PARSE(app, argc, argv);
 
   if (version->parsed()) {
     std::printf("rampart %s\n", kVersion);
     return 0;
   }
+  if (ingest->parsed()) {
+    return rampart::cli::RunAdvisorIngest(advisor_data_dir, ingest_dir);
+  }
+  if (propose->parsed()) {
+    propose_opts.data_dir = advisor_data_dir;
+    return rampart::cli::RunProposeScp(propose_opts);
+  }
   if (hsm.parsed()) return hsm.Run();
+  if (audit.parsed()) return audit.Run();
   if (hsmnet.parsed()) return hsmnet.Run();
   if (proxy->parsed()) {
     return rampart::proxy::RunProxy(proxy_config);

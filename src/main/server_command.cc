@@ -10,8 +10,12 @@
 
 #include "rampart/core/log.h"
 #include "rampart/core/metrics.h"
+#include "rampart/audit/advisor.h"
+#include "rampart/audit/advisor_service.h"
 #include "rampart/audit/cloudtrail_service.h"
 #include "rampart/audit/delivery.h"
+#include "rampart/audit/digest.h"
+#include "rampart/audit/signing_keys.h"
 #include "rampart/audit/event_store.h"
 #include "rampart/audit/key_usage.h"
 #include "rampart/audit/store_sink.h"
@@ -99,9 +103,25 @@ std::chrono::seconds TrailDeliveryInterval() {
   return std::chrono::seconds(seconds >= 1 && seconds <= 300 ? seconds : 300);
 }
 
+// How often trails with log file validation get a digest file: CloudTrail's
+// hour, or RAMPART_TRAIL_DIGEST_SECONDS (1-3600) for tests.
+std::chrono::seconds TrailDigestPeriod() {
+  const char* env = std::getenv("RAMPART_TRAIL_DIGEST_SECONDS");
+  long seconds = env ? std::strtol(env, nullptr, 10) : 0;
+  return std::chrono::seconds(seconds >= 1 && seconds <= 3600 ? seconds : 3600);
+}
+
+// How long a digest signing key signs before a new one replaces it: 30
+// days, or RAMPART_TRAIL_KEY_ROTATION_SECONDS (60 s to 1 year).
+std::chrono::seconds TrailKeyRotation() {
+  const char* env = std::getenv("RAMPART_TRAIL_KEY_ROTATION_SECONDS");
+  long seconds = env ? std::strtol(env, nullptr, 10) : 0;
+  return std::chrono::seconds(seconds >= 60 && seconds <= 366L * 86400 ? seconds : 30L * 86400);
+}
+
 // RAMPART_BENCH_NO_AUDIT=1 runs without an audit trail, so that
-// bench/run.sh can measure what auditing costs. Never for real use: the
-// server then keeps no CloudTrail records at all, and says so loudly.
+// bench/audit_cost.sh can measure what auditing costs. Never for real use:
+// the server then keeps no CloudTrail records at all, and says so loudly.
 bool AuditDisabledForBenchmark() {
   const char* env = std::getenv("RAMPART_BENCH_NO_AUDIT");
   return env != nullptr && std::string_view(env) == "1";
@@ -138,6 +158,9 @@ int RunServer(server::Config cfg) {
   if (Status st = iam::AccountService::Migrate(**db); !st.ok()) return fail(st);
   if (Status st = iam::OrganizationsService::Migrate(**db); !st.ok()) return fail(st);
   if (Status st = audit::MigrateEventStore(**db); !st.ok()) return fail(st);
+  if (Status st = audit::SigningKeys::Migrate(**db); !st.ok()) return fail(st);
+  if (Status st = audit::DigestWriter::Migrate(**db); !st.ok()) return fail(st);
+  if (Status st = audit::MigrateAdvisor(**db); !st.ok()) return fail(st);
 
   server::CredentialStore creds(**db, *root_key);
   auto boot = server::Bootstrap(creds, cfg.data_dir, cfg.dev);
@@ -169,14 +192,21 @@ int RunServer(server::Config cfg) {
   kms_service.Register(registry);
   SystemClock clock;
   if (Status st = audit::RecoverIncompleteEvents(**db); !st.ok()) return fail(st);
+  audit::SigningKeys signing_keys(**db, *root_key, {.rotation = TrailKeyRotation()});
+  audit::DigestWriter digests(**db, signing_keys, {.trails_dir = cfg.data_dir + "/trails",
+                                                   .period = TrailDigestPeriod()});
   audit::TrailDelivery delivery(**db, clock, {.trails_dir = cfg.data_dir + "/trails",
-                                              .interval = TrailDeliveryInterval()});
+                                              .interval = TrailDeliveryInterval(),
+                                              .digests = &digests});
   audit::EventQueries audit_queries(**db);
   iam_service.SetAuditQueries(&audit_queries);
   account_service.SetAuditQueries(&audit_queries);
   audit::CloudTrailService cloudtrail_service(**db);
   cloudtrail_service.SetDelivery(&delivery);
+  cloudtrail_service.SetSigningKeys(&signing_keys);
   cloudtrail_service.Register(registry);
+  audit::AdvisorService advisor_service(**db);
+  advisor_service.Register(registry);
   audit::StoreAuditSink audit(**db, {.default_region = cfg.regions.front(),
                                      .fallback_account = boot->account_id});
   audit.Start();

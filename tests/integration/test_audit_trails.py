@@ -111,9 +111,6 @@ def test_trail_errors(srv):
     code, _ = error_code(ct.create_trail, Name=uniq("t"), S3BucketName=bucket(),
                          IsMultiRegionTrail=True, IncludeGlobalServiceEvents=False)
     assert code == "InvalidParameterCombinationException"
-    code, _ = error_code(ct.create_trail, Name=uniq("t"), S3BucketName=bucket(),
-                         EnableLogFileValidation=True)
-    assert code == "UnsupportedOperationException"
     code, _ = error_code(ct.get_trail_status, Name="arn:aws:cloudtrail:us-east-1:999999999999:trail/x1x")
     assert code == "TrailNotFoundException"
     # Five trails per region.

@@ -7,6 +7,7 @@
 #pragma once
 
 #include "rampart/audit/delivery.h"
+#include "rampart/audit/signing_keys.h"
 #include "rampart/core/status.h"
 #include "rampart/server/context.h"
 #include "rampart/store/store.h"
@@ -22,12 +23,17 @@ class CloudTrailService {
   // delivery outlives the service.
   void SetDelivery(TrailDelivery* delivery) { delivery_ = delivery; }
 
+  // Serves ListPublicKeys from keys. REQUIRES: before Register; keys
+  // outlives the service. Trails need DigestWriter::Migrate(db) too.
+  void SetSigningKeys(SigningKeys* keys) { keys_ = keys; }
+
   // Adds the CloudTrail handlers. REQUIRES: this outlives registry use.
   void Register(server::Registry& registry);
 
  private:
   store::Database& db_;
   TrailDelivery* delivery_ = nullptr;
+  SigningKeys* keys_ = nullptr;
 };
 
 }  // namespace rampart::audit

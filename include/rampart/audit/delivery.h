@@ -26,11 +26,16 @@
 
 namespace rampart::audit {
 
+class DigestWriter;
+
 class TrailDelivery {
  public:
   struct Options {
     std::string trails_dir;  // <data-dir>/trails
     std::chrono::seconds interval{300};
+    // Told about every log file and asked for due digest files after each
+    // delivery (log file integrity validation); may be null. Outlives this.
+    DigestWriter* digests = nullptr;
   };
   // REQUIRES: db and clock outlive the delivery; the audit tables exist.
   TrailDelivery(store::Database& db, const Clock& clock, Options options);

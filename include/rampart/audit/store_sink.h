@@ -1,5 +1,6 @@
 // StoreAuditSink: the server's AuditSink. Turns every finished request into
-// a CloudTrail event and stores it in the audit tables.
+// a CloudTrail event and stores it in the audit tables, together with the
+// access advisor's last-accessed data (docs/access-advisor.md).
 //
 // Durability (docs/audit.md):
 //  - a request whose handler changed the database gets a first version of
@@ -23,10 +24,12 @@
 #include <cstddef>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "rampart/audit/advisor.h"
 #include "rampart/audit/event.h"
 #include "rampart/audit/event_store.h"
 #include "rampart/server/audit.h"
@@ -47,7 +50,8 @@ class StoreAuditSink final : public server::AuditSink {
     size_t max_queue = 8192;
   };
 
-  // REQUIRES: db outlives the sink; MigrateEventStore(db) succeeded.
+  // REQUIRES: db outlives the sink; MigrateEventStore(db) and
+  // MigrateAdvisor(db) succeeded.
   StoreAuditSink(store::Database& db, Options options);
   ~StoreAuditSink() override;
   StoreAuditSink(const StoreAuditSink&) = delete;
@@ -69,12 +73,13 @@ class StoreAuditSink final : public server::AuditSink {
 
  private:
   void Run();
-  Status WriteBatch(std::vector<PackedEvent>& batch);
-  // Queues the record for group commit, or writes it now when sync or the
-  // queue is full.
-  void Store(PackedEvent event, bool sync, bool replace);
+  Status WriteBatch(std::vector<PackedEvent>& batch, std::vector<AccessRecord>& access);
+  // Queues the record (and the access advisor's record of it) for group
+  // commit, or writes both now when sync or the queue is full.
+  void Store(PackedEvent event, std::optional<AccessRecord> access, bool sync, bool replace);
   // replace: a partial version of the record may exist (see InsertEvent).
-  void WriteNow(const PackedEvent& event, bool replace);
+  void WriteNow(const PackedEvent& event, const std::optional<AccessRecord>& access,
+                bool replace);
 
   store::Database& db_;
   const Options options_;
@@ -84,6 +89,7 @@ class StoreAuditSink final : public server::AuditSink {
   // The queue length that wakes the writer before its interval ends.
   size_t EarlyFlushAt() const;
   std::vector<PackedEvent> queue_;  // guarded by mu_
+  std::vector<AccessRecord> access_queue_;  // guarded by mu_; stored with queue_
   bool stopping_ = false;         // guarded by mu_
   size_t sync_writes_ = 0;        // guarded by mu_
   size_t queued_writes_ = 0;      // guarded by mu_

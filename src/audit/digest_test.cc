@@ -1,0 +1,456 @@
+// Digest files: their format, the chain TrailDelivery and DigestWriter
+// build, signing keys, and offline validation of tampered trail
+// directories.
+#include "rampart/audit/digest.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "audit/digest_io.h"
+#include "audit/trails_internal.h"
+#include "rampart/audit/delivery.h"
+#include "rampart/audit/digest_validate.h"
+#include "rampart/audit/event_store.h"
+#include "rampart/audit/signing_keys.h"
+#include "rampart/core/encoding.h"
+#include "rampart/crypto/digest.h"
+
+namespace rampart::audit {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr std::string_view kAccount = "111122223333";
+
+TimePoint At(int64_t seconds) { return TimePoint(std::chrono::seconds(seconds)); }
+
+std::string ReadFile(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void WriteFile(const fs::path& p, const std::string& bytes) {
+  std::ofstream out(p, std::ios::binary | std::ios::trunc);
+  out << bytes;
+}
+
+TEST(DigestFormatTest, ObjectKeyFollowsCloudTrailLayout) {
+  EXPECT_EQ(DigestObjectKey("", "111122223333", "eu-west-1", "my_trail", "us-east-1",
+                            At(1764331505)),
+            "AWSLogs/111122223333/CloudTrail-Digest/eu-west-1/2025/11/28/"
+            "111122223333_CloudTrail-Digest_eu-west-1_my_trail_us-east-1_20251128T120505Z.json.gz");
+  EXPECT_TRUE(DigestObjectKey("pre/fix", "1", "r", "t", "h", At(0)).starts_with("pre/fix/AWSLogs/"));
+}
+
+TEST(DigestFormatTest, FirstDigestHasNullPreviousFields) {
+  DigestContents d;
+  d.account_id = std::string(kAccount);
+  d.start = At(1000);
+  d.end = At(4600);
+  d.bucket = "logs";
+  d.object = "AWSLogs/x.json.gz";
+  d.fingerprint = "abc";
+  auto parsed = json::Parse(DigestJson(d));
+  ASSERT_TRUE(parsed.ok());
+  for (std::string_view f : {"previousDigestS3Bucket", "previousDigestS3Object",
+                             "previousDigestHashValue", "previousDigestHashAlgorithm",
+                             "previousDigestSignature", "newestEventTime", "oldestEventTime"}) {
+    ASSERT_NE(parsed->find(f), nullptr) << f;
+    EXPECT_TRUE(parsed->find(f)->is_null()) << f;
+  }
+  EXPECT_EQ(parsed->get_string("digestStartTime"), "1970-01-01T00:16:40Z");
+  EXPECT_EQ(parsed->get_string("digestEndTime"), "1970-01-01T01:16:40Z");
+  EXPECT_EQ(parsed->get_string("digestSignatureAlgorithm"), "SHA256withRSA");
+  EXPECT_TRUE(parsed->find("logFiles")->as_array().empty());
+
+  d.previous_bucket = "logs";
+  d.previous_object = "AWSLogs/prev.json.gz";
+  d.previous_hash_hex = std::string(64, 'a');
+  d.previous_signature_hex = "beef";
+  d.log_files.push_back({"logs", "AWSLogs/a.json.gz", std::string(64, 'b'), 2000, 3000});
+  d.log_files.push_back({"logs", "AWSLogs/b.json.gz", std::string(64, 'c'), 1000, 2500});
+  parsed = json::Parse(DigestJson(d));
+  ASSERT_TRUE(parsed.ok());
+  EXPECT_EQ(parsed->get_string("previousDigestHashAlgorithm"), "SHA-256");
+  EXPECT_EQ(parsed->get_string("previousDigestSignature"), "beef");
+  EXPECT_EQ(parsed->get_string("oldestEventTime"), "1970-01-01T00:00:01Z");
+  EXPECT_EQ(parsed->get_string("newestEventTime"), "1970-01-01T00:00:03Z");
+  const json::Value& f = parsed->find("logFiles")->as_array()[0];
+  EXPECT_EQ(f.get_string("s3Object"), "AWSLogs/a.json.gz");
+  EXPECT_EQ(f.get_string("hashAlgorithm"), "SHA-256");
+}
+
+TEST(DigestFormatTest, StringToSignMatchesTheCliValidator) {
+  std::string json = "{\"a\":1}";
+  EXPECT_EQ(DigestStringToSign("2026-01-01T00:00:00Z", "b", "k/x.json.gz", json, ""),
+            "2026-01-01T00:00:00Z\nb/k/x.json.gz\n" + crypto::Sha256Hex(json) + "\nnull");
+  EXPECT_TRUE(DigestStringToSign("t", "b", "k", json, "ab12").ends_with("\nab12"));
+}
+
+TEST(DigestIoTest, GzipRoundTripAndHash) {
+  auto gz = internal::GzipBytes("hello digest");
+  ASSERT_TRUE(gz.ok());
+  EXPECT_EQ(*internal::GunzipBytes(*gz, 100), "hello digest");
+  EXPECT_EQ(*internal::Sha256OfGunzipped(*gz), crypto::Sha256Hex("hello digest"));
+  EXPECT_FALSE(internal::GunzipBytes(*gz, 5).ok());
+  EXPECT_FALSE(internal::Sha256OfGunzipped("not gzip at all").ok());
+  EXPECT_FALSE(internal::Sha256OfGunzipped(gz->substr(0, gz->size() / 2)).ok());
+  EXPECT_FALSE(internal::Sha256OfGunzipped("").ok());
+}
+
+class SigningKeysTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto db = store::OpenSqlite({.path = ":memory:"});
+    ASSERT_TRUE(db.ok());
+    db_ = std::move(db).value();
+    ASSERT_TRUE(SigningKeys::Migrate(*db_).ok());
+  }
+  std::unique_ptr<store::Database> db_;
+  SecretBytes root_{std::string(32, 'k')};
+};
+
+TEST_F(SigningKeysTest, SignsVerifiablyAndRotates) {
+  SigningKeys keys(*db_, root_, {.rotation = std::chrono::seconds(100)});
+  auto sig = keys.Sign("us-east-1", At(1000), "data");
+  ASSERT_TRUE(sig.ok()) << sig.status().ToString();
+  auto current = keys.Current("us-east-1", At(1050));
+  ASSERT_TRUE(current.ok());
+  EXPECT_EQ(current->fingerprint, sig->fingerprint);
+  EXPECT_EQ(current->fingerprint.size(), 32u);
+  EXPECT_EQ(current->fingerprint, PublicKeyFingerprint(current->pkcs1_der));
+  EXPECT_EQ(current->valid_from, 1000);
+  EXPECT_EQ(current->valid_to, 1100);
+  EXPECT_TRUE(VerifySha256WithRsa(current->pkcs1_der, "data", sig->signature));
+  EXPECT_FALSE(VerifySha256WithRsa(current->pkcs1_der, "datA", sig->signature));
+  EXPECT_FALSE(VerifySha256WithRsa("garbage", "data", sig->signature));
+
+  auto rotated = keys.Current("us-east-1", At(1100));
+  ASSERT_TRUE(rotated.ok());
+  EXPECT_NE(rotated->fingerprint, current->fingerprint);
+  auto other_region = keys.Current("eu-west-1", At(1100));
+  ASSERT_TRUE(other_region.ok());
+  EXPECT_NE(other_region->fingerprint, rotated->fingerprint);
+
+  auto both = keys.List("us-east-1", 1000, 1100);
+  ASSERT_TRUE(both.ok());
+  ASSERT_EQ(both->size(), 2u);
+  EXPECT_EQ((*both)[0].fingerprint, rotated->fingerprint);  // newest first
+  auto only_old = keys.List("us-east-1", 1000, 1099);
+  ASSERT_EQ(only_old->size(), 1u);
+  EXPECT_EQ((*only_old)[0].fingerprint, current->fingerprint);
+}
+
+TEST_F(SigningKeysTest, PrivateKeysNeedTheRootKey) {
+  SigningKeys keys(*db_, root_, {});
+  ASSERT_TRUE(keys.Sign("us-east-1", At(1000), "x").ok());
+  SecretBytes other(std::string(32, 'z'));
+  SigningKeys wrong(*db_, other, {});
+  EXPECT_FALSE(wrong.Sign("us-east-1", At(1001), "x").ok());
+}
+
+// A trail with validation on, delivering through TrailDelivery with a
+// DigestWriter, on a clock the test moves.
+class DigestChainTest : public ::testing::Test {
+ protected:
+  static constexpr int kPeriod = 10;
+
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("rampart_digest_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    auto db = store::OpenSqlite({.path = ":memory:"});
+    ASSERT_TRUE(db.ok());
+    db_ = std::move(db).value();
+    ASSERT_TRUE(MigrateEventStore(*db_).ok());
+    ASSERT_TRUE(SigningKeys::Migrate(*db_).ok());
+    ASSERT_TRUE(DigestWriter::Migrate(*db_).ok());
+    keys_ = std::make_unique<SigningKeys>(*db_, root_, SigningKeys::Options{});
+    digests_ = std::make_unique<DigestWriter>(
+        *db_, *keys_,
+        DigestWriter::Options{.trails_dir = dir_.string(), .period = std::chrono::seconds(kPeriod)});
+    delivery_ = std::make_unique<TrailDelivery>(
+        *db_, clock_,
+        TrailDelivery::Options{.trails_dir = dir_.string(), .digests = digests_.get()});
+    internal::TrailRow t;
+    t.account_id = std::string(kAccount);
+    t.home_region = "us-east-1";
+    t.name = "audit-trail";
+    t.bucket = "logs";
+    t.logging = true;
+    t.multi_region = true;
+    t.start_logging_time = Now();
+    ASSERT_TRUE(db_->Write([&](store::Tx& tx) -> Status {
+      RETURN_IF_ERROR(internal::InsertTrail(tx, t));
+      return SetLogFileValidation(tx, t.account_id, t.name, true, t.start_logging_time);
+    }).ok());
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  int64_t Now() const {
+    return std::chrono::duration_cast<std::chrono::seconds>(clock_.Now().time_since_epoch())
+        .count();
+  }
+
+  void AddEvent(std::string_view region) {
+    Event ev;
+    ev.event_id = "ev-" + std::to_string(++events_);
+    ev.account_id = std::string(kAccount);
+    ev.time_ms = Now() * 1000;
+    ev.event_name = "CreateUser";
+    ev.event_source = "iam.amazonaws.com";
+    ev.record = json::Value::MakeObject();
+    ev.record.set("eventID", ev.event_id);
+    ev.record.set("awsRegion", region);
+    ASSERT_TRUE(db_->Write([&](store::Tx& tx) { return InsertEvent(tx, ev); }).ok());
+  }
+
+  // One period: an event (unless quiet), a delivery, then the clock moves
+  // and the next delivery writes the digest.
+  void Period(bool quiet = false) {
+    if (!quiet) AddEvent("us-east-1");
+    ASSERT_TRUE(delivery_->DeliverOnce().ok());
+    clock_.Advance(std::chrono::seconds(kPeriod));
+    ASSERT_TRUE(delivery_->DeliverOnce().ok());
+  }
+
+  ValidateReport Validate() {
+    ValidateOptions o;
+    o.trail_dir = (dir_ / "logs").string();
+    auto keys = keys_->List("us-east-1", 0, INT64_MAX / 2);
+    EXPECT_TRUE(keys.ok());
+    o.keys = *keys;
+    auto r = ValidateTrailDir(o);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? std::move(*r) : ValidateReport{};
+  }
+
+  // Digest keys under the bucket, oldest first.
+  std::vector<std::string> DigestKeys() {
+    std::vector<std::string> out;
+    for (const auto& e : fs::recursive_directory_iterator(dir_ / "logs")) {
+      std::string p = e.path().string();
+      if (p.ends_with(".json.gz") && p.find("CloudTrail-Digest") != std::string::npos) {
+        out.push_back(fs::relative(e.path(), dir_ / "logs").generic_string());
+      }
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
+  json::Value ReadDigest(const std::string& key) {
+    auto text = internal::GunzipBytes(ReadFile(dir_ / "logs" / key), 1 << 20);
+    EXPECT_TRUE(text.ok());
+    auto v = json::Parse(*text);
+    EXPECT_TRUE(v.ok());
+    return *v;
+  }
+
+  // Statuses by location (s3://logs/<key>).
+  static std::map<std::string, std::string> Statuses(const ValidateReport& r) {
+    std::map<std::string, std::string> out;
+    for (const ChainReport& c : r.chains) {
+      for (const FileReport& f : c.files) {
+        out[f.location] = std::string(FileStatusName(f.status));
+      }
+    }
+    return out;
+  }
+
+  fs::path dir_;
+  OffsetClock clock_;
+  SecretBytes root_{std::string(32, 'r')};
+  std::unique_ptr<store::Database> db_;
+  std::unique_ptr<SigningKeys> keys_;
+  std::unique_ptr<DigestWriter> digests_;
+  std::unique_ptr<TrailDelivery> delivery_;
+  int events_ = 0;
+};
+
+TEST_F(DigestChainTest, ChainLinksEveryPeriodAndValidates) {
+  Period();
+  Period(/*quiet=*/true);  // no log file: a digest all the same
+  Period();
+  auto keys = DigestKeys();
+  ASSERT_EQ(keys.size(), 3u);
+  json::Value first = ReadDigest(keys[0]);
+  json::Value second = ReadDigest(keys[1]);
+  json::Value third = ReadDigest(keys[2]);
+  EXPECT_TRUE(first.find("previousDigestSignature")->is_null());
+  EXPECT_EQ(first.find("logFiles")->as_array().size(), 1u);
+  EXPECT_EQ(second.find("logFiles")->as_array().size(), 0u);
+  EXPECT_EQ(second.get_string("previousDigestS3Object"), keys[0]);
+  EXPECT_EQ(second.get_string("digestStartTime"), first.get_string("digestEndTime"));
+  EXPECT_EQ(third.get_string("previousDigestS3Object"), keys[1]);
+  EXPECT_EQ(second.get_string("previousDigestHashValue"),
+            *internal::Sha256OfGunzipped(ReadFile(dir_ / "logs" / keys[0])));
+  EXPECT_EQ(second.get_string("previousDigestSignature"),
+            ReadFile(dir_ / "logs" / (keys[0] + ".sig")));
+  EXPECT_EQ(first.get_string("digestS3Object"), keys[0]);
+
+  // The log file's hash is over its uncompressed contents.
+  const json::Value& log = first.find("logFiles")->as_array()[0];
+  EXPECT_EQ(log.get_string("hashValue"),
+            *internal::Sha256OfGunzipped(ReadFile(dir_ / "logs" / std::string(log.get_string("s3Object")))));
+
+  ValidateReport r = Validate();
+  EXPECT_TRUE(r.ok());
+  EXPECT_EQ(r.valid_digests, 3);
+  EXPECT_EQ(r.valid_logs, 2);
+}
+
+TEST_F(DigestChainTest, DetectsModifiedAndDeletedLogs) {
+  Period();
+  Period();
+  auto keys = DigestKeys();
+  ASSERT_EQ(keys.size(), 2u);
+  std::string log0(ReadDigest(keys[0]).find("logFiles")->as_array()[0].get_string("s3Object"));
+  std::string log1(ReadDigest(keys[1]).find("logFiles")->as_array()[0].get_string("s3Object"));
+  WriteFile(dir_ / "logs" / log0, *internal::GzipBytes("{\"Records\":[]}"));
+  fs::remove(dir_ / "logs" / log1);
+  ValidateReport r = Validate();
+  EXPECT_FALSE(r.ok());
+  auto st = Statuses(r);
+  EXPECT_EQ(st["s3://logs/" + log0], "modified");
+  EXPECT_EQ(st["s3://logs/" + log1], "deleted");
+  EXPECT_EQ(r.valid_digests, 2);
+  EXPECT_EQ(r.invalid_logs, 2);
+}
+
+TEST_F(DigestChainTest, DetectsMovedAndMissingDigests) {
+  Period();
+  Period();
+  Period();
+  Period();
+  auto keys = DigestKeys();
+  ASSERT_EQ(keys.size(), 4u);
+  // Move the second digest (and its signature) elsewhere in the bucket.
+  fs::create_directories(dir_ / "logs" / "elsewhere");
+  std::string moved_key = "elsewhere/" + fs::path(keys[1]).filename().string();
+  fs::rename(dir_ / "logs" / keys[1], dir_ / "logs" / moved_key);
+  fs::rename(dir_ / "logs" / (keys[1] + ".sig"), dir_ / "logs" / (moved_key + ".sig"));
+  // Cut the chain's start off.
+  fs::remove(dir_ / "logs" / keys[0]);
+  ValidateReport r = Validate();
+  EXPECT_FALSE(r.ok());
+  auto st = Statuses(r);
+  EXPECT_EQ(st["s3://logs/" + keys[3]], "valid");
+  EXPECT_EQ(st["s3://logs/" + keys[2]], "valid");
+  EXPECT_EQ(st["s3://logs/" + moved_key], "moved");
+  EXPECT_EQ(st["s3://logs/" + keys[0]], "missing");
+  EXPECT_EQ(r.invalid_digests, 2);
+  // The moved digest's log file is still checked (and valid).
+  EXPECT_EQ(r.valid_logs, 3);
+}
+
+TEST_F(DigestChainTest, DetectsForgedDigestsAndUntrustedKeys) {
+  Period();
+  Period();
+  auto keys = DigestKeys();
+  // Rewrite the newest digest without the log file: the signature breaks.
+  json::Value d = ReadDigest(keys[1]);
+  d.set("logFiles", json::Value::MakeArray());
+  WriteFile(dir_ / "logs" / keys[1], *internal::GzipBytes(json::Write(d)));
+  ValidateReport r = Validate();
+  auto st = Statuses(r);
+  EXPECT_EQ(st["s3://logs/" + keys[1]], "modified");
+  EXPECT_EQ(st["s3://logs/" + keys[0]], "valid");  // found as the next older digest
+
+  // Without the right public key nothing validates.
+  ValidateOptions o;
+  o.trail_dir = (dir_ / "logs").string();
+  auto none = ValidateTrailDir(o);
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(none->valid_digests, 0);
+  EXPECT_EQ(none->invalid_digests, 2);
+}
+
+TEST_F(DigestChainTest, StoppedTrailGetsAFinalDigestThenANewChain) {
+  Period();
+  AddEvent("us-east-1");
+  // Stopped a little ahead, so that events up to the stop keep arriving a
+  // delivery late (as the StopLogging call's own record does).
+  int64_t stop = Now() + 2;
+  ASSERT_TRUE(db_->Write([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(auto s, tx.Prepare("UPDATE audit_trails SET logging = 0, stop_logging_time = ?"));
+    return s->Bind(1, stop).Run();
+  }).ok());
+  for (int i = 0; i < 3; ++i) {
+    clock_.Advance(std::chrono::seconds(1));
+    ASSERT_TRUE(delivery_->DeliverOnce().ok());
+    AddEvent("us-east-1");
+  }
+  // Final digests, before a full period, for what arrived; one chain.
+  auto keys = DigestKeys();
+  ASSERT_GE(keys.size(), 3u);
+  for (size_t i = 1; i < keys.size(); ++i) {
+    EXPECT_EQ(ReadDigest(keys[i]).get_string("previousDigestS3Object"), keys[i - 1]);
+  }
+  clock_.Advance(std::chrono::seconds(kPeriod * 3));
+  ASSERT_TRUE(delivery_->DeliverOnce().ok());
+  EXPECT_EQ(DigestKeys().size(), keys.size());  // nothing while stopped
+
+  ASSERT_TRUE(db_->Write([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(auto s, tx.Prepare("UPDATE audit_trails SET logging = 1, start_logging_time = ?"));
+    return s->Bind(1, Now()).Run();
+  }).ok());
+  Period();
+  auto after = DigestKeys();
+  ASSERT_EQ(after.size(), keys.size() + 1);
+  EXPECT_TRUE(ReadDigest(after.back()).find("previousDigestS3Object")->is_null());
+  ValidateReport r = Validate();
+  EXPECT_TRUE(r.ok());
+  EXPECT_EQ(r.valid_digests, static_cast<int>(after.size()));
+  ASSERT_EQ(r.chains.size(), 1u);
+  EXPECT_EQ(r.chains[0].notes.size(), 1u);  // the gap while stopped
+}
+
+TEST_F(DigestChainTest, OtherRegionsGetTheirOwnChain) {
+  AddEvent("eu-west-1");
+  Period();
+  auto keys = DigestKeys();
+  ASSERT_EQ(keys.size(), 2u);
+  EXPECT_NE(keys[0].find("/eu-west-1/"), std::string::npos);
+  EXPECT_NE(keys[1].find("/us-east-1/"), std::string::npos);
+  json::Value eu = ReadDigest(keys[0]);
+  auto eu_key = keys_->Current("eu-west-1", clock_.Now());
+  EXPECT_EQ(eu.get_string("digestPublicKeyFingerprint"), eu_key->fingerprint);
+}
+
+TEST(PublicKeysJsonTest, ReadsTheCliOutput) {
+  auto db = store::OpenSqlite({.path = ":memory:"});
+  ASSERT_TRUE(db.ok());
+  ASSERT_TRUE(SigningKeys::Migrate(**db).ok());
+  SecretBytes root(std::string(32, 'q'));
+  SigningKeys keys(**db, root, {});
+  auto k = keys.Current("us-east-1", At(1700000000));
+  ASSERT_TRUE(k.ok());
+  // The CLI prints the blob (base64 text of the DER) in base64 again.
+  std::string cli = R"({"PublicKeyList":[{"Value":")" + Base64Encode(Base64Encode(k->pkcs1_der)) +
+                    R"(","ValidityStartTime":"2023-11-14T22:13:20+00:00","ValidityEndTime":)" +
+                    std::to_string(k->valid_to) + R"(,"Fingerprint":")" + k->fingerprint +
+                    R"("}]})";
+  auto parsed = ParsePublicKeysJson(cli);
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  ASSERT_EQ(parsed->size(), 1u);
+  EXPECT_EQ((*parsed)[0].pkcs1_der, k->pkcs1_der);
+  EXPECT_EQ((*parsed)[0].valid_from, 1700000000);
+  EXPECT_EQ((*parsed)[0].valid_to, k->valid_to);
+
+  std::string lying = cli;
+  lying.replace(lying.find(k->fingerprint), 4, "ffff");
+  EXPECT_FALSE(ParsePublicKeysJson(lying).ok());
+  EXPECT_FALSE(ParsePublicKeysJson("[]").ok());
+  EXPECT_FALSE(ParsePublicKeysJson("{\"PublicKeyList\":[{\"Value\":\"!!\"}]}").ok());
+}
+
+}  // namespace
+}  // namespace rampart::audit
