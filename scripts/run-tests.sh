@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: unit tests (Release), unit tests under ASan/UBSan,
 # bounded fuzzing of every parser, and the real-client integration tests.
-# Ends with one line "summary: N passed, M failed".
+# Ends with one line "summary: N passed, M failed, K skipped"; skipped
+# tests are listed with their reasons, never hidden.
 set -uo pipefail
 BUILD=${1:-build}
 ASAN_BUILD=${2:-build-asan}
@@ -10,6 +11,7 @@ cd "$(dirname "$0")/.."
 
 passed=0
 failed=0
+skipped=0
 stage_fail=()
 
 count_ctest() {  # $1 = log file
@@ -53,17 +55,19 @@ done
 
 echo "== integration tests (real aws CLI and boto3)"
 RAMPART_BIN="$PWD/$BUILD/bin/rampart" RAMPART_BUILD="$PWD/$BUILD" \
-  /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration 2>&1 | tee /tmp/rampart-pytest.log
+  /usr/bin/python3 -m pytest -q -rs -p no:cacheprovider tests/integration 2>&1 | tee /tmp/rampart-pytest.log
 [ "${PIPESTATUS[0]}" -eq 0 ] || stage_fail+=("integration")
 line=$(tail -1 /tmp/rampart-pytest.log)
 p=$(grep -Eo '[0-9]+ passed' <<<"$line" | grep -Eo '[0-9]+' || echo 0)
 f=$(grep -Eo '[0-9]+ (failed|error|errors)' <<<"$line" | grep -Eo '[0-9]+' | paste -sd+ | bc 2>/dev/null || echo 0)
+s=$(grep -Eo '[0-9]+ skipped' <<<"$line" | grep -Eo '[0-9]+' || echo 0)
 passed=$((passed + ${p:-0}))
 failed=$((failed + ${f:-0}))
+skipped=$((skipped + ${s:-0}))
 
 if [ ${#stage_fail[@]} -gt 0 ]; then
   echo "failed stages: ${stage_fail[*]}"
   [ "$failed" -gt 0 ] || failed=1
 fi
-echo "summary: $passed passed, $failed failed"
+echo "summary: $passed passed, $failed failed, $skipped skipped"
 [ ${#stage_fail[@]} -eq 0 ]
