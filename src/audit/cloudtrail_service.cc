@@ -13,6 +13,7 @@ void CloudTrailService::Register(server::Registry& registry) {
                });
   internal::Deps deps;
   deps.db = &db_;
+  deps.organizations = organizations_;
   if (delivery_ != nullptr) deps.wake_delivery = [d = delivery_] { d->Wake(); };
   internal::RegisterTrails(registry, deps);
   if (keys_ != nullptr) keys_->Register(registry);

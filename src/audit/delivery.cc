@@ -79,8 +79,13 @@ std::string FileId() {
   return id.substr(0, 16);
 }
 
+// A log file of the events of account (the trail's own, or for an
+// organization trail the member account whose events these are) in
+// region. Organization trails put the organization id before the account,
+// as CloudTrail does.
 std::filesystem::path LogFilePath(const std::string& trails_dir, const TrailRow& trail,
-                                  std::string_view region, TimePoint now) {
+                                  std::string_view account, std::string_view region,
+                                  TimePoint now) {
   std::time_t t = std::chrono::system_clock::to_time_t(now);
   std::tm tm{};
   gmtime_r(&t, &tm);
@@ -90,8 +95,10 @@ std::filesystem::path LogFilePath(const std::string& trails_dir, const TrailRow&
                 tm.tm_mday, tm.tm_hour, tm.tm_min);
   std::filesystem::path p = std::filesystem::path(trails_dir) / trail.bucket;
   if (!trail.prefix.empty()) p /= trail.prefix;
-  p = p / "AWSLogs" / trail.account_id / "CloudTrail" / std::string(region) / day;
-  return p / (trail.account_id + "_CloudTrail_" + std::string(region) + "_" + stamp + "_" +
+  p /= "AWSLogs";
+  if (!trail.organization_id.empty()) p /= trail.organization_id;
+  p = p / std::string(account) / "CloudTrail" / std::string(region) / day;
+  return p / (std::string(account) + "_CloudTrail_" + std::string(region) + "_" + stamp + "_" +
               FileId() + ".json.gz");
 }
 
@@ -104,8 +111,30 @@ DigestLogFile DigestEntry(const std::string& trails_dir, const TrailRow& trail,
                        crypto::Sha256Hex(body), span_ms.first, span_ms.second};
 }
 
-bool TrailTakes(const TrailRow& trail, const SequencedEvent& ev) {
-  if (ev.account_id != trail.account_id) return false;
+// The organization of each account, asked once per delivery pass.
+class Memberships {
+ public:
+  explicit Memberships(const iam::OrganizationView* view) : view_(view) {}
+  bool InOrganization(const std::string& account, const std::string& org_id) {
+    if (view_ == nullptr) return false;
+    auto it = org_of_.find(account);
+    if (it == org_of_.end()) {
+      auto placement = view_->PlacementOf(account);
+      it = org_of_.emplace(account, placement.ok() ? placement->org_id : std::string()).first;
+    }
+    return it->second == org_id;
+  }
+
+ private:
+  const iam::OrganizationView* view_;
+  std::map<std::string, std::string> org_of_;
+};
+
+bool TrailTakes(const TrailRow& trail, const SequencedEvent& ev, Memberships& members) {
+  bool ours = trail.organization_id.empty()
+                  ? ev.account_id == trail.account_id
+                  : members.InOrganization(ev.account_id, trail.organization_id);
+  if (!ours) return false;
   if (!trail.multi_region && ev.region != trail.home_region) return false;
   if (!trail.include_global) {
     for (std::string_view g : kGlobalSources) {
@@ -117,34 +146,37 @@ bool TrailTakes(const TrailRow& trail, const SequencedEvent& ev) {
   return internal::SelectorsMatch(trail, ev.read_only, ev.event_source);
 }
 
-// Writes one file per region of the trail's pending events; returns the
-// number of files and advances trail.delivered_seq.
+// Writes one file per account and region of the trail's pending events;
+// returns the number of files and advances trail.delivered_seq.
 Result<int> DeliverTrail(store::Database& db, const std::string& trails_dir, TrailRow& trail,
-                         TimePoint now, DigestWriter* digests) {
+                         TimePoint now, DigestWriter* digests, Memberships& members) {
+  using Place = std::pair<std::string, std::string>;  // account, region
   int files = 0;
   while (true) {
     ASSIGN_OR_RETURN(auto events, EventsAfter(db, trail.delivered_seq, kBatch));
     if (events.empty()) break;
-    std::map<std::string, std::string> by_region;  // region -> comma-separated records
-    std::map<std::string, std::pair<int64_t, int64_t>> spans;  // region -> oldest, newest ms
+    std::map<Place, std::string> bodies;  // comma-separated records
+    std::map<Place, std::pair<int64_t, int64_t>> spans;  // oldest, newest ms
     for (const SequencedEvent& ev : events) {
-      if (!TrailTakes(trail, ev)) continue;
-      auto& span = spans.try_emplace(ev.region, ev.time_ms, ev.time_ms).first->second;
+      if (!TrailTakes(trail, ev, members)) continue;
+      Place place{ev.account_id, ev.region};
+      auto& span = spans.try_emplace(place, ev.time_ms, ev.time_ms).first->second;
       span = {std::min(span.first, ev.time_ms), std::max(span.second, ev.time_ms)};
-      std::string& body = by_region[ev.region];
+      std::string& body = bodies[place];
       if (!body.empty()) body += ',';
       body += ev.record;
     }
-    for (const auto& [region, records] : by_region) {
+    for (const auto& [place, records] : bodies) {
       std::string body = "{\"Records\":[" + records + "]}";
       ASSIGN_OR_RETURN(std::string gz, Gzip(body));
-      std::filesystem::path path = LogFilePath(trails_dir, trail, region, now);
+      std::filesystem::path path = LogFilePath(trails_dir, trail, place.first, place.second, now);
       RETURN_IF_ERROR(WriteFileAtomically(path, gz));
       ++files;
-      if (digests != nullptr) {
+      // Organization trails have no log file validation (trails.cc refuses it).
+      if (digests != nullptr && trail.organization_id.empty()) {
         RETURN_IF_ERROR(digests->AddLogFile(
-            trail.account_id, trail.name, region,
-            DigestEntry(trails_dir, trail, path, body, spans[region]), now));
+            trail.account_id, trail.name, place.second,
+            DigestEntry(trails_dir, trail, path, body, spans[place]), now));
       }
     }
     trail.delivered_seq = events.back().seq;
@@ -210,9 +242,10 @@ Result<int> TrailDelivery::DeliverOnce() {
   }));
   TimePoint now = clock_.Now();
   int total = 0;
+  Memberships members(options_.organizations);
   for (TrailRow& trail : trails) {
     int64_t old_seq = trail.delivered_seq;
-    auto files = DeliverTrail(db_, options_.trails_dir, trail, now, options_.digests);
+    auto files = DeliverTrail(db_, options_.trails_dir, trail, now, options_.digests, members);
     std::string error = files.ok() ? std::string() : files.status().message();
     if (!files.ok()) log::Warn("trail delivery failed", {{"trail", trail.name}, {"error", error}});
     RETURN_IF_ERROR(SaveProgress(db_, trail, old_seq, files.ok() && *files > 0, error,

@@ -129,7 +129,13 @@ DROP TABLE audit_event_resources;
 DROP TABLE audit_events;
 )sql";
 
-const store::Migration kMigrations[] = {{1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}};
+// Version 4: organization trails (trails.cc) name their organization.
+constexpr std::string_view kSchemaV4 = R"sql(
+ALTER TABLE audit_trails ADD COLUMN organization_id TEXT NOT NULL DEFAULT '';
+)sql";
+
+const store::Migration kMigrations[] = {
+    {1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}, {4, kSchemaV4}};
 
 struct KeyName {
   std::string_view name;

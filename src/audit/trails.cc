@@ -82,11 +82,33 @@ Status RejectUnsupported(const json::Value& in) {
                              "Rampart does not support " + std::string(member) + " on trails.");
     }
   }
+  return Status::Ok();
+}
+
+// IsOrganizationTrail: only the management account of an organization may
+// make its trail record every account of the organization.
+Status ApplyOrganization(const json::Value& in, const Deps& deps, TrailRow& row) {
   const json::Value* org = in.find("IsOrganizationTrail");
-  if (org != nullptr && org->is_bool() && org->as_bool()) {
-    return Status::Modeled("UnsupportedOperationException",
-                           "Organization trails are not supported yet.");
+  if (org == nullptr || !org->is_bool()) return Status::Ok();
+  if (!org->as_bool()) {
+    row.organization_id.clear();
+    return Status::Ok();
   }
+  if (deps.organizations == nullptr) {
+    return Status::Modeled("UnsupportedOperationException",
+                           "Organization trails are not available on this server.");
+  }
+  ASSIGN_OR_RETURN(iam::OrgPlacement placement, deps.organizations->PlacementOf(row.account_id));
+  if (placement.org_id.empty()) {
+    return Status::Modeled("OrganizationsNotInUseException",
+                           "This account is not a member of an organization.");
+  }
+  if (!placement.management) {
+    return Status::Modeled("NotOrganizationMasterAccountException",
+                           "Only the management account of the organization can create or "
+                           "update an organization trail.");
+  }
+  row.organization_id = placement.org_id;
   return Status::Ok();
 }
 
@@ -96,8 +118,9 @@ bool BoolOr(const json::Value& in, std::string_view member, bool fallback) {
 }
 
 // Applies the destination members of CreateTrail/UpdateTrail to row.
-Status ApplySettings(const json::Value& in, TrailRow& row) {
+Status ApplySettings(const json::Value& in, const Deps& deps, TrailRow& row) {
   RETURN_IF_ERROR(RejectUnsupported(in));
+  RETURN_IF_ERROR(ApplyOrganization(in, deps, row));
   if (const json::Value* bucket = in.find("S3BucketName"); bucket != nullptr) {
     if (!bucket->is_string() || !ValidBucketName(bucket->as_string())) {
       return Status::Modeled("InvalidS3BucketNameException",
@@ -119,6 +142,11 @@ Status ApplySettings(const json::Value& in, TrailRow& row) {
     return Status::Modeled("InvalidParameterCombinationException",
                            "A multi-region trail must include global service events.");
   }
+  if (!row.organization_id.empty() && row.log_file_validation) {
+    return Status::Modeled("UnsupportedOperationException",
+                           "Rampart does not support log file validation on organization "
+                           "trails yet.");
+  }
   return Status::Ok();
 }
 
@@ -131,7 +159,7 @@ json::Value Settings(const TrailRow& row) {
   out.set("IsMultiRegionTrail", row.multi_region);
   out.set("TrailARN", row.Arn());
   out.set("LogFileValidationEnabled", row.log_file_validation);
-  out.set("IsOrganizationTrail", false);
+  out.set("IsOrganizationTrail", !row.organization_id.empty());
   return out;
 }
 
@@ -152,7 +180,7 @@ Result<json::Value> CreateTrail(const Deps& deps, server::RequestContext& ctx,
   row.home_region = std::string(ctx.region());
   row.name = std::string(name);
   RETURN_IF_ERROR(ctx.Authorize("cloudtrail:CreateTrail", row.Arn()));
-  RETURN_IF_ERROR(ApplySettings(in, row));
+  RETURN_IF_ERROR(ApplySettings(in, deps, row));
   row.created_at = NowSeconds(ctx);
   Status st = deps.db->Write([&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(bool taken, TrailNameTaken(tx, row.account_id, row.name));
@@ -198,8 +226,9 @@ Result<TrailRow> Mutate(const Deps& deps, server::RequestContext& ctx, std::stri
 
 Result<json::Value> UpdateTrail(const Deps& deps, server::RequestContext& ctx,
                                 const json::Value& in) {
-  ASSIGN_OR_RETURN(TrailRow row, Mutate(deps, ctx, "cloudtrail:UpdateTrail", in.get_string("Name"),
-                                        [&](store::Tx&, TrailRow& r) { return ApplySettings(in, r); }));
+  auto apply = [&](store::Tx&, TrailRow& r) { return ApplySettings(in, deps, r); };
+  ASSIGN_OR_RETURN(TrailRow row,
+                   Mutate(deps, ctx, "cloudtrail:UpdateTrail", in.get_string("Name"), apply));
   return Settings(row);
 }
 

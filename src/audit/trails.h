@@ -3,6 +3,7 @@
 
 #include <functional>
 
+#include "rampart/iam/engine_authorizer.h"
 #include "rampart/server/context.h"
 #include "rampart/store/store.h"
 
@@ -11,6 +12,8 @@ namespace rampart::audit::internal {
 struct Deps {
   store::Database* db = nullptr;
   std::function<void()> wake_delivery;  // may be empty
+  // Organization trails need it; without it they are unsupported.
+  const iam::OrganizationView* organizations = nullptr;
 };
 
 // Adds the trail operations of CloudTrail.

@@ -33,7 +33,10 @@ struct TrailRow {
   int64_t latest_delivery_time = 0;
   int64_t latest_delivery_attempt = 0;
   std::string latest_delivery_error;
-  int64_t delivered_seq = 0;  // audit_events.seq already delivered
+  int64_t delivered_seq = 0;  // the last event seq already delivered
+  // IsOrganizationTrail: the management account's trail that records every
+  // account of this organization; empty for an account's own trail.
+  std::string organization_id;
   // EnableLogFileValidation; kept in audit_log_validation (digest.cc),
   // filled by the trail handlers, not by the audit_trails queries.
   bool log_file_validation = false;

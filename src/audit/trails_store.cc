@@ -10,7 +10,7 @@ namespace {
 constexpr std::string_view kColumns =
     "account_id, home_region, name, bucket, prefix, include_global, multi_region, logging, "
     "event_selectors, created_at, start_logging_time, stop_logging_time, latest_delivery_time, "
-    "latest_delivery_attempt, latest_delivery_error, delivered_seq";
+    "latest_delivery_attempt, latest_delivery_error, delivered_seq, organization_id";
 
 bool Alnum(char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; }
 
@@ -32,6 +32,7 @@ TrailRow ReadRow(const store::Statement& s) {
   r.latest_delivery_attempt = s.Int(13);
   r.latest_delivery_error = s.Text(14);
   r.delivered_seq = s.Int(15);
+  r.organization_id = s.Text(16);
   return r;
 }
 
@@ -57,7 +58,7 @@ void BindRow(store::Statement& s, const TrailRow& r) {
   s.Bind(8, int64_t{r.logging}).Bind(9, r.event_selectors).Bind(10, r.created_at);
   s.Bind(11, r.start_logging_time).Bind(12, r.stop_logging_time);
   s.Bind(13, r.latest_delivery_time).Bind(14, r.latest_delivery_attempt);
-  s.Bind(15, r.latest_delivery_error).Bind(16, r.delivered_seq);
+  s.Bind(15, r.latest_delivery_error).Bind(16, r.delivered_seq).Bind(17, r.organization_id);
 }
 
 }  // namespace
@@ -173,7 +174,7 @@ Result<bool> TrailNameTaken(store::Tx& tx, std::string_view account, std::string
 
 Status InsertTrail(store::Tx& tx, const TrailRow& row) {
   ASSIGN_OR_RETURN(auto s, tx.Prepare("INSERT INTO audit_trails (" + std::string(kColumns) +
-                                      ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+                                      ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
   BindRow(*s, row);
   return s->Run();
 }
@@ -184,9 +185,9 @@ Status UpdateTrailRow(store::Tx& tx, const TrailRow& row) {
       "prefix = ?, include_global = ?, multi_region = ?, logging = ?, event_selectors = ?, "
       "created_at = ?, start_logging_time = ?, stop_logging_time = ?, "
       "latest_delivery_time = ?, latest_delivery_attempt = ?, latest_delivery_error = ?, "
-      "delivered_seq = ? WHERE account_id = ? AND name = ?"));
+      "delivered_seq = ?, organization_id = ? WHERE account_id = ? AND name = ?"));
   BindRow(*s, row);
-  s->Bind(17, row.account_id).Bind(18, row.name);
+  s->Bind(18, row.account_id).Bind(19, row.name);
   return s->Run();
 }
 

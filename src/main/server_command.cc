@@ -197,13 +197,15 @@ int RunServer(server::Config cfg) {
                                                    .period = TrailDigestPeriod()});
   audit::TrailDelivery delivery(**db, clock, {.trails_dir = cfg.data_dir + "/trails",
                                               .interval = TrailDeliveryInterval(),
-                                              .digests = &digests});
+                                              .digests = &digests,
+                                              .organizations = &org_view});
   audit::EventQueries audit_queries(**db);
   iam_service.SetAuditQueries(&audit_queries);
   account_service.SetAuditQueries(&audit_queries);
   audit::CloudTrailService cloudtrail_service(**db);
   cloudtrail_service.SetDelivery(&delivery);
   cloudtrail_service.SetSigningKeys(&signing_keys);
+  cloudtrail_service.SetOrganizationView(&org_view);
   cloudtrail_service.Register(registry);
   audit::AdvisorService advisor_service(**db);
   advisor_service.Register(registry);

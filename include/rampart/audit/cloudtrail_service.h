@@ -9,6 +9,7 @@
 #include "rampart/audit/delivery.h"
 #include "rampart/audit/signing_keys.h"
 #include "rampart/core/status.h"
+#include "rampart/iam/engine_authorizer.h"
 #include "rampart/server/context.h"
 #include "rampart/store/store.h"
 
@@ -27,6 +28,12 @@ class CloudTrailService {
   // outlives the service. Trails need DigestWriter::Migrate(db) too.
   void SetSigningKeys(SigningKeys* keys) { keys_ = keys; }
 
+  // Lets the management account create organization trails. REQUIRES:
+  // before Register; organizations outlives the service.
+  void SetOrganizationView(const iam::OrganizationView* organizations) {
+    organizations_ = organizations;
+  }
+
   // Adds the CloudTrail handlers. REQUIRES: this outlives registry use.
   void Register(server::Registry& registry);
 
@@ -34,6 +41,7 @@ class CloudTrailService {
   store::Database& db_;
   TrailDelivery* delivery_ = nullptr;
   SigningKeys* keys_ = nullptr;
+  const iam::OrganizationView* organizations_ = nullptr;
 };
 
 }  // namespace rampart::audit

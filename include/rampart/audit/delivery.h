@@ -3,7 +3,8 @@
 //   <data-dir>/trails/<bucket>/[<prefix>/]AWSLogs/<account>/CloudTrail/<region>/
 //     YYYY/MM/DD/<account>_CloudTrail_<region>_<YYYYMMDDTHHmmZ>_<id>.json.gz
 // (the S3 key layout of CloudTrail, with a directory standing in for the
-// bucket). A background thread delivers every interval (CloudTrail: at
+// bucket). An organization trail of the management account writes every
+// member account's events under AWSLogs/<org id>/<account>/CloudTrail/... A background thread delivers every interval (CloudTrail: at
 // most 5 minutes) and once more on Stop().
 //
 // Each trail keeps the seq of the last event it considered, so a restart
@@ -22,6 +23,7 @@
 
 #include "rampart/core/clock.h"
 #include "rampart/core/status.h"
+#include "rampart/iam/engine_authorizer.h"
 #include "rampart/store/store.h"
 
 namespace rampart::audit {
@@ -36,6 +38,9 @@ class TrailDelivery {
     // Told about every log file and asked for due digest files after each
     // delivery (log file integrity validation); may be null. Outlives this.
     DigestWriter* digests = nullptr;
+    // Which organization an account is in, for organization trails; may be
+    // null (then organization trails receive nothing). Outlives this.
+    const iam::OrganizationView* organizations = nullptr;
   };
   // REQUIRES: db and clock outlive the delivery; the audit tables exist.
   TrailDelivery(store::Database& db, const Clock& clock, Options options);
