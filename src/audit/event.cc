@@ -176,6 +176,8 @@ json::Value ResourcesElement(const std::vector<EventResource>& resources,
 
 json::Value TlsDetails(const server::AuditRecord& rec) {
   json::Value tls = json::Value::MakeObject();
+  if (!rec.tls_version.empty()) tls.set("tlsVersion", rec.tls_version);
+  if (!rec.tls_cipher.empty()) tls.set("cipherSuite", rec.tls_cipher);
   if (!rec.host.empty()) tls.set("clientProvidedHostHeader", rec.host);
   return tls;
 }

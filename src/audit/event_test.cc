@@ -189,10 +189,14 @@ TEST(AuditEventTest, TlsDetailsOnlyOverTls) {
   server::AuditRecord r = Rec(&p, "sts", "GetCallerIdentity", nullptr, nullptr);
   r.secure_transport = true;
   r.host = "rampart.example:8443";
+  r.tls_version = "TLSv1.3";
+  r.tls_cipher = "TLS_AES_256_GCM_SHA384";
   Event ev = Build(r);
-  ASSERT_NE(ev.record.find("tlsDetails"), nullptr);
-  EXPECT_EQ(ev.record.find("tlsDetails")->get_string("clientProvidedHostHeader"),
-            "rampart.example:8443");
+  const json::Value* tls = ev.record.find("tlsDetails");
+  ASSERT_NE(tls, nullptr);
+  EXPECT_EQ(tls->get_string("tlsVersion"), "TLSv1.3");
+  EXPECT_EQ(tls->get_string("cipherSuite"), "TLS_AES_256_GCM_SHA384");
+  EXPECT_EQ(tls->get_string("clientProvidedHostHeader"), "rampart.example:8443");
 }
 
 TEST(AuditEventTest, SecretAccessKeyIsHidden) {

@@ -169,6 +169,7 @@ class Connection final : public ConnectionBase,
       stream_.async_handshake(asio::ssl::stream_base::server,
                               [self = this->shared_from_this()](error_code e) {
                                 if (e) return self->Close();
+                                self->NoteTlsSession();
                                 self->WaitForRequest(true);
                               });
     } else {
@@ -183,6 +184,17 @@ class Connection final : public ConnectionBase,
 
  private:
   enum class State { kIdle, kBusy, kClosing, kClosed };
+
+  // Remembers what the handshake negotiated, for the audit trail's
+  // tlsDetails. OpenSSL returns static strings.
+  void NoteTlsSession() {
+    if constexpr (kTls) {
+      SSL* ssl = stream_.native_handle();
+      tls_version_ = SSL_get_version(ssl);
+      const char* cipher = SSL_get_cipher_name(ssl);
+      tls_cipher_ = cipher != nullptr ? cipher : "";
+    }
+  }
 
   beast::tcp_stream& Lowest() { return beast::get_lowest_layer(stream_); }
 
@@ -270,6 +282,8 @@ class Connection final : public ConnectionBase,
     if (!too_large) req.body = std::move(in.body());
     req.remote_ip = remote_ip_;
     req.tls = kTls;
+    req.tls_version = tls_version_;
+    req.tls_cipher = tls_cipher_;
     req.body_too_large = too_large;
     const bool client_keep_alive = in.keep_alive();
     const unsigned version = in.version();
@@ -373,6 +387,8 @@ class Connection final : public ConnectionBase,
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   std::optional<bhttp::response<bhttp::string_body>> response_;
   std::string remote_ip_;
+  const char* tls_version_ = "";
+  const char* tls_cipher_ = "";
   State state_ = State::kIdle;
   bool registered_ = false;
   size_t discarded_ = 0;

@@ -197,7 +197,7 @@ void Dispatcher::HandleApi(const http::Request& req, http::Response& resp) {
                   req.tls, ex.decoded ? &ex.input : nullptr, st.ok() ? &output : nullptr,
                   st.ok() ? nullptr : &st, resp.status,
                   ex.principal == nullptr && ex.credential ? &ex.credential->principal : nullptr,
-                  HeaderOr(req, "Host"), ex.resource_accounts};
+                  HeaderOr(req, "Host"), ex.resource_accounts, req.tls_version, req.tls_cipher};
   d_.audit->Record(rec);
   metrics::RecordRequest(ex.service ? ex.auth.service : std::string_view("unknown"),
                          ex.operation.empty() ? std::string_view("unknown") : ex.operation,

@@ -6,6 +6,7 @@ import os
 import re
 import stat
 import subprocess
+import time
 import urllib.request
 
 import botocore.auth
@@ -314,6 +315,19 @@ def test_tls_with_aws_cli_and_boto3(workdir):
         assert out["Arn"].endswith(":root")
         sts = s.client("sts", verify=cert)
         assert sts.get_caller_identity()["Account"] == out["Account"]
+        # The audit trail says what the handshake negotiated.
+        trail = s.client("cloudtrail", verify=cert)
+        details = None
+        for _ in range(50):
+            events = trail.lookup_events(LookupAttributes=[
+                {"AttributeKey": "EventName", "AttributeValue": "GetCallerIdentity"}])["Events"]
+            if events:
+                details = json.loads(events[0]["CloudTrailEvent"])["tlsDetails"]
+                break
+            time.sleep(0.1)
+        assert details["tlsVersion"] in ("TLSv1.2", "TLSv1.3"), details
+        assert details["cipherSuite"].startswith(("TLS_", "ECDHE-")), details
+        assert details["clientProvidedHostHeader"] == f"127.0.0.1:{s.port}", details
         # A client that does not trust the certificate refuses to talk.
         r = s.aws("sts", "get-caller-identity", check=False)
         assert r.returncode != 0 and "SSL" in r.stderr.upper()

@@ -38,6 +38,9 @@ struct AuditRecord {
   // Other accounts whose resources the call used (RequestContext::
   // resource_accounts); a successful call is recorded in each of them too.
   std::span<const std::string> resource_accounts{};
+  // Over TLS: the negotiated protocol and cipher suite (OpenSSL's names).
+  std::string_view tls_version{};
+  std::string_view tls_cipher{};
 };
 
 class AuditSink {
