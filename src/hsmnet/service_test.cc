@@ -277,6 +277,23 @@ TEST_F(ServiceTest, DeletingOrResettingAUserEndsTheirSessions) {
   EXPECT_EQ(Call(again, change).rv, CKR_ACTION_PROHIBITED);
 }
 
+// A session of a deleted user must not carry over to a new user created
+// under the same name before the old session's next request.
+TEST_F(ServiceTest, ASessionDoesNotSurviveItsUserBeingRecreated) {
+  Session alice = Login("alice", kPassword);
+  Session bob = Login("bob", kPassword);
+  Response gen = Generate(alice, 2);
+  ASSERT_EQ(gen.rv, CKR_OK);
+  ASSERT_EQ(KeyCall(alice, Op::kShareKey, gen.keys[0].key_id, "bob").rv, CKR_OK);
+  Request del;
+  del.op = Op::kDeleteUser;
+  del.name = "bob";
+  ASSERT_EQ(Call(officer_, del).rv, CKR_OK);
+  ASSERT_EQ(CreateUser("bob"), CKR_OK);
+  ASSERT_EQ(KeyCall(alice, Op::kShareKey, gen.keys[0].key_id, "bob").rv, CKR_OK);
+  EXPECT_EQ(Sign(bob, gen.keys[0].key_id).rv, CKR_USER_NOT_LOGGED_IN);
+}
+
 TEST_F(ServiceTest, EveryKeyUseIsAuditedWithoutData) {
   Session alice = Login("alice", kPassword);
   Response aes = Generate(alice, 0);

@@ -4,6 +4,7 @@
 
 #include "hsmnet/rules.h"
 #include "rampart/crypto/password.h"
+#include "rampart/crypto/random.h"
 
 namespace rampart::hsmnet {
 namespace {
@@ -50,6 +51,14 @@ KeyInfo ReadKey(store::Statement& st) {
   k.app_id = st.Text(5);
   k.owner = st.Text(6);
   return k;
+}
+
+// A random positive 62-bit number.
+Result<int64_t> FirstPasswordVersion() {
+  ASSIGN_OR_RETURN(std::string bytes, crypto::RandomBytes(8));
+  uint64_t v = 0;
+  for (char c : bytes) v = (v << 8) | static_cast<unsigned char>(c);
+  return static_cast<int64_t>(v >> 2) + 1;
 }
 
 Result<std::optional<UserRecord>> FindUserTx(store::Tx& tx, std::string_view name) {
@@ -106,9 +115,14 @@ Status HsmState::CreateUser(std::string_view name, std::string_view password, Ro
   return db_.Write([&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(auto existing, FindUserTx(tx, name));
     if (existing) return Status::Validation("user " + std::string(name) + " already exists");
-    ASSIGN_OR_RETURN(auto st, tx.Prepare("INSERT INTO hsm_users (name, role, password_hash) "
-                                         "VALUES (?, ?, ?)"));
-    return st->Bind(1, name).Bind(2, int64_t{static_cast<uint8_t>(role)}).Bind(3, hash).Run();
+    // A random first password version: sessions check it on every request,
+    // so a session of a deleted user cannot continue as a new user of the
+    // same name (whose versions start somewhere else).
+    ASSIGN_OR_RETURN(auto st, tx.Prepare("INSERT INTO hsm_users (name, role, password_hash, "
+                                         "password_version) VALUES (?, ?, ?, ?)"));
+    ASSIGN_OR_RETURN(int64_t version, FirstPasswordVersion());
+    st->Bind(1, name).Bind(2, int64_t{static_cast<uint8_t>(role)}).Bind(3, hash);
+    return st->Bind(4, version).Run();
   });
 }
 
@@ -182,14 +196,28 @@ Result<LoginOutcome> HsmState::Login(std::string_view name, std::string_view pas
     (void)crypto::VerifyPassword(password, "pbkdf2-sha256$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAA");
     return LoginOutcome::kBadPassword;
   }
-  if (found->failed_logins >= options_.max_failed_logins) return LoginOutcome::kLocked;
-  bool good = found->role == role && crypto::VerifyPassword(password, hash);
+  // Count the attempt before checking it, in one statement, so that
+  // parallel connections cannot get more guesses than the limit between
+  // the check and the count.
+  bool reserved = false;
   RETURN_IF_ERROR(db_.Write([&](store::Tx& tx) -> Status {
-    ASSIGN_OR_RETURN(auto st, tx.Prepare(good ? "UPDATE hsm_users SET failed_logins = 0 WHERE name = ?"
-                                              : "UPDATE hsm_users SET failed_logins = failed_logins + 1 "
-                                                "WHERE name = ?"));
-    return st->Bind(1, name).Run();
+    ASSIGN_OR_RETURN(auto st, tx.Prepare("UPDATE hsm_users SET failed_logins = failed_logins + 1 "
+                                         "WHERE name = ? AND failed_logins < ?"));
+    RETURN_IF_ERROR(st->Bind(1, name).Bind(2, int64_t{options_.max_failed_logins}).Run());
+    reserved = st->Changes() == 1;
+    return Status::Ok();
   }));
+  if (!reserved) {
+    (void)crypto::VerifyPassword(password, "pbkdf2-sha256$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAA");
+    return LoginOutcome::kLocked;
+  }
+  bool good = found->role == role && crypto::VerifyPassword(password, hash);
+  if (good) {
+    RETURN_IF_ERROR(db_.Write([&](store::Tx& tx) -> Status {
+      ASSIGN_OR_RETURN(auto st, tx.Prepare("UPDATE hsm_users SET failed_logins = 0 WHERE name = ?"));
+      return st->Bind(1, name).Run();
+    }));
+  }
   if (!good) {
     return found->failed_logins + 1 >= options_.max_failed_logins ? LoginOutcome::kLocked
                                                                   : LoginOutcome::kBadPassword;

@@ -119,12 +119,12 @@ std::chrono::seconds TrailKeyRotation() {
   return std::chrono::seconds(seconds >= 60 && seconds <= 366L * 86400 ? seconds : 30L * 86400);
 }
 
-// RAMPART_BENCH_NO_AUDIT=1 runs without an audit trail, so that
-// bench/audit_cost.sh can measure what auditing costs. Never for real use:
-// the server then keeps no CloudTrail records at all, and says so loudly.
-bool AuditDisabledForBenchmark() {
+// RAMPART_BENCH_NO_AUDIT=1 with --dev runs without an audit trail, so that
+// bench/audit_cost.sh can measure what auditing costs. Outside development
+// mode the variable is refused: a production server always keeps its trail.
+bool AuditDisabledForBenchmark(const server::Config& cfg) {
   const char* env = std::getenv("RAMPART_BENCH_NO_AUDIT");
-  return env != nullptr && std::string_view(env) == "1";
+  return cfg.dev && env != nullptr && std::string_view(env) == "1";
 }
 
 // How often the KMS scheduler deletes expired keys and rotates due keys.
@@ -224,7 +224,7 @@ int RunServer(server::Config cfg) {
   };
   server::NullAuditSink no_audit;
   server::AuditSink* sink = &audit;
-  if (AuditDisabledForBenchmark()) {
+  if (AuditDisabledForBenchmark(cfg)) {
     log::Warn("RAMPART_BENCH_NO_AUDIT=1: no audit records are kept (benchmarking only)");
     sink = &no_audit;
   }

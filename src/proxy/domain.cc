@@ -88,6 +88,12 @@ bool NeedsIdna(std::string_view name) {
 // validity (CONTEXTJ, bidi, disallowed code points, hyphen rules), and
 // A-labels checked by decoding them. The result is the ASCII form.
 Result<std::string> IdnaToAscii(std::string_view name, std::string_view whole) {
+  // libidn2 reads a C string: a NUL or other control byte would make the
+  // name it checks differ from the bytes a client sent (e.g. in an SNI).
+  for (char c : name) {
+    auto b = static_cast<unsigned char>(c);
+    if (b <= 0x20 || b == 0x7f) return BadHost(whole, "control character or space in name");
+  }
   std::string input(name);  // NUL-terminated for libidn2
   char* out = nullptr;
   int rc = idn2_lookup_u8(reinterpret_cast<const uint8_t*>(input.c_str()), reinterpret_cast<uint8_t**>(&out),

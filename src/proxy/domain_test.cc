@@ -105,7 +105,12 @@ TEST(NormalizeHost, RejectsHostile) {
         std::string_view("a@b.com"), std::string_view("a:80"), std::string_view("a%2eb.com"),
         std::string_view("a\0b.com", 7), std::string_view("a\r\nb.com"), std::string_view("127.1"),
         std::string_view("0x7f.1"), std::string_view("1.2.3.4.5"), std::string_view("2130706433"),
-        std::string_view("a.123"), std::string_view("\xff.com")}) {
+        std::string_view("a.123"), std::string_view("\xff.com"),
+        // A NUL after an allowed name in a name that also needs IDNA
+        // processing: libidn2 would stop at the NUL and check only the
+        // allowed prefix.
+        std::string_view("allowed.example\0\xc3\xa9.com", 21),
+        std::string_view("b\xc3\xbc" "cher\x7f.example")}) {
     EXPECT_EQ(Norm(bad), "ERR") << bad;
   }
   EXPECT_EQ(Norm(std::string(64, 'a') + ".com"), "ERR");

@@ -112,10 +112,13 @@ class Stream {
     if (ssl_ == nullptr || SSL_set_fd(ssl_, fd_) != 1) return TlsError("cannot create a TLS session");
     if (ParseIp(host)) {
       // An IP literal: no SNI (RFC 6066), and the certificate must name the address.
-      X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_), host.c_str());
-    } else {
-      SSL_set_tlsext_host_name(ssl_, host.c_str());
-      SSL_set1_host(ssl_, host.c_str());
+      if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_), host.c_str()) != 1) {
+        return TlsError("cannot check the certificate against the address");
+      }
+    } else if (SSL_set_tlsext_host_name(ssl_, host.c_str()) != 1 ||
+               SSL_set1_host(ssl_, host.c_str()) != 1) {
+      // Without the name check any trusted certificate would do.
+      return TlsError("cannot check the certificate against the host name");
     }
     if (SSL_connect(ssl_) != 1) {
       long verify = SSL_get_verify_result(ssl_);
