@@ -26,6 +26,9 @@ namespace rampart::audit::internal {
 // Events per chunk: large enough that the per-row and per-posting costs
 // are spread thin, small enough that a lookup decodes little it discards.
 inline constexpr size_t kChunkEvents = 64;
+// The most event time one chunk spans (events queued during a long outage
+// of the database, or recovered after a crash, go to several chunks).
+inline constexpr int64_t kMaxChunkSpanMs = 10 * 60 * 1000;
 
 // A seq is (chunk << kSeqShift) | index of the event in its chunk.
 inline constexpr int kSeqShift = 20;

@@ -337,7 +337,9 @@ class PageBuilder {
 // carries (an event is written within minutes of its time).
 Result<std::unique_ptr<store::Statement>> CandidateChunks(store::Tx& tx, const LookupQuery& q,
                                                           Attr attr, int64_t upper) {
-  constexpr int64_t kWriteLagMs = 3600 * 1000;
+  // A chunk spans at most kMaxChunkSpanMs, so its newest event is at most
+  // that much newer than the id's own event.
+  constexpr int64_t kWriteLagMs = internal::kMaxChunkSpanMs;
   std::unique_ptr<store::Statement> s;
   if (q.key == LookupKey::kEventId) {
     int64_t t = internal::EventIdMillis(q.value);
@@ -394,9 +396,17 @@ Status InsertPacked(store::Tx& tx, std::span<const PackedEvent> events, bool rep
   while (begin < events.size()) {
     // A run of complete events fills chunks; an incomplete one stays alone
     // so that its completion replaces exactly it.
+    // A chunk also spans at most kMaxChunkSpanMs of event time, so that a
+    // lookup by event id (whose time is known) reads only the chunks whose
+    // newest event is at most that much later.
     size_t end = begin + 1;
     if (events[begin].complete) {
+      int64_t lo = events[begin].time_ms, hi = lo;
       while (end < events.size() && end - begin < internal::kChunkEvents && events[end].complete) {
+        int64_t t = events[end].time_ms;
+        if (std::max(hi, t) - std::min(lo, t) > internal::kMaxChunkSpanMs) break;
+        lo = std::min(lo, t);
+        hi = std::max(hi, t);
         ++end;
       }
     }

@@ -87,38 +87,43 @@ void StoreAuditSink::Record(const server::AuditRecord& record) {
   Event ev = BuildEvent(record, {event_id, options_.default_region, options_.fallback_account});
   std::vector<Event> owner_copies = ResourceOwnerCopies(record, ev);
   bool sync = joined || (record.principal != nullptr && !ev.read_only);
-  // Last-accessed data (access advisor) for the caller's entity only; the
-  // resource owners' copies show the caller as another account.
-  Store(Pack(ev), AccessRecordFromEvent(ev.record), sync, /*replace=*/joined);
-  for (const Event& copy : owner_copies) Store(Pack(copy), std::nullopt, sync, /*replace=*/false);
+  // The caller's record and the resource owners' copies are stored
+  // together. Last-accessed data (access advisor) is for the caller's
+  // entity only; the copies show the caller as another account.
+  std::vector<PackedEvent> events;
+  events.reserve(1 + owner_copies.size());
+  events.push_back(Pack(ev));
+  for (const Event& copy : owner_copies) events.push_back(Pack(copy));
+  Store(std::move(events), AccessRecordFromEvent(ev.record), sync, /*replace=*/joined);
 }
 
-void StoreAuditSink::Store(PackedEvent ev, std::optional<AccessRecord> access, bool sync,
-                           bool replace) {
+void StoreAuditSink::Store(std::vector<PackedEvent> events, std::optional<AccessRecord> access,
+                           bool sync, bool replace) {
   if (!sync) {
     std::unique_lock lock(mu_);
-    if (queue_.size() < options_.max_queue) {
-      queue_.push_back(std::move(ev));
+    if (queue_.size() + events.size() <= options_.max_queue) {
+      for (PackedEvent& ev : events) queue_.push_back(std::move(ev));
       if (access) access_queue_.push_back(std::move(*access));
       ++queued_writes_;
       // Half full: commit now rather than at the end of the interval.
-      if (queue_.size() == EarlyFlushAt()) wake_.notify_one();
+      if (queue_.size() >= EarlyFlushAt()) wake_.notify_one();
       return;
     }
   }
-  WriteNow(ev, access, replace);
+  WriteNow(events, access, replace);
 }
 
-void StoreAuditSink::WriteNow(const PackedEvent& ev, const std::optional<AccessRecord>& access,
-                              bool replace) {
+void StoreAuditSink::WriteNow(std::span<const PackedEvent> events,
+                              const std::optional<AccessRecord>& access, bool replace) {
+  // replace only ever matches the caller's record: copies have fresh ids.
   Status st = db_.Write([&](store::Tx& tx) -> Status {
-    RETURN_IF_ERROR(InsertPacked(tx, std::span<const PackedEvent>(&ev, 1), replace));
+    RETURN_IF_ERROR(InsertPacked(tx, events, replace));
     if (!access) return Status::Ok();
     return RecordAccess(tx, std::span<const AccessRecord>(&*access, 1));
   });
   if (!st.ok()) {
     log::Error("audit record not stored",
-               {{"event_id", ev.event_id}, {"error", st.ToString()}});
+               {{"event_id", events.front().event_id}, {"error", st.ToString()}});
     return;
   }
   std::lock_guard lock(mu_);

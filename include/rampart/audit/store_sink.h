@@ -25,6 +25,7 @@
 #include <functional>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -74,11 +75,14 @@ class StoreAuditSink final : public server::AuditSink {
  private:
   void Run();
   Status WriteBatch(std::vector<PackedEvent>& batch, std::vector<AccessRecord>& access);
-  // Queues the record (and the access advisor's record of it) for group
-  // commit, or writes both now when sync or the queue is full.
-  void Store(PackedEvent event, std::optional<AccessRecord> access, bool sync, bool replace);
-  // replace: a partial version of the record may exist (see InsertEvent).
-  void WriteNow(const PackedEvent& event, const std::optional<AccessRecord>& access,
+  // Queues a request's records (its own and the resource owners' copies)
+  // and the access advisor's record of it for group commit, or writes them
+  // now, in one transaction, when sync or the queue is full.
+  void Store(std::vector<PackedEvent> events, std::optional<AccessRecord> access, bool sync,
+             bool replace);
+  // replace: a partial version of the caller's record may exist (see
+  // InsertEvent).
+  void WriteNow(std::span<const PackedEvent> events, const std::optional<AccessRecord>& access,
                 bool replace);
 
   store::Database& db_;
