@@ -243,8 +243,8 @@ Result<json::Value> DisconnectCustomKeyStore(Kms& kms, server::RequestContext& c
     ASSIGN_OR_RETURN(std::shared_ptr<hsm::Cluster> cluster, kms.cks->Connected(row));
     if (cluster != nullptr) kms.cks->DestroyOrphanKeys(row.store_id, *cluster);
   }
-  kms.cks->Disconnect(row.store_id);
-  RETURN_IF_ERROR(SetState(kms, row.store_id, kDisconnected, ""));
+  RETURN_IF_ERROR(kms.cks->Disconnect(
+      row.store_id, [&] { return SetState(kms, row.store_id, kDisconnected, ""); }));
   // Keys of the store change KeyState (Unavailable) in their metadata.
   kms.cache.InvalidateAll();
   return json::Value::MakeObject();
@@ -462,15 +462,34 @@ Result<std::shared_ptr<hsm::Cluster>> CustomKeyStores::Connected(const StoreRow&
     auto it = clusters_.find(row.store_id);
     if (it != clusters_.end()) return it->second;
   }
+  // row may have been read before a disconnection that finished meanwhile.
+  ASSIGN_OR_RETURN(bool still_connected, StoredAsConnected(row.store_id));
+  if (!still_connected) return std::shared_ptr<hsm::Cluster>();
   if (ConnectLocked(row).first != kConnected) return std::shared_ptr<hsm::Cluster>();
   std::lock_guard lock(mu_);
   return clusters_[row.store_id];
 }
 
-void CustomKeyStores::Disconnect(std::string_view store_id) {
+Status CustomKeyStores::Disconnect(std::string_view store_id,
+                                   const std::function<Status()>& persist) {
+  std::lock_guard connecting(connect_mu_);
+  RETURN_IF_ERROR(persist());
   std::lock_guard lock(mu_);
   auto it = clusters_.find(store_id);
   if (it != clusters_.end()) clusters_.erase(it);
+  return Status::Ok();
+}
+
+Result<bool> CustomKeyStores::StoredAsConnected(std::string_view store_id) {
+  bool connected = false;
+  RETURN_IF_ERROR(db_.Read([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(auto q, tx.Prepare("SELECT state FROM kms_custom_key_stores WHERE store_id = ?"));
+    q->Bind(1, store_id);
+    ASSIGN_OR_RETURN(bool found, q->Step());
+    connected = found && q->Text(0) == kConnected;
+    return Status::Ok();
+  }));
+  return connected;
 }
 
 void CustomKeyStores::DisconnectAll() {

@@ -13,6 +13,7 @@
 // disconnect).
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -70,8 +71,11 @@ class CustomKeyStores {
   // Opens the store's cluster with its password: the new state and error
   // code (CONNECTED and "" on success).
   std::pair<std::string, std::string> Connect(const StoreRow& row);
-  // Disconnects; in-flight operations finish on the cluster they hold.
-  void Disconnect(std::string_view store_id);
+  // Disconnects: runs persist (which records DISCONNECTED) and forgets the
+  // cluster while no connection is being made, so that a request racing
+  // the disconnection cannot reconnect the store lazily. In-flight
+  // operations finish on the cluster they hold.
+  Status Disconnect(std::string_view store_id, const std::function<Status()>& persist);
   void DisconnectAll();
 
   // Destroys, best effort, the HSM keys of store_id whose KMS keys were
@@ -88,6 +92,8 @@ class CustomKeyStores {
   store::Database& db_;
   const SecretBytes& root_key_;
   std::pair<std::string, std::string> ConnectLocked(const StoreRow& row);
+  // Whether the database still says the store is CONNECTED.
+  Result<bool> StoredAsConnected(std::string_view store_id);
 
   const server::HsmConfig* hsm_ = nullptr;
   // Serialises connecting, so that one store never opens its cluster twice.
