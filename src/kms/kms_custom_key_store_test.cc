@@ -141,7 +141,8 @@ TEST_F(CustomKeyStoreTest, RefusesForgedAndMisdirectedCiphertexts) {
   // key's blob given the mark: neither decrypts.
   std::string unmarked = EncodeBlobHeader({hsm_key, 1}) + std::string(parsed->sealed);
   EXPECT_EQ(Code(A("Decrypt", Obj({{"CiphertextBlob", unmarked}}))), "InvalidCiphertextException");
-  auto soft = ParseBlob(Encrypt(soft_key, "abc"));
+  std::string soft_blob = Encrypt(soft_key, "abc");  // ParseBlob's result views into it
+  auto soft = ParseBlob(soft_blob);
   ASSERT_TRUE(soft.ok());
   std::string marked = EncodeBlobHeader({soft_key, 0x80000001u}) + std::string(soft->sealed);
   EXPECT_EQ(Code(A("Decrypt", Obj({{"CiphertextBlob", marked}}))), "InvalidCiphertextException");
