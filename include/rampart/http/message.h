@@ -23,8 +23,8 @@ struct Request {
   bool tls = false;
   // Over TLS: OpenSSL's names of the negotiated protocol ("TLSv1.3") and
   // cipher suite ("TLS_AES_256_GCM_SHA384"); static strings, empty over TCP.
-  std::string_view tls_version;
-  std::string_view tls_cipher;
+  std::string_view tls_version{};
+  std::string_view tls_cipher{};
   // Set by the server when the body exceeded the configured limit; body is
   // then empty and the dispatcher answers with a protocol-shaped error.
   bool body_too_large = false;
