@@ -182,7 +182,17 @@ void ServeConnection(SSL_CTX* ctx, int fd, Service& service) {
       OPENSSL_cleanse(request->password.data(), request->password.size());
     }
     OPENSSL_cleanse(body.data(), body.size());
-    if (!WriteAll(ssl.get(), EncodeResponse(response))) break;
+    std::string frame = EncodeResponse(response);
+    if (frame.size() > kHeaderSize + kMaxBody) {
+      // A reply clients would refuse (e.g. a very long key list): say so
+      // instead of sending a frame that makes them fail over.
+      log::Warn("hsm-server reply over the frame limit", {{"bytes", std::to_string(frame.size())}});
+      Response too_big;
+      too_big.op = h->op;
+      too_big.rv = CKR_DEVICE_MEMORY;
+      frame = EncodeResponse(too_big);
+    }
+    if (!WriteAll(ssl.get(), frame)) break;
   }
   SSL_shutdown(ssl.get());
 }
@@ -286,6 +296,8 @@ Status LoadServerConfig(const std::string& path, ServerConfig& c) {
   }
   if (c.node_name.empty()) c.node_name = c.listen_host + ":" + std::to_string(c.listen_port);
   if (c.nodes.empty()) c.nodes.push_back(c.listen_host + ":" + std::to_string(c.listen_port));
+  // Clients refuse a Hello reply whose node name breaks the protocol's limit.
+  if (c.node_name.size() > kMaxNodeName) return Status::Validation("node_name is at most 255 bytes");
   return Status::Ok();
 }
 

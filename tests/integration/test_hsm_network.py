@@ -447,3 +447,21 @@ def test_failover_when_a_node_dies_mid_run(cluster):
     assert any(r["operation"] == "Sign" and r["node"] == "node-b" and r["result"] == "CKR_OK" for r in after)
     # A new application whose config names both nodes starts on node B.
     assert "alice-ec" in cluster.tool("--list-objects", conf=cluster.both_conf).stdout
+
+
+def test_overlong_node_name_is_refused_at_start(cluster):
+    # Clients refuse a Hello reply naming a node in more than 255 bytes, so
+    # the server must not start with such a name.
+    c = cluster
+    config = {
+        "listen": f"127.0.0.1:{free_port()}", "node_name": "n" * 300,
+        "cert": c.server_cert, "key": c.server_key, "ca": str(c.ca),
+        "data_dir": str(c.dir / "data"), "module": SOFTHSM, "token_label": "nethsm",
+        "pin_file": str(c.pin_file), "officer_password_file": str(c.officer_file),
+    }
+    path = c.dir / "long-name.json"
+    path.write_text(json.dumps(config))
+    r = subprocess.run([RAMPART_BIN, "hsm-server", "--config", str(path)], capture_output=True,
+                       text=True, env=c.env, timeout=30)
+    assert r.returncode != 0
+    assert "node_name is at most 255 bytes" in r.stdout + r.stderr
