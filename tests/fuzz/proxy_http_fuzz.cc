@@ -27,6 +27,8 @@ void CheckRequest(std::string_view head_bytes) {
   if (in.error_status != 0 || in.request.is_connect) return;
   std::string rewritten = BuildOriginHead(*head, in.request);
   auto again = ParseRequestHead(rewritten);
+  // As for responses below: a rewritten head gains a Connection field.
+  if (head->fields.size() >= kMaxHeaderFields) return;
   RAMPART_CHECK(again.ok());
   RAMPART_CHECK(again->method == head->method);
   RAMPART_CHECK(again->target == in.request.path);
@@ -40,6 +42,9 @@ void CheckResponse(std::string_view head_bytes) {
   auto head = ParseResponseHead(head_bytes);
   if (!head.ok()) return;
   auto again = ParseResponseHead(BuildClientResponseHead(*head, "close"));
+  // The rebuilt head gains a Connection field: one that already had the
+  // most fields the parser takes may then not parse back, which is no fault.
+  if (head->fields.size() >= kMaxHeaderFields) return;
   RAMPART_CHECK(again.ok());
   RAMPART_CHECK(again->status == head->status);
   RAMPART_CHECK(again->CountField("Connection") == 1);
