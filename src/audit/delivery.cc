@@ -1,15 +1,12 @@
 // TrailDelivery: CloudTrail log files on disk.
 #include "rampart/audit/delivery.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-#include <zlib.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <map>
 
+#include "audit/digest_io.h"
 #include "audit/trails_internal.h"
 #include "rampart/audit/digest.h"
 #include "rampart/crypto/digest.h"
@@ -28,47 +25,6 @@ constexpr std::string_view kGlobalSources[] = {"iam.amazonaws.com", "sts.amazona
 
 int64_t Seconds(TimePoint t) {
   return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
-}
-
-Result<std::string> Gzip(std::string_view data) {
-  z_stream zs{};
-  // windowBits 15 + 16: a gzip wrapper rather than zlib's.
-  if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
-    return Status::Internal("deflateInit2 failed");
-  }
-  std::string out(deflateBound(&zs, data.size()), '\0');
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  zs.avail_in = static_cast<uInt>(data.size());
-  zs.next_out = reinterpret_cast<Bytef*>(out.data());
-  zs.avail_out = static_cast<uInt>(out.size());
-  int rc = deflate(&zs, Z_FINISH);
-  out.resize(zs.total_out);
-  deflateEnd(&zs);
-  if (rc != Z_STREAM_END) return Status::Internal("deflate failed");
-  return out;
-}
-
-// Writes bytes to path atomically: a temporary file, fsync, rename.
-Status WriteFileAtomically(const std::filesystem::path& path, std::string_view bytes) {
-  std::error_code ec;
-  std::filesystem::create_directories(path.parent_path(), ec);
-  if (ec) return Status::Internal("cannot create " + path.parent_path().string());
-  std::string tmp = path.string() + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return Status::Internal("cannot create " + tmp);
-  size_t done = 0;
-  while (done < bytes.size()) {
-    ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n <= 0) break;
-    done += static_cast<size_t>(n);
-  }
-  bool ok = done == bytes.size() && ::fsync(fd) == 0;
-  ::close(fd);
-  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    ::unlink(tmp.c_str());
-    return Status::Internal("cannot write " + path.string());
-  }
-  return Status::Ok();
 }
 
 std::string FileId() {
@@ -168,9 +124,9 @@ Result<int> DeliverTrail(store::Database& db, const std::string& trails_dir, Tra
     }
     for (const auto& [place, records] : bodies) {
       std::string body = "{\"Records\":[" + records + "]}";
-      ASSIGN_OR_RETURN(std::string gz, Gzip(body));
+      ASSIGN_OR_RETURN(std::string gz, internal::GzipBytes(body));
       std::filesystem::path path = LogFilePath(trails_dir, trail, place.first, place.second, now);
-      RETURN_IF_ERROR(WriteFileAtomically(path, gz));
+      RETURN_IF_ERROR(internal::WriteFileAtomically(path, gz));
       ++files;
       // Organization trails have no log file validation (trails.cc refuses it).
       if (digests != nullptr && trail.organization_id.empty()) {

@@ -4,17 +4,11 @@ uses A's key by ARN. Removing either side denies. Accounts come from
 Organizations CreateAccount on a server of this module's own."""
 import json
 import os
-import uuid
 
-import boto3
-import botocore.config
 import botocore.exceptions
 import pytest
 
-from conftest import REGION, Rampart
-
-ADMIN = json.dumps({"Version": "2012-10-17", "Statement": [
-    {"Effect": "Allow", "Action": "*", "Resource": "*"}]})
+from org_helpers import client, start_two_accounts
 
 
 def error_of(call, *args, **kwargs):
@@ -23,32 +17,12 @@ def error_of(call, *args, **kwargs):
     return e.value.response["Error"]["Code"], e.value.response["Error"]["Message"]
 
 
-def client(server, service, creds):
-    return boto3.session.Session().client(
-        service, endpoint_url=server.endpoint, region_name=REGION,
-        aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
-        aws_session_token=creds.get("SessionToken"),
-        config=botocore.config.Config(retries={"max_attempts": 1}))
 
 
 @pytest.fixture(scope="module")
 def two_accounts(workdir):
-    s = Rampart(os.path.join(workdir, "kms-cross-account")).start()
-    iam = s.client("iam")
-    iam.create_user(UserName="admin")
-    iam.put_user_policy(UserName="admin", PolicyName="admin", PolicyDocument=ADMIN)
-    key = iam.create_access_key(UserName="admin")["AccessKey"]
-    admin = {"AccessKeyId": key["AccessKeyId"], "SecretAccessKey": key["SecretAccessKey"]}
-    orgs = client(s, "organizations", admin)
-    orgs.create_organization(FeatureSet="ALL")
-    st = orgs.create_account(Email=f"b-{uuid.uuid4().hex[:8]}@example.com",
-                             AccountName="b")["CreateAccountStatus"]
-    assert st["State"] == "SUCCEEDED", st
-    member = st["AccountId"]
-    role = client(s, "sts", admin).assume_role(
-        RoleArn=f"arn:aws:iam::{member}:role/OrganizationAccountAccessRole",
-        RoleSessionName="setup")["Credentials"]
-    yield s, member, role
+    s, member, member_admin = start_two_accounts(os.path.join(workdir, "kms-cross-account"))
+    yield s, member, member_admin
     s.stop()
 
 

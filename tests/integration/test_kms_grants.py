@@ -7,15 +7,10 @@ import json
 import os
 import uuid
 
-import boto3
-import botocore.config
 import botocore.exceptions
 import pytest
 
-from conftest import REGION, Rampart
-
-ADMIN = json.dumps({"Version": "2012-10-17", "Statement": [
-    {"Effect": "Allow", "Action": "*", "Resource": "*"}]})
+from org_helpers import client, start_two_accounts
 
 
 def error_of(call, *args, **kwargs):
@@ -24,12 +19,6 @@ def error_of(call, *args, **kwargs):
     return e.value.response["Error"]["Code"], e.value.response["Error"].get("Message", "")
 
 
-def client(server, service, creds):
-    return boto3.session.Session().client(
-        service, endpoint_url=server.endpoint, region_name=REGION,
-        aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
-        aws_session_token=creds.get("SessionToken"),
-        config=botocore.config.Config(retries={"max_attempts": 1}))
 
 
 def new_user(iam, name):
@@ -173,21 +162,8 @@ def test_grant_validation(setup):
 
 @pytest.fixture(scope="module")
 def two_accounts(workdir):
-    s = Rampart(os.path.join(workdir, "kms-grants-cross-account")).start()
-    iam = s.client("iam")
-    iam.create_user(UserName="admin")
-    iam.put_user_policy(UserName="admin", PolicyName="admin", PolicyDocument=ADMIN)
-    key = iam.create_access_key(UserName="admin")["AccessKey"]
-    admin = {"AccessKeyId": key["AccessKeyId"], "SecretAccessKey": key["SecretAccessKey"]}
-    orgs = client(s, "organizations", admin)
-    orgs.create_organization(FeatureSet="ALL")
-    st = orgs.create_account(Email=f"b-{uuid.uuid4().hex[:8]}@example.com",
-                             AccountName="b")["CreateAccountStatus"]
-    assert st["State"] == "SUCCEEDED", st
-    role = client(s, "sts", admin).assume_role(
-        RoleArn=f"arn:aws:iam::{st['AccountId']}:role/OrganizationAccountAccessRole",
-        RoleSessionName="setup")["Credentials"]
-    yield s, st["AccountId"], role
+    s, member, member_admin = start_two_accounts(os.path.join(workdir, "kms-grants-cross-account"))
+    yield s, member, member_admin
     s.stop()
 
 
