@@ -116,31 +116,57 @@ std::optional<int64_t> EventTimeMs(std::string_view text) {
   return static_cast<int64_t>(std::llround(seconds * 1000));
 }
 
+// What the last-accessed data needs of an event, from a record or an Event.
+struct AccessFields {
+  std::string_view error_code;
+  std::string_view entity;
+  std::string_view account;
+  std::string_view action;
+  std::string_view region;
+  std::string_view event_source;
+  std::optional<int64_t> time_ms;
+};
+
+std::optional<AccessRecord> AccessRecordOfFields(const AccessFields& f) {
+  for (std::string_view code : kAuthFailureCodes) {
+    if (f.error_code == code) return std::nullopt;
+  }
+  if (f.entity.empty() || f.entity.size() > kMaxArn || !f.entity.starts_with("arn:")) {
+    return std::nullopt;
+  }
+  if (!IsAccountId(f.account) || !IsActionName(f.action) || !IsRegion(f.region)) {
+    return std::nullopt;
+  }
+  std::string service = NamespaceOfEventSource(f.event_source);
+  if (service.empty() || !f.time_ms) return std::nullopt;
+  return AccessRecord{std::string(f.account), std::string(f.entity), std::move(service),
+                      std::string(f.action),  *f.time_ms,           std::string(f.region)};
+}
+
 }  // namespace
 
 Status MigrateAdvisor(store::Database& db) { return db.Migrate("advisor", kMigrations); }
 
 std::optional<AccessRecord> AccessRecordFromEvent(const json::Value& record) {
   if (!record.is_object()) return std::nullopt;
-  std::string_view error = StringOf(&record, "errorCode");
-  for (std::string_view code : kAuthFailureCodes) {
-    if (error == code) return std::nullopt;
-  }
   const json::Value* identity = ObjectOf(&record, "userIdentity");
-  std::string_view entity = EntityOf(identity);
-  if (entity.empty() || entity.size() > kMaxArn || !entity.starts_with("arn:")) return std::nullopt;
-  std::string_view account = StringOf(identity, "accountId");
-  if (!IsAccountId(account)) return std::nullopt;
-  std::string_view action = StringOf(&record, "eventName");
-  std::string_view region = StringOf(&record, "awsRegion");
-  if (!IsActionName(action) || !IsRegion(region)) return std::nullopt;
-  std::string service = NamespaceOfEventSource(StringOf(&record, "eventSource"));
-  if (service.empty()) return std::nullopt;
-  std::optional<int64_t> time_ms = EventTimeMs(StringOf(&record, "eventTime"));
-  if (!time_ms) return std::nullopt;
-  return AccessRecord{
-      std::string(account), std::string(entity), std::move(service), std::string(action), *time_ms,
-      std::string(region)};
+  return AccessRecordOfFields({StringOf(&record, "errorCode"), EntityOf(identity),
+                               StringOf(identity, "accountId"), StringOf(&record, "eventName"),
+                               StringOf(&record, "awsRegion"), StringOf(&record, "eventSource"),
+                               EventTimeMs(StringOf(&record, "eventTime"))});
+}
+
+std::optional<AccessRecord> AccessRecordOf(const Event& ev) {
+  const EventIdentity& id = ev.identity;
+  if (id.kind != EventIdentity::Kind::kPrincipal) return std::nullopt;
+  std::string_view entity;
+  if (id.type == "IAMUser" || id.type == "Root") entity = id.arn;
+  if (id.type == "AssumedRole") entity = id.role_arn;
+  // Whole seconds, as the record's eventTime (and so ingested logs) carry.
+  int64_t time_ms = ev.time_ms >= 0 ? ev.time_ms - ev.time_ms % 1000 : -1;
+  return AccessRecordOfFields({ev.has_error ? std::string_view(ev.error_code) : "", entity,
+                               id.account_id, ev.event_name, ev.region, ev.event_source,
+                               time_ms >= 0 ? std::optional<int64_t>(time_ms) : std::nullopt});
 }
 
 Status RecordAccess(store::Tx& tx, std::span<const AccessRecord> records) {
@@ -175,7 +201,7 @@ Status RecordAccessOfEvents(store::Tx& tx, std::span<const Event> events) {
   std::vector<AccessRecord> records;
   for (const Event& ev : events) {
     if (!ev.complete) continue;
-    std::optional<AccessRecord> r = AccessRecordFromEvent(ev.record);
+    std::optional<AccessRecord> r = AccessRecordOf(ev);
     if (r) records.push_back(std::move(*r));
   }
   return RecordAccess(tx, records);

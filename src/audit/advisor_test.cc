@@ -338,6 +338,22 @@ TEST_F(AdvisorStoreTest, EventsFromTheAuditSinkFeedTheStore) {
   EXPECT_EQ(rows[0].time_ms, int64_t{1700000100} * 1000);
   EXPECT_EQ(rows[1].entity_arn, "arn:aws:iam::111122223333:user/bob");
   EXPECT_EQ(rows[1].service, "iam");
+  // The sink's direct reading of an event and the reading of its rendered
+  // record (what ingested log files give) agree, refusals included.
+  for (const Event& ev : events) {
+    auto record = json::Parse(RenderRecord(ev));
+    ASSERT_TRUE(record.ok());
+    std::optional<AccessRecord> direct = AccessRecordOf(ev);
+    std::optional<AccessRecord> from_json = AccessRecordFromEvent(*record);
+    ASSERT_EQ(direct.has_value(), from_json.has_value()) << ev.event_name;
+    if (!direct) continue;
+    EXPECT_EQ(direct->entity_arn, from_json->entity_arn);
+    EXPECT_EQ(direct->account_id, from_json->account_id);
+    EXPECT_EQ(direct->service, from_json->service);
+    EXPECT_EQ(direct->action, from_json->action);
+    EXPECT_EQ(direct->region, from_json->region);
+    EXPECT_EQ(direct->time_ms, from_json->time_ms);
+  }
 }
 
 }  // namespace

@@ -207,9 +207,7 @@ class DigestChainTest : public ::testing::Test {
     ev.time_ms = Now() * 1000;
     ev.event_name = "CreateUser";
     ev.event_source = "iam.amazonaws.com";
-    ev.record = json::Value::MakeObject();
-    ev.record.set("eventID", ev.event_id);
-    ev.record.set("awsRegion", region);
+    ev.region = region;
     ASSERT_TRUE(db_->Write([&](store::Tx& tx) { return InsertEvent(tx, ev); }).ok());
   }
 

@@ -34,70 +34,102 @@ std::string TimestampText(const json::Value& v) {
   return FormatIso8601(tp);
 }
 
-json::Value Convert(const ServiceModel& svc, const ShapeModel& shape, const json::Value& v,
-                    int depth);
+void Convert(const ServiceModel& svc, const ShapeModel& shape, const json::Value& v, int depth,
+             std::string& out);
 
-json::Value ConvertStructure(const ServiceModel& svc, const ShapeModel& shape,
-                             const json::Value& v, int depth) {
-  json::Value out = json::Value::MakeObject();
-  if (!v.is_object()) return out;
-  for (const protocol::MemberModel& m : svc.members_of(shape)) {
-    const json::Value* member = v.find(m.name);
-    if (member == nullptr || member->is_null()) continue;
-    const ShapeModel& target = svc.shape(m.shape);
-    if (target.type == ShapeType::kBlob) continue;  // binary data stays out of records
-    if (target.has(protocol::kShapeSensitive) || IsSecretMemberName(m.name)) {
-      out.set(LowerCamel(m.name), json::Value(kHiddenValue));
-      continue;
+void ConvertStructure(const ServiceModel& svc, const ShapeModel& shape, const json::Value& v,
+                      int depth, std::string& out) {
+  out += '{';
+  bool first = true;
+  if (v.is_object()) {
+    for (const protocol::MemberModel& m : svc.members_of(shape)) {
+      const json::Value* member = v.find(m.name);
+      if (member == nullptr || member->is_null()) continue;
+      const ShapeModel& target = svc.shape(m.shape);
+      if (target.type == ShapeType::kBlob) continue;  // binary data stays out of records
+      if (!first) out += ',';
+      first = false;
+      json::WriteString(LowerCamel(m.name), out);
+      out += ':';
+      if (target.has(protocol::kShapeSensitive) || IsSecretMemberName(m.name)) {
+        json::WriteString(kHiddenValue, out);
+      } else {
+        Convert(svc, target, *member, depth + 1, out);
+      }
     }
-    out.set(LowerCamel(m.name), Convert(svc, target, *member, depth + 1));
   }
-  return out;
+  out += '}';
 }
 
-json::Value ConvertList(const ServiceModel& svc, const ShapeModel& shape, const json::Value& v,
-                        int depth) {
-  json::Value out = json::Value::MakeArray();
+void ConvertList(const ServiceModel& svc, const ShapeModel& shape, const json::Value& v,
+                 int depth, std::string& out) {
+  out += '[';
   auto members = svc.members_of(shape);
-  if (!v.is_array() || members.empty()) return out;
-  const ShapeModel& element = svc.shape(members[0].shape);
-  bool hidden = element.has(protocol::kShapeSensitive);
-  for (const json::Value& e : v.as_array()) {
-    out.push(hidden ? json::Value(kHiddenValue) : Convert(svc, element, e, depth + 1));
+  if (v.is_array() && !members.empty()) {
+    const ShapeModel& element = svc.shape(members[0].shape);
+    bool hidden = element.has(protocol::kShapeSensitive);
+    bool first = true;
+    for (const json::Value& e : v.as_array()) {
+      if (!first) out += ',';
+      first = false;
+      if (hidden) {
+        json::WriteString(kHiddenValue, out);
+      } else {
+        Convert(svc, element, e, depth + 1, out);
+      }
+    }
   }
-  return out;
+  out += ']';
 }
 
-json::Value ConvertMap(const ServiceModel& svc, const ShapeModel& shape, const json::Value& v,
-                       int depth) {
-  json::Value out = json::Value::MakeObject();
+void ConvertMap(const ServiceModel& svc, const ShapeModel& shape, const json::Value& v,
+                int depth, std::string& out) {
+  out += '{';
   auto members = svc.members_of(shape);
-  if (!v.is_object() || members.size() < 2) return out;
-  const ShapeModel& value_shape = svc.shape(members[1].shape);
-  bool hidden = value_shape.has(protocol::kShapeSensitive);
-  for (const auto& [key, value] : v.as_object()) {
-    out.set(key, hidden ? json::Value(kHiddenValue) : Convert(svc, value_shape, value, depth + 1));
+  if (v.is_object() && members.size() >= 2) {
+    const ShapeModel& value_shape = svc.shape(members[1].shape);
+    bool hidden = value_shape.has(protocol::kShapeSensitive);
+    bool first = true;
+    for (const auto& [key, value] : v.as_object()) {
+      if (!first) out += ',';
+      first = false;
+      json::WriteString(key, out);
+      out += ':';
+      if (hidden) {
+        json::WriteString(kHiddenValue, out);
+      } else {
+        Convert(svc, value_shape, value, depth + 1, out);
+      }
+    }
   }
-  return out;
+  out += '}';
 }
 
-json::Value Convert(const ServiceModel& svc, const ShapeModel& shape, const json::Value& v,
-                    int depth) {
-  if (depth > kMaxDepth) return json::Value();
-  if (shape.has(protocol::kShapeSensitive)) return json::Value(kHiddenValue);
+void Convert(const ServiceModel& svc, const ShapeModel& shape, const json::Value& v, int depth,
+             std::string& out) {
+  if (depth > kMaxDepth) {
+    out += "null";
+    return;
+  }
+  if (shape.has(protocol::kShapeSensitive)) {
+    json::WriteString(kHiddenValue, out);
+    return;
+  }
   switch (shape.type) {
     case ShapeType::kStructure:
-      return ConvertStructure(svc, shape, v, depth);
+      return ConvertStructure(svc, shape, v, depth, out);
     case ShapeType::kList:
-      return ConvertList(svc, shape, v, depth);
+      return ConvertList(svc, shape, v, depth, out);
     case ShapeType::kMap:
-      return ConvertMap(svc, shape, v, depth);
+      return ConvertMap(svc, shape, v, depth, out);
     case ShapeType::kTimestamp:
-      return json::Value(TimestampText(v));
+      return json::WriteString(TimestampText(v), out);
     case ShapeType::kBlob:
-      return json::Value();
+      out += "null";
+      return;
     default:
-      return v;
+      json::Write(v, out);
+      return;
   }
 }
 
@@ -120,25 +152,30 @@ std::string LowerCamel(std::string_view name) {
 }
 
 bool IsSecretMemberName(std::string_view name) {
-  std::string lower(name);
-  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+  // Case-insensitive substring search, without copying the name.
   for (std::string_view part : kSecretNameParts) {
-    if (lower.find(part) != std::string::npos) return true;
+    for (size_t at = 0; at + part.size() <= name.size(); ++at) {
+      size_t i = 0;
+      while (i < part.size() && lower(name[at + i]) == part[i]) ++i;
+      if (i == part.size()) return true;
+    }
   }
   return false;
 }
 
-json::Value ToCloudTrailElements(std::string_view service, std::string_view operation,
+std::string ToCloudTrailElements(std::string_view service, std::string_view operation,
                                  const json::Value& value, bool is_output) {
   const ServiceModel* svc = protocol::FindService(service);
-  if (svc == nullptr) return json::Value();
+  if (svc == nullptr) return {};
   const protocol::OperationModel* op = protocol::FindOperation(*svc, operation);
-  if (op == nullptr) return json::Value();
+  if (op == nullptr) return {};
   int32_t shape = is_output ? op->output : op->input;
-  if (shape < 0) return json::Value();
-  json::Value out = Convert(*svc, svc->shape(static_cast<uint32_t>(shape)), value, 0);
+  if (shape < 0) return {};
+  std::string out;
+  Convert(*svc, svc->shape(static_cast<uint32_t>(shape)), value, 0, out);
   // CloudTrail writes null rather than an empty object.
-  if (out.is_object() && out.as_object().empty()) return json::Value();
+  if (out == "{}" || out == "null") return {};
   return out;
 }
 

@@ -67,52 +67,25 @@ int64_t Millis(TimePoint t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
 }
 
-std::string IsoFromSeconds(int64_t seconds) {
-  return FormatIso8601(TimePoint(std::chrono::seconds(seconds)));
-}
-
 std::string_view AfterLast(std::string_view s, char c) {
   size_t pos = s.rfind(c);
   return pos == std::string_view::npos ? s : s.substr(pos + 1);
 }
 
-json::Value SessionContext(const server::Principal& p) {
-  json::Value ctx = json::Value::MakeObject();
-  json::Value issuer = json::Value::MakeObject();
-  if (p.type == "AssumedRole") {
-    std::string_view id = p.principal_id;
-    issuer.set("type", "Role");
-    issuer.set("principalId", id.substr(0, id.find(':')));
-    issuer.set("arn", p.role_arn);
-    issuer.set("accountId", p.account_id);
-    issuer.set("userName", AfterLast(p.role_arn, '/'));
-  }
-  ctx.set("sessionIssuer", std::move(issuer));
-  json::Value attributes = json::Value::MakeObject();
-  attributes.set("creationDate", IsoFromSeconds(p.token_issued_at));
-  attributes.set("mfaAuthenticated", p.mfa_present ? "true" : "false");
-  ctx.set("attributes", std::move(attributes));
-  if (!p.source_identity.empty()) ctx.set("sourceIdentity", p.source_identity);
-  return ctx;
-}
-
-json::Value UserIdentity(const server::Principal& p) {
-  json::Value id = json::Value::MakeObject();
-  id.set("type", p.type);
-  id.set("principalId", p.principal_id);
-  id.set("arn", p.arn);
-  id.set("accountId", p.account_id);
-  if (!p.access_key_id.empty()) id.set("accessKeyId", p.access_key_id);
-  if (p.type == "IAMUser") id.set("userName", p.user_name);
-  if (p.type == "AssumedRole" || p.token_issued_at != 0) id.set("sessionContext", SessionContext(p));
-  return id;
-}
-
-// The identity CloudTrail records when nobody could be identified.
-json::Value UnknownIdentity(std::string_view access_key_id) {
-  json::Value id = json::Value::MakeObject();
-  id.set("type", "Unknown");
-  if (!access_key_id.empty()) id.set("accessKeyId", access_key_id);
+EventIdentity IdentityOf(const server::Principal& p) {
+  EventIdentity id;
+  id.kind = EventIdentity::Kind::kPrincipal;
+  id.type = p.type;
+  id.principal_id = p.principal_id;
+  id.arn = p.arn;
+  id.account_id = p.account_id;
+  id.access_key_id = p.access_key_id;
+  if (p.type == "IAMUser") id.user_name = p.user_name;
+  id.has_session = p.type == "AssumedRole" || p.token_issued_at != 0;
+  if (p.type == "AssumedRole") id.role_arn = p.role_arn;
+  id.session_issued_s = p.token_issued_at;
+  id.mfa = p.mfa_present;
+  id.source_identity = p.source_identity;
   return id;
 }
 
@@ -131,12 +104,19 @@ std::string ErrorCodeText(std::string_view service, const Status& st) {
   return std::string(query ? wire.query_code : wire.json_code);
 }
 
-void AddError(json::Value& rec, std::string_view service, const Status& st) {
-  rec.set("errorCode", ErrorCodeText(service, st));
+void AddError(Event& ev, std::string_view service, const Status& st) {
+  ev.has_error = true;
+  ev.error_code = ErrorCodeText(service, st);
   // Internal errors never reveal details, in records as on the wire.
-  rec.set("errorMessage",
-          st.code() == ErrorCode::kInternal ? std::string("An internal error occurred.")
-                                            : st.message());
+  ev.error_message =
+      st.code() == ErrorCode::kInternal ? std::string("An internal error occurred.") : st.message();
+}
+
+// requestParameters / responseElements as JSON text; empty for null.
+std::string ElementsText(const server::AuditRecord& rec, const json::Value* value,
+                         bool is_output) {
+  if (value == nullptr) return {};
+  return ToCloudTrailElements(rec.service, rec.operation, *value, is_output);
 }
 
 void CollectResources(const server::AuditRecord& rec, std::vector<EventResource>& out) {
@@ -159,50 +139,24 @@ void CollectResources(const server::AuditRecord& rec, std::vector<EventResource>
   }
 }
 
-// The record's own "resources" element lists the ARNs among them.
-json::Value ResourcesElement(const std::vector<EventResource>& resources,
-                             std::string_view account_id) {
-  json::Value list = json::Value::MakeArray();
-  for (const EventResource& r : resources) {
-    if (r.name.rfind("arn:", 0) != 0) continue;
-    json::Value e = json::Value::MakeObject();
-    e.set("accountId", account_id);
-    e.set("type", r.type);
-    e.set("ARN", r.name);
-    list.push(std::move(e));
-  }
-  return list;
-}
-
-json::Value TlsDetails(const server::AuditRecord& rec) {
-  json::Value tls = json::Value::MakeObject();
-  if (!rec.tls_version.empty()) tls.set("tlsVersion", rec.tls_version);
-  if (!rec.tls_cipher.empty()) tls.set("cipherSuite", rec.tls_cipher);
-  if (!rec.host.empty()) tls.set("clientProvidedHostHeader", rec.host);
-  return tls;
-}
-
 }  // namespace
 
 std::vector<Event> ResourceOwnerCopies(const server::AuditRecord& rec, Event& caller_event) {
   std::vector<Event> copies;
   bool denied = rec.error != nullptr && rec.error->code() == ErrorCode::kAccessDenied;
   if (rec.principal == nullptr || rec.resource_accounts.empty() || denied) return copies;
-  std::string shared_id = ids::RequestId();
-  caller_event.record.set("sharedEventID", shared_id);
+  caller_event.shared_event_id = ids::RequestId();
   for (const std::string& owner : rec.resource_accounts) {
     Event copy = caller_event;
     copy.event_id = NewEventId(rec.time);
     copy.account_id = owner;
     copy.username.clear();
     copy.access_key_id.clear();
-    json::Value identity = json::Value::MakeObject();
-    identity.set("type", "AWSAccount");
-    identity.set("principalId", rec.principal->principal_id);
-    identity.set("accountId", rec.principal->account_id);
-    copy.record.set("userIdentity", std::move(identity));
-    copy.record.set("eventID", copy.event_id);
-    copy.record.set("recipientAccountId", owner);
+    copy.identity = EventIdentity{};
+    copy.identity.kind = EventIdentity::Kind::kAwsAccount;
+    copy.identity.type = "AWSAccount";
+    copy.identity.principal_id = rec.principal->principal_id;
+    copy.identity.account_id = rec.principal->account_id;
     copies.push_back(std::move(copy));
   }
   return copies;
@@ -251,33 +205,25 @@ Event BuildEvent(const server::AuditRecord& rec, const EventOptions& options) {
   ev.access_key_id = std::string(who ? std::string_view(who->access_key_id) : rec.access_key_id);
   CollectResources(rec, ev.resources);
 
-  json::Value r = json::Value::MakeObject();
-  r.set("eventVersion", kEventVersion);
-  r.set("userIdentity", who ? UserIdentity(*who) : UnknownIdentity(rec.access_key_id));
-  r.set("eventTime", FormatIso8601(rec.time));
-  r.set("eventSource", ev.event_source);
-  r.set("eventName", ev.event_name);
-  r.set("awsRegion", rec.region.empty() ? options.default_region : rec.region);
-  r.set("sourceIPAddress", rec.source_ip);
-  r.set("userAgent", rec.user_agent);
-  if (rec.error != nullptr) AddError(r, rec.service, *rec.error);
-  r.set("requestParameters", rec.input ? ToCloudTrailElements(rec.service, rec.operation,
-                                                              *rec.input, false)
-                                       : json::Value());
-  r.set("responseElements", rec.output ? ToCloudTrailElements(rec.service, rec.operation,
-                                                              *rec.output, true)
-                                       : json::Value());
-  r.set("requestID", rec.request_id);
-  r.set("eventID", ev.event_id);
-  r.set("readOnly", ev.read_only);
-  json::Value resources = ResourcesElement(ev.resources, ev.account_id);
-  if (!resources.as_array().empty()) r.set("resources", std::move(resources));
-  r.set("eventType", "AwsApiCall");
-  r.set("managementEvent", true);
-  r.set("recipientAccountId", ev.account_id);
-  r.set("eventCategory", "Management");
-  if (rec.secure_transport) r.set("tlsDetails", TlsDetails(rec));
-  ev.record = std::move(r);
+  ev.region = std::string(rec.region.empty() ? options.default_region : rec.region);
+  if (who != nullptr) {
+    ev.identity = IdentityOf(*who);
+  } else {
+    ev.identity.type = "Unknown";
+    ev.identity.access_key_id = std::string(rec.access_key_id);
+  }
+  ev.source_ip = std::string(rec.source_ip);
+  ev.user_agent = std::string(rec.user_agent);
+  if (rec.error != nullptr) AddError(ev, rec.service, *rec.error);
+  ev.request_parameters = ElementsText(rec, rec.input, false);
+  ev.response_elements = ElementsText(rec, rec.output, true);
+  ev.request_id = std::string(rec.request_id);
+  ev.secure_transport = rec.secure_transport;
+  if (rec.secure_transport) {
+    ev.tls_version = std::string(rec.tls_version);
+    ev.tls_cipher = std::string(rec.tls_cipher);
+    ev.host = std::string(rec.host);
+  }
   return ev;
 }
 

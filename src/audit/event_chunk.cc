@@ -1,9 +1,26 @@
-// Chunk encoding: meta entries are
+// Chunk encodings.
+//
+// Binary (format 1), all integers LEB128 varints (signed ones zigzag):
+//   u8 version (1), count, then per event:
+//     flags (bit 0 read_only, 1 has_error, 2 secure_transport,
+//            3 identity.has_session, 4 identity.mfa, 5-6 identity.kind)
+//     time_ms (signed), identity.session_issued_s (signed)
+//     the strings of kStringFields, in that order
+//     resource count, then type and name of each
+//   A string is a tag: odd = a reference to the (tag >> 1)th literal of
+//   the chunk; even = a literal of (tag >> 1) bytes that follow. The
+//   encoder references only strings that repeat (accounts, identities,
+//   user agents, ...), never ids.
+//
+// JSON (format 0, before migration 5): meta entries are
 //   [event_id, time_ms, account, region, event_name, event_source,
 //    read_only (0/1), username, access_key_id, [[type, name], ...], record bytes]
+//   and records the JSON records concatenated.
 #include "audit/event_chunk.h"
 
 #include <algorithm>
+#include <iterator>
+#include <unordered_map>
 
 #include "rampart/core/json.h"
 
@@ -11,28 +28,169 @@ namespace rampart::audit::internal {
 namespace {
 
 constexpr size_t kMetaFields = 11;
+constexpr uint8_t kBinaryVersion = 1;
 
-json::Value MetaEntry(const PackedEvent& ev) {
-  json::Value resources = json::Value::MakeArray();
-  for (const EventResource& r : ev.resources) {
-    json::Value pair = json::Value::MakeArray();
-    pair.push(r.type);
-    pair.push(r.name);
-    resources.push(std::move(pair));
+// One string member of Event, and whether its values repeat across events
+// (worth a reference) or are unique (ids).
+struct StringField {
+  std::string Event::*event_member = nullptr;
+  std::string EventIdentity::*identity_member = nullptr;
+  bool repeats = true;
+};
+constexpr StringField kStringFields[] = {
+    {&Event::event_id, nullptr, false},
+    {&Event::account_id},
+    {&Event::event_name},
+    {&Event::event_source},
+    {&Event::username},
+    {&Event::access_key_id},
+    {&Event::region},
+    {nullptr, &EventIdentity::type},
+    {nullptr, &EventIdentity::principal_id},
+    {nullptr, &EventIdentity::arn},
+    {nullptr, &EventIdentity::account_id},
+    {nullptr, &EventIdentity::access_key_id},
+    {nullptr, &EventIdentity::user_name},
+    {nullptr, &EventIdentity::role_arn},
+    {nullptr, &EventIdentity::source_identity},
+    {&Event::source_ip},
+    {&Event::user_agent},
+    {&Event::error_code},
+    {&Event::error_message},
+    {&Event::request_parameters},
+    {&Event::response_elements},
+    {&Event::request_id, nullptr, false},
+    {&Event::shared_event_id},
+    {&Event::tls_version},
+    {&Event::tls_cipher},
+    {&Event::host},
+    {&Event::stored_record, nullptr, false},
+};
+
+std::string& FieldOf(Event& ev, const StringField& f) {
+  return f.event_member != nullptr ? ev.*(f.event_member) : ev.identity.*(f.identity_member);
+}
+const std::string& FieldOf(const Event& ev, const StringField& f) {
+  return f.event_member != nullptr ? ev.*(f.event_member) : ev.identity.*(f.identity_member);
+}
+
+constexpr uint64_t kReadOnly = 1;
+constexpr uint64_t kHasError = 2;
+constexpr uint64_t kSecure = 4;
+constexpr uint64_t kHasSession = 8;
+constexpr uint64_t kMfa = 16;
+constexpr int kKindShift = 5;
+
+void PutVarint(uint64_t v, std::string& out) {
+  while (v >= 0x80) {
+    out += static_cast<char>((v & 0x7F) | 0x80);
+    v >>= 7;
   }
-  json::Value e = json::Value::MakeArray();
-  e.push(ev.event_id);
-  e.push(ev.time_ms);
-  e.push(ev.account_id);
-  e.push(ev.region);
-  e.push(ev.event_name);
-  e.push(ev.event_source);
-  e.push(int64_t{ev.read_only});
-  e.push(ev.username);
-  e.push(ev.access_key_id);
-  e.push(std::move(resources));
-  e.push(static_cast<int64_t>(ev.record.size()));
-  return e;
+  out += static_cast<char>(v);
+}
+
+void PutSigned(int64_t v, std::string& out) {
+  PutVarint((static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63), out);
+}
+
+// Writes strings, referencing the ones seen before in the chunk. Most
+// members repeat the previous event's value, so that is checked before the
+// hash table.
+class StringWriter {
+ public:
+  static constexpr size_t kSlots = std::size(kStringFields) + 2;
+
+  explicit StringWriter(std::string& out) : out_(out) {}
+  // slot: the member's position, so that its previous value is at hand.
+  void Put(std::string_view s, bool repeats, size_t slot) {
+    if (repeats && !s.empty()) {
+      Previous& prev = previous_[slot];
+      if (prev.set && prev.value == s) return PutReference(prev.literal);
+      auto [it, fresh] = seen_.try_emplace(s, literals_);
+      prev = {true, s, it->second};
+      if (!fresh) return PutReference(it->second);
+    }
+    PutVarint(static_cast<uint64_t>(s.size()) << 1, out_);
+    out_ += s;
+    ++literals_;
+  }
+
+ private:
+  struct Previous {
+    bool set = false;
+    std::string_view value;
+    uint64_t literal = 0;
+  };
+  void PutReference(uint64_t literal) { PutVarint((literal << 1) | 1, out_); }
+
+  std::string& out_;
+  std::unordered_map<std::string_view, uint64_t> seen_;
+  Previous previous_[kSlots];
+  uint64_t literals_ = 0;
+};
+
+// Reads what EncodeChunk wrote; every read is bounds-checked.
+class Reader {
+ public:
+  explicit Reader(std::string_view in) : in_(in) {}
+  bool Varint(uint64_t& v) {
+    v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (pos_ >= in_.size()) return false;
+      auto byte = static_cast<uint8_t>(in_[pos_++]);
+      v |= static_cast<uint64_t>(byte & 0x7F) << shift;
+      if ((byte & 0x80) == 0) return shift < 63 || byte <= 1;
+    }
+    return false;
+  }
+  bool Signed(int64_t& v) {
+    uint64_t u = 0;
+    if (!Varint(u)) return false;
+    v = static_cast<int64_t>(u >> 1) ^ -static_cast<int64_t>(u & 1);
+    return true;
+  }
+  bool String(std::string& s) {
+    uint64_t tag = 0;
+    if (!Varint(tag)) return false;
+    if (tag & 1) {
+      if ((tag >> 1) >= literals_.size()) return false;
+      s = literals_[tag >> 1];
+      return true;
+    }
+    uint64_t length = tag >> 1;
+    if (length > in_.size() - pos_) return false;
+    std::string_view literal = in_.substr(pos_, length);
+    pos_ += length;
+    literals_.push_back(literal);
+    s = literal;
+    return true;
+  }
+  bool done() const { return pos_ == in_.size(); }
+  size_t remaining() const { return in_.size() - pos_; }
+
+ private:
+  std::string_view in_;
+  size_t pos_ = 0;
+  std::vector<std::string_view> literals_;
+};
+
+void EncodeEvent(const Event& ev, StringWriter& strings, std::string& out) {
+  uint64_t flags = static_cast<uint64_t>(ev.identity.kind) << kKindShift;
+  if (ev.read_only) flags |= kReadOnly;
+  if (ev.has_error) flags |= kHasError;
+  if (ev.secure_transport) flags |= kSecure;
+  if (ev.identity.has_session) flags |= kHasSession;
+  if (ev.identity.mfa) flags |= kMfa;
+  PutVarint(flags, out);
+  PutSigned(ev.time_ms, out);
+  PutSigned(ev.identity.session_issued_s, out);
+  size_t slot = 0;
+  for (const StringField& f : kStringFields) strings.Put(FieldOf(ev, f), f.repeats, slot++);
+  PutVarint(ev.resources.size(), out);
+  for (const EventResource& r : ev.resources) {
+    strings.Put(r.type, true, slot);
+    strings.Put(r.name, true, slot + 1);
+  }
 }
 
 Status Damaged(std::string_view what) {
@@ -59,7 +217,7 @@ Result<std::vector<EventResource>> DecodeResources(const json::Value& v) {
 
 }  // namespace
 
-std::vector<PostingKey> PostingsOf(const PackedEvent& ev) {
+std::vector<PostingKey> PostingsOf(const Event& ev) {
   std::vector<PostingKey> out = {
       {ev.account_id, Attr::kAll, ""},
       {ev.account_id, Attr::kEventName, ev.event_name},
@@ -77,7 +235,7 @@ std::vector<PostingKey> PostingsOf(const PackedEvent& ev) {
   return out;
 }
 
-bool Matches(const PackedEvent& ev, Attr attr, std::string_view value) {
+bool Matches(const Event& ev, Attr attr, std::string_view value) {
   switch (attr) {
     case Attr::kAll: return true;
     case Attr::kEventName: return ev.event_name == value;
@@ -95,28 +253,70 @@ bool Matches(const PackedEvent& ev, Attr attr, std::string_view value) {
   return false;
 }
 
-EncodedChunk EncodeChunk(std::span<const PackedEvent> events) {
+EncodedChunk EncodeChunk(std::span<const Event> events) {
   EncodedChunk out;
   out.min_time = events.front().time_ms;
   out.max_time = events.front().time_ms;
-  json::Value meta = json::Value::MakeArray();
-  size_t bytes = 0;
-  for (const PackedEvent& ev : events) bytes += ev.record.size();
-  out.records.reserve(bytes);
-  for (const PackedEvent& ev : events) {
-    meta.push(MetaEntry(ev));
-    out.records += ev.record;
+  out.records.reserve(256 * events.size());
+  out.records += static_cast<char>(kBinaryVersion);
+  PutVarint(events.size(), out.records);
+  StringWriter strings(out.records);
+  for (const Event& ev : events) {
+    EncodeEvent(ev, strings, out.records);
     out.min_time = std::min(out.min_time, ev.time_ms);
     out.max_time = std::max(out.max_time, ev.time_ms);
   }
-  out.meta = json::Write(meta);
   return out;
 }
 
-Result<std::vector<PackedEvent>> DecodeChunk(std::string_view meta, std::string_view records) {
+namespace {
+
+bool DecodeEvent(Reader& in, Event& ev) {
+  uint64_t flags = 0;
+  if (!in.Varint(flags) || !in.Signed(ev.time_ms) || !in.Signed(ev.identity.session_issued_s)) {
+    return false;
+  }
+  uint64_t kind = flags >> kKindShift;
+  if (kind > static_cast<uint64_t>(EventIdentity::Kind::kAwsAccount)) return false;
+  ev.read_only = (flags & kReadOnly) != 0;
+  ev.has_error = (flags & kHasError) != 0;
+  ev.secure_transport = (flags & kSecure) != 0;
+  ev.identity.has_session = (flags & kHasSession) != 0;
+  ev.identity.mfa = (flags & kMfa) != 0;
+  ev.identity.kind = static_cast<EventIdentity::Kind>(kind);
+  for (const StringField& f : kStringFields) {
+    if (!in.String(FieldOf(ev, f))) return false;
+  }
+  uint64_t resources = 0;
+  // Each resource takes at least two bytes.
+  if (!in.Varint(resources) || resources > in.remaining() / 2) return false;
+  ev.resources.resize(resources);
+  for (EventResource& r : ev.resources) {
+    if (!in.String(r.type) || !in.String(r.name)) return false;
+  }
+  return true;
+}
+
+Result<std::vector<Event>> DecodeBinary(std::string_view records) {
+  if (records.empty() || static_cast<uint8_t>(records[0]) != kBinaryVersion) {
+    return Damaged("version");
+  }
+  Reader in(records.substr(1));
+  uint64_t count = 0;
+  // Each event takes well over 16 bytes; a count beyond that is damage.
+  if (!in.Varint(count) || count > in.remaining() / 16 + 1) return Damaged("count");
+  std::vector<Event> out(count);
+  for (Event& ev : out) {
+    if (!DecodeEvent(in, ev)) return Damaged("event");
+  }
+  if (!in.done()) return Damaged("trailing bytes");
+  return out;
+}
+
+Result<std::vector<Event>> DecodeJson(std::string_view meta, std::string_view records) {
   auto parsed = json::Parse(meta);
   if (!parsed.ok() || !parsed->is_array()) return Damaged("meta");
-  std::vector<PackedEvent> out;
+  std::vector<Event> out;
   out.reserve(parsed->as_array().size());
   size_t offset = 0;
   for (const json::Value& v : parsed->as_array()) {
@@ -127,11 +327,11 @@ Result<std::vector<PackedEvent>> DecodeChunk(std::string_view meta, std::string_
       return Damaged("entry fields");
     }
     int64_t length = a[10].as_int();
-    if (length < 0 || static_cast<uint64_t>(length) > records.size() - offset) {
+    if (length <= 0 || static_cast<uint64_t>(length) > records.size() - offset) {
       return Damaged("record length");
     }
     ASSIGN_OR_RETURN(std::vector<EventResource> resources, DecodeResources(a[9]));
-    PackedEvent ev;
+    Event ev;
     ev.event_id = a[0].as_string();
     ev.time_ms = a[1].as_int();
     ev.account_id = a[2].as_string();
@@ -142,12 +342,23 @@ Result<std::vector<PackedEvent>> DecodeChunk(std::string_view meta, std::string_
     ev.username = a[7].as_string();
     ev.access_key_id = a[8].as_string();
     ev.resources = std::move(resources);
-    ev.record = std::string(records.substr(offset, static_cast<size_t>(length)));
+    ev.stored_record = std::string(records.substr(offset, static_cast<size_t>(length)));
     offset += static_cast<size_t>(length);
     out.push_back(std::move(ev));
   }
   if (offset != records.size()) return Damaged("trailing records");
   return out;
+}
+
+}  // namespace
+
+Result<std::vector<Event>> DecodeChunk(ChunkFormat format, std::string_view meta,
+                                       std::string_view records) {
+  switch (format) {
+    case ChunkFormat::kBinary: return DecodeBinary(records);
+    case ChunkFormat::kJson: return DecodeJson(meta, records);
+  }
+  return Damaged("format");
 }
 
 int64_t EventIdMillis(std::string_view id) {

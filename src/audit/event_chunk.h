@@ -1,12 +1,15 @@
 // Chunks of audit events: how the event store packs many events into one
 // row (docs/audit.md, "How events are stored").
 //
-// A chunk holds up to kChunkEvents events as two texts: `meta`, a JSON
-// array with one entry per event carrying the columns lookups filter on,
-// and `records`, the events' CloudTrail records concatenated in the same
-// order (each entry gives its record's length in bytes). Lookups read the
+// A chunk holds up to kChunkEvents events in one row. Format 1 (current)
+// is one binary blob in `records` (the layout is in event_chunk.cc): every
+// member of each Event, strings that repeat within the chunk (account,
+// identity, user agent, ...) written once and referenced after. Format 0
+// (before migration 5) has `meta`, a JSON array with one entry per event
+// carrying the columns lookups filter on, and `records`, the events'
+// CloudTrail JSON records concatenated in the same order. Lookups read the
 // postings (account, attribute, value) -> chunk, then decode only the
-// chunks they need.
+// chunks they need; a record is rendered to JSON only when returned.
 //
 // Thread-safety: free functions; safe from any thread.
 #pragma once
@@ -61,23 +64,28 @@ struct PostingKey {
 
 // Every posting of the event: kAll, its name, read-only flag and source,
 // and its user name, access key and resources when it has them.
-std::vector<PostingKey> PostingsOf(const PackedEvent& ev);
+std::vector<PostingKey> PostingsOf(const Event& ev);
 
 // Whether the event is found under (attr, value) in its account.
-bool Matches(const PackedEvent& ev, Attr attr, std::string_view value);
+bool Matches(const Event& ev, Attr attr, std::string_view value);
+
+// The row formats of audit_chunks.format.
+enum class ChunkFormat : int64_t { kJson = 0, kBinary = 1 };
 
 struct EncodedChunk {
-  std::string meta;
-  std::string records;
+  std::string meta;     // empty in the binary format
+  std::string records;  // the binary blob
   int64_t min_time = 0;
   int64_t max_time = 0;
 };
-// REQUIRES: !events.empty().
-EncodedChunk EncodeChunk(std::span<const PackedEvent> events);
+// Encodes in the binary format. REQUIRES: !events.empty().
+EncodedChunk EncodeChunk(std::span<const Event> events);
 
-// Decodes a stored chunk; stored data is checked like input (a damaged row
-// gives an error, never a crash).
-Result<std::vector<PackedEvent>> DecodeChunk(std::string_view meta, std::string_view records);
+// Decodes a stored chunk of either format; stored data is checked like
+// input (a damaged row gives an error, never a crash). JSON-format events
+// come back with their record in stored_record.
+Result<std::vector<Event>> DecodeChunk(ChunkFormat format, std::string_view meta,
+                                       std::string_view records);
 
 // The milliseconds a version 7 UUID (NewEventId) carries, or -1 when id is
 // not one.

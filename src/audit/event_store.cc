@@ -3,9 +3,9 @@
 
 #include <algorithm>
 #include <array>
-#include <map>
 #include <memory>
 #include <tuple>
+#include <unordered_map>
 
 #include "audit/event_chunk.h"
 
@@ -134,8 +134,14 @@ constexpr std::string_view kSchemaV4 = R"sql(
 ALTER TABLE audit_trails ADD COLUMN organization_id TEXT NOT NULL DEFAULT '';
 )sql";
 
+// Version 5: chunks in the compact binary format (event_chunk.h); rows
+// written before keep format 0 (JSON) and are read as they are.
+constexpr std::string_view kSchemaV5 = R"sql(
+ALTER TABLE audit_chunks ADD COLUMN format INTEGER NOT NULL DEFAULT 0;
+)sql";
+
 const store::Migration kMigrations[] = {
-    {1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}, {4, kSchemaV4}};
+    {1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}, {4, kSchemaV4}, {5, kSchemaV5}};
 
 struct KeyName {
   std::string_view name;
@@ -177,11 +183,20 @@ struct PostingSpan {
   int64_t min_time;
   int64_t max_time;
 };
-using PostingMap = std::map<std::tuple<std::string_view, int64_t, std::string_view>, PostingSpan>;
+using PostingKeyTuple = std::tuple<std::string_view, int64_t, std::string_view>;
+struct PostingKeyHash {
+  size_t operator()(const PostingKeyTuple& k) const {
+    std::hash<std::string_view> h;
+    return h(std::get<0>(k)) ^ (h(std::get<2>(k)) * 31) ^ static_cast<size_t>(std::get<1>(k));
+  }
+};
+// Most events of a chunk share most of their postings: a hash table keeps
+// the lookups of a chunk to one comparison each.
+using PostingMap = std::unordered_map<PostingKeyTuple, PostingSpan, PostingKeyHash>;
 
-PostingMap ChunkPostings(std::span<const PackedEvent> events) {
+PostingMap ChunkPostings(std::span<const Event> events) {
   PostingMap out;
-  for (const PackedEvent& ev : events) {
+  for (const Event& ev : events) {
     for (const internal::PostingKey& k : internal::PostingsOf(ev)) {
       auto [it, fresh] = out.try_emplace({k.account, static_cast<int64_t>(k.attr), k.value},
                                          PostingSpan{ev.time_ms, ev.time_ms});
@@ -202,19 +217,20 @@ struct ChunkWriter {
   static Result<ChunkWriter> Prepare(store::Tx& tx) {
     ChunkWriter w;
     ASSIGN_OR_RETURN(w.chunk, tx.Prepare(
-        "INSERT INTO audit_chunks (min_time, max_time, complete, meta, records) "
-        "VALUES (?, ?, ?, ?, ?)"));
+        "INSERT INTO audit_chunks (min_time, max_time, complete, meta, records, format) "
+        "VALUES (?, ?, ?, '', ?, ?)"));
     ASSIGN_OR_RETURN(w.posting, tx.Prepare(
         "INSERT INTO audit_postings (account_id, attr, value, max_time, chunk, min_time) "
         "VALUES (?, ?, ?, ?, last_insert_rowid(), ?)"));
     return w;
   }
 
-  Status Write(std::span<const PackedEvent> events, bool complete) {
+  Status Write(std::span<const Event> events, bool complete) {
     internal::EncodedChunk enc = internal::EncodeChunk(events);
     RETURN_IF_ERROR(chunk->Reset());
     chunk->Bind(1, enc.min_time).Bind(2, enc.max_time).Bind(3, int64_t{complete});
-    RETURN_IF_ERROR(chunk->Bind(4, enc.meta).Bind(5, enc.records).Run());
+    chunk->BindBlob(4, enc.records);
+    RETURN_IF_ERROR(chunk->Bind(5, static_cast<int64_t>(internal::ChunkFormat::kBinary)).Run());
     for (const auto& [key, span] : ChunkPostings(events)) {
       RETURN_IF_ERROR(posting->Reset());
       posting->Bind(1, std::get<0>(key)).Bind(2, std::get<1>(key)).Bind(3, std::get<2>(key));
@@ -231,32 +247,27 @@ Status DeleteChunk(store::Tx& tx, int64_t chunk) {
   return del_postings->Bind(1, chunk).Run();
 }
 
-// The event ids a chunk's meta names.
-Result<std::vector<std::string>> MetaEventIds(std::string_view meta) {
-  auto parsed = json::Parse(meta);
-  if (!parsed.ok() || !parsed->is_array()) return Status::Internal("damaged audit chunk: meta");
-  std::vector<std::string> ids;
-  for (const json::Value& e : parsed->as_array()) {
-    if (e.is_array() && !e.as_array().empty() && e.as_array()[0].is_string()) {
-      ids.push_back(e.as_array()[0].as_string());
-    }
-  }
-  return ids;
+internal::ChunkFormat FormatOf(int64_t column) {
+  return column == static_cast<int64_t>(internal::ChunkFormat::kBinary)
+             ? internal::ChunkFormat::kBinary
+             : internal::ChunkFormat::kJson;
 }
 
 // Removes the incomplete versions of these events (each alone in its
 // chunk, written inside its request's transaction). Incomplete chunks are
 // only those of requests in flight, so the scan is short.
-Status DeleteIncomplete(store::Tx& tx, std::span<const PackedEvent> events) {
-  ASSIGN_OR_RETURN(auto q, tx.Prepare("SELECT chunk, meta FROM audit_chunks WHERE complete = 0"));
+Status DeleteIncomplete(store::Tx& tx, std::span<const Event> events) {
+  ASSIGN_OR_RETURN(auto q, tx.Prepare(
+      "SELECT chunk, format, meta, records FROM audit_chunks WHERE complete = 0"));
   std::vector<int64_t> doomed;
   while (true) {
     ASSIGN_OR_RETURN(bool row, q->Step());
     if (!row) break;
-    ASSIGN_OR_RETURN(std::vector<std::string> ids, MetaEventIds(q->Text(1)));
-    bool replaced = std::any_of(ids.begin(), ids.end(), [&](const std::string& id) {
+    ASSIGN_OR_RETURN(std::vector<Event> stored,
+                     internal::DecodeChunk(FormatOf(q->Int(1)), q->Text(2), q->Text(3)));
+    bool replaced = std::any_of(stored.begin(), stored.end(), [&](const Event& old) {
       return std::any_of(events.begin(), events.end(),
-                         [&](const PackedEvent& ev) { return ev.event_id == id; });
+                         [&](const Event& ev) { return ev.event_id == old.event_id; });
     });
     if (replaced) doomed.push_back(q->Int(0));
   }
@@ -266,18 +277,20 @@ Status DeleteIncomplete(store::Tx& tx, std::span<const PackedEvent> events) {
 
 // ---- reading ----
 
-StoredEvent ToStored(PackedEvent&& ev) {
+// Renders the record: only events a lookup returns pay for it.
+StoredEvent ToStored(Event&& ev) {
+  std::string record = RenderRecord(ev);
   return {std::move(ev.event_id), ev.time_ms,           std::move(ev.event_name),
           ev.read_only,           std::move(ev.access_key_id), std::move(ev.event_source),
-          std::move(ev.username), std::move(ev.resources), std::move(ev.record)};
+          std::move(ev.username), std::move(ev.resources), std::move(record)};
 }
 
-Result<std::vector<PackedEvent>> ReadChunk(store::Statement& read, int64_t chunk) {
+Result<std::vector<Event>> ReadChunk(store::Statement& read, int64_t chunk) {
   RETURN_IF_ERROR(read.Reset());
   read.Bind(1, chunk);
   ASSIGN_OR_RETURN(bool row, read.Step());
-  if (!row) return std::vector<PackedEvent>{};
-  return internal::DecodeChunk(read.Text(0), read.Text(1));
+  if (!row) return std::vector<Event>{};
+  return internal::DecodeChunk(FormatOf(read.Int(0)), read.Text(1), read.Text(2));
 }
 
 // Newest first; ties broken by event id, descending (the NextToken order).
@@ -290,8 +303,8 @@ class PageBuilder {
  public:
   PageBuilder(const LookupQuery& q, Attr attr) : q_(q), attr_(attr) {}
 
-  void Consider(std::vector<PackedEvent>& events) {
-    for (PackedEvent& ev : events) {
+  void Consider(std::vector<Event>& events) {
+    for (Event& ev : events) {
       if (!Wanted(ev)) continue;
       found_.push_back(ToStored(std::move(ev)));
       std::push_heap(found_.begin(), found_.end(), Newer);
@@ -317,7 +330,7 @@ class PageBuilder {
 
  private:
   size_t Keep() const { return static_cast<size_t>(std::max(q_.max_results, 0)) + 1; }
-  bool Wanted(const PackedEvent& ev) const {
+  bool Wanted(const Event& ev) const {
     if (ev.account_id != q_.account_id || ev.time_ms < q_.start_ms || ev.time_ms > q_.end_ms) {
       return false;
     }
@@ -371,24 +384,7 @@ std::optional<LookupKey> ParseLookupKey(std::string_view name) {
   return std::nullopt;
 }
 
-PackedEvent Pack(const Event& ev) {
-  PackedEvent p;
-  p.event_id = ev.event_id;
-  p.account_id = ev.account_id;
-  p.region = std::string(ev.record.get_string("awsRegion"));
-  p.time_ms = ev.time_ms;
-  p.event_name = ev.event_name;
-  p.event_source = ev.event_source;
-  p.read_only = ev.read_only;
-  p.username = ev.username;
-  p.access_key_id = ev.access_key_id;
-  p.resources = ev.resources;
-  p.record = json::Write(ev.record);
-  p.complete = ev.complete;
-  return p;
-}
-
-Status InsertPacked(store::Tx& tx, std::span<const PackedEvent> events, bool replace) {
+Status InsertEvents(store::Tx& tx, std::span<const Event> events, bool replace) {
   if (events.empty()) return Status::Ok();
   if (replace) RETURN_IF_ERROR(DeleteIncomplete(tx, events));
   ASSIGN_OR_RETURN(ChunkWriter writer, ChunkWriter::Prepare(tx));
@@ -416,13 +412,6 @@ Status InsertPacked(store::Tx& tx, std::span<const PackedEvent> events, bool rep
   return Status::Ok();
 }
 
-Status InsertEvents(store::Tx& tx, std::span<const Event> events, bool replace) {
-  std::vector<PackedEvent> packed;
-  packed.reserve(events.size());
-  for (const Event& ev : events) packed.push_back(Pack(ev));
-  return InsertPacked(tx, packed, replace);
-}
-
 Status InsertEvent(store::Tx& tx, const Event& ev) {
   return InsertEvents(tx, std::span<const Event>(&ev, 1), /*replace=*/true);
 }
@@ -442,11 +431,11 @@ Result<LookupPage> LookupEvents(store::Database& db, const LookupQuery& q) {
   Status st = db.Read([&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(auto candidates, CandidateChunks(tx, q, attr, upper));
     ASSIGN_OR_RETURN(auto read, tx.Prepare(
-        "SELECT meta, records FROM audit_chunks WHERE chunk = ?"));
+        "SELECT format, meta, records FROM audit_chunks WHERE chunk = ?"));
     while (true) {
       ASSIGN_OR_RETURN(bool row, candidates->Step());
       if (!row || !builder.Needs(candidates->Int(1))) break;
-      ASSIGN_OR_RETURN(std::vector<PackedEvent> events, ReadChunk(*read, candidates->Int(0)));
+      ASSIGN_OR_RETURN(std::vector<Event> events, ReadChunk(*read, candidates->Int(0)));
       builder.Consider(events);
     }
     return Status::Ok();
@@ -460,21 +449,22 @@ Result<std::vector<SequencedEvent>> EventsAfter(store::Database& db, int64_t aft
   std::vector<SequencedEvent> out;
   Status st = db.Read([&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(auto s, tx.Prepare(
-        "SELECT chunk, meta, records FROM audit_chunks "
+        "SELECT chunk, format, meta, records FROM audit_chunks "
         "WHERE chunk >= ? AND complete = 1 ORDER BY chunk"));
     s->Bind(1, internal::ChunkOfSeq(after_seq));
     while (static_cast<int>(out.size()) < limit) {
       ASSIGN_OR_RETURN(bool row, s->Step());
       if (!row) break;
       int64_t chunk = s->Int(0);
-      ASSIGN_OR_RETURN(std::vector<PackedEvent> events,
-                       internal::DecodeChunk(s->Text(1), s->Text(2)));
+      ASSIGN_OR_RETURN(std::vector<Event> events,
+                       internal::DecodeChunk(FormatOf(s->Int(1)), s->Text(2), s->Text(3)));
       for (size_t i = 0; i < events.size() && static_cast<int>(out.size()) < limit; ++i) {
         int64_t seq = internal::SeqOf(chunk, i);
         if (seq <= after_seq) continue;
-        PackedEvent& ev = events[i];
+        Event& ev = events[i];
+        std::string record = RenderRecord(ev);
         out.push_back({seq, std::move(ev.account_id), std::move(ev.region), ev.read_only,
-                       std::move(ev.event_source), ev.time_ms, std::move(ev.record)});
+                       std::move(ev.event_source), ev.time_ms, std::move(record)});
       }
     }
     return Status::Ok();
@@ -486,20 +476,24 @@ Result<std::vector<SequencedEvent>> EventsAfter(store::Database& db, int64_t aft
 Status RecoverIncompleteEvents(store::Database& db) {
   return db.Write([](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(auto q, tx.Prepare(
-        "SELECT chunk, meta, records FROM audit_chunks WHERE complete = 0 ORDER BY chunk"));
+        "SELECT chunk, format, meta, records FROM audit_chunks WHERE complete = 0 "
+        "ORDER BY chunk"));
     std::vector<int64_t> chunks;
-    std::vector<PackedEvent> events;
+    std::vector<Event> events;
     while (true) {
       ASSIGN_OR_RETURN(bool row, q->Step());
       if (!row) break;
       chunks.push_back(q->Int(0));
-      ASSIGN_OR_RETURN(std::vector<PackedEvent> decoded,
-                       internal::DecodeChunk(q->Text(1), q->Text(2)));
-      for (PackedEvent& ev : decoded) events.push_back(std::move(ev));
+      ASSIGN_OR_RETURN(std::vector<Event> decoded,
+                       internal::DecodeChunk(FormatOf(q->Int(1)), q->Text(2), q->Text(3)));
+      for (Event& ev : decoded) {
+        ev.complete = true;
+        events.push_back(std::move(ev));
+      }
     }
     for (int64_t chunk : chunks) RETURN_IF_ERROR(DeleteChunk(tx, chunk));
     // Kept as they are, now complete, at the end of the delivery order.
-    return InsertPacked(tx, events, /*replace=*/false);
+    return InsertEvents(tx, events, /*replace=*/false);
   });
 }
 

@@ -58,9 +58,7 @@ Event MakeEvent(std::string tag, std::string_view account, int64_t time_ms, std:
   ev.username = std::move(user);
   ev.access_key_id = "AKIA" + ev.username;
   ev.resources = std::move(res);
-  ev.record = json::Value::MakeObject();
-  ev.record.set("eventID", ev.event_id);
-  ev.record.set("awsRegion", "us-east-1");
+  ev.region = "us-east-1";
   return ev;
 }
 
@@ -394,14 +392,14 @@ class SinkTest : public EventStoreTest {
     std::vector<std::pair<std::string, int64_t>> out;
     EXPECT_TRUE(db_->Read([&](store::Tx& tx) -> Status {
                       ASSIGN_OR_RETURN(auto s, tx.Prepare(
-                          "SELECT meta, complete FROM audit_chunks ORDER BY chunk"));
+                          "SELECT records, complete FROM audit_chunks ORDER BY chunk"));
                       while (true) {
                         ASSIGN_OR_RETURN(bool row, s->Step());
                         if (!row) break;
-                        ASSIGN_OR_RETURN(json::Value meta, json::Parse(s->Text(0)));
-                        for (const json::Value& e : meta.as_array()) {
-                          out.emplace_back(e.as_array().at(4).as_string(), s->Int(1));
-                        }
+                        ASSIGN_OR_RETURN(std::vector<Event> events,
+                                         internal::DecodeChunk(internal::ChunkFormat::kBinary,
+                                                               "", s->Text(0)));
+                        for (const Event& e : events) out.emplace_back(e.event_name, s->Int(1));
                       }
                       return Status::Ok();
                     })

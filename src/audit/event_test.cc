@@ -67,8 +67,21 @@ server::AuditRecord Rec(const server::Principal* p, std::string_view service,
   return r;
 }
 
-Event Build(const server::AuditRecord& r) {
-  return BuildEvent(r, {"ev-1", "us-east-1", "999999999999"});
+// An event with its rendered record parsed back, for inspection.
+struct BuiltEvent : Event {
+  json::Value record;
+};
+
+json::Value Parsed(std::string_view text) {
+  auto parsed = json::Parse(text);
+  EXPECT_TRUE(parsed.ok()) << text;
+  return parsed.ok() ? *parsed : json::Value();
+}
+
+BuiltEvent Build(const server::AuditRecord& r) {
+  BuiltEvent b{BuildEvent(r, {"ev-1", "us-east-1", "999999999999"}), {}};
+  b.record = Parsed(RenderRecord(b));
+  return b;
 }
 
 TEST(AuditEventTest, CommonFieldsOfASuccessfulCall) {
@@ -76,7 +89,7 @@ TEST(AuditEventTest, CommonFieldsOfASuccessfulCall) {
   json::Value in = json::Value::MakeObject();
   in.set("UserName", "alice");
   json::Value out = json::Value::MakeObject();
-  Event ev = Build(Rec(&p, "iam", "CreateUser", &in, &out));
+  BuiltEvent ev = Build(Rec(&p, "iam", "CreateUser", &in, &out));
   const json::Value& r = ev.record;
   EXPECT_EQ(r.get_string("eventVersion"), "1.09");
   EXPECT_EQ(r.get_string("eventTime"), "2023-11-14T22:15:23Z");
@@ -105,7 +118,7 @@ TEST(AuditEventTest, CommonFieldsOfASuccessfulCall) {
 
 TEST(AuditEventTest, IamUserIdentity) {
   server::Principal p = User();
-  Event ev = Build(Rec(&p, "sts", "GetCallerIdentity", nullptr, nullptr));
+  BuiltEvent ev = Build(Rec(&p, "sts", "GetCallerIdentity", nullptr, nullptr));
   const json::Value* id = ev.record.find("userIdentity");
   EXPECT_EQ(id->get_string("type"), "IAMUser");
   EXPECT_EQ(id->get_string("principalId"), "AIDAALICE");
@@ -120,7 +133,7 @@ TEST(AuditEventTest, IamUserIdentity) {
 
 TEST(AuditEventTest, AssumedRoleSessionContext) {
   server::Principal p = Session();
-  Event ev = Build(Rec(&p, "iam", "ListUsers", nullptr, nullptr));
+  BuiltEvent ev = Build(Rec(&p, "iam", "ListUsers", nullptr, nullptr));
   const json::Value* id = ev.record.find("userIdentity");
   EXPECT_EQ(id->get_string("type"), "AssumedRole");
   EXPECT_EQ(id->find("userName"), nullptr);
@@ -144,27 +157,27 @@ TEST(AuditEventTest, ErrorsUseTheWireCodes) {
   json::Value in = json::Value::MakeObject();
   in.set("UserName", "bob");
   Status denied = Status::Error(ErrorCode::kAccessDenied, "not allowed");
-  Event ev = Build(Rec(&p, "iam", "CreateUser", &in, nullptr, &denied));
+  BuiltEvent ev = Build(Rec(&p, "iam", "CreateUser", &in, nullptr, &denied));
   EXPECT_EQ(ev.record.get_string("errorCode"), "AccessDenied");
   EXPECT_EQ(ev.record.get_string("errorMessage"), "not allowed");
   EXPECT_TRUE(ev.record.find("responseElements")->is_null());
 
-  Event kms = Build(Rec(&p, "kms", "CreateKey", nullptr, nullptr, &denied));
+  BuiltEvent kms = Build(Rec(&p, "kms", "CreateKey", nullptr, nullptr, &denied));
   EXPECT_EQ(kms.record.get_string("errorCode"), "AccessDeniedException");
 
   Status missing = Status::Modeled("NoSuchEntityException", "no user");
-  Event modeled = Build(Rec(&p, "iam", "GetUser", &in, nullptr, &missing));
+  BuiltEvent modeled = Build(Rec(&p, "iam", "GetUser", &in, nullptr, &missing));
   EXPECT_EQ(modeled.record.get_string("errorCode"), "NoSuchEntityException");
 
   Status internal = Status::Internal("disk path /secret/x broke");
-  Event hidden = Build(Rec(&p, "iam", "GetUser", &in, nullptr, &internal));
+  BuiltEvent hidden = Build(Rec(&p, "iam", "GetUser", &in, nullptr, &internal));
   EXPECT_EQ(hidden.record.get_string("errorMessage"), "An internal error occurred.");
 }
 
 TEST(AuditEventTest, AuthenticationFailureWithUnknownKey) {
   Status bad = Status::Error(ErrorCode::kUnrecognizedClient, "The security token is invalid.");
   server::AuditRecord r = Rec(nullptr, "iam", "ListUsers", nullptr, nullptr, &bad);
-  Event ev = Build(r);
+  BuiltEvent ev = Build(r);
   const json::Value* id = ev.record.find("userIdentity");
   EXPECT_EQ(id->get_string("type"), "Unknown");
   EXPECT_EQ(id->get_string("accessKeyId"), "AKIAUNKNOWN");
@@ -178,7 +191,7 @@ TEST(AuditEventTest, AuthenticationFailureWithKnownKeyGoesToItsOwner) {
   Status bad = Status::Error(ErrorCode::kInvalidSignature, "mismatch");
   server::AuditRecord r = Rec(nullptr, "iam", "ListUsers", nullptr, nullptr, &bad);
   r.key_owner = &owner;
-  Event ev = Build(r);
+  BuiltEvent ev = Build(r);
   EXPECT_EQ(ev.account_id, kAcct);
   EXPECT_EQ(ev.record.find("userIdentity")->get_string("arn"), owner.arn);
   EXPECT_EQ(ev.record.get_string("errorCode"), "SignatureDoesNotMatch");
@@ -191,7 +204,7 @@ TEST(AuditEventTest, TlsDetailsOnlyOverTls) {
   r.host = "rampart.example:8443";
   r.tls_version = "TLSv1.3";
   r.tls_cipher = "TLS_AES_256_GCM_SHA384";
-  Event ev = Build(r);
+  BuiltEvent ev = Build(r);
   const json::Value* tls = ev.record.find("tlsDetails");
   ASSERT_NE(tls, nullptr);
   EXPECT_EQ(tls->get_string("tlsVersion"), "TLSv1.3");
@@ -209,7 +222,7 @@ TEST(AuditEventTest, SecretAccessKeyIsHidden) {
   key.set("CreateDate", int64_t{1700000000});
   json::Value out = json::Value::MakeObject();
   out.set("AccessKey", key);
-  Event ev = Build(Rec(&p, "iam", "CreateAccessKey", nullptr, &out));
+  BuiltEvent ev = Build(Rec(&p, "iam", "CreateAccessKey", nullptr, &out));
   std::string text = json::Write(ev.record);
   EXPECT_EQ(text.find("wJalrXUtnFEMI"), std::string::npos) << text;
   const json::Value* ak = ev.record.find("responseElements")->find("accessKey");
@@ -231,7 +244,7 @@ TEST(AuditEventTest, KmsPlaintextNeverRecorded) {
   out.set("KeyId", "arn:aws:kms:us-east-1:111122223333:key/k1");
   out.set("CiphertextBlob", std::string("\x01\x02\x03", 3));
   out.set("Plaintext", "top secret payload");
-  Event ev = Build(Rec(&p, "kms", "Decrypt", &in, &out));
+  BuiltEvent ev = Build(Rec(&p, "kms", "Decrypt", &in, &out));
   std::string text = json::Write(ev.record);
   EXPECT_EQ(text.find("top secret"), std::string::npos) << text;
   EXPECT_TRUE(ev.read_only);
@@ -244,13 +257,13 @@ TEST(AuditEventTest, PasswordsAndSecretsHidden) {
   json::Value in = json::Value::MakeObject();
   in.set("UserName", "alice");
   in.set("Password", "Hunter2-Hunter2");
-  Event login = Build(Rec(&p, "iam", "CreateLoginProfile", &in, nullptr));
+  BuiltEvent login = Build(Rec(&p, "iam", "CreateLoginProfile", &in, nullptr));
   EXPECT_EQ(json::Write(login.record).find("Hunter2"), std::string::npos);
 
   json::Value sec = json::Value::MakeObject();
   sec.set("Name", "db");
   sec.set("SecretString", "s3cr3t-value");
-  Event secret = Build(Rec(&p, "secretsmanager", "CreateSecret", &sec, nullptr));
+  BuiltEvent secret = Build(Rec(&p, "secretsmanager", "CreateSecret", &sec, nullptr));
   EXPECT_EQ(json::Write(secret.record).find("s3cr3t-value"), std::string::npos);
   EXPECT_EQ(secret.record.find("requestParameters")->get_string("secretString"), kHiddenValue);
 }
@@ -258,19 +271,21 @@ TEST(AuditEventTest, PasswordsAndSecretsHidden) {
 TEST(AuditEventTest, UnknownServiceOrOperationHasNoParameters) {
   json::Value in = json::Value::MakeObject();
   in.set("Password", "x");
-  EXPECT_TRUE(ToCloudTrailElements("nosuch", "Op", in, false).is_null());
-  EXPECT_TRUE(ToCloudTrailElements("iam", "NoSuchOp", in, false).is_null());
+  EXPECT_EQ(ToCloudTrailElements("nosuch", "Op", in, false), "");
+  EXPECT_EQ(ToCloudTrailElements("iam", "NoSuchOp", in, false), "");
   // Members absent from the model are dropped rather than copied.
   json::Value odd = json::Value::MakeObject();
   odd.set("UserName", "a");
   odd.set("NotInModel", "b");
-  json::Value conv = ToCloudTrailElements("iam", "GetUser", odd, false);
+  json::Value conv = Parsed(ToCloudTrailElements("iam", "GetUser", odd, false));
+  EXPECT_EQ(conv.get_string("userName"), "a");
   EXPECT_EQ(conv.find("notInModel"), nullptr);
   // Wrong kinds from a hostile value do not crash.
   json::Value wrong = json::Value::MakeObject();
   wrong.set("UserName", json::Value::MakeArray());
   wrong.set("Tags", "not-a-list");
-  (void)ToCloudTrailElements("iam", "CreateUser", wrong, false);
+  std::string text = ToCloudTrailElements("iam", "CreateUser", wrong, false);
+  EXPECT_TRUE(text.empty() || json::Parse(text).ok()) << text;
 }
 
 TEST(AuditEventTest, ReadOnlyClassification) {

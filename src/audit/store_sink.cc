@@ -90,19 +90,20 @@ void StoreAuditSink::Record(const server::AuditRecord& record) {
   // The caller's record and the resource owners' copies are stored
   // together. Last-accessed data (access advisor) is for the caller's
   // entity only; the copies show the caller as another account.
-  std::vector<PackedEvent> events;
+  std::optional<AccessRecord> access = AccessRecordOf(ev);
+  std::vector<Event> events;
   events.reserve(1 + owner_copies.size());
-  events.push_back(Pack(ev));
-  for (const Event& copy : owner_copies) events.push_back(Pack(copy));
-  Store(std::move(events), AccessRecordFromEvent(ev.record), sync, /*replace=*/joined);
+  events.push_back(std::move(ev));
+  for (Event& copy : owner_copies) events.push_back(std::move(copy));
+  Store(std::move(events), std::move(access), sync, /*replace=*/joined);
 }
 
-void StoreAuditSink::Store(std::vector<PackedEvent> events, std::optional<AccessRecord> access,
+void StoreAuditSink::Store(std::vector<Event> events, std::optional<AccessRecord> access,
                            bool sync, bool replace) {
   if (!sync) {
     std::unique_lock lock(mu_);
     if (queue_.size() + events.size() <= options_.max_queue) {
-      for (PackedEvent& ev : events) queue_.push_back(std::move(ev));
+      for (Event& ev : events) queue_.push_back(std::move(ev));
       if (access) access_queue_.push_back(std::move(*access));
       ++queued_writes_;
       // Half full: commit now rather than at the end of the interval.
@@ -113,11 +114,11 @@ void StoreAuditSink::Store(std::vector<PackedEvent> events, std::optional<Access
   WriteNow(events, access, replace);
 }
 
-void StoreAuditSink::WriteNow(std::span<const PackedEvent> events,
+void StoreAuditSink::WriteNow(std::span<const Event> events,
                               const std::optional<AccessRecord>& access, bool replace) {
   // replace only ever matches the caller's record: copies have fresh ids.
   Status st = db_.Write([&](store::Tx& tx) -> Status {
-    RETURN_IF_ERROR(InsertPacked(tx, events, replace));
+    RETURN_IF_ERROR(InsertEvents(tx, events, replace));
     if (!access) return Status::Ok();
     return RecordAccess(tx, std::span<const AccessRecord>(&*access, 1));
   });
@@ -130,19 +131,24 @@ void StoreAuditSink::WriteNow(std::span<const PackedEvent> events,
   ++sync_writes_;
 }
 
-Status StoreAuditSink::WriteBatch(std::vector<PackedEvent>& batch,
+Status StoreAuditSink::WriteBatch(std::vector<Event>& batch,
                                   std::vector<AccessRecord>& access) {
   if (batch.empty()) return Status::Ok();
   return db_.Write([&](store::Tx& tx) -> Status {
-    RETURN_IF_ERROR(InsertPacked(tx, batch, /*replace=*/false));
+    RETURN_IF_ERROR(InsertEvents(tx, batch, /*replace=*/false));
     return RecordAccess(tx, access);
   });
 }
 
 Status StoreAuditSink::Flush() {
   std::lock_guard flush_lock(flush_mu_);
-  std::vector<PackedEvent> batch;
-  std::vector<AccessRecord> access;
+  // The written batch's vectors become the next queue, so that the queue
+  // keeps its capacity instead of growing (and moving every event) anew
+  // after each flush.
+  std::vector<Event> batch = std::move(spare_queue_);
+  std::vector<AccessRecord> access = std::move(spare_access_);
+  batch.clear();
+  access.clear();
   {
     std::lock_guard lock(mu_);
     batch.swap(queue_);
@@ -157,6 +163,10 @@ Status StoreAuditSink::Flush() {
     access_queue_.insert(access_queue_.begin(), std::make_move_iterator(access.begin()),
                          std::make_move_iterator(access.end()));
   }
+  batch.clear();
+  access.clear();
+  spare_queue_ = std::move(batch);
+  spare_access_ = std::move(access);
   return st;
 }
 

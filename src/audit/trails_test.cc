@@ -94,9 +94,7 @@ class DeliveryTest : public ::testing::Test {
     ev.event_name = "Op";
     ev.event_source = source;
     ev.read_only = read_only;
-    ev.record = json::Value::MakeObject();
-    ev.record.set("eventID", id);
-    ev.record.set("awsRegion", region);
+    ev.region = region;
     ASSERT_TRUE(db_->Write([&](store::Tx& tx) { return InsertEvent(tx, ev); }).ok());
   }
   void AddTrail(TrailRow t) {
@@ -203,9 +201,7 @@ TEST_F(DeliveryTest, IncompleteRecordsWaitAndCrashLeftoversAreRecovered) {
   partial.event_id = "partial";
   partial.account_id = "111122223333";
   partial.event_source = "iam.amazonaws.com";
-  partial.record = json::Value::MakeObject();
-  partial.record.set("eventID", "partial");
-  partial.record.set("awsRegion", "us-east-1");
+  partial.region = "us-east-1";
   partial.complete = false;
   ASSERT_TRUE(db_->Write([&](store::Tx& tx) { return InsertEvent(tx, partial); }).ok());
   AddEvent("after", "111122223333", "us-east-1", false);

@@ -52,6 +52,8 @@ Status MigrateAdvisor(store::Database& db);
 // or root identity; an authentication failure; an unknown event source; a
 // malformed field. Never fails otherwise: records are hostile input.
 std::optional<AccessRecord> AccessRecordFromEvent(const json::Value& record);
+// The same for an event the audit trail just built (no JSON involved).
+std::optional<AccessRecord> AccessRecordOf(const Event& event);
 
 // Upserts the records: per distinct key, the latest time (and its region)
 // wins over what is stored. One statement per distinct key.

@@ -1,9 +1,9 @@
 // CloudTrail event records built from the dispatcher's server::AuditRecord.
 //
-// BuildEvent turns one finished request into the JSON record CloudTrail
-// writes (eventVersion 1.09: userIdentity, eventTime, eventSource, ...,
-// requestParameters and responseElements) plus the columns LookupEvents
-// filters on. Request and response members are converted with the service's
+// BuildEvent turns one finished request into an Event: what CloudTrail's
+// record holds (eventVersion 1.09: userIdentity, eventTime, eventSource,
+// ..., requestParameters and responseElements) in a compact form, plus the
+// columns LookupEvents filters on. RenderRecord writes the JSON record. Request and response members are converted with the service's
 // AWS model: names become lowerCamelCase, timestamps ISO 8601, blobs are
 // left out, and every member whose shape the model marks "sensitive" (plus
 // a fixed list of secret-bearing names, whatever the model says) is
@@ -33,9 +33,32 @@ struct EventResource {
   std::string name;  // the name or ARN the request used
 };
 
-// One event ready to store: the record and the columns lookups filter on.
+// Who made the call, as the record's userIdentity shows it.
+struct EventIdentity {
+  enum class Kind : uint8_t {
+    kPrincipal = 0,   // an authenticated principal (or a known key's owner)
+    kUnknown = 1,     // nobody could be identified: {"type": "Unknown"}
+    kAwsAccount = 2,  // a resource owner's copy: {"type": "AWSAccount"}
+  };
+  Kind kind = Kind::kUnknown;
+  std::string type;  // CloudTrail's userIdentity.type: Root, IAMUser, AssumedRole
+  std::string principal_id;
+  std::string arn;
+  std::string account_id;
+  std::string access_key_id;
+  std::string user_name;
+  // sessionContext: present for role sessions and other temporary credentials.
+  bool has_session = false;
+  std::string role_arn;  // the role behind an AssumedRole session
+  int64_t session_issued_s = 0;
+  bool mfa = false;
+  std::string source_identity;
+};
+
+// One event, in the compact form it is queued and stored in; the CloudTrail
+// JSON record is rendered from it only when read (RenderRecord). The first
+// group of members are also the columns lookups filter on.
 struct Event {
-  json::Value record;  // the CloudTrail record (an object)
   std::string event_id;
   std::string account_id;  // recipientAccountId: whose trail holds it
   int64_t time_ms = 0;     // eventTime, milliseconds since the epoch
@@ -48,7 +71,32 @@ struct Event {
   // False for the record written inside the request's own transaction,
   // before the response was known.
   bool complete = true;
+
+  std::string region;  // awsRegion
+  EventIdentity identity;
+  std::string source_ip;
+  std::string user_agent;
+  bool has_error = false;
+  std::string error_code;
+  std::string error_message;
+  // requestParameters and responseElements as JSON text, already converted
+  // and redacted (ToCloudTrailElements); empty means null.
+  std::string request_parameters;
+  std::string response_elements;
+  std::string request_id;
+  std::string shared_event_id;  // cross-account calls: the id all copies share
+  bool secure_transport = false;
+  std::string tls_version;
+  std::string tls_cipher;
+  std::string host;
+  // A record stored before events were kept in this form: its JSON text,
+  // returned as is by RenderRecord; the members above then hold only the
+  // lookup columns and the region.
+  std::string stored_record;
 };
+
+// The event's CloudTrail record as JSON text.
+std::string RenderRecord(const Event& event);
 
 struct EventOptions {
   std::string_view event_id;          // a fresh UUID
@@ -79,8 +127,9 @@ bool IsReadOnly(std::string_view service, std::string_view operation);
 std::string EventSource(std::string_view service);
 
 // A decoded input (output when is_output) converted to CloudTrail's form
-// per the operation's model; null when the service or operation is unknown.
-json::Value ToCloudTrailElements(std::string_view service, std::string_view operation,
+// per the operation's model, as JSON text; empty (null in the record) when
+// the service or operation is unknown or nothing is left.
+std::string ToCloudTrailElements(std::string_view service, std::string_view operation,
                                  const json::Value& value, bool is_output);
 
 // "UserName" -> "userName", "KMSKeyId" -> "kmsKeyId", "ARN" -> "arn".

@@ -20,26 +20,6 @@ namespace rampart::audit {
 // Creates or upgrades the audit tables.
 Status MigrateEventStore(store::Database& db);
 
-// An event as stored: the columns lookups filter on and the record as JSON
-// text. The group-commit queue holds events in this form (a few hundred
-// bytes less than the JSON tree, and serialised off the writer's lock).
-struct PackedEvent {
-  std::string event_id;
-  std::string account_id;
-  std::string region;
-  int64_t time_ms = 0;
-  std::string event_name;
-  std::string event_source;
-  bool read_only = false;
-  std::string username;
-  std::string access_key_id;
-  std::vector<EventResource> resources;
-  std::string record;  // the CloudTrail record, JSON
-  bool complete = true;
-};
-
-PackedEvent Pack(const Event& event);
-
 // Inserts the event, or replaces the one with the same event id (a partial
 // record written inside the request's transaction is completed this way).
 Status InsertEvent(store::Tx& tx, const Event& event);
@@ -48,7 +28,6 @@ Status InsertEvent(store::Tx& tx, const Event& event);
 // replace: as InsertEvent, for events written incomplete before; without
 // it the event ids must be new. Incomplete events are stored one per chunk.
 Status InsertEvents(store::Tx& tx, std::span<const Event> events, bool replace);
-Status InsertPacked(store::Tx& tx, std::span<const PackedEvent> events, bool replace);
 
 // The highest seq stored so far (0 when none): a new trail starts after it.
 Result<int64_t> MaxEventSeq(store::Tx& tx);
@@ -80,7 +59,7 @@ struct StoredEvent {
   std::string event_source;
   std::string username;
   std::vector<EventResource> resources;
-  std::string record;  // the CloudTrail record as JSON text
+  std::string record;  // the CloudTrail record as JSON text (RenderRecord)
 };
 
 struct LookupPage {

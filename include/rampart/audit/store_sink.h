@@ -46,8 +46,8 @@ class StoreAuditSink final : public server::AuditSink {
     std::string fallback_account;
     std::chrono::milliseconds flush_interval{200};
     // Records waiting for group commit; past it, Record writes
-    // synchronously (backpressure). Each queued record holds its serialised
-    // record (1-2 KB), so this bounds the memory a burst can take.
+    // synchronously (backpressure). Each queued record holds its Event
+    // (under 1 KB for most calls), so this bounds the memory a burst can take.
     size_t max_queue = 8192;
   };
 
@@ -74,15 +74,15 @@ class StoreAuditSink final : public server::AuditSink {
 
  private:
   void Run();
-  Status WriteBatch(std::vector<PackedEvent>& batch, std::vector<AccessRecord>& access);
+  Status WriteBatch(std::vector<Event>& batch, std::vector<AccessRecord>& access);
   // Queues a request's records (its own and the resource owners' copies)
   // and the access advisor's record of it for group commit, or writes them
   // now, in one transaction, when sync or the queue is full.
-  void Store(std::vector<PackedEvent> events, std::optional<AccessRecord> access, bool sync,
+  void Store(std::vector<Event> events, std::optional<AccessRecord> access, bool sync,
              bool replace);
   // replace: a partial version of the caller's record may exist (see
   // InsertEvent).
-  void WriteNow(std::span<const PackedEvent> events, const std::optional<AccessRecord>& access,
+  void WriteNow(std::span<const Event> events, const std::optional<AccessRecord>& access,
                 bool replace);
 
   store::Database& db_;
@@ -92,12 +92,15 @@ class StoreAuditSink final : public server::AuditSink {
   std::condition_variable wake_;
   // The queue length that wakes the writer before its interval ends.
   size_t EarlyFlushAt() const;
-  std::vector<PackedEvent> queue_;  // guarded by mu_
+  std::vector<Event> queue_;  // guarded by mu_
   std::vector<AccessRecord> access_queue_;  // guarded by mu_; stored with queue_
   bool stopping_ = false;         // guarded by mu_
   size_t sync_writes_ = 0;        // guarded by mu_
   size_t queued_writes_ = 0;      // guarded by mu_
   std::mutex flush_mu_;           // one batch writer at a time, in order
+  // The previous batch's emptied vectors, reused as the next queue.
+  std::vector<Event> spare_queue_;          // guarded by flush_mu_
+  std::vector<AccessRecord> spare_access_;  // guarded by flush_mu_
   std::thread thread_;
 };
 
