@@ -8,16 +8,20 @@
 #
 # usage: bench/audit_validate.sh [EVENTS_PER_FILE]
 #   RAMPART_BIN (default build/bin/rampart), BENCH_DIR (default a new
-#   directory under /tmp, removed afterwards unless BENCH_KEEP=1).
+#   directory under /tmp, removed afterwards unless BENCH_KEEP=1), HOURS
+#   (default 24: fewer hours of full-size files when writing the whole day
+#   would take too long; the validation time scales with the hours).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 bin=${RAMPART_BIN:-$here/../build/bin/rampart}
 events=${1:-300000}
+hours=${HOURS:-24}
+files=$((hours * 12))
 dir=${BENCH_DIR:-$(mktemp -d /tmp/rampart-validate-bench.XXXXXX)}
 
 if [ ! -f "$dir/keys.json" ]; then
-  echo "writing 288 log files of $events events and 24 digests to $dir" >&2
-  /usr/bin/python3 "$here/audit_validate_gen.py" "$dir" "$events" 12 24 2>/dev/null
+  echo "writing $files log files of $events events and $hours digests to $dir" >&2
+  /usr/bin/python3 "$here/audit_validate_gen.py" "$dir" "$events" 12 "$hours" 2>/dev/null
 fi
 compressed=$(du -sb "$dir/bench-logs" | cut -f1)
 status=0
@@ -26,6 +30,6 @@ status=0
   --start-time 2026-11-27T00:00:00Z --end-time 2026-11-28T00:00:00Z > "$dir/validate.out" ||
   status=$?
 tail -2 "$dir/validate.out"
-echo "events: $((events * 288)), on disk: $compressed bytes (gzip)"
+echo "events: $((events * files)), on disk: $compressed bytes (gzip)"
 echo "exit: $status, $(cat "$dir/time.out")"
 if [ "${BENCH_KEEP:-0}" != 1 ] && [ -z "${BENCH_DIR:-}" ]; then rm -rf "$dir"; fi

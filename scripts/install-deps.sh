@@ -6,12 +6,14 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config
   clang libclang-rt-14-dev
-  libboost1.81-dev libssl-dev libsqlite3-dev libre2-dev libcli11-dev zlib1g-dev
+  libboost1.81-dev libssl-dev libsqlite3-dev libre2-dev libcli11-dev zlib1g-dev libisal-dev
   libgtest-dev libgmock-dev libbenchmark-dev libc-ares-dev libqrencode-dev libidn2-dev
   python3 python3-botocore python3-boto3 python3-pytest awscli
   openssl curl ca-certificates procps bc zbar-tools
   iptables
   libp11-kit-dev softhsm2 opensc
+  libengine-pkcs11-openssl
+  osslsigncode
 )
 
 missing=()

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <map>
 
@@ -11,7 +12,6 @@
 #include "rampart/audit/digest.h"
 #include "rampart/crypto/digest.h"
 #include "rampart/audit/event_store.h"
-#include "rampart/core/ids.h"
 #include "rampart/core/log.h"
 
 namespace rampart::audit {
@@ -27,22 +27,37 @@ int64_t Seconds(TimePoint t) {
   return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
 }
 
-std::string FileId() {
-  std::string id;
-  for (char c : ids::RequestId()) {
-    if (c != '-') id += c;
-  }
-  return id.substr(0, 16);
+// What one log file holds: the events of one account and region, from
+// the trail's pending events.
+struct LogFileSpan {
+  int64_t first_seq = 0;  // the file's first event ...
+  int64_t first_ms = 0;   // ... and its time
+  int64_t oldest_ms = 0;
+  int64_t newest_ms = 0;
+};
+
+// The 16 hex digits that end a log file's name. CloudTrail's are random;
+// ours are derived from the trail, the account, the region and the file's
+// first event, so that a delivery retried after a failure (the file was
+// written, recording it or the trail's progress was not) writes the same
+// events to the same name instead of a second copy.
+std::string FileId(const TrailRow& trail, std::string_view account, std::string_view region,
+                   int64_t first_seq) {
+  std::string key = trail.account_id + "/" + trail.name + "/" + std::string(account) + "/" +
+                    std::string(region) + "/" + std::to_string(first_seq);
+  return crypto::Sha256Hex(key).substr(0, 16);
 }
 
 // A log file of the events of account (the trail's own, or for an
 // organization trail the member account whose events these are) in
 // region. Organization trails put the organization id before the account,
-// as CloudTrail does.
+// as CloudTrail does. The date and time in the key are those of the file's
+// first event (CloudTrail uses the delivery time; a retried delivery must
+// find the same key).
 std::filesystem::path LogFilePath(const std::string& trails_dir, const TrailRow& trail,
                                   std::string_view account, std::string_view region,
-                                  TimePoint now) {
-  std::time_t t = std::chrono::system_clock::to_time_t(now);
+                                  const LogFileSpan& span) {
+  std::time_t t = static_cast<std::time_t>(span.first_ms / 1000);
   std::tm tm{};
   gmtime_r(&t, &tm);
   char day[48], stamp[64];
@@ -55,16 +70,16 @@ std::filesystem::path LogFilePath(const std::string& trails_dir, const TrailRow&
   if (!trail.organization_id.empty()) p /= trail.organization_id;
   p = p / std::string(account) / "CloudTrail" / std::string(region) / day;
   return p / (std::string(account) + "_CloudTrail_" + std::string(region) + "_" + stamp + "_" +
-              FileId() + ".json.gz");
+              FileId(trail, account, region, span.first_seq) + ".json.gz");
 }
 
 // How a digest lists a log file written at path with the uncompressed body.
 DigestLogFile DigestEntry(const std::string& trails_dir, const TrailRow& trail,
                           const std::filesystem::path& path, std::string_view body,
-                          std::pair<int64_t, int64_t> span_ms) {
+                          const LogFileSpan& span) {
   std::filesystem::path bucket_dir = std::filesystem::path(trails_dir) / trail.bucket;
   return DigestLogFile{trail.bucket, path.lexically_relative(bucket_dir).generic_string(),
-                       crypto::Sha256Hex(body), span_ms.first, span_ms.second};
+                       crypto::Sha256Hex(body), span.oldest_ms, span.newest_ms};
 }
 
 // The organization of each account, asked once per delivery pass.
@@ -104,6 +119,13 @@ bool TrailTakes(const TrailRow& trail, const SequencedEvent& ev, Memberships& me
 
 // Writes one file per account and region of the trail's pending events;
 // returns the number of files and advances trail.delivered_seq.
+//
+// A pass that fails after writing some files (or a crash before the
+// trail's progress is saved) leaves delivered_seq where it was, so the
+// next pass reads the same events again. It then writes them to the same
+// file names (FileId), replacing the earlier files (with the events
+// recorded since added at their end), and AddLogFile replaces their
+// digest entries: no event is delivered in two files.
 Result<int> DeliverTrail(store::Database& db, const std::string& trails_dir, TrailRow& trail,
                          TimePoint now, DigestWriter* digests, Memberships& members) {
   using Place = std::pair<std::string, std::string>;  // account, region
@@ -112,12 +134,14 @@ Result<int> DeliverTrail(store::Database& db, const std::string& trails_dir, Tra
     ASSIGN_OR_RETURN(auto events, EventsAfter(db, trail.delivered_seq, kBatch));
     if (events.empty()) break;
     std::map<Place, std::string> bodies;  // comma-separated records
-    std::map<Place, std::pair<int64_t, int64_t>> spans;  // oldest, newest ms
+    std::map<Place, LogFileSpan> spans;
     for (const SequencedEvent& ev : events) {
       if (!TrailTakes(trail, ev, members)) continue;
       Place place{ev.account_id, ev.region};
-      auto& span = spans.try_emplace(place, ev.time_ms, ev.time_ms).first->second;
-      span = {std::min(span.first, ev.time_ms), std::max(span.second, ev.time_ms)};
+      auto& span = spans.try_emplace(place, LogFileSpan{ev.seq, ev.time_ms, ev.time_ms, ev.time_ms})
+                       .first->second;
+      span.oldest_ms = std::min(span.oldest_ms, ev.time_ms);
+      span.newest_ms = std::max(span.newest_ms, ev.time_ms);
       std::string& body = bodies[place];
       if (!body.empty()) body += ',';
       body += ev.record;
@@ -125,14 +149,14 @@ Result<int> DeliverTrail(store::Database& db, const std::string& trails_dir, Tra
     for (const auto& [place, records] : bodies) {
       std::string body = "{\"Records\":[" + records + "]}";
       ASSIGN_OR_RETURN(std::string gz, internal::GzipBytes(body));
-      std::filesystem::path path = LogFilePath(trails_dir, trail, place.first, place.second, now);
+      const LogFileSpan& span = spans[place];
+      std::filesystem::path path = LogFilePath(trails_dir, trail, place.first, place.second, span);
       RETURN_IF_ERROR(internal::WriteFileAtomically(path, gz));
       ++files;
-      // Organization trails have no log file validation (trails.cc refuses it).
-      if (digests != nullptr && trail.organization_id.empty()) {
+      if (digests != nullptr) {
+        DigestWriter::LogFilePlace where{trail.account_id, trail.name, place.first, place.second};
         RETURN_IF_ERROR(digests->AddLogFile(
-            trail.account_id, trail.name, place.second,
-            DigestEntry(trails_dir, trail, path, body, spans[place]), now));
+            where, DigestEntry(trails_dir, trail, path, body, span), now));
       }
     }
     trail.delivered_seq = events.back().seq;

@@ -53,7 +53,35 @@ CREATE TABLE audit_digest_pending (
 CREATE INDEX audit_digest_pending_by_trail ON audit_digest_pending (account_id, trail_name, region, id);
 )sql";
 
-const store::Migration kMigrations[] = {{1, kSchemaV1}};
+// Version 2: organization trails have a chain per member account. A chain
+// names the account whose log files it lists (log_account) and the
+// organization its keys were under; pending files name their account.
+constexpr std::string_view kSchemaV2 = R"sql(
+CREATE TABLE audit_digest_chains_v2 (
+  account_id TEXT NOT NULL,
+  trail_name TEXT NOT NULL,
+  region TEXT NOT NULL,
+  log_account TEXT NOT NULL,
+  organization_id TEXT NOT NULL,
+  last_end INTEGER NOT NULL,
+  prev_bucket TEXT NOT NULL,
+  prev_object TEXT NOT NULL,
+  prev_hash TEXT NOT NULL,
+  prev_signature TEXT NOT NULL,
+  PRIMARY KEY (account_id, trail_name, region, log_account)
+);
+INSERT INTO audit_digest_chains_v2 (account_id, trail_name, region, log_account, organization_id,
+    last_end, prev_bucket, prev_object, prev_hash, prev_signature)
+  SELECT account_id, trail_name, region, account_id, '', last_end, prev_bucket, prev_object,
+         prev_hash, prev_signature FROM audit_digest_chains;
+DROP TABLE audit_digest_chains;
+ALTER TABLE audit_digest_chains_v2 RENAME TO audit_digest_chains;
+ALTER TABLE audit_digest_pending ADD COLUMN log_account TEXT NOT NULL DEFAULT '';
+UPDATE audit_digest_pending SET log_account = account_id;
+CREATE INDEX audit_digest_pending_by_object ON audit_digest_pending (account_id, trail_name, object);
+)sql";
+
+const store::Migration kMigrations[] = {{1, kSchemaV1}, {2, kSchemaV2}};
 
 int64_t Seconds(TimePoint t) {
   return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
@@ -78,14 +106,19 @@ struct ValidatingTrail {
   std::string home_region;
   std::string bucket;
   std::string prefix;
+  std::string organization_id;  // an organization trail's; else empty
   bool logging = false;
   int64_t enabled_at = 0;
   int64_t start_logging_time = 0;
   int64_t stop_logging_time = 0;
 };
 
+// One digest chain of a trail: per region and, for an organization trail,
+// per account whose log files it lists.
 struct Chain {
   std::string region;
+  std::string log_account;
+  std::string organization_id;  // the trail's when the chain was last written
   bool exists = false;
   int64_t last_end = 0;
   std::string prev_bucket, prev_object, prev_hash, prev_signature;
@@ -107,7 +140,8 @@ using internal::ValidatingTrail;
 Result<std::vector<ValidatingTrail>> LoadValidatingTrails(store::Tx& tx) {
   ASSIGN_OR_RETURN(auto s, tx.Prepare(
       "SELECT v.account_id, v.trail_name, t.home_region, t.bucket, t.prefix, t.logging, "
-      "v.enabled_at, t.start_logging_time, t.stop_logging_time FROM audit_log_validation v "
+      "v.enabled_at, t.start_logging_time, t.stop_logging_time, t.organization_id "
+      "FROM audit_log_validation v "
       "JOIN audit_trails t ON t.account_id = v.account_id AND t.name = v.trail_name "
       "ORDER BY v.account_id, v.trail_name"));
   std::vector<ValidatingTrail> out;
@@ -124,52 +158,58 @@ Result<std::vector<ValidatingTrail>> LoadValidatingTrails(store::Tx& tx) {
     t.enabled_at = s->Int(6);
     t.start_logging_time = s->Int(7);
     t.stop_logging_time = s->Int(8);
+    t.organization_id = s->Text(9);
     out.push_back(std::move(t));
   }
   return out;
 }
 
-// The trail's chains, one per region: the home region's always, others
-// once they have a chain or a pending file.
+// The trail's chains, one per region and log account: the home region's
+// of the trail's own account always, others once they have a chain or a
+// pending file.
 Result<std::vector<Chain>> LoadChains(store::Tx& tx, const ValidatingTrail& trail) {
   std::vector<Chain> chains;
   ASSIGN_OR_RETURN(auto s, tx.Prepare(
-      "SELECT region, last_end, prev_bucket, prev_object, prev_hash, prev_signature "
-      "FROM audit_digest_chains WHERE account_id = ? AND trail_name = ?"));
+      "SELECT region, log_account, organization_id, last_end, prev_bucket, prev_object, "
+      "prev_hash, prev_signature FROM audit_digest_chains WHERE account_id = ? AND "
+      "trail_name = ?"));
   s->Bind(1, trail.account_id).Bind(2, trail.name);
   while (true) {
     ASSIGN_OR_RETURN(bool row, s->Step());
     if (!row) break;
-    chains.push_back(Chain{s->Text(0), true, s->Int(1), s->Text(2), s->Text(3), s->Text(4),
-                           s->Text(5)});
+    chains.push_back(Chain{s->Text(0), s->Text(1), s->Text(2), true, s->Int(3), s->Text(4),
+                           s->Text(5), s->Text(6), s->Text(7)});
   }
-  std::set<std::string> regions;
-  for (const Chain& c : chains) regions.insert(c.region);
+  std::set<std::pair<std::string, std::string>> known;  // region, log account
+  for (const Chain& c : chains) known.emplace(c.region, c.log_account);
   ASSIGN_OR_RETURN(auto p, tx.Prepare(
-      "SELECT DISTINCT region FROM audit_digest_pending WHERE account_id = ? AND trail_name = ?"));
+      "SELECT DISTINCT region, log_account FROM audit_digest_pending WHERE account_id = ? AND "
+      "trail_name = ?"));
   p->Bind(1, trail.account_id).Bind(2, trail.name);
-  std::vector<std::string> wanted = {trail.home_region};
+  std::vector<std::pair<std::string, std::string>> wanted = {{trail.home_region, trail.account_id}};
   while (true) {
     ASSIGN_OR_RETURN(bool row, p->Step());
     if (!row) break;
-    wanted.push_back(p->Text(0));
+    wanted.emplace_back(p->Text(0), p->Text(1));
   }
-  for (const std::string& r : wanted) {
-    if (!regions.insert(r).second) continue;
+  for (const auto& place : wanted) {
+    if (!known.insert(place).second) continue;
     Chain fresh;
-    fresh.region = r;
+    fresh.region = place.first;
+    fresh.log_account = place.second;
     chains.push_back(std::move(fresh));
   }
   return chains;
 }
 
 Result<std::vector<Pending>> LoadPending(store::Tx& tx, const ValidatingTrail& trail,
-                                         std::string_view region, int64_t until) {
+                                         const Chain& chain, int64_t until) {
   ASSIGN_OR_RETURN(auto s, tx.Prepare(
       "SELECT id, bucket, object, hash, oldest_ms, newest_ms FROM audit_digest_pending "
-      "WHERE account_id = ? AND trail_name = ? AND region = ? AND delivered_at <= ? "
-      "ORDER BY id"));
-  s->Bind(1, trail.account_id).Bind(2, trail.name).Bind(3, region).Bind(4, until);
+      "WHERE account_id = ? AND trail_name = ? AND region = ? AND log_account = ? AND "
+      "delivered_at <= ? ORDER BY id"));
+  s->Bind(1, trail.account_id).Bind(2, trail.name).Bind(3, chain.region);
+  s->Bind(4, chain.log_account).Bind(5, until);
   std::vector<Pending> out;
   while (true) {
     ASSIGN_OR_RETURN(bool row, s->Step());
@@ -199,22 +239,36 @@ std::optional<int64_t> DueStart(const ValidatingTrail& trail, const Chain& chain
 
 // A chain goes on while the trail logs; once the trail stopped and started
 // again, digests start a new chain (the first one's previous fields are
-// null), as CloudTrail's do.
+// null), as CloudTrail's do. A trail that became (or stopped being) an
+// organization trail writes its digests under another key, so it starts
+// new chains too.
 Chain Continues(const ValidatingTrail& trail, const Chain& chain) {
-  if (chain.exists && chain.last_end >= trail.start_logging_time) return chain;
+  if (chain.exists && chain.last_end >= trail.start_logging_time &&
+      chain.organization_id == trail.organization_id) {
+    return chain;
+  }
   Chain fresh;
   fresh.region = chain.region;
+  fresh.log_account = chain.log_account;
   return fresh;
+}
+
+// The chain every validating trail has from the start: its own account's
+// in its home region. Others start with their first log file.
+bool StartsWithoutLogFiles(const ValidatingTrail& trail, const Chain& chain) {
+  return chain.region == trail.home_region && chain.log_account == trail.account_id;
 }
 
 Status SaveChain(store::Tx& tx, const ValidatingTrail& trail, const Chain& next,
                  const std::vector<Pending>& used) {
   ASSIGN_OR_RETURN(auto s, tx.Prepare(
-      "INSERT OR REPLACE INTO audit_digest_chains (account_id, trail_name, region, last_end, "
-      "prev_bucket, prev_object, prev_hash, prev_signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"));
-  s->Bind(1, trail.account_id).Bind(2, trail.name).Bind(3, next.region).Bind(4, next.last_end);
-  s->Bind(5, next.prev_bucket).Bind(6, next.prev_object).Bind(7, next.prev_hash);
-  RETURN_IF_ERROR(s->Bind(8, next.prev_signature).Run());
+      "INSERT OR REPLACE INTO audit_digest_chains (account_id, trail_name, region, "
+      "log_account, organization_id, last_end, prev_bucket, prev_object, prev_hash, "
+      "prev_signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+  s->Bind(1, trail.account_id).Bind(2, trail.name).Bind(3, next.region);
+  s->Bind(4, next.log_account).Bind(5, next.organization_id).Bind(6, next.last_end);
+  s->Bind(7, next.prev_bucket).Bind(8, next.prev_object).Bind(9, next.prev_hash);
+  RETURN_IF_ERROR(s->Bind(10, next.prev_signature).Run());
   ASSIGN_OR_RETURN(auto del, tx.Prepare("DELETE FROM audit_digest_pending WHERE id = ?"));
   for (const Pending& p : used) {
     RETURN_IF_ERROR(del->Reset());
@@ -225,8 +279,8 @@ Status SaveChain(store::Tx& tx, const ValidatingTrail& trail, const Chain& next,
 
 }  // namespace
 
-std::string DigestObjectKey(std::string_view prefix, std::string_view account,
-                            std::string_view region, std::string_view trail,
+std::string DigestObjectKey(std::string_view prefix, std::string_view organization_id,
+                            std::string_view account, std::string_view region, std::string_view trail,
                             std::string_view home_region, TimePoint end) {
   std::time_t t = std::chrono::system_clock::to_time_t(end);
   std::tm tm{};
@@ -238,7 +292,9 @@ std::string DigestObjectKey(std::string_view prefix, std::string_view account,
   std::string key;
   if (!prefix.empty()) key = std::string(prefix) + "/";
   std::string a(account), r(region);
-  key += "AWSLogs/" + a + "/CloudTrail-Digest/" + r + "/" + day + "/" + a + "_CloudTrail-Digest_" +
+  key += "AWSLogs/";
+  if (!organization_id.empty()) key += std::string(organization_id) + "/";
+  key += a + "/CloudTrail-Digest/" + r + "/" + day + "/" + a + "_CloudTrail-Digest_" +
          r + "_" + std::string(trail) + "_" + std::string(home_region) + "_" + stamp + ".json.gz";
   return key;
 }
@@ -338,18 +394,22 @@ DigestWriter::DigestWriter(store::Database& db, SigningKeys& keys, Options optio
 
 Status DigestWriter::Migrate(store::Database& db) { return db.Migrate("audit_digest", kMigrations); }
 
-Status DigestWriter::AddLogFile(std::string_view account, std::string_view trail,
-                                std::string_view region, const DigestLogFile& file,
+Status DigestWriter::AddLogFile(const LogFilePlace& place, const DigestLogFile& file,
                                 TimePoint delivered) {
   return db_.Write([&](store::Tx& tx) -> Status {
-    ASSIGN_OR_RETURN(bool enabled, LogFileValidationEnabled(tx, account, trail));
+    ASSIGN_OR_RETURN(bool enabled, LogFileValidationEnabled(tx, place.trail_account, place.trail));
     if (!enabled) return Status::Ok();
+    ASSIGN_OR_RETURN(auto del, tx.Prepare("DELETE FROM audit_digest_pending WHERE account_id = ? "
+                                          "AND trail_name = ? AND object = ?"));
+    del->Bind(1, place.trail_account).Bind(2, place.trail).Bind(3, file.object);
+    RETURN_IF_ERROR(del->Run());
     ASSIGN_OR_RETURN(auto s, tx.Prepare(
-        "INSERT INTO audit_digest_pending (account_id, trail_name, region, bucket, object, hash, "
-        "oldest_ms, newest_ms, delivered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"));
-    s->Bind(1, account).Bind(2, trail).Bind(3, region).Bind(4, file.bucket).Bind(5, file.object);
-    s->Bind(6, file.sha256_hex).Bind(7, file.oldest_event_ms).Bind(8, file.newest_event_ms);
-    return s->Bind(9, Seconds(delivered)).Run();
+        "INSERT INTO audit_digest_pending (account_id, trail_name, region, log_account, bucket, "
+        "object, hash, oldest_ms, newest_ms, delivered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+    s->Bind(1, place.trail_account).Bind(2, place.trail).Bind(3, place.region);
+    s->Bind(4, place.log_account).Bind(5, file.bucket).Bind(6, file.object);
+    s->Bind(7, file.sha256_hex).Bind(8, file.oldest_event_ms).Bind(9, file.newest_event_ms);
+    return s->Bind(10, Seconds(delivered)).Run();
   });
 }
 
@@ -361,12 +421,12 @@ Status DigestWriter::WriteDigest(const internal::ValidatingTrail& trail,
                                  TimePoint now_tp) {
   int64_t now = Seconds(now_tp);
   DigestContents d;
-  d.account_id = trail.account_id;
+  d.account_id = chain.log_account;
   d.start = FromSeconds(start);
   d.end = FromSeconds(now);
   d.bucket = trail.bucket;
-  d.object = DigestObjectKey(trail.prefix, trail.account_id, chain.region, trail.name,
-                             trail.home_region, d.end);
+  d.object = DigestObjectKey(trail.prefix, trail.organization_id, chain.log_account,
+                             chain.region, trail.name, trail.home_region, d.end);
   ASSIGN_OR_RETURN(PublicKeyInfo key, keys_.Current(chain.region, now_tp));
   d.fingerprint = key.fingerprint;
   d.previous_bucket = chain.prev_bucket;
@@ -388,7 +448,16 @@ Status DigestWriter::WriteDigest(const internal::ValidatingTrail& trail,
   RETURN_IF_ERROR(internal::WriteFileAtomically(path.string() + ".sig", sig_hex));
   RETURN_IF_ERROR(internal::WriteFileAtomically(path, gz));
 
-  Chain next{chain.region, true, now, d.bucket, d.object, crypto::Sha256Hex(text), sig_hex};
+  Chain next;
+  next.region = chain.region;
+  next.log_account = chain.log_account;
+  next.organization_id = trail.organization_id;
+  next.exists = true;
+  next.last_end = now;
+  next.prev_bucket = d.bucket;
+  next.prev_object = d.object;
+  next.prev_hash = crypto::Sha256Hex(text);
+  next.prev_signature = sig_hex;
   RETURN_IF_ERROR(db_.Write([&](store::Tx& tx) -> Status {
     return SaveChain(tx, trail, next, pending);
   }));
@@ -414,11 +483,10 @@ Result<int> DigestWriter::WriteDue(TimePoint now_tp) {
       const Chain chain = Continues(trail, stored);
       std::vector<Pending> pending;
       RETURN_IF_ERROR(db_.Read([&](store::Tx& tx) -> Status {
-        ASSIGN_OR_RETURN(pending, LoadPending(tx, trail, chain.region, now));
+        ASSIGN_OR_RETURN(pending, LoadPending(tx, trail, chain, now));
         return Status::Ok();
       }));
-      // A region other than home starts its chain with its first log file.
-      if (!chain.exists && pending.empty() && chain.region != trail.home_region) continue;
+      if (!chain.exists && pending.empty() && !StartsWithoutLogFiles(trail, chain)) continue;
       auto start = DueStart(trail, chain, !pending.empty(), now, options_.period.count());
       if (!start) continue;
 

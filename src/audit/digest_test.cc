@@ -25,7 +25,20 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr std::string_view kAccount = "111122223333";
+constexpr std::string_view kAccount = "111122223333";  // the management account
+constexpr std::string_view kMember = "444455556666";
+constexpr std::string_view kOrg = "o-abcdef1234";
+
+// kAccount manages kOrg, whose member is kMember.
+class FakeOrganizations final : public iam::OrganizationView {
+ public:
+  Result<iam::OrgPlacement> PlacementOf(std::string_view account) const override {
+    iam::OrgPlacement p;
+    if (account == kAccount || account == kMember) p.org_id = std::string(kOrg);
+    p.management = account == kAccount;
+    return p;
+  }
+};
 
 TimePoint At(int64_t seconds) { return TimePoint(std::chrono::seconds(seconds)); }
 
@@ -42,11 +55,17 @@ void WriteFile(const fs::path& p, const std::string& bytes) {
 }
 
 TEST(DigestFormatTest, ObjectKeyFollowsCloudTrailLayout) {
-  EXPECT_EQ(DigestObjectKey("", "111122223333", "eu-west-1", "my_trail", "us-east-1",
+  EXPECT_EQ(DigestObjectKey("", "", "111122223333", "eu-west-1", "my_trail", "us-east-1",
                             At(1764331505)),
             "AWSLogs/111122223333/CloudTrail-Digest/eu-west-1/2025/11/28/"
             "111122223333_CloudTrail-Digest_eu-west-1_my_trail_us-east-1_20251128T120505Z.json.gz");
-  EXPECT_TRUE(DigestObjectKey("pre/fix", "1", "r", "t", "h", At(0)).starts_with("pre/fix/AWSLogs/"));
+  EXPECT_TRUE(
+      DigestObjectKey("pre/fix", "", "1", "r", "t", "h", At(0)).starts_with("pre/fix/AWSLogs/"));
+  // An organization trail's digest of a member account's log files.
+  EXPECT_EQ(DigestObjectKey("", "o-abcdef1234", "444455556666", "us-east-1", "org", "us-east-1",
+                            At(1764331505)),
+            "AWSLogs/o-abcdef1234/444455556666/CloudTrail-Digest/us-east-1/2025/11/28/"
+            "444455556666_CloudTrail-Digest_us-east-1_org_us-east-1_20251128T120505Z.json.gz");
 }
 
 TEST(DigestFormatTest, FirstDigestHasNullPreviousFields) {
@@ -103,6 +122,34 @@ TEST(DigestIoTest, GzipRoundTripAndHash) {
   EXPECT_FALSE(internal::Sha256OfGunzipped("not gzip at all").ok());
   EXPECT_FALSE(internal::Sha256OfGunzipped(gz->substr(0, gz->size() / 2)).ok());
   EXPECT_FALSE(internal::Sha256OfGunzipped("").ok());
+}
+
+TEST(DigestIoTest, HostileGzipIsRefused) {
+  std::string text(100000, 'x');
+  for (size_t i = 0; i < text.size(); i += 7) text[i] = static_cast<char>('a' + i % 26);
+  auto gz = internal::GzipBytes(text);
+  ASSERT_TRUE(gz.ok());
+  EXPECT_EQ(*internal::Sha256OfGunzipped(*gz), crypto::Sha256Hex(text));
+  // A wrong CRC-32 in the trailer (the last 8 bytes: CRC-32, then size).
+  std::string bad_crc = *gz;
+  bad_crc[bad_crc.size() - 8] ^= 0x01;
+  EXPECT_FALSE(internal::Sha256OfGunzipped(bad_crc).ok());
+  // A flipped bit inside the compressed data.
+  std::string flipped = *gz;
+  flipped[flipped.size() / 2] ^= 0x10;
+  EXPECT_FALSE(internal::Sha256OfGunzipped(flipped).ok());
+  // Not gzip's magic, or a zlib stream.
+  std::string wrong_magic = *gz;
+  wrong_magic[0] = 0x1e;
+  EXPECT_FALSE(internal::Sha256OfGunzipped(wrong_magic).ok());
+  // Whatever follows the gzip member is ignored (as zlib's inflate does).
+  EXPECT_EQ(*internal::Sha256OfGunzipped(*gz + "trailing"), crypto::Sha256Hex(text));
+  // A bomb is cut off at the limit.
+  auto bomb = internal::GzipBytes(std::string(size_t{8} << 20, '\0'));
+  ASSERT_TRUE(bomb.ok());
+  EXPECT_LT(bomb->size(), size_t{64} << 10);
+  EXPECT_FALSE(internal::GunzipBytes(*bomb, size_t{1} << 20).ok());
+  EXPECT_TRUE(internal::Sha256OfGunzipped(*bomb).ok());  // hashed in chunks, never held
 }
 
 class SigningKeysTest : public ::testing::Test {
@@ -179,7 +226,8 @@ class DigestChainTest : public ::testing::Test {
         DigestWriter::Options{.trails_dir = dir_.string(), .period = std::chrono::seconds(kPeriod)});
     delivery_ = std::make_unique<TrailDelivery>(
         *db_, clock_,
-        TrailDelivery::Options{.trails_dir = dir_.string(), .digests = digests_.get()});
+        TrailDelivery::Options{
+            .trails_dir = dir_.string(), .digests = digests_.get(), .organizations = &orgs_});
     internal::TrailRow t;
     t.account_id = std::string(kAccount);
     t.home_region = "us-east-1";
@@ -200,14 +248,14 @@ class DigestChainTest : public ::testing::Test {
         .count();
   }
 
-  void AddEvent(std::string_view region) {
+  void AddEvent(std::string_view region, std::string_view account = kAccount) {
     Event ev;
     ev.event_id = "ev-" + std::to_string(++events_);
-    ev.account_id = std::string(kAccount);
+    ev.account_id = std::string(account);
     ev.time_ms = Now() * 1000;
     ev.event_name = "CreateUser";
     ev.event_source = "iam.amazonaws.com";
-    ev.region = region;
+    ev.region = std::string(region);
     ASSERT_TRUE(db_->Write([&](store::Tx& tx) { return InsertEvent(tx, ev); }).ok());
   }
 
@@ -252,6 +300,50 @@ class DigestChainTest : public ::testing::Test {
     return *v;
   }
 
+  // Log files under the bucket, by key, oldest first.
+  std::vector<std::string> LogKeys() {
+    std::vector<std::string> out;
+    for (const auto& e : fs::recursive_directory_iterator(dir_ / "logs")) {
+      std::string p = e.path().string();
+      if (p.ends_with(".json.gz") && p.find("CloudTrail-Digest") == std::string::npos) {
+        out.push_back(fs::relative(e.path(), dir_ / "logs").generic_string());
+      }
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
+  // The eventIDs of every record in every log file.
+  std::vector<std::string> DeliveredEventIds() {
+    std::vector<std::string> ids;
+    for (const std::string& key : LogKeys()) {
+      auto text = internal::GunzipBytes(ReadFile(dir_ / "logs" / key), 1 << 20);
+      EXPECT_TRUE(text.ok());
+      auto doc = json::Parse(*text);
+      EXPECT_TRUE(doc.ok());
+      for (const json::Value& r : doc->find("Records")->as_array()) {
+        ids.emplace_back(r.get_string("eventID"));
+      }
+    }
+    std::sort(ids.begin(), ids.end());
+    return ids;
+  }
+
+  void Exec(std::string_view sql) {
+    ASSERT_TRUE(db_->Write([&](store::Tx& tx) { return tx.Exec(sql); }).ok()) << sql;
+  }
+
+  int64_t DeliveredSeq() {
+    int64_t seq = 0;
+    EXPECT_TRUE(db_->Read([&](store::Tx& tx) -> Status {
+      ASSIGN_OR_RETURN(auto s, tx.Prepare("SELECT delivered_seq FROM audit_trails"));
+      ASSIGN_OR_RETURN(bool row, s->Step());
+      if (row) seq = s->Int(0);
+      return Status::Ok();
+    }).ok());
+    return seq;
+  }
+
   // Statuses by location (s3://logs/<key>).
   static std::map<std::string, std::string> Statuses(const ValidateReport& r) {
     std::map<std::string, std::string> out;
@@ -264,6 +356,7 @@ class DigestChainTest : public ::testing::Test {
   }
 
   fs::path dir_;
+  FakeOrganizations orgs_;
   OffsetClock clock_;
   SecretBytes root_{std::string(32, 'r')};
   std::unique_ptr<store::Database> db_;
@@ -421,6 +514,130 @@ TEST_F(DigestChainTest, OtherRegionsGetTheirOwnChain) {
   json::Value eu = ReadDigest(keys[0]);
   auto eu_key = keys_->Current("eu-west-1", clock_.Now());
   EXPECT_EQ(eu.get_string("digestPublicKeyFingerprint"), eu_key->fingerprint);
+}
+
+TEST_F(DigestChainTest, OrganizationTrailsHaveAChainPerAccount) {
+  Exec("UPDATE audit_trails SET organization_id = 'o-abcdef1234'");
+  AddEvent("us-east-1", kMember);
+  Period();  // a management account event and the member's
+  Period();  // only the management account's: the member's chain goes on, empty
+  const std::string member_digests =
+      "AWSLogs/o-abcdef1234/444455556666/CloudTrail-Digest/us-east-1/";
+  const std::string own_digests = "AWSLogs/o-abcdef1234/111122223333/CloudTrail-Digest/us-east-1/";
+  std::vector<std::string> member, own;
+  for (const std::string& k : DigestKeys()) {
+    if (k.starts_with(member_digests)) member.push_back(k);
+    if (k.starts_with(own_digests)) own.push_back(k);
+  }
+  ASSERT_EQ(member.size(), 2u);
+  ASSERT_EQ(own.size(), 2u);
+  EXPECT_EQ(DigestKeys().size(), 4u);  // nothing outside the organization's layout
+  json::Value first = ReadDigest(member[0]);
+  EXPECT_EQ(first.get_string("awsAccountId"), kMember);
+  EXPECT_EQ(first.get_string("digestS3Object"), member[0]);
+  ASSERT_EQ(first.find("logFiles")->as_array().size(), 1u);
+  std::string member_log(first.find("logFiles")->as_array()[0].get_string("s3Object"));
+  EXPECT_TRUE(member_log.starts_with("AWSLogs/o-abcdef1234/444455556666/CloudTrail/us-east-1/"))
+      << member_log;
+  json::Value second = ReadDigest(member[1]);
+  EXPECT_EQ(second.get_string("previousDigestS3Object"), member[0]);
+  EXPECT_TRUE(second.find("logFiles")->as_array().empty());
+  EXPECT_EQ(ReadDigest(own[0]).get_string("awsAccountId"), kAccount);
+
+  ValidateReport r = Validate();
+  EXPECT_TRUE(r.ok());
+  EXPECT_EQ(r.valid_digests, 4);
+  EXPECT_EQ(r.valid_logs, 3);
+  ASSERT_EQ(r.chains.size(), 2u);
+  for (const ChainReport& c : r.chains) EXPECT_EQ(c.organization_id, kOrg);
+
+  // A member's log file changed is found, and only it.
+  WriteFile(dir_ / "logs" / member_log, *internal::GzipBytes("{\"Records\":[]}"));
+  r = Validate();
+  EXPECT_EQ(Statuses(r)["s3://logs/" + member_log], "modified");
+  EXPECT_EQ(r.invalid_logs, 1);
+  EXPECT_EQ(r.valid_digests, 4);
+}
+
+// Review finding: a delivery whose log file was written but whose digest
+// entry (or progress) was not recorded wrote the same events again, as a
+// second file, on the next pass.
+TEST_F(DigestChainTest, RetriedDeliveryDoesNotDuplicateEvents) {
+  AddEvent("us-east-1");
+  AddEvent("us-east-1");
+  // Recording the file for the digest fails after the file was written.
+  Exec("ALTER TABLE audit_digest_pending RENAME TO pending_elsewhere");
+  ASSERT_TRUE(delivery_->DeliverOnce().ok());  // the failure is logged, not returned
+  ASSERT_EQ(LogKeys().size(), 1u);
+  EXPECT_EQ(DeliveredSeq(), 0);  // not advanced: the events are delivered again
+  Exec("ALTER TABLE pending_elsewhere RENAME TO audit_digest_pending");
+  AddEvent("us-east-1");
+  ASSERT_TRUE(delivery_->DeliverOnce().ok());
+  ASSERT_EQ(LogKeys().size(), 1u);  // the same file, now with the third event too
+  EXPECT_EQ(DeliveredEventIds(), (std::vector<std::string>{"ev-1", "ev-2", "ev-3"}));
+
+  // A pass whose progress was lost (a crash before it was saved).
+  int64_t before = DeliveredSeq();
+  AddEvent("us-east-1");
+  ASSERT_TRUE(delivery_->DeliverOnce().ok());
+  Exec("UPDATE audit_trails SET delivered_seq = " + std::to_string(before));
+  ASSERT_TRUE(delivery_->DeliverOnce().ok());
+  EXPECT_EQ(LogKeys().size(), 2u);
+  EXPECT_EQ(DeliveredEventIds(), (std::vector<std::string>{"ev-1", "ev-2", "ev-3", "ev-4"}));
+
+  // The digest lists each file once, with the hash of what it holds now.
+  clock_.Advance(std::chrono::seconds(kPeriod));
+  ASSERT_TRUE(delivery_->DeliverOnce().ok());
+  auto keys = DigestKeys();
+  ASSERT_EQ(keys.size(), 1u);
+  EXPECT_EQ(ReadDigest(keys[0]).find("logFiles")->as_array().size(), 2u);
+  ValidateReport r = Validate();
+  EXPECT_TRUE(r.ok());
+  EXPECT_EQ(r.valid_logs, 2);
+}
+
+// Databases written before organization trails had digests: migration 2
+// keeps their chains going (each chain lists its trail's own account).
+TEST(DigestMigrationTest, Version2KeepsChainsAndPendingFiles) {
+  auto opened = store::OpenSqlite({.path = ":memory:"});
+  ASSERT_TRUE(opened.ok());
+  store::Database& db = **opened;
+  constexpr std::string_view kVersion1 = R"sql(
+CREATE TABLE audit_log_validation (account_id TEXT NOT NULL, trail_name TEXT NOT NULL,
+  enabled_at INTEGER NOT NULL, PRIMARY KEY (account_id, trail_name));
+CREATE TABLE audit_digest_chains (account_id TEXT NOT NULL, trail_name TEXT NOT NULL,
+  region TEXT NOT NULL, last_end INTEGER NOT NULL, prev_bucket TEXT NOT NULL,
+  prev_object TEXT NOT NULL, prev_hash TEXT NOT NULL, prev_signature TEXT NOT NULL,
+  PRIMARY KEY (account_id, trail_name, region));
+CREATE TABLE audit_digest_pending (id INTEGER PRIMARY KEY, account_id TEXT NOT NULL,
+  trail_name TEXT NOT NULL, region TEXT NOT NULL, bucket TEXT NOT NULL, object TEXT NOT NULL,
+  hash TEXT NOT NULL, oldest_ms INTEGER NOT NULL, newest_ms INTEGER NOT NULL,
+  delivered_at INTEGER NOT NULL);
+CREATE INDEX audit_digest_pending_by_trail ON audit_digest_pending (account_id, trail_name, region, id);
+INSERT INTO audit_digest_chains VALUES ('111122223333', 't1', 'eu-west-1', 100, 'b', 'k', 'h', 's');
+INSERT INTO audit_digest_pending (account_id, trail_name, region, bucket, object, hash, oldest_ms,
+  newest_ms, delivered_at) VALUES ('111122223333', 't1', 'eu-west-1', 'b', 'log', 'x', 1, 2, 3);
+)sql";
+  const store::Migration version1[] = {{1, kVersion1}};
+  ASSERT_TRUE(db.Migrate("audit_digest", version1).ok());
+  ASSERT_TRUE(DigestWriter::Migrate(db).ok());
+  ASSERT_TRUE(db.Read([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(auto c, tx.Prepare("SELECT log_account, organization_id, last_end, "
+                                        "prev_object, prev_signature FROM audit_digest_chains"));
+    ASSIGN_OR_RETURN(bool row, c->Step());
+    EXPECT_TRUE(row);
+    EXPECT_EQ(c->Text(0), "111122223333");
+    EXPECT_EQ(c->Text(1), "");
+    EXPECT_EQ(c->Int(2), 100);
+    EXPECT_EQ(c->Text(3), "k");
+    EXPECT_EQ(c->Text(4), "s");
+    ASSIGN_OR_RETURN(auto p, tx.Prepare("SELECT log_account, object FROM audit_digest_pending"));
+    ASSIGN_OR_RETURN(row, p->Step());
+    EXPECT_TRUE(row);
+    EXPECT_EQ(p->Text(0), "111122223333");
+    EXPECT_EQ(p->Text(1), "log");
+    return Status::Ok();
+  }).ok());
 }
 
 TEST(PublicKeysJsonTest, ReadsTheCliOutput) {

@@ -31,7 +31,7 @@ constexpr std::string_view kRequiredFields[] = {
 // A digest file's name, parsed from its key.
 struct DigestName {
   std::string key;  // path under the bucket directory
-  std::string prefix, account, region, trail, home, stamp;
+  std::string prefix, organization, account, region, trail, home, stamp;
 };
 
 std::vector<std::string_view> Split(std::string_view s, char sep) {
@@ -46,8 +46,10 @@ std::vector<std::string_view> Split(std::string_view s, char sep) {
   return out;
 }
 
-// [prefix/]AWSLogs/<acct>/CloudTrail-Digest/<region>/YYYY/MM/DD/
+// [prefix/]AWSLogs/[<org id>/]<acct>/CloudTrail-Digest/<region>/YYYY/MM/DD/
 //   <acct>_CloudTrail-Digest_<region>_<trail>_<home>_<stamp>.json.gz
+// (an organization trail's digests have the organization id before the
+// member account).
 std::optional<DigestName> ParseDigestKey(std::string_view key) {
   size_t at = key.starts_with("AWSLogs/") ? 0 : key.find("/AWSLogs/");
   if (at == std::string_view::npos) return std::nullopt;
@@ -56,6 +58,10 @@ std::optional<DigestName> ParseDigestKey(std::string_view key) {
   if (at != 0) n.prefix = std::string(key.substr(0, at));
   std::string_view rest = key.substr(at == 0 ? 0 : at + 1);
   auto parts = Split(rest, '/');
+  if (parts.size() == 9 && parts[1].starts_with("o-")) {
+    n.organization = std::string(parts[1]);
+    parts.erase(parts.begin() + 1);
+  }
   if (parts.size() != 8 || parts[2] != "CloudTrail-Digest") return std::nullopt;
   n.account = std::string(parts[1]);
   n.region = std::string(parts[3]);
@@ -443,7 +449,8 @@ Result<ValidateReport> ValidateTrailDir(const ValidateOptions& options) {
   fs::path dir = fs::path(options.trail_dir).lexically_normal();
   if (dir.filename().empty()) dir = dir.parent_path();  // "logs/" -> "logs"
   Tree tree(dir);
-  // Chains: (prefix, account, region, trail, home) -> digests, oldest first.
+  // Chains: (prefix, account, region, trail, home, organization) -> digests,
+  // oldest first.
   std::map<std::vector<std::string>, std::vector<DigestName>> chains;
   std::string min_stamp = options.start ? StampOfSeconds(*options.start) : std::string();
   // Like the aws CLI: digests up to an hour after the end may cover it.
@@ -451,14 +458,15 @@ Result<ValidateReport> ValidateTrailDir(const ValidateOptions& options) {
   for (const std::string& key : tree.DigestKeys()) {
     auto name = ParseDigestKey(key);
     if (!name || !Selected(options, *name)) continue;
-    auto& list = chains[{name->prefix, name->account, name->region, name->trail, name->home}];
+    auto& list = chains[{name->prefix, name->account, name->region, name->trail, name->home,
+                         name->organization}];
     if (name->stamp >= min_stamp && name->stamp <= max_stamp) list.push_back(std::move(*name));
   }
   ValidateReport report;
   for (auto& [id, digests] : chains) {
     std::sort(digests.begin(), digests.end(),
               [](const DigestName& a, const DigestName& b) { return a.stamp < b.stamp; });
-    ChainReport chain{id[1], id[2], id[3], id[4], id[0], {}, {}};
+    ChainReport chain{id[1], id[2], id[3], id[4], id[0], id[5], {}, {}};
     ChainWalker walker(tree, options, chain, report);
     walker.Walk(std::move(digests));
     report.chains.push_back(std::move(chain));

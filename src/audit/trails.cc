@@ -5,6 +5,7 @@
 #include "audit/trails.h"
 
 #include <chrono>
+#include <optional>
 
 #include "rampart/audit/digest.h"
 #include "rampart/core/clock.h"
@@ -28,19 +29,31 @@ Status InvalidName() {
       "with a letter or digit, and have no two periods, underscores or dashes in a row.");
 }
 
-Status NotFound(std::string_view name, const server::RequestContext& ctx) {
+// A trail as a request names it: by name (account empty: the caller's), or
+// by ARN.
+struct TrailRef {
+  std::string account;
+  std::string name;
+};
+
+Status NotFound(std::string_view name_or_arn, const server::RequestContext& ctx) {
+  // CloudTrail names the trail by ARN, also when it was given by name.
+  std::string arn(name_or_arn);
+  if (!name_or_arn.starts_with("arn:")) {
+    arn = "arn:aws:cloudtrail:" + std::string(ctx.region()) + ":" + ctx.principal().account_id +
+          ":trail/" + arn;
+  }
   return Status::Modeled("TrailNotFoundException",
-                         "Unknown trail: " + std::string(name) + " for the user: " +
-                             ctx.principal().account_id);
+                         "Unknown trail: " + arn + " for the user: " + ctx.principal().account_id);
 }
 
-// Name may be a trail name or a trail ARN of the caller's account.
-Result<std::string> TrailNameOf(std::string_view name_or_arn, const server::RequestContext& ctx) {
+// Name may be a trail name or a trail ARN
+// (arn:aws:cloudtrail:<region>:<account>:trail/<name>).
+Result<TrailRef> ParseTrailRef(std::string_view name_or_arn) {
   if (!name_or_arn.starts_with("arn:")) {
     if (!ValidTrailName(name_or_arn)) return InvalidName();
-    return std::string(name_or_arn);
+    return TrailRef{"", std::string(name_or_arn)};
   }
-  // arn:aws:cloudtrail:<region>:<account>:trail/<name>
   std::string_view rest = name_or_arn;
   std::string_view parts[6];
   for (int i = 0; i < 5; ++i) {
@@ -53,18 +66,77 @@ Result<std::string> TrailNameOf(std::string_view name_or_arn, const server::Requ
   if (parts[2] != "cloudtrail" || !parts[5].starts_with("trail/")) return InvalidName();
   std::string_view name = parts[5].substr(6);
   if (!ValidTrailName(name)) return InvalidName();
-  if (parts[4] != ctx.principal().account_id) return NotFound(name_or_arn, ctx);
-  return std::string(name);
+  return TrailRef{std::string(parts[4]), std::string(name)};
 }
 
+// The organization whose trails the account sees as a member: its
+// organization's, unless it is the management account (which owns them)
+// or in no organization. Empty when there is none.
+std::string MemberOrganization(const Deps& deps, std::string_view account) {
+  if (deps.organizations == nullptr) return {};
+  auto placement = deps.organizations->PlacementOf(account);
+  if (!placement.ok() || placement->management) return {};
+  return placement->org_id;
+}
+
+// Whether row is another account's trail that the caller sees: an
+// organization trail of its organization.
+bool Shared(const TrailRow& row, const server::RequestContext& ctx) {
+  return row.account_id != ctx.principal().account_id;
+}
+
+// The ARN a request is authorized against. A member account's view of an
+// organization trail is authorized as a trail of its own account (the
+// copy CloudTrail keeps in every member account), so that the member's own
+// policies decide, not the management account's.
+std::string AuthorizationArn(const TrailRow& row, const server::RequestContext& ctx) {
+  if (!Shared(row, ctx)) return row.Arn();
+  return "arn:aws:cloudtrail:" + row.home_region + ":" + ctx.principal().account_id + ":trail/" +
+         row.name;
+}
+
+// Finds the trail a request names. By name the caller finds only its own
+// trails; a member account finds its organization's trails by their ARN
+// (in the management account), as in CloudTrail. member_org is
+// MemberOrganization of the caller.
 Result<TrailRow> FindTrail(store::Tx& tx, std::string_view name_or_arn,
-                           const server::RequestContext& ctx) {
-  ASSIGN_OR_RETURN(std::string name, TrailNameOf(name_or_arn, ctx));
-  ASSIGN_OR_RETURN(auto row, LoadTrail(tx, ctx.principal().account_id, ctx.region(), name));
+                           const server::RequestContext& ctx, const std::string& member_org) {
+  ASSIGN_OR_RETURN(TrailRef ref, ParseTrailRef(name_or_arn));
+  const std::string& caller = ctx.principal().account_id;
+  std::optional<TrailRow> row;
+  if (ref.account.empty() || ref.account == caller) {
+    ASSIGN_OR_RETURN(row, LoadTrail(tx, caller, ctx.region(), ref.name));
+  } else if (!member_org.empty()) {
+    ASSIGN_OR_RETURN(row, LoadTrail(tx, ref.account, ctx.region(), ref.name));
+    if (row && row->organization_id != member_org) row.reset();
+  }
   if (!row) return NotFound(name_or_arn, ctx);
   ASSIGN_OR_RETURN(row->log_file_validation,
                    LogFileValidationEnabled(tx, row->account_id, row->name));
   return std::move(*row);
+}
+
+// Whether the request's name is an ARN of another account: only then can
+// it name an organization trail of the caller's organization.
+bool NamesOtherAccount(std::string_view name_or_arn, const server::RequestContext& ctx) {
+  auto ref = ParseTrailRef(name_or_arn);
+  return ref.ok() && !ref->account.empty() && ref->account != ctx.principal().account_id;
+}
+
+// MemberOrganization, asked only when the name could need it.
+std::string OrganizationFor(const Deps& deps, std::string_view name_or_arn,
+                            const server::RequestContext& ctx) {
+  if (!NamesOtherAccount(name_or_arn, ctx)) return {};
+  return MemberOrganization(deps, ctx.principal().account_id);
+}
+
+// Member accounts see their organization's trails but may not change them.
+Status CheckOwner(const TrailRow& row, const server::RequestContext& ctx) {
+  if (!Shared(row, ctx)) return Status::Ok();
+  return Status::Modeled("NotOrganizationMasterAccountException",
+                         "The organization trail " + row.Arn() +
+                             " can be changed only by the management account of the "
+                             "organization.");
 }
 
 Status CheckHomeRegion(const TrailRow& row, const server::RequestContext& ctx) {
@@ -142,11 +214,6 @@ Status ApplySettings(const json::Value& in, const Deps& deps, TrailRow& row) {
     return Status::Modeled("InvalidParameterCombinationException",
                            "A multi-region trail must include global service events.");
   }
-  if (!row.organization_id.empty() && row.log_file_validation) {
-    return Status::Modeled("UnsupportedOperationException",
-                           "Rampart does not support log file validation on organization "
-                           "trails yet.");
-  }
   return Status::Ok();
 }
 
@@ -209,9 +276,11 @@ Result<TrailRow> Mutate(const Deps& deps, server::RequestContext& ctx, std::stri
                         std::string_view name_or_arn,
                         const std::function<Status(store::Tx&, TrailRow&)>& fn) {
   TrailRow result;
+  std::string member_org = OrganizationFor(deps, name_or_arn, ctx);
   Status st = deps.db->Write([&](store::Tx& tx) -> Status {
-    ASSIGN_OR_RETURN(TrailRow row, FindTrail(tx, name_or_arn, ctx));
-    RETURN_IF_ERROR(ctx.Authorize(action, row.Arn()));
+    ASSIGN_OR_RETURN(TrailRow row, FindTrail(tx, name_or_arn, ctx, member_org));
+    RETURN_IF_ERROR(ctx.Authorize(action, AuthorizationArn(row, ctx)));
+    RETURN_IF_ERROR(CheckOwner(row, ctx));
     RETURN_IF_ERROR(CheckHomeRegion(row, ctx));
     RETURN_IF_ERROR(fn(tx, row));
     RETURN_IF_ERROR(UpdateTrailRow(tx, row));
@@ -234,9 +303,12 @@ Result<json::Value> UpdateTrail(const Deps& deps, server::RequestContext& ctx,
 
 Result<json::Value> DeleteTrail(const Deps& deps, server::RequestContext& ctx,
                                 const json::Value& in) {
+  std::string_view name = in.get_string("Name");
+  std::string member_org = OrganizationFor(deps, name, ctx);
   Status st = deps.db->Write([&](store::Tx& tx) -> Status {
-    ASSIGN_OR_RETURN(TrailRow row, FindTrail(tx, in.get_string("Name"), ctx));
-    RETURN_IF_ERROR(ctx.Authorize("cloudtrail:DeleteTrail", row.Arn()));
+    ASSIGN_OR_RETURN(TrailRow row, FindTrail(tx, name, ctx, member_org));
+    RETURN_IF_ERROR(ctx.Authorize("cloudtrail:DeleteTrail", AuthorizationArn(row, ctx)));
+    RETURN_IF_ERROR(CheckOwner(row, ctx));
     RETURN_IF_ERROR(CheckHomeRegion(row, ctx));
     RETURN_IF_ERROR(ForgetTrailDigests(tx, row.account_id, row.name));
     return DeleteTrailRow(tx, row);
@@ -248,12 +320,13 @@ Result<json::Value> DeleteTrail(const Deps& deps, server::RequestContext& ctx,
 Result<TrailRow> Read(const Deps& deps, server::RequestContext& ctx, std::string_view action,
                       std::string_view name_or_arn) {
   TrailRow result;
+  std::string member_org = OrganizationFor(deps, name_or_arn, ctx);
   Status st = deps.db->Read([&](store::Tx& tx) -> Status {
-    ASSIGN_OR_RETURN(result, FindTrail(tx, name_or_arn, ctx));
+    ASSIGN_OR_RETURN(result, FindTrail(tx, name_or_arn, ctx, member_org));
     return Status::Ok();
   });
   RETURN_IF_ERROR(st);
-  RETURN_IF_ERROR(ctx.Authorize(action, result.Arn()));
+  RETURN_IF_ERROR(ctx.Authorize(action, AuthorizationArn(result, ctx)));
   return result;
 }
 
@@ -264,36 +337,44 @@ Result<json::Value> GetTrail(const Deps& deps, server::RequestContext& ctx, cons
   return out;
 }
 
+// Whether a trailNameList entry names row: a name names the caller's own
+// trail, an ARN the trail of its account.
+bool Names(const TrailRef& ref, const TrailRow& row, const server::RequestContext& ctx) {
+  std::string_view account = ref.account.empty() ? ctx.principal().account_id : ref.account;
+  return ref.name == row.name && account == row.account_id;
+}
+
 Result<json::Value> DescribeTrails(const Deps& deps, server::RequestContext& ctx,
                                    const json::Value& in) {
   RETURN_IF_ERROR(ctx.Authorize("cloudtrail:DescribeTrails", "*"));
   bool shadows = BoolOr(in, "includeShadowTrails", true);
+  std::vector<TrailRef> wanted;
+  if (const json::Value* list = in.find("trailNameList"); list != nullptr && list->is_array()) {
+    for (const json::Value& n : list->as_array()) {
+      if (!n.is_string()) continue;
+      ASSIGN_OR_RETURN(TrailRef ref, ParseTrailRef(n.as_string()));
+      wanted.push_back(std::move(ref));
+    }
+  }
+  // A member account's copies of its organization's trails are shadow
+  // trails (CloudTrail's DescribeTrails documentation).
+  std::string member_org = shadows ? MemberOrganization(deps, ctx.principal().account_id) : "";
   std::vector<TrailRow> rows;
   Status st = deps.db->Read([&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(rows, LoadTrails(tx, ctx.principal().account_id, ctx.region()));
+    ASSIGN_OR_RETURN(auto organization, LoadOrganizationTrails(tx, member_org, ctx.region()));
+    for (TrailRow& r : organization) rows.push_back(std::move(r));
     for (TrailRow& r : rows) {
       ASSIGN_OR_RETURN(r.log_file_validation, LogFileValidationEnabled(tx, r.account_id, r.name));
     }
     return Status::Ok();
   });
   RETURN_IF_ERROR(st);
-  std::vector<std::string> wanted;
-  if (const json::Value* list = in.find("trailNameList"); list != nullptr && list->is_array()) {
-    for (const json::Value& n : list->as_array()) {
-      if (!n.is_string()) continue;
-      // Names of other accounts' trails or malformed names match nothing.
-      auto name = TrailNameOf(n.as_string(), ctx);
-      if (!name.ok() && name.status().modeled() == "InvalidTrailNameException") {
-        return name.status();
-      }
-      if (name.ok()) wanted.push_back(*name);
-    }
-  }
   json::Value list = json::Value::MakeArray();
   for (const TrailRow& row : rows) {
     if (!shadows && row.home_region != ctx.region()) continue;
     bool listed = wanted.empty();
-    for (const std::string& w : wanted) listed = listed || w == row.name;
+    for (const TrailRef& w : wanted) listed = listed || Names(w, row, ctx);
     if (listed) list.push(TrailShape(row));
   }
   json::Value out = json::Value::MakeObject();

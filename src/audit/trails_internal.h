@@ -66,6 +66,10 @@ Result<std::optional<TrailRow>> LoadTrail(store::Tx& tx, std::string_view accoun
 // ones from other regions.
 Result<std::vector<TrailRow>> LoadTrails(store::Tx& tx, std::string_view account,
                                          std::string_view region);
+// The organization trails of an organization visible from region (their
+// home region's, and multi-region ones): what its member accounts see.
+Result<std::vector<TrailRow>> LoadOrganizationTrails(store::Tx& tx, std::string_view org_id,
+                                                     std::string_view region);
 // Trails with events to deliver: logging ones, and stopped ones not
 // attempted since they stopped.
 Result<std::vector<TrailRow>> LoadTrailsToDeliver(store::Tx& tx);

@@ -160,6 +160,13 @@ Result<std::vector<TrailRow>> LoadTrails(store::Tx& tx, std::string_view account
                {account, region});
 }
 
+Result<std::vector<TrailRow>> LoadOrganizationTrails(store::Tx& tx, std::string_view org_id,
+                                                     std::string_view region) {
+  if (org_id.empty()) return std::vector<TrailRow>();
+  return Query(tx, "WHERE organization_id = ? AND (home_region = ? OR multi_region = 1)",
+               {org_id, region});
+}
+
 Result<std::vector<TrailRow>> LoadTrailsToDeliver(store::Tx& tx) {
   return Query(tx,
                "WHERE logging = 1 OR (stop_logging_time > 0 AND "

@@ -111,8 +111,10 @@ int AuditCommand::Run() const {
   auto report = audit::ValidateTrailDir(opts);
   if (!report.ok()) return std::fprintf(stderr, "%s\n", report.status().message().c_str()), 2;
   for (const audit::ChainReport& chain : report->chains) {
-    std::printf("Chain: account %s, region %s, trail %s (home region %s)%s%s\n",
-                chain.account_id.c_str(), chain.region.c_str(), chain.trail.c_str(),
+    std::printf("Chain: account %s%s%s, region %s, trail %s (home region %s)%s%s\n",
+                chain.account_id.c_str(),
+                chain.organization_id.empty() ? "" : " of organization ",
+                chain.organization_id.c_str(), chain.region.c_str(), chain.trail.c_str(),
                 chain.home_region.c_str(), chain.prefix.empty() ? "" : ", prefix ",
                 chain.prefix.c_str());
     for (const audit::FileReport& f : chain.files) {

@@ -95,28 +95,22 @@ void BlockTerminationSignals() {
   signal(SIGPIPE, SIG_IGN);
 }
 
-// How often trails deliver log files: CloudTrail's 5 minutes, or
-// RAMPART_TRAIL_DELIVERY_SECONDS (1-300) for tests and small setups.
-std::chrono::seconds TrailDeliveryInterval() {
-  const char* env = std::getenv("RAMPART_TRAIL_DELIVERY_SECONDS");
-  long seconds = env ? std::strtol(env, nullptr, 10) : 0;
-  return std::chrono::seconds(seconds >= 1 && seconds <= 300 ? seconds : 300);
-}
-
-// How often trails with log file validation get a digest file: CloudTrail's
-// hour, or RAMPART_TRAIL_DIGEST_SECONDS (1-3600) for tests.
-std::chrono::seconds TrailDigestPeriod() {
-  const char* env = std::getenv("RAMPART_TRAIL_DIGEST_SECONDS");
-  long seconds = env ? std::strtol(env, nullptr, 10) : 0;
-  return std::chrono::seconds(seconds >= 1 && seconds <= 3600 ? seconds : 3600);
-}
-
-// How long a digest signing key signs before a new one replaces it: 30
-// days, or RAMPART_TRAIL_KEY_ROTATION_SECONDS (60 s to 1 year).
-std::chrono::seconds TrailKeyRotation() {
-  const char* env = std::getenv("RAMPART_TRAIL_KEY_ROTATION_SECONDS");
-  long seconds = env ? std::strtol(env, nullptr, 10) : 0;
-  return std::chrono::seconds(seconds >= 60 && seconds <= 366L * 86400 ? seconds : 30L * 86400);
+// Variables that earlier versions read; their settings are now in the
+// config file ("audit" and "kms"). A server still given one says so
+// rather than silently running with other intervals than meant.
+void WarnAboutRetiredVariables() {
+  const std::pair<const char*, const char*> retired[] = {
+      {"RAMPART_TRAIL_DELIVERY_SECONDS", "audit.delivery_interval_seconds"},
+      {"RAMPART_TRAIL_DIGEST_SECONDS", "audit.digest_interval_seconds"},
+      {"RAMPART_TRAIL_KEY_ROTATION_SECONDS", "audit.signing_key_rotation_seconds"},
+      {"RAMPART_KMS_SCHEDULER_MS", "kms.scheduler_interval_ms"},
+  };
+  for (const auto& [variable, setting] : retired) {
+    if (std::getenv(variable) != nullptr) {
+      log::Warn("environment variable ignored: set it in the config file",
+                {{"variable", variable}, {"setting", setting}});
+    }
+  }
 }
 
 // RAMPART_BENCH_NO_AUDIT=1 with --dev runs without an audit trail, so that
@@ -125,13 +119,6 @@ std::chrono::seconds TrailKeyRotation() {
 bool AuditDisabledForBenchmark(const server::Config& cfg) {
   const char* env = std::getenv("RAMPART_BENCH_NO_AUDIT");
   return cfg.dev && env != nullptr && std::string_view(env) == "1";
-}
-
-// How often the KMS scheduler deletes expired keys and rotates due keys.
-std::chrono::milliseconds KmsSchedulerInterval() {
-  const char* env = std::getenv("RAMPART_KMS_SCHEDULER_MS");
-  long ms = env ? std::strtol(env, nullptr, 10) : 0;
-  return std::chrono::milliseconds(ms >= 10 && ms <= 3600000 ? ms : 60000);
 }
 
 }  // namespace
@@ -144,6 +131,7 @@ int RunServer(server::Config cfg) {
   };
   if (Status st = server::Validate(cfg); !st.ok()) return fail(st);
   BlockTerminationSignals();
+  WarnAboutRetiredVariables();
   if (Status st = PrepareDataDir(cfg.data_dir); !st.ok()) return fail(st);
 
   // root.key, or sealed under an HSM token when the config says root_key.
@@ -192,11 +180,11 @@ int RunServer(server::Config cfg) {
   kms_service.Register(registry);
   SystemClock clock;
   if (Status st = audit::RecoverIncompleteEvents(**db); !st.ok()) return fail(st);
-  audit::SigningKeys signing_keys(**db, *root_key, {.rotation = TrailKeyRotation()});
+  audit::SigningKeys signing_keys(**db, *root_key, {.rotation = cfg.audit.signing_key_rotation});
   audit::DigestWriter digests(**db, signing_keys, {.trails_dir = cfg.data_dir + "/trails",
-                                                   .period = TrailDigestPeriod()});
+                                                   .period = cfg.audit.digest_interval});
   audit::TrailDelivery delivery(**db, clock, {.trails_dir = cfg.data_dir + "/trails",
-                                              .interval = TrailDeliveryInterval(),
+                                              .interval = cfg.audit.delivery_interval,
                                               .digests = &digests,
                                               .organizations = &org_view});
   audit::EventQueries audit_queries(**db);
@@ -213,7 +201,7 @@ int RunServer(server::Config cfg) {
                                      .fallback_account = boot->account_id});
   audit.Start();
   delivery.Start();
-  kms_service.StartScheduler(clock, KmsSchedulerInterval());
+  kms_service.StartScheduler(clock, cfg.kms.scheduler_interval);
   auto reset = [&]() -> Status {
     RETURN_IF_ERROR(audit.Flush());
     RETURN_IF_ERROR((*db)->WipeAllData());

@@ -23,6 +23,40 @@ Status ReadPositive(const json::Value& v, std::string_view key, int64_t& out) {
   return Status::Ok();
 }
 
+// An integer member of a section, within [min, max].
+Status ReadRange(const json::Value& v, std::string_view name, int64_t min, int64_t max,
+                 int64_t& out) {
+  if (!v.is_int() || v.as_int() < min || v.as_int() > max) {
+    return Invalid(std::string(name) + " must be an integer from " + std::to_string(min) +
+                   " to " + std::to_string(max));
+  }
+  out = v.as_int();
+  return Status::Ok();
+}
+
+// One integer setting of a section: its key, range and where it goes.
+struct RangeSetting {
+  std::string_view key;
+  int64_t min, max;
+  int64_t* out;
+};
+
+// Reads section (an object) whose members are all integer settings.
+Status ReadSection(const json::Value& v, std::string_view section,
+                   std::initializer_list<RangeSetting> settings) {
+  if (!v.is_object()) return Invalid(std::string(section) + " must be an object");
+  for (const auto& [key, value] : v.as_object()) {
+    const RangeSetting* setting = nullptr;
+    for (const RangeSetting& s : settings) {
+      if (s.key == key) setting = &s;
+    }
+    std::string name = std::string(section) + "." + key;
+    if (setting == nullptr) return Invalid("unknown key '" + name + "'");
+    RETURN_IF_ERROR(ReadRange(value, name, setting->min, setting->max, *setting->out));
+  }
+  return Status::Ok();
+}
+
 Status ApplyMember(std::string_view key, const json::Value& v, Config& cfg) {
   int64_t n = 0;
   if (key == "data_dir") return ReadString(v, key, cfg.data_dir);
@@ -36,6 +70,8 @@ Status ApplyMember(std::string_view key, const json::Value& v, Config& cfg) {
   if (key == "log_level") return ReadString(v, key, cfg.log_level);
   if (key == "hsm") return ParseHsmConfig(v, cfg.hsm);
   if (key == "root_key") return ParseRootKeyConfig(v, cfg.root_key);
+  if (key == "audit") return ParseAuditConfig(v, cfg.audit);
+  if (key == "kms") return ParseKmsConfig(v, cfg.kms);
   if (key == "regions") {
     if (!v.is_array() || v.as_array().empty()) return Invalid("regions must be a non-empty array");
     cfg.regions.clear();
@@ -80,6 +116,28 @@ bool Config::ServesRegion(std::string_view region) const {
     if (r == region) return true;
   }
   return false;
+}
+
+Status ParseAuditConfig(const json::Value& v, AuditConfig& out) {
+  int64_t delivery = out.delivery_interval.count();
+  int64_t digest = out.digest_interval.count();
+  int64_t rotation = out.signing_key_rotation.count();
+  RETURN_IF_ERROR(ReadSection(v, "audit",
+                              {{"delivery_interval_seconds", 1, 300, &delivery},
+                               {"digest_interval_seconds", 1, 3600, &digest},
+                               {"signing_key_rotation_seconds", 60, 366L * 24 * 3600, &rotation}}));
+  out.delivery_interval = std::chrono::seconds(delivery);
+  out.digest_interval = std::chrono::seconds(digest);
+  out.signing_key_rotation = std::chrono::seconds(rotation);
+  return Status::Ok();
+}
+
+Status ParseKmsConfig(const json::Value& v, KmsConfig& out) {
+  int64_t scheduler = out.scheduler_interval.count();
+  RETURN_IF_ERROR(
+      ReadSection(v, "kms", {{"scheduler_interval_ms", 10, 3600 * 1000, &scheduler}}));
+  out.scheduler_interval = std::chrono::milliseconds(scheduler);
+  return Status::Ok();
 }
 
 Status ParseListen(std::string_view listen, Config& cfg) {

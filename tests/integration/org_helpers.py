@@ -24,11 +24,12 @@ def client(server, service, creds):
         config=botocore.config.Config(retries={"max_attempts": 1}))
 
 
-def start_two_accounts(directory):
-    """Starts a server in directory whose management account has an
-    organization with one member account. Returns (server, member account
-    id, the member's admin role session credentials)."""
-    s = Rampart(directory).start()
+def start_two_accounts(directory, config=None):
+    """Starts a server in directory (with the config file's settings, if
+    given) whose management account has an organization with one member
+    account. Returns (server, member account id, the member's admin role
+    session credentials)."""
+    s = Rampart(directory, config=config).start()
     iam = s.client("iam")
     iam.create_user(UserName="admin")
     iam.put_user_policy(UserName="admin", PolicyName="admin", PolicyDocument=ADMIN)

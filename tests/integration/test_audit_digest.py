@@ -25,18 +25,9 @@ DIGEST_SECONDS = 3
 
 @pytest.fixture(scope="module")
 def srv(workdir):
-    saved = {k: os.environ.get(k) for k in ("RAMPART_TRAIL_DELIVERY_SECONDS",
-                                             "RAMPART_TRAIL_DIGEST_SECONDS")}
-    os.environ["RAMPART_TRAIL_DELIVERY_SECONDS"] = "1"
-    os.environ["RAMPART_TRAIL_DIGEST_SECONDS"] = str(DIGEST_SECONDS)
-    try:
-        s = Rampart(os.path.join(workdir, "digests")).start()
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    s = Rampart(os.path.join(workdir, "digests"),
+                config={"audit": {"delivery_interval_seconds": 1,
+                                  "digest_interval_seconds": DIGEST_SECONDS}}).start()
     yield s
     s.stop()
 

@@ -16,15 +16,9 @@ from iam_helpers import error_code, uniq
 
 
 def start_server(workdir, name, interval):
-    old = os.environ.get("RAMPART_TRAIL_DELIVERY_SECONDS")
-    os.environ["RAMPART_TRAIL_DELIVERY_SECONDS"] = str(interval)
-    try:
-        return Rampart(os.path.join(workdir, name)).start()
-    finally:
-        if old is None:
-            del os.environ["RAMPART_TRAIL_DELIVERY_SECONDS"]
-        else:
-            os.environ["RAMPART_TRAIL_DELIVERY_SECONDS"] = old
+    """A server whose trails deliver every interval seconds (config file)."""
+    return Rampart(os.path.join(workdir, name),
+                   config={"audit": {"delivery_interval_seconds": interval}}).start()
 
 
 @pytest.fixture(scope="module")
@@ -229,3 +223,24 @@ def test_shutdown_delivers_pending_events(workdir):
         assert names == ["CreateUser", "GetUser"]
     finally:
         s.stop()
+
+
+def test_audit_settings_are_checked_at_start(workdir, monkeypatch):
+    bad = [({"audit": {"delivery_interval_seconds": 301}},
+            "audit.delivery_interval_seconds must be an integer from 1 to 300"),
+           ({"audit": {"digest_interval_seconds": "60"}},
+            "audit.digest_interval_seconds must be an integer from 1 to 3600"),
+           ({"audit": {"delivery_seconds": 1}}, "unknown key 'audit.delivery_seconds'"),
+           ({"kms": {"scheduler_interval_ms": 5}},
+            "kms.scheduler_interval_ms must be an integer from 10 to 3600000")]
+    for i, (config, message) in enumerate(bad):
+        with pytest.raises(RuntimeError) as e:
+            Rampart(os.path.join(workdir, f"bad-config-{i}"), config=config).start()
+        assert message in str(e.value), config
+    # The environment variables of earlier versions are ignored, with a warning.
+    monkeypatch.setenv("RAMPART_TRAIL_DELIVERY_SECONDS", "1")
+    s = Rampart(os.path.join(workdir, "retired-variable")).start()
+    s.stop()
+    with open(s.log_path) as f:
+        log = f.read()
+    assert "RAMPART_TRAIL_DELIVERY_SECONDS" in log and "audit.delivery_interval_seconds" in log

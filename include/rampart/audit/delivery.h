@@ -4,12 +4,17 @@
 //     YYYY/MM/DD/<account>_CloudTrail_<region>_<YYYYMMDDTHHmmZ>_<id>.json.gz
 // (the S3 key layout of CloudTrail, with a directory standing in for the
 // bucket). An organization trail of the management account writes every
-// member account's events under AWSLogs/<org id>/<account>/CloudTrail/... A background thread delivers every interval (CloudTrail: at
-// most 5 minutes) and once more on Stop().
+// member account's events under AWSLogs/<org id>/<account>/CloudTrail/...
+// A background thread delivers every interval (CloudTrail: at most 5
+// minutes) and once more on Stop().
 //
 // Each trail keeps the seq of the last event it considered, so a restart
 // neither repeats nor skips events; files are written to a temporary name,
-// synced and renamed, so a file either exists whole or not at all.
+// synced and renamed, so a file either exists whole or not at all. A
+// file's name is derived from the trail, account, region and its first
+// event, so a pass retried after a failure (or a crash before the trail's
+// progress was saved) rewrites the same file instead of adding a second
+// copy of its events.
 //
 // Thread-safety: DeliverOnce may run concurrently with Wake; Start/Stop
 // from one thread.

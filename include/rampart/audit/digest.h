@@ -8,11 +8,15 @@
 // listing the log files delivered since the previous digest with the
 // SHA-256 of their uncompressed contents, and chained to the previous
 // digest (its key, the hash of its uncompressed contents and its
-// signature). A digest is written every period even when no log file was
-// delivered, so the chain has no holes while the trail logs. The signature
-// (SHA256withRSA, the region's key from SigningKeys) covers CloudTrail's
-// string to sign (DigestStringToSign) and is stored, hex encoded, in
-// "<digest file>.sig": there is no S3 object metadata.
+// signature). An organization trail has one chain per member account and
+// region, under AWSLogs/<org id>/<account>/CloudTrail-Digest/..., as
+// CloudTrail writes them: each lists that account's log files and names
+// that account in awsAccountId. A digest is written every period even
+// when no log file was delivered, so the chain has no holes while the
+// trail logs. The signature (SHA256withRSA, the region's key from
+// SigningKeys) covers CloudTrail's string to sign (DigestStringToSign) and
+// is stored, hex encoded, in "<digest file>.sig": there is no S3 object
+// metadata.
 //
 // TrailDelivery tells the writer about every log file it writes
 // (AddLogFile) and calls WriteDue after each delivery.
@@ -77,8 +81,10 @@ std::string DigestStringToSign(std::string_view end_time_iso, std::string_view b
                                std::string_view object, std::string_view digest_json,
                                std::string_view previous_signature_hex);
 
-// The S3 key of a digest file (prefix may be empty).
-std::string DigestObjectKey(std::string_view prefix, std::string_view account,
+// The S3 key of a digest file (prefix and organization_id may be empty;
+// account is the account whose log files the digest lists).
+std::string DigestObjectKey(std::string_view prefix, std::string_view organization_id,
+                            std::string_view account,
                             std::string_view region, std::string_view trail,
                             std::string_view home_region, TimePoint end);
 
@@ -105,10 +111,20 @@ class DigestWriter {
 
   static Status Migrate(store::Database& db);
 
+  // Where a log file belongs: the trail (its owner's account and name),
+  // and the account whose events it holds (the owner's, or a member
+  // account's for an organization trail) and their region.
+  struct LogFilePlace {
+    std::string_view trail_account;
+    std::string_view trail;
+    std::string_view log_account;
+    std::string_view region;
+  };
   // Remembers a log file just written for the trail, when the trail
-  // validates its log files (otherwise does nothing).
-  Status AddLogFile(std::string_view account, std::string_view trail, std::string_view region,
-                    const DigestLogFile& file, TimePoint delivered);
+  // validates its log files (otherwise does nothing). A file written again
+  // at the same key (a delivery retried after a failure) replaces the
+  // earlier entry, so a digest lists each file once, with its final hash.
+  Status AddLogFile(const LogFilePlace& place, const DigestLogFile& file, TimePoint delivered);
 
   // Writes every digest whose period ended by now; the number written.
   Result<int> WriteDue(TimePoint now);

@@ -3,7 +3,8 @@
 // directory standing in for the S3 bucket) instead of S3.
 //
 // For each chain found under the directory (one per account, region, trail
-// and home region) it starts at the newest digest in the time range and
+// and home region; an organization trail's digests, under
+// AWSLogs/<org id>/<account>/, make one chain per member account) it starts at the newest digest in the time range and
 // follows previousDigestS3Object back: each digest's signature is checked
 // with the trusted public key of its fingerprint over CloudTrail's string
 // to sign, then every log file it lists is hashed (SHA-256 of the
@@ -49,6 +50,8 @@ struct FileReport {
 
 struct ChainReport {
   std::string account_id, region, trail, home_region, prefix;
+  std::string organization_id;    // the organization of an organization trail; else empty
+
   std::vector<FileReport> files;  // in the order checked: newest first
   std::vector<std::string> notes; // gaps where the trail did not log
 };

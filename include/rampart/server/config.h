@@ -26,6 +26,11 @@ struct HsmBackendConfig {
   std::optional<uint64_t> slot;    // ... and/or by slot id
   std::string pin_file;            // exactly one of pin_file / pin_env
   std::string pin_env;
+  // A network HSM node instead of a module: a librampart-pkcs11 client
+  // config naming the node, and the crypto user to log in as (the PIN is
+  // that user's password).
+  std::string network_config;
+  std::string network_user;
 };
 
 // A cluster of backends that hold the same keys (docs/hsm.md, "Clusters").
@@ -33,6 +38,9 @@ struct HsmClusterConfig {
   std::string id;                    // cluster-[a-z0-9]{11,16}
   std::vector<std::string> members;  // backend names, distinct
   int min_members = 2;               // replicas a key needs to be usable
+  // Accounts that may use the cluster (KMS custom key stores); empty: the
+  // management account only.
+  std::vector<std::string> accounts;
 };
 
 struct HsmConfig {
@@ -55,6 +63,29 @@ Status ParseRootKeyConfig(const json::Value& v, std::optional<RootKeyConfig>& ou
 // Unknown keys, duplicate names and dangling member names are errors.
 Status ParseHsmConfig(const json::Value& hsm, HsmConfig& out);
 
+// Background work of the audit room (docs/audit.md): the "audit" member of
+// a config file. The defaults are CloudTrail's.
+struct AuditConfig {
+  // How often trails deliver log files: at most every 5 minutes.
+  std::chrono::seconds delivery_interval{300};                 // 1 s .. 300 s
+  // How often a trail with log file validation gets a digest file.
+  std::chrono::seconds digest_interval{3600};                  // 1 s .. 1 h
+  // How long a digest signing key signs before a new one replaces it.
+  std::chrono::seconds signing_key_rotation{30L * 24 * 3600};  // 60 s .. 366 days
+};
+
+// Background work of KMS (docs/kms.md): the "kms" member of a config file.
+struct KmsConfig {
+  // How often the scheduler deletes keys whose waiting period ended and
+  // rotates keys that are due.
+  std::chrono::milliseconds scheduler_interval{60000};  // 10 ms .. 1 h
+};
+
+// Reads the "audit" and "kms" members of a config file (src/server/config.cc).
+// Unknown keys and values out of range are errors.
+Status ParseAuditConfig(const json::Value& v, AuditConfig& out);
+Status ParseKmsConfig(const json::Value& v, KmsConfig& out);
+
 struct Config {
   std::string data_dir = "./data";
   std::string host = "127.0.0.1";
@@ -71,6 +102,8 @@ struct Config {
   std::string log_level = "info";
   HsmConfig hsm;                         // PKCS#11 backends and clusters
   std::optional<RootKeyConfig> root_key; // unset: <data_dir>/root.key
+  AuditConfig audit;                     // trail delivery, digests, signing keys
+  KmsConfig kms;                         // the KMS scheduler
 
   bool tls() const { return !tls_cert_file.empty() && !tls_key_file.empty(); }
   bool ServesRegion(std::string_view region) const;
