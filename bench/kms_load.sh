@@ -4,6 +4,13 @@
 # GenerateDataKey (AES_256) and Sign (ECC_NIST_P256, RSA_2048), each with
 # the raw OpenSSL figure of the same machine in the same run.
 #
+# Besides requests/s, each load prints the CPU time the server and the load
+# generator spent per request (from /proc and getrusage), which other
+# processes on a shared machine disturb far less than throughput: "cpu us
+# per request" next to `openssl speed`'s per-operation CPU time (openssl
+# speed measures CPU time by default) says what two dedicated cores could
+# serve.
+#
 #   bench/kms_load.sh [build-dir]    (DURATION, CONNECTIONS env overrides)
 set -euo pipefail
 BUILD=${1:-build}
@@ -23,7 +30,11 @@ echo "# date: $(date -u +%FT%TZ)  duration: ${DURATION}s  connections: $CONNECTI
 
 RP=$(port)
 "$BIN" server --data-dir "$WORK/data" --listen 127.0.0.1:$RP >/dev/null 2>"$WORK/rampart.log" &
+SERVER_PID=$!
 wait_http "http://127.0.0.1:$RP/health"
+TICK=$(getconf CLK_TCK)
+# The server's user + system CPU time so far, in clock ticks.
+server_ticks() { awk '{print $14 + $15}' "/proc/$SERVER_PID/stat"; }
 export AWS_ACCESS_KEY_ID=$(awk -F' = ' '/aws_access_key_id/{print $2}' "$WORK/data/credentials")
 export AWS_SECRET_ACCESS_KEY=$(awk -F' = ' '/aws_secret_access_key/{print $2}' "$WORK/data/credentials")
 export AWS_DEFAULT_REGION=us-east-1 AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
@@ -37,17 +48,32 @@ BLOB=$(/usr/bin/aws --endpoint-url "http://127.0.0.1:$RP" --output text kms encr
   --plaintext "$PLAIN" --cli-binary-format base64 --query CiphertextBlob)
 MSG=$(head -c 64 /dev/urandom | base64 -w0)
 
+# Runs the load generator with the given operation arguments; prints its
+# summary and the server's and the generator's CPU time per request.
+measure() {
+  local before after
+  before=$(server_ticks)
+  /usr/bin/time -f "%U %S" -o "$WORK/loadgen.time" "$LOADGEN" --port "$RP" \
+    --connections "$CONNECTIONS" --threads 1 --duration "$DURATION" "$@" >"$WORK/loadgen.out"
+  after=$(server_ticks)
+  grep -E "requests:|latency|non-2xx" "$WORK/loadgen.out"
+  local n
+  n=$(awk '/^requests:/{print $2}' "$WORK/loadgen.out")
+  awk -v n="$n" -v s=$((after - before)) -v tick="$TICK" '{
+    server = s / tick * 1e6 / n; gen = ($1 + $2) * 1e6 / n
+    printf "cpu us per request: server %.1f  loadgen %.1f  total %.1f  (2 dedicated cores: %.0f req/s)\n",
+      server, gen, server + gen, 2e6 / (server + gen) }' "$WORK/loadgen.time"
+}
+
 load() {
   local name=$1 target=$2 body=$3
   echo "## $name"
-  "$LOADGEN" --port "$RP" --connections "$CONNECTIONS" --threads 1 --duration "$DURATION" \
-    --op json --service kms --target "TrentService.$target" --body "$body" \
-    --content-type application/x-amz-json-1.1 | grep -E "requests:|latency|non-2xx"
+  measure --op json --service kms --target "TrentService.$target" --body "$body" \
+    --content-type application/x-amz-json-1.1
 }
 
 echo "## baseline: sts GetCallerIdentity (HTTP + SigV4, no KMS work)"
-"$LOADGEN" --port "$RP" --connections "$CONNECTIONS" --threads 1 --duration "$DURATION" \
-  --op sts-get-caller-identity | grep -E "requests:|latency|non-2xx"
+measure --op sts-get-caller-identity
 load "Encrypt 256 B SYMMETRIC_DEFAULT" Encrypt "{\"KeyId\":\"$SYM\",\"Plaintext\":\"$PLAIN\"}"
 load "Decrypt" Decrypt "{\"CiphertextBlob\":\"$BLOB\"}"
 load "GenerateDataKey AES_256" GenerateDataKey "{\"KeyId\":\"$SYM\",\"KeySpec\":\"AES_256\"}"

@@ -254,8 +254,9 @@ Result<json::Value> DataKeyPair(Kms& kms, server::RequestContext& ctx, const jso
   RETURN_IF_ERROR(RequireEnabled(*key));
   RETURN_IF_ERROR(RequireSymmetric(*key, kSymmetric, action.substr(4)));
   if (!IsAsymmetric(spec)) {
-    return Status::Error(ErrorCode::kNotImplemented,
-                         "KeyPairSpec " + spec + " is not implemented yet.");
+    // The model's enum admits only asymmetric specs; this guards callers
+    // that bypass the protocol layer's validation.
+    return Status::Validation("KeyPairSpec " + spec + " is not a key pair spec.");
   }
   if (spec == "SM2") RETURN_IF_ERROR(RequireSm2Region(ctx.region()));
   ASSIGN_OR_RETURN(SecretBytes private_der, GenerateMaterial(spec));

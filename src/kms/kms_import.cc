@@ -12,6 +12,16 @@
 // root key. A key's first import fixes its material: a later import (after
 // DeleteImportedKeyMaterial or expiry) must bring the same bytes, checked
 // against a keyed digest, so old ciphertexts stay valid.
+//
+// Multi-Region keys with imported material: the regions of a key share
+// one material (kms_key_material is keyed by key id) and one digest, but
+// each region imports it for itself, with its own expiration model and
+// ValidTo, and loses it on its own (DeleteImportedKeyMaterial, expiry)
+// without affecting the others (AWS KMS Developer Guide, "Importing key
+// material into multi-Region keys"). The first import into any region
+// fixes the material of every region; a region's import state is its
+// expiration_model column (empty: no material in that region). The stored
+// material is deleted once no region holds it.
 #include <openssl/crypto.h>
 
 #include "kms/kms_internal.h"
@@ -125,19 +135,24 @@ Result<ImportToken> LoadImportToken(Kms& kms, const KeyEntry& key, std::string_v
   }
   std::string algorithm;
   std::string sealed;
+  std::string region;
   int64_t expires = 0;
   RETURN_IF_ERROR(kms.db.Read([&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(auto q, tx.Prepare("SELECT wrapping_algorithm, sealed_private_key, "
-                                        "expires_at FROM kms_import_tokens WHERE token_id = ? "
-                                        "AND key_id = ?"));
+                                        "expires_at, region FROM kms_import_tokens WHERE "
+                                        "token_id = ? AND key_id = ?"));
     q->Bind(1, token_id).Bind(2, key.row.key_id);
     ASSIGN_OR_RETURN(bool row, q->Step());
     if (!row) return Status::Ok();
     algorithm = q->Text(0);
     sealed = q->Text(1);
     expires = q->Int(2);
+    region = q->Text(3);
     return Status::Ok();
   }));
+  // A token is for the key of one region: the regions of a multi-Region
+  // key share its id, not its tokens.
+  if (!algorithm.empty() && region != key.row.region) return InvalidImportToken();
   if (algorithm.empty() || expires <= now) {
     // A token this server issued for this key that is gone or past its
     // 24 hours has expired (expired tokens are swept).
@@ -177,19 +192,40 @@ Result<Expiration> ReadExpiration(const json::Value& in, int64_t now) {
   return e;
 }
 
+Status DifferentMaterial(const KeyEntry& key) {
+  return Status::Modeled("IncorrectKeyMaterialException",
+                         key.row.multi_region
+                             ? "The key material differs from the material imported into " +
+                                   key.arn + " and its related multi-Region keys."
+                             : "The key material differs from the material previously "
+                               "imported into " + key.arn + ".");
+}
+
 Status StoreImport(store::Tx& tx, const KeyEntry& key, std::string_view sealed,
                    const Expiration& e, std::string_view digest, std::string_view token_id,
                    int64_t now) {
+  // Checked again here: another region of a multi-Region key may have
+  // fixed its material since the key was read.
+  ASSIGN_OR_RETURN(auto fixed, tx.Prepare("SELECT material_digest FROM kms_keys WHERE key_id = ? "
+                                          "AND account_id = ? AND material_digest != '' LIMIT 1"));
+  fixed->Bind(1, key.row.key_id).Bind(2, key.row.account_id);
+  ASSIGN_OR_RETURN(bool has_digest, fixed->Step());
+  if (has_digest && fixed->Text(0) != digest) return DifferentMaterial(key);
   ASSIGN_OR_RETURN(auto m, tx.Prepare("INSERT OR REPLACE INTO kms_key_material (key_id, version, "
                                       "sealed, created_at) VALUES (?, 1, ?, ?)"));
   m->Bind(1, key.row.key_id).BindBlob(2, sealed).Bind(3, now);
   RETURN_IF_ERROR(m->Run());
   ASSIGN_OR_RETURN(auto k, tx.Prepare("UPDATE kms_keys SET state = CASE WHEN state = ? THEN ? "
                                       "ELSE state END, current_version = 1, expiration_model = ?, "
-                                      "valid_to = ?, material_digest = ? WHERE key_id = ?"));
+                                      "valid_to = ? WHERE key_id = ? AND region = ?"));
   k->Bind(1, kPendingImport).Bind(2, kEnabled).Bind(3, e.model).Bind(4, e.valid_to);
-  k->Bind(5, digest).Bind(6, key.row.key_id);
+  k->Bind(5, key.row.key_id).Bind(6, key.row.region);
   RETURN_IF_ERROR(k->Run());
+  // The material of every region of a multi-Region key.
+  ASSIGN_OR_RETURN(auto d, tx.Prepare("UPDATE kms_keys SET material_digest = ? WHERE key_id = ? "
+                                      "AND account_id = ?"));
+  d->Bind(1, digest).Bind(2, key.row.key_id).Bind(3, key.row.account_id);
+  RETURN_IF_ERROR(d->Run());
   ASSIGN_OR_RETURN(auto t, tx.Prepare("DELETE FROM kms_import_tokens WHERE token_id = ?"));
   t->Bind(1, token_id);
   return t->Run();
@@ -221,9 +257,7 @@ Result<json::Value> ImportKeyMaterial(Kms& kms, server::RequestContext& ctx,
   }
   std::string digest = MaterialDigest(kms.root_key, key->row.key_id, *material);
   if (!key->row.material_digest.empty() && key->row.material_digest != digest) {
-    return Status::Modeled("IncorrectKeyMaterialException",
-                           "The key material differs from the material previously imported into " +
-                               key->arn + ".");
+    return DifferentMaterial(*key);
   }
   ASSIGN_OR_RETURN(std::string sealed, SealMaterial(kms.root_key, key->row.key_id, 1, *material));
   std::string token_id(token.substr(5, kTokenIdLen));
@@ -233,17 +267,16 @@ Result<json::Value> ImportKeyMaterial(Kms& kms, server::RequestContext& ctx,
   return json::Value::MakeObject();
 }
 
-// Removes the material; the key waits for a new import. PendingDeletion
-// keys keep their state.
-Status DropMaterial(store::Tx& tx, std::string_view key_id) {
-  ASSIGN_OR_RETURN(auto m, tx.Prepare("DELETE FROM kms_key_material WHERE key_id = ?"));
-  m->Bind(1, key_id);
-  RETURN_IF_ERROR(m->Run());
+// Removes the material from the key in region; it waits for a new import.
+// PendingDeletion keys keep their state. The stored material goes once no
+// other region of a multi-Region key still holds it.
+Status DropMaterial(store::Tx& tx, std::string_view region, std::string_view key_id) {
   ASSIGN_OR_RETURN(auto k, tx.Prepare("UPDATE kms_keys SET state = CASE WHEN state = ? THEN state "
                                       "ELSE ? END, expiration_model = '', valid_to = 0 "
-                                      "WHERE key_id = ?"));
-  k->Bind(1, kPendingDeletion).Bind(2, kPendingImport).Bind(3, key_id);
-  return k->Run();
+                                      "WHERE key_id = ? AND region = ?"));
+  k->Bind(1, kPendingDeletion).Bind(2, kPendingImport).Bind(3, key_id).Bind(4, region);
+  RETURN_IF_ERROR(k->Run());
+  return DeleteUnheldMaterial(tx, key_id);
 }
 
 Result<json::Value> DeleteImportedKeyMaterial(Kms& kms, server::RequestContext& ctx,
@@ -252,8 +285,9 @@ Result<json::Value> DeleteImportedKeyMaterial(Kms& kms, server::RequestContext& 
   RETURN_IF_ERROR(AuthorizeKey(kms, ctx, *key, "kms:DeleteImportedKeyMaterial"));
   if (key->row.origin != kExternal) return NotExternal(*key);
   RETURN_IF_ERROR(RequireNotPendingDeletion(*key));
-  RETURN_IF_ERROR(WriteKey(kms, key->row.key_id,
-                           [&](store::Tx& tx) { return DropMaterial(tx, key->row.key_id); }));
+  RETURN_IF_ERROR(WriteKey(kms, key->row.key_id, [&](store::Tx& tx) {
+    return DropMaterial(tx, key->row.region, key->row.key_id);
+  }));
   return json::Value::MakeObject();
 }
 
@@ -264,12 +298,26 @@ bool ImportExpired(const KeyRow& row, int64_t now) {
          row.valid_to <= now && row.state != kPendingImport;
 }
 
-Result<bool> ExpireImportedMaterial(Kms& kms, std::string_view key_id, int64_t now) {
+Status DeleteUnheldMaterial(store::Tx& tx, std::string_view key_id) {
+  ASSIGN_OR_RETURN(auto m, tx.Prepare("DELETE FROM kms_key_material WHERE key_id = ? AND NOT "
+                                      "EXISTS (SELECT 1 FROM kms_keys WHERE key_id = ? AND "
+                                      "(origin != 'EXTERNAL' OR expiration_model != ''))"));
+  m->Bind(1, key_id).Bind(2, key_id);
+  return m->Run();
+}
+
+bool HasKeyMaterial(const KeyEntry& key) {
+  if (key.row.origin == kExternal) return !key.row.expiration_model.empty();
+  return !key.material.empty();
+}
+
+Result<bool> ExpireImportedMaterial(Kms& kms, std::string_view region, std::string_view key_id,
+                                    int64_t now) {
   bool expired = false;
   RETURN_IF_ERROR(WriteKey(kms, key_id, [&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(auto q, tx.Prepare("SELECT origin, expiration_model, valid_to, state "
-                                        "FROM kms_keys WHERE key_id = ?"));
-    q->Bind(1, key_id);
+                                        "FROM kms_keys WHERE key_id = ? AND region = ?"));
+    q->Bind(1, key_id).Bind(2, region);
     ASSIGN_OR_RETURN(bool row, q->Step());
     if (!row) return Status::Ok();
     KeyRow r;
@@ -279,7 +327,7 @@ Result<bool> ExpireImportedMaterial(Kms& kms, std::string_view key_id, int64_t n
     r.state = q->Text(3);
     if (!ImportExpired(r, now)) return Status::Ok();
     expired = true;
-    return DropMaterial(tx, key_id);
+    return DropMaterial(tx, region, key_id);
   }));
   return expired;
 }

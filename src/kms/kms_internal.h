@@ -279,9 +279,17 @@ Result<json::Value> AsymmetricDecrypt(Kms& kms, const server::RequestContext& ct
 // --- import (kms_import.cc) ---
 // Whether row's imported material has expired at now.
 bool ImportExpired(const KeyRow& row, int64_t now);
-// Deletes imported material whose ValidTo passed (the key becomes
-// PendingImport), re-checking in the transaction. Whether it did.
-Result<bool> ExpireImportedMaterial(Kms& kms, std::string_view key_id, int64_t now);
+// Deletes the imported material of the key in region whose ValidTo passed
+// (it becomes PendingImport), re-checking in the transaction. Whether it
+// did.
+Result<bool> ExpireImportedMaterial(Kms& kms, std::string_view region, std::string_view key_id,
+                                    int64_t now);
+// Deletes the stored material of key_id once no region holds it: no row
+// of the key is left or, for imported material, no region has it imported.
+Status DeleteUnheldMaterial(store::Tx& tx, std::string_view key_id);
+// Whether the key has material in its region: an EXTERNAL key once it was
+// imported there (and not deleted or expired since), any other key always.
+bool HasKeyMaterial(const KeyEntry& key);
 // Deletes import tokens that expired before now.
 Status DeleteExpiredImportTokens(Kms& kms, int64_t now);
 

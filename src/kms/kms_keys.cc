@@ -216,6 +216,20 @@ Result<std::string> AliasTarget(Kms& kms, std::string_view account, std::string_
   return key_id;
 }
 
+// The operations on a key that another account may call, given the key
+// policy's permission: "Cross-account use: Yes" in the API reference.
+// The others (key management: policies, tags, state, deletion, import,
+// replication, ...) only reach the caller's own keys.
+bool AllowsCrossAccount(std::string_view operation) {
+  static constexpr std::string_view kCrossAccount[] = {
+      "CreateGrant", "Decrypt", "DescribeKey", "Encrypt", "GenerateDataKey",
+      "GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext",
+      "GenerateDataKeyWithoutPlaintext", "GenerateMac", "GetKeyRotationStatus", "GetPublicKey",
+      "ListGrants", "ReEncrypt", "RetireGrant", "RevokeGrant", "Sign", "Verify", "VerifyMac"};
+  return std::find(std::begin(kCrossAccount), std::end(kCrossAccount), operation) !=
+         std::end(kCrossAccount);
+}
+
 Status InvalidKeyId(std::string_view input) {
   return Status::Modeled("NotFoundException", "Invalid keyId '" + std::string(input) + "'");
 }
@@ -243,7 +257,7 @@ Result<KeyPtr> LoadKeyIn(Kms& kms, const server::RequestContext& ctx, std::strin
   }
   // Imported material past its ValidTo is deleted before any use.
   if (ImportExpired(*rows.row, now)) {
-    RETURN_IF_ERROR(ExpireImportedMaterial(kms, key_id, now).status());
+    RETURN_IF_ERROR(ExpireImportedMaterial(kms, region, key_id, now).status());
     generation = kms.cache.generation();
     ASSIGN_OR_RETURN(rows, ReadKeyRows(kms.db, region, key_id));
     if (!rows.row) return KeyPtr();
@@ -293,6 +307,11 @@ Result<KeyPtr> ResolveKey(Kms& kms, const server::RequestContext& ctx, std::stri
   if (!key || key->row.account_id != account || key->row.region != region) {
     return KeyNotFound(KeyArn(region, account, key_id));
   }
+  // Another account's key, for an operation that only works on the
+  // caller's own keys whatever the key policy says.
+  if (account != ctx.principal().account_id && !AllowsCrossAccount(ctx.operation())) {
+    return KeyNotFound(key->arn);
+  }
   return key;
 }
 
@@ -337,7 +356,7 @@ Status WriteKey(Kms& kms, std::string_view key_id, const std::function<Status(st
 namespace {
 
 // After a region of a multi-Region key is deleted: the material goes with
-// the last region, and a primary waiting for its replicas to go starts its
+// the last region that holds it, and a primary waiting for its replicas to go starts its
 // own waiting period when none is left (AWS KMS Developer Guide,
 // "Deleting multi-Region keys").
 Status AfterRegionDeleted(store::Tx& tx, std::string_view key_id, int64_t now) {
@@ -352,11 +371,7 @@ Status AfterRegionDeleted(store::Tx& tx, std::string_view key_id, int64_t now) {
     ++remaining;
     if (q->Text(1) == kPendingReplicaDeletion) waiting.emplace_back(q->Text(0), q->Int(2));
   }
-  if (remaining == 0) {
-    ASSIGN_OR_RETURN(auto m, tx.Prepare("DELETE FROM kms_key_material WHERE key_id = ?"));
-    m->Bind(1, key_id);
-    return m->Run();
-  }
+  RETURN_IF_ERROR(DeleteUnheldMaterial(tx, key_id));
   if (remaining != 1 || waiting.size() != 1) return Status::Ok();
   ASSIGN_OR_RETURN(auto u, tx.Prepare("UPDATE kms_keys SET state = ?, deletion_date = ? "
                                       "WHERE key_id = ? AND region = ?"));
@@ -507,13 +522,8 @@ Result<KeyRow> ReadNewKey(const server::RequestContext& ctx, const json::Value& 
     }
   }
   if (const json::Value* mr = in.find("MultiRegion"); mr && mr->is_bool() && mr->as_bool()) {
-    // Imported material would have to be imported into every replica,
-    // which ReplicateKey does not support yet.
-    if (row.origin != "AWS_KMS") {
-      return Status::Error(ErrorCode::kNotImplemented,
-                           "Multi-Region keys with Origin " + row.origin +
-                               " are not implemented yet.");
-    }
+    // With Origin EXTERNAL the material is imported into each region
+    // (kms_import.cc, kms_multi_region.cc).
     row.multi_region = true;
     row.primary_region = row.region;
   }
@@ -751,7 +761,7 @@ Result<json::Value> CancelKeyDeletion(Kms& kms, server::RequestContext& ctx,
   // A key whose deletion is cancelled comes back disabled (AWS KMS
   // Developer Guide, "Scheduling and canceling key deletion").
   // An imported key without material goes back to waiting for it.
-  RETURN_IF_ERROR(SetState(kms, *key, key->material.empty() ? kPendingImport : kDisabled, 0, 0));
+  RETURN_IF_ERROR(SetState(kms, *key, HasKeyMaterial(*key) ? kDisabled : kPendingImport, 0, 0));
   json::Value out = json::Value::MakeObject();
   out.set("KeyId", key->arn);
   return out;

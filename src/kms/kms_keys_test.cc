@@ -40,6 +40,38 @@ TEST_F(KmsServiceTest, CreateAndDescribeByEveryIdentifier) {
   EXPECT_EQ(Code(Call(Root(kOther), "DescribeKey", Obj({{"KeyId", id}}))), "NotFoundException");
 }
 
+// A key policy that gives another account kms:* lets it use the key, not
+// manage it: key management is not a cross-account operation in AWS KMS.
+TEST_F(KmsServiceTest, AnotherAccountUsesButDoesNotManageASharedKey) {
+  std::string policy =
+      R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":[)"
+      R"("arn:aws:iam::111122223333:root","arn:aws:iam::444455556666:root"]},)"
+      R"("Action":"kms:*","Resource":"*"}]})";
+  auto created = A("CreateKey", Obj({{"Policy", policy}, {"MultiRegion", true}}));
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  std::string arn(created->find("KeyMetadata")->get_string("Arn"));
+  server::Principal other = Root(kOther);
+  auto blob = Call(other, "Encrypt", Obj({{"KeyId", arn}, {"Plaintext", "shared"}}));
+  ASSERT_TRUE(blob.ok()) << blob.status().ToString();
+  EXPECT_TRUE(Call(other, "DescribeKey", Obj({{"KeyId", arn}})).ok());
+  EXPECT_TRUE(Call(other, "GetKeyRotationStatus", Obj({{"KeyId", arn}})).ok());
+  const json::Value refused[] = {
+      Obj({{"KeyId", arn}}),
+      Obj({{"KeyId", arn}, {"PolicyName", "default"}}),
+      Obj({{"KeyId", arn}, {"ReplicaRegion", "eu-west-1"}}),
+  };
+  for (std::string_view op : {"ScheduleKeyDeletion", "DisableKey", "EnableKeyRotation",
+                              "ListResourceTags", "UpdateKeyDescription"}) {
+    auto r = Call(other, op, refused[0]);
+    EXPECT_EQ(Code(r), "NotFoundException") << op;
+    EXPECT_EQ(r.status().message(), "Key '" + arn + "' does not exist") << op;
+  }
+  EXPECT_EQ(Code(Call(other, "GetKeyPolicy", refused[1])), "NotFoundException");
+  EXPECT_EQ(Code(Call(other, "ReplicateKey", refused[2])), "NotFoundException");
+  EXPECT_EQ(A("DescribeKey", Obj({{"KeyId", arn}}))->find("KeyMetadata")->get_string("KeyState"),
+            "Enabled");
+}
+
 TEST_F(KmsServiceTest, KeySpecAndUsageAreValidated) {
   // SYMMETRIC_DEFAULT cannot sign; HMAC keys cannot encrypt.
   EXPECT_EQ(A("CreateKey", Obj({{"KeyUsage", "SIGN_VERIFY"}})).status().code(),

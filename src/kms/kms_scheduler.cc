@@ -71,7 +71,7 @@ namespace {
 struct DueWork {
   std::vector<std::string> expired;   // "<region>/<key id>": deletion date passed
   std::vector<std::string> rotate;    // rotation due
-  std::vector<std::string> imports;   // imported material past ValidTo
+  std::vector<std::string> imports;   // "<region>/<key id>": imported material past ValidTo
 };
 
 Status Collect(store::Tx& tx, std::string_view sql, std::string_view state, int64_t now,
@@ -94,19 +94,25 @@ Status DueKeys(store::Database& db, int64_t now, DueWork& work) {
                                 "rotation_enabled = 1 AND next_rotation <= ? AND "
                                 "(multi_region = 0 OR region = primary_region)", kEnabled, now,
                             work.rotate));
-    return Collect(tx, "SELECT key_id FROM kms_keys WHERE state != ? AND origin = 'EXTERNAL' "
-                       "AND expiration_model = 'KEY_MATERIAL_EXPIRES' AND valid_to > 0 AND "
-                       "valid_to <= ?", kPendingImport, now, work.imports);
+    return Collect(tx, "SELECT region || '/' || key_id FROM kms_keys WHERE state != ? AND "
+                       "origin = 'EXTERNAL' AND expiration_model = 'KEY_MATERIAL_EXPIRES' AND "
+                       "valid_to > 0 AND valid_to <= ?", kPendingImport, now, work.imports);
   });
+}
+
+// Splits "<region>/<key id>" as DueKeys collects it.
+Result<std::pair<std::string, std::string>> SplitKeyRef(const std::string& region_and_id) {
+  const size_t slash = region_and_id.find('/');
+  if (slash == std::string::npos) return Status::Internal("bad key reference");
+  return std::make_pair(region_and_id.substr(0, slash), region_and_id.substr(slash + 1));
 }
 
 // Deletes the key named by "<region>/<key id>" if it is still pending
 // deletion with a passed date.
 Result<bool> DeleteIfExpired(Kms& kms, const std::string& region_and_id, int64_t now) {
-  const size_t slash = region_and_id.find('/');
-  if (slash == std::string::npos) return Status::Internal("bad key reference");
-  const std::string region = region_and_id.substr(0, slash);
-  const std::string key_id = region_and_id.substr(slash + 1);
+  ASSIGN_OR_RETURN(auto ref, SplitKeyRef(region_and_id));
+  const std::string& region = ref.first;
+  const std::string& key_id = ref.second;
   bool deleted = false;
   RETURN_IF_ERROR(WriteKey(kms, key_id, [&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(auto q, tx.Prepare("SELECT state, deletion_date FROM kms_keys "
@@ -118,6 +124,13 @@ Result<bool> DeleteIfExpired(Kms& kms, const std::string& region_and_id, int64_t
     return DeleteKeyRows(tx, region, key_id, now);
   }));
   return deleted;
+}
+
+// Expires the imported material of the key named by "<region>/<key id>"
+// if its ValidTo has still passed.
+Result<bool> ExpireImport(Kms& kms, const std::string& region_and_id, int64_t now) {
+  ASSIGN_OR_RETURN(auto ref, SplitKeyRef(region_and_id));
+  return ExpireImportedMaterial(kms, ref.first, ref.second, now);
 }
 
 }  // namespace
@@ -155,7 +168,7 @@ Result<SweepCounts> KmsService::SweepOnce(TimePoint now) {
     }
   }
   for (const std::string& id : work.imports) {
-    auto expired = internal::ExpireImportedMaterial(*kms_, id, seconds);
+    auto expired = internal::ExpireImport(*kms_, id, seconds);
     if (!expired.ok()) {
       log::Warn("kms import expiry failed", {{"key_id", id}, {"error", expired.status().ToString()}});
     } else if (*expired) {

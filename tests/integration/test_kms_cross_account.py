@@ -86,3 +86,30 @@ def test_key_shared_with_another_account(two_accounts):
     code, _ = error_of(kms_b.encrypt, KeyId=key_arn, Plaintext=b"x")
     assert code == "AccessDeniedException"
     assert a_account != b_account
+
+
+def test_shared_key_is_used_not_managed_by_the_other_account(two_accounts):
+    """Even kms:* in both the key policy and B's IAM policy lets B only use
+    A's key: key management does not work across accounts in AWS KMS."""
+    server, b_account, b_admin = two_accounts
+    kms_a = server.client("kms")
+    a_account = server.client("sts").get_caller_identity()["Account"]
+    policy = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": [f"arn:aws:iam::{a_account}:root",
+                                                  f"arn:aws:iam::{b_account}:root"]},
+         "Action": "kms:*", "Resource": "*"}]}
+    key_arn = kms_a.create_key(Policy=json.dumps(policy))["KeyMetadata"]["Arn"]
+    kms_b = client(server, "kms", b_admin)
+    blob = kms_b.encrypt(KeyId=key_arn, Plaintext=b"b data")["CiphertextBlob"]
+    assert kms_b.decrypt(CiphertextBlob=blob)["Plaintext"] == b"b data"
+    assert kms_b.describe_key(KeyId=key_arn)["KeyMetadata"]["Arn"] == key_arn
+    for call, kw in [(kms_b.schedule_key_deletion, {}), (kms_b.disable_key, {}),
+                     (kms_b.put_key_policy, {"PolicyName": "default",
+                                             "Policy": json.dumps(policy)}),
+                     (kms_b.tag_resource, {"Tags": [{"TagKey": "k", "TagValue": "v"}]}),
+                     (kms_b.update_key_description, {"Description": "mine now"})]:
+        code, msg = error_of(call, KeyId=key_arn, **kw)
+        assert code == "NotFoundException" and key_arn in msg, call
+    meta = kms_a.describe_key(KeyId=key_arn)["KeyMetadata"]
+    assert meta["KeyState"] == "Enabled" and meta["Description"] == ""
+    assert kms_a.list_resource_tags(KeyId=key_arn)["Tags"] == []

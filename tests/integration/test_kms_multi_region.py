@@ -1,11 +1,13 @@
 """Multi-Region KMS keys with the real aws CLI and boto3 against a server
 that serves several regions: mrk- ids, ReplicateKey, UpdatePrimaryRegion,
 ciphertext that crosses regions, shared rotation, the deletion order of
-primaries and replicas, and the permissions ReplicateKey needs."""
+primaries and replicas, the permissions ReplicateKey needs and its records
+in both regions, and multi-Region keys with imported material."""
 import base64
 import json
 import os
 import re
+import time
 import uuid
 
 import boto3
@@ -14,6 +16,7 @@ import botocore.exceptions
 import pytest
 
 from conftest import MULTI_REGIONS
+from test_kms_import import wrap
 
 PRIMARY, EU, WEST = MULTI_REGIONS
 
@@ -216,3 +219,187 @@ def test_replicate_needs_both_permissions_and_condition_keys(multi_region_server
     kms, _ = user_kms(s, single_only)
     assert kms.create_key()["KeyMetadata"]["MultiRegion"] is False
     assert error_of(kms.create_key, MultiRegion=True)[0] == "AccessDeniedException"
+
+
+def test_replicate_checks_create_key_in_the_replica_region(multi_region_server):
+    """kms:CreateKey is decided with aws:RequestedRegion = the replica's
+    region, whatever region the ReplicateKey request went to."""
+    s = multi_region_server
+    acct = account_of(s)
+    key_id = new_mrk(s)["KeyId"]
+    key_arn = f"arn:aws:kms:{PRIMARY}:{acct}:key/{key_id}"
+    only_west = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "kms:ReplicateKey", "Resource": key_arn},
+        {"Effect": "Allow", "Action": "kms:CreateKey", "Resource": "*",
+         "Condition": {"StringEquals": {"aws:RequestedRegion": WEST}}}]}
+    kms, _ = user_kms(s, only_west)
+    # The user cannot create keys where the request is sent...
+    code, msg = error_of(kms.create_key, MultiRegion=True)
+    assert code == "AccessDeniedException" and "kms:CreateKey" in msg
+    # ...nor replicate into a region its policy does not name...
+    code, msg = error_of(kms.replicate_key, KeyId=key_id, ReplicaRegion=EU)
+    assert code == "AccessDeniedException" and "kms:CreateKey" in msg
+    # ...but may replicate into the one it does.
+    out = kms.replicate_key(KeyId=key_id, ReplicaRegion=WEST)
+    assert out["ReplicaKeyMetadata"]["Arn"] == f"arn:aws:kms:{WEST}:{acct}:key/{key_id}"
+
+    # An explicit deny for the replica region wins over an allow anywhere.
+    other = new_mrk(s)["KeyId"]
+    deny_eu = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["kms:ReplicateKey", "kms:CreateKey"], "Resource": "*"},
+        {"Effect": "Deny", "Action": "kms:CreateKey", "Resource": "*",
+         "Condition": {"StringEquals": {"aws:RequestedRegion": EU}}}]}
+    kms, _ = user_kms(s, deny_eu)
+    code, msg = error_of(kms.replicate_key, KeyId=other, ReplicaRegion=EU)
+    assert code == "AccessDeniedException" and "explicit deny" in msg
+    kms.replicate_key(KeyId=other, ReplicaRegion=WEST)
+    assert kms.create_key(MultiRegion=True)["KeyMetadata"]["MultiRegion"] is True
+    regions = [r["Region"] for r in kms_in(s, PRIMARY).describe_key(KeyId=other)[
+        "KeyMetadata"]["MultiRegionConfiguration"]["ReplicaKeys"]]
+    assert regions == [WEST]
+
+
+def test_multi_region_changes_are_recorded_in_both_regions(multi_region_server):
+    """CloudTrail shows ReplicateKey in the primary's region and CreateKey,
+    for the same request and caller, in the replica's region;
+    UpdatePrimaryRegion in both regions."""
+    s = multi_region_server
+    acct = account_of(s)
+    key_id = new_mrk(s)["KeyId"]
+    replica_arn = f"arn:aws:kms:{EU}:{acct}:key/{key_id}"
+    s.aws("kms", "replicate-key", "--key-id", key_id, "--replica-region", EU,
+          "--description", "audited copy")
+    ct = s.client("cloudtrail")
+
+    def records(name):
+        events = ct.lookup_events(LookupAttributes=[
+            {"AttributeKey": "EventName", "AttributeValue": name}])["Events"]
+        return [json.loads(e["CloudTrailEvent"]) for e in events]
+
+    replicate = [r for r in records("ReplicateKey")
+                 if r["requestParameters"]["keyId"] == key_id]
+    assert len(replicate) == 1
+    replicate = replicate[0]
+    assert replicate["awsRegion"] == PRIMARY
+    created = [r for r in records("CreateKey")
+               if (r.get("responseElements") or {}).get("keyMetadata", {}).get("arn") ==
+               replica_arn]
+    assert len(created) == 1
+    created = created[0]
+    assert created["awsRegion"] == EU
+    assert created["eventSource"] == "kms.amazonaws.com"
+    assert created["requestID"] == replicate["requestID"]
+    assert created["eventID"] != replicate["eventID"]
+    assert created["userIdentity"] == replicate["userIdentity"]
+    assert created["readOnly"] is False
+    assert created["requestParameters"]["description"] == "audited copy"
+    assert created["requestParameters"]["multiRegion"] is True
+    assert created["recipientAccountId"] == acct
+
+    # UpdatePrimaryRegion is logged in the old and the new primary's region.
+    s.aws("kms", "update-primary-region", "--key-id", key_id, "--primary-region", EU)
+    updates = [r for r in records("UpdatePrimaryRegion")
+               if r["requestParameters"]["keyId"] == key_id]
+    assert sorted(r["awsRegion"] for r in updates) == sorted([PRIMARY, EU])
+    assert len({r["requestID"] for r in updates}) == 1
+    assert all(r["requestParameters"]["primaryRegion"] == EU for r in updates)
+
+    # A replication refused in the replica region creates nothing there and
+    # records no CreateKey.
+    other = new_mrk(s)["KeyId"]
+    deny = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "kms:ReplicateKey", "Resource": "*"}]}
+    kms, _ = user_kms(s, deny)
+    assert error_of(kms.replicate_key, KeyId=other, ReplicaRegion=EU)[0] == \
+        "AccessDeniedException"
+    other_arn = f"arn:aws:kms:{EU}:{acct}:key/{other}"
+    assert not [r for r in records("CreateKey")
+                if (r.get("responseElements") or {}).get("keyMetadata", {}).get("arn") ==
+                other_arn]
+
+
+def cli_import(s, tmp_path, region, key_id, material, *expiry):
+    """GetParametersForImport and ImportKeyMaterial with the aws CLI in
+    region, the material wrapped by openssl; the CLI's result."""
+    params = json.loads(s.aws("kms", "get-parameters-for-import", "--region", region,
+                              "--key-id", key_id, "--wrapping-algorithm", "RSAES_OAEP_SHA_256",
+                              "--wrapping-key-spec", "RSA_2048").stdout)
+    token = tmp_path / f"token-{region}.bin"
+    token.write_bytes(base64.b64decode(params["ImportToken"]))
+    wrapped = tmp_path / f"wrapped-{region}.bin"
+    wrapped.write_bytes(wrap(tmp_path, base64.b64decode(params["PublicKey"]), material, "sha256"))
+    return s.aws("kms", "import-key-material", "--region", region, "--key-id", key_id,
+                 "--encrypted-key-material", f"fileb://{wrapped}",
+                 "--import-token", f"fileb://{token}",
+                 *(expiry or ("--expiration-model", "KEY_MATERIAL_DOES_NOT_EXPIRE")), check=False)
+
+
+def test_external_multi_region_key_imports_the_same_material_everywhere(multi_region_server,
+                                                                          tmp_path):
+    s = multi_region_server
+    meta = json.loads(s.aws("kms", "create-key", "--multi-region", "--origin", "EXTERNAL").stdout)
+    meta = meta["KeyMetadata"]
+    key_id = meta["KeyId"]
+    assert re.fullmatch(r"mrk-[0-9a-f]{32}", key_id)
+    assert meta["Origin"] == "EXTERNAL" and meta["KeyState"] == "PendingImport"
+    # A replica of a key without material waits for its own import.
+    out = kms_in(s, PRIMARY).replicate_key(KeyId=key_id, ReplicaRegion=EU)
+    assert out["ReplicaKeyMetadata"]["KeyState"] == "PendingImport"
+    assert out["ReplicaKeyMetadata"]["Origin"] == "EXTERNAL"
+
+    material = os.urandom(32)
+    assert cli_import(s, tmp_path, PRIMARY, key_id, material).returncode == 0
+    assert kms_in(s, PRIMARY).describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"] == "Enabled"
+    eu = kms_in(s, EU)
+    assert eu.describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"] == "PendingImport"
+    code, _ = error_of(eu.encrypt, KeyId=key_id, Plaintext=b"x")
+    assert code == "KMSInvalidStateException"
+    # A replica made after the import has no material either.
+    west = kms_in(s, PRIMARY).replicate_key(KeyId=key_id, ReplicaRegion=WEST)
+    assert west["ReplicaKeyMetadata"]["KeyState"] == "PendingImport"
+
+    # The replica refuses other material and a token of another region.
+    bad = cli_import(s, tmp_path, EU, key_id, os.urandom(32))
+    assert bad.returncode != 0 and "IncorrectKeyMaterialException" in bad.stderr
+    params = kms_in(s, PRIMARY).get_parameters_for_import(
+        KeyId=key_id, WrappingAlgorithm="RSAES_OAEP_SHA_1", WrappingKeySpec="RSA_2048")
+    code, _ = error_of(eu.import_key_material, KeyId=key_id, ImportToken=params["ImportToken"],
+                       EncryptedKeyMaterial=wrap(tmp_path, params["PublicKey"], material, "sha1"),
+                       ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE")
+    assert code == "InvalidImportTokenException"
+    # The same material, with its own expiration, enables it.
+    valid_to = int(time.time()) + 3 * 86400
+    ok = cli_import(s, tmp_path, EU, key_id, material, "--valid-to", str(valid_to))
+    assert ok.returncode == 0, ok.stderr
+    replica = eu.describe_key(KeyId=key_id)["KeyMetadata"]
+    assert replica["KeyState"] == "Enabled"
+    assert replica["ExpirationModel"] == "KEY_MATERIAL_EXPIRES"
+    assert int(replica["ValidTo"].timestamp()) == valid_to
+    primary = kms_in(s, PRIMARY).describe_key(KeyId=key_id)["KeyMetadata"]
+    assert primary["ExpirationModel"] == "KEY_MATERIAL_DOES_NOT_EXPIRE"
+
+    # Ciphertext made in one region decrypts in the other.
+    plain = tmp_path / "plain.bin"
+    plain.write_bytes(os.urandom(300))
+    enc = json.loads(s.aws("kms", "encrypt", "--region", EU, "--key-id", key_id,
+                           "--plaintext", f"fileb://{plain}").stdout)
+    blob = tmp_path / "blob.bin"
+    blob.write_bytes(base64.b64decode(enc["CiphertextBlob"]))
+    dec = json.loads(s.aws("kms", "decrypt", "--region", PRIMARY,
+                           "--ciphertext-blob", f"fileb://{blob}").stdout)
+    assert base64.b64decode(dec["Plaintext"]) == plain.read_bytes()
+    ct = kms_in(s, PRIMARY).encrypt(KeyId=key_id, Plaintext=b"primary")["CiphertextBlob"]
+    assert eu.decrypt(CiphertextBlob=ct)["Plaintext"] == b"primary"
+
+    # Each region loses its material on its own.
+    kms_in(s, PRIMARY).delete_imported_key_material(KeyId=key_id)
+    assert error_of(kms_in(s, PRIMARY).decrypt, CiphertextBlob=ct)[0] == \
+        "KMSInvalidStateException"
+    assert eu.decrypt(CiphertextBlob=ct)["Plaintext"] == b"primary"
+    eu.delete_imported_key_material(KeyId=key_id)
+    assert eu.describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"] == "PendingImport"
+    # Reimporting the same material brings old ciphertexts back.
+    assert cli_import(s, tmp_path, WEST, key_id, material).returncode == 0
+    assert kms_in(s, WEST).decrypt(CiphertextBlob=ct)["Plaintext"] == b"primary"
+    bad = cli_import(s, tmp_path, PRIMARY, key_id, os.urandom(32))
+    assert bad.returncode != 0 and "IncorrectKeyMaterialException" in bad.stderr
