@@ -7,6 +7,8 @@
 
 #include <cstdlib>
 
+#include "rampart/hsmnet/net_token.h"
+
 namespace rampart::hsm {
 namespace {
 
@@ -55,6 +57,10 @@ Result<SecretBytes> ReadBackendPin(const server::HsmBackendConfig& backend) {
 
 Result<std::unique_ptr<pkcs11::Pkcs11Token>> OpenBackend(const server::HsmBackendConfig& backend,
                                                          SecretBytes pin) {
+  if (!backend.network_config.empty()) {
+    return Status::Validation("backend " + backend.name +
+                              " is a network HSM node; only a cluster can use it");
+  }
   ASSIGN_OR_RETURN(std::shared_ptr<pkcs11::Module> module, pkcs11::Module::Load(backend.module));
   pkcs11::TokenOptions opts;
   if (!backend.token_label.empty()) opts.selector.label = backend.token_label;
@@ -63,28 +69,53 @@ Result<std::unique_ptr<pkcs11::Pkcs11Token>> OpenBackend(const server::HsmBacken
   return pkcs11::Pkcs11Token::Open(std::move(module), std::move(opts));
 }
 
+namespace {
+
+// Opens one cluster member's backend with pin (or its own configured PIN
+// when pin is null).
+Result<std::shared_ptr<pkcs11::Token>> OpenMember(const server::HsmBackendConfig& backend,
+                                                  const SecretBytes* pin) {
+  Result<SecretBytes> member_pin =
+      pin != nullptr ? Result<SecretBytes>(SecretBytes(pin->reveal())) : ReadBackendPin(backend);
+  if (!member_pin.ok()) return member_pin.status();
+  if (!backend.network_config.empty()) {
+    ASSIGN_OR_RETURN(std::unique_ptr<hsmnet::NetToken> net,
+                     hsmnet::NetToken::Open({.client_config = backend.network_config,
+                                             .user = backend.network_user,
+                                             .password = std::move(*member_pin)}));
+    return std::shared_ptr<pkcs11::Token>(std::move(net));
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<pkcs11::Pkcs11Token> token,
+                   OpenBackend(backend, std::move(*member_pin)));
+  return std::shared_ptr<pkcs11::Token>(std::move(token));
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Cluster>> OpenCluster(const server::HsmConfig& cfg, std::string_view id,
                                              const SecretBytes* pin,
                                              std::vector<Status>* member_errors) {
   const server::HsmClusterConfig* cluster = cfg.FindCluster(id);
   if (cluster == nullptr) return Status::Error(ErrorCode::kNotFound, "no HSM cluster " + std::string(id));
+  // The PIN outlives this call: a member that is down now is opened again
+  // with it when it comes back (Cluster::HealthCheck).
+  std::shared_ptr<SecretBytes> kept =
+      pin != nullptr ? std::make_shared<SecretBytes>(pin->reveal()) : nullptr;
   std::vector<Member> members;
   for (const std::string& name : cluster->members) {
     const server::HsmBackendConfig* backend = cfg.FindBackend(name);
-    Result<std::unique_ptr<pkcs11::Pkcs11Token>> token =
+    Result<std::shared_ptr<pkcs11::Token>> token =
         Status::Error(ErrorCode::kNotFound, "no backend " + name);
+    MemberOpener opener;
     if (backend != nullptr) {
-      Result<SecretBytes> member_pin = pin != nullptr ? Result<SecretBytes>(SecretBytes(pin->reveal()))
-                                                      : ReadBackendPin(*backend);
-      token = member_pin.ok() ? OpenBackend(*backend, std::move(*member_pin))
-                              : Result<std::unique_ptr<pkcs11::Pkcs11Token>>(member_pin.status());
+      token = OpenMember(*backend, kept.get());
+      opener = [config = *backend, kept]() { return OpenMember(config, kept.get()); };
     }
     if (!token.ok() && member_errors != nullptr) {
       member_errors->push_back(Status::Error(token.status().code(),
                                              name + ": " + token.status().message()));
     }
-    members.push_back(Member{name, token.ok() ? std::shared_ptr<pkcs11::Token>(std::move(*token))
-                                              : nullptr});
+    members.push_back(Member{name, token.ok() ? *token : nullptr, std::move(opener)});
   }
   return Cluster::Create({.id = cluster->id, .min_members = static_cast<size_t>(cluster->min_members)},
                          std::move(members));

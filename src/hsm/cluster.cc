@@ -2,6 +2,9 @@
 // availability check and member failover (include/rampart/hsm/cluster.h).
 #include "rampart/hsm/cluster.h"
 
+#include <algorithm>
+#include <chrono>
+#include <map>
 #include <utility>
 
 namespace rampart::hsm {
@@ -21,6 +24,32 @@ bool FailsOver(const Status& st) {
 }
 
 bool IsSecret(KeyAlgorithm a) { return a == KeyAlgorithm::kAes256 || a == KeyAlgorithm::kHmacSha256; }
+
+// How often operations probe members that are down.
+constexpr int64_t kProbeIntervalMs = 1000;
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// The KeySpec of a replica of a listed key.
+KeySpec ReplicaSpec(const pkcs11::KeyListing& k) {
+  KeySpec spec;
+  spec.algorithm = k.algorithm;
+  spec.label = k.label;
+  spec.id = k.ref.id;
+  spec.usage = k.usage;
+  spec.extractable = false;
+  return spec;
+}
+
+// One key as seen across the members during a resync.
+struct Seen {
+  pkcs11::KeyListing listing;     // from the first member that lists it
+  std::vector<size_t> holders;    // member indexes
+};
 
 KeySpec WrappingKeySpec(std::string id) {
   KeySpec spec;
@@ -51,19 +80,56 @@ Result<std::unique_ptr<Cluster>> Cluster::Create(ClusterOptions options,
 }
 
 Cluster::Cluster(ClusterOptions options, std::vector<Member> members)
-    : options_(std::move(options)), members_(std::move(members)) {}
+    : options_(std::move(options)), size_(members.size()) {
+  bool any_absent = false;
+  for (Member& m : members) {
+    bool absent = m.token == nullptr;
+    any_absent = any_absent || absent;
+    slots_.push_back(Slot{std::move(m), absent});
+  }
+  any_down_ = any_absent;
+}
 
 std::string Cluster::WrappingKeyId() const { return "rampart-cwk:" + options_.id; }
 
+std::vector<Member> Cluster::Members() const {
+  std::lock_guard lock(members_mu_);
+  std::vector<Member> out;
+  out.reserve(slots_.size());
+  for (const Slot& s : slots_) out.push_back(Member{s.member.name, s.member.token, nullptr});
+  return out;
+}
+
+void Cluster::Observe(size_t i, const Status& st) {
+  if (st.code() != ErrorCode::kUnavailable) return;
+  std::lock_guard lock(members_mu_);
+  if (i < slots_.size()) slots_[i].down = true;
+  any_down_ = true;
+}
+
+void Cluster::MaybeResync() {
+  if (!any_down_.load(std::memory_order_relaxed)) return;
+  int64_t now = NowMs();
+  int64_t due = next_probe_ms_.load();
+  if (now < due) return;
+  // One caller per interval probes; the others go on with their operation.
+  if (!next_probe_ms_.compare_exchange_strong(due, now + kProbeIntervalMs)) return;
+  (void)HealthCheck();
+}
+
 template <typename T, typename Op>
 Result<T> Cluster::OnAnyMember(std::string_view what, Op op) {
+  MaybeResync();
   Status last = Status::Error(ErrorCode::kUnavailable,
                               options_.id + ": no member of the cluster is reachable");
   bool tried = false;
-  for (const Member& m : members_) {
+  std::vector<Member> members = Members();
+  for (size_t i = 0; i < members.size(); ++i) {
+    const Member& m = members[i];
     if (m.token == nullptr) continue;
     Result<T> r = op(*m.token);
     if (r.ok() || !FailsOver(r.status())) return r;
+    Observe(i, r.status());
     // An outage is worth more to the caller than a member lacking the key.
     if (!tried || r.status().code() == ErrorCode::kUnavailable) {
       last = Status::Error(r.status().code(), options_.id + ": " + m.name + ": " +
@@ -76,10 +142,13 @@ Result<T> Cluster::OnAnyMember(std::string_view what, Op op) {
 
 std::vector<MemberState> Cluster::Inspect(const KeyRef& key) {
   std::vector<MemberState> out;
-  for (const Member& m : members_) {
+  std::vector<Member> members = Members();
+  for (size_t i = 0; i < members.size(); ++i) {
+    const Member& m = members[i];
     MemberState s{m.name, false, false};
     if (m.token != nullptr) {
       Status st = m.token->CheckKey(key);
+      Observe(i, st);
       s.reachable = st.ok() || st.code() == ErrorCode::kNotFound;
       s.holds_key = st.ok();
     }
@@ -109,11 +178,18 @@ Status Cluster::CarryWrappingKey(Token& from, Token& to) {
 
 Status Cluster::EnsureWrappingKey() {
   std::lock_guard lock(mu_);
+  return EnsureWrappingKeyLocked();
+}
+
+Status Cluster::EnsureWrappingKeyLocked() {
   KeyRef cwk{WrappingKeyId(), KeyKind::kAes};
   std::vector<Token*> holders, missing;
-  for (const Member& m : members_) {
+  std::vector<Member> members = Members();
+  for (size_t i = 0; i < members.size(); ++i) {
+    const Member& m = members[i];
     if (m.token == nullptr) continue;
     Status st = m.token->CheckKey(cwk);
+    Observe(i, st);
     if (st.ok()) holders.push_back(m.token.get());
     if (st.code() == ErrorCode::kNotFound) missing.push_back(m.token.get());
   }
@@ -137,57 +213,183 @@ Status Cluster::EnsureWrappingKey() {
   return Status::Ok();
 }
 
-Status Cluster::LockEverywhere(const KeyRef& key) {
-  for (const Member& m : members_) {
-    if (m.token == nullptr) continue;
-    RETURN_IF_ERROR(m.token->MakeNonExtractable(key));
-  }
-  return Status::Ok();
+Status Cluster::CopyKey(Token& from, Token& to, const KeyRef& key, const KeySpec& spec) {
+  KeyRef cwk{WrappingKeyId(), KeyKind::kAes};
+  ASSIGN_OR_RETURN(std::string wrapped, from.WrapKey(cwk, key));
+  if (IsSecret(spec.algorithm)) return to.UnwrapKey(cwk, wrapped, spec).status();
+  // A key pair travels as its wrapped private half plus its public key.
+  ASSIGN_OR_RETURN(std::string pub, from.PublicKeyDer(key));
+  return to.UnwrapKeyPair(cwk, wrapped, pub, spec).status();
 }
 
 Result<size_t> Cluster::Replicate(const KeyRef& key, const KeySpec& spec) {
-  KeyRef cwk{WrappingKeyId(), KeyKind::kAes};
-  Token* source = nullptr;
-  std::vector<Token*> lacking;
-  size_t holders = 0;
-  for (const Member& m : members_) {
+  std::lock_guard lock(mu_);
+  std::vector<Token*> sources, lacking;
+  std::vector<Member> members = Members();
+  for (size_t i = 0; i < members.size(); ++i) {
+    const Member& m = members[i];
     if (m.token == nullptr) continue;
     Status st = m.token->CheckKey(key);
-    if (st.ok()) {
-      ++holders;
-      if (source == nullptr) source = m.token.get();
-    } else if (st.code() == ErrorCode::kNotFound) {
-      lacking.push_back(m.token.get());
-    }
+    Observe(i, st);
+    if (st.ok()) sources.push_back(m.token.get());
+    if (st.code() == ErrorCode::kNotFound) lacking.push_back(m.token.get());
   }
-  if (source == nullptr) return Status::Error(ErrorCode::kNotFound, "no member holds the key");
+  if (sources.empty()) return Status::Error(ErrorCode::kNotFound, "no member holds the key");
+  size_t holders = sources.size();
   KeySpec replica = spec;
   replica.id = key.id;
   replica.extractable = false;
   for (Token* t : lacking) {
-    Result<std::string> wrapped = source->WrapKey(cwk, key);
-    if (!wrapped.ok()) {
-      // A key already locked on its source cannot travel any more.
-      if (wrapped.status().code() == ErrorCode::kAccessDenied) break;
-      continue;
+    // Any holder whose copy is still extractable can be the source.
+    for (Token* from : sources) {
+      Status st = CopyKey(*from, *t, key, replica);
+      if (st.ok()) ++holders;
+      if (st.code() != ErrorCode::kAccessDenied) break;
     }
-    if (t->UnwrapKey(cwk, *wrapped, replica).ok()) ++holders;
   }
-  if (holders == members_.size()) RETURN_IF_ERROR(LockEverywhere(key));
+  if (holders == members.size()) {
+    for (Token* t : sources) RETURN_IF_ERROR(t->MakeNonExtractable(key));
+  }
   return holders;
 }
 
-Result<KeyRef> Cluster::GenerateKey(const KeySpec& spec) {
-  if (members_.size() > 1 && !IsSecret(spec.algorithm)) {
-    return Status::Validation("only AES and HMAC keys can be replicated across a cluster");
+Result<ResyncReport> Cluster::HealthCheck() {
+  KeyRef cwk{WrappingKeyId(), KeyKind::kAes};
+  bool came_back = false;
+  bool still_down = false;
+  std::vector<Slot> slots;
+  {
+    std::lock_guard lock(members_mu_);
+    slots = slots_;
   }
-  if (members_.size() > 1) RETURN_IF_ERROR(EnsureWrappingKey());
+  for (size_t i = 0; i < slots.size(); ++i) {
+    Slot& s = slots[i];
+    if (!s.down) continue;
+    std::shared_ptr<Token> token = s.member.token;
+    if (token == nullptr && s.member.open) {
+      Result<std::shared_ptr<Token>> opened = s.member.open();
+      if (opened.ok()) token = *opened;
+    }
+    Status st = token == nullptr ? Status::Error(ErrorCode::kUnavailable, "absent")
+                                 : token->CheckKey(cwk);
+    bool answers = st.ok() || st.code() == ErrorCode::kNotFound;
+    if (!answers) {
+      still_down = true;
+      continue;
+    }
+    came_back = true;
+    std::lock_guard lock(members_mu_);
+    slots_[i].member.token = token;
+  }
+  if (!came_back) {
+    if (!still_down) any_down_ = false;
+    return ResyncReport{};
+  }
+  return Resync();
+}
+
+Result<ResyncReport> Cluster::Resync() {
+  std::lock_guard lock(mu_);
+  return ResyncLocked();
+}
+
+Result<ResyncReport> Cluster::ResyncLocked() {
+  ResyncReport report;
+  // A member that cannot receive the wrapping key cannot receive copies
+  // either; the copies below report it.
+  Status cwk_status = EnsureWrappingKeyLocked();
+  if (!cwk_status.ok()) report.errors.push_back(cwk_status.message());
+  std::vector<Member> members = Members();
+  std::vector<bool> reachable(members.size(), false);  // listed its keys
+  std::vector<bool> answered(members.size(), false);   // answered at all
+  std::map<std::pair<std::string, int>, Seen> seen;
+  for (size_t i = 0; i < members.size(); ++i) {
+    const Member& m = members[i];
+    Result<std::vector<pkcs11::KeyListing>> keys =
+        m.token == nullptr ? Result<std::vector<pkcs11::KeyListing>>(
+                                 Status::Error(ErrorCode::kUnavailable, "absent"))
+                           : m.token->ListKeys();
+    if (!keys.ok() && keys.status().code() == ErrorCode::kUnavailable) {
+      Observe(i, keys.status());
+      report.unreachable.push_back(m.name);
+      continue;
+    }
+    answered[i] = true;
+    if (!keys.ok()) {
+      // Up, but unable to list (a backend without ListKeys): not down, and
+      // left out of this resync.
+      report.errors.push_back(m.name + ": " + keys.status().message());
+      continue;
+    }
+    reachable[i] = true;
+    for (pkcs11::KeyListing& k : *keys) {
+      // Cluster machinery is not replicated as data.
+      if (k.ref.id == WrappingKeyId() || k.label == kTransportLabel) continue;
+      Seen& entry = seen[{k.ref.id, static_cast<int>(k.ref.kind)}];
+      if (entry.holders.empty()) entry.listing = std::move(k);
+      entry.holders.push_back(i);
+    }
+  }
+  if (report.unreachable.size() == members.size()) {
+    return Status::Error(ErrorCode::kUnavailable, options_.id + ": no member is reachable");
+  }
+  report.keys = seen.size();
+  for (auto& entry : seen) {
+    Seen& key = entry.second;
+    if (key.holders.size() < options_.min_members) {
+      ++report.below_min;
+      continue;
+    }
+    const KeyRef& ref = key.listing.ref;
+    KeySpec spec = ReplicaSpec(key.listing);
+    std::vector<size_t> holders = key.holders;
+    for (size_t i = 0; i < members.size(); ++i) {
+      bool holds = std::find(key.holders.begin(), key.holders.end(), i) != key.holders.end();
+      if (!reachable[i] || holds) continue;
+      Status st = Status::Error(ErrorCode::kAccessDenied, "no holder can export the key");
+      for (size_t from : key.holders) {
+        st = CopyKey(*members[from].token, *members[i].token, ref, spec);
+        if (st.code() != ErrorCode::kAccessDenied) break;
+      }
+      if (st.ok()) {
+        ++report.copied;
+        holders.push_back(i);
+      } else if (st.code() == ErrorCode::kAccessDenied) {
+        ++report.stranded;
+      } else {
+        report.errors.push_back(members[i].name + ": " + st.message());
+      }
+    }
+    bool locked = true;
+    for (size_t i : holders) {
+      Status st = members[i].token->MakeNonExtractable(ref);
+      if (!st.ok()) {
+        locked = false;
+        report.errors.push_back(members[i].name + ": " + st.message());
+      }
+    }
+    if (locked && key.listing.extractable) ++report.locked;
+  }
+  {
+    std::lock_guard guard(members_mu_);
+    bool any = false;
+    for (size_t i = 0; i < slots_.size(); ++i) {
+      if (answered[i]) slots_[i].down = false;
+      any = any || slots_[i].down;
+    }
+    any_down_ = any;
+  }
+  return report;
+}
+
+Result<KeyRef> Cluster::GenerateKey(const KeySpec& spec) {
+  if (size_ > 1) RETURN_IF_ERROR(EnsureWrappingKey());
   KeySpec first = spec;
-  first.extractable = members_.size() > 1;  // only until every replica exists
+  first.extractable = size_ > 1;  // only until every replica exists
   ASSIGN_OR_RETURN(KeyRef ref, OnAnyMember<KeyRef>("C_GenerateKey", [&](Token& t) {
                      return t.GenerateKey(first);
                    }));
-  if (members_.size() == 1) return ref;
+  if (size_ == 1) return ref;
   Result<size_t> holders = Replicate(ref, spec);
   if (holders.ok() && *holders >= options_.min_members) return ref;
   // Below the availability threshold: a key nobody may use is not kept.
@@ -202,11 +404,15 @@ Result<KeyRef> Cluster::FindKeyByLabel(std::string_view label) {
 }
 
 Status Cluster::CheckKey(const KeyRef& key) {
+  MaybeResync();
   size_t holders = 0;
   bool any_reachable = false;
-  for (const Member& m : members_) {
+  std::vector<Member> members = Members();
+  for (size_t i = 0; i < members.size(); ++i) {
+    const Member& m = members[i];
     if (m.token == nullptr) continue;
     Status st = m.token->CheckKey(key);
+    Observe(i, st);
     if (st.ok()) ++holders;
     if (st.ok() || st.code() == ErrorCode::kNotFound) any_reachable = true;
   }
@@ -219,9 +425,12 @@ Status Cluster::CheckKey(const KeyRef& key) {
 Status Cluster::DestroyKey(const KeyRef& key) {
   bool destroyed = false;
   Status failure = Status::Ok();
-  for (const Member& m : members_) {
+  std::vector<Member> members = Members();
+  for (size_t i = 0; i < members.size(); ++i) {
+    const Member& m = members[i];
     if (m.token == nullptr) continue;
     Status st = m.token->DestroyKey(key);
+    Observe(i, st);
     if (st.ok()) destroyed = true;
     if (!st.ok() && st.code() != ErrorCode::kNotFound && failure.ok()) failure = st;
   }
@@ -271,7 +480,7 @@ Result<KeyRef> Cluster::UnwrapKey(const KeyRef& wrapping_key, std::string_view w
   KeySpec copy = spec;
   size_t holders = 0;
   Status last = Status::Error(ErrorCode::kUnavailable, options_.id + ": no member is reachable");
-  for (const Member& m : members_) {
+  for (const Member& m : Members()) {
     if (m.token == nullptr) continue;
     Result<KeyRef> r = m.token->UnwrapKey(wrapping_key, wrapped, copy);
     if (!r.ok()) {

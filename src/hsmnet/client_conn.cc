@@ -253,7 +253,7 @@ bool Client::Handshake() {
   hello.op = Op::kHello;
   Response r;
   if (!Exchange(hello, r)) return false;
-  if (r.rv == 0) {
+  if (r.rv == 0 && config_.learn_nodes) {
     for (const std::string& n : r.nodes) {
       std::string host, port;
       bool known = std::find(config_.nodes.begin(), config_.nodes.end(), n) != config_.nodes.end();

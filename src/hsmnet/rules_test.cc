@@ -45,6 +45,18 @@ TEST(RulesTest, ApplianceUserOnlyLists) {
   }
 }
 
+TEST(RulesTest, OnlyTheApplianceUserReplicates) {
+  Role au = Role::kAppliance, cu = Role::kCryptoUser, co = Role::kOfficer;
+  EXPECT_EQ(CheckOperation(&au, Op::kReplicate), CKR_OK);
+  EXPECT_EQ(CheckOperation(&cu, Op::kReplicate), CKR_ACTION_PROHIBITED);
+  EXPECT_EQ(CheckOperation(&co, Op::kReplicate), CKR_ACTION_PROHIBITED);
+  EXPECT_EQ(CheckOperation(nullptr, Op::kReplicate), CKR_USER_NOT_LOGGED_IN);
+  // Replication does not let the appliance user use or move keys itself.
+  for (Op op : {Op::kEncrypt, Op::kHmac, Op::kPublicKey, Op::kWrapKey, Op::kUnwrapKey, Op::kShareKey}) {
+    EXPECT_EQ(CheckOperation(&au, op), CKR_ACTION_PROHIBITED) << OpName(op);
+  }
+}
+
 TEST(RulesTest, SharedKeysMayBeUsedOnly) {
   KeyRelation owner{true, false}, shared{false, true}, stranger{false, false};
   for (KeyAction a : {KeyAction::kUse, KeyAction::kDestroy, KeyAction::kShare}) {

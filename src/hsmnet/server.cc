@@ -19,6 +19,7 @@
 #include <sstream>
 #include <thread>
 
+#include "hsmnet/replicator.h"
 #include "hsmnet/service.h"
 #include "hsmnet/state.h"
 #include "pkcs11/p11.h"
@@ -72,6 +73,22 @@ Status ParseHostPort(std::string_view text, std::string& host, uint16_t& port) {
   }
   host = std::string(text.substr(0, colon));
   port = static_cast<uint16_t>(std::stoul(p));
+  return Status::Ok();
+}
+
+// An optional array of at most kMaxNodes HOST:PORT strings.
+Status NodeList(const json::Value& v, std::string_view key, std::vector<std::string>& out) {
+  const json::Value* nodes = v.find(key);
+  if (nodes == nullptr) return Status::Ok();
+  std::string what = std::string(key) + " must be an array of at most 32 HOST:PORT strings";
+  if (!nodes->is_array() || nodes->as_array().size() > kMaxNodes) return Status::Validation(what);
+  out.clear();
+  for (const json::Value& n : nodes->as_array()) {
+    if (!n.is_string() || n.as_string().empty() || n.as_string().size() > kMaxNodeName) {
+      return Status::Validation(what);
+    }
+    out.push_back(n.as_string());
+  }
   return Status::Ok();
 }
 
@@ -250,6 +267,28 @@ void AcceptLoop(int listen_fd, SSL_CTX* ctx, Service& service, const ServerConfi
   }
 }
 
+// The appliance user, the cluster wrapping key and the catch-up from a
+// peer, before the node serves anyone.
+Result<std::unique_ptr<Replicator>> StartReplication(const ServerConfig& c, pkcs11::Token& token,
+                                                     HsmState& state) {
+  ASSIGN_OR_RETURN(std::string password,
+                   ReadFirstLine(c.replication_password_file, "replication_password_file"));
+  Status made = state.CreateUser(c.replication_user, password, Role::kAppliance);
+  if (!made.ok() && made.message().find("already exists") == std::string::npos) return made;
+  Replicator::Options o;
+  o.peers = c.peers;
+  o.cert_file = c.peer_cert;
+  o.key_file = c.peer_key;
+  o.ca_file = c.peer_ca;
+  o.user = c.replication_user;
+  o.password = password;
+  o.min_nodes = c.min_nodes;
+  OPENSSL_cleanse(password.data(), password.size());
+  ASSIGN_OR_RETURN(auto replicator, Replicator::Create(token, state, std::move(o)));
+  RETURN_IF_ERROR(replicator->Start());
+  return replicator;
+}
+
 }  // namespace
 
 Status LoadServerConfig(const std::string& path, ServerConfig& c) {
@@ -276,18 +315,22 @@ Status LoadServerConfig(const std::string& path, ServerConfig& c) {
   RETURN_IF_ERROR(UintMember(v, "idle_timeout_seconds", 1, 86400, c.idle_timeout_seconds));
   RETURN_IF_ERROR(UintMember(v, "max_failed_logins", 1, 100, c.max_failed_logins));
   RETURN_IF_ERROR(UintMember(v, "password_iterations", 10000, 10000000, c.password_iterations));
-  if (const json::Value* nodes = v.find("nodes")) {
-    if (!nodes->is_array() || nodes->as_array().size() > kMaxNodes) {
-      return Status::Validation("nodes must be an array of at most 32 HOST:PORT strings");
-    }
-    c.nodes.clear();
-    for (const json::Value& n : nodes->as_array()) {
-      if (!n.is_string() || n.as_string().empty() || n.as_string().size() > kMaxNodeName) {
-        return Status::Validation("nodes must be an array of HOST:PORT strings");
-      }
-      c.nodes.push_back(n.as_string());
-    }
+  RETURN_IF_ERROR(NodeList(v, "nodes", c.nodes));
+  RETURN_IF_ERROR(NodeList(v, "peers", c.peers));
+  RETURN_IF_ERROR(NodeList(v, "peer_subjects", c.peer_subjects));
+  RETURN_IF_ERROR(StringMember(v, "peer_cert", c.peer_cert));
+  RETURN_IF_ERROR(StringMember(v, "peer_key", c.peer_key));
+  RETURN_IF_ERROR(StringMember(v, "peer_ca", c.peer_ca));
+  RETURN_IF_ERROR(StringMember(v, "replication_user", c.replication_user));
+  RETURN_IF_ERROR(StringMember(v, "replication_password_file", c.replication_password_file));
+  RETURN_IF_ERROR(UintMember(v, "min_nodes", 1, kMaxNodes + 1, c.min_nodes));
+  if (!c.peers.empty() && c.replication_password_file.empty()) {
+    return Status::Validation("peers need replication_password_file");
   }
+  if (c.min_nodes > c.peers.size() + 1) return Status::Validation("min_nodes is more than the nodes");
+  if (c.peer_cert.empty()) c.peer_cert = c.cert_file;
+  if (c.peer_key.empty()) c.peer_key = c.key_file;
+  if (c.peer_ca.empty()) c.peer_ca = c.ca_file;
   for (const auto* required : {&c.cert_file, &c.key_file, &c.ca_file, &c.token_label, &c.pin_file,
                                &c.officer_password_file}) {
     if (required->empty()) {
@@ -333,10 +376,19 @@ int RunServer(const ServerConfig& c) {
 
   auto ctx = MakeServerContext(c);
   if (!ctx.ok()) return fail("hsm-server: bad TLS settings", ctx.status());
+
+  Service service(**token, **state, **audit, {c.nodes, c.node_name, c.peer_subjects});
+  // Catch up from a peer before listening, so that no client sees this
+  // node's state from before it was down.
+  std::unique_ptr<Replicator> replicator;
+  if (!c.peers.empty()) {
+    auto made = StartReplication(c, **token, **state);
+    if (!made.ok()) return fail("hsm-server: cannot start replication", made.status());
+    replicator = std::move(*made);
+    service.set_replicator(replicator.get());
+  }
   auto listen_fd = Listen(c);
   if (!listen_fd.ok()) return fail("hsm-server: cannot listen", listen_fd.status());
-
-  Service service(**token, **state, **audit, {c.nodes, c.node_name});
   struct sigaction sa{};
   sa.sa_handler = OnSignal;
   sigaction(SIGINT, &sa, nullptr);

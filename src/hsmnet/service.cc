@@ -1,8 +1,10 @@
 #include "hsmnet/service.h"
 
 
+#include <algorithm>
 #include <chrono>
 
+#include "hsmnet/replicator.h"
 #include "hsmnet/rules.h"
 #include "pkcs11/p11.h"
 #include "rampart/core/json.h"
@@ -74,6 +76,23 @@ bool IsKeyOperation(Op op) {
     case Op::kVerifyHmac: return true;
     default: return false;
   }
+}
+
+// One page of a key list: the keys after `after` in key id order, at most
+// kMaxKeysPerPage, with flag set when more follow (a long list would not
+// fit one frame).
+Response PageOfKeys(Response all, const std::string& after) {
+  if (all.rv != CKR_OK) return all;
+  std::vector<KeyInfo>& keys = all.keys;
+  std::sort(keys.begin(), keys.end(), [](const KeyInfo& a, const KeyInfo& b) { return a.key_id < b.key_id; });
+  auto first = std::upper_bound(keys.begin(), keys.end(), after,
+                                [](const std::string& id, const KeyInfo& k) { return id < k.key_id; });
+  size_t start = static_cast<size_t>(first - keys.begin());
+  size_t n = std::min(kMaxKeysPerPage, keys.size() - start);
+  all.flag = start + n < keys.size() ? 1 : 0;
+  std::vector<KeyInfo> page(std::make_move_iterator(first), std::make_move_iterator(first + n));
+  all.keys = std::move(page);
+  return all;
 }
 
 }  // namespace
@@ -166,7 +185,7 @@ Response Service::Dispatch(Session& session, const Request& q) {
     case Op::kChangePassword: return UserAdmin(session, q);
     case Op::kListUsers: return ListUsers();
     case Op::kGenerateKey: return GenerateKey(session, q);
-    case Op::kListKeys: return ListKeys(session);
+    case Op::kListKeys: return PageOfKeys(ListKeys(session), q.key_id);
     case Op::kRandom: {
       auto bytes = token_.GenerateRandom(q.count);
       Response r = Reply(q.op, bytes.ok() ? CKR_OK : StatusToCkr(bytes.status(), q.op));
@@ -176,6 +195,8 @@ Response Service::Dispatch(Session& session, const Request& q) {
     default: break;
   }
   if (IsKeyOperation(q.op)) return KeyOperation(session, q);
+  if (IsReplicationOp(q.op)) return Replication(session, q);  // service_replication.cc
+  if (q.op == Op::kReplicate) return Replica(session, q);      // service_replication.cc
   return Reply(q.op, CKR_FUNCTION_NOT_SUPPORTED);
 }
 
@@ -216,6 +237,13 @@ Response Service::UserAdmin(Session& session, const Request& q) {
     // Our own password version moved: stay logged in on this session.
     if (st.ok() && q.name == caller.name) session.user->password_version += 1;
   }
+  if (st.ok() && replicator_ != nullptr) {
+    if (q.op == Op::kDeleteUser) {
+      replicator_->PushUserDeleted(q.name);
+    } else {
+      replicator_->PushUser(q.name);
+    }
+  }
   uint32_t rv = CKR_OK;
   if (!st.ok()) {
     rv = st.code() == ErrorCode::kNotFound ? CKR_USER_TYPE_INVALID
@@ -239,8 +267,11 @@ Response Service::GenerateKey(Session& session, const Request& q) {
   spec.algorithm = static_cast<KeyAlgorithm>(q.algorithm);
   spec.label = q.label.empty() ? "rampart-hsmnet" : q.label;
   KeyKind kind = KindOf(spec.algorithm);
-  spec.usage.encrypt = kind == KeyKind::kAes;
-  spec.usage.sign = kind != KeyKind::kAes;
+  spec.usage = UsageFor(kind, q.usage);
+  spec.id = q.key_id;              // empty: the token picks
+  // Extractable when asked (for wrapping by the owner, rules.h) and, with
+  // peers, until the key reached them (ReplicateNewKey).
+  spec.extractable = q.flag == 1 || replicator_ != nullptr;
   auto ref = token_.GenerateKey(spec);
   uint32_t rv = ref.ok() ? CKR_OK : StatusToCkr(ref.status(), q.op);
   KeyInfo info;
@@ -248,7 +279,7 @@ Response Service::GenerateKey(Session& session, const Request& q) {
     info.key_id = ref->id;
     info.kind = static_cast<uint8_t>(kind);
     info.algorithm = q.algorithm;
-    info.usage = kind == KeyKind::kAes ? kUsageEncrypt : kUsageSign;
+    info.usage = UsageBits(spec.usage);
     info.label = spec.label;
     info.app_id = q.app_id.empty() ? ref->id : q.app_id;
     info.owner = session.user->name;
@@ -256,6 +287,8 @@ Response Service::GenerateKey(Session& session, const Request& q) {
     if (!state_.AddKey(info).ok()) {
       (void)token_.DestroyKey(*ref);
       rv = CKR_DEVICE_ERROR;
+    } else if (replicator_ != nullptr) {
+      rv = ReplicateNewKey(info, q.flag == 1);  // service_replication.cc
     }
   }
   audit_.Record(session.peer, session.user->name, q.op, info.key_id, rv);
@@ -302,11 +335,13 @@ Response Service::DestroyKey(const KeyInfo& key) {
   Status st = token_.DestroyKey({key.key_id, static_cast<KeyKind>(key.kind)});
   // A key already gone from the token is still removed from our records.
   if (st.ok() || st.code() == ErrorCode::kNotFound) st = state_.DeleteKey(key.key_id);
+  if (st.ok() && replicator_ != nullptr) replicator_->PushKeyDestroyed(key.key_id);
   return Reply(Op::kDestroyKey, st.ok() ? CKR_OK : StatusToCkr(st, Op::kDestroyKey));
 }
 
 Response Service::ShareKey(const Request& q) {
   Status st = state_.SetShare(q.key_id, q.name, q.flag == 1);
+  if (st.ok() && replicator_ != nullptr) replicator_->PushShares(q.key_id);
   uint32_t rv = CKR_OK;
   if (!st.ok()) rv = st.code() == ErrorCode::kNotFound ? CKR_USER_TYPE_INVALID : CKR_ARGUMENTS_BAD;
   return Reply(Op::kShareKey, rv);

@@ -44,17 +44,26 @@ struct Session {
   std::optional<UserRecord> user;  // set while logged in
 };
 
+class Replicator;
+
 class Service {
  public:
   struct Options {
     std::vector<std::string> nodes;  // Hello's node list
     std::string node_name;
+    // Client certificate subjects (as Session::peer) that may send
+    // Replicate; empty: any certificate, with the AU's password.
+    std::vector<std::string> replication_subjects;
   };
   // REQUIRES: token, state and audit outlive the service.
   Service(pkcs11::Token& token, HsmState& state, AuditLog& audit, Options options)
       : token_(token), state_(state), audit_(audit), options_(std::move(options)) {}
 
   Response Handle(Session& session, const Request& request);
+
+  // Pushes every change to the node's peers from now on (nullptr: none).
+  // REQUIRES: called before serving; the replicator outlives the service.
+  void set_replicator(Replicator* replicator) { replicator_ = replicator; }
 
  private:
   Response Dispatch(Session& session, const Request& q);
@@ -67,6 +76,18 @@ class Service {
   Response RunKeyOp(const Request& q, const KeyInfo& key);
   Response ShareKey(const Request& q);
   Response DestroyKey(const KeyInfo& key);
+  // WrapKey, WrapKeyWithPublicKey, UnwrapKey and SetNonExtractable
+  // (service_replication.cc): owner only, never for shared users.
+  Response Replication(Session& session, const Request& q);
+  Response UnwrapKey(Session& session, const Request& q);
+  // Replicate, for the appliance user of a peer node (ReplicaKind).
+  Response Replica(Session& session, const Request& q);
+  Status ReplicaKeyOp(const Request& q, Response& r);
+  // After a key of ours reached the peers: lock it, or undo it when fewer
+  // than min_nodes hold it. Returns the CKR_* answer for the user.
+  uint32_t ReplicateNewKey(const KeyInfo& info, bool keep_extractable);
+  // The key's record when the session's user owns it; *rv says why not.
+  std::optional<KeyRecord> OwnedKey(Session& session, std::string_view key_id, uint32_t* rv);
   // Ends the session's login when the user was deleted or their password
   // changed since (revocation takes effect on the next call).
   void Revalidate(Session& session);
@@ -75,6 +96,7 @@ class Service {
   HsmState& state_;
   AuditLog& audit_;
   const Options options_;
+  Replicator* replicator_ = nullptr;
 };
 
 // The CKR_* value for a failed Token or state call.

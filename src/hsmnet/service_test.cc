@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "hsmnet/replicator.h"
+
 #include <fstream>
 #include <sstream>
 
@@ -32,7 +34,7 @@ class ServiceTest : public pkcs11::testing::SoftHsmTest {
     auto audit = AuditLog::Open(audit_path_, "node-a");
     ASSERT_TRUE(audit.ok());
     audit_ = std::move(*audit);
-    service_ = std::make_unique<Service>(*token_, *state_, *audit_, Service::Options{{"127.0.0.1:1"}, "node-a"});
+    service_ = std::make_unique<Service>(*token_, *state_, *audit_, Service::Options{{"127.0.0.1:1"}, "node-a", {}});
     officer_ = Login("admin", kOfficerPassword, Role::kOfficer);
     ASSERT_TRUE(officer_.user);
     ASSERT_EQ(CreateUser("alice"), CKR_OK);
@@ -314,6 +316,290 @@ TEST_F(ServiceTest, EveryKeyUseIsAuditedWithoutData) {
   EXPECT_NE(log.find(R"("node":"node-a")"), std::string::npos);
   EXPECT_EQ(log.find("the-secret-plaintext"), std::string::npos);
   EXPECT_EQ(log.find(kPassword), std::string::npos);
+}
+
+}  // namespace
+}  // namespace rampart::hsmnet
+
+namespace rampart::hsmnet {
+namespace {
+
+class ReplicationOpsTest : public ServiceTest {
+ protected:
+  Response GenerateSpec(Session& s, uint8_t algorithm, uint8_t usage, bool extractable,
+                        const std::string& id = "") {
+    Request q;
+    q.op = Op::kGenerateKey;
+    q.algorithm = algorithm;
+    q.usage = usage;
+    q.label = "r";
+    q.key_id = id;
+    q.flag = extractable ? 1 : 0;
+    return Call(s, q);
+  }
+  Response Wrap(Session& s, const std::string& wrapping, const std::string& key) {
+    Request q;
+    q.op = Op::kWrapKey;
+    q.wrapping_key_id = wrapping;
+    q.key_id = key;
+    return Call(s, q);
+  }
+  Response Unwrap(Session& s, const std::string& wrapping, const std::string& blob, uint8_t algorithm,
+                  uint8_t usage, const std::string& id, const std::string& public_key = "") {
+    Request q;
+    q.op = Op::kUnwrapKey;
+    q.wrapping_key_id = wrapping;
+    q.data = blob;
+    q.public_key = public_key;
+    q.algorithm = algorithm;
+    q.usage = usage;
+    q.label = "copy";
+    q.key_id = id;
+    return Call(s, q);
+  }
+};
+
+TEST_F(ReplicationOpsTest, OwnerWrapsUnwrapsAndLocksItsKeys) {
+  Session alice = Login("alice", kPassword);
+  Session bob = Login("bob", kPassword);
+  Response wk = GenerateSpec(alice, 0, kUsageWrap, false, "wrapping-key");
+  ASSERT_EQ(wk.rv, CKR_OK);
+  EXPECT_EQ(wk.keys[0].key_id, "wrapping-key");  // the id asked for
+  EXPECT_EQ(wk.keys[0].usage, kUsageWrap);
+  Response data_key = GenerateSpec(alice, 0, kUsageEncrypt, true);
+  ASSERT_EQ(data_key.rv, CKR_OK);
+  const std::string id = data_key.keys[0].key_id;
+  Response blob = Wrap(alice, "wrapping-key", id);
+  ASSERT_EQ(blob.rv, CKR_OK);
+  ASSERT_FALSE(blob.data.empty());
+
+  // Only the owner moves a key: bob, even with the key shared, may not.
+  ASSERT_EQ(KeyCall(alice, Op::kShareKey, id, "bob").rv, CKR_OK);
+  EXPECT_EQ(Wrap(bob, "wrapping-key", id).rv, CKR_ACTION_PROHIBITED);
+  EXPECT_EQ(KeyCall(bob, Op::kSetNonExtractable, id).rv, CKR_ACTION_PROHIBITED);
+  EXPECT_EQ(Unwrap(bob, "wrapping-key", blob.data, 0, kUsageEncrypt, "bobs").rv, CKR_KEY_HANDLE_INVALID);
+  EXPECT_EQ(KeyCall(officer_, Op::kWrapKey, id).rv, CKR_ACTION_PROHIBITED);
+
+  // The copy decrypts what the original encrypted.
+  Response copy = Unwrap(alice, "wrapping-key", blob.data, 0, kUsageEncrypt, "copy-id");
+  ASSERT_EQ(copy.rv, CKR_OK);
+  EXPECT_EQ(copy.keys[0].key_id, "copy-id");
+  EXPECT_EQ(copy.keys[0].owner, "alice");
+  Request enc;
+  enc.op = Op::kEncrypt;
+  enc.key_id = id;
+  enc.data = "moved";
+  Response ct = Call(alice, enc);
+  ASSERT_EQ(ct.rv, CKR_OK);
+  Request dec;
+  dec.op = Op::kDecrypt;
+  dec.key_id = "copy-id";
+  dec.iv = ct.iv;
+  dec.data = ct.data;
+  Response pt = Call(alice, dec);
+  ASSERT_EQ(pt.rv, CKR_OK);
+  EXPECT_EQ(pt.data, "moved");
+  // Garbage does not unwrap, and an id in use is refused.
+  EXPECT_EQ(Unwrap(alice, "wrapping-key", "garbage", 0, kUsageEncrypt, "x").rv, CKR_ARGUMENTS_BAD);
+  EXPECT_EQ(Unwrap(alice, "wrapping-key", blob.data, 0, kUsageEncrypt, "copy-id").rv, CKR_ARGUMENTS_BAD);
+
+  // Locked, the key cannot be wrapped any more; a never-extractable one neither.
+  EXPECT_EQ(KeyCall(alice, Op::kSetNonExtractable, id).rv, CKR_OK);
+  EXPECT_EQ(KeyCall(alice, Op::kSetNonExtractable, id).rv, CKR_OK);  // idempotent
+  EXPECT_EQ(Wrap(alice, "wrapping-key", id).rv, CKR_KEY_FUNCTION_NOT_PERMITTED);
+  EXPECT_EQ(Wrap(alice, "wrapping-key", "copy-id").rv, CKR_KEY_FUNCTION_NOT_PERMITTED);
+  EXPECT_NE(AuditText().find("\"operation\":\"UnwrapKey\""), std::string::npos);
+}
+
+TEST_F(ReplicationOpsTest, KeyPairsTravelWithTheirPublicKey) {
+  Session alice = Login("alice", kPassword);
+  ASSERT_EQ(GenerateSpec(alice, 0, kUsageWrap, false, "wk").rv, CKR_OK);
+  Response pair = GenerateSpec(alice, 2, kUsageSign, true);  // EC P-256
+  ASSERT_EQ(pair.rv, CKR_OK);
+  const std::string id = pair.keys[0].key_id;
+  Response pub = KeyCall(alice, Op::kPublicKey, id);
+  ASSERT_EQ(pub.rv, CKR_OK);
+  Response blob = Wrap(alice, "wk", id);
+  ASSERT_EQ(blob.rv, CKR_OK);
+  EXPECT_EQ(Unwrap(alice, "wk", blob.data, 2, kUsageSign, "pair-copy").rv, CKR_ARGUMENTS_BAD);  // no public key
+  Response copy = Unwrap(alice, "wk", blob.data, 2, kUsageSign, "pair-copy", pub.data);
+  ASSERT_EQ(copy.rv, CKR_OK);
+  EXPECT_EQ(KeyCall(alice, Op::kPublicKey, "pair-copy").data, pub.data);
+  EXPECT_EQ(Sign(alice, "pair-copy").rv, CKR_OK);
+}
+
+// The Replicate operation as a peer node's appliance user sends it.
+class ReplicaTest : public ReplicationOpsTest {
+ protected:
+  void SetUp() override {
+    ReplicationOpsTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    ASSERT_TRUE(state_->CreateUser("replicator", kPassword, Role::kAppliance).ok());
+    au_ = Login("replicator", kPassword, Role::kAppliance);
+    ASSERT_TRUE(au_.user);
+    pkcs11::KeySpec cwk;
+    cwk.algorithm = pkcs11::KeyAlgorithm::kAes256;
+    cwk.label = "cluster key";
+    cwk.id = std::string(kClusterKeyId);
+    cwk.usage.wrap = true;
+    ASSERT_TRUE(token_->GenerateKey(cwk).ok());
+  }
+
+  Response Replica(Session& s, ReplicaKind kind, Request q) {
+    q.op = Op::kReplicate;
+    q.scheme = static_cast<uint8_t>(kind);
+    return Call(s, q);
+  }
+  Response KeyReplica(ReplicaKind kind, const std::string& key_id, const std::string& data = "") {
+    Request q;
+    q.key_id = key_id;
+    q.data = data;
+    return Replica(au_, kind, q);
+  }
+  Response UserReplica(ReplicaKind kind, const std::string& name, const std::string& hash = "") {
+    Request q;
+    q.name = name;
+    q.role = Role::kCryptoUser;
+    q.data = hash;
+    return Replica(au_, kind, q);
+  }
+
+  Session au_;
+};
+
+TEST_F(ReplicaTest, OnlyTheApplianceUserMayReplicate) {
+  Session alice = Login("alice", kPassword);
+  Request q;
+  q.name = "mallory";
+  q.data = "pbkdf2-sha256$1000$AAAA$AAAA";
+  EXPECT_EQ(Replica(alice, ReplicaKind::kPutUser, q).rv, CKR_ACTION_PROHIBITED);
+  EXPECT_EQ(Replica(officer_, ReplicaKind::kPutUser, q).rv, CKR_ACTION_PROHIBITED);
+  EXPECT_FALSE(state_->FindUser("mallory")->has_value());
+  // And the appliance user still cannot use keys.
+  Response key = Generate(alice, 2);
+  ASSERT_EQ(key.rv, CKR_OK);
+  EXPECT_EQ(Sign(au_, key.keys[0].key_id).rv, CKR_ACTION_PROHIBITED);
+}
+
+TEST_F(ReplicaTest, OnlyNamedPeerCertificatesMayReplicateWhenConfigured) {
+  Service strict(*token_, *state_, *audit_, Service::Options{{"127.0.0.1:1"}, "node-a", {"/CN=node-b"}});
+  Request login;
+  login.op = Op::kLogin;
+  login.role = Role::kAppliance;
+  login.name = "replicator";
+  login.password = kPassword;
+  Session app{"/CN=app", std::nullopt}, peer{"/CN=node-b", std::nullopt};
+  ASSERT_EQ(strict.Handle(app, login).rv, CKR_OK);
+  ASSERT_EQ(strict.Handle(peer, login).rv, CKR_OK);
+  Request q;
+  q.op = Op::kReplicate;
+  q.scheme = static_cast<uint8_t>(ReplicaKind::kGetUser);
+  q.name = "alice";
+  EXPECT_EQ(strict.Handle(app, q).rv, CKR_ACTION_PROHIBITED);  // the right password, the wrong certificate
+  EXPECT_EQ(strict.Handle(peer, q).rv, CKR_OK);
+}
+
+TEST_F(ReplicaTest, UsersTravelAsHashesAndDeletionsLeaveTombstones) {
+  Response hash = UserReplica(ReplicaKind::kGetUser, "alice");
+  ASSERT_EQ(hash.rv, CKR_OK);
+  EXPECT_EQ(hash.data.rfind("pbkdf2-sha256$", 0), 0u);
+  EXPECT_EQ(hash.data.find(kPassword), std::string::npos);
+  // A user made from the hash logs in with the same password.
+  ASSERT_EQ(UserReplica(ReplicaKind::kPutUser, "zed", hash.data).rv, CKR_OK);
+  Session zed = Login("zed", kPassword);
+  ASSERT_TRUE(zed.user);
+  // The same hash again changes nothing; a new hash ends zed's sessions.
+  ASSERT_EQ(UserReplica(ReplicaKind::kPutUser, "zed", hash.data).rv, CKR_OK);
+  EXPECT_EQ(Generate(zed, 0).rv, CKR_OK);
+  Response bob_hash = UserReplica(ReplicaKind::kGetUser, "bob");
+  ASSERT_EQ(UserReplica(ReplicaKind::kPutUser, "zed", bob_hash.data).rv, CKR_OK);
+  EXPECT_EQ(Generate(zed, 0).rv, CKR_USER_NOT_LOGGED_IN);
+  EXPECT_EQ(UserReplica(ReplicaKind::kPutUser, "zed", "plain-password").rv, CKR_ARGUMENTS_BAD);
+  EXPECT_EQ(UserReplica(ReplicaKind::kPutUser, "bad name!", hash.data).rv, CKR_ARGUMENTS_BAD);
+
+  // A deleted user is remembered as deleted; one never seen is unknown.
+  ASSERT_EQ(UserReplica(ReplicaKind::kDeleteUser, "bob").rv, CKR_OK);
+  EXPECT_EQ(Login("bob", kPassword).user, std::nullopt);
+  Response gone = UserReplica(ReplicaKind::kGetUser, "bob");
+  EXPECT_EQ(gone.rv, CKR_OK);
+  EXPECT_EQ(gone.flag, 1);
+  EXPECT_TRUE(gone.data.empty());
+  EXPECT_EQ(UserReplica(ReplicaKind::kGetUser, "never").rv, CKR_KEY_HANDLE_INVALID);
+  // Made again, bob is no longer a tombstone.
+  ASSERT_EQ(UserReplica(ReplicaKind::kPutUser, "bob", bob_hash.data).rv, CKR_OK);
+  EXPECT_FALSE(*state_->WasDeleted(false, "bob"));
+  EXPECT_NE(AuditText().find("\"operation\":\"Replicate\""), std::string::npos);
+}
+
+TEST_F(ReplicaTest, KeysTravelUnderTheClusterKeyWithOwnerAndShares) {
+  Session alice = Login("alice", kPassword);
+  Session bob = Login("bob", kPassword);
+  Response pair = GenerateSpec(alice, 2, kUsageSign, true);  // extractable until replicated
+  ASSERT_EQ(pair.rv, CKR_OK);
+  const std::string id = pair.keys[0].key_id;
+  Response wrapped = KeyReplica(ReplicaKind::kWrapKey, id);
+  ASSERT_EQ(wrapped.rv, CKR_OK);
+  ASSERT_FALSE(wrapped.public_key.empty());
+
+  // Installed as a copy owned by bob (as a peer would install alice's key).
+  Request put;
+  put.key_id = "copy";
+  put.name = "bob";
+  put.label = "copied";
+  put.algorithm = 2;
+  put.usage = kUsageSign;
+  put.data = wrapped.data;
+  put.public_key = wrapped.public_key;
+  ASSERT_EQ(Replica(au_, ReplicaKind::kPutKey, put).rv, CKR_OK);
+  EXPECT_EQ(Replica(au_, ReplicaKind::kPutKey, put).rv, CKR_OK);  // already there
+  EXPECT_EQ(Sign(bob, "copy").rv, CKR_OK);
+  EXPECT_EQ(KeyCall(bob, Op::kPublicKey, "copy").data, KeyCall(alice, Op::kPublicKey, id).data);
+  EXPECT_EQ(Sign(alice, "copy").rv, CKR_KEY_HANDLE_INVALID);
+  // Copies are never extractable.
+  EXPECT_EQ(KeyReplica(ReplicaKind::kWrapKey, "copy").rv, CKR_KEY_FUNCTION_NOT_PERMITTED);
+  put.data = "garbage";
+  put.key_id = "copy2";
+  EXPECT_EQ(Replica(au_, ReplicaKind::kPutKey, put).rv, CKR_ARGUMENTS_BAD);
+
+  // Share lists are set whole; names that are not crypto users are skipped.
+  ASSERT_EQ(KeyReplica(ReplicaKind::kSetShares, "copy", "alice\nadmin\nnobody").rv, CKR_OK);
+  EXPECT_EQ(Sign(alice, "copy").rv, CKR_OK);
+  EXPECT_EQ(KeyReplica(ReplicaKind::kGetKey, "copy").data, "alice");
+  ASSERT_EQ(KeyReplica(ReplicaKind::kSetShares, "copy", "").rv, CKR_OK);
+  EXPECT_EQ(Sign(alice, "copy").rv, CKR_KEY_HANDLE_INVALID);
+
+  // Locking the original ends its wrapping; destroying the copy leaves a tombstone.
+  ASSERT_EQ(KeyReplica(ReplicaKind::kLockKey, id).rv, CKR_OK);
+  EXPECT_EQ(KeyReplica(ReplicaKind::kWrapKey, id).rv, CKR_KEY_FUNCTION_NOT_PERMITTED);
+  ASSERT_EQ(KeyReplica(ReplicaKind::kDestroyKey, "copy").rv, CKR_OK);
+  EXPECT_EQ(Sign(bob, "copy").rv, CKR_KEY_HANDLE_INVALID);
+  EXPECT_EQ(KeyReplica(ReplicaKind::kDestroyKey, "copy").rv, CKR_OK);  // already gone
+  Response gone = KeyReplica(ReplicaKind::kGetKey, "copy");
+  EXPECT_EQ(gone.rv, CKR_OK);
+  EXPECT_EQ(gone.flag, 1);
+  EXPECT_EQ(KeyReplica(ReplicaKind::kGetKey, "never").rv, CKR_KEY_HANDLE_INVALID);
+}
+
+TEST_F(ReplicaTest, ANewKeyThatReachedEveryNodeIsLocked) {
+  auto replicator = Replicator::Create(*token_, *state_, {});
+  ASSERT_TRUE(replicator.ok());
+  ASSERT_TRUE((*replicator)->Start().ok());  // no peers: keeps the cluster key it has
+  service_->set_replicator(replicator->get());
+  Session alice = Login("alice", kPassword);
+  Response key = Generate(alice, 0);
+  ASSERT_EQ(key.rv, CKR_OK);
+  EXPECT_EQ(KeyReplica(ReplicaKind::kWrapKey, key.keys[0].key_id).rv, CKR_KEY_FUNCTION_NOT_PERMITTED);
+  // One the owner asked to be extractable stays so.
+  Response open = GenerateSpec(alice, 0, kUsageEncrypt, true);
+  ASSERT_EQ(open.rv, CKR_OK);
+  EXPECT_EQ(KeyReplica(ReplicaKind::kWrapKey, open.keys[0].key_id).rv, CKR_OK);
+  service_->set_replicator(nullptr);
+}
+
+TEST(ShareListTest, SplitAndJoin) {
+  EXPECT_EQ(JoinNames({"a", "b"}), "a\nb");
+  EXPECT_EQ(SplitNames("a\n\nb\n"), (std::vector<std::string>{"a", "b"}));
+  EXPECT_TRUE(SplitNames("").empty());
 }
 
 }  // namespace

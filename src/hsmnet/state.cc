@@ -36,7 +36,26 @@ CREATE TABLE hsm_key_shares (
 CREATE INDEX hsm_key_shares_user ON hsm_key_shares(user_name);
 )sql";
 
-constexpr store::Migration kMigrations[] = {{1, kSchemaV1}};
+// Tombstones of deleted users (kind 0) and keys (kind 1), so that a node
+// catching up from a peer can tell "deleted there" from "never sent there".
+constexpr std::string_view kSchemaV2 = R"sql(
+CREATE TABLE hsm_tombstones (
+  kind INTEGER NOT NULL,
+  name BLOB NOT NULL,
+  PRIMARY KEY (kind, name)
+);
+)sql";
+
+constexpr store::Migration kMigrations[] = {{1, kSchemaV1}, {2, kSchemaV2}};
+
+constexpr int64_t kUserTombstone = 0;
+constexpr int64_t kKeyTombstone = 1;
+
+Status SetTombstone(store::Tx& tx, int64_t kind, std::string_view name, bool present) {
+  ASSIGN_OR_RETURN(auto st, tx.Prepare(present ? "INSERT OR IGNORE INTO hsm_tombstones (kind, name) VALUES (?, ?)"
+                                               : "DELETE FROM hsm_tombstones WHERE kind = ? AND name = ?"));
+  return st->Bind(1, kind).BindBlob(2, name).Run();
+}
 
 constexpr std::string_view kKeyColumns =
     "k.key_id, k.kind, k.algorithm, k.usage, k.label, k.app_id, k.owner";
@@ -122,7 +141,8 @@ Status HsmState::CreateUser(std::string_view name, std::string_view password, Ro
                                          "password_version) VALUES (?, ?, ?, ?)"));
     ASSIGN_OR_RETURN(int64_t version, FirstPasswordVersion());
     st->Bind(1, name).Bind(2, int64_t{static_cast<uint8_t>(role)}).Bind(3, hash);
-    return st->Bind(4, version).Run();
+    RETURN_IF_ERROR(st->Bind(4, version).Run());
+    return SetTombstone(tx, kUserTombstone, name, false);
   });
 }
 
@@ -140,7 +160,8 @@ Status HsmState::DeleteUser(std::string_view name) {
     ASSIGN_OR_RETURN(auto shares, tx.Prepare("DELETE FROM hsm_key_shares WHERE user_name = ?"));
     RETURN_IF_ERROR(shares->Bind(1, name).Run());
     ASSIGN_OR_RETURN(auto del, tx.Prepare("DELETE FROM hsm_users WHERE name = ?"));
-    return del->Bind(1, name).Run();
+    RETURN_IF_ERROR(del->Bind(1, name).Run());
+    return SetTombstone(tx, kUserTombstone, name, true);
   });
 }
 
@@ -233,7 +254,8 @@ Status HsmState::AddKey(const KeyInfo& key) {
                                          "label, app_id, owner, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"));
     st->BindBlob(1, key.key_id).Bind(2, int64_t{key.kind}).Bind(3, int64_t{key.algorithm});
     st->Bind(4, int64_t{key.usage}).Bind(5, key.label).BindBlob(6, key.app_id).Bind(7, key.owner);
-    return st->Bind(8, static_cast<int64_t>(std::time(nullptr))).Run();
+    RETURN_IF_ERROR(st->Bind(8, static_cast<int64_t>(std::time(nullptr))).Run());
+    return SetTombstone(tx, kKeyTombstone, key.key_id, false);
   });
 }
 
@@ -285,7 +307,8 @@ Status HsmState::DeleteKey(std::string_view key_id) {
     ASSIGN_OR_RETURN(auto shares, tx.Prepare("DELETE FROM hsm_key_shares WHERE key_id = ?"));
     RETURN_IF_ERROR(shares->BindBlob(1, key_id).Run());
     ASSIGN_OR_RETURN(auto del, tx.Prepare("DELETE FROM hsm_keys WHERE key_id = ?"));
-    return del->BindBlob(1, key_id).Run();
+    RETURN_IF_ERROR(del->BindBlob(1, key_id).Run());
+    return SetTombstone(tx, kKeyTombstone, key_id, true);
   });
 }
 
@@ -304,6 +327,77 @@ Status HsmState::SetShare(std::string_view key_id, std::string_view user, bool s
     RETURN_IF_ERROR(st->Run());
     if (share && st->Changes() == 0) {
       return Status::Validation("the key is already shared with that user, or they own it");
+    }
+    return Status::Ok();
+  });
+}
+
+Result<std::optional<std::string>> HsmState::PasswordHash(std::string_view name) {
+  std::optional<std::string> out;
+  RETURN_IF_ERROR(db_.Read([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(auto st, tx.Prepare("SELECT password_hash FROM hsm_users WHERE name = ?"));
+    ASSIGN_OR_RETURN(bool row, st->Bind(1, name).Step());
+    if (row) out = st->Text(0);
+    return Status::Ok();
+  }));
+  return out;
+}
+
+Status HsmState::PutUser(std::string_view name, Role role, std::string_view hash) {
+  if (!ValidUserName(name)) return Status::Validation("user names are 1 to 32 of [A-Za-z0-9_.-]");
+  if (hash.size() > 512 || hash.rfind("pbkdf2-sha256$", 0) != 0) {
+    return Status::Validation("not a PBKDF2 password hash");
+  }
+  return db_.Write([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(auto existing, FindUserTx(tx, name));
+    if (!existing) {
+      ASSIGN_OR_RETURN(auto st, tx.Prepare("INSERT INTO hsm_users (name, role, password_hash, "
+                                           "password_version) VALUES (?, ?, ?, ?)"));
+      ASSIGN_OR_RETURN(int64_t version, FirstPasswordVersion());
+      st->Bind(1, name).Bind(2, int64_t{static_cast<uint8_t>(role)}).Bind(3, hash);
+      RETURN_IF_ERROR(st->Bind(4, version).Run());
+      return SetTombstone(tx, kUserTombstone, name, false);
+    }
+    ASSIGN_OR_RETURN(auto st, tx.Prepare(
+        "UPDATE hsm_users SET role = ?1, password_hash = ?2, failed_logins = 0, "
+        "password_version = password_version + 1 WHERE name = ?3 AND (role <> ?1 OR password_hash <> ?2)"));
+    st->Bind(1, int64_t{static_cast<uint8_t>(role)}).Bind(2, hash).Bind(3, name);
+    return st->Run();
+  });
+}
+
+Status HsmState::RemoveUser(std::string_view name) {
+  return db_.Write([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(auto shares, tx.Prepare("DELETE FROM hsm_key_shares WHERE user_name = ?"));
+    RETURN_IF_ERROR(shares->Bind(1, name).Run());
+    ASSIGN_OR_RETURN(auto del, tx.Prepare("DELETE FROM hsm_users WHERE name = ?"));
+    RETURN_IF_ERROR(del->Bind(1, name).Run());
+    return SetTombstone(tx, kUserTombstone, name, true);
+  });
+}
+
+Result<bool> HsmState::WasDeleted(bool key, std::string_view name) {
+  bool found = false;
+  RETURN_IF_ERROR(db_.Read([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(auto st, tx.Prepare("SELECT 1 FROM hsm_tombstones WHERE kind = ? AND name = ?"));
+    ASSIGN_OR_RETURN(found, st->Bind(1, key ? kKeyTombstone : kUserTombstone).BindBlob(2, name).Step());
+    return Status::Ok();
+  }));
+  return found;
+}
+
+Status HsmState::SetShares(std::string_view key_id, const std::vector<std::string>& users) {
+  return db_.Write([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(auto find, tx.Prepare("SELECT 1 FROM hsm_keys WHERE key_id = ?"));
+    ASSIGN_OR_RETURN(bool exists, find->BindBlob(1, key_id).Step());
+    if (!exists) return Status::Error(ErrorCode::kNotFound, "no such key");
+    ASSIGN_OR_RETURN(auto clear, tx.Prepare("DELETE FROM hsm_key_shares WHERE key_id = ?"));
+    RETURN_IF_ERROR(clear->BindBlob(1, key_id).Run());
+    for (const std::string& user : users) {
+      ASSIGN_OR_RETURN(auto st, tx.Prepare(
+          "INSERT OR IGNORE INTO hsm_key_shares (key_id, user_name) SELECT key_id, ?1 FROM hsm_keys "
+          "WHERE key_id = ?2 AND owner <> ?1 AND EXISTS (SELECT 1 FROM hsm_users WHERE name = ?1 AND role = 1)"));
+      RETURN_IF_ERROR(st->Bind(1, user).BindBlob(2, key_id).Run());
     }
     return Status::Ok();
   });

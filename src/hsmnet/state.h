@@ -1,7 +1,8 @@
 // HsmState: the network HSM's own records in SQLite (component "hsmnet"):
 // users with their PBKDF2 password hashes, failed-login counters and
 // password versions, and the keys the service created in its token with
-// their owner and the users they are shared with. Key material never
+// their owner and the users they are shared with, and tombstones of
+// deleted users and keys (for replication between nodes). Key material never
 // enters this database: a key row holds the key's CKA_ID and metadata.
 //
 // Thread-safety: thread-safe (every method is one Database transaction).
@@ -71,6 +72,25 @@ class HsmState {
   // Adds (share) or removes the user from the key's share list. kNotFound
   // when the user does not exist; kValidation when not a CU or the owner.
   Status SetShare(std::string_view key_id, std::string_view user, bool share);
+
+  // --- Replication between nodes (replicator.h, service_replication.cc).
+
+  // The user's PBKDF2 hash (nullopt: no such user).
+  Result<std::optional<std::string>> PasswordHash(std::string_view name);
+  // Creates the user with this hash, or sets the role and hash of an
+  // existing one. A change of hash or role clears the lockout and bumps
+  // the password version (ending the user's sessions); the same hash and
+  // role change nothing. kValidation for a bad name or hash.
+  Status PutUser(std::string_view name, Role role, std::string_view hash);
+  // Removes the user and their shares; an unknown user is OK. Unlike
+  // DeleteUser it does not check ownership: a peer already did.
+  Status RemoveUser(std::string_view name);
+  // Whether a user (key false) or key (key true) of this name was deleted
+  // here and not made again since (a tombstone; catch-up asks peers).
+  Result<bool> WasDeleted(bool key, std::string_view name);
+  // Makes the key's share list exactly `users`, skipping names that are
+  // not crypto users here or are the owner. kNotFound for an unknown key.
+  Status SetShares(std::string_view key_id, const std::vector<std::string>& users);
 
  private:
   HsmState(store::Database& db, Options options) : db_(db), options_(options) {}

@@ -48,8 +48,9 @@ bool RequestFields(C& c, Request& q) {
     case Op::kHello:
     case Op::kLogout:
     case Op::kListUsers:
-    case Op::kListKeys:
       return true;
+    case Op::kListKeys:  // key_id: list the keys after this one ("" for the first page)
+      return c.Bytes(q.key_id, kMaxKeyId);
     case Op::kLogin:
       return RoleField(c, q.role) && c.Bytes(q.name, kMaxUserName) &&
              c.Bytes(q.password, kMaxPassword);
@@ -62,7 +63,18 @@ bool RequestFields(C& c, Request& q) {
       return c.Bytes(q.name, kMaxUserName) && c.Bytes(q.password, kMaxPassword);
     case Op::kGenerateKey:
       return c.U8(q.algorithm, kMaxAlgorithm) && c.U8(q.usage, kUsageAll) &&
-             c.Bytes(q.label, kMaxLabel) && c.Bytes(q.app_id, kMaxKeyId);
+             c.Bytes(q.label, kMaxLabel) && c.Bytes(q.app_id, kMaxKeyId) &&
+             c.Bytes(q.key_id, kMaxKeyId) && c.U8(q.flag, 1);
+    case Op::kWrapKey:
+      return c.Bytes(q.wrapping_key_id, kMaxKeyId) && c.Bytes(q.key_id, kMaxKeyId);
+    case Op::kWrapKeyWithPublicKey:
+      return c.Bytes(q.public_key, kMaxPublicKey) && c.Bytes(q.key_id, kMaxKeyId);
+    case Op::kUnwrapKey:
+      return c.Bytes(q.wrapping_key_id, kMaxKeyId) && c.Bytes(q.data, kMaxWrapped) &&
+             c.Bytes(q.public_key, kMaxPublicKey) && c.U8(q.algorithm, kMaxAlgorithm) &&
+             c.U8(q.usage, kUsageAll) && c.Bytes(q.label, kMaxLabel) &&
+             c.Bytes(q.key_id, kMaxKeyId) && c.U8(q.flag, 1);
+    case Op::kSetNonExtractable:
     case Op::kDestroyKey:
     case Op::kPublicKey:
       return c.Bytes(q.key_id, kMaxKeyId);
@@ -84,6 +96,12 @@ bool RequestFields(C& c, Request& q) {
              c.Bytes(q.mac, kMaxDigest);
     case Op::kRandom:
       return c.U32(q.count) && q.count >= 1 && q.count <= kMaxRandom;
+    case Op::kReplicate:
+      return c.U8(q.scheme, kMaxReplicaKind) && RoleField(c, q.role) &&
+             c.Bytes(q.name, kMaxUserName) && c.Bytes(q.key_id, kMaxKeyId) &&
+             c.Bytes(q.label, kMaxLabel) && c.Bytes(q.app_id, kMaxKeyId) &&
+             c.U8(q.algorithm, kMaxAlgorithm) && c.U8(q.usage, kUsageAll) &&
+             c.Bytes(q.data, kMaxWrapped) && c.Bytes(q.public_key, kMaxPublicKey);
   }
   return false;
 }
@@ -100,6 +118,11 @@ bool KeyFields(C& c, KeyInfo& k) {
   k.owned = owned == 1;
   return true;
 }
+
+// The largest key info KeyFields writes: four byte strings with their
+// length prefixes, four u8. A full ListKeys page of them must fit a frame.
+inline constexpr size_t kMaxKeyInfoSize = (4 + kMaxKeyId) * 2 + 4 + kMaxLabel + 4 + kMaxUserName + 4;
+static_assert(4 + 4 + kMaxKeysPerPage * kMaxKeyInfoSize + 1 <= kMaxBody, "a ListKeys page must fit a frame");
 
 template <typename C>
 bool UserFields(C& c, UserInfo& u) {
@@ -136,8 +159,13 @@ bool ResponseFields(C& c, Response& s) {
     case Op::kListUsers:
       return ListField(c, s.users, kMaxListed, UserFields<C>);
     case Op::kGenerateKey:
-    case Op::kListKeys:
+    case Op::kUnwrapKey:
       return ListField(c, s.keys, kMaxListed, KeyFields<C>);
+    case Op::kListKeys:  // flag: 1 when more pages follow
+      return ListField(c, s.keys, kMaxKeysPerPage, KeyFields<C>) && c.U8(s.flag, 1);
+    case Op::kWrapKey:
+    case Op::kWrapKeyWithPublicKey:
+      return c.Bytes(s.data, kMaxWrapped);
     case Op::kEncrypt:
       return c.Bytes(s.iv, kMaxDigest) && c.Bytes(s.data, kMaxData + 16);
     case Op::kDecrypt:
@@ -148,12 +176,15 @@ bool ResponseFields(C& c, Response& s) {
       return c.Bytes(s.data, kMaxData + 16);
     case Op::kVerifyHmac:
       return c.U8(s.flag, 1);
+    case Op::kReplicate:
+      return c.Bytes(s.data, kMaxWrapped) && c.Bytes(s.public_key, kMaxPublicKey) && c.U8(s.flag, 1);
     case Op::kLogout:
     case Op::kCreateUser:
     case Op::kDeleteUser:
     case Op::kChangePassword:
     case Op::kDestroyKey:
     case Op::kShareKey:
+    case Op::kSetNonExtractable:
       return true;
   }
   return false;
@@ -172,7 +203,8 @@ const char* OpName(Op op) {
       "",          "Hello",     "Login",      "Logout",     "CreateUser", "DeleteUser",
       "ChangePassword", "ListUsers", "GenerateKey", "ListKeys", "DestroyKey", "ShareKey",
       "Encrypt",   "Decrypt",   "Sign",       "PublicKey",  "Hmac",       "VerifyHmac",
-      "Random"};
+      "Random",    "WrapKey",   "WrapKeyWithPublicKey", "UnwrapKey", "SetNonExtractable",
+      "Replicate"};
   auto i = static_cast<size_t>(op);
   return i < sizeof(kNames) / sizeof(kNames[0]) ? kNames[i] : "";
 }

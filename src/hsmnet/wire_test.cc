@@ -125,6 +125,106 @@ TEST(WireTest, ResponsesRoundTrip) {
   EXPECT_TRUE(back->data.empty());
 }
 
+TEST(WireTest, ReplicationOperationsRoundTripAndAreBounded) {
+  Request gen;
+  gen.op = Op::kGenerateKey;
+  gen.usage = kUsageWrap;
+  gen.key_id = "rampart-cwk:cluster-0123456789a";
+  gen.flag = 1;
+  Request back = RoundTrip(gen);
+  EXPECT_EQ(back.key_id, gen.key_id);
+  EXPECT_EQ(back.usage, kUsageWrap);
+  EXPECT_EQ(back.flag, 1);
+
+  Request unwrap;
+  unwrap.op = Op::kUnwrapKey;
+  unwrap.wrapping_key_id = "wk";
+  unwrap.data = std::string(kMaxWrapped, 'w');
+  unwrap.public_key = std::string(kMaxPublicKey, 'p');
+  unwrap.algorithm = 2;
+  unwrap.usage = kUsageSign;
+  unwrap.label = "copy";
+  unwrap.key_id = "id";
+  back = RoundTrip(unwrap);
+  EXPECT_EQ(back.wrapping_key_id, "wk");
+  EXPECT_EQ(back.data, unwrap.data);
+  EXPECT_EQ(back.public_key, unwrap.public_key);
+  EXPECT_EQ(back.label, "copy");
+  EXPECT_EQ(back.key_id, "id");
+  std::string body = Body(EncodeRequest(unwrap));
+  for (size_t n = 0; n < body.size(); n += 97) EXPECT_FALSE(DecodeRequest(Op::kUnwrapKey, body.substr(0, n)));
+  unwrap.data.push_back('w');  // over the wrapped-key bound
+  EXPECT_FALSE(DecodeRequest(Op::kUnwrapKey, Body(EncodeRequest(unwrap))));
+  unwrap.data.pop_back();
+  unwrap.flag = 2;  // a flag is 0 or 1
+  EXPECT_FALSE(DecodeRequest(Op::kUnwrapKey, Body(EncodeRequest(unwrap))));
+
+  Request wrap;
+  wrap.op = Op::kWrapKeyWithPublicKey;
+  wrap.public_key = std::string(kMaxPublicKey + 1, 'p');
+  wrap.key_id = "k";
+  EXPECT_FALSE(DecodeRequest(Op::kWrapKeyWithPublicKey, Body(EncodeRequest(wrap))));
+  Request lock;
+  lock.op = Op::kSetNonExtractable;
+  lock.key_id = "k";
+  EXPECT_EQ(RoundTrip(lock).key_id, "k");
+
+  Response wrapped;
+  wrapped.op = Op::kWrapKey;
+  wrapped.data = std::string(40, 'b');
+  auto answer = DecodeResponse(Op::kWrapKey, Body(EncodeResponse(wrapped)));
+  ASSERT_TRUE(answer);
+  EXPECT_EQ(answer->data, wrapped.data);
+  EXPECT_STREQ(OpName(Op::kSetNonExtractable), "SetNonExtractable");
+  EXPECT_TRUE(DecodeHeader(EncodeHeader(Op::kSetNonExtractable, 0)));
+}
+
+TEST(WireTest, ReplicateRoundTripsAndIsBounded) {
+  Request put;
+  put.op = Op::kReplicate;
+  put.scheme = static_cast<uint8_t>(ReplicaKind::kPutKey);
+  put.role = Role::kCryptoUser;
+  put.name = "alice";
+  put.key_id = "kid";
+  put.label = "label";
+  put.app_id = "app";
+  put.algorithm = 4;
+  put.usage = kUsageSign;
+  put.data = std::string(kMaxWrapped, 'w');
+  put.public_key = std::string(kMaxPublicKey, 'p');
+  Request back = RoundTrip(put);
+  EXPECT_EQ(back.scheme, put.scheme);
+  EXPECT_EQ(back.name, "alice");
+  EXPECT_EQ(back.key_id, "kid");
+  EXPECT_EQ(back.app_id, "app");
+  EXPECT_EQ(back.algorithm, 4);
+  EXPECT_EQ(back.data, put.data);
+  EXPECT_EQ(back.public_key, put.public_key);
+  std::string body = Body(EncodeRequest(put));
+  for (size_t n = 0; n < body.size(); n += 101) EXPECT_FALSE(DecodeRequest(Op::kReplicate, body.substr(0, n)));
+  put.scheme = kMaxReplicaKind + 1;  // no such kind
+  EXPECT_FALSE(DecodeRequest(Op::kReplicate, Body(EncodeRequest(put))));
+  put.scheme = 0;
+  put.data.push_back('w');  // over the bound
+  EXPECT_FALSE(DecodeRequest(Op::kReplicate, Body(EncodeRequest(put))));
+
+  Response got;
+  got.op = Op::kReplicate;
+  got.data = "alice\nbob";
+  got.public_key = "pub";
+  got.flag = 1;
+  auto answer = DecodeResponse(Op::kReplicate, Body(EncodeResponse(got)));
+  ASSERT_TRUE(answer);
+  EXPECT_EQ(answer->data, got.data);
+  EXPECT_EQ(answer->public_key, "pub");
+  EXPECT_EQ(answer->flag, 1);
+  got.flag = 2;
+  EXPECT_FALSE(DecodeResponse(Op::kReplicate, Body(EncodeResponse(got))));
+  EXPECT_STREQ(OpName(Op::kReplicate), "Replicate");
+  EXPECT_TRUE(DecodeHeader(EncodeHeader(Op::kReplicate, 0)));
+  EXPECT_FALSE(DecodeHeader(EncodeHeader(static_cast<Op>(kMaxOp + 1), 0)));
+}
+
 TEST(WireTest, HostileBodiesAreRefused) {
   Request sign;
   sign.op = Op::kSign;

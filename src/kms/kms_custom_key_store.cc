@@ -9,7 +9,10 @@
 // the background; clients poll DescribeCustomKeyStores either way).
 #include "kms/kms_custom_key_store.h"
 
+#include <algorithm>
+
 #include "rampart/core/encoding.h"
+#include "rampart/core/log.h"
 #include "rampart/crypto/aead.h"
 #include "rampart/crypto/random.h"
 #include "rampart/hsm/backends.h"
@@ -113,9 +116,9 @@ Status RequireCloudHsmType(const json::Value& in) {
   return Status::Ok();
 }
 
-Status CheckClusterUsable(Kms& kms, std::string_view cluster_id) {
-  const server::HsmConfig* cfg = kms.cks->hsm();
-  if (cfg == nullptr || cfg->FindCluster(cluster_id) == nullptr) return ClusterNotFound(cluster_id);
+Status CheckClusterUsable(Kms& kms, const server::RequestContext& ctx, std::string_view cluster_id) {
+  ASSIGN_OR_RETURN(bool visible, kms.cks->ClusterVisibleTo(cluster_id, ctx.principal().account_id));
+  if (!visible) return ClusterNotFound(cluster_id);
   return Status::Ok();
 }
 
@@ -186,7 +189,7 @@ Result<json::Value> CreateCustomKeyStore(Kms& kms, server::RequestContext& ctx, 
         "CloudHsmClusterId, TrustAnchorCertificate and KeyStorePassword are required for an "
         "AWS_CLOUDHSM custom key store.");
   }
-  RETURN_IF_ERROR(CheckClusterUsable(kms, cluster_id));
+  RETURN_IF_ERROR(CheckClusterUsable(kms, ctx, cluster_id));
   RETURN_IF_ERROR(CheckTrustAnchor(anchor));
   StoreRow row;
   ASSIGN_OR_RETURN(std::string random, crypto::RandomBytes(9));
@@ -319,7 +322,7 @@ Result<json::Value> UpdateCustomKeyStore(Kms& kms, server::RequestContext& ctx, 
     return InvalidState(row, "disconnect it before changing its password or cluster.");
   }
   if (!cluster_id.empty() && cluster_id != row.cluster_id) {
-    RETURN_IF_ERROR(CheckClusterUsable(kms, cluster_id));
+    RETURN_IF_ERROR(CheckClusterUsable(kms, ctx, cluster_id));
     if (!Related(*kms.cks->hsm(), row.cluster_id, cluster_id)) {
       return Status::Modeled("CloudHsmClusterNotRelatedException",
                              "HSM cluster " + std::string(cluster_id) +
@@ -395,10 +398,31 @@ std::pair<std::string, std::string> CustomKeyStores::Connect(const StoreRow& row
   return ConnectLocked(row);
 }
 
-std::pair<std::string, std::string> CustomKeyStores::ConnectLocked(const StoreRow& row) {
-  if (hsm_ == nullptr || hsm_->FindCluster(row.cluster_id) == nullptr) {
-    return {std::string(kFailed), "CLUSTER_NOT_FOUND"};
+Result<bool> CustomKeyStores::ClusterVisibleTo(std::string_view cluster_id,
+                                               std::string_view account_id) {
+  const server::HsmClusterConfig* cluster = hsm_ == nullptr ? nullptr : hsm_->FindCluster(cluster_id);
+  if (cluster == nullptr) return false;
+  if (!cluster->accounts.empty()) {
+    return std::find(cluster->accounts.begin(), cluster->accounts.end(), account_id) !=
+           cluster->accounts.end();
   }
+  bool management = false;
+  RETURN_IF_ERROR(db_.Read([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(auto q, tx.Prepare("SELECT is_management FROM accounts WHERE account_id = ?"));
+    q->Bind(1, std::string(account_id));
+    ASSIGN_OR_RETURN(bool row, q->Step());
+    management = row && q->Int(0) != 0;
+    return Status::Ok();
+  }));
+  return management;
+}
+
+std::pair<std::string, std::string> CustomKeyStores::ConnectLocked(const StoreRow& row) {
+  // A store whose account was taken off the cluster's list (or a cluster
+  // gone from the config) cannot connect any more.
+  Result<bool> visible = ClusterVisibleTo(row.cluster_id, row.account_id);
+  if (!visible.ok()) return {std::string(kFailed), "INTERNAL_ERROR"};
+  if (!*visible) return {std::string(kFailed), "CLUSTER_NOT_FOUND"};
   auto password = crypto::AeadOpen(root_key_, row.sealed_password, PasswordAad(row.store_id));
   if (!password.ok()) return {std::string(kFailed), "INTERNAL_ERROR"};
   std::vector<Status> member_errors;
@@ -415,6 +439,10 @@ std::pair<std::string, std::string> CustomKeyStores::ConnectLocked(const StoreRo
     return {std::string(kFailed), code};
   }
   if (!(*cluster)->EnsureWrappingKey().ok()) return {std::string(kFailed), "INTERNAL_ERROR"};
+  // With every member present, bring any member that was away up to date
+  // (and lock what reached min_members). With one missing, the cluster does
+  // this itself once that member answers again.
+  if (member_errors.empty()) (void)(*cluster)->Resync();
   DestroyOrphanKeys(row.store_id, **cluster);
   std::lock_guard lock(mu_);
   clusters_[row.store_id] = std::shared_ptr<hsm::Cluster>(std::move(*cluster));
@@ -465,7 +493,11 @@ Result<std::shared_ptr<hsm::Cluster>> CustomKeyStores::Connected(const StoreRow&
   // row may have been read before a disconnection that finished meanwhile.
   ASSIGN_OR_RETURN(bool still_connected, StoredAsConnected(row.store_id));
   if (!still_connected) return std::shared_ptr<hsm::Cluster>();
-  if (ConnectLocked(row).first != kConnected) return std::shared_ptr<hsm::Cluster>();
+  std::pair<std::string, std::string> outcome = ConnectLocked(row);
+  if (outcome.first != kConnected) {
+    log::Warn("custom key store did not reconnect", {{"store", row.store_id}, {"error", outcome.second}});
+    return std::shared_ptr<hsm::Cluster>();
+  }
   std::lock_guard lock(mu_);
   return clusters_[row.store_id];
 }

@@ -64,6 +64,12 @@ class CustomKeyStores {
   store::Database& db() { return db_; }
   const SecretBytes& root_key() const { return root_key_; }
 
+  // Whether account_id may use cluster_id: the cluster exists in the config
+  // and names the account in its "accounts", or has no such list and the
+  // account is the management account. A cluster an account may not use
+  // is, for that account, a cluster that does not exist.
+  Result<bool> ClusterVisibleTo(std::string_view cluster_id, std::string_view account_id);
+
   // The connected cluster of a store, reconnecting lazily after a restart
   // when the store is CONNECTED in the database; nullptr when the store is
   // not connected.

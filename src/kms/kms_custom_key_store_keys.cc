@@ -40,8 +40,9 @@ Result<StoreRow> ReadStoreForCaller(Kms& kms, const server::RequestContext& ctx,
 Result<StoreRow> ReadStoreOfKey(Kms& kms, const std::string& store_id) {
   StoreRow row;
   RETURN_IF_ERROR(kms.db.Read([&](store::Tx& tx) -> Status {
-    ASSIGN_OR_RETURN(auto q, tx.Prepare("SELECT store_id, cluster_id, sealed_password, state FROM "
-                                        "kms_custom_key_stores WHERE store_id = ?"));
+    // The account too: reconnecting checks that the cluster is still its.
+    ASSIGN_OR_RETURN(auto q, tx.Prepare("SELECT store_id, cluster_id, sealed_password, state, account_id "
+                                        "FROM kms_custom_key_stores WHERE store_id = ?"));
     q->Bind(1, store_id);
     ASSIGN_OR_RETURN(bool found, q->Step());
     if (!found) return Status::Internal("custom key store of a key is missing");
@@ -49,6 +50,7 @@ Result<StoreRow> ReadStoreOfKey(Kms& kms, const std::string& store_id) {
     row.cluster_id = q->Text(1);
     row.sealed_password = q->Text(2);
     row.state = q->Text(3);
+    row.account_id = q->Text(4);
     return Status::Ok();
   }));
   return row;

@@ -37,10 +37,15 @@ class CustomKeyStoreTest : public KmsServiceTest {
                         kPin + " --so-pin so-pass-9 >/dev/null";
       ASSERT_EQ(std::system(cmd.c_str()), 0);
       hsm_.backends.push_back({.name = label, .module = kSoftHsm, .token_label = label, .slot = std::nullopt,
-                               .pin_file = "", .pin_env = "RAMPART_CKS_TEST_PIN"});
+                               .pin_file = "", .pin_env = "RAMPART_CKS_TEST_PIN", .network_config = "", .network_user = ""});
     }
-    hsm_.clusters.push_back({.id = kCluster, .members = {"k1", "k2"}, .min_members = 2});
+    hsm_.clusters.push_back({.id = kCluster, .members = {"k1", "k2"}, .min_members = 2, .accounts = {}});
     service_->SetHsmConfig(&hsm_);
+    // kAcct is the management account: the one a cluster without an
+    // accounts list is for.
+    ASSERT_TRUE(db_->Write([](store::Tx& tx) {
+                     return server::CredentialStore::InsertAccount(tx, kAcct, "management", true);
+                   }).ok());
   }
 
   void TearDown() override {
@@ -199,6 +204,38 @@ TEST_F(CustomKeyStoreTest, StoreRulesAndErrors) {
   ASSERT_TRUE(A("DeleteCustomKeyStore", Obj({{"CustomKeyStoreId", store}})).ok());
   EXPECT_EQ(Code(A("DescribeCustomKeyStores", Obj({{"CustomKeyStoreId", store}}))),
             "CustomKeyStoreNotFoundException");
+}
+
+TEST_F(CustomKeyStoreTest, ClustersBelongToTheAccountsTheConfigNames) {
+  json::Value create = Obj({{"CustomKeyStoreName", "theirs"},
+                            {"CloudHsmClusterId", kCluster},
+                            {"KeyStorePassword", kPin},
+                            {"TrustAnchorCertificate", kAnchor}});
+  // No accounts list: the management account only. For any other account
+  // the cluster does not exist.
+  auto refused = Call(Root(kOther), "CreateCustomKeyStore", create);
+  EXPECT_EQ(Code(refused), "CloudHsmClusterNotFoundException");
+  EXPECT_NE(refused.status().message().find(kCluster), std::string::npos);
+
+  // Listed accounts only: now kOther may, and the management account not.
+  hsm_.clusters[0].accounts = {std::string(kOther)};
+  auto made = Call(Root(kOther), "CreateCustomKeyStore", create);
+  ASSERT_TRUE(made.ok()) << made.status().ToString();
+  std::string store(made->get_string("CustomKeyStoreId"));
+  EXPECT_EQ(Code(A("CreateCustomKeyStore", Obj({{"CustomKeyStoreName", "mine"},
+                                                {"CloudHsmClusterId", kCluster},
+                                                {"KeyStorePassword", kPin},
+                                                {"TrustAnchorCertificate", kAnchor}}))),
+            "CloudHsmClusterNotFoundException");
+
+  // Taken off the list, the store can no longer connect.
+  hsm_.clusters[0].accounts = {std::string(kAcct)};
+  ASSERT_TRUE(Call(Root(kOther), "ConnectCustomKeyStore", Obj({{"CustomKeyStoreId", store}})).ok());
+  auto d = Call(Root(kOther), "DescribeCustomKeyStores", Obj({{"CustomKeyStoreId", store}}));
+  ASSERT_TRUE(d.ok());
+  const json::Value& entry = d->find("CustomKeyStores")->as_array()[0];
+  EXPECT_EQ(entry.get_string("ConnectionState"), "FAILED");
+  EXPECT_EQ(entry.get_string("ConnectionErrorCode"), "CLUSTER_NOT_FOUND");
 }
 
 }  // namespace

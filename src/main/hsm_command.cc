@@ -100,6 +100,32 @@ int ListKeys(const std::string& config_file, const std::string& backend_name) {
   return 0;
 }
 
+std::string Joined(const std::vector<std::string>& items) {
+  std::string out;
+  for (const std::string& s : items) out += (out.empty() ? "" : ", ") + s;
+  return out;
+}
+
+// Opens a configured cluster with each backend's own PIN and runs one
+// re-synchronisation; exit 1 when a copy or lock failed or nobody answered.
+int Resync(const std::string& config_file, const std::string& cluster_id) {
+  server::Config cfg;
+  if (Status st = server::LoadConfigFile(config_file, cfg); !st.ok()) return Fail(st);
+  std::vector<Status> member_errors;
+  auto cluster = hsm::OpenCluster(cfg.hsm, cluster_id, nullptr, &member_errors);
+  if (!cluster.ok()) return Fail(cluster.status());
+  for (const Status& e : member_errors) std::printf("member not opened: %s\n", e.message().c_str());
+  auto report = (*cluster)->Resync();
+  if (!report.ok()) return Fail(report.status());
+  std::printf("keys: %zu\ncopied: %zu\nlocked: %zu\nstranded: %zu\nbelow min_members: %zu\n",
+              report->keys, report->copied, report->locked, report->stranded, report->below_min);
+  if (!report->unreachable.empty()) {
+    std::printf("unreachable: %s\n", Joined(report->unreachable).c_str());
+  }
+  for (const std::string& e : report->errors) std::printf("error: %s\n", e.c_str());
+  return report->errors.empty() ? 0 : 1;
+}
+
 // Whether sig verifies over digest under the DER public key, by OpenSSL.
 bool OpenSslVerifies(const std::string& spki, const std::string& digest, const std::string& sig,
                      const char* md_name, SignScheme scheme) {
@@ -233,6 +259,11 @@ HsmCommand::HsmCommand(CLI::App& app) {
   keys_->add_option("--config", config_file_, "Server JSON config with an hsm section")->required();
   keys_->add_option("--backend", backend_, "Backend name from the config")->required();
 
+  resync_ = hsm_->add_subcommand("resync",
+                                 "Copy keys onto cluster members that lack them, then lock them");
+  resync_->add_option("--config", config_file_, "Server JSON config with an hsm section")->required();
+  resync_->add_option("--cluster", cluster_, "Cluster id from the config")->required();
+
   selftest_ = hsm_->add_subcommand("selftest", "Generate and use one key of each algorithm");
   selftest_->add_option("--module", module_, "Absolute path of the PKCS#11 library")->required();
   selftest_->add_option("--token-label", label_, "Label of the token to test")->required();
@@ -250,6 +281,7 @@ int HsmCommand::Run() {
   if (init_->parsed()) return InitToken(module_, slot_, label_, so_pin_file_, pin_file_);
   if (keys_->parsed()) return ListKeys(config_file_, backend_);
   if (selftest_->parsed()) return Selftest(module_, label_, pin_file_, keep_);
+  if (resync_->parsed()) return Resync(config_file_, cluster_);
   return 2;
 }
 

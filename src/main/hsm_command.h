@@ -5,6 +5,7 @@
 //   keys        --config FILE --backend NAME       list a backend's keys
 //   selftest    --module PATH --token-label L --pin-file F [--keep]
 //               one key of each algorithm, each used and checked
+//   resync      --config FILE --cluster ID         re-synchronise a cluster's members
 #pragma once
 
 #include <cstdint>
@@ -30,6 +31,7 @@ class HsmCommand {
   CLI::App* init_ = nullptr;
   CLI::App* keys_ = nullptr;
   CLI::App* selftest_ = nullptr;
+  CLI::App* resync_ = nullptr;
   std::string module_;
   uint64_t slot_ = 0;
   std::string label_;
@@ -37,6 +39,7 @@ class HsmCommand {
   std::string pin_file_;
   std::string config_file_;
   std::string backend_;
+  std::string cluster_;
   bool keep_ = false;
 };
 

@@ -139,6 +139,43 @@ Result<RsaPublicParts> RsaPublicKeyParts(std::string_view spki_der) {
   return out;
 }
 
+Result<EcPublicParts> EcPublicKeyParts(std::string_view spki_der) {
+  const unsigned char* p = Bytes(spki_der);
+  PkeyPtr key(d2i_PUBKEY(nullptr, &p, static_cast<long>(spki_der.size())));
+  if (!key || p != Bytes(spki_der) + spki_der.size() || EVP_PKEY_get_base_id(key.get()) != EVP_PKEY_EC) {
+    return Status::Validation("not a DER EC SubjectPublicKeyInfo");
+  }
+  char group[64] = {0};
+  size_t group_len = 0;
+  if (EVP_PKEY_get_utf8_string_param(key.get(), OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group,
+                                     &group_len) != 1) {
+    return Status::Validation("EC key without a named curve");
+  }
+  EcPublicParts out;
+  std::string_view name(group, group_len);
+  if (name == "prime256v1" || name == "P-256") out.curve = "P-256";
+  if (name == "secp384r1" || name == "P-384") out.curve = "P-384";
+  if (out.curve.empty()) return Status::Validation("EC curve must be P-256 or P-384");
+  out.ec_params = EcParamsFor(out.curve);
+  unsigned char point[160];
+  size_t point_len = 0;
+  if (EVP_PKEY_get_octet_string_param(key.get(), OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, point,
+                                      sizeof point, &point_len) != 1 ||
+      point_len == 0 || point[0] != 0x04) {
+    return Status::Validation("EC key without an uncompressed point");
+  }
+  OctetPtr os(ASN1_OCTET_STRING_new());
+  if (!os || ASN1_OCTET_STRING_set(os.get(), point, static_cast<int>(point_len)) != 1) {
+    return Status::Internal("ASN1_OCTET_STRING_set failed");
+  }
+  int len = i2d_ASN1_OCTET_STRING(os.get(), nullptr);
+  if (len <= 0) return Status::Internal("i2d_ASN1_OCTET_STRING failed");
+  out.ec_point.assign(static_cast<size_t>(len), '\0');
+  unsigned char* q = reinterpret_cast<unsigned char*>(out.ec_point.data());
+  if (i2d_ASN1_OCTET_STRING(os.get(), &q) != len) return Status::Internal("i2d_ASN1_OCTET_STRING failed");
+  return out;
+}
+
 Result<std::string> EcdsaRawToDer(std::string_view raw) {
   if (raw.empty() || raw.size() % 2 != 0 || raw.size() > 2 * 66) return Bad("ECDSA signature");
   size_t half = raw.size() / 2;

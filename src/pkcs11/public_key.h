@@ -28,6 +28,15 @@ struct RsaPublicParts {
   std::string exponent;
 };
 Result<RsaPublicParts> RsaPublicKeyParts(std::string_view spki_der);
+// CKA_EC_PARAMS (namedCurve OID) and CKA_EC_POINT (the uncompressed point
+// in a DER OCTET STRING) of a P-256 or P-384 public key given as DER
+// SubjectPublicKeyInfo (kValidation when it is not one).
+struct EcPublicParts {
+  std::string curve;      // "P-256" or "P-384"
+  std::string ec_params;
+  std::string ec_point;
+};
+Result<EcPublicParts> EcPublicKeyParts(std::string_view spki_der);
 // CKM_ECDSA's r || s (equal halves) as a DER ECDSA-Sig-Value.
 Result<std::string> EcdsaRawToDer(std::string_view raw);
 // DigestInfo (RFC 8017 section 9.2) of a SHA-256/384/512 digest.

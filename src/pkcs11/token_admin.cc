@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "pkcs11/module_impl.h"
+#include "pkcs11/public_key.h"
 #include "pkcs11/token_state.h"
 
 namespace rampart::pkcs11 {
@@ -43,6 +44,46 @@ KeyKind KindOf(ck_object_class_t cls, ck_key_type_t type, bool* known) {
   if (cls == CKO_PRIVATE_KEY && type == CKK_RSA) return KeyKind::kRsaPrivate;
   *known = false;
   return KeyKind::kAes;
+}
+
+// Fills k's algorithm and usage from the object's attributes (k.ref.kind
+// is set): the usage flags, the curve of an EC key, the modulus size of an
+// RSA key.
+ck_rv_t DescribeKey(Pkcs11Token::State& st, ck_session_handle_t s, ck_object_handle_t h,
+                    KeyListing* k) {
+  unsigned char encrypt = 0, sign = 0, wrap = 0, unwrap = 0;
+  ck_attribute a[4] = {{CKA_ENCRYPT, &encrypt, 1}, {CKA_SIGN, &sign, 1},
+                       {CKA_WRAP, &wrap, 1}, {CKA_UNWRAP, &unwrap, 1}};
+  // A private key has no CKA_ENCRYPT/CKA_WRAP: their slots answer
+  // "unavailable" (length -1) and keep the zero they start with.
+  ck_rv_t rv = st.fns()->C_GetAttributeValue(s, h, a, 4);
+  if (rv != CKR_OK && rv != CKR_ATTRIBUTE_TYPE_INVALID) return rv;
+  k->usage.encrypt = encrypt != 0;
+  k->usage.sign = sign != 0;
+  k->usage.wrap = wrap != 0 || unwrap != 0;
+  switch (k->ref.kind) {
+    case KeyKind::kAes:
+      k->algorithm = KeyAlgorithm::kAes256;
+      return CKR_OK;
+    case KeyKind::kGenericSecret:
+      k->algorithm = KeyAlgorithm::kHmacSha256;
+      return CKR_OK;
+    case KeyKind::kEcPrivate: {
+      std::string params;
+      rv = st.GetAttribute(s, h, CKA_EC_PARAMS, &params);
+      if (rv != CKR_OK) return rv;
+      k->algorithm = params == EcParamsFor("P-384") ? KeyAlgorithm::kEcP384 : KeyAlgorithm::kEcP256;
+      return CKR_OK;
+    }
+    case KeyKind::kRsaPrivate: {
+      std::string modulus;
+      rv = st.GetAttribute(s, h, CKA_MODULUS, &modulus);
+      if (rv != CKR_OK) return rv;
+      k->algorithm = modulus.size() > 256 ? KeyAlgorithm::kRsa3072 : KeyAlgorithm::kRsa2048;
+      return CKR_OK;
+    }
+  }
+  return CKR_OK;
 }
 
 }  // namespace
@@ -94,6 +135,7 @@ Result<std::vector<KeyListing>> Pkcs11Token::ListKeys() {
         k.sensitive = sensitive != 0;
         rv = s_->GetAttribute(s, h, CKA_ID, &k.ref.id);
         if (rv == CKR_OK) rv = s_->GetAttribute(s, h, CKA_LABEL, &k.label);
+        if (rv == CKR_OK) rv = DescribeKey(*s_, s, h, &k);
         if (rv != CKR_OK) return rv;
         out.push_back(std::move(k));
       }

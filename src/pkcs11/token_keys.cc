@@ -113,6 +113,33 @@ ck_rv_t WrapInto(ck_function_list* f, ck_session_handle_t s, ck_mechanism* m,
   return rv;
 }
 
+// The public key object of a replicated key pair, from its DER
+// SubjectPublicKeyInfo: kValidation when the DER is not a key of spec's
+// algorithm. Usage mirrors what GenerateKey gives the public half.
+Status AddPublicAttrs(Attrs& t, const KeySpec& spec, const std::string& id,
+                      std::string_view public_key_der) {
+  bool sign = spec.usage.sign;
+  t.Bool(CKA_TOKEN, true).Bool(CKA_PRIVATE, false).Bool(CKA_VERIFY, sign);
+  t.Bool(CKA_ENCRYPT, false).Bool(CKA_WRAP, !sign).Bool(CKA_DERIVE, false);
+  t.Bytes(CKA_LABEL, spec.label).Bytes(CKA_ID, id);
+  if (IsEc(spec.algorithm)) {
+    ASSIGN_OR_RETURN(EcPublicParts ec, EcPublicKeyParts(public_key_der));
+    if (ec.curve != (spec.algorithm == KeyAlgorithm::kEcP256 ? "P-256" : "P-384")) {
+      return Status::Validation("the public key is on another curve than the key spec");
+    }
+    t.Ulong(CKA_CLASS, CKO_PUBLIC_KEY).Ulong(CKA_KEY_TYPE, CKK_EC);
+    t.Bytes(CKA_EC_PARAMS, ec.ec_params).Bytes(CKA_EC_POINT, ec.ec_point);
+    return Status::Ok();
+  }
+  ASSIGN_OR_RETURN(RsaPublicParts rsa, RsaPublicKeyParts(public_key_der));
+  if (rsa.modulus.size() != (spec.algorithm == KeyAlgorithm::kRsa2048 ? 256u : 384u)) {
+    return Status::Validation("the public key's size differs from the key spec");
+  }
+  t.Ulong(CKA_CLASS, CKO_PUBLIC_KEY).Ulong(CKA_KEY_TYPE, CKK_RSA);
+  t.Bytes(CKA_MODULUS, rsa.modulus).Bytes(CKA_PUBLIC_EXPONENT, rsa.exponent);
+  return Status::Ok();
+}
+
 Result<std::string> IdFor(const KeySpec& spec) {
   if (!spec.id.empty()) return spec.id;
   return crypto::RandomBytes(kDefaultIdSize);
@@ -213,6 +240,42 @@ Result<KeyRef> Pkcs11Token::UnwrapKey(const KeyRef& wrapping_key, std::string_vi
         ck_object_handle_t out = 0;
         return s_->fns()->C_UnwrapKey(s, &m, wk, Uc(wrapped), wrapped.size(), t.data(), t.size(),
                                       &out);
+      }));
+  s_->cache->Erase(id);
+  return ref;
+}
+
+Result<KeyRef> Pkcs11Token::UnwrapKeyPair(const KeyRef& wrapping_key, std::string_view wrapped,
+                                          std::string_view public_key_der, const KeySpec& spec) {
+  if (wrapping_key.kind != KeyKind::kAes) return Status::Validation("the wrapping key must be AES");
+  if (IsSecret(spec.algorithm)) return Status::Validation("UnwrapKeyPair needs an EC or RSA key spec");
+  if (wrapped.empty() || wrapped.size() > kMaxWrapped) {
+    return Status::Validation("wrapped key must be 1 to 16384 bytes");
+  }
+  RETURN_IF_ERROR(ValidateSpec(spec));
+  ASSIGN_OR_RETURN(std::string id, IdFor(spec));
+  Attrs pub;
+  RETURN_IF_ERROR(AddPublicAttrs(pub, spec, id, public_key_der));
+  KeyRef ref{id, KindFor(spec.algorithm)};
+  Status exists = CheckKey(ref);
+  if (exists.ok()) return Status::Validation("a key with this id already exists in the token");
+  if (exists.code() != ErrorCode::kNotFound) return exists;
+  RETURN_IF_ERROR(s_->RunWithKey(
+      "C_UnwrapKey", wrapping_key, [&](ck_session_handle_t s, ck_object_handle_t wk) -> ck_rv_t {
+        Attrs t;
+        t.Ulong(CKA_CLASS, CKO_PRIVATE_KEY).Ulong(CKA_KEY_TYPE, TypeOf(ref.kind));
+        t.Bool(CKA_SIGN, spec.usage.sign).Bool(CKA_DECRYPT, false);
+        t.Bool(CKA_UNWRAP, !spec.usage.sign).Bool(CKA_DERIVE, false);
+        AddPrivateAttrs(t, spec, id);
+        ck_mechanism m{CKM_AES_KEY_WRAP_PAD, nullptr, 0};
+        ck_object_handle_t priv = 0, pub_obj = 0;
+        ck_rv_t rv = s_->fns()->C_UnwrapKey(s, &m, wk, Uc(wrapped), wrapped.size(), t.data(),
+                                            t.size(), &priv);
+        if (rv != CKR_OK) return rv;
+        rv = s_->fns()->C_CreateObject(s, pub.data(), pub.size(), &pub_obj);
+        // Half a pair is no key: the private half goes when its public one fails.
+        if (rv != CKR_OK) s_->fns()->C_DestroyObject(s, priv);
+        return rv;
       }));
   s_->cache->Erase(id);
   return ref;

@@ -4,8 +4,11 @@
 //     "backends": [{"name": "hsm1", "module": "/usr/lib/softhsm/libsofthsm2.so",
 //                   "token_label": "rampart-1", "pin_file": "/etc/rampart/hsm1.pin"}],
 //     "clusters": [{"id": "cluster-1a2b3c4d5e6", "members": ["hsm1", "hsm2"],
-//                   "min_members": 2}]
+//                   "min_members": 2, "accounts": ["123456789012"]}]
 //   }
+//
+// A cluster's "accounts" name who may use it (KMS custom key stores); when
+// absent, only the management account may.
 #include <algorithm>
 
 #include "rampart/core/json.h"
@@ -15,6 +18,7 @@ namespace rampart::server {
 namespace {
 
 constexpr size_t kMaxBackends = 64;
+constexpr size_t kMaxClusterAccounts = 100;
 
 Status Invalid(std::string msg) { return Status::Validation("config: hsm: " + std::move(msg)); }
 
@@ -35,6 +39,10 @@ bool IsClusterId(std::string_view s) {
                      [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); });
 }
 
+bool IsAccountId(std::string_view s) {
+  return s.size() == 12 && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
 Status String(const json::Value& v, std::string_view key, std::string& out) {
   if (!v.is_string() || v.as_string().empty()) {
     return Invalid(std::string(key) + " must be a non-empty string");
@@ -49,6 +57,8 @@ Status ApplyBackendMember(std::string_view key, const json::Value& v, HsmBackend
   if (key == "token_label") return String(v, key, b.token_label);
   if (key == "pin_file") return String(v, key, b.pin_file);
   if (key == "pin_env") return String(v, key, b.pin_env);
+  if (key == "network_config") return String(v, key, b.network_config);
+  if (key == "network_user") return String(v, key, b.network_user);
   if (key == "slot") {
     if (!v.is_int() || v.as_int() < 0) return Invalid("slot must be a non-negative integer");
     b.slot = static_cast<uint64_t>(v.as_int());
@@ -67,6 +77,18 @@ Result<HsmBackendConfig> ParseBackend(const json::Value& v) {
     RETURN_IF_ERROR(ApplyBackendMember(member.first, member.second, b));
   }
   if (!IsName(b.name)) return Invalid("backend name must be 1-64 of [A-Za-z0-9_-]");
+  if (!b.network_config.empty() || !b.network_user.empty()) {
+    if (b.network_config.empty() || b.network_user.empty() || b.network_user.size() > 32) {
+      return Invalid("backend " + b.name + ": a network HSM needs network_config and network_user (1-32)");
+    }
+    if (!b.module.empty() || !b.token_label.empty() || b.slot) {
+      return Invalid("backend " + b.name + ": a network HSM takes no module, token_label or slot");
+    }
+    if (b.pin_file.empty() == b.pin_env.empty()) {
+      return Invalid("backend " + b.name + ": exactly one of pin_file and pin_env is required");
+    }
+    return b;
+  }
   if (b.module.empty() || b.module.front() != '/') {
     return Invalid("backend " + b.name + ": module must be an absolute path");
   }
@@ -96,6 +118,21 @@ Status ApplyClusterMember(std::string_view key, const json::Value& v, HsmCluster
         return Invalid("backend " + m.as_string() + " is listed twice");
       }
       c.members.push_back(m.as_string());
+    }
+    return Status::Ok();
+  }
+  if (key == "accounts") {
+    if (!v.is_array() || v.as_array().empty() || v.as_array().size() > kMaxClusterAccounts) {
+      return Invalid("accounts must be a non-empty array of at most 100 account ids");
+    }
+    for (const auto& a : v.as_array()) {
+      if (!a.is_string() || !IsAccountId(a.as_string())) {
+        return Invalid("accounts must hold 12-digit account ids");
+      }
+      if (std::find(c.accounts.begin(), c.accounts.end(), a.as_string()) != c.accounts.end()) {
+        return Invalid("account " + a.as_string() + " is listed twice");
+      }
+      c.accounts.push_back(a.as_string());
     }
     return Status::Ok();
   }

@@ -36,6 +36,45 @@ TEST(HsmConfigTest, ParsesBackendsAndClusters) {
   EXPECT_EQ(c->min_members, 2);  // the default, as CloudHSM's two HSMs
   EXPECT_EQ(c->members, (std::vector<std::string>{"a", "b"}));
   EXPECT_EQ(cfg.FindBackend("c"), nullptr);
+  EXPECT_TRUE(c->accounts.empty());  // the management account only
+}
+
+TEST(HsmConfigTest, NetworkHsmNodesAreBackends) {
+  HsmConfig cfg;
+  ASSERT_TRUE(Parse(R"({
+    "backends": [{"name": "n1", "network_config": "/etc/n1.conf", "network_user": "kmsuser", "pin_file": "/p"}],
+    "clusters": [{"id": "cluster-1a2b3c4d5e6", "members": ["n1"], "min_members": 1}]})",
+                    cfg)
+                  .ok());
+  EXPECT_EQ(cfg.backends[0].network_config, "/etc/n1.conf");
+  EXPECT_EQ(cfg.backends[0].network_user, "kmsuser");
+  EXPECT_TRUE(cfg.backends[0].module.empty());
+  const char* bad[] = {
+      R"({"backends": [{"name": "n1", "network_config": "/c", "pin_file": "/p"}]})",
+      R"({"backends": [{"name": "n1", "network_user": "kmsuser", "pin_file": "/p"}]})",
+      R"({"backends": [{"name": "n1", "network_config": "/c", "network_user": "kmsuser"}]})",
+      R"({"backends": [{"name": "n1", "network_config": "/c", "network_user": "kmsuser", "pin_file": "/p",
+                        "module": "/m"}]})",
+      R"({"backends": [{"name": "n1", "network_config": "/c", "network_user": "kmsuser", "pin_file": "/p",
+                        "token_label": "t"}]})",
+      R"({"backends": [{"name": "n1", "network_config": "/c",
+                        "network_user": "a-user-name-that-is-far-too-long-for-it", "pin_file": "/p"}]})",
+  };
+  for (const char* text : bad) {
+    HsmConfig out;
+    EXPECT_EQ(Parse(text, out).code(), ErrorCode::kValidation) << text;
+  }
+}
+
+TEST(HsmConfigTest, ClusterNamesTheAccountsThatMayUseIt) {
+  HsmConfig cfg;
+  ASSERT_TRUE(Parse(R"({
+    "backends": [{"name": "a", "module": "/m", "token_label": "t", "pin_file": "/p"}],
+    "clusters": [{"id": "cluster-1a2b3c4d5e6", "members": ["a"], "min_members": 1,
+                  "accounts": ["123456789012", "210987654321"]}]})",
+                    cfg)
+                  .ok());
+  EXPECT_EQ(cfg.clusters[0].accounts, (std::vector<std::string>{"123456789012", "210987654321"}));
 }
 
 TEST(HsmConfigTest, RejectsMistakes) {
@@ -61,6 +100,20 @@ TEST(HsmConfigTest, RejectsMistakes) {
           "clusters": [{"id": "cluster-1a2b3c4d5e6", "members": ["a", "a"], "min_members": 1}]})",
       R"({"backends": [{"name": "a", "module": "/m", "token_label": "t", "pin_file": "/p"}],
           "clusters": [{"id": "cluster-1a2b3c4d5e6", "members": ["a"], "min_members": 0}]})",
+      R"({"backends": [{"name": "a", "module": "/m", "token_label": "t", "pin_file": "/p"}],
+          "clusters": [{"id": "cluster-1a2b3c4d5e6", "members": ["a"], "min_members": 1, "accounts": []}]})",
+      R"({"backends": [{"name": "a", "module": "/m", "token_label": "t", "pin_file": "/p"}],
+          "clusters": [{"id": "cluster-1a2b3c4d5e6", "members": ["a"], "min_members": 1,
+                        "accounts": ["12345678901"]}]})",
+      R"({"backends": [{"name": "a", "module": "/m", "token_label": "t", "pin_file": "/p"}],
+          "clusters": [{"id": "cluster-1a2b3c4d5e6", "members": ["a"], "min_members": 1,
+                        "accounts": ["12345678901x"]}]})",
+      R"({"backends": [{"name": "a", "module": "/m", "token_label": "t", "pin_file": "/p"}],
+          "clusters": [{"id": "cluster-1a2b3c4d5e6", "members": ["a"], "min_members": 1,
+                        "accounts": ["123456789012", "123456789012"]}]})",
+      R"({"backends": [{"name": "a", "module": "/m", "token_label": "t", "pin_file": "/p"}],
+          "clusters": [{"id": "cluster-1a2b3c4d5e6", "members": ["a"], "min_members": 1,
+                        "accounts": "123456789012"}]})",
   };
   for (const char* text : bad) {
     HsmConfig cfg;

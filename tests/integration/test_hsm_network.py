@@ -1,13 +1,17 @@
-"""The network HSM end to end: two `rampart hsm-server` nodes over one
-SoftHSM2 token directory (and one data directory, so they share users and
-key records), TLS 1.3 with client certificates from a test CA made with
-openssl, users managed with `rampart hsm-admin`, and applications using the
-keys through OpenSC's pkcs11-tool with librampart-pkcs11.so. Signatures are
-verified with openssl. The last test kills one node in the middle of a
-pkcs11-tool run; the module fails over to the other node, which it learned
-from the first node's node list."""
+"""The network HSM end to end: two `rampart hsm-server` nodes, each with its
+own SoftHSM2 token directory and data directory, replicating keys, users
+and sharing to each other (each names the other in `peers`); TLS 1.3 with
+client certificates from a test CA made with openssl, users managed with
+`rampart hsm-admin`, and applications using the keys through OpenSC's
+pkcs11-tool with librampart-pkcs11.so. Signatures are verified with
+openssl. Keys made through one node sign through the other, a user deleted
+on one node cannot log in on the other, a node that was down catches up
+when it starts, and the failover tests kill one node in the middle of a
+run: the module fails over to the other node, which it learned from the
+first node's node list, and finds the same key there."""
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -57,18 +61,38 @@ def openssl_ca(d, name):
     return pem, key
 
 
+def init_token(d):
+    """A SoftHSM2 token directory of its own under d; returns its env."""
+    (d / "tokens").mkdir(parents=True)
+    conf = d / "softhsm2.conf"
+    conf.write_text(f"directories.tokendir = {d}/tokens\nobjectstore.backend = file\nlog.level = ERROR\n")
+    env = dict(os.environ, SOFTHSM2_CONF=str(conf))
+    run(["softhsm2-util", "--init-token", "--free", "--label", "nethsm", "--pin", TOKEN_PIN,
+         "--so-pin", "5150-so"], env=env)
+    return env
+
+
 class Node:
+    """One node: its own token directory and data directory; the other
+    nodes of the cluster are its peers."""
     def __init__(self, cluster, name, port):
         self.cluster, self.name, self.port = cluster, name, port
         self.proc = None
+        self.dir = cluster.dir / name
+        self.env = init_token(self.dir)
+        self.data = self.dir / "data"
 
     def start(self):
         c = self.cluster
         config = {
             "listen": f"127.0.0.1:{self.port}", "node_name": self.name,
             "nodes": [f"127.0.0.1:{n}" for n in c.ports],
+            "peers": [f"127.0.0.1:{n}" for n in c.ports if n != self.port],
+            "replication_password_file": str(c.replication_file),
+            # Only the nodes' own certificate may replicate, not the applications'.
+            "peer_subjects": ["/CN=server"],
             "cert": c.server_cert, "key": c.server_key, "ca": str(c.ca),
-            "data_dir": str(c.dir / "data"), "module": SOFTHSM, "token_label": "nethsm",
+            "data_dir": str(self.data), "module": SOFTHSM, "token_label": "nethsm",
             "pin_file": str(c.pin_file), "officer_password_file": str(c.officer_file),
             "password_iterations": 10000, "max_failed_logins": 3,
         }
@@ -76,7 +100,7 @@ class Node:
         path.write_text(json.dumps(config))
         self.log = open(c.dir / f"{self.name}.log", "ab")
         self.proc = subprocess.Popen([RAMPART_BIN, "hsm-server", "--config", str(path)],
-                                     stdout=self.log, stderr=self.log, env=c.env)
+                                     stdout=self.log, stderr=self.log, env=self.env)
         deadline = time.time() + 20
         while time.time() < deadline:
             assert self.proc.poll() is None, (c.dir / f"{self.name}.log").read_text()
@@ -96,17 +120,12 @@ class Node:
 class Cluster:
     def __init__(self, d):
         self.dir = d
-        (d / "tokens").mkdir()
-        (d / "data").mkdir()
-        conf = d / "softhsm2.conf"
-        conf.write_text(f"directories.tokendir = {d}/tokens\nobjectstore.backend = file\nlog.level = ERROR\n")
-        self.env = dict(os.environ, SOFTHSM2_CONF=str(conf))
-        run(["softhsm2-util", "--init-token", "--free", "--label", "nethsm", "--pin", TOKEN_PIN,
-             "--so-pin", "5150-so"], env=self.env)
         self.pin_file = d / "token.pin"
         self.pin_file.write_text(TOKEN_PIN + "\n")
         self.officer_file = d / "officer.pw"
         self.officer_file.write_text(OFFICER_PASSWORD + "\n")
+        self.replication_file = d / "replication.pw"
+        self.replication_file.write_text("replication-secret-1\n")
         self.ca, ca_key = openssl_ca(d, "test-ca")
         self.server_cert, self.server_key = openssl_cert(d, "server", self.ca, ca_key, san="IP:127.0.0.1")
         self.client_cert, self.client_key = openssl_cert(d, "app", self.ca, ca_key)
@@ -114,22 +133,26 @@ class Cluster:
         self.rogue_cert, self.rogue_key = openssl_cert(d, "rogue", rogue_ca, rogue_key)
         self.ports = [free_port(), free_port()]
         self.nodes = [Node(self, "node-a", self.ports[0]), Node(self, "node-b", self.ports[1])]
+        self.env = self.nodes[0].env
         # The application knows only node A; node B comes from A's node list.
         self.client_conf = self.write_client_conf("client.conf", self.client_cert, self.client_key)
         self.rogue_conf = self.write_client_conf("rogue.conf", self.rogue_cert, self.rogue_key)
         self.both_conf = self.write_client_conf("both.conf", self.client_cert, self.client_key,
                                                 extra=f"node = 127.0.0.1:{self.ports[1]}\n")
+        # Node B alone (the module learns node A from B's node list, but
+        # stays on B while B answers).
+        self.b_conf = self.write_client_conf("b.conf", self.client_cert, self.client_key, first=self.ports[1])
 
-    def write_client_conf(self, name, cert, key, extra=""):
+    def write_client_conf(self, name, cert, key, extra="", first=None):
         path = self.dir / name
-        path.write_text(f"# test client\nnode = 127.0.0.1:{self.ports[0]}\n{extra}cert = {cert}\n"
+        path.write_text(f"# test client\nnode = 127.0.0.1:{first or self.ports[0]}\n{extra}cert = {cert}\n"
                         f"key = {key}\nca = {self.ca}\ntimeout_ms = 5000\n")
         return str(path)
 
-    def admin(self, *args, user="admin", password=OFFICER_PASSWORD, role="CO", check=True):
+    def admin(self, *args, user="admin", password=OFFICER_PASSWORD, role="CO", check=True, conf=None):
         pw = self.dir / f"{user}.pw"
         pw.write_text(password + "\n")
-        return run([RAMPART_BIN, "hsm-admin", "--config", self.client_conf, "--user", user,
+        return run([RAMPART_BIN, "hsm-admin", "--config", conf or self.client_conf, "--user", user,
                     "--password-file", str(pw), "--role", role, *args], check=check)
 
     def tool(self, *args, pin=ALICE, conf=None, check=True, **kw):
@@ -138,8 +161,13 @@ class Cluster:
         return run(["pkcs11-tool", "--module", str(MODULE), *login, *args], env=env, check=check, **kw)
 
     def audit(self):
-        path = self.dir / "data" / "audit.jsonl"
-        return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+        """Both nodes' audit records, in time order."""
+        records = []
+        for node in self.nodes:
+            path = node.data / "audit.jsonl"
+            if path.exists():
+                records += [json.loads(line) for line in path.read_text().splitlines()]
+        return sorted(records, key=lambda r: r["time_ms"])
 
 
 @pytest.fixture(scope="module")
@@ -151,6 +179,8 @@ def cluster(tmp_path_factory):
         pytest.skip("softhsm2 is needed")
     assert MODULE.exists(), f"build the rampart-pkcs11 target first ({MODULE})"
     c = Cluster(tmp_path_factory.mktemp("nethsm"))
+    # Node A starts the cluster (it makes the cluster wrapping key); node B
+    # fetches that key from A and catches up.
     for node in c.nodes:
         node.start()
     new_pw = c.dir / "new.pw"
@@ -328,6 +358,120 @@ def test_failed_logins_lock_the_user(cluster):
     cluster.tool("--list-objects", pin="dave:dave-password")
 
 
+def token_access(node, label):
+    """The Access line of the private or secret key labelled `label`, read
+    from the node's SoftHSM2 token directly (not through the service)."""
+    out = run(["pkcs11-tool", "--module", SOFTHSM, "--token-label", "nethsm", "--login", "--pin", TOKEN_PIN,
+               "--list-objects"], env=node.env).stdout
+    for block in re.split(r"\n(?=\S)", out):
+        if block.startswith(("Private Key Object", "Secret Key Object")) and f"label:      {label}\n" in block:
+            return block.split("Access:")[1].splitlines()[0]
+    raise AssertionError(f"no key {label} in {node.name}'s token:\n{out}")
+
+
+def make_user(cluster, name, password, conf=None):
+    pw = cluster.dir / f"{name}.new.pw"
+    pw.write_text(password + "\n")
+    cluster.admin("create-user", name, "CU", "--new-password-file", str(pw), conf=conf)
+
+
+def test_key_made_through_node_a_signs_through_node_b(cluster):
+    keypair(cluster, "EC:prime256v1", "replicated-ec", "10")
+    data = b"made on A, signed on B\n"
+    (cluster.dir / "b.txt").write_bytes(data)
+    sig = cluster.dir / "b.sig"
+    env = dict(os.environ, RAMPART_PKCS11_CONF=cluster.b_conf)
+    run(["pkcs11-tool", "--module", str(MODULE), "--login", "--pin", ALICE, "--sign", "--id", "10",
+         "-m", "ECDSA-SHA256", "--signature-format", "openssl", "-i", str(cluster.dir / "b.txt"),
+         "-o", str(sig)], env=env)
+    pem = public_key_pem(cluster, "10")  # read through node A
+    assert "Verified OK" in run(["openssl", "dgst", "-sha256", "-verify", pem, "-signature", str(sig),
+                                 str(cluster.dir / "b.txt")]).stdout
+    # An RSA pair and an AES key travel too, and B lists them never extractable.
+    keypair(cluster, "rsa:2048", "replicated-rsa", "11")
+    cluster.tool("--keygen", "--key-type", "AES:32", "--label", "replicated-aes", "--id", "12")
+    listing = cluster.tool("--list-objects", conf=cluster.b_conf).stdout
+    for label in ("replicated-ec", "replicated-rsa", "replicated-aes"):
+        assert label in listing
+    for block in listing.split("\n\n"):
+        if "Private Key Object" in block or "Secret Key Object" in block:
+            assert "never extractable" in block, block
+    # In both tokens themselves: A locked its key once B held it, and B's
+    # copy was never extractable.
+    for label in ("replicated-ec", "replicated-rsa", "replicated-aes"):
+        for node in cluster.nodes:
+            access = token_access(node, label)
+            assert "sensitive" in access and " extractable" not in access.replace("never extractable", ""), \
+                (node.name, label, access)
+    # Only node B signed, and it got the key from node A's appliance user.
+    records = cluster.audit()
+    b_signs = [r for r in records if r["operation"] == "Sign" and r["user"] == "alice" and r["node"] == "node-b"]
+    assert b_signs and b_signs[-1]["result"] == "CKR_OK"
+    assert any(r["operation"] == "Replicate" and r["node"] == "node-b" and r["user"] == "replicator"
+               and r.get("key") == b_signs[-1]["key"] and r.get("target_user") == "alice" for r in records)
+
+
+def test_user_deleted_on_node_a_cannot_log_in_on_node_b(cluster):
+    make_user(cluster, "erin", "erin-password")
+    cluster.tool("--list-objects", pin="erin:erin-password", conf=cluster.b_conf)  # B knows erin
+    assert "erin\tCU" in cluster.admin("list-users", conf=cluster.b_conf).stdout
+    # A password change on A ends the old password on B.
+    new_pw = cluster.dir / "erin2.pw"
+    new_pw.write_text("erin-password-2\n")
+    cluster.admin("change-password", "erin", "--new-password-file", str(new_pw))
+    old = cluster.tool("--list-objects", pin="erin:erin-password", conf=cluster.b_conf, check=False)
+    assert old.returncode != 0 and "CKR_PIN_INCORRECT" in old.stdout + old.stderr
+    cluster.tool("--list-objects", pin="erin:erin-password-2", conf=cluster.b_conf)
+    cluster.admin("delete-user", "erin")
+    out = cluster.tool("--list-objects", pin="erin:erin-password-2", conf=cluster.b_conf, check=False)
+    assert out.returncode != 0 and "CKR_PIN_INCORRECT" in out.stdout + out.stderr
+    assert "erin" not in cluster.admin("list-users", conf=cluster.b_conf).stdout
+
+
+def test_sharing_and_key_deletion_replicate(cluster):
+    keypair(cluster, "EC:prime256v1", "shared-repl", "13")
+    cluster.admin("share-key", "shared-repl", "bob", user="alice", password="alice-password", role="CU")
+    assert "shared-repl" in cluster.tool("--list-objects", pin=BOB, conf=cluster.b_conf).stdout
+    cluster.admin("unshare-key", "shared-repl", "bob", user="alice", password="alice-password", role="CU")
+    assert "shared-repl" not in cluster.tool("--list-objects", pin=BOB, conf=cluster.b_conf).stdout
+    cluster.tool("--delete-object", "--type", "privkey", "--id", "13")
+    assert "shared-repl" not in cluster.tool("--list-objects", conf=cluster.b_conf).stdout
+
+
+def test_a_node_that_was_down_catches_up_when_it_starts(cluster):
+    a, b = cluster.nodes
+    make_user(cluster, "gone", "gone-password")
+    cluster.tool("--list-objects", pin="gone:gone-password", conf=cluster.b_conf)
+    keypair(cluster, "EC:prime256v1", "doomed", "14")
+    b.stop()
+    # While B is down: a new user with a new key, a deleted user, a deleted key.
+    make_user(cluster, "frank", "frank-password")
+    keypair(cluster, "EC:prime256v1", "frank-ec", "15", pin="frank:frank-password")
+    cluster.admin("delete-user", "gone")
+    cluster.tool("--delete-object", "--type", "privkey", "--id", "14")
+    # A keeps frank's key extractable (under the cluster key only) for B...
+    assert "extractable" in token_access(a, "frank-ec").replace("never extractable", "")
+    b.start()
+    # ... and locks it once B has fetched it.
+    assert "extractable" not in token_access(a, "frank-ec").replace("never extractable", "")
+    assert "extractable" not in token_access(b, "frank-ec").replace("never extractable", "")
+    out, src, sig = sign(cluster, "15", "ECDSA-SHA256", b"frank on B\n", pin="frank:frank-password",
+                         fmt="openssl")
+    env = dict(os.environ, RAMPART_PKCS11_CONF=cluster.b_conf)
+    run(["pkcs11-tool", "--module", str(MODULE), "--login", "--pin", "frank:frank-password", "--sign",
+         "--id", "15", "-m", "ECDSA-SHA256", "--signature-format", "openssl", "-i", str(src),
+         "-o", str(sig)], env=env)
+    pem = public_key_pem(cluster, "15", pin="frank:frank-password")
+    assert "Verified OK" in run(["openssl", "dgst", "-sha256", "-verify", pem, "-signature", str(sig),
+                                 str(src)]).stdout
+    denied = cluster.tool("--list-objects", pin="gone:gone-password", conf=cluster.b_conf, check=False)
+    assert denied.returncode != 0 and "CKR_PIN_INCORRECT" in denied.stdout + denied.stderr
+    assert "doomed" not in cluster.tool("--list-objects", conf=cluster.b_conf).stdout
+    assert any(r["operation"] == "Sign" and r["node"] == "node-b" and r["user"] == "frank"
+               and r["result"] == "CKR_OK" for r in cluster.audit())
+    assert a.proc.poll() is None
+
+
 SIGN_LOOP = r"""
 import ctypes, sys
 lib = ctypes.CDLL(sys.argv[1])
@@ -456,7 +600,7 @@ def test_overlong_node_name_is_refused_at_start(cluster):
     config = {
         "listen": f"127.0.0.1:{free_port()}", "node_name": "n" * 300,
         "cert": c.server_cert, "key": c.server_key, "ca": str(c.ca),
-        "data_dir": str(c.dir / "data"), "module": SOFTHSM, "token_label": "nethsm",
+        "data_dir": str(c.dir / "long-name-data"), "module": SOFTHSM, "token_label": "nethsm",
         "pin_file": str(c.pin_file), "officer_password_file": str(c.officer_file),
     }
     path = c.dir / "long-name.json"
@@ -465,3 +609,141 @@ def test_overlong_node_name_is_refused_at_start(cluster):
                        text=True, env=c.env, timeout=30)
     assert r.returncode != 0
     assert "node_name is at most 255 bytes" in r.stdout + r.stderr
+
+
+KMSUSER_PASSWORD = "kmsuser-net-pass"
+
+
+class StandaloneNode:
+    """One hsm-server node with its own SoftHSM2 token directory and data
+    directory: nothing is shared with any other node."""
+
+    def __init__(self, d, name, ca, ca_key, server_cert, server_key, client_cert, client_key):
+        self.dir, self.name, self.port = d, name, free_port()
+        (d / "tokens").mkdir(parents=True)
+        (d / "data").mkdir()
+        conf = d / "softhsm2.conf"
+        conf.write_text(f"directories.tokendir = {d}/tokens\nobjectstore.backend = file\nlog.level = ERROR\n")
+        self.env = dict(os.environ, SOFTHSM2_CONF=str(conf))
+        run(["softhsm2-util", "--init-token", "--free", "--label", "nethsm", "--pin", TOKEN_PIN,
+             "--so-pin", "5150-so"], env=self.env)
+        pin, officer = d / "token.pin", d / "officer.pw"
+        pin.write_text(TOKEN_PIN + "\n")
+        officer.write_text(OFFICER_PASSWORD + "\n")
+        self.config = d / "node.json"
+        self.config.write_text(json.dumps({
+            "listen": f"127.0.0.1:{self.port}", "node_name": name, "nodes": [f"127.0.0.1:{self.port}"],
+            "cert": server_cert, "key": server_key, "ca": str(ca), "data_dir": str(d / "data"),
+            "module": SOFTHSM, "token_label": "nethsm", "pin_file": str(pin),
+            "officer_password_file": str(officer), "password_iterations": 10000}))
+        self.client_conf = d / "client.conf"
+        # A generous timeout: SoftHSM2 takes seconds for an RSA-3072 transport
+        # pair on a loaded machine, and a request that times out is sent
+        # again (leaving the first pair behind).
+        self.client_conf.write_text(f"node = 127.0.0.1:{self.port}\ncert = {client_cert}\nkey = {client_key}\n"
+                                    f"ca = {ca}\ntimeout_ms = 60000\n")
+        self.proc = None
+
+    def start(self):
+        self.log = open(self.dir / "node.log", "ab")
+        self.proc = subprocess.Popen([RAMPART_BIN, "hsm-server", "--config", str(self.config)],
+                                     stdout=self.log, stderr=self.log, env=self.env)
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            assert self.proc.poll() is None, (self.dir / "node.log").read_text()
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise AssertionError(f"node {self.name} did not start")
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(timeout=10)
+
+    def admin(self, *args, user="admin", password=OFFICER_PASSWORD, role="CO"):
+        pw = self.dir / f"{user}.pw"
+        pw.write_text(password + "\n")
+        return run([RAMPART_BIN, "hsm-admin", "--config", str(self.client_conf), "--user", user,
+                    "--password-file", str(pw), "--role", role, *args])
+
+    def kmsuser_keys(self):
+        """(hex key id, label) of every key kmsuser owns on this node."""
+        out = self.admin("list-keys", user="kmsuser", password=KMSUSER_PASSWORD, role="CU").stdout
+        return [(line.split("\t")[0], line.split("\t")[2]) for line in out.splitlines() if line.strip()]
+
+
+def test_kms_custom_key_store_over_two_network_hsm_nodes(tmp_path):
+    """A KMS custom key store whose cluster members are two hsm-server nodes,
+    each with its own token: the cluster wrapping key and the KMS key are
+    replicated between the nodes through the protocol, the aws CLI
+    encrypts and decrypts, and with one node killed the other still
+    decrypts."""
+    from conftest import Rampart  # the server fixture class, for a server with an hsm config
+    for tool in ("softhsm2-util", "openssl"):
+        if shutil.which(tool) is None:
+            pytest.skip(f"{tool} is needed (scripts/install-deps.sh)")
+    if not os.path.exists(SOFTHSM):
+        pytest.skip("softhsm2 is needed")
+    ca, ca_key = openssl_ca(tmp_path, "net-ca")
+    server_cert, server_key = openssl_cert(tmp_path, "server", ca, ca_key, san="IP:127.0.0.1")
+    client_cert, client_key = openssl_cert(tmp_path, "kms", ca, ca_key)
+    nodes = [StandaloneNode(tmp_path / n, n, ca, ca_key, server_cert, server_key, client_cert, client_key)
+             for n in ("n1", "n2")]
+    kms_pw = tmp_path / "kmsuser.pw"
+    kms_pw.write_text(KMSUSER_PASSWORD + "\n")
+    kms_pw.chmod(0o600)
+    server = None
+    try:
+        for node in nodes:
+            node.start()
+            node.admin("create-user", "kmsuser", "CU", "--new-password-file", str(kms_pw))
+        cluster_id = "cluster-0e0e0e0e0e0"
+        config = {"hsm": {
+            "backends": [{"name": n.name, "network_config": str(n.client_conf), "network_user": "kmsuser",
+                          "pin_file": str(kms_pw)} for n in nodes],
+            "clusters": [{"id": cluster_id, "members": ["n1", "n2"], "min_members": 2}]}}
+        server = Rampart(str(tmp_path / "kms-data"), config=config).start()
+        anchor = (tmp_path / "net-ca.pem").read_text()
+        out = server.aws("kms", "create-custom-key-store", "--custom-key-store-name", "net-store",
+                         "--cloud-hsm-cluster-id", cluster_id, "--key-store-password", KMSUSER_PASSWORD,
+                         "--trust-anchor-certificate", anchor)
+        store = json.loads(out.stdout)["CustomKeyStoreId"]
+        server.aws("kms", "connect-custom-key-store", "--custom-key-store-id", store)
+        described = json.loads(server.aws("kms", "describe-custom-key-stores", "--custom-key-store-id",
+                                          store).stdout)["CustomKeyStores"][0]
+        assert described["ConnectionState"] == "CONNECTED", described
+        key = json.loads(server.aws("kms", "create-key", "--origin", "AWS_CLOUDHSM", "--custom-key-store-id",
+                                    store).stdout)["KeyMetadata"]["KeyId"]
+
+        # The same key id on both nodes, owned by kmsuser, with the KMS key id as label.
+        held = [dict((label, key_id) for key_id, label in n.kmsuser_keys()) for n in nodes]
+        assert key in held[0] and key in held[1], held
+        assert held[0][key] == held[1][key]
+        assert held[0]["rampart-cluster-wrap"] == held[1]["rampart-cluster-wrap"]
+        assert not any(label == "rampart-transport" for h in held for label in h)
+
+        blob = json.loads(server.aws("kms", "encrypt", "--key-id", key, "--plaintext",
+                                     "bmV0d29yayBIU00=").stdout)["CiphertextBlob"]
+        plain = json.loads(server.aws("kms", "decrypt", "--ciphertext-blob", blob).stdout)["Plaintext"]
+        assert plain == "bmV0d29yayBIU00="
+        # Each node's audit trail shows its part: n1 made the keys, wrapped
+        # them out and then locked its first copy; n2 made the transport
+        # pair, unwrapped its copies (made locked) and destroyed the pair.
+        ops = [{json.loads(line)["operation"] for line in (n.dir / "data" / "audit.jsonl").read_text().splitlines()}
+               for n in nodes]
+        assert {"Login", "GenerateKey", "WrapKeyWithPublicKey", "WrapKey", "SetNonExtractable"} <= ops[0], ops[0]
+        assert {"Login", "GenerateKey", "UnwrapKey", "DestroyKey"} <= ops[1], ops[1]
+        assert "WrapKey" not in ops[1] and "WrapKeyWithPublicKey" not in ops[1]
+
+        # With n1 gone, n2 alone still decrypts (the cluster fails over).
+        nodes[0].stop(signal.SIGKILL)
+        plain = json.loads(server.aws("kms", "decrypt", "--ciphertext-blob", blob).stdout)["Plaintext"]
+        assert plain == "bmV0d29yayBIU00="
+    finally:
+        if server is not None:
+            server.stop()
+        for node in nodes:
+            node.stop()

@@ -13,7 +13,8 @@ import subprocess
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import Rampart
+import org_helpers
+from conftest import RAMPART_BIN, Rampart
 
 SOFTHSM = "/usr/lib/softhsm/libsofthsm2.so"
 KMSUSER_PIN = "kmsuser-pass-1"
@@ -21,6 +22,8 @@ SO_PIN = "so-pass-1"
 CLUSTER = "cluster-0a1b2c3d4e5"   # tokens a1 + a2, min_members 2
 RELATED = "cluster-0a1b2c3d4e6"   # shares a1 with CLUSTER
 SHORT = "cluster-0f0f0f0f0f0"     # b1 + a token that does not exist
+LATE = "cluster-0c0c0c0c0c0"      # c1 + c2 + a token made only during the test, min_members 2
+OWNED = "cluster-0d0d0d0d0d0"     # d1 + d2, for the two-account test
 
 
 def error_code(call, *args, **kw):
@@ -38,7 +41,7 @@ def env(tmp_path_factory):
     conf = d / "softhsm2.conf"
     conf.write_text(f"directories.tokendir = {d}/tokens\nobjectstore.backend = file\nlog.level = ERROR\n")
     hsm_env = dict(os.environ, SOFTHSM2_CONF=str(conf))
-    for label in ("a1", "a2", "b1"):
+    for label in ("a1", "a2", "b1", "c1", "c2", "d1", "d2"):
         subprocess.run(["softhsm2-util", "--init-token", "--free", "--label", label, "--pin", KMSUSER_PIN,
                         "--so-pin", SO_PIN], env=hsm_env, check=True, capture_output=True)
     pin = d / "kmsuser.pin"
@@ -51,14 +54,17 @@ def env(tmp_path_factory):
     def backend(name, label):
         return {"name": name, "module": SOFTHSM, "token_label": label, "pin_file": str(pin)}
     config = {"hsm": {
-        "backends": [backend("a1", "a1"), backend("a2", "a2"), backend("b1", "b1"), backend("gone", "absent")],
+        "backends": [backend("a1", "a1"), backend("a2", "a2"), backend("b1", "b1"), backend("gone", "absent"),
+                     backend("c1", "c1"), backend("c2", "c2"), backend("c3", "late")],
         "clusters": [{"id": CLUSTER, "members": ["a1", "a2"], "min_members": 2},
                      {"id": RELATED, "members": ["a1"], "min_members": 1},
-                     {"id": SHORT, "members": ["b1", "gone"]}]}}
+                     {"id": SHORT, "members": ["b1", "gone"]},
+                     {"id": LATE, "members": ["c1", "c2", "c3"], "min_members": 2}]}}
     saved = os.environ.get("SOFTHSM2_CONF")
     os.environ["SOFTHSM2_CONF"] = str(conf)
     server = Rampart(str(d / "data"), config=config).start()
-    yield {"server": server, "hsm_env": hsm_env, "anchor": (d / "ca.pem").read_text(), "dir": d}
+    yield {"server": server, "hsm_env": hsm_env, "anchor": (d / "ca.pem").read_text(), "dir": d,
+           "config": config, "pin": pin}
     server.stop()
     if saved is None:
         os.environ.pop("SOFTHSM2_CONF", None)
@@ -240,3 +246,100 @@ def test_connected_store_survives_a_restart(env, kms, store, hsm_key):
     assert again.describe_custom_key_stores(CustomKeyStoreId=store)["CustomKeyStores"][0]["ConnectionState"] == \
         "CONNECTED"
     assert again.decrypt(CiphertextBlob=ct)["Plaintext"] == b"across restarts"
+
+
+def key_access(env, label, kms_key_id):
+    """The Access flags pkcs11-tool shows for the AES key labelled with a
+    KMS key id in token label, or None when the token lacks it."""
+    out = subprocess.run(["pkcs11-tool", "--module", SOFTHSM, "--token-label", label, "--login",
+                          "--pin", KMSUSER_PIN, "--list-objects", "--type", "secrkey"],
+                         env=env["hsm_env"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    block = out.stdout.split(f"label:      {kms_key_id}")
+    if len(block) < 2:
+        return None
+    return [a.strip() for a in block[1].split("Access:")[1].splitlines()[0].split(",")]
+
+
+def test_member_that_returns_is_resynced_and_keys_locked(env, kms):
+    """A store on a three-member cluster connects with one member missing;
+    its key reaches the two others and stays extractable on its first copy
+    so that the third can receive it. `rampart hsm resync` copies it onto
+    the third once it exists and locks every copy."""
+    store = kms.create_custom_key_store(CustomKeyStoreName="late", CloudHsmClusterId=LATE,
+                                        KeyStorePassword=KMSUSER_PIN,
+                                        TrustAnchorCertificate=env["anchor"])["CustomKeyStoreId"]
+    kms.connect_custom_key_store(CustomKeyStoreId=store)
+    assert kms.describe_custom_key_stores(CustomKeyStoreId=store)["CustomKeyStores"][0]["ConnectionState"] == \
+        "CONNECTED"
+    key = kms.create_key(Origin="AWS_CLOUDHSM", CustomKeyStoreId=store)["KeyMetadata"]["KeyId"]
+    ct = kms.encrypt(KeyId=key, Plaintext=b"made with a member away")["CiphertextBlob"]
+    first, second = key_access(env, "c1", key), key_access(env, "c2", key)
+    assert first is not None and second is not None
+    assert "extractable" in first, first           # waiting for the third member
+    assert "extractable" not in second, second     # replicas are made locked
+
+    # The third member's token appears; an operator runs the resync.
+    subprocess.run(["softhsm2-util", "--init-token", "--free", "--label", "late", "--pin", KMSUSER_PIN,
+                    "--so-pin", SO_PIN], env=env["hsm_env"], check=True, capture_output=True)
+    cfg = env["dir"] / "resync.json"
+    cfg.write_text(json.dumps({"hsm": env["config"]["hsm"]}))
+    bin_path = RAMPART_BIN
+    out = subprocess.run([bin_path, "hsm", "resync", "--config", str(cfg), "--cluster", LATE],
+                         env=env["hsm_env"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "copied: 1" in out.stdout and "locked: 1" in out.stdout, out.stdout
+    assert KMSUSER_PIN not in out.stdout + out.stderr
+    for label in ("c1", "c2", "late"):
+        access = key_access(env, label, key)
+        assert access is not None, label
+        assert "sensitive" in access and "extractable" not in access, (label, access)
+    # A second run has nothing left to do.
+    again = subprocess.run([bin_path, "hsm", "resync", "--config", str(cfg), "--cluster", LATE],
+                           env=env["hsm_env"], capture_output=True, text=True)
+    assert again.returncode == 0 and "copied: 0" in again.stdout and "locked: 0" in again.stdout, again.stdout
+    assert kms.decrypt(CiphertextBlob=ct)["Plaintext"] == b"made with a member away"
+    assert subprocess.run([bin_path, "hsm", "resync", "--config", str(cfg), "--cluster", "cluster-999999999999"],
+                          env=env["hsm_env"], capture_output=True, text=True).returncode != 0
+
+
+def test_clusters_belong_to_the_accounts_the_config_names(env, tmp_path):
+    def backend(label):
+        return {"name": label, "module": SOFTHSM, "token_label": label, "pin_file": str(env["pin"])}
+    config = {"hsm": {"backends": [backend("d1"), backend("d2")],
+                      "clusters": [{"id": OWNED, "members": ["d1", "d2"]}]}}
+    server, member, role = org_helpers.start_two_accounts(str(tmp_path / "two"), config=config)
+    try:
+        theirs = org_helpers.client(server, "kms", role)
+        mine = server.client("kms")
+        args = dict(CloudHsmClusterId=OWNED, KeyStorePassword=KMSUSER_PIN, TrustAnchorCertificate=env["anchor"])
+        # No accounts list: the cluster is the management account's only;
+        # to the member account it does not exist.
+        with pytest.raises(ClientError) as e:
+            theirs.create_custom_key_store(CustomKeyStoreName="theirs", **args)
+        assert e.value.response["Error"]["Code"] == "CloudHsmClusterNotFoundException"
+        assert OWNED in e.value.response["Error"]["Message"]
+        store = mine.create_custom_key_store(CustomKeyStoreName="mine", **args)["CustomKeyStoreId"]
+        mine.delete_custom_key_store(CustomKeyStoreId=store)
+
+        # The config hands the cluster to the member account.
+        server.stop()
+        config["hsm"]["clusters"][0]["accounts"] = [member]
+        server.config = config
+        server.start()
+        theirs = org_helpers.client(server, "kms", role)
+        mine = server.client("kms")
+        assert error_code(mine.create_custom_key_store, CustomKeyStoreName="mine", **args) == \
+            "CloudHsmClusterNotFoundException"
+        store = theirs.create_custom_key_store(CustomKeyStoreName="theirs", **args)["CustomKeyStoreId"]
+        theirs.connect_custom_key_store(CustomKeyStoreId=store)
+        assert theirs.describe_custom_key_stores(CustomKeyStoreId=store)["CustomKeyStores"][0][
+            "ConnectionState"] == "CONNECTED"
+        key = theirs.create_key(Origin="AWS_CLOUDHSM", CustomKeyStoreId=store)["KeyMetadata"]["KeyId"]
+        ct = theirs.encrypt(KeyId=key, Plaintext=b"member's HSM key")["CiphertextBlob"]
+        assert theirs.decrypt(CiphertextBlob=ct)["Plaintext"] == b"member's HSM key"
+        # The management account cannot see the member's store either.
+        assert error_code(mine.describe_custom_key_stores, CustomKeyStoreId=store) == \
+            "CustomKeyStoreNotFoundException"
+    finally:
+        server.stop()

@@ -19,12 +19,20 @@
 // Cluster implements pkcs11::Token, so callers (KMS custom key stores)
 // treat a cluster like one token.
 //
-// Thread-safety: thread-safe; members are thread-safe Tokens and the
-// cluster keeps no mutable state apart from the wrapping key's presence
-// (guarded by mu_).
+// Re-sync: a member that answered kUnavailable is marked down. While any
+// member is down, operations probe the down members at most once a second
+// (HealthCheck); when one answers again, Resync copies the keys it lacks
+// onto it and locks every key that reached min_members.
+//
+// Thread-safety: thread-safe; members are thread-safe Tokens; the member
+// table is guarded by members_mu_, and wrapping-key, replication and
+// resync work is serialised by mu_.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -36,9 +44,14 @@
 
 namespace rampart::hsm {
 
+// Opens a member's backend (again): used for a member that could not be
+// opened when the cluster was built, so that it can join once it is back.
+using MemberOpener = std::function<Result<std::shared_ptr<pkcs11::Token>>()>;
+
 struct Member {
   std::string name;                      // the backend's name, for errors and logs
   std::shared_ptr<pkcs11::Token> token;  // nullptr: the backend could not be opened
+  MemberOpener open;                     // optional: how to open it later
 };
 
 struct ClusterOptions {
@@ -53,6 +66,17 @@ struct MemberState {
   bool holds_key = false;
 };
 
+// What one re-synchronisation did (Cluster::Resync).
+struct ResyncReport {
+  size_t keys = 0;        // distinct keys seen on the reachable members
+  size_t copied = 0;      // copies made onto members that lacked a key
+  size_t locked = 0;      // keys made non-extractable on every holder
+  size_t stranded = 0;    // keys a member lacks that no holder can export any more
+  size_t below_min = 0;   // keys on fewer than min_members members (left alone)
+  std::vector<std::string> unreachable;  // members that did not answer
+  std::vector<std::string> errors;       // copy or lock failures, by member
+};
+
 class Cluster final : public pkcs11::Token {
  public:
   // REQUIRES: members non-empty; 1 <= min_members <= members.size().
@@ -61,7 +85,7 @@ class Cluster final : public pkcs11::Token {
 
   const std::string& id() const { return options_.id; }
   size_t min_members() const { return options_.min_members; }
-  size_t size() const { return members_.size(); }
+  size_t size() const { return size_; }
 
   // The cluster wrapping key (AES-256, wrap/unwrap only, CKA_ID
   // "rampart-cwk:<id>"): generated on the first reachable member when no
@@ -78,12 +102,28 @@ class Cluster final : public pkcs11::Token {
   // every copy non-extractable. Returns how many members hold the key.
   Result<size_t> Replicate(const pkcs11::KeyRef& key, const pkcs11::KeySpec& spec);
 
+  // Re-synchronises the members (docs/hsm.md, "Re-sync"): brings the
+  // wrapping key to every reachable member, copies each key held by at
+  // least min_members members onto the reachable members that lack it, and
+  // then makes every key that min_members members hold non-extractable on
+  // all of them. Keys below min_members are left alone (a key destroyed
+  // while a member was down must not come back from that member).
+  // kUnavailable when no member answers.
+  Result<ResyncReport> Resync();
+
+  // Probes members that were seen down (and opens absent ones that have an
+  // opener); when one of them answers again, runs Resync. Returns the
+  // report of that resync, or an empty report when nobody came back.
+  // Operations call this by themselves at most once a second while some
+  // member is down.
+  Result<ResyncReport> HealthCheck();
+
   // Which members hold key.
   std::vector<MemberState> Inspect(const pkcs11::KeyRef& key);
 
-  // --- pkcs11::Token. GenerateKey replicates (AES and HMAC keys only) and
-  // answers kUnavailable ("key availability") when fewer than min_members
-  // hold the new key; the key is then destroyed everywhere.
+  // --- pkcs11::Token. GenerateKey replicates (AES, HMAC, EC and RSA keys)
+  // and answers kUnavailable ("key availability") when fewer than
+  // min_members hold the new key; the key is then destroyed everywhere.
   Result<pkcs11::KeyRef> GenerateKey(const pkcs11::KeySpec& spec) override;
   Result<pkcs11::KeyRef> FindKeyByLabel(std::string_view label) override;
   // OK when at least min_members members hold the key; kNotFound when no
@@ -111,7 +151,20 @@ class Cluster final : public pkcs11::Token {
   std::string WrappingKeyId() const;
 
  private:
+  struct Slot {
+    Member member;
+    bool down = false;  // seen kUnavailable (or absent) since the last resync
+  };
+
   Cluster(ClusterOptions options, std::vector<Member> members);
+
+  // A copy of the members (tokens shared), in configuration order.
+  std::vector<Member> Members() const;
+  // Records that member i answered st (kUnavailable marks it down).
+  void Observe(size_t i, const Status& st);
+  // HealthCheck, at most once per probe interval, while a member is down.
+  void MaybeResync();
+  Result<ResyncReport> ResyncLocked();
 
   // Runs op on each present member in turn until one answers with
   // something other than kUnavailable/kNotFound (a member that is down or
@@ -120,11 +173,19 @@ class Cluster final : public pkcs11::Token {
   Result<T> OnAnyMember(std::string_view what, Op op);
   // Brings the wrapping key from member `from` into member `to`.
   Status CarryWrappingKey(pkcs11::Token& from, pkcs11::Token& to);
-  Status LockEverywhere(const pkcs11::KeyRef& key);
+  Status EnsureWrappingKeyLocked();
+  // Copies key from `from` (which must still have it extractable) onto `to`
+  // as a non-extractable replica described by spec.
+  Status CopyKey(pkcs11::Token& from, pkcs11::Token& to, const pkcs11::KeyRef& key,
+                 const pkcs11::KeySpec& spec);
 
   const ClusterOptions options_;
-  const std::vector<Member> members_;
-  std::mutex mu_;  // serialises EnsureWrappingKey
+  const size_t size_;
+  mutable std::mutex members_mu_;
+  std::vector<Slot> slots_;              // guarded by members_mu_
+  std::atomic<bool> any_down_{false};    // some slot is down
+  std::atomic<int64_t> next_probe_ms_{0};
+  std::recursive_mutex mu_;  // serialises EnsureWrappingKey, Replicate and Resync
 };
 
 }  // namespace rampart::hsm

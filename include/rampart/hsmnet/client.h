@@ -33,6 +33,10 @@ struct ClientConfig {
   std::vector<std::string> nodes;  // host:port, tried in order
   std::string cert_file, key_file, ca_file;
   int timeout_ms = 10000;  // connect and each read or write
+  // Whether Hello's node list extends `nodes`. A cluster member (NetToken)
+  // is one node and must never fail over to another: it sets this false
+  // and names one node.
+  bool learn_nodes = true;
 };
 
 // Parses the client config: "name = value" lines, '#' comments, names

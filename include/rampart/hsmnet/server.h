@@ -4,7 +4,9 @@
 //
 // One thread per connection, at most max_connections at once (others are
 // refused at accept). A connection whose client sends nothing for
-// idle_timeout_seconds is closed. SIGINT/SIGTERM stop the server.
+// idle_timeout_seconds is closed. SIGINT/SIGTERM stop the server. With
+// peers, the node catches up from a peer before it listens and pushes
+// every key, user and sharing change to its peers (hsmnet::Replicator).
 #pragma once
 
 #include <cstdint>
@@ -32,6 +34,17 @@ struct ServerConfig {
   uint32_t idle_timeout_seconds = 300;
   uint32_t max_failed_logins = 5;
   uint32_t password_iterations = 600000;  // PBKDF2-HMAC-SHA256; at least 10,000
+  // Replication to other nodes (docs/hsm.md, "Replication between nodes").
+  // Empty peers: no replication (nodes must then share token and data).
+  std::vector<std::string> peers;          // host:port of the other nodes
+  // Subjects of the client certificates that may send Replicate, as
+  // OpenSSL's one-line form ("/CN=node-a"); empty: any trusted certificate.
+  std::vector<std::string> peer_subjects;
+  std::string peer_cert, peer_key;         // our client certificate for peers (default: cert, key)
+  std::string peer_ca;                     // CA of the peers' server certificates (default: ca)
+  std::string replication_user = "replicator";  // the appliance user, made at start when missing
+  std::string replication_password_file;   // required with peers; the same on every node
+  uint32_t min_nodes = 1;                  // nodes that must hold a new key, this one included
 };
 
 // Reads a JSON config file; kValidation names the bad member.

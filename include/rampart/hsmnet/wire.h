@@ -43,7 +43,12 @@ inline constexpr size_t kMaxMdName = 8;
 inline constexpr size_t kMaxNodes = 32;
 inline constexpr size_t kMaxNodeName = 255;
 inline constexpr size_t kMaxListed = 10000;
+// ListKeys answers in pages of at most this many keys, in key id order, so
+// that a page of the largest key infos fits a frame.
+inline constexpr size_t kMaxKeysPerPage = 500;
 inline constexpr uint32_t kMaxRandom = 65536;
+inline constexpr size_t kMaxWrapped = 16384;    // a wrapped key (RFC 5649 or RSA-OAEP)
+inline constexpr size_t kMaxPublicKey = 2048;   // a DER SubjectPublicKeyInfo
 
 enum class Op : uint8_t {
   kHello = 1,
@@ -64,8 +69,18 @@ enum class Op : uint8_t {
   kHmac = 16,
   kVerifyHmac = 17,
   kRandom = 18,
+  // Key replication (docs/hsm.md, "A node as a cluster member"): the owner
+  // of a key wraps it, unwraps a copy, and locks it.
+  kWrapKey = 19,
+  kWrapKeyWithPublicKey = 20,
+  kUnwrapKey = 21,
+  kSetNonExtractable = 22,
+  // Replication between network-HSM nodes (docs/hsm.md, "Replication
+  // between nodes"): one operation for the appliance user, whose `scheme`
+  // field names a ReplicaKind.
+  kReplicate = 23,
 };
-inline constexpr uint8_t kMaxOp = 18;
+inline constexpr uint8_t kMaxOp = 23;
 const char* OpName(Op op);
 
 enum class Role : uint8_t { kOfficer = 0, kCryptoUser = 1, kAppliance = 2 };
@@ -80,7 +95,26 @@ inline constexpr uint8_t kMaxScheme = 2;
 // Usage bits of GenerateKey and KeyInfo.
 inline constexpr uint8_t kUsageEncrypt = 1;
 inline constexpr uint8_t kUsageSign = 2;
-inline constexpr uint8_t kUsageAll = kUsageEncrypt | kUsageSign;
+inline constexpr uint8_t kUsageWrap = 4;  // AES: wrap/unwrap keys; RSA: a transport pair
+inline constexpr uint8_t kUsageAll = kUsageEncrypt | kUsageSign | kUsageWrap;
+
+// What a Replicate request asks of a node (Request::scheme). Only the
+// appliance user may send them; none of them returns key material in the
+// clear: keys travel wrapped under the cluster wrapping key, which exists
+// only inside the nodes' tokens.
+enum class ReplicaKind : uint8_t {
+  kWrapClusterKeyFor = 0,  // public_key: a transport key -> data: the cluster key wrapped under it
+  kPutKey = 1,      // key_id, name (owner), label, app_id, algorithm, usage, data (wrapped), public_key
+  kWrapKey = 2,     // key_id -> data: the key wrapped under the cluster key, public_key (pairs)
+  kLockKey = 3,     // key_id: clear CKA_EXTRACTABLE
+  kDestroyKey = 4,  // key_id
+  kSetShares = 5,   // key_id, data: the whole share list, user names joined by '\n'
+  kGetKey = 6,      // key_id -> data: the share list as above; flag 1: deleted here
+  kPutUser = 7,     // name, role, data: the PBKDF2 password hash
+  kGetUser = 8,     // name -> data: the PBKDF2 password hash; flag 1: deleted here
+  kDeleteUser = 9,  // name
+};
+inline constexpr uint8_t kMaxReplicaKind = 9;
 
 struct FrameHeader {
   Op op = Op::kHello;
@@ -99,19 +133,23 @@ struct Request {
   Role role = Role::kCryptoUser;
   std::string name;      // user name
   std::string password;  // wiped by the server after use
-  std::string key_id;    // the server's key id (CKA_ID in the token)
+  std::string key_id;    // the server's key id (CKA_ID in the token); GenerateKey
+                         // and UnwrapKey: the id wanted (empty: the server picks);
+                         // ListKeys: the page starts after this id
   std::string label;
   std::string app_id;    // the application's CKA_ID for the key
   uint8_t algorithm = 0;
   uint8_t usage = 0;
-  uint8_t scheme = 0;
-  uint8_t flag = 0;
+  uint8_t scheme = 0;    // Sign: the SignScheme; Replicate: the ReplicaKind
+  uint8_t flag = 0;      // ShareKey: share; GenerateKey, UnwrapKey: extractable
   std::string md_name;
   std::string data;
   std::string aad;
   std::string iv;
   std::string mac;
   uint32_t count = 0;    // Random: bytes wanted
+  std::string wrapping_key_id;  // WrapKey, UnwrapKey
+  std::string public_key;       // WrapKeyWithPublicKey: the recipient; UnwrapKey: a pair's public half
 };
 
 struct KeyInfo {
@@ -139,10 +177,12 @@ struct Response {
   std::string node_name;            // Hello
   Role role = Role::kCryptoUser;    // Login
   std::vector<UserInfo> users;      // ListUsers
-  std::vector<KeyInfo> keys;        // GenerateKey (one), ListKeys
+  std::vector<KeyInfo> keys;        // GenerateKey and UnwrapKey (one), ListKeys
   std::string iv;                   // Encrypt
-  std::string data;                 // Encrypt, Decrypt, Sign, PublicKey, Hmac, Random
-  uint8_t flag = 0;                 // VerifyHmac: 1 when the MAC matches
+  std::string data;                 // Encrypt, Decrypt, Sign, PublicKey, Hmac, Random, WrapKey*, Replicate
+  std::string public_key;           // Replicate (kWrapKey of a pair): its public half
+  uint8_t flag = 0;                 // VerifyHmac: 1 when the MAC matches; ListKeys: 1 when more
+                                    // follow; Replicate (kGet*): 1 when deleted there
 };
 
 // Encoders produce a whole frame (header and body).

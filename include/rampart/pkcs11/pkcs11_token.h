@@ -36,14 +36,6 @@ struct TokenOptions {
   size_t handle_cache_entries = 4096;
 };
 
-// One secret or private key of the token, as ListKeys reports it.
-struct KeyListing {
-  KeyRef ref;
-  std::string label;
-  bool extractable = false;
-  bool sensitive = false;
-};
-
 class Pkcs11Token final : public Token {
  public:
   // Opens the token chosen by options.selector on module and logs in.
@@ -62,7 +54,7 @@ class Pkcs11Token final : public Token {
 
   // Every AES, generic-secret, EC and RSA private key visible to the
   // logged-in user (at most 10,000), in the module's order.
-  Result<std::vector<KeyListing>> ListKeys();
+  Result<std::vector<KeyListing>> ListKeys() override;
 
   Result<KeyRef> GenerateKey(const KeySpec& spec) override;
   Result<KeyRef> FindKeyByLabel(std::string_view label) override;
@@ -85,6 +77,8 @@ class Pkcs11Token final : public Token {
   Result<std::string> WrapKeyWithPublicKey(std::string_view public_key_der,
                                            const KeyRef& key) override;
   Status MakeNonExtractable(const KeyRef& key) override;
+  Result<KeyRef> UnwrapKeyPair(const KeyRef& wrapping_key, std::string_view wrapped,
+                               std::string_view public_key_der, const KeySpec& spec) override;
 
   struct State;  // src/pkcs11/token_state.h
 

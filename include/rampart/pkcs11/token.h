@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "rampart/core/secret.h"
 #include "rampart/core/status.h"
@@ -71,6 +72,17 @@ enum class SignScheme : uint8_t {
 
 inline constexpr size_t kGcmIvSize = 12;
 inline constexpr size_t kGcmTagSize = 16;
+
+// One secret or private key of a token, as ListKeys reports it: enough to
+// rebuild the KeySpec of a replica (algorithm, label, usage).
+struct KeyListing {
+  KeyRef ref;
+  std::string label;
+  KeyAlgorithm algorithm = KeyAlgorithm::kAes256;
+  KeyUsage usage;
+  bool extractable = false;
+  bool sensitive = false;
+};
 
 struct GcmCiphertext {
   std::string iv;          // 12 bytes
@@ -137,6 +149,20 @@ class Token {
   // that is not extractable already is left as it is (OK).
   virtual Status MakeNonExtractable(const KeyRef& key) {
     return Status::Error(ErrorCode::kNotImplemented, "this backend cannot change key attributes");
+  }
+  // Every AES, HMAC, EC and RSA private key of the token (at most 10,000):
+  // a returning cluster member is compared against the others with it.
+  virtual Result<std::vector<KeyListing>> ListKeys() {
+    return Status::Error(ErrorCode::kNotImplemented, "this backend cannot list its keys");
+  }
+  // The inverse of WrapKey (CKM_AES_KEY_WRAP_PAD) for an EC or RSA private
+  // key: creates the private key from the wrapped PKCS#8 blob and, beside
+  // it, the public key object from public_key_der (SubjectPublicKeyInfo),
+  // both with spec's label and id. The public key must be of spec's
+  // algorithm (kValidation otherwise).
+  virtual Result<KeyRef> UnwrapKeyPair(const KeyRef& wrapping_key, std::string_view wrapped,
+                                       std::string_view public_key_der, const KeySpec& spec) {
+    return Status::Error(ErrorCode::kNotImplemented, "this backend cannot unwrap key pairs");
   }
 };
 

@@ -6,6 +6,7 @@
 //
 // Every entry point holds g_mu; the Client serializes network calls anyway.
 #include <openssl/crypto.h>
+#include <sys/stat.h>
 
 #include <cstdlib>
 #include <cstring>
@@ -36,6 +37,13 @@ Object* FindObject(ck_object_handle_t h) {
   return it == g_state->objects.end() ? nullptr : &it->second;
 }
 
+// Like ssh with identity files: the client's private key must not be
+// readable (or writable) by the group or others.
+bool PrivateToOwner(const std::string& path) {
+  struct stat st {};
+  return stat(path.c_str(), &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO)) == 0;
+}
+
 // The common entry checks: initialised, a known session, and (for key
 // operations) logged in.
 ck_rv_t Enter(ck_session_handle_t h, SessionState** session, bool need_login) {
@@ -52,6 +60,26 @@ Object* ResolveKey(ck_object_handle_t h) {
   Object* obj = FindObject(h);
   if (obj == nullptr && SyncObjects(*g_state) == CKR_OK) obj = FindObject(h);
   return obj;
+}
+
+// Ends the application's login: on the server, in the worker pool, and in
+// the object table, whose objects belonged to that user (a later login, maybe
+// as someone else, lists its own keys under new handles). Operations and
+// searches in progress end too.
+void EndLogin() {
+  Request q;
+  q.op = Op::kLogout;
+  (void)Send(*g_state, q);
+  g_state->logged_in = false;
+  g_state->workers->SetLogin(nullptr);
+  g_state->objects.clear();
+  g_state->handles.clear();
+  for (auto& entry : g_state->sessions) {
+    entry.second.ops = {};
+    entry.second.found.clear();
+    entry.second.found_pos = 0;
+    entry.second.wrapped.reset();
+  }
 }
 
 ck_rv_t OpInit(ck_session_handle_t h, OpKind kind, ck_mechanism* mech, ck_object_handle_t key) {
@@ -90,37 +118,72 @@ ck_rv_t OpUpdate(ck_session_handle_t h, OpKind kind, const unsigned char* part, 
   return CKR_OK;
 }
 
+// The network part of a sign, encrypt or decrypt, on copies of the key and
+// the operation, without g_mu.
+ck_rv_t RunOperation(WorkerPool& pool, OpKind kind, const Object& key, Operation& work,
+                     std::string& result) {
+  if (kind == kSignOp) return RunSign(pool, key, work, result);
+  if (kind == kEncryptOp) return RunEncrypt(pool, key, work, result);
+  return RunDecrypt(pool, key, work, result);
+}
+
+// Computes the output of the session's operation over its gathered data:
+// g_mu is released for the round trip, so other threads' sessions proceed.
+// The session may be closed (or the module finalised) meanwhile; that is
+// checked when the lock is taken again.
+ck_rv_t ComputeResult(std::unique_lock<std::mutex>& lock, ck_session_handle_t h, OpKind kind) {
+  Operation& op = FindSession(h)->ops[kind];
+  Object* obj = FindObject(op.key);
+  if (obj == nullptr) {
+    op = Operation();
+    return CKR_KEY_HANDLE_INVALID;
+  }
+  Object key = *obj;
+  Operation work = op;
+  std::shared_ptr<WorkerPool> pool = g_state->workers;
+  lock.unlock();
+  std::string result;
+  ck_rv_t rv = RunOperation(*pool, kind, key, work, result);
+  OPENSSL_cleanse(work.data.data(), work.data.size());
+  lock.lock();
+  SessionState* s = g_state == nullptr ? nullptr : FindSession(h);
+  if (s == nullptr) {
+    OPENSSL_cleanse(result.data(), result.size());
+    return g_state == nullptr ? CKR_CRYPTOKI_NOT_INITIALIZED : CKR_SESSION_HANDLE_INVALID;
+  }
+  Operation& done = s->ops[kind];
+  if (rv != CKR_OK) {
+    done = Operation();
+    return rv;
+  }
+  done.result = std::move(result);
+  return CKR_OK;
+}
+
 // Runs the operation once over the gathered data and hands the output out
 // with PKCS#11's length convention: a null buffer asks for the length; a
 // short one answers CKR_BUFFER_TOO_SMALL; both keep the operation (and the
 // result already computed) alive for the next call.
 ck_rv_t OpFinish(ck_session_handle_t h, OpKind kind, const unsigned char* last, unsigned long last_len,
                  unsigned char* out, unsigned long* out_len) {
-  std::lock_guard<std::mutex> lock(g_mu);
+  std::unique_lock<std::mutex> lock(g_mu);
   SessionState* s = nullptr;
   ck_rv_t rv = Enter(h, &s, true);
   if (rv != CKR_OK) return rv;
-  Operation& op = s->ops[kind];
-  if (!op.active) return CKR_OPERATION_NOT_INITIALIZED;
+  if (!s->ops[kind].active) return CKR_OPERATION_NOT_INITIALIZED;
   if (out_len == nullptr || (last == nullptr && last_len > 0)) return CKR_ARGUMENTS_BAD;
-  if (!op.result) {
+  if (!s->ops[kind].result) {
+    Operation& op = s->ops[kind];
     if (op.data.size() + last_len > kMaxData + 16) {
       op = Operation();
       return CKR_DATA_LEN_RANGE;
     }
     op.data.append(reinterpret_cast<const char*>(last), last_len);
-    Object* obj = FindObject(op.key);
-    std::string result;
-    rv = obj == nullptr       ? CKR_KEY_HANDLE_INVALID
-         : kind == kSignOp    ? RunSign(*g_state, *obj, op, result)
-         : kind == kEncryptOp ? RunEncrypt(*g_state, *obj, op, result)
-                              : RunDecrypt(*g_state, *obj, op, result);
-    if (rv != CKR_OK) {
-      op = Operation();
-      return rv;
-    }
-    op.result = std::move(result);
+    rv = ComputeResult(lock, h, kind);
+    if (rv != CKR_OK) return rv;
+    s = FindSession(h);
   }
+  Operation& op = s->ops[kind];
   size_t size = op.result->size();
   if (out == nullptr) {
     *out_len = size;
@@ -179,23 +242,37 @@ const ck_attribute* FindAttr(const ck_attribute* tmpl, unsigned long count, ck_a
   return nullptr;
 }
 
-ck_rv_t Generate(ck_session_handle_t h, uint8_t algorithm, const std::string& label,
-                 const std::string& id, ck_object_handle_t* priv, ck_object_handle_t* pub) {
+// Sends q (GenerateKey or UnwrapKey) and adds the new key's objects;
+// extractable is what the request asked for.
+ck_rv_t CreateKey(ck_session_handle_t h, const Request& q, ck_object_handle_t* priv, ck_object_handle_t* pub) {
   std::lock_guard<std::mutex> lock(g_mu);
   SessionState* s = nullptr;
   ck_rv_t rv = Enter(h, &s, true);
   if (rv != CKR_OK) return rv;
-  Request q;
-  q.op = Op::kGenerateKey;
-  q.algorithm = algorithm;
-  q.label = label;
-  q.app_id = id;
   Response r = Send(*g_state, q);
   if (r.rv != CKR_OK) return r.rv;
   if (r.keys.size() != 1) return CKR_DEVICE_ERROR;
   *priv = AddKeyObjects(*g_state, r.keys[0]);
+  g_state->objects[*priv].extractable = q.flag == 1;
   if (pub != nullptr) *pub = g_state->handles[{r.keys[0].key_id, CKO_PUBLIC_KEY}];
   return CKR_OK;
+}
+
+// A GenerateKey request: the algorithm, names, usage and extractability.
+// Tools set every usage flag they know (pkcs11-tool asks for CKA_ENCRYPT
+// and CKA_WRAP on RSA pairs): only the usages the key type has are kept,
+// and pairs always just sign (0 lets the server choose).
+ck_rv_t GenerateRequest(uint8_t algorithm, const ck_attribute* tmpl, unsigned long count,
+                        const ck_attribute* priv_tmpl, unsigned long priv_count, Request& q) {
+  q.op = Op::kGenerateKey;
+  q.algorithm = algorithm;
+  ck_rv_t rv = NameFromTemplate(tmpl, count, q.label, q.app_id);
+  if (rv == CKR_OK) rv = NameFromTemplate(priv_tmpl, priv_count, q.label, q.app_id);
+  if (rv == CKR_OK) rv = UsageFromTemplate(tmpl, count, q.usage, q.flag);
+  if (rv == CKR_OK) rv = UsageFromTemplate(priv_tmpl, priv_count, q.usage, q.flag);
+  constexpr uint8_t kAes = 0, kHmac = 1;
+  q.usage &= algorithm == kAes ? (kUsageEncrypt | kUsageWrap) : algorithm == kHmac ? kUsageSign : 0;
+  return rv;
 }
 
 // Key pair algorithm from the templates: EC by curve OID, RSA by size.
@@ -251,10 +328,12 @@ ck_rv_t C_Initialize(void* init_args) {
   ClientConfig config;
   std::string error;
   if (path == nullptr || !LoadClientConfig(path, config, &error)) return CKR_GENERAL_ERROR;
-  auto client = Client::Create(std::move(config), &error);
+  if (!PrivateToOwner(config.key_file)) return CKR_GENERAL_ERROR;
+  std::shared_ptr<Client> client = Client::Create(config, &error);
   if (!client) return CKR_GENERAL_ERROR;
   g_state = new ModuleState();
-  g_state->client = std::move(client);
+  g_state->client = client;
+  g_state->workers = std::make_shared<WorkerPool>(std::move(config), std::move(client));
   // Connect now to learn the cluster's node list; a cluster that is down
   // is not an error until an operation needs it.
   Request hello;
@@ -377,12 +456,7 @@ ck_rv_t C_CloseSession(ck_session_handle_t session) {
   if (g_state == nullptr) return CKR_CRYPTOKI_NOT_INITIALIZED;
   if (g_state->sessions.erase(session) == 0) return CKR_SESSION_HANDLE_INVALID;
   // Closing the last session logs the application out (PKCS#11 5.6).
-  if (g_state->sessions.empty() && g_state->logged_in) {
-    Request q;
-    q.op = Op::kLogout;
-    (void)Send(*g_state, q);
-    g_state->logged_in = false;
-  }
+  if (g_state->sessions.empty() && g_state->logged_in) EndLogin();
   return CKR_OK;
 }
 
@@ -391,12 +465,7 @@ ck_rv_t C_CloseAllSessions(ck_slot_id_t slot) {
   if (g_state == nullptr) return CKR_CRYPTOKI_NOT_INITIALIZED;
   if (slot != kSlot) return CKR_SLOT_ID_INVALID;
   g_state->sessions.clear();
-  if (g_state->logged_in) {
-    Request q;
-    q.op = Op::kLogout;
-    (void)Send(*g_state, q);
-    g_state->logged_in = false;
-  }
+  if (g_state->logged_in) EndLogin();
   return CKR_OK;
 }
 
@@ -438,6 +507,7 @@ ck_rv_t C_Login(ck_session_handle_t session, ck_user_type_t user_type, unsigned 
   q.password = text.substr(colon + 1);
   OPENSSL_cleanse(text.data(), text.size());
   Response r = Send(*g_state, q);
+  if (r.rv == CKR_OK) g_state->workers->SetLogin(&q);
   OPENSSL_cleanse(q.password.data(), q.password.size());
   if (r.rv != CKR_OK) return r.rv;
   g_state->logged_in = true;
@@ -450,11 +520,7 @@ ck_rv_t C_Logout(ck_session_handle_t session) {
   SessionState* s = nullptr;
   ck_rv_t rv = Enter(session, &s, true);
   if (rv != CKR_OK) return rv;
-  Request q;
-  q.op = Op::kLogout;
-  (void)Send(*g_state, q);
-  g_state->logged_in = false;
-  for (auto& entry : g_state->sessions) entry.second.ops = {};
+  EndLogin();
   return CKR_OK;
 }
 
@@ -627,11 +693,10 @@ ck_rv_t C_GenerateKey(ck_session_handle_t session, ck_mechanism* mech, ck_attrib
     std::memcpy(&n, len->value, sizeof(n));
     if (n != 32) return CKR_KEY_SIZE_RANGE;  // AES-256 and 32-byte HMAC keys only
   }
-  std::string label, id;
-  ck_rv_t rv = NameFromTemplate(tmpl, count, label, id);
+  Request q;
+  ck_rv_t rv = GenerateRequest(mech->mechanism == CKM_AES_KEY_GEN ? 0 : 1, tmpl, count, nullptr, 0, q);
   if (rv != CKR_OK) return rv;
-  uint8_t algorithm = mech->mechanism == CKM_AES_KEY_GEN ? 0 : 1;
-  return Generate(session, algorithm, label, id, key, nullptr);
+  return CreateKey(session, q, key, nullptr);
 }
 
 ck_rv_t C_GenerateKeyPair(ck_session_handle_t session, ck_mechanism* mech, ck_attribute* pub_tmpl,
@@ -641,11 +706,66 @@ ck_rv_t C_GenerateKeyPair(ck_session_handle_t session, ck_mechanism* mech, ck_at
   uint8_t algorithm = 0;
   ck_rv_t rv = PairAlgorithm(mech->mechanism, pub_tmpl, pub_count, algorithm);
   if (rv != CKR_OK) return rv;
-  std::string label, id;
-  rv = NameFromTemplate(pub_tmpl, pub_count, label, id);
-  if (rv == CKR_OK) rv = NameFromTemplate(priv_tmpl, priv_count, label, id);
+  Request q;
+  rv = GenerateRequest(algorithm, pub_tmpl, pub_count, priv_tmpl, priv_count, q);
   if (rv != CKR_OK) return rv;
-  return Generate(session, algorithm, label, id, priv, pub);
+  return CreateKey(session, q, priv, pub);
+}
+
+ck_rv_t C_WrapKey(ck_session_handle_t session, ck_mechanism* mech, ck_object_handle_t wrapping_key,
+                  ck_object_handle_t key, unsigned char* wrapped, unsigned long* wrapped_len) {
+  std::lock_guard<std::mutex> lock(g_mu);
+  SessionState* s = nullptr;
+  ck_rv_t rv = Enter(session, &s, true);
+  if (rv != CKR_OK) return rv;
+  if (wrapped_len == nullptr) return CKR_ARGUMENTS_BAD;
+  rv = PrepareWrap(mech, ResolveKey(wrapping_key), CKR_WRAPPING_KEY_HANDLE_INVALID);
+  if (rv != CKR_OK) return rv;
+  Object* target = FindObject(key);
+  if (target == nullptr || target->cls == CKO_PUBLIC_KEY) return CKR_KEY_HANDLE_INVALID;
+  // The wrapped key is made once and kept for the call that brings a large
+  // enough buffer (PKCS#11's length convention), then wiped.
+  if (!s->wrapped || s->wrapped->first != std::make_pair(wrapping_key, key)) {
+    Request q;
+    q.op = Op::kWrapKey;
+    q.wrapping_key_id = FindObject(wrapping_key)->info.key_id;
+    q.key_id = target->info.key_id;
+    Response r = Send(*g_state, q);
+    if (r.rv != CKR_OK) return r.rv;
+    s->wrapped.emplace(std::make_pair(wrapping_key, key), std::move(r.data));
+  }
+  const std::string& out = s->wrapped->second;
+  if (wrapped == nullptr || *wrapped_len < out.size()) {
+    rv = wrapped == nullptr ? CKR_OK : CKR_BUFFER_TOO_SMALL;
+    *wrapped_len = out.size();
+    return rv;
+  }
+  std::memcpy(wrapped, out.data(), out.size());
+  *wrapped_len = out.size();
+  s->wrapped.reset();
+  return CKR_OK;
+}
+
+ck_rv_t C_UnwrapKey(ck_session_handle_t session, ck_mechanism* mech, ck_object_handle_t unwrapping_key,
+                    unsigned char* wrapped, unsigned long wrapped_len, ck_attribute* tmpl,
+                    unsigned long count, ck_object_handle_t* key) {
+  Request q;
+  q.op = Op::kUnwrapKey;
+  {
+    std::lock_guard<std::mutex> lock(g_mu);
+    SessionState* s = nullptr;
+    ck_rv_t rv = Enter(session, &s, true);
+    if (rv != CKR_OK) return rv;
+    if (key == nullptr || (wrapped == nullptr && wrapped_len > 0)) return CKR_ARGUMENTS_BAD;
+    if (wrapped_len == 0 || wrapped_len > kMaxWrapped) return CKR_WRAPPED_KEY_LEN_RANGE;
+    rv = PrepareWrap(mech, ResolveKey(unwrapping_key), CKR_UNWRAPPING_KEY_HANDLE_INVALID);
+    if (rv != CKR_OK) return rv;
+    rv = UnwrapTemplate(tmpl, count, q);
+    if (rv != CKR_OK) return rv;
+    q.wrapping_key_id = FindObject(unwrapping_key)->info.key_id;
+    q.data.assign(reinterpret_cast<const char*>(wrapped), wrapped_len);
+  }
+  return CreateKey(session, q, key, nullptr);
 }
 
 ck_rv_t C_GenerateRandom(ck_session_handle_t session, unsigned char* out, unsigned long len) {

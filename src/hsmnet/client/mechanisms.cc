@@ -210,14 +210,14 @@ ck_rv_t PrepareOperation(OpKind kind, const ck_mechanism& mech, const Object& ob
   return CKR_MECHANISM_INVALID;
 }
 
-ck_rv_t RunSign(ModuleState& m, Object& obj, Operation& op, std::string& out) {
+ck_rv_t RunSign(WorkerPool& pool, const Object& obj, Operation& op, std::string& out) {
   Request q;
   q.key_id = obj.info.key_id;
   if (op.mechanism == CKM_SHA256_HMAC) {
     if (op.data.size() > kMaxData) return CKR_DATA_LEN_RANGE;
     q.op = Op::kHmac;
     q.data = op.data;
-    Response r = Send(m, q);
+    Response r = pool.Call(q);
     out = std::move(r.data);
     return r.rv;
   }
@@ -228,7 +228,7 @@ ck_rv_t RunSign(ModuleState& m, Object& obj, Operation& op, std::string& out) {
   q.scheme = SchemeFor(op.mechanism, obj.info.kind);
   q.md_name = md;
   q.data = digest;
-  Response r = Send(m, q);
+  Response r = pool.Call(q);
   if (r.rv != CKR_OK) return r.rv;
   if (obj.info.kind != kKindEc) {
     out = std::move(r.data);
@@ -238,14 +238,14 @@ ck_rv_t RunSign(ModuleState& m, Object& obj, Operation& op, std::string& out) {
   return DerToRaw(r.data, field, out) ? CKR_OK : CKR_DEVICE_ERROR;
 }
 
-ck_rv_t RunEncrypt(ModuleState& m, Object& obj, Operation& op, std::string& out) {
+ck_rv_t RunEncrypt(WorkerPool& pool, const Object& obj, Operation& op, std::string& out) {
   if (op.data.size() > kMaxData) return CKR_DATA_LEN_RANGE;
   Request q;
   q.op = Op::kEncrypt;
   q.key_id = obj.info.key_id;
   q.data = op.data;
   q.aad = op.aad;
-  Response r = Send(m, q);
+  Response r = pool.Call(q);
   if (r.rv != CKR_OK) return r.rv;
   if (r.iv.size() != 12) return CKR_DEVICE_ERROR;
   std::memcpy(op.iv_out, r.iv.data(), r.iv.size());
@@ -253,7 +253,7 @@ ck_rv_t RunEncrypt(ModuleState& m, Object& obj, Operation& op, std::string& out)
   return CKR_OK;
 }
 
-ck_rv_t RunDecrypt(ModuleState& m, Object& obj, Operation& op, std::string& out) {
+ck_rv_t RunDecrypt(WorkerPool& pool, const Object& obj, Operation& op, std::string& out) {
   if (op.data.size() < 16 || op.data.size() > kMaxData + 16) return CKR_ENCRYPTED_DATA_LEN_RANGE;
   Request q;
   q.op = Op::kDecrypt;
@@ -261,7 +261,7 @@ ck_rv_t RunDecrypt(ModuleState& m, Object& obj, Operation& op, std::string& out)
   q.iv = op.iv;
   q.data = op.data;
   q.aad = op.aad;
-  Response r = Send(m, q);
+  Response r = pool.Call(q);
   out = std::move(r.data);
   return r.rv;
 }

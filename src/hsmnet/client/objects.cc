@@ -73,22 +73,26 @@ std::optional<std::string> KeyAttribute(ModuleState& m, Object& obj, ck_attribut
   bool secret = obj.cls == CKO_SECRET_KEY;
   bool priv = obj.cls == CKO_PRIVATE_KEY;
   bool sign = obj.info.kind != kKindAes;
+  // Keys listed before usage bits existed have none: AES encrypts, the rest sign.
+  uint8_t usage = obj.info.usage != 0 ? obj.info.usage : sign ? kUsageSign : kUsageEncrypt;
   switch (type) {
     case CKA_SENSITIVE:
     case CKA_ALWAYS_SENSITIVE:
-    case CKA_NEVER_EXTRACTABLE:
       if (obj.cls == CKO_PUBLIC_KEY) return std::nullopt;
       return Bool(true);
+    case CKA_NEVER_EXTRACTABLE:
     case CKA_EXTRACTABLE:
+      if (obj.cls == CKO_PUBLIC_KEY) return std::nullopt;
+      return Bool(obj.extractable == (type == CKA_EXTRACTABLE));
     case CKA_ALWAYS_AUTHENTICATE:
       if (obj.cls == CKO_PUBLIC_KEY) return std::nullopt;
       return Bool(false);
     case CKA_ENCRYPT:
-    case CKA_DECRYPT: return Bool(secret && !sign);
+    case CKA_DECRYPT: return Bool(secret && !sign && (usage & kUsageEncrypt) != 0);
     case CKA_SIGN: return Bool((secret || priv) && sign);
     case CKA_VERIFY: return Bool(sign && !priv);
     case CKA_WRAP:
-    case CKA_UNWRAP:
+    case CKA_UNWRAP: return Bool(secret && !sign && (usage & kUsageWrap) != 0);
     case CKA_DERIVE:
     case CKA_SIGN_RECOVER:
     case CKA_VERIFY_RECOVER: return Bool(false);
@@ -138,14 +142,22 @@ ck_object_handle_t AddKeyObjects(ModuleState& m, const KeyInfo& key) {
 }
 
 ck_rv_t SyncObjects(ModuleState& m) {
+  // The server lists keys in pages, in key id order; each page asks for
+  // the keys after the last one seen.
+  std::set<std::string> present;
   Request q;
   q.op = Op::kListKeys;
-  Response r = Send(m, q);
-  if (r.rv != CKR_OK) return r.rv;
-  std::set<std::string> present;
-  for (const KeyInfo& key : r.keys) {
-    present.insert(key.key_id);
-    AddKeyObjects(m, key);
+  for (size_t pages = 0;; ++pages) {
+    Response r = Send(m, q);
+    if (r.rv != CKR_OK) return r.rv;
+    for (const KeyInfo& key : r.keys) {
+      present.insert(key.key_id);
+      AddKeyObjects(m, key);
+    }
+    // A page that does not move forward would loop: the server is broken.
+    if (r.flag == 0) break;
+    if (r.keys.empty() || r.keys.back().key_id <= q.key_id || pages > kMaxListed) return CKR_DEVICE_ERROR;
+    q.key_id = r.keys.back().key_id;
   }
   for (auto it = m.objects.begin(); it != m.objects.end();) {
     if (present.count(it->second.info.key_id) == 0) {

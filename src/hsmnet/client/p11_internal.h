@@ -8,8 +8,10 @@
 // module is initialised, so they survive failover to another node: the
 // server knows keys only by key id.
 //
-// Thread-safety: every entry point holds g_mu (module.cc) for its whole
-// duration; nothing here locks by itself.
+// Thread-safety: every entry point holds g_mu (api.cc) while it reads or
+// changes ModuleState. Signing, encryption and decryption release g_mu for
+// their network round trip and run it on a WorkerPool connection, so that
+// threads of one application sign in parallel; WorkerPool locks by itself.
 #pragma once
 
 #define CRYPTOKI_GNU 1
@@ -18,9 +20,11 @@
 #pragma GCC visibility pop
 
 #include <array>
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
@@ -40,6 +44,9 @@ struct Object {
   std::string ec_params;       // DER OID of the curve
   std::string ec_point;        // DER OCTET STRING of the uncompressed point
   std::string modulus, exponent;
+  // Whether the key may leave the HSM wrapped: known for keys this module
+  // instance made (C_GenerateKey*, C_UnwrapKey); the key list does not say.
+  bool extractable = false;
 };
 
 enum OpKind { kSignOp = 0, kVerifyOp = 1, kEncryptOp = 2, kDecryptOp = 3 };
@@ -62,10 +69,55 @@ struct SessionState {
   bool finding = false;
   std::vector<ck_object_handle_t> found;
   size_t found_pos = 0;
+  // C_WrapKey's output for (wrapping key, key), kept until delivered.
+  std::optional<std::pair<std::pair<ck_object_handle_t, ck_object_handle_t>, std::string>> wrapped;
+};
+
+// Extra connections for the key operations of concurrent threads. Each is a
+// Client of its own (one TLS connection, its own failover), logged in with
+// the application's credentials when it is made. PKCS#11 login state is per
+// application, so a new login or a logout drops every pooled connection made
+// under the previous one: connections checked out at that moment are closed
+// when they come back.
+//
+// Thread-safety: thread-safe. It takes no module lock; callers hold g_mu
+// only around SetLogin, never around Call (lock order: g_mu, then mu_).
+class WorkerPool {
+ public:
+  // primary: the module's main connection, asked for the node list it has
+  // learned when a new connection is made.
+  WorkerPool(ClientConfig config, std::shared_ptr<Client> primary);
+  ~WorkerPool();
+  WorkerPool(const WorkerPool&) = delete;
+  WorkerPool& operator=(const WorkerPool&) = delete;
+
+  // The login new connections make (a Login request), or none after a
+  // logout. Idle connections are closed either way.
+  void SetLogin(const Request* login);
+  // Sends the request on an idle connection, or on a new one logged in like
+  // the application (at most kMaxConnections, opened one at a time; other
+  // callers wait for whichever comes first).
+  Response Call(const Request& request);
+
+  static constexpr size_t kMaxConnections = 32;
+
+ private:
+  std::unique_ptr<Client> Open(const Request* login, Response& refused);
+
+  const ClientConfig config_;
+  const std::shared_ptr<Client> primary_;
+  std::mutex mu_;
+  std::condition_variable free_;
+  std::vector<std::unique_ptr<Client>> idle_;  // guarded by mu_
+  size_t busy_ = 0;                            // guarded by mu_: checked out
+  bool opening_ = false;                       // guarded by mu_: one Open at a time
+  uint64_t generation_ = 0;                    // guarded by mu_: bumped by SetLogin
+  std::optional<Request> login_;               // guarded by mu_; password wiped on change
 };
 
 struct ModuleState {
-  std::unique_ptr<Client> client;
+  std::shared_ptr<Client> client;
+  std::shared_ptr<WorkerPool> workers;
   bool logged_in = false;
   ck_user_type_t user_type = CKU_USER;
   std::map<ck_session_handle_t, SessionState> sessions;
@@ -97,15 +149,26 @@ bool Matches(ModuleState& m, Object& obj, const ck_attribute* tmpl, unsigned lon
 // CKR_MECHANISM_PARAM_INVALID, CKR_KEY_TYPE_INCONSISTENT or
 // CKR_KEY_FUNCTION_NOT_PERMITTED on a mismatch.
 ck_rv_t PrepareOperation(OpKind kind, const ck_mechanism& mech, const Object& obj, Operation& op);
-// Runs a prepared sign/encrypt/decrypt over data through the server.
-ck_rv_t RunSign(ModuleState& m, Object& obj, Operation& op, std::string& out);
-ck_rv_t RunEncrypt(ModuleState& m, Object& obj, Operation& op, std::string& out);
-ck_rv_t RunDecrypt(ModuleState& m, Object& obj, Operation& op, std::string& out);
+// Runs a prepared sign/encrypt/decrypt over data through the server, on a
+// pooled connection. Works on copies, so the caller need not hold g_mu.
+ck_rv_t RunSign(WorkerPool& pool, const Object& obj, Operation& op, std::string& out);
+ck_rv_t RunEncrypt(WorkerPool& pool, const Object& obj, Operation& op, std::string& out);
+ck_rv_t RunDecrypt(WorkerPool& pool, const Object& obj, Operation& op, std::string& out);
 // Verifies: HMAC through the server, EC and RSA locally with the public key.
 ck_rv_t RunVerify(ModuleState& m, Object& obj, Operation& op, const std::string& signature);
 // The mechanisms we offer, for C_GetMechanismList/Info.
 const std::vector<ck_mechanism_type_t>& Mechanisms();
 bool MechanismInfo(ck_mechanism_type_t type, ck_mechanism_info& info);
+
+// wrap.cc
+// Usage bits (wire.h kUsage*) and CKA_EXTRACTABLE from a key template.
+ck_rv_t UsageFromTemplate(const ck_attribute* tmpl, unsigned long count, uint8_t& usage, uint8_t& extractable);
+// Checks the mechanism (CKM_AES_KEY_WRAP_PAD) and the (un)wrapping key;
+// `missing` is the rv for an unknown key handle.
+ck_rv_t PrepareWrap(const ck_mechanism* mech, const Object* wrapping, ck_rv_t missing);
+// Fills an UnwrapKey request (algorithm, usage, extractable, label) from
+// C_UnwrapKey's template: secret keys only.
+ck_rv_t UnwrapTemplate(const ck_attribute* tmpl, unsigned long count, Request& q);
 
 // Sends a request; the module's rv for it.
 Response Send(ModuleState& m, const Request& request);

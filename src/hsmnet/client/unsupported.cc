@@ -25,10 +25,8 @@ ck_rv_t C_SetPIN(ck_session_handle_t session, unsigned char *old_pin, unsigned l
 ck_rv_t C_SignEncryptUpdate(ck_session_handle_t session, unsigned char *part, unsigned long part_len, unsigned char *encrypted_part, unsigned long *encrypted_part_len) { return CKR_FUNCTION_NOT_SUPPORTED; }
 ck_rv_t C_SignRecover(ck_session_handle_t session, unsigned char *data, unsigned long data_len, unsigned char *signature, unsigned long *signature_len) { return CKR_FUNCTION_NOT_SUPPORTED; }
 ck_rv_t C_SignRecoverInit(ck_session_handle_t session, struct ck_mechanism *mechanism, ck_object_handle_t key) { return CKR_FUNCTION_NOT_SUPPORTED; }
-ck_rv_t C_UnwrapKey(ck_session_handle_t session, struct ck_mechanism *mechanism, ck_object_handle_t unwrapping_key, unsigned char *wrapped_key, unsigned long wrapped_key_len, struct ck_attribute *templ, unsigned long attribute_count, ck_object_handle_t *key) { return CKR_FUNCTION_NOT_SUPPORTED; }
 ck_rv_t C_VerifyRecover(ck_session_handle_t session, unsigned char *signature, unsigned long signature_len, unsigned char *data, unsigned long *data_len) { return CKR_FUNCTION_NOT_SUPPORTED; }
 ck_rv_t C_VerifyRecoverInit(ck_session_handle_t session, struct ck_mechanism *mechanism, ck_object_handle_t key) { return CKR_FUNCTION_NOT_SUPPORTED; }
 ck_rv_t C_WaitForSlotEvent(ck_flags_t flags, ck_slot_id_t *slot, void *reserved) { return CKR_FUNCTION_NOT_SUPPORTED; }
-ck_rv_t C_WrapKey(ck_session_handle_t session, struct ck_mechanism *mechanism, ck_object_handle_t wrapping_key, ck_object_handle_t key, unsigned char *wrapped_key, unsigned long *wrapped_key_len) { return CKR_FUNCTION_NOT_SUPPORTED; }
 
 }  // extern "C"

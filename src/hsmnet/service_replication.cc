@@ -1,0 +1,242 @@
+// The network HSM's replication operations (service.h).
+// - WrapKey, WrapKeyWithPublicKey, UnwrapKey, SetNonExtractable: a crypto
+//   user moves its own keys between tokens wrapped under a key it also
+//   owns, and locks them afterwards. This is what lets a node be a member
+//   of an hsm::Cluster (NetToken, docs/hsm.md "A node as a cluster member").
+// - Replicate: a peer node's appliance user copies keys (under the cluster
+//   wrapping key), users (as hashes), shares and deletions to this node
+//   (Replicator, docs/hsm.md "Replication between nodes").
+#include <algorithm>
+
+#include "hsmnet/replicator.h"
+#include "hsmnet/rules.h"
+#include "hsmnet/service.h"
+#include "pkcs11/p11.h"
+#include "rampart/core/log.h"
+
+namespace rampart::hsmnet {
+namespace {
+
+using pkcs11::KeyAlgorithm;
+using pkcs11::KeyKind;
+
+Response Reply(Op op, uint32_t rv) {
+  Response r;
+  r.op = op;
+  r.rv = rv;
+  return r;
+}
+
+KeyKind KindFor(KeyAlgorithm a) {
+  switch (a) {
+    case KeyAlgorithm::kAes256: return KeyKind::kAes;
+    case KeyAlgorithm::kHmacSha256: return KeyKind::kGenericSecret;
+    case KeyAlgorithm::kEcP256:
+    case KeyAlgorithm::kEcP384: return KeyKind::kEcPrivate;
+    case KeyAlgorithm::kRsa2048:
+    case KeyAlgorithm::kRsa3072: return KeyKind::kRsaPrivate;
+  }
+  return KeyKind::kAes;
+}
+
+pkcs11::KeyRef RefOf(const KeyRecord& key) {
+  return {key.info.key_id, static_cast<KeyKind>(key.info.kind)};
+}
+
+bool IsPair(KeyKind kind) { return kind == KeyKind::kEcPrivate || kind == KeyKind::kRsaPrivate; }
+
+// kGetUser/kGetKey of a name this node does not hold: OK with flag 1 when
+// it was deleted here, kNotFound when it never existed here.
+Status Gone(HsmState& state, bool key, std::string_view name, Response& r) {
+  ASSIGN_OR_RETURN(bool deleted, state.WasDeleted(key, name));
+  if (!deleted) return Status::Error(ErrorCode::kNotFound, "not known here");
+  r.flag = 1;
+  return Status::Ok();
+}
+
+}  // namespace
+
+std::optional<KeyRecord> Service::OwnedKey(Session& session, std::string_view key_id, uint32_t* rv) {
+  auto found = state_.FindKey(key_id);
+  if (!found.ok()) {
+    *rv = CKR_DEVICE_ERROR;
+    return std::nullopt;
+  }
+  if (!*found) {
+    *rv = CKR_KEY_HANDLE_INVALID;
+    return std::nullopt;
+  }
+  KeyRelation relation;
+  relation.owner = (*found)->info.owner == session.user->name;
+  for (const auto& s : (*found)->shared_with) relation.shared = relation.shared || s == session.user->name;
+  // Moving a key out of the token is the owner's alone, like destroying it.
+  *rv = CheckKeyAction(relation, KeyAction::kDestroy);
+  if (*rv != CKR_OK) return std::nullopt;
+  return std::move(**found);
+}
+
+Response Service::Replication(Session& session, const Request& q) {
+  if (q.op == Op::kUnwrapKey) return UnwrapKey(session, q);
+  uint32_t rv = CKR_OK;
+  std::optional<KeyRecord> key = OwnedKey(session, q.key_id, &rv);
+  Response r = Reply(q.op, rv);
+  if (key) {
+    Status st;
+    if (q.op == Op::kWrapKey) {
+      std::optional<KeyRecord> wrapping = OwnedKey(session, q.wrapping_key_id, &rv);
+      if (wrapping) {
+        auto wrapped = token_.WrapKey(RefOf(*wrapping), RefOf(*key));
+        st = wrapped.status();
+        if (wrapped.ok()) r.data = std::move(*wrapped);
+      }
+    } else if (q.op == Op::kWrapKeyWithPublicKey) {
+      auto wrapped = token_.WrapKeyWithPublicKey(q.public_key, RefOf(*key));
+      st = wrapped.status();
+      if (wrapped.ok()) r.data = std::move(*wrapped);
+    } else {
+      st = token_.MakeNonExtractable(RefOf(*key));
+    }
+    if (rv == CKR_OK && !st.ok()) rv = StatusToCkr(st, q.op);
+    if (rv != CKR_OK) r = Reply(q.op, rv);
+  }
+  audit_.Record(session.peer, session.user->name, q.op, q.key_id, r.rv);
+  return r;
+}
+
+Response Service::UnwrapKey(Session& session, const Request& q) {
+  uint32_t rv = CKR_OK;
+  std::optional<KeyRecord> wrapping = OwnedKey(session, q.wrapping_key_id, &rv);
+  KeyInfo info;
+  if (wrapping) {
+    pkcs11::KeySpec spec;
+    spec.algorithm = static_cast<KeyAlgorithm>(q.algorithm);
+    spec.label = q.label.empty() ? "rampart-hsmnet" : q.label;
+    spec.id = q.key_id;
+    KeyKind kind = KindFor(spec.algorithm);
+    spec.usage = UsageFor(kind, q.usage);
+    spec.extractable = q.flag == 1;
+    bool pair = kind == KeyKind::kEcPrivate || kind == KeyKind::kRsaPrivate;
+    auto ref = pair ? token_.UnwrapKeyPair(RefOf(*wrapping), q.data, q.public_key, spec)
+                    : token_.UnwrapKey(RefOf(*wrapping), q.data, spec);
+    rv = ref.ok() ? CKR_OK : StatusToCkr(ref.status(), q.op);
+    if (ref.ok()) {
+      info.key_id = ref->id;
+      info.kind = static_cast<uint8_t>(kind);
+      info.algorithm = q.algorithm;
+      info.usage = UsageBits(spec.usage);
+      info.label = spec.label;
+      info.app_id = ref->id;
+      info.owner = session.user->name;
+      info.owned = true;
+      if (!state_.AddKey(info).ok()) {
+        (void)token_.DestroyKey(*ref);
+        rv = CKR_DEVICE_ERROR;
+      }
+    }
+  }
+  audit_.Record(session.peer, session.user->name, q.op, info.key_id, rv);
+  Response r = Reply(q.op, rv);
+  if (rv == CKR_OK) r.keys.push_back(std::move(info));
+  return r;
+}
+
+Response Service::Replica(Session& session, const Request& q) {
+  const auto& allowed = options_.replication_subjects;
+  if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), session.peer) == allowed.end()) {
+    audit_.Record(session.peer, session.user->name, q.op, q.key_id, CKR_ACTION_PROHIBITED, q.name);
+    return Reply(q.op, CKR_ACTION_PROHIBITED);
+  }
+  auto kind = static_cast<ReplicaKind>(q.scheme);
+  Response r = Reply(q.op, CKR_OK);
+  Status st;
+  switch (kind) {
+    case ReplicaKind::kWrapClusterKeyFor: {
+      auto wrapped = token_.WrapKeyWithPublicKey(q.public_key, ClusterKeyRef());
+      st = wrapped.status();
+      if (wrapped.ok()) r.data = std::move(*wrapped);
+      break;
+    }
+    case ReplicaKind::kPutKey: {
+      KeyInfo info;
+      info.key_id = q.key_id;
+      info.algorithm = q.algorithm;
+      info.kind = static_cast<uint8_t>(KindFor(static_cast<KeyAlgorithm>(q.algorithm)));
+      info.usage = q.usage;
+      info.label = q.label;
+      info.app_id = q.app_id.empty() ? q.key_id : q.app_id;
+      info.owner = q.name;
+      st = q.key_id.empty() || !ValidUserName(q.name)
+               ? Status::Validation("a replicated key needs an id and a valid owner")
+               : InstallReplicaKey(token_, state_, info, q.data, q.public_key, false);
+      break;
+    }
+    case ReplicaKind::kPutUser: st = state_.PutUser(q.name, q.role, q.data); break;
+    case ReplicaKind::kGetUser: {
+      auto hash = state_.PasswordHash(q.name);
+      st = hash.status();
+      if (hash.ok() && *hash) r.data = std::move(**hash);
+      if (hash.ok() && !*hash) st = Gone(state_, false, q.name, r);
+      break;
+    }
+    case ReplicaKind::kDeleteUser: st = state_.RemoveUser(q.name); break;
+    default: st = ReplicaKeyOp(q, r); break;
+  }
+  uint32_t rv = st.ok() ? CKR_OK : StatusToCkr(st, q.op);
+  audit_.Record(session.peer, session.user->name, q.op, q.key_id, rv, q.name);
+  if (rv != CKR_OK) return Reply(q.op, rv);
+  return r;
+}
+
+// The Replicate kinds that act on an existing key of this node.
+Status Service::ReplicaKeyOp(const Request& q, Response& r) {
+  auto kind = static_cast<ReplicaKind>(q.scheme);
+  ASSIGN_OR_RETURN(std::optional<KeyRecord> found, state_.FindKey(q.key_id));
+  if (!found) {
+    // Destroying a key that is already gone is what the peer wanted.
+    if (kind == ReplicaKind::kDestroyKey) return Status::Ok();
+    if (kind == ReplicaKind::kGetKey) return Gone(state_, true, q.key_id, r);
+    return Status::Error(ErrorCode::kNotFound, "no such key");
+  }
+  pkcs11::KeyRef ref = RefOf(*found);
+  switch (kind) {
+    case ReplicaKind::kWrapKey: {
+      ASSIGN_OR_RETURN(r.data, token_.WrapKey(ClusterKeyRef(), ref));
+      if (IsPair(ref.kind)) {
+        ASSIGN_OR_RETURN(r.public_key, token_.PublicKeyDer(ref));
+      }
+      return Status::Ok();
+    }
+    case ReplicaKind::kLockKey: return token_.MakeNonExtractable(ref);
+    case ReplicaKind::kDestroyKey: {
+      Status st = token_.DestroyKey(ref);
+      if (!st.ok() && st.code() != ErrorCode::kNotFound) return st;
+      return state_.DeleteKey(q.key_id);
+    }
+    case ReplicaKind::kSetShares: return state_.SetShares(q.key_id, SplitNames(q.data));
+    case ReplicaKind::kGetKey:
+      r.data = JoinNames(found->shared_with);
+      return Status::Ok();
+    default: return Status::Validation("not a key replication request");
+  }
+}
+
+uint32_t Service::ReplicateNewKey(const KeyInfo& info, bool keep_extractable) {
+  size_t holders = 1 + replicator_->PushKey(info);
+  pkcs11::KeyRef ref{info.key_id, static_cast<KeyKind>(info.kind)};
+  if (holders < replicator_->min_nodes()) {
+    // Not available as configured: take it back everywhere.
+    replicator_->PushKeyDestroyed(info.key_id);
+    (void)token_.DestroyKey(ref);
+    (void)state_.DeleteKey(info.key_id);
+    return CKR_DEVICE_ERROR;
+  }
+  // Until every peer holds it the key stays extractable, so that a peer
+  // that was down can fetch it when it returns (Replicator::Start).
+  if (!keep_extractable && holders == 1 + replicator_->peer_count()) {
+    Status st = token_.MakeNonExtractable(ref);
+    if (!st.ok()) log::Warn("hsm-server: cannot lock a replicated key", {{"error", st.message()}});
+  }
+  return CKR_OK;
+}
+
+}  // namespace rampart::hsmnet
