@@ -1,12 +1,17 @@
 #!/usr/bin/python3
-"""Bulk throughput through one CONNECT tunnel of `rampart proxy` against the
-same transfer straight over loopback (issue 7: >= 90% of direct).
+"""Bulk throughput through one CONNECT tunnel against the same transfer
+straight over loopback (issue 7: >= 90% of direct).
 
 An origin on 127.0.0.1 waits for the first bytes of a connection (the TLS
 ClientHello) and then sends SIZE MiB; the client reads them either
 directly or through a tunnel. Best of three runs each.
 
   bench/proxy_tunnel_throughput.py build/bin/rampart [SIZE_MIB]
+      rampart proxy with its splice relay and with "splice": false
+  bench/proxy_tunnel_throughput.py --attach PORT [SIZE_MIB]
+      a proxy already listening on PORT (Squid, tinyproxy); the tunnel is
+      CONNECT localhost:$BENCH_BULK_PORT (the origin listens there) with
+      SNI "localhost", which that proxy must allow
 """
 import json
 import os
@@ -21,10 +26,10 @@ sys.path.insert(0, os.path.dirname(__file__))
 from proxy_tunnel_memory import client_hello, open_tunnel_head  # noqa: E402
 
 
-def origin(size):
+def origin(size, port=0):
     srv = socket.socket()
     srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    srv.bind(("127.0.0.1", 0))
+    srv.bind(("127.0.0.1", port))
     srv.listen(16)
     block = b"x" * (1 << 20)
 
@@ -56,33 +61,51 @@ def drain(s, hello):
     return total / (time.perf_counter() - start) / (1 << 20)
 
 
+def best_of_three(connect, hello):
+    return max(drain(connect(), hello) for _ in range(3))
+
+
+def start_rampart(binary, d, port, splice):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    proxy_port = s.getsockname()[1]
+    s.close()
+    cfg = {"listen": f"127.0.0.1:{proxy_port}", "allowed_clients": ["127.0.0.0/8"], "allow": ["origin.test"],
+           "allowed_ports": [port], "ssrf_allow": ["127.0.0.0/8"], "workers": 2, "splice": splice,
+           "hosts": {"origin.test": ["127.0.0.1"]}}
+    path = os.path.join(d, f"proxy-{splice}.json")
+    with open(path, "w") as f:
+        json.dump(cfg, f)
+    proc = subprocess.Popen([binary, "proxy", "--config", path], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL)
+    proc.stdout.readline()
+    return proc, proxy_port
+
+
 def main():
-    binary = sys.argv[1]
-    size = int(sys.argv[2]) if len(sys.argv) > 2 else 2048
-    port = origin(size)
-    hello = client_hello("origin.test")
-    with tempfile.TemporaryDirectory() as d:
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        proxy_port = s.getsockname()[1]
-        s.close()
-        cfg = {"listen": f"127.0.0.1:{proxy_port}", "allowed_clients": ["127.0.0.0/8"], "allow": ["origin.test"],
-               "allowed_ports": [port], "ssrf_allow": ["127.0.0.0/8"], "workers": 2,
-               "hosts": {"origin.test": ["127.0.0.1"]}}
-        path = os.path.join(d, "proxy.json")
-        with open(path, "w") as f:
-            json.dump(cfg, f)
-        proc = subprocess.Popen([binary, "proxy", "--config", path], stdout=subprocess.PIPE,
-                                stderr=subprocess.DEVNULL)
-        proc.stdout.readline()
-        try:
-            direct = max(drain(socket.create_connection(("127.0.0.1", port)), hello) for _ in range(3))
-            tunnel = max(drain(open_tunnel_head(proxy_port, port), hello) for _ in range(3))
-        finally:
-            proc.terminate()
-            proc.wait()
-    print(json.dumps({"mib": size, "direct_mib_s": round(direct), "tunnel_mib_s": round(tunnel),
-                      "ratio": round(tunnel / direct, 3)}))
+    attach = sys.argv[1] == "--attach"
+    args = sys.argv[3:] if attach else sys.argv[2:]
+    size = int(args[0]) if args else 2048
+    port = origin(size, int(os.environ.get("BENCH_BULK_PORT", "0")) if attach else 0)
+    direct = best_of_three(lambda: socket.create_connection(("127.0.0.1", port)), client_hello("origin.test"))
+    out = {"mib": size, "direct_mib_s": round(direct)}
+    if attach:
+        hello = client_hello("localhost")
+        tunnel = best_of_three(lambda: open_tunnel_head(int(sys.argv[2]), port, "localhost"), hello)
+        out.update({"tunnel_mib_s": round(tunnel), "ratio": round(tunnel / direct, 3)})
+    else:
+        hello = client_hello("origin.test")
+        with tempfile.TemporaryDirectory() as d:
+            for splice in (True, False):
+                proc, proxy_port = start_rampart(sys.argv[1], d, port, splice)
+                try:
+                    tunnel = best_of_three(lambda: open_tunnel_head(proxy_port, port), hello)
+                finally:
+                    proc.terminate()
+                    proc.wait()
+                name = "splice" if splice else "buffered"
+                out.update({f"{name}_mib_s": round(tunnel), f"{name}_ratio": round(tunnel / direct, 3)})
+    print(json.dumps(out))
 
 
 if __name__ == "__main__":

@@ -103,6 +103,7 @@ Status AccessLog::Open(const std::string& path) {
   if (fd_ >= 0) ::close(fd_);
   fd_ = fd;
   path_ = path;
+  enabled_.store(fd >= 0, std::memory_order_relaxed);
   return Status::Ok();
 }
 

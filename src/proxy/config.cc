@@ -161,6 +161,11 @@ Status ApplyLimits(const Value& v, Limits& limits) {
       ASSIGN_OR_RETURN(limits.connect_timeout, GetMs(value, k));
     } else if (key == "drain_timeout_ms") {
       ASSIGN_OR_RETURN(limits.drain_timeout, GetMs(value, k));
+    } else if (key == "upstream_idle_connections") {
+      ASSIGN_OR_RETURN(int64_t n, GetInt(value, k, 0, 10000));
+      limits.upstream_idle_connections = static_cast<size_t>(n);
+    } else if (key == "upstream_idle_timeout_ms") {
+      ASSIGN_OR_RETURN(limits.upstream_idle_timeout, GetMs(value, k));
     } else {
       return KeyError(k, "unknown key");
     }
@@ -388,6 +393,9 @@ Status ApplyKey(const std::string& key, const Value& value, Config& cfg, Lists& 
   } else if (key == "require_sni") {
     if (!value.is_bool()) return KeyError(key, "must be true or false");
     cfg.require_sni = value.as_bool();
+  } else if (key == "splice") {
+    if (!value.is_bool()) return KeyError(key, "must be true or false");
+    cfg.splice = value.as_bool();
   } else if (key == "watch_config") {
     if (!value.is_bool()) return KeyError(key, "must be true or false");
     cfg.watch_config = value.as_bool();

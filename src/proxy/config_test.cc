@@ -37,6 +37,24 @@ TEST(Config, MinimalHasDefaults) {
   EXPECT_FALSE(cfg.matcher.Match(*NormalizeHost("example.com")).allowed);
 }
 
+TEST(Config, RelaySettings) {
+  auto c = ParseConfig(kMinimal, "");
+  ASSERT_TRUE(c.ok());
+  EXPECT_TRUE((*c)->splice);
+  EXPECT_EQ((*c)->limits.upstream_idle_connections, 64u);
+  EXPECT_EQ((*c)->limits.upstream_idle_timeout, std::chrono::milliseconds(30000));
+  c = ParseConfig(WithKey(R"("splice": false, "limits": {"upstream_idle_connections": 0, "upstream_idle_timeout_ms": 500})"), "");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_FALSE((*c)->splice);
+  EXPECT_EQ((*c)->limits.upstream_idle_connections, 0u);
+  EXPECT_EQ((*c)->limits.upstream_idle_timeout, std::chrono::milliseconds(500));
+  EXPECT_EQ(ErrorOf(WithKey(R"("splice": 1)")), "config: splice: must be true or false");
+  EXPECT_NE(ErrorOf(WithKey(R"("limits": {"upstream_idle_connections": 10001})")).find("limits.upstream_idle_connections"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf(WithKey(R"("limits": {"upstream_idle_timeout_ms": 0})")).find("limits.upstream_idle_timeout_ms"),
+            std::string::npos);
+}
+
 TEST(Config, FullExample) {
   auto c = ParseConfig(R"({
     "listen": ["127.0.0.1:3128", "[::1]:3128"],

@@ -32,7 +32,8 @@ bool ListsToken(std::string_view value, std::string_view token) {
   return false;
 }
 
-bool AnyFieldListsToken(const RequestHead& head, std::string_view name, std::string_view token) {
+template <typename Head>
+bool AnyFieldListsToken(const Head& head, std::string_view name, std::string_view token) {
   for (const auto& f : head.fields) {
     if (EqualsIgnoreCase(f.first, name) && ListsToken(f.second, token)) return true;
   }
@@ -77,6 +78,10 @@ bool ClientWantsKeepAlive(const RequestHead& head) {
   if (head.version_minor >= 1) return true;
   return AnyFieldListsToken(head, "Connection", "keep-alive") ||
          AnyFieldListsToken(head, "Proxy-Connection", "keep-alive");
+}
+
+bool OriginKeepsConnection(const ResponseHead& head) {
+  return head.version_minor >= 1 && !AnyFieldListsToken(head, "Connection", "close");
 }
 
 size_t ChunkedScanner::Feed(std::string_view data) {

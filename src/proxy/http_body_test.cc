@@ -64,6 +64,14 @@ TEST(GetResponseFraming, RefusesAmbiguousFraming) {
   for (const char* h : bad) EXPECT_FALSE(GetResponseFraming(Response(h), "GET").ok()) << h;
 }
 
+TEST(OriginKeepsConnection, Http11UnlessClose) {
+  auto keeps = [](std::string_view head) { return OriginKeepsConnection(*ParseResponseHead(head)); };
+  EXPECT_TRUE(keeps("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"));
+  EXPECT_TRUE(keeps("HTTP/1.1 200 OK\r\nConnection: keep-alive\r\n\r\n"));
+  EXPECT_FALSE(keeps("HTTP/1.1 200 OK\r\nConnection: x, CLOSE\r\n\r\n"));
+  EXPECT_FALSE(keeps("HTTP/1.0 200 OK\r\nConnection: keep-alive\r\n\r\n"));
+}
+
 TEST(ClientWantsKeepAlive, DependsOnVersionAndConnection) {
   auto wants = [](std::string_view head) { return ClientWantsKeepAlive(*ParseRequestHead(head)); };
   EXPECT_TRUE(wants("GET http://a/ HTTP/1.1\r\nHost: a\r\n\r\n"));

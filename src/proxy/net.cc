@@ -56,9 +56,23 @@ bool HostBitsZero(const IpAddress& a, int prefix) {
 
 }  // namespace
 
+// IPv4 by hand: glibc's inet_ntop formats it with sprintf, and the proxy
+// writes an address per forwarded request.
 std::string IpAddress::ToString() const {
+  if (!v6) {
+    std::string out;
+    out.reserve(15);
+    for (size_t i = 0; i < 4; ++i) {
+      if (i > 0) out.push_back('.');
+      unsigned b = bytes[i];
+      if (b >= 100) out.push_back(static_cast<char>('0' + b / 100));
+      if (b >= 10) out.push_back(static_cast<char>('0' + b / 10 % 10));
+      out.push_back(static_cast<char>('0' + b % 10));
+    }
+    return out;
+  }
   char buf[INET6_ADDRSTRLEN] = {};
-  inet_ntop(v6 ? AF_INET6 : AF_INET, bytes.data(), buf, sizeof buf);
+  inet_ntop(AF_INET6, bytes.data(), buf, sizeof buf);
   return buf;
 }
 

@@ -14,6 +14,16 @@ TEST(ParseIp, AcceptsCanonicalForms) {
   EXPECT_TRUE(Ip("::1").v6);
 }
 
+TEST(IpAddress, Ipv4TextRoundTripsEveryOctetValue) {
+  for (unsigned b = 0; b < 256; ++b) {
+    IpAddress ip;
+    ip.bytes = {static_cast<uint8_t>(b), 0, static_cast<uint8_t>(255 - b), static_cast<uint8_t>(b / 2)};
+    std::string text = ip.ToString();
+    EXPECT_EQ(text, std::to_string(b) + ".0." + std::to_string(255 - b) + "." + std::to_string(b / 2));
+    EXPECT_EQ(ParseIp(text), ip) << text;
+  }
+}
+
 TEST(ParseIp, RejectsNonCanonicalAndJunk) {
   for (const char* s : {"", "1.2.3", "127.1", "0x7f.0.0.1", "1.2.3.4.5", "01.2.3.4", "1.2.3.256",
                         "[::1]", "fe80::1%eth0", " 1.2.3.4", "1.2.3.4 ", "2130706433", ":::"}) {

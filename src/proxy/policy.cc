@@ -216,7 +216,7 @@ Decision CheckFirstFlight(const Config& cfg, const Host& connect_host, const Cli
   return d;
 }
 
-std::string BuildOriginHead(const RequestHead& head, const ProxyRequest& req) {
+std::string BuildOriginHead(const RequestHead& head, const ProxyRequest& req, bool keep_alive) {
   std::vector<std::string_view> options = ConnectionOptions(head.fields);
   std::string out = head.method + " " + req.path + " HTTP/1." + std::to_string(head.version_minor) + "\r\n";
   bool has_host = false;
@@ -230,7 +230,7 @@ std::string BuildOriginHead(const RequestHead& head, const ProxyRequest& req) {
     std::string host = v6 ? "[" + req.host.name + "]" : req.host.name;
     out += "Host: " + host + (req.port == 80 ? "" : ":" + std::to_string(req.port)) + "\r\n";
   }
-  out += "Connection: close\r\n\r\n";
+  out += keep_alive && head.version_minor >= 1 ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n";
   return out;
 }
 

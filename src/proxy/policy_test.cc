@@ -172,6 +172,15 @@ TEST(OriginHead, RewritesToOriginFormAndDropsHopByHop) {
             "GET / HTTP/1.0\r\nHost: a.example\r\nConnection: close\r\n\r\n");
 }
 
+TEST(OriginHead, AsksForKeepAliveOnlyOnHttp11) {
+  auto head = ParseRequestHead("GET http://a.example/ HTTP/1.1\r\nHost: a.example\r\nConnection: close\r\n\r\n").value();
+  EXPECT_EQ(BuildOriginHead(head, InterpretRequest(head).request, true),
+            "GET / HTTP/1.1\r\nHost: a.example\r\nConnection: keep-alive\r\n\r\n");
+  auto old = ParseRequestHead("GET http://a.example/ HTTP/1.0\r\n\r\n").value();
+  EXPECT_EQ(BuildOriginHead(old, InterpretRequest(old).request, true),
+            "GET / HTTP/1.0\r\nHost: a.example\r\nConnection: close\r\n\r\n");
+}
+
 TEST(OriginHead, KeepsFramingFieldsWhateverConnectionLists) {
   auto head = ParseRequestHead(
                   "POST http://a.example/ HTTP/1.1\r\nHost: a.example\r\nConnection: Transfer-Encoding, TE\r\n"

@@ -166,6 +166,9 @@ int RunProxy(const std::string& config_path) {
   }
   sigset_t set = ControlSignals();
   pthread_sigmask(SIG_BLOCK, &set, nullptr);  // inherited by every thread
+  // splice(2) into a socket whose peer has gone raises SIGPIPE (it has no
+  // MSG_NOSIGNAL); the relay handles the EPIPE it also returns.
+  signal(SIGPIPE, SIG_IGN);
   AccessLog log;
   Status st = log.Open((*cfg)->access_log);
   if (!st.ok()) {

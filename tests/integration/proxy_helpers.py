@@ -53,6 +53,18 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def do_GET(self):
+        if getattr(self, "drop_next", False):
+            self.close_connection = True  # close this connection without an answer
+            return
+        if self.path.startswith("/conn"):
+            # Which origin connection carried the request (its client port),
+            # and "/conn?drop-next" closes that connection at its next request.
+            self.drop_next = "drop-next" in self.path
+            return self._reply(f"{self.server.label} host={self.headers.get('Host')} conn={self.client_address[1]}")
+        if self.path.startswith("/then-close"):
+            self._reply("then-close")  # keep-alive framing, then the origin closes anyway
+            self.close_connection = True
+            return
         if self.path.startswith("/list"):
             return self._reply_list()
         if self.path.startswith("/chunked"):

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from proxy_helpers import (RAMPART_BIN, Origin, Proxy, connect_tunnel, curl, https_get, make_cert,
-                           raw_exchange, tls_over)
+                           raw_exchange, tls_over, wait_for)
 
 LOOPBACK = ["127.0.0.0/8"]
 
@@ -263,6 +263,9 @@ def test_sigusr1_reopens_access_log(start_proxy, http_origin, tls_origin):
     rotated = p.access_log + ".1"
     os.rename(p.access_log, rotated)
     curl(p, f"http://origin.test:{http_origin.port}/two")  # still goes to the moved file
+    # A line is written just after the answer went out: wait for it, or the
+    # reopen below could race it into the new file.
+    assert wait_for(lambda: len(p.log_lines(rotated)) == 2)
     p.proc.send_signal(signal.SIGUSR1)
     deadline = time.time() + 5
     while not os.path.exists(p.access_log) and time.time() < deadline:

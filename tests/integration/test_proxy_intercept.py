@@ -103,3 +103,47 @@ def test_intercept_listener_refuses_unredirected_connections(intercept):
         except ConnectionResetError:
             pass
     assert p.log_lines()[-1]["reason"] == "intercept: no original destination (connection was not redirected)"
+
+
+def test_intercepted_http_keeps_alive_and_checks_each_host(intercept, http_origin):
+    """One redirected connection carries several requests; each is decided
+    by its own Host, and a Host naming another origin never rides the
+    previous request's origin connection."""
+    from test_proxy_keepalive import read_response
+    p = intercept()
+    port = http_origin.port
+    with socket.create_connection((FAKE_DST, port), timeout=10) as s:
+        def ask(host, path="/conn"):
+            s.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode())
+            head, body, rest = read_response(s)
+            assert rest == b""
+            return head.split(" ")[1], body.decode()
+
+        status, first = ask("origin.test")
+        assert status == "200" and f"host=origin.test:{port}" in first
+        status, other = ask("a.sub.test")
+        assert status == "200" and f"host=a.sub.test:{port}" in other
+        assert other.rsplit("conn=", 1)[1] != first.rsplit("conn=", 1)[1]
+        status, denied = ask("other.test")
+        assert status == "403" and "not in allowlist" in denied
+        status, again = ask("origin.test")
+        assert status == "200" and again.rsplit("conn=", 1)[1] == first.rsplit("conn=", 1)[1]
+    lines = p.log_lines()[-4:]
+    assert [l["host"] for l in lines] == ["origin.test", "a.sub.test", "other.test", "origin.test"]
+    assert [l["decision"] for l in lines] == ["allow", "allow", "deny", "allow"]
+    assert len({l["client"] for l in lines}) == 1
+
+
+def test_intercepted_http_tls_bytes_after_a_request_are_not_a_handshake(intercept, http_origin):
+    """Only a connection's first byte can start TLS: later, 0x16 is just a
+    malformed request."""
+    from test_proxy_keepalive import read_response
+    p = intercept()
+    port = http_origin.port
+    with socket.create_connection((FAKE_DST, port), timeout=10) as s:
+        s.sendall(f"GET /plain HTTP/1.1\r\nHost: origin.test:{port}\r\n\r\n".encode())
+        head, _, _ = read_response(s)
+        assert head.startswith("HTTP/1.1 200")
+        s.sendall(b"\x16\x03\x01\x00\x05hello\r\n\r\n")
+        assert s.recv(100).startswith(b"HTTP/1.1 400")
+    assert p.log_lines()[-1].get("method") != "TLS"

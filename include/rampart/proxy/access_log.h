@@ -5,6 +5,7 @@
 // Thread-safety: AccessLog is safe to use from every worker thread.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <mutex>
@@ -60,11 +61,14 @@ class AccessLog {
   Status Reopen();
   void Write(std::string_view line);
   std::string path() const;
+  // False while no file is open: callers may skip formatting lines.
+  bool enabled() const { return enabled_.load(std::memory_order_relaxed); }
 
  private:
   mutable std::mutex mu_;
   int fd_ = -1;       // guarded by mu_
   std::string path_;  // guarded by mu_
+  std::atomic<bool> enabled_{false};
 };
 
 }  // namespace rampart::proxy

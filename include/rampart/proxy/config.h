@@ -28,6 +28,11 @@ struct Limits {
   std::chrono::milliseconds handshake_timeout{10000};  // request head, ClientHello
   std::chrono::milliseconds connect_timeout{10000};    // DNS + upstream connect
   std::chrono::milliseconds drain_timeout{10000};      // graceful stop
+  // Idle keep-alive connections to origins kept for reuse by forwarded
+  // HTTP, per worker (0: one origin connection per request), and how long
+  // one may sit idle.
+  size_t upstream_idle_connections = 64;
+  std::chrono::milliseconds upstream_idle_timeout{30000};
 };
 
 // Name resolution (c-ares). An empty server list means the system's
@@ -77,6 +82,7 @@ struct Config {
   bool squid_log_format = false;           // access_log_format "squid" (default "json")
   bool require_sni = true;                 // tunnels need a TLS ClientHello with SNI
   bool watch_config = true;                // reload when the config file changes (inotify)
+  bool splice = true;                      // tunnels relay with splice(2) through pipes
   // Static answers consulted before DNS, like a hosts file (keys normalised).
   std::unordered_map<std::string, std::vector<IpAddress>> hosts;
   unsigned workers = 0;                    // 0 = one per core

@@ -35,6 +35,12 @@ Result<ResponseFraming> GetResponseFraming(const ResponseHead& head, std::string
 // "close"; HTTP/1.0 only when one of them says "keep-alive".
 bool ClientWantsKeepAlive(const RequestHead& head);
 
+// Whether an origin's connection may carry another request after this
+// response: HTTP/1.1 unless Connection says "close" (an HTTP/1.0 origin's
+// keep-alive is not trusted). The body's framing is the caller's check: a
+// body delimited by the close never allows it.
+bool OriginKeepsConnection(const ResponseHead& head);
+
 // Follows the framing of a chunked body (sizes, extensions, CRLFs,
 // trailer section) to find where it ends. Feed it the bytes as they
 // arrive; it reports how many of them belong to the body, so bytes after

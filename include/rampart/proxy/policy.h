@@ -79,8 +79,10 @@ Decision CheckFirstFlight(const Config& cfg, const Host& connect_host, const Cli
 
 // The request head sent to the origin: origin-form target, hop-by-hop
 // fields (and those named in Connection, except the framing fields)
-// removed, "Connection: close" (one origin connection per request).
-std::string BuildOriginHead(const RequestHead& head, const ProxyRequest& req);
+// removed, then "Connection: keep-alive" when the proxy wants to reuse
+// the origin connection (only for HTTP/1.1 requests), else
+// "Connection: close".
+std::string BuildOriginHead(const RequestHead& head, const ProxyRequest& req, bool keep_alive = false);
 
 // The origin's response head as the client gets it: an HTTP/1.1 status
 // line, hop-by-hop fields removed (framing fields kept: bodies are relayed

@@ -1,0 +1,382 @@
+// The Session's spine: life and access-log record, timers, the request
+// head, the policy decision, DNS + SSRF, the upstream connect, and the
+// answers and endings every mode shares. See session.h.
+#include "session.h"
+
+#include <algorithm>
+#include <array>
+#include <utility>
+
+#include <boost/asio/write.hpp>
+
+#include "socket_util.h"
+
+namespace rampart::proxy {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using boost::system::error_code;
+
+Session::Session(Shared& shared, WorkerLocal& local, tcp::socket client, bool intercept)
+    : intercept_(intercept),
+      shared_(shared),
+      local_(local),
+      client_(std::move(client)),
+      upstream_(client_.get_executor()),
+      timer_(client_.get_executor()),
+      config_(shared.Snapshot()),
+      started_(SteadyClock::now()) {
+  shared_.counters.connections++;
+  record_.time = std::chrono::system_clock::now();
+}
+
+Session::~Session() {
+  shared_.counters.connections--;
+  if (tunnel_counted_) shared_.counters.tunnels--;
+  WriteRecord();
+}
+
+void Session::Start() {
+  error_code ec;
+  tcp::endpoint peer = client_.remote_endpoint(ec);
+  if (ec) return Close();
+  client_ip_ = FromAsio(peer.address());
+  record_.client = EndpointText(peer);
+  if (!config_->ClientAllowed(client_ip_)) {
+    record_.decision = "deny";
+    record_.reason = "client not allowed";
+    return Close();
+  }
+  client_.set_option(tcp::no_delay(true), ec);
+  if (intercept_ && !TakeOriginalDestination()) return Close();
+  Arm(config_->limits.handshake_timeout);
+  ReadHead();
+}
+
+// The access-log line and counters of the current request (a keep-alive
+// connection writes one per request, the last from the destructor).
+void Session::WriteRecord() {
+  shared_.counters.bytes_up += record_.bytes_up;
+  shared_.counters.bytes_down += record_.bytes_down;
+  if (record_.decision.empty()) return;  // nothing was asked (a probe or a close)
+  if (record_.decision == "allow") shared_.counters.allowed++;
+  if (record_.decision == "deny") shared_.counters.denied++;
+  if (record_.decision == "error") shared_.counters.failed++;
+  if (!shared_.log->enabled()) return;
+  record_.duration = std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - started_);
+  shared_.log->Write(config_->squid_log_format ? FormatSquidRecord(record_) : FormatAccessRecord(record_));
+}
+
+// --- timers ---------------------------------------------------------
+
+void Session::Arm(std::chrono::milliseconds after) {
+  uint64_t gen = ++timer_gen_;
+  timer_.expires_after(after);
+  timer_.async_wait([self = shared_from_this(), gen](error_code ec) {
+    if (!ec && gen == self->timer_gen_) self->OnTimeout();
+  });
+}
+
+void Session::OnTimeout() {
+  if (phase_ == Phase::kRelay) {
+    auto idle = SteadyClock::now() - last_activity_;
+    auto limit = config_->limits.idle_timeout;
+    if (idle < limit) {
+      return Arm(std::chrono::duration_cast<std::chrono::milliseconds>(limit - idle) +
+                 std::chrono::milliseconds(1));
+    }
+    record_.reason = record_.reason.empty() ? "idle timeout" : record_.reason;
+    return Close();
+  }
+  if (phase_ == Phase::kLinger || phase_ == Phase::kDone) return Close();
+  if (phase_ == Phase::kHead && head_len_ == 0) return Close();  // said nothing
+  if (phase_ == Phase::kHead) {
+    error_code ignored;
+    client_.cancel(ignored);  // the pending head read must not race the answer
+    return Fail(408, "timeout reading the request head");
+  }
+  if (phase_ == Phase::kResolve || (phase_ == Phase::kConnect && (!is_connect_ || intercept_tls_))) {
+    return Fail(504, "timeout resolving or connecting upstream");
+  }
+  record_.reason = phase_ == Phase::kHello ? "timeout waiting for ClientHello" : "upstream connect timeout";
+  if (phase_ == Phase::kHello) record_.decision = "deny";
+  Close();
+}
+
+// --- request head -----------------------------------------------------
+
+// The head buffer grows a read at a time, up to the header limit.
+void Session::ReadHead() {
+  size_t limit = config_->limits.max_header_bytes;
+  if (head_len_ >= limit) return Fail(431, "request head too large");
+  size_t want = std::min(kReadChunk, limit - head_len_);
+  head_.resize(head_len_ + want);
+  client_.async_read_some(asio::buffer(head_.data() + head_len_, want),
+                          [self = shared_from_this()](error_code ec, size_t n) { self->OnHeadRead(ec, n); });
+}
+
+void Session::OnHeadRead(error_code ec, size_t n) {
+  if (phase_ != Phase::kHead) return;
+  if (ec) {
+    if (head_len_ > 0) {
+      record_.decision = "error";
+      record_.reason = "client closed before a full request head";
+    }
+    return Close();
+  }
+  size_t scan_from = head_len_ >= 3 ? head_len_ - 3 : 0;
+  head_len_ += n;
+  // Only a connection's first bytes can begin TLS; later a request follows.
+  if (intercept_ && first_request_ && static_cast<unsigned char>(head_[0]) == 0x16) return OnInterceptedTls();
+  std::string_view seen(head_.data(), head_len_);
+  auto end = FindHeadEnd(seen.substr(scan_from));
+  if (!end) return ReadHead();
+  head_end_ = scan_from + *end;
+  OnHead();
+}
+
+void Session::OnHead() {
+  auto head = ParseRequestHead(std::string_view(head_.data(), head_end_));
+  if (!head.ok()) return Fail(400, head.status().message());
+  request_head_ = std::move(head).value();
+  record_.bytes_up += head_end_;
+  record_.method = request_head_.method;
+  Interpreted in = intercept_ ? InterpretIntercepted(request_head_, original_port_) : InterpretRequest(request_head_);
+  request_ = std::move(in.request);
+  is_connect_ = request_.is_connect;
+  record_.host = request_.host.name;
+  record_.port = request_.port;
+  record_.path = request_.path.substr(0, request_.path.find('?'));
+  // An intercepted connection keeps alive too: each request is decided by
+  // its own Host, and a pooled origin connection is only ever reused for
+  // the same checked address and host (a Host naming another origin gets
+  // its own check, resolution and connection).
+  keep_alive_ = !is_connect_ && in.error_status == 0 && ClientWantsKeepAlive(request_head_);
+  if (in.error_status == 403) return Deny(in.error, "");
+  if (in.error_status != 0) return Fail(in.error_status, in.error);
+  Decision d = CheckDestination(*config_, client_ip_, request_.host, request_.port);
+  record_.client_rule = d.client_rule;
+  if (!d.allowed) return Deny(d.reason, d.rule);
+  record_.rule = d.rule;
+  Resolve();
+}
+
+// --- DNS and SSRF -------------------------------------------------------
+
+// Answers known at once (IP literals, `hosts`, the DNS cache) go straight
+// on, and the next step arms its own timer.
+void Session::Resolve() {
+  phase_ = Phase::kResolve;
+  if (request_.host.is_ip) return OnAddresses({*ParseIp(request_.host.name)});
+  if (auto it = config_->hosts.find(request_.host.name); it != config_->hosts.end()) {
+    return OnAddresses(it->second);
+  }
+  // A weak reference: a session that timed out or closed is not kept
+  // alive by a lookup still in flight.
+  std::weak_ptr<Session> weak = weak_from_this();
+  Arm(config_->limits.connect_timeout);
+  local_.dns.Resolve(*config_, request_.host.name, [weak](DnsAnswer answer) {
+    if (auto self = weak.lock()) self->OnResolved(std::move(answer));
+  });
+}
+
+// NXDOMAIN and block addresses (0.0.0.0, ::, dns.block_addresses) are a
+// filtering resolver's way of saying no: a deny, with its own reason.
+void Session::OnResolved(DnsAnswer answer) {
+  if (phase_ != Phase::kResolve) return;  // timed out meanwhile
+  if (answer.kind == DnsAnswer::Kind::kNotFound) return Deny("dns: filtered (name not found)", "");
+  if (answer.kind == DnsAnswer::Kind::kError) return Fail(502, answer.error);
+  if (auto why = FilteredAnswer(config_->dns, answer.addresses)) return Deny("dns: filtered (" + *why + ")", "");
+  OnAddresses(answer.addresses);
+}
+
+// Keeps only the addresses the SSRF rules allow; connects to exactly
+// those, so a second lookup can never swap in another answer.
+void Session::OnAddresses(const std::vector<IpAddress>& addresses) {
+  std::string refused;
+  for (const auto& a : addresses) {
+    if (const char* why = config_->RefuseAddress(a)) {
+      if (refused.empty()) refused = std::string(why) + " address " + a.ToString();
+      continue;
+    }
+    tcp::endpoint ep(ToAsio(a), request_.port);
+    if (std::find(candidates_.begin(), candidates_.end(), ep) == candidates_.end()) candidates_.push_back(ep);
+  }
+  if (candidates_.empty()) return Deny(refused.empty() ? "dns: no address" : "ssrf: " + refused, "");
+  // Intercepted TLS already holds its ClientHello: no 200 to send.
+  if (!is_connect_ || intercept_tls_) return Connect();
+  SendEstablished();
+}
+
+// --- upstream ---------------------------------------------------------------
+
+void Session::Connect() {
+  phase_ = Phase::kConnect;
+  Arm(config_->limits.connect_timeout);  // a pooled connection's first write is bounded too
+  if (!is_connect_ && TakePooledUpstream()) return;
+  TryConnect(0);
+}
+
+// Forwarded HTTP: an idle connection the worker keeps to one of the
+// checked addresses, made for this very host, in the candidates' order.
+bool Session::TakePooledUpstream() {
+  for (const tcp::endpoint& ep : candidates_) {
+    auto socket = local_.upstreams.Take(UpstreamPool::Key(ep, request_.host.name),
+                                        config_->limits.upstream_idle_timeout);
+    if (!socket) continue;
+    upstream_ = std::move(*socket);
+    upstream_reused_ = true;
+    OnConnected(ep);
+    return true;
+  }
+  return false;
+}
+
+void Session::TryConnect(size_t index) {
+  if (index >= candidates_.size()) {
+    if (!is_connect_ || intercept_tls_) return Fail(502, "upstream connect failed: " + last_connect_error_);
+    record_.decision = "error";
+    record_.reason = "upstream connect failed: " + last_connect_error_;
+    return Close();
+  }
+  error_code ignored;
+  upstream_.close(ignored);
+  upstream_.async_connect(candidates_[index], [self = shared_from_this(), index](error_code ec) {
+    if (self->phase_ != Phase::kConnect) return;
+    if (ec) {
+      self->last_connect_error_ = ec.message();
+      return self->TryConnect(index + 1);
+    }
+    self->OnConnected(self->candidates_[index]);
+  });
+}
+
+void Session::OnConnected(const tcp::endpoint& ep) {
+  record_.upstream = EndpointText(ep);
+  record_.decision = "allow";
+  error_code ec;
+  upstream_.set_option(tcp::no_delay(true), ec);
+  std::string first;
+  if (is_connect_) {
+    first = std::move(flight_);
+    record_.bytes_up += first.size();
+    shared_.counters.tunnels++;
+    tunnel_counted_ = true;
+  } else {
+    upstream_key_ = record_.upstream + " " + request_.host.name;  // UpstreamPool::Key(ep, host)
+    first = BuildOriginHead(request_head_, request_, config_->limits.upstream_idle_connections > 0);
+  }
+  if (!is_connect_ && !retried_) {
+    up_remaining_ = request_.framing.content_length;
+    // Body bytes that came with the head, never more than the body:
+    // anything after it is the next request, checked on its own.
+    std::string_view extra(head_.data() + head_end_, head_len_ - head_end_);
+    size_t body = ConsumeRequestBody(extra);
+    if (up_chunks_.failed()) return Fail(400, "malformed chunked request body");
+    first.append(extra.substr(0, body));
+    carry_.assign(extra.substr(body));
+    record_.bytes_up += body;
+    ReleaseHead();
+  }
+  pending_first_ = std::move(first);
+  asio::async_write(upstream_, asio::buffer(pending_first_),
+                    [self = shared_from_this()](error_code ec, size_t) {
+                      self->pending_first_.clear();
+                      self->pending_first_.shrink_to_fit();
+                      if (ec && self->is_connect_) {
+                        self->record_.reason = "upstream write failed: " + ec.message();
+                        return self->Close();
+                      }
+                      if (ec && self->RetryOnFreshUpstream()) return;
+                      if (ec) return self->Fail(502, "upstream write failed: " + ec.message());
+                      if (self->is_connect_) return self->StartTunnel();
+                      self->StartExchange();
+                    });
+}
+
+void Session::NoteRelayError(bool client_side, error_code ec) {
+  if (record_.reason.empty() && ec != asio::error::operation_aborted) {
+    record_.reason = (client_side ? "client: " : "upstream: ") + ec.message();
+  }
+}
+
+// --- answers and endings -------------------------------------------------
+
+void Session::Deny(const std::string& reason, const std::string& rule) {
+  record_.decision = "deny";
+  record_.reason = reason;
+  record_.rule = rule;
+  if (intercept_tls_) return RespondRaw(TlsAlert(kTlsAlertAccessDenied));
+  DenyDetails details{request_.host.name.empty() ? "(unknown)" : request_.host.name,
+                      client_ip_.ToString(), reason, record_.time};
+  // A denied request without a body leaves the connection clean: the
+  // client may go on with its next request.
+  bool keep = keep_alive_ && !request_.framing.chunked && request_.framing.content_length == 0 &&
+              !shared_.stopping;
+  if (keep) carry_.assign(head_.data() + head_end_, head_len_ - head_end_);
+  record_.status = 403;
+  RespondRaw(BuildDenyResponse(*config_, details, keep), keep);
+}
+
+void Session::Fail(int status, const std::string& reason) {
+  record_.decision = "error";
+  record_.reason = reason;
+  if (phase_ == Phase::kRelay) {
+    // A forwarded request failed before its response began: stop the
+    // request body relay so the answer is the only thing left running.
+    error_code ignored;
+    client_.cancel(ignored);
+    upstream_.close(ignored);
+  }
+  if (intercept_tls_) return RespondRaw(TlsAlert(kTlsAlertInternalError));
+  Respond(status, BuildResponse(status, "text/plain; charset=utf-8", std::string(StatusText(status)) + "\n"));
+}
+
+void Session::Respond(int status, std::string response) {
+  record_.status = status;
+  RespondRaw(std::move(response));
+}
+
+// keep_open: the connection takes another request after this answer.
+void Session::RespondRaw(std::string response, bool keep_open) {
+  record_.bytes_down += response.size();
+  phase_ = Phase::kLinger;
+  ReleaseHead();
+  pending_first_ = std::move(response);
+  Arm(kLingerTime);
+  asio::async_write(client_, asio::buffer(pending_first_), [self = shared_from_this(), keep_open](error_code ec, size_t) {
+    if (ec) return self->Close();
+    if (keep_open && self->phase_ == Phase::kLinger) return self->NextRequest();
+    error_code ignored;
+    self->client_.shutdown(tcp::socket::shutdown_send, ignored);
+    self->Linger();
+  });
+}
+
+// Reads and drops what the client still sends until it closes (or the
+// linger timer fires), so an unread body does not turn our answer into a
+// TCP reset before the client has read it.
+void Session::Linger() {
+  auto buf = std::make_shared<std::array<char, 1024>>();
+  client_.async_read_some(asio::buffer(*buf), [self = shared_from_this(), buf](error_code ec, size_t) {
+    if (ec || self->phase_ != Phase::kLinger) return self->Close();
+    self->Linger();
+  });
+}
+
+void Session::ReleaseHead() {
+  head_.clear();
+  head_.shrink_to_fit();
+  head_len_ = head_end_ = 0;
+}
+
+void Session::Close() {
+  phase_ = Phase::kDone;
+  ++timer_gen_;
+  error_code ignored;
+  timer_.cancel();
+  client_.close(ignored);
+  upstream_.close(ignored);
+}
+
+}  // namespace rampart::proxy

@@ -1,0 +1,239 @@
+// One client connection of the proxy and what the workers share. Internal
+// to src/proxy; the code is split by concern:
+//   session.cc            life, request head, policy, DNS + SSRF, upstream
+//                         connect, answers and endings;
+//   session_http.cc       forwarded HTTP: one exchange, keep-alive;
+//   session_tunnel.cc     CONNECT: "200", first flight, the relay
+//                         (splice(2) through pipes, or a buffer);
+//   session_intercept.cc  intercept listeners: original destination, TLS
+//                         decided by SNI;
+//   server.cc             listeners, accept, workers (ProxyServer).
+// What a worker's sessions share (resolver, pipes, idle origin
+// connections) is in WorkerLocal.
+//
+// A Session's life:
+//   head (handshake timeout, header limit) -> InterpretRequest ->
+//   CheckDestination -> resolve (static hosts, IP literal, or c-ares on the
+//   worker's own loop, see dns_resolver.h) -> "filtered" answers denied ->
+//   SSRF filter of every address ->
+//   CONNECT: "200", first flight (handshake timeout), CheckFirstFlight |
+//   HTTP: nothing more -> connect to the checked addresses in order
+//   (connect timeout) -> tunnel: relay both ways (idle timeout) -> close;
+//   forwarded HTTP (explicit or intercepted): an idle origin connection
+//   for the same checked address and host from the worker's pool, else a
+//   new one; one exchange (request body up, response head parsed and
+//   rewritten, response body down, both by their framing); the origin
+//   connection back to the pool if it can carry another request -> on a
+//   keep-alive connection the next request from the start (checked on
+//   its own, with the config snapshot of its time), else close.
+// On an intercept listener the original destination port comes from
+// SO_ORIGINAL_DST; a first byte 0x16 means TLS: ClientHello first, SNI as
+// the host (InterceptedTls), no "200", denials answered with a TLS alert;
+// otherwise an origin-form HTTP request decided by Host
+// (InterpretIntercepted).
+// The access-log line of the last request is written when the Session is
+// destroyed (earlier ones when the next request starts), so every request
+// produces exactly one line however its connection ends.
+//
+// Thread-safety: a Session lives on one worker (its sockets' io_context)
+// and is only touched from that worker's thread, so it needs no locks.
+// Shared is touched from every worker: atomics, and the config snapshot
+// under its mutex.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "dns_resolver.h"
+#include "splice_pipe.h"
+#include "upstream_pool.h"
+#include "rampart/proxy/access_log.h"
+#include "rampart/proxy/config.h"
+#include "rampart/proxy/http_body.h"
+#include "rampart/proxy/policy.h"
+
+namespace rampart::proxy {
+
+using SteadyClock = std::chrono::steady_clock;
+
+inline constexpr size_t kRelayChunk = 16 * 1024;  // relay buffer, per direction
+inline constexpr size_t kReadChunk = 4096;        // request head and first flight reads
+inline constexpr std::chrono::milliseconds kLingerTime{1000};
+inline constexpr size_t kPipeCapacity = 256 * 1024;  // asked for each relay pipe
+inline constexpr size_t kIdlePipes = 32;             // empty pipes a worker keeps
+inline constexpr unsigned kSpliceRoundsPerTurn = 16;  // then other connections get a turn
+
+struct Counters {
+  std::atomic<uint64_t> connections{0};
+  std::atomic<uint64_t> tunnels{0};
+  std::atomic<uint64_t> allowed{0};
+  std::atomic<uint64_t> denied{0};
+  std::atomic<uint64_t> failed{0};
+  std::atomic<uint64_t> bytes_up{0};
+  std::atomic<uint64_t> bytes_down{0};
+};
+
+// What every worker shares.
+struct Shared {
+  AccessLog* log = nullptr;
+  Counters counters;
+  DnsCounters dns;
+  std::atomic<bool> stopping{false};
+  mutable std::mutex mu;
+  std::shared_ptr<const Config> config;  // guarded by mu
+
+  std::shared_ptr<const Config> Snapshot() const {
+    std::lock_guard lock(mu);
+    return config;
+  }
+};
+
+// What one worker's sessions share. Touched only on that worker's thread.
+struct WorkerLocal {
+  WorkerLocal(boost::asio::io_context& ioc, DnsCounters* counters)
+      : dns(ioc, counters), pipes(kIdlePipes, kPipeCapacity) {}
+  DnsResolver dns;
+  PipePool pipes;
+  UpstreamPool upstreams;  // destroyed first: its sockets use the worker's io_context
+};
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  using tcp = boost::asio::ip::tcp;
+  using error_code = boost::system::error_code;
+
+  // intercept: the connection came through an intercept listener (the
+  // firewall redirected it; no proxy protocol, HTTP by Host, TLS by SNI).
+  Session(Shared& shared, WorkerLocal& local, tcp::socket client, bool intercept);
+  ~Session();
+
+  tcp::socket::executor_type executor() { return client_.get_executor(); }
+  void Start();
+
+ private:
+  enum class Phase { kHead, kResolve, kHello, kConnect, kRelay, kLinger, kDone };
+
+  // One relay direction: its pipe (splice) or buffer, held only while
+  // bytes flow.
+  struct Direction {
+    std::unique_ptr<char[]> buf;
+    Pipe pipe;
+    size_t in_pipe = 0;  // bytes spliced into the pipe, not yet out of it
+    bool done = false;
+  };
+
+  // session.cc
+  void WriteRecord();
+  void Arm(std::chrono::milliseconds after);
+  void OnTimeout();
+  void ReadHead();
+  void OnHeadRead(error_code ec, size_t n);
+  void OnHead();
+  void Resolve();
+  void OnResolved(DnsAnswer answer);
+  void OnAddresses(const std::vector<IpAddress>& addresses);
+  void Connect();
+  bool TakePooledUpstream();
+  void TryConnect(size_t index);
+  void OnConnected(const tcp::endpoint& ep);
+  void Deny(const std::string& reason, const std::string& rule);
+  void Fail(int status, const std::string& reason);
+  void Respond(int status, std::string response);
+  void RespondRaw(std::string response, bool keep_open = false);
+  void Linger();
+  void ReleaseHead();
+  void Close();
+  void NoteRelayError(bool client_side, error_code ec);
+
+  // session_intercept.cc
+  bool TakeOriginalDestination();
+  void OnInterceptedTls();
+  void DecideInterceptedTls(const ClientHelloInfo& hello);
+
+  // session_tunnel.cc
+  void SendEstablished();
+  void CheckFlight();
+  void ReadFlight();
+  void StartTunnel();
+  void WaitReadable(bool up);
+  void Pump(bool up);
+  void SpliceIn(bool up, unsigned rounds);
+  void SpliceOut(bool up, unsigned rounds);
+  void ReadNow(bool up);
+  void OnRelayEnd(bool up, error_code ec);
+
+  // session_http.cc
+  void StartExchange();
+  size_t ConsumeRequestBody(std::string_view bytes);
+  size_t ConsumeResponseBody(std::string_view bytes);
+  void PumpRequestBody();
+  void OnRequestBodyRead(error_code ec, size_t n);
+  void ReadResponse();
+  void OnResponseRead(error_code ec, size_t n);
+  void OnResponseHeadBytes();
+  void SendDown(std::string bytes);
+  void OnResponseEnd(error_code ec);
+  void MaybeFinishExchange();
+  void ReleaseUpstream();
+  bool RetryOnFreshUpstream();
+  void NextRequest();
+  void ResetExchange();
+
+  const bool intercept_;
+  bool intercept_tls_ = false;  // an intercepted connection that began with a TLS record
+  uint16_t original_port_ = 0;  // intercept: the redirected connection's destination port
+  Shared& shared_;
+  WorkerLocal& local_;
+  tcp::socket client_;
+  tcp::socket upstream_;
+  boost::asio::steady_timer timer_;
+  std::shared_ptr<const Config> config_;  // the snapshot of the current request
+  SteadyClock::time_point started_;       // of the current request
+
+  Phase phase_ = Phase::kHead;
+  uint64_t timer_gen_ = 0;
+  IpAddress client_ip_;
+  AccessRecord record_;
+  std::string head_;
+  size_t head_len_ = 0;
+  size_t head_end_ = 0;
+  RequestHead request_head_;
+  ProxyRequest request_;
+  bool is_connect_ = false;
+  std::vector<tcp::endpoint> candidates_;
+  std::string last_connect_error_;
+  std::string flight_;
+  std::string pending_first_;
+  Direction up_, down_;
+  // Forwarded HTTP (see StartExchange).
+  bool keep_alive_ = false;        // the client may send another request after this one
+  std::string carry_;              // bytes read past the current request: the next one's start
+  uint64_t up_remaining_ = 0;      // Content-Length request body still to relay
+  uint64_t down_remaining_ = 0;    // Content-Length response body still to relay
+  bool up_complete_ = false;       // the request body has ended
+  bool down_complete_ = false;     // the response body has ended
+  bool response_started_ = false;  // the final response head has been parsed
+  bool up_writing_ = false;        // a request body write to the origin is in flight
+  ChunkedScanner up_chunks_, down_chunks_;
+  ResponseFraming response_framing_;
+  std::string response_head_;      // response head bytes until the head is complete
+  std::string pending_down_;       // response bytes being written to the client
+  SteadyClock::time_point last_activity_;
+  bool tunnel_counted_ = false;
+  bool first_request_ = true;      // no earlier request on this connection
+  // Origin connection reuse (forwarded HTTP; see UpstreamPool).
+  std::string upstream_key_;       // the pool key of upstream_
+  bool upstream_reused_ = false;   // upstream_ came from the pool
+  bool upstream_reusable_ = false; // the origin may take another request on upstream_
+  bool retried_ = false;           // this request already moved to a fresh connection
+};
+
+}  // namespace rampart::proxy

@@ -1,0 +1,191 @@
+// CONNECT tunnels: the "200", the first flight (a TLS ClientHello whose
+// SNI must match the CONNECT host), and the relay both ways once the
+// upstream is connected. See session.h.
+#include <cerrno>
+#include <utility>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
+
+#include "session.h"
+#include "socket_util.h"
+
+namespace rampart::proxy {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using boost::system::error_code;
+
+// The checked CONNECT: answer 200, then wait for the first flight.
+void Session::SendEstablished() {
+  phase_ = Phase::kHello;
+  Arm(config_->limits.handshake_timeout);
+  // Anything the client sent after the CONNECT head is the first flight.
+  flight_.assign(head_.data() + head_end_, head_len_ - head_end_);
+  ReleaseHead();
+  static constexpr std::string_view kEstablished = "HTTP/1.1 200 Connection established\r\n\r\n";
+  asio::async_write(client_, asio::buffer(kEstablished), [self = shared_from_this()](error_code ec, size_t) {
+    if (self->phase_ != Phase::kHello) return;
+    if (ec) return self->Close();
+    self->CheckFlight();
+  });
+}
+
+// --- tunnels: the first flight ---------------------------------------------
+
+void Session::CheckFlight() {
+  ClientHelloInfo hello = ParseClientHello(flight_);
+  if (hello.outcome == ClientHelloInfo::Outcome::kNeedMore) return ReadFlight();
+  record_.sni = Printable(hello.sni.substr(0, 255));
+  if (intercept_tls_) return DecideInterceptedTls(hello);
+  Decision d = CheckFirstFlight(*config_, request_.host, hello);
+  if (!d.allowed) {
+    // After the 200 there is no page to show: close (the client's TLS
+    // handshake fails).
+    record_.decision = "deny";
+    record_.reason = d.reason;
+    return Close();
+  }
+  Connect();
+}
+
+void Session::ReadFlight() {
+  size_t have = flight_.size();
+  flight_.resize(have + kReadChunk);
+  client_.async_read_some(asio::buffer(flight_.data() + have, kReadChunk),
+                          [self = shared_from_this(), have](error_code ec, size_t n) {
+                            if (self->phase_ != Phase::kHello) return;
+                            self->flight_.resize(have + (ec ? 0 : n));
+                            if (ec) {
+                              self->record_.decision = "deny";
+                              self->record_.reason = "client closed before ClientHello";
+                              return self->Close();
+                            }
+                            self->CheckFlight();
+                          });
+}
+
+// --- tunnels: the relay -------------------------------------------------------
+//
+// Each direction waits for readability holding nothing, then moves what is
+// there. With `splice` (the default) the bytes go from the socket into a
+// pipe borrowed from the worker's PipePool and from the pipe into the
+// other socket: they never enter user space. Otherwise, or when no pipe
+// can be made (descriptor limits), they go through a kRelayChunk buffer.
+// The pipe (empty by then) or the buffer is given back as soon as a read
+// would block, so an idle tunnel holds neither, and a busy one at most one
+// pipe or buffer per direction. The first flight was already read into
+// user space to check the ClientHello; it went up in OnConnected.
+
+void Session::StartTunnel() {
+  phase_ = Phase::kRelay;
+  last_activity_ = SteadyClock::now();
+  Arm(config_->limits.idle_timeout);
+  error_code ec;
+  client_.non_blocking(true, ec);
+  if (!ec) upstream_.non_blocking(true, ec);
+  if (ec) {
+    record_.reason = "cannot set up the relay: " + ec.message();
+    return Close();
+  }
+  WaitReadable(false);
+  WaitReadable(true);
+}
+
+// up: client -> upstream; otherwise upstream -> client.
+void Session::WaitReadable(bool up) {
+  Direction& dir = up ? up_ : down_;
+  dir.buf.reset();
+  if (dir.pipe.valid()) local_.pipes.Give(std::move(dir.pipe));  // empty: everything read went out
+  tcp::socket& from = up ? client_ : upstream_;
+  from.async_wait(tcp::socket::wait_read, [self = shared_from_this(), up](error_code ec) {
+    if (self->phase_ != Phase::kRelay) return;
+    if (ec) return self->OnRelayEnd(up, ec);
+    self->Pump(up);
+  });
+}
+
+void Session::Pump(bool up) {
+  Direction& dir = up ? up_ : down_;
+  if (config_->splice && !dir.pipe.valid()) dir.pipe = local_.pipes.Take();
+  if (dir.pipe.valid()) return SpliceIn(up, 0);
+  ReadNow(up);
+}
+
+// Socket -> pipe. Called with the pipe empty, so "would block" can only
+// mean the socket has nothing more for now.
+void Session::SpliceIn(bool up, unsigned rounds) {
+  Direction& dir = up ? up_ : down_;
+  tcp::socket& from = up ? client_ : upstream_;
+  SpliceResult r = SpliceOnce(from.native_handle(), dir.pipe.write_fd(), local_.pipes.capacity());
+  if (r.would_block) return WaitReadable(up);
+  if (r.eof) return OnRelayEnd(up, asio::error::eof);
+  if (r.error != 0) return OnRelayEnd(up, error_code(r.error, boost::system::system_category()));
+  last_activity_ = SteadyClock::now();
+  (up ? record_.bytes_up : record_.bytes_down) += r.bytes;
+  dir.in_pipe = r.bytes;
+  SpliceOut(up, rounds);
+}
+
+// Pipe -> socket until the pipe is empty (waiting for writability when
+// the peer is slow), then the next read; every kSpliceRoundsPerTurn rounds
+// the worker's other connections get a turn first.
+void Session::SpliceOut(bool up, unsigned rounds) {
+  Direction& dir = up ? up_ : down_;
+  tcp::socket& to = up ? upstream_ : client_;
+  while (dir.in_pipe > 0) {
+    SpliceResult r = SpliceOnce(dir.pipe.read_fd(), to.native_handle(), dir.in_pipe);
+    if (r.would_block) {
+      return to.async_wait(tcp::socket::wait_write, [self = shared_from_this(), up](error_code ec) {
+        if (self->phase_ != Phase::kRelay) return;
+        if (ec) return self->OnRelayEnd(up, ec);
+        self->SpliceOut(up, 0);
+      });
+    }
+    if (r.error != 0 || r.eof) {
+      return OnRelayEnd(up, error_code(r.eof ? EPIPE : r.error, boost::system::system_category()));
+    }
+    dir.in_pipe -= r.bytes;
+  }
+  if (++rounds < kSpliceRoundsPerTurn) return SpliceIn(up, rounds);
+  asio::post(client_.get_executor(), [self = shared_from_this(), up] {
+    if (self->phase_ == Phase::kRelay) self->SpliceIn(up, 0);
+  });
+}
+
+// The buffered relay: reads without blocking; with nothing there, goes
+// back to waiting.
+void Session::ReadNow(bool up) {
+  tcp::socket& from = up ? client_ : upstream_;
+  Direction& dir = up ? up_ : down_;
+  if (!dir.buf) dir.buf = std::make_unique_for_overwrite<char[]>(kRelayChunk);
+  error_code ec;
+  size_t n = from.read_some(asio::buffer(dir.buf.get(), kRelayChunk), ec);
+  if (ec == asio::error::would_block || ec == asio::error::try_again) return WaitReadable(up);
+  if (ec) return OnRelayEnd(up, ec);
+  last_activity_ = SteadyClock::now();
+  (up ? record_.bytes_up : record_.bytes_down) += n;
+  tcp::socket& to = up ? upstream_ : client_;
+  asio::async_write(to, asio::buffer(dir.buf.get(), n), [self = shared_from_this(), up](error_code ec, size_t) {
+    if (self->phase_ != Phase::kRelay) return;
+    if (ec) return self->OnRelayEnd(up, ec);
+    self->ReadNow(up);
+  });
+}
+
+// EOF passes the half-close on; an error ends both directions.
+void Session::OnRelayEnd(bool up, error_code ec) {
+  Direction& dir = up ? up_ : down_;
+  dir.done = true;
+  if (dir.pipe.valid() && dir.in_pipe == 0) local_.pipes.Give(std::move(dir.pipe));
+  dir.buf.reset();
+  if (ec != asio::error::eof) {
+    NoteRelayError(up, ec);
+    return Close();
+  }
+  error_code ignored;
+  (up ? upstream_ : client_).shutdown(tcp::socket::shutdown_send, ignored);
+  if (up_.done && down_.done) Close();
+}
+
+}  // namespace rampart::proxy
