@@ -3,6 +3,7 @@
 #include <array>
 #include <cctype>
 #include <chrono>
+#include <unordered_map>
 
 #include "rampart/audit/event.h"
 #include "rampart/core/clock.h"
@@ -37,6 +38,26 @@ std::string TimestampText(const json::Value& v) {
 void Convert(const ServiceModel& svc, const ShapeModel& shape, const json::Value& v, int depth,
              std::string& out);
 
+// A member's record key ("userName":, quoted) and whether its name always
+// carries a secret: computed once per member and thread, since every
+// request converts the same few members again.
+struct MemberKey {
+  std::string quoted;
+  bool secret_name = false;
+};
+
+const MemberKey& KeyOf(const protocol::MemberModel& m) {
+  // Bounded by the number of members in the models.
+  thread_local std::unordered_map<const protocol::MemberModel*, MemberKey> cache;
+  auto it = cache.find(&m);
+  if (it != cache.end()) return it->second;
+  MemberKey key;
+  json::WriteString(LowerCamel(m.name), key.quoted);
+  key.quoted += ':';
+  key.secret_name = IsSecretMemberName(m.name);
+  return cache.emplace(&m, std::move(key)).first->second;
+}
+
 void ConvertStructure(const ServiceModel& svc, const ShapeModel& shape, const json::Value& v,
                       int depth, std::string& out) {
   out += '{';
@@ -49,9 +70,9 @@ void ConvertStructure(const ServiceModel& svc, const ShapeModel& shape, const js
       if (target.type == ShapeType::kBlob) continue;  // binary data stays out of records
       if (!first) out += ',';
       first = false;
-      json::WriteString(LowerCamel(m.name), out);
-      out += ':';
-      if (target.has(protocol::kShapeSensitive) || IsSecretMemberName(m.name)) {
+      const MemberKey& key = KeyOf(m);
+      out += key.quoted;
+      if (target.has(protocol::kShapeSensitive) || key.secret_name) {
         json::WriteString(kHiddenValue, out);
       } else {
         Convert(svc, target, *member, depth + 1, out);
@@ -173,6 +194,7 @@ std::string ToCloudTrailElements(std::string_view service, std::string_view oper
   int32_t shape = is_output ? op->output : op->input;
   if (shape < 0) return {};
   std::string out;
+  out.reserve(256);
   Convert(*svc, svc->shape(static_cast<uint32_t>(shape)), value, 0, out);
   // CloudTrail writes null rather than an empty object.
   if (out == "{}" || out == "null") return {};

@@ -30,14 +30,14 @@ uint64_t NextFast() {
 
 std::string FormatUuid(const uint8_t b[16]) {
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(36);
+  char out[36];
+  size_t n = 0;
   for (int i = 0; i < 16; ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) out += '-';
-    out += kHex[b[i] >> 4];
-    out += kHex[b[i] & 0xF];
+    if (i == 4 || i == 6 || i == 8 || i == 10) out[n++] = '-';
+    out[n++] = kHex[b[i] >> 4];
+    out[n++] = kHex[b[i] & 0xF];
   }
-  return out;
+  return std::string(out, n);
 }
 
 void SetUuidBits(uint8_t b[16]) {
