@@ -112,6 +112,15 @@ void AddError(Event& ev, std::string_view service, const Status& st) {
       st.code() == ErrorCode::kInternal ? std::string("An internal error occurred.") : st.message();
 }
 
+// CloudTrail's records carry responseElements only for calls that change
+// something (its record contents reference): a Get, List or KMS
+// cryptographic call has null there. STS's temporary-credential calls,
+// read-only by name, do record what they issued.
+bool RecordsResponse(std::string_view service, std::string_view operation, bool read_only) {
+  if (!read_only) return true;
+  return service == "sts" && (operation == "GetSessionToken" || operation == "GetFederationToken");
+}
+
 // requestParameters / responseElements as JSON text; empty for null.
 std::string ElementsText(const server::AuditRecord& rec, const json::Value* value,
                          bool is_output) {
@@ -216,7 +225,9 @@ Event BuildEvent(const server::AuditRecord& rec, const EventOptions& options) {
   ev.user_agent = std::string(rec.user_agent);
   if (rec.error != nullptr) AddError(ev, rec.service, *rec.error);
   ev.request_parameters = ElementsText(rec, rec.input, false);
-  ev.response_elements = ElementsText(rec, rec.output, true);
+  if (RecordsResponse(rec.service, rec.operation, ev.read_only)) {
+    ev.response_elements = ElementsText(rec, rec.output, true);
+  }
   ev.request_id = std::string(rec.request_id);
   ev.secure_transport = rec.secure_transport;
   if (rec.secure_transport) {

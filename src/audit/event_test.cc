@@ -248,8 +248,37 @@ TEST(AuditEventTest, KmsPlaintextNeverRecorded) {
   std::string text = json::Write(ev.record);
   EXPECT_EQ(text.find("top secret"), std::string::npos) << text;
   EXPECT_TRUE(ev.read_only);
-  EXPECT_EQ(ev.record.find("responseElements")->find("ciphertextBlob"), nullptr);  // blob left out
+  // A read-only call records no responseElements at all.
+  EXPECT_TRUE(ev.record.find("responseElements")->is_null());
   EXPECT_EQ(ev.record.find("requestParameters")->get_string("keyId"), "alias/app");
+  // Blobs never reach a record, not even wrapped key material.
+  json::Value import = json::Value::MakeObject();
+  import.set("KeyId", "k1");
+  import.set("ImportToken", std::string("\x05\x06", 2));
+  import.set("EncryptedKeyMaterial", std::string("\x07\x08", 2));
+  BuiltEvent imported = Build(Rec(&p, "kms", "ImportKeyMaterial", &import, nullptr));
+  const json::Value* params = imported.record.find("requestParameters");
+  EXPECT_EQ(params->get_string("keyId"), "k1");
+  EXPECT_EQ(params->find("importToken"), nullptr);
+  EXPECT_EQ(params->find("encryptedKeyMaterial"), nullptr);
+}
+
+TEST(AuditEventTest, ReadOnlyCallsRecordNoResponseExceptIssuedCredentials) {
+  server::Principal p = User();
+  json::Value out = json::Value::MakeObject();
+  out.set("Account", std::string(kAcct));
+  BuiltEvent who = Build(Rec(&p, "sts", "GetCallerIdentity", nullptr, &out));
+  EXPECT_TRUE(who.record.find("responseElements")->is_null());
+  json::Value creds = json::Value::MakeObject();
+  json::Value c = json::Value::MakeObject();
+  c.set("AccessKeyId", "ASIAEXAMPLE");
+  c.set("SecretAccessKey", "s3cr3t");
+  creds.set("Credentials", std::move(c));
+  BuiltEvent session = Build(Rec(&p, "sts", "GetSessionToken", nullptr, &creds));
+  const json::Value* issued = session.record.find("responseElements")->find("credentials");
+  ASSERT_NE(issued, nullptr);
+  EXPECT_EQ(issued->get_string("accessKeyId"), "ASIAEXAMPLE");
+  EXPECT_EQ(issued->get_string("secretAccessKey"), kHiddenValue);
 }
 
 TEST(AuditEventTest, PasswordsAndSecretsHidden) {
