@@ -360,6 +360,9 @@ Result<ResyncReport> Cluster::ResyncLocked() {
         report.errors.push_back(members[i].name + ": " + st.message());
       }
     }
+    // Locked only once every member holds it, as Replicate does: a member
+    // that is down now could never get a copy of a locked key.
+    if (holders.size() < members.size()) continue;
     bool locked = true;
     for (size_t i : holders) {
       Status st = members[i].token->MakeNonExtractable(ref);

@@ -377,19 +377,23 @@ TEST_F(ClusterTest, ExplicitResyncReportsWhatItDid) {
   ASSERT_TRUE(down.ok()) << down.status().ToString();
   ASSERT_EQ(down->unreachable.size(), 1u);
   EXPECT_EQ(down->unreachable[0], "m2");
-  // With m2 still down, keys held by min_members are locked all the same.
-  EXPECT_EQ(down->locked, 1u);
+  // With m2 still down nothing is locked, so that m2 can still get copies.
+  EXPECT_EQ(down->locked, 0u);
+  EXPECT_EQ(down->stranded, 0u);
 
   flaky_[1]->set_down(false);
   auto report = cluster->HealthCheck();
   ASSERT_TRUE(report.ok()) << report.status().ToString();
   EXPECT_EQ(report->keys, 3u);
-  EXPECT_EQ(report->copied, 0u);
-  EXPECT_EQ(report->stranded, 2u);
+  EXPECT_EQ(report->copied, 1u);    // "pending" reached m2 ...
+  EXPECT_EQ(report->locked, 1u);    // ... and is locked everywhere now
+  EXPECT_EQ(report->stranded, 1u);  // only the one locked by hand behind the cluster's back
   EXPECT_EQ(report->below_min, 1u);
   EXPECT_TRUE(report->unreachable.empty());
   EXPECT_EQ(real_[1]->CheckKey(*leftover).code(), ErrorCode::kNotFound);
-  EXPECT_EQ(real_[1]->CheckKey(*key).code(), ErrorCode::kNotFound);
+  EXPECT_TRUE(real_[1]->CheckKey(*key).ok());
+  KeyRef cwk{cluster->WrappingKeyId(), KeyKind::kAes};
+  for (auto& t : real_) EXPECT_EQ(t->WrapKey(cwk, *key).status().code(), ErrorCode::kAccessDenied);
 }
 
 TEST_F(ClusterTest, AbsentMemberJoinsWhenItCanBeOpened) {

@@ -50,7 +50,8 @@ void SetTimeouts(int fd, int timeout_ms) {
 }
 
 // A TCP connection with a connect timeout; -1 on failure.
-int ConnectTcp(const std::string& host, const std::string& port, int timeout_ms) {
+// connect_ms bounds the connect; timeout_ms each read and write after it.
+int ConnectTcp(const std::string& host, const std::string& port, int connect_ms, int timeout_ms) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -65,7 +66,7 @@ int ConnectTcp(const std::string& host, const std::string& port, int timeout_ms)
       pollfd p{fd, POLLOUT, 0};
       int err = 0;
       socklen_t len = sizeof(err);
-      rc = (poll(&p, 1, timeout_ms) == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 &&
+      rc = (poll(&p, 1, connect_ms) == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 &&
             err == 0) ? 0 : -1;
     }
     if (rc != 0) {
@@ -207,7 +208,8 @@ bool Client::Connect(const std::string& node) {
   Disconnect();
   std::string host, port;
   if (!SplitHostPort(node, host, port)) return false;
-  fd_ = ConnectTcp(host, port, config_.timeout_ms);
+  int connect_ms = config_.connect_timeout_ms > 0 ? config_.connect_timeout_ms : config_.timeout_ms;
+  fd_ = ConnectTcp(host, port, connect_ms, config_.timeout_ms);
   if (fd_ < 0) return false;
   ssl_ = SSL_new(ctx_);
   if (ssl_ == nullptr) return false;

@@ -61,7 +61,15 @@ pkcs11::KeyRef ClusterKeyRef() { return {std::string(kClusterKeyId), KeyKind::kA
 Status InstallReplicaKey(pkcs11::Token& token, HsmState& state, const KeyInfo& key,
                          std::string_view wrapped, std::string_view public_key, bool extractable) {
   ASSIGN_OR_RETURN(auto existing, state.FindKey(key.key_id));
-  if (existing) return Status::Ok();
+  if (existing) {
+    // The same key sent again is fine; another key under its id is not
+    // (it would leave this node answering for a different key).
+    const KeyInfo& have = existing->info;
+    if (have.owner == key.owner && have.kind == key.kind && have.algorithm == key.algorithm) {
+      return Status::Ok();
+    }
+    return Status::Validation("a different key with this id exists on this node");
+  }
   pkcs11::KeySpec spec;
   spec.algorithm = static_cast<KeyAlgorithm>(key.algorithm);
   spec.label = key.label.empty() ? "rampart-hsmnet" : key.label;
@@ -90,6 +98,7 @@ Result<std::unique_ptr<Replicator>> Replicator::Create(pkcs11::Token& token, Hsm
     config.key_file = r->options_.key_file;
     config.ca_file = r->options_.ca_file;
     config.timeout_ms = r->options_.timeout_ms;
+    config.connect_timeout_ms = r->options_.connect_timeout_ms;
     config.learn_nodes = false;  // a peer is one node; never fail over to another
     std::string error;
     auto client = Client::Create(std::move(config), &error);
@@ -102,8 +111,16 @@ Result<std::unique_ptr<Replicator>> Replicator::Create(pkcs11::Token& token, Hsm
   return r;
 }
 
-Response Replicator::Call(Peer& peer, Request q) {
+Response Replicator::Call(Peer& peer, Request q, bool* reached) {
   std::lock_guard<std::mutex> lock(peer.mu);
+  Response r = CallLocked(peer, std::move(q));
+  // The client answers CKR_DEVICE_ERROR with no connection left when the
+  // peer did not answer at all.
+  if (reached != nullptr) *reached = r.rv != CKR_DEVICE_ERROR || !peer.client->current_node().empty();
+  return r;
+}
+
+Response Replicator::CallLocked(Peer& peer, Request q) {
   for (int attempt = 0;; ++attempt) {
     if (!peer.logged_in) {
       Request login;
@@ -126,10 +143,10 @@ Response Replicator::Call(Peer& peer, Request q) {
   }
 }
 
-Response Replicator::Replica(Peer& peer, ReplicaKind kind, Request q) {
+Response Replicator::Replica(Peer& peer, ReplicaKind kind, Request q, bool* reached) {
   q.op = Op::kReplicate;
   q.scheme = static_cast<uint8_t>(kind);
-  Response r = Call(peer, std::move(q));
+  Response r = Call(peer, std::move(q), reached);
   if (r.rv != CKR_OK && r.rv != CKR_KEY_HANDLE_INVALID) {
     log::Warn("hsm-server: replication to a peer failed",
               {{"peer", peer.node}, {"kind", std::to_string(static_cast<int>(kind))}, {"result", Describe(r)}});
@@ -173,7 +190,7 @@ size_t Replicator::PushKey(const KeyInfo& key) {
   return reached;
 }
 
-bool Replicator::PushUserTo(Peer& peer, std::string_view name) {
+bool Replicator::PushUserTo(Peer& peer, std::string_view name, bool* reached) {
   auto user = state_.FindUser(name);
   auto hash = state_.PasswordHash(name);
   if (!user.ok() || !*user || !hash.ok() || !*hash) return false;
@@ -181,19 +198,27 @@ bool Replicator::PushUserTo(Peer& peer, std::string_view name) {
   q.name = std::string(name);
   q.role = (*user)->role;
   q.data = **hash;
-  return Replica(peer, ReplicaKind::kPutUser, std::move(q)).rv == CKR_OK;
+  return Replica(peer, ReplicaKind::kPutUser, std::move(q), reached).rv == CKR_OK;
 }
 
-void Replicator::PushUser(std::string_view name) {
-  for (auto& peer : peers_) PushUserTo(*peer, name);
+bool Replicator::PushUser(std::string_view name) {
+  bool applied = true;
+  for (auto& peer : peers_) {
+    bool reached = false;
+    if (!PushUserTo(*peer, name, &reached) && reached) applied = false;
+  }
+  return applied;
 }
 
-void Replicator::PushUserDeleted(std::string_view name) {
+bool Replicator::PushUserDeleted(std::string_view name) {
+  bool applied = true;
   for (auto& peer : peers_) {
     Request q;
     q.name = std::string(name);
-    Replica(*peer, ReplicaKind::kDeleteUser, std::move(q));
+    bool reached = false;
+    if (Replica(*peer, ReplicaKind::kDeleteUser, std::move(q), &reached).rv != CKR_OK && reached) applied = false;
   }
+  return applied;
 }
 
 void Replicator::PushKeyDestroyed(std::string_view key_id) {
@@ -233,34 +258,54 @@ Status Replicator::Start() {
 
 Status Replicator::FetchClusterKey() {
   if (token_.CheckKey(ClusterKeyRef()).ok()) return Status::Ok();
+  std::vector<std::string> silent;  // peers that did not say whether they hold one
   for (auto& peer : peers_) {
-    // A fresh RSA transport pair in our token; the peer wraps the cluster
-    // key under its public half, and only our token can unwrap it.
-    pkcs11::KeyRef stale{std::string(kTransportKeyId), KeyKind::kRsaPrivate};
-    (void)token_.DestroyKey(stale);
-    pkcs11::KeySpec transport;
-    transport.algorithm = KeyAlgorithm::kRsa3072;
-    transport.label = "rampart-hsmnet-transport";
-    transport.id = std::string(kTransportKeyId);
-    transport.usage.wrap = true;
-    ASSIGN_OR_RETURN(pkcs11::KeyRef pair, token_.GenerateKey(transport));
-    auto carry = [&]() -> Status {
-      Request q;
-      ASSIGN_OR_RETURN(q.public_key, token_.PublicKeyDer(pair));
-      Response r = Replica(*peer, ReplicaKind::kWrapClusterKeyFor, std::move(q));
-      if (r.rv != CKR_OK) return Status::Error(ErrorCode::kUnavailable, peer->node + ": " + Describe(r));
-      return token_.UnwrapKey(pair, r.data, ClusterKeySpec()).status();
-    };
-    Status st = carry();
-    (void)token_.DestroyKey(pair);  // the pair served one ceremony
+    bool none = false;
+    Status st = FetchClusterKeyFrom(*peer, &none);
     if (st.ok()) {
       log::Info("hsm-server: received the cluster wrapping key", {{"peer", peer->node}});
       return Status::Ok();
     }
+    if (!none) silent.push_back(peer->node + " (" + st.message() + ")");
   }
-  // No peer that answered holds one: this node starts the cluster.
-  log::Warn("hsm-server: no peer holds a cluster wrapping key; making one", {});
+  // Making a key while a peer that may hold one is silent would split the
+  // cluster: its keys could never reach this node nor ours it.
+  if (!silent.empty() && !options_.bootstrap) {
+    std::string names;
+    for (const std::string& s : silent) names += (names.empty() ? "" : ", ") + s;
+    return Status::Error(ErrorCode::kUnavailable,
+                         "this node has no cluster wrapping key and these peers did not say whether they "
+                         "hold one: " + names + "; start a node that holds it first, or set "
+                         "bootstrap_cluster on the first node of a new cluster");
+  }
+  log::Warn("hsm-server: no peer holds a cluster wrapping key; making one",
+            {{"silent_peers", std::to_string(silent.size())}});
   return token_.GenerateKey(ClusterKeySpec()).status();
+}
+
+Status Replicator::FetchClusterKeyFrom(Peer& peer, bool* none) {
+  // A fresh RSA transport pair in our token; the peer wraps the cluster
+  // key under its public half, and only our token can unwrap it.
+  pkcs11::KeyRef stale{std::string(kTransportKeyId), KeyKind::kRsaPrivate};
+  (void)token_.DestroyKey(stale);
+  pkcs11::KeySpec transport;
+  transport.algorithm = KeyAlgorithm::kRsa3072;
+  transport.label = "rampart-hsmnet-transport";
+  transport.id = std::string(kTransportKeyId);
+  transport.usage.wrap = true;
+  ASSIGN_OR_RETURN(pkcs11::KeyRef pair, token_.GenerateKey(transport));
+  auto carry = [&]() -> Status {
+    Request q;
+    ASSIGN_OR_RETURN(q.public_key, token_.PublicKeyDer(pair));
+    Response r = Replica(peer, ReplicaKind::kWrapClusterKeyFor, std::move(q));
+    // The peer answered, and its token has no cluster key.
+    *none = r.rv == CKR_KEY_HANDLE_INVALID;
+    if (r.rv != CKR_OK) return Status::Error(ErrorCode::kUnavailable, peer.node + ": " + Describe(r));
+    return token_.UnwrapKey(pair, r.data, ClusterKeySpec()).status();
+  };
+  Status st = carry();
+  (void)token_.DestroyKey(pair);  // the pair served one ceremony
+  return st;
 }
 
 Status Replicator::CatchUpFrom(Peer& peer) {

@@ -19,6 +19,7 @@
 #include <sstream>
 #include <thread>
 
+#include "hsmnet/peer_names.h"
 #include "hsmnet/replicator.h"
 #include "hsmnet/service.h"
 #include "hsmnet/state.h"
@@ -89,6 +90,29 @@ Status NodeList(const json::Value& v, std::string_view key, std::vector<std::str
     }
     out.push_back(n.as_string());
   }
+  return Status::Ok();
+}
+
+// The optional peer_subjects: at most kMaxNodes "/TYPE=value/..." names,
+// each checked by PeerNames.
+Status SubjectList(const json::Value& v, std::vector<std::string>& out) {
+  const json::Value* list = v.find("peer_subjects");
+  if (list == nullptr) return Status::Ok();
+  std::string what = "peer_subjects must be an array of at most 32 strings of at most 1024 bytes";
+  if (!list->is_array() || list->as_array().size() > kMaxNodes) return Status::Validation(what);
+  out.clear();
+  for (const json::Value& n : list->as_array()) {
+    if (!n.is_string() || n.as_string().size() > 1024) return Status::Validation(what);
+    out.push_back(n.as_string());
+  }
+  return PeerNames::Parse(out).status();
+}
+
+Status BoolMember(const json::Value& v, std::string_view key, bool& out) {
+  const json::Value* m = v.find(key);
+  if (m == nullptr) return Status::Ok();
+  if (!m->is_bool()) return Status::Validation(std::string(key) + " must be true or false");
+  out = m->as_bool();
   return Status::Ok();
 }
 
@@ -163,25 +187,28 @@ bool WriteAll(SSL* ssl, std::string_view data) {
   return SSL_write_ex(ssl, data.data(), data.size(), &written) == 1 && written == data.size();
 }
 
-std::string PeerSubject(SSL* ssl) {
+// The client certificate's subject as text for the audit log (cut at 255
+// bytes: never used to decide anything), and whether it is a peer node's.
+void IdentifyPeer(SSL* ssl, const PeerNames& peers, Session& session) {
   X509* cert = SSL_get1_peer_certificate(ssl);
-  if (cert == nullptr) return "";
+  if (cert == nullptr) return;
   char buf[256];
   X509_NAME_oneline(X509_get_subject_name(cert), buf, sizeof(buf));
+  session.peer = buf;
+  session.replication_peer = peers.Matches(X509_get_subject_name(cert));
   X509_free(cert);
-  return buf;
 }
 
 // Serves one connection: frames in, frames out, until the peer leaves, a
 // frame is malformed, or the idle timeout passes.
-void ServeConnection(SSL_CTX* ctx, int fd, Service& service) {
+void ServeConnection(SSL_CTX* ctx, int fd, Service& service, const PeerNames& peers) {
   std::unique_ptr<SSL, decltype(&SSL_free)> ssl(SSL_new(ctx), SSL_free);
   if (!ssl || SSL_set_fd(ssl.get(), fd) != 1 || SSL_accept(ssl.get()) != 1) {
     log::Info("hsm-server: TLS handshake refused", {{"error", OpenSslError()}});
     return;
   }
   Session session;
-  session.peer = PeerSubject(ssl.get());
+  IdentifyPeer(ssl.get(), peers, session);
   std::string header(kHeaderSize, '\0');
   std::string body;
   while (!g_stop.load()) {
@@ -234,7 +261,8 @@ size_t Reap(std::list<Connection>& conns) {
   return conns.size();
 }
 
-void AcceptLoop(int listen_fd, SSL_CTX* ctx, Service& service, const ServerConfig& c) {
+void AcceptLoop(int listen_fd, SSL_CTX* ctx, Service& service, const PeerNames& peers,
+                const ServerConfig& c) {
   std::list<Connection> conns;
   while (!g_stop.load()) {
     pollfd p{listen_fd, POLLIN, 0};
@@ -255,8 +283,8 @@ void AcceptLoop(int listen_fd, SSL_CTX* ctx, Service& service, const ServerConfi
     Connection& conn = conns.emplace_back();
     conn.fd = fd;
     auto done = conn.done;
-    conn.thread = std::thread([ctx, fd, &service, done] {
-      ServeConnection(ctx, fd, service);
+    conn.thread = std::thread([ctx, fd, &service, &peers, done] {
+      ServeConnection(ctx, fd, service, peers);
       done->store(true);
     });
   }
@@ -283,6 +311,7 @@ Result<std::unique_ptr<Replicator>> StartReplication(const ServerConfig& c, pkcs
   o.user = c.replication_user;
   o.password = password;
   o.min_nodes = c.min_nodes;
+  o.bootstrap = c.bootstrap_cluster;
   OPENSSL_cleanse(password.data(), password.size());
   ASSIGN_OR_RETURN(auto replicator, Replicator::Create(token, state, std::move(o)));
   RETURN_IF_ERROR(replicator->Start());
@@ -317,7 +346,8 @@ Status LoadServerConfig(const std::string& path, ServerConfig& c) {
   RETURN_IF_ERROR(UintMember(v, "password_iterations", 10000, 10000000, c.password_iterations));
   RETURN_IF_ERROR(NodeList(v, "nodes", c.nodes));
   RETURN_IF_ERROR(NodeList(v, "peers", c.peers));
-  RETURN_IF_ERROR(NodeList(v, "peer_subjects", c.peer_subjects));
+  RETURN_IF_ERROR(SubjectList(v, c.peer_subjects));
+  RETURN_IF_ERROR(BoolMember(v, "bootstrap_cluster", c.bootstrap_cluster));
   RETURN_IF_ERROR(StringMember(v, "peer_cert", c.peer_cert));
   RETURN_IF_ERROR(StringMember(v, "peer_key", c.peer_key));
   RETURN_IF_ERROR(StringMember(v, "peer_ca", c.peer_ca));
@@ -326,6 +356,11 @@ Status LoadServerConfig(const std::string& path, ServerConfig& c) {
   RETURN_IF_ERROR(UintMember(v, "min_nodes", 1, kMaxNodes + 1, c.min_nodes));
   if (!c.peers.empty() && c.replication_password_file.empty()) {
     return Status::Validation("peers need replication_password_file");
+  }
+  // Without it any certificate the CA signed could log in as the
+  // appliance user and replicate users and keys into this node.
+  if (!c.peers.empty() && c.peer_subjects.empty()) {
+    return Status::Validation("peers need peer_subjects: the certificate subjects of the peer nodes");
   }
   if (c.min_nodes > c.peers.size() + 1) return Status::Validation("min_nodes is more than the nodes");
   if (c.peer_cert.empty()) c.peer_cert = c.cert_file;
@@ -377,7 +412,9 @@ int RunServer(const ServerConfig& c) {
   auto ctx = MakeServerContext(c);
   if (!ctx.ok()) return fail("hsm-server: bad TLS settings", ctx.status());
 
-  Service service(**token, **state, **audit, {c.nodes, c.node_name, c.peer_subjects});
+  auto peer_names = PeerNames::Parse(c.peer_subjects);
+  if (!peer_names.ok()) return fail("hsm-server: bad peer_subjects", peer_names.status());
+  Service service(**token, **state, **audit, {c.nodes, c.node_name});
   // Catch up from a peer before listening, so that no client sees this
   // node's state from before it was down.
   std::unique_ptr<Replicator> replicator;
@@ -395,7 +432,7 @@ int RunServer(const ServerConfig& c) {
   sigaction(SIGTERM, &sa, nullptr);
   signal(SIGPIPE, SIG_IGN);
   log::Info("hsm-server listening", {{"node", c.node_name}});
-  AcceptLoop(*listen_fd, ctx->get(), service, c);
+  AcceptLoop(*listen_fd, ctx->get(), service, *peer_names, c);
   close(*listen_fd);
   log::Info("hsm-server stopped", {{"node", c.node_name}});
   return 0;

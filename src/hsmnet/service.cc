@@ -99,6 +99,8 @@ Response PageOfKeys(Response all, const std::string& after) {
 
 std::string RvName(uint32_t rv) { return pkcs11::CkrName(rv); }
 
+bool IsReservedKeyId(std::string_view key_id) { return key_id.rfind(kReservedKeyIdPrefix, 0) == 0; }
+
 uint32_t StatusToCkr(const Status& status, Op op) {
   switch (status.code()) {
     case ErrorCode::kOk: return CKR_OK;
@@ -202,6 +204,13 @@ Response Service::Dispatch(Session& session, const Request& q) {
 
 Response Service::Login(Session& session, const Request& q) {
   if (session.user) return Reply(q.op, CKR_USER_ALREADY_LOGGED_IN);
+  // The appliance user is for peer nodes only: any other certificate is
+  // refused before the password is checked, so that it can neither guess
+  // the password nor lock the AU out (which would stop replication).
+  if (q.role == Role::kAppliance && (replicator_ == nullptr || !session.replication_peer)) {
+    audit_.Record(session.peer, q.name, q.op, "", CKR_ACTION_PROHIBITED);
+    return Reply(q.op, CKR_ACTION_PROHIBITED);
+  }
   UserRecord user;
   auto outcome = state_.Login(q.name, q.password, q.role, &user);
   uint32_t rv = CKR_DEVICE_ERROR;
@@ -237,18 +246,19 @@ Response Service::UserAdmin(Session& session, const Request& q) {
     // Our own password version moved: stay logged in on this session.
     if (st.ok() && q.name == caller.name) session.user->password_version += 1;
   }
+  bool pushed = true;
   if (st.ok() && replicator_ != nullptr) {
-    if (q.op == Op::kDeleteUser) {
-      replicator_->PushUserDeleted(q.name);
-    } else {
-      replicator_->PushUser(q.name);
-    }
+    pushed = q.op == Op::kDeleteUser ? replicator_->PushUserDeleted(q.name) : replicator_->PushUser(q.name);
   }
   uint32_t rv = CKR_OK;
   if (!st.ok()) {
     rv = st.code() == ErrorCode::kNotFound ? CKR_USER_TYPE_INVALID
          : st.code() == ErrorCode::kValidation ? CKR_ARGUMENTS_BAD
                                                 : CKR_DEVICE_ERROR;
+  } else if (!pushed) {
+    // Done here, but a peer that answered did not apply it: the officer
+    // must know that the user may still work there (docs/hsm.md).
+    rv = CKR_DEVICE_ERROR;
   }
   audit_.Record(session.peer, caller.name, q.op, "", rv, q.name);
   return Reply(q.op, rv);
@@ -269,8 +279,13 @@ Response Service::GenerateKey(Session& session, const Request& q) {
   KeyKind kind = KindOf(spec.algorithm);
   spec.usage = UsageFor(kind, q.usage);
   spec.id = q.key_id;              // empty: the token picks
+  if (IsReservedKeyId(q.key_id)) {
+    audit_.Record(session.peer, session.user->name, q.op, q.key_id, CKR_ATTRIBUTE_VALUE_INVALID);
+    return Reply(q.op, CKR_ATTRIBUTE_VALUE_INVALID);
+  }
   // Extractable when asked (for wrapping by the owner, rules.h) and, with
-  // peers, until the key reached them (ReplicateNewKey).
+  // peers, until the key reached them (ReplicateNewKey). Only the first
+  // is recorded: WrapKey checks the record, not the token.
   spec.extractable = q.flag == 1 || replicator_ != nullptr;
   auto ref = token_.GenerateKey(spec);
   uint32_t rv = ref.ok() ? CKR_OK : StatusToCkr(ref.status(), q.op);
@@ -284,7 +299,7 @@ Response Service::GenerateKey(Session& session, const Request& q) {
     info.app_id = q.app_id.empty() ? ref->id : q.app_id;
     info.owner = session.user->name;
     info.owned = true;
-    if (!state_.AddKey(info).ok()) {
+    if (!state_.AddKey(info, q.flag == 1).ok()) {
       (void)token_.DestroyKey(*ref);
       rv = CKR_DEVICE_ERROR;
     } else if (replicator_ != nullptr) {

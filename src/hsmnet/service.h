@@ -40,9 +40,18 @@ class AuditLog {
 };
 
 struct Session {
-  std::string peer;                // the client certificate's subject
+  std::string peer;                // the client certificate's subject (for the audit log)
   std::optional<UserRecord> user;  // set while logged in
+  // Set by the transport when the client certificate's subject is one of
+  // the configured peer_subjects (PeerNames). Only such a session may log
+  // in as the appliance user.
+  bool replication_peer = false;
 };
+
+// Key ids starting with this are the service's own (the cluster wrapping
+// key, the transport pair): clients may not choose them.
+inline constexpr std::string_view kReservedKeyIdPrefix = "rampart-hsmnet-";
+bool IsReservedKeyId(std::string_view key_id);
 
 class Replicator;
 
@@ -51,9 +60,6 @@ class Service {
   struct Options {
     std::vector<std::string> nodes;  // Hello's node list
     std::string node_name;
-    // Client certificate subjects (as Session::peer) that may send
-    // Replicate; empty: any certificate, with the AU's password.
-    std::vector<std::string> replication_subjects;
   };
   // REQUIRES: token, state and audit outlive the service.
   Service(pkcs11::Token& token, HsmState& state, AuditLog& audit, Options options)
@@ -62,6 +68,8 @@ class Service {
   Response Handle(Session& session, const Request& request);
 
   // Pushes every change to the node's peers from now on (nullptr: none).
+  // Without a replicator the node takes no Replicate requests and no
+  // appliance-user logins (CKR_ACTION_PROHIBITED).
   // REQUIRES: called before serving; the replicator outlives the service.
   void set_replicator(Replicator* replicator) { replicator_ = replicator; }
 
@@ -80,6 +88,7 @@ class Service {
   // (service_replication.cc): owner only, never for shared users.
   Response Replication(Session& session, const Request& q);
   Response UnwrapKey(Session& session, const Request& q);
+  Response WrapOwnedKey(Session& session, const Request& q, const KeyRecord& key);
   // Replicate, for the appliance user of a peer node (ReplicaKind).
   Response Replica(Session& session, const Request& q);
   Status ReplicaKeyOp(const Request& q, Response& r);

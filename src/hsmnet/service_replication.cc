@@ -80,32 +80,44 @@ Response Service::Replication(Session& session, const Request& q) {
   uint32_t rv = CKR_OK;
   std::optional<KeyRecord> key = OwnedKey(session, q.key_id, &rv);
   Response r = Reply(q.op, rv);
-  if (key) {
-    Status st;
-    if (q.op == Op::kWrapKey) {
-      std::optional<KeyRecord> wrapping = OwnedKey(session, q.wrapping_key_id, &rv);
-      if (wrapping) {
-        auto wrapped = token_.WrapKey(RefOf(*wrapping), RefOf(*key));
-        st = wrapped.status();
-        if (wrapped.ok()) r.data = std::move(*wrapped);
-      }
-    } else if (q.op == Op::kWrapKeyWithPublicKey) {
-      auto wrapped = token_.WrapKeyWithPublicKey(q.public_key, RefOf(*key));
-      st = wrapped.status();
-      if (wrapped.ok()) r.data = std::move(*wrapped);
-    } else {
-      st = token_.MakeNonExtractable(RefOf(*key));
-    }
-    if (rv == CKR_OK && !st.ok()) rv = StatusToCkr(st, q.op);
-    if (rv != CKR_OK) r = Reply(q.op, rv);
+  if (key && q.op == Op::kSetNonExtractable) {
+    Status st = token_.MakeNonExtractable(RefOf(*key));
+    if (st.ok()) st = state_.ClearExtractable(q.key_id);
+    if (!st.ok()) r = Reply(q.op, StatusToCkr(st, q.op));
+  } else if (key) {
+    r = WrapOwnedKey(session, q, *key);
   }
   audit_.Record(session.peer, session.user->name, q.op, q.key_id, r.rv);
+  return r;
+}
+
+// WrapKey and WrapKeyWithPublicKey of a key the session's user owns. The
+// token may hold the key extractable only so that it can reach the peers;
+// what the owner asked for is the record's flag.
+Response Service::WrapOwnedKey(Session& session, const Request& q, const KeyRecord& key) {
+  if (!key.extractable) return Reply(q.op, CKR_KEY_UNEXTRACTABLE);
+  uint32_t rv = CKR_OK;
+  Result<std::string> wrapped = Status::Internal("not wrapped");
+  if (q.op == Op::kWrapKey) {
+    std::optional<KeyRecord> wrapping = OwnedKey(session, q.wrapping_key_id, &rv);
+    if (!wrapping) return Reply(q.op, rv);
+    wrapped = token_.WrapKey(RefOf(*wrapping), RefOf(key));
+  } else {
+    wrapped = token_.WrapKeyWithPublicKey(q.public_key, RefOf(key));
+  }
+  if (!wrapped.ok()) return Reply(q.op, StatusToCkr(wrapped.status(), q.op));
+  Response r = Reply(q.op, CKR_OK);
+  r.data = std::move(*wrapped);
   return r;
 }
 
 Response Service::UnwrapKey(Session& session, const Request& q) {
   uint32_t rv = CKR_OK;
   std::optional<KeyRecord> wrapping = OwnedKey(session, q.wrapping_key_id, &rv);
+  if (wrapping && IsReservedKeyId(q.key_id)) {
+    wrapping.reset();
+    rv = CKR_ATTRIBUTE_VALUE_INVALID;
+  }
   KeyInfo info;
   if (wrapping) {
     pkcs11::KeySpec spec;
@@ -114,7 +126,8 @@ Response Service::UnwrapKey(Session& session, const Request& q) {
     spec.id = q.key_id;
     KeyKind kind = KindFor(spec.algorithm);
     spec.usage = UsageFor(kind, q.usage);
-    spec.extractable = q.flag == 1;
+    // As GenerateKey: extractable in the token until the peers hold it.
+    spec.extractable = q.flag == 1 || replicator_ != nullptr;
     bool pair = kind == KeyKind::kEcPrivate || kind == KeyKind::kRsaPrivate;
     auto ref = pair ? token_.UnwrapKeyPair(RefOf(*wrapping), q.data, q.public_key, spec)
                     : token_.UnwrapKey(RefOf(*wrapping), q.data, spec);
@@ -128,9 +141,11 @@ Response Service::UnwrapKey(Session& session, const Request& q) {
       info.app_id = ref->id;
       info.owner = session.user->name;
       info.owned = true;
-      if (!state_.AddKey(info).ok()) {
+      if (!state_.AddKey(info, q.flag == 1).ok()) {
         (void)token_.DestroyKey(*ref);
         rv = CKR_DEVICE_ERROR;
+      } else if (replicator_ != nullptr) {
+        rv = ReplicateNewKey(info, q.flag == 1);
       }
     }
   }
@@ -141,8 +156,9 @@ Response Service::UnwrapKey(Session& session, const Request& q) {
 }
 
 Response Service::Replica(Session& session, const Request& q) {
-  const auto& allowed = options_.replication_subjects;
-  if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), session.peer) == allowed.end()) {
+  // Login already refuses the AU elsewhere; checked again so that no path
+  // to a logged-in AU session can replicate into a node without peers.
+  if (replicator_ == nullptr || !session.replication_peer) {
     audit_.Record(session.peer, session.user->name, q.op, q.key_id, CKR_ACTION_PROHIBITED, q.name);
     return Reply(q.op, CKR_ACTION_PROHIBITED);
   }
@@ -165,8 +181,8 @@ Response Service::Replica(Session& session, const Request& q) {
       info.label = q.label;
       info.app_id = q.app_id.empty() ? q.key_id : q.app_id;
       info.owner = q.name;
-      st = q.key_id.empty() || !ValidUserName(q.name)
-               ? Status::Validation("a replicated key needs an id and a valid owner")
+      st = q.key_id.empty() || IsReservedKeyId(q.key_id) || !ValidUserName(q.name)
+               ? Status::Validation("a replicated key needs a client key id and a valid owner")
                : InstallReplicaKey(token_, state_, info, q.data, q.public_key, false);
       break;
     }

@@ -9,7 +9,18 @@
 #include <fstream>
 #include <sstream>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdio>
+
 #include "pkcs11/softhsm_fixture.h"
+#include "rampart/crypto/password.h"
 
 namespace rampart::hsmnet {
 namespace {
@@ -34,7 +45,7 @@ class ServiceTest : public pkcs11::testing::SoftHsmTest {
     auto audit = AuditLog::Open(audit_path_, "node-a");
     ASSERT_TRUE(audit.ok());
     audit_ = std::move(*audit);
-    service_ = std::make_unique<Service>(*token_, *state_, *audit_, Service::Options{{"127.0.0.1:1"}, "node-a", {}});
+    service_ = std::make_unique<Service>(*token_, *state_, *audit_, Service::Options{{"127.0.0.1:1"}, "node-a"});
     officer_ = Login("admin", kOfficerPassword, Role::kOfficer);
     ASSERT_TRUE(officer_.user);
     ASSERT_EQ(CreateUser("alice"), CKR_OK);
@@ -43,9 +54,12 @@ class ServiceTest : public pkcs11::testing::SoftHsmTest {
 
   Response Call(Session& s, Request q) { return service_->Handle(s, q); }
 
-  Session Login(const std::string& name, const std::string& password, Role role = Role::kCryptoUser) {
+  // peer_node: the client certificate is a peer node's (PeerNames).
+  Session Login(const std::string& name, const std::string& password, Role role = Role::kCryptoUser,
+                bool peer_node = false) {
     Session s;
     s.peer = "CN=test";
+    s.replication_peer = peer_node;
     Request q;
     q.op = Op::kLogin;
     q.role = role;
@@ -406,9 +420,64 @@ TEST_F(ReplicationOpsTest, OwnerWrapsUnwrapsAndLocksItsKeys) {
   // Locked, the key cannot be wrapped any more; a never-extractable one neither.
   EXPECT_EQ(KeyCall(alice, Op::kSetNonExtractable, id).rv, CKR_OK);
   EXPECT_EQ(KeyCall(alice, Op::kSetNonExtractable, id).rv, CKR_OK);  // idempotent
-  EXPECT_EQ(Wrap(alice, "wrapping-key", id).rv, CKR_KEY_FUNCTION_NOT_PERMITTED);
-  EXPECT_EQ(Wrap(alice, "wrapping-key", "copy-id").rv, CKR_KEY_FUNCTION_NOT_PERMITTED);
+  EXPECT_EQ(Wrap(alice, "wrapping-key", id).rv, CKR_KEY_UNEXTRACTABLE);
+  EXPECT_EQ(Wrap(alice, "wrapping-key", "copy-id").rv, CKR_KEY_UNEXTRACTABLE);
   EXPECT_NE(AuditText().find("\"operation\":\"UnwrapKey\""), std::string::npos);
+}
+
+TEST_F(ReplicationOpsTest, OnlyKeysTheOwnerAskedToBeExtractableCanBeWrapped) {
+  Session alice = Login("alice", kPassword);
+  ASSERT_EQ(GenerateSpec(alice, 0, kUsageWrap, false, "wk").rv, CKR_OK);
+  // Extractable in the token (as a key on its way to the peers is), but
+  // not asked for by its owner: the service refuses to export it.
+  pkcs11::KeySpec spec;
+  spec.algorithm = pkcs11::KeyAlgorithm::kAes256;
+  spec.id = "in-transit";
+  spec.label = "t";
+  spec.usage.encrypt = true;
+  spec.extractable = true;
+  auto ref = token_->GenerateKey(spec);
+  ASSERT_TRUE(ref.ok());
+  KeyInfo info;
+  info.key_id = "in-transit";
+  info.kind = static_cast<uint8_t>(pkcs11::KeyKind::kAes);
+  info.algorithm = 0;
+  info.usage = kUsageEncrypt;
+  info.label = "t";
+  info.app_id = "in-transit";
+  info.owner = "alice";
+  ASSERT_TRUE(state_->AddKey(info, false).ok());
+  ASSERT_TRUE(token_->WrapKey({"wk", pkcs11::KeyKind::kAes}, *ref).ok());  // the token would
+  EXPECT_EQ(Wrap(alice, "wk", "in-transit").rv, CKR_KEY_UNEXTRACTABLE);
+  Request pub;
+  pub.op = Op::kWrapKeyWithPublicKey;
+  pub.key_id = "in-transit";
+  pub.public_key = "not even a key";
+  EXPECT_EQ(Call(alice, pub).rv, CKR_KEY_UNEXTRACTABLE);
+  // Asked for, it wraps.
+  Response open = GenerateSpec(alice, 0, kUsageEncrypt, true, "asked");
+  ASSERT_EQ(open.rv, CKR_OK);
+  EXPECT_EQ(Wrap(alice, "wk", "asked").rv, CKR_OK);
+  EXPECT_TRUE(state_->FindKey("asked")->value().extractable);
+  EXPECT_NE(AuditText().find(R"("operation":"WrapKey","key":")" + std::string("696e2d7472616e736974") +
+                             R"(","result":"CKR_KEY_UNEXTRACTABLE")"),
+            std::string::npos);
+}
+
+TEST_F(ReplicationOpsTest, ReservedKeyIdsAreRefused) {
+  Session alice = Login("alice", kPassword);
+  EXPECT_EQ(GenerateSpec(alice, 0, kUsageWrap, false, "rampart-hsmnet-cwk").rv, CKR_ATTRIBUTE_VALUE_INVALID);
+  EXPECT_EQ(GenerateSpec(alice, 0, kUsageWrap, false, "rampart-hsmnet-anything").rv, CKR_ATTRIBUTE_VALUE_INVALID);
+  ASSERT_EQ(GenerateSpec(alice, 0, kUsageWrap, false, "wk").rv, CKR_OK);
+  Response data_key = GenerateSpec(alice, 0, kUsageEncrypt, true);
+  ASSERT_EQ(data_key.rv, CKR_OK);
+  Response blob = Wrap(alice, "wk", data_key.keys[0].key_id);
+  ASSERT_EQ(blob.rv, CKR_OK);
+  EXPECT_EQ(Unwrap(alice, "wk", blob.data, 0, kUsageEncrypt, "rampart-hsmnet-cwk").rv, CKR_ATTRIBUTE_VALUE_INVALID);
+  EXPECT_FALSE(state_->FindKey("rampart-hsmnet-cwk")->has_value());
+  EXPECT_EQ(token_->CheckKey({"rampart-hsmnet-cwk", pkcs11::KeyKind::kAes}).code(), ErrorCode::kNotFound);
+  // A near miss is an ordinary id.
+  EXPECT_EQ(GenerateSpec(alice, 0, kUsageWrap, false, "rampart-hsmnet").rv, CKR_OK);
 }
 
 TEST_F(ReplicationOpsTest, KeyPairsTravelWithTheirPublicKey) {
@@ -435,14 +504,19 @@ class ReplicaTest : public ReplicationOpsTest {
     ReplicationOpsTest::SetUp();
     if (IsSkipped() || HasFatalFailure()) return;
     ASSERT_TRUE(state_->CreateUser("replicator", kPassword, Role::kAppliance).ok());
-    au_ = Login("replicator", kPassword, Role::kAppliance);
-    ASSERT_TRUE(au_.user);
     pkcs11::KeySpec cwk;
     cwk.algorithm = pkcs11::KeyAlgorithm::kAes256;
     cwk.label = "cluster key";
     cwk.id = std::string(kClusterKeyId);
     cwk.usage.wrap = true;
     ASSERT_TRUE(token_->GenerateKey(cwk).ok());
+    // A node that replicates (with no peers reachable here).
+    auto replicator = Replicator::Create(*token_, *state_, {});
+    ASSERT_TRUE(replicator.ok());
+    replicator_ = std::move(*replicator);
+    service_->set_replicator(replicator_.get());
+    au_ = Login("replicator", kPassword, Role::kAppliance, true);
+    ASSERT_TRUE(au_.user);
   }
 
   Response Replica(Session& s, ReplicaKind kind, Request q) {
@@ -464,6 +538,7 @@ class ReplicaTest : public ReplicationOpsTest {
     return Replica(au_, kind, q);
   }
 
+  std::unique_ptr<Replicator> replicator_;
   Session au_;
 };
 
@@ -481,22 +556,106 @@ TEST_F(ReplicaTest, OnlyTheApplianceUserMayReplicate) {
   EXPECT_EQ(Sign(au_, key.keys[0].key_id).rv, CKR_ACTION_PROHIBITED);
 }
 
-TEST_F(ReplicaTest, OnlyNamedPeerCertificatesMayReplicateWhenConfigured) {
-  Service strict(*token_, *state_, *audit_, Service::Options{{"127.0.0.1:1"}, "node-a", {"/CN=node-b"}});
-  Request login;
-  login.op = Op::kLogin;
-  login.role = Role::kAppliance;
-  login.name = "replicator";
-  login.password = kPassword;
-  Session app{"/CN=app", std::nullopt}, peer{"/CN=node-b", std::nullopt};
-  ASSERT_EQ(strict.Handle(app, login).rv, CKR_OK);
-  ASSERT_EQ(strict.Handle(peer, login).rv, CKR_OK);
+TEST_F(ReplicaTest, OnlyPeerCertificatesMayLogInAsTheApplianceUserAndFailuresDoNotLockIt) {
+  // The wrong certificate is refused before the password is looked at:
+  // neither the right password nor many wrong ones (max_failed_logins is
+  // 3 here) change anything for the real peer.
+  for (int i = 0; i < 5; ++i) {
+    Session app = Login("replicator", i == 0 ? kPassword : "wrong-password", Role::kAppliance, false);
+    EXPECT_EQ(last_login_rv_, CKR_ACTION_PROHIBITED);
+    EXPECT_FALSE(app.user);
+  }
+  EXPECT_EQ(state_->FindUser("replicator")->value().failed_logins, 0);
+  Session peer = Login("replicator", kPassword, Role::kAppliance, true);
+  EXPECT_EQ(last_login_rv_, CKR_OK);
+  EXPECT_TRUE(peer.user);
+  // A session of the wrong certificate that is somehow logged in as the
+  // AU still cannot replicate.
+  Session forged = au_;
+  forged.replication_peer = false;
+  EXPECT_EQ(UserReplica(ReplicaKind::kGetUser, "alice").rv, CKR_OK);
   Request q;
-  q.op = Op::kReplicate;
-  q.scheme = static_cast<uint8_t>(ReplicaKind::kGetUser);
   q.name = "alice";
-  EXPECT_EQ(strict.Handle(app, q).rv, CKR_ACTION_PROHIBITED);  // the right password, the wrong certificate
-  EXPECT_EQ(strict.Handle(peer, q).rv, CKR_OK);
+  EXPECT_EQ(Replica(forged, ReplicaKind::kGetUser, q).rv, CKR_ACTION_PROHIBITED);
+  EXPECT_NE(AuditText().find(R"("user":"replicator","operation":"Login","result":"CKR_ACTION_PROHIBITED")"),
+            std::string::npos);
+}
+
+TEST_F(ReplicaTest, ANodeWithoutReplicationRefusesTheApplianceUser) {
+  service_->set_replicator(nullptr);
+  // Even the right certificate and password: this node has no peers.
+  Login("replicator", kPassword, Role::kAppliance, true);
+  EXPECT_EQ(last_login_rv_, CKR_ACTION_PROHIBITED);
+  // A session from before is refused as well.
+  Request put;
+  put.name = "alice";
+  put.role = Role::kOfficer;
+  put.data = state_->PasswordHash("bob")->value();
+  EXPECT_EQ(Replica(au_, ReplicaKind::kPutUser, put).rv, CKR_ACTION_PROHIBITED);
+  EXPECT_EQ(UserReplica(ReplicaKind::kGetUser, "alice").rv, CKR_ACTION_PROHIBITED);
+  EXPECT_EQ(state_->FindUser("alice")->value().role, Role::kCryptoUser);
+  service_->set_replicator(replicator_.get());
+}
+
+TEST_F(ReplicaTest, HashesWeakerThanTheNodesIterationsAreRefused) {
+  // This node hashes with 1,000 iterations (the fixture).
+  auto weak = crypto::HashPassword("a-chosen-password", 999);
+  ASSERT_TRUE(weak.ok());
+  EXPECT_EQ(UserReplica(ReplicaKind::kPutUser, "alice", *weak).rv, CKR_ARGUMENTS_BAD);
+  EXPECT_FALSE(Login("alice", "a-chosen-password").user);
+  EXPECT_EQ(UserReplica(ReplicaKind::kPutUser, "alice", "pbkdf2-sha256$$AAAA$AAAA").rv, CKR_ARGUMENTS_BAD);
+  EXPECT_EQ(UserReplica(ReplicaKind::kPutUser, "alice", "pbkdf2-sha256$99999999999$AAAA$AAAA").rv,
+            CKR_ARGUMENTS_BAD);
+  auto strong = crypto::HashPassword("a-chosen-password", 1000);
+  ASSERT_TRUE(strong.ok());
+  EXPECT_EQ(UserReplica(ReplicaKind::kPutUser, "alice", *strong).rv, CKR_OK);
+  EXPECT_TRUE(Login("alice", "a-chosen-password").user);
+}
+
+TEST_F(ReplicaTest, AReplicatedKeyCannotTakeAnotherKeysId) {
+  Session alice = Login("alice", kPassword);
+  Response pair = GenerateSpec(alice, 2, kUsageSign, true);
+  ASSERT_EQ(pair.rv, CKR_OK);
+  Response wrapped = KeyReplica(ReplicaKind::kWrapKey, pair.keys[0].key_id);
+  ASSERT_EQ(wrapped.rv, CKR_OK);
+  Request put;
+  put.key_id = pair.keys[0].key_id;  // alice's key's id, for bob
+  put.name = "bob";
+  put.algorithm = 2;
+  put.usage = kUsageSign;
+  put.data = wrapped.data;
+  put.public_key = wrapped.public_key;
+  EXPECT_EQ(Replica(au_, ReplicaKind::kPutKey, put).rv, CKR_ARGUMENTS_BAD);
+  put.name = "alice";
+  put.algorithm = 3;  // P-384 under a P-256 key's id
+  EXPECT_EQ(Replica(au_, ReplicaKind::kPutKey, put).rv, CKR_ARGUMENTS_BAD);
+  put.algorithm = 2;
+  EXPECT_EQ(Replica(au_, ReplicaKind::kPutKey, put).rv, CKR_OK);  // the same key again
+  EXPECT_EQ(state_->FindKey(pair.keys[0].key_id)->value().info.owner, "alice");
+  put.key_id = std::string(kClusterKeyId);
+  EXPECT_EQ(Replica(au_, ReplicaKind::kPutKey, put).rv, CKR_ARGUMENTS_BAD);
+}
+
+TEST_F(ReplicaTest, UnwrappedKeysAreReplicatedLikeGeneratedOnes) {
+  Session alice = Login("alice", kPassword);
+  ASSERT_EQ(GenerateSpec(alice, 0, kUsageWrap, false, "wk").rv, CKR_OK);
+  Response data_key = GenerateSpec(alice, 0, kUsageEncrypt, true);
+  ASSERT_EQ(data_key.rv, CKR_OK);
+  Response blob = Wrap(alice, "wk", data_key.keys[0].key_id);
+  ASSERT_EQ(blob.rv, CKR_OK);
+  // Replicated to every (no) peer: locked in the token like a generated key.
+  ASSERT_EQ(Unwrap(alice, "wk", blob.data, 0, kUsageEncrypt, "unwrapped").rv, CKR_OK);
+  EXPECT_EQ(KeyReplica(ReplicaKind::kWrapKey, "unwrapped").rv, CKR_KEY_FUNCTION_NOT_PERMITTED);
+  // A node that needs two holders and reaches none takes it back.
+  Replicator::Options two;
+  two.min_nodes = 2;
+  auto strict = Replicator::Create(*token_, *state_, two);
+  ASSERT_TRUE(strict.ok());
+  service_->set_replicator(strict->get());
+  EXPECT_EQ(Unwrap(alice, "wk", blob.data, 0, kUsageEncrypt, "unavailable").rv, CKR_DEVICE_ERROR);
+  EXPECT_FALSE(state_->FindKey("unavailable")->has_value());
+  EXPECT_EQ(token_->CheckKey({"unavailable", pkcs11::KeyKind::kAes}).code(), ErrorCode::kNotFound);
+  service_->set_replicator(replicator_.get());
 }
 
 TEST_F(ReplicaTest, UsersTravelAsHashesAndDeletionsLeaveTombstones) {
@@ -581,10 +740,7 @@ TEST_F(ReplicaTest, KeysTravelUnderTheClusterKeyWithOwnerAndShares) {
 }
 
 TEST_F(ReplicaTest, ANewKeyThatReachedEveryNodeIsLocked) {
-  auto replicator = Replicator::Create(*token_, *state_, {});
-  ASSERT_TRUE(replicator.ok());
-  ASSERT_TRUE((*replicator)->Start().ok());  // no peers: keeps the cluster key it has
-  service_->set_replicator(replicator->get());
+  ASSERT_TRUE(replicator_->Start().ok());  // no peers: keeps the cluster key it has
   Session alice = Login("alice", kPassword);
   Response key = Generate(alice, 0);
   ASSERT_EQ(key.rv, CKR_OK);
@@ -593,7 +749,75 @@ TEST_F(ReplicaTest, ANewKeyThatReachedEveryNodeIsLocked) {
   Response open = GenerateSpec(alice, 0, kUsageEncrypt, true);
   ASSERT_EQ(open.rv, CKR_OK);
   EXPECT_EQ(KeyReplica(ReplicaKind::kWrapKey, open.keys[0].key_id).rv, CKR_OK);
-  service_->set_replicator(nullptr);
+}
+
+// A self-signed EC certificate and its key as PEM files under dir, for a
+// Replicator's client (which must load them before it dials anyone).
+void WriteSelfSigned(const std::string& dir) {
+  EVP_PKEY* key = EVP_EC_gen("P-256");
+  ASSERT_NE(key, nullptr);
+  X509* cert = X509_new();
+  X509_set_version(cert, 2);
+  ASN1_INTEGER_set(X509_get_serialNumber(cert), 1);
+  X509_gmtime_adj(X509_getm_notBefore(cert), 0);
+  X509_gmtime_adj(X509_getm_notAfter(cert), 3600);
+  X509_set_pubkey(cert, key);
+  X509_NAME* name = X509_get_subject_name(cert);
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, reinterpret_cast<const unsigned char*>("node"), -1, -1, 0);
+  X509_set_issuer_name(cert, name);
+  ASSERT_GT(X509_sign(cert, key, EVP_sha256()), 0);
+  FILE* f = std::fopen((dir + "/node.pem").c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  PEM_write_X509(f, cert);
+  std::fclose(f);
+  f = std::fopen((dir + "/node.key").c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  PEM_write_PrivateKey(f, key, nullptr, nullptr, 0, nullptr, nullptr);
+  std::fclose(f);
+  X509_free(cert);
+  EVP_PKEY_free(key);
+}
+
+// A loopback port nothing listens on (bound, then released).
+std::string ClosedPort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return "127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+}
+
+TEST_F(ReplicaTest, ANodeThatReachesNoPeerMakesNoClusterKeyUnlessBootstrapping) {
+  WriteSelfSigned(dir_);
+  ASSERT_TRUE(token_->DestroyKey(ClusterKeyRef()).ok());
+  Replicator::Options o;
+  o.peers = {ClosedPort()};
+  o.cert_file = dir_ + "/node.pem";
+  o.key_file = dir_ + "/node.key";
+  o.ca_file = dir_ + "/node.pem";
+  o.user = "replicator";
+  o.password = kPassword;
+  auto silent = Replicator::Create(*token_, *state_, o);
+  ASSERT_TRUE(silent.ok()) << silent.status().ToString();
+  Status st = (*silent)->Start();
+  EXPECT_EQ(st.code(), ErrorCode::kUnavailable);
+  EXPECT_NE(st.message().find("did not say whether they hold one"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find(o.peers[0]), std::string::npos);
+  EXPECT_EQ(token_->CheckKey(ClusterKeyRef()).code(), ErrorCode::kNotFound);
+  // A user change that reaches no peer is not a failure: the peer catches
+  // up at its start.
+  EXPECT_TRUE((*silent)->PushUser("alice"));
+  EXPECT_TRUE((*silent)->PushUserDeleted("nobody"));
+
+  o.bootstrap = true;
+  auto first = Replicator::Create(*token_, *state_, o);
+  ASSERT_TRUE(first.ok());
+  EXPECT_TRUE((*first)->Start().ok());
+  EXPECT_TRUE(token_->CheckKey(ClusterKeyRef()).ok());
 }
 
 TEST(ShareListTest, SplitAndJoin) {

@@ -46,7 +46,15 @@ CREATE TABLE hsm_tombstones (
 );
 )sql";
 
-constexpr store::Migration kMigrations[] = {{1, kSchemaV1}, {2, kSchemaV2}};
+// Whether the owner asked for the key to be extractable (WrapKey and
+// WrapKeyWithPublicKey are refused otherwise, whatever the token's
+// CKA_EXTRACTABLE says while the key travels to the peers). Keys made
+// before this column count as not extractable.
+constexpr std::string_view kSchemaV3 = R"sql(
+ALTER TABLE hsm_keys ADD COLUMN extractable INTEGER NOT NULL DEFAULT 0;
+)sql";
+
+constexpr store::Migration kMigrations[] = {{1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}};
 
 constexpr int64_t kUserTombstone = 0;
 constexpr int64_t kKeyTombstone = 1;
@@ -58,7 +66,7 @@ Status SetTombstone(store::Tx& tx, int64_t kind, std::string_view name, bool pre
 }
 
 constexpr std::string_view kKeyColumns =
-    "k.key_id, k.kind, k.algorithm, k.usage, k.label, k.app_id, k.owner";
+    "k.key_id, k.kind, k.algorithm, k.usage, k.label, k.app_id, k.owner, k.extractable";
 
 KeyInfo ReadKey(store::Statement& st) {
   KeyInfo k;
@@ -99,6 +107,19 @@ Result<int64_t> CountRows(store::Tx& tx, std::string_view sql, std::string_view 
   st->Bind(1, arg);
   ASSIGN_OR_RETURN(bool row, st->Step());
   return row ? st->Int(0) : int64_t{0};
+}
+
+// The iteration count of a "pbkdf2-sha256$<iterations>$..." hash.
+std::optional<uint64_t> HashIterations(std::string_view hash) {
+  hash.remove_prefix(std::string_view("pbkdf2-sha256$").size());
+  size_t end = hash.find('$');
+  if (end == 0 || end == std::string_view::npos || end > 9) return std::nullopt;
+  uint64_t n = 0;
+  for (char c : hash.substr(0, end)) {
+    if (c < '0' || c > '9') return std::nullopt;
+    n = n * 10 + static_cast<uint64_t>(c - '0');
+  }
+  return n;
 }
 
 Status NoSuchUser(std::string_view name) {
@@ -248,13 +269,14 @@ Result<LoginOutcome> HsmState::Login(std::string_view name, std::string_view pas
   return LoginOutcome::kOk;
 }
 
-Status HsmState::AddKey(const KeyInfo& key) {
+Status HsmState::AddKey(const KeyInfo& key, bool extractable) {
   return db_.Write([&](store::Tx& tx) -> Status {
-    ASSIGN_OR_RETURN(auto st, tx.Prepare("INSERT INTO hsm_keys (key_id, kind, algorithm, usage, "
-                                         "label, app_id, owner, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"));
+    ASSIGN_OR_RETURN(auto st, tx.Prepare("INSERT INTO hsm_keys (key_id, kind, algorithm, usage, label, "
+                                         "app_id, owner, created, extractable) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"));
     st->BindBlob(1, key.key_id).Bind(2, int64_t{key.kind}).Bind(3, int64_t{key.algorithm});
     st->Bind(4, int64_t{key.usage}).Bind(5, key.label).BindBlob(6, key.app_id).Bind(7, key.owner);
-    RETURN_IF_ERROR(st->Bind(8, static_cast<int64_t>(std::time(nullptr))).Run());
+    st->Bind(8, static_cast<int64_t>(std::time(nullptr)));
+    RETURN_IF_ERROR(st->Bind(9, int64_t{extractable ? 1 : 0}).Run());
     return SetTombstone(tx, kKeyTombstone, key.key_id, false);
   });
 }
@@ -268,6 +290,7 @@ Result<std::optional<KeyRecord>> HsmState::FindKey(std::string_view key_id) {
     if (!row) return Status::Ok();
     out.emplace();
     out->info = ReadKey(*st);
+    out->extractable = st->Int(7) != 0;
     ASSIGN_OR_RETURN(auto shares, tx.Prepare("SELECT user_name FROM hsm_key_shares WHERE key_id = ? "
                                              "ORDER BY user_name"));
     shares->BindBlob(1, key_id);
@@ -300,6 +323,13 @@ Result<std::vector<KeyInfo>> HsmState::ListKeys(std::string_view user, bool all_
     return Status::Ok();
   }));
   return out;
+}
+
+Status HsmState::ClearExtractable(std::string_view key_id) {
+  return db_.Write([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(auto st, tx.Prepare("UPDATE hsm_keys SET extractable = 0 WHERE key_id = ?"));
+    return st->BindBlob(1, key_id).Run();
+  });
 }
 
 Status HsmState::DeleteKey(std::string_view key_id) {
@@ -347,6 +377,10 @@ Status HsmState::PutUser(std::string_view name, Role role, std::string_view hash
   if (!ValidUserName(name)) return Status::Validation("user names are 1 to 32 of [A-Za-z0-9_.-]");
   if (hash.size() > 512 || hash.rfind("pbkdf2-sha256$", 0) != 0) {
     return Status::Validation("not a PBKDF2 password hash");
+  }
+  std::optional<uint64_t> iterations = HashIterations(hash);
+  if (!iterations || *iterations < options_.password_iterations) {
+    return Status::Validation("the password hash has fewer PBKDF2 iterations than this node requires");
   }
   return db_.Write([&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(auto existing, FindUserTx(tx, name));

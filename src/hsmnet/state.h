@@ -32,6 +32,7 @@ struct UserRecord {
 struct KeyRecord {
   KeyInfo info;
   std::vector<std::string> shared_with;
+  bool extractable = false;  // the owner asked for it (may WrapKey it)
 };
 
 enum class LoginOutcome : uint8_t { kOk, kBadPassword, kLocked };
@@ -64,11 +65,14 @@ class HsmState {
   Result<LoginOutcome> Login(std::string_view name, std::string_view password, Role role,
                              UserRecord* user);
 
-  Status AddKey(const KeyInfo& key);
+  // extractable: the owner asked for an extractable key (KeyRecord).
+  Status AddKey(const KeyInfo& key, bool extractable = false);
   Result<std::optional<KeyRecord>> FindKey(std::string_view key_id);
   // Keys the user owns or that are shared with them (all keys: all_keys).
   Result<std::vector<KeyInfo>> ListKeys(std::string_view user, bool all_keys);
   Status DeleteKey(std::string_view key_id);
+  // Records that the owner locked the key (SetNonExtractable).
+  Status ClearExtractable(std::string_view key_id);
   // Adds (share) or removes the user from the key's share list. kNotFound
   // when the user does not exist; kValidation when not a CU or the owner.
   Status SetShare(std::string_view key_id, std::string_view user, bool share);
@@ -80,7 +84,9 @@ class HsmState {
   // Creates the user with this hash, or sets the role and hash of an
   // existing one. A change of hash or role clears the lockout and bumps
   // the password version (ending the user's sessions); the same hash and
-  // role change nothing. kValidation for a bad name or hash.
+  // role change nothing. kValidation for a bad name or hash, or a hash
+  // with fewer PBKDF2 iterations than Options::password_iterations (a
+  // peer may not weaken a password).
   Status PutUser(std::string_view name, Role role, std::string_view hash);
   // Removes the user and their shares; an unknown user is OK. Unlike
   // DeleteUser it does not check ownership: a peer already did.

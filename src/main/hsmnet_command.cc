@@ -52,6 +52,16 @@ int Report(const Response& r) {
   return Fail(hsmnet::RvName(r.rv));
 }
 
+// A user change the node answered CKR_DEVICE_ERROR to was made on that
+// node, but a peer node did not apply it (docs/hsm.md, "Replication
+// between nodes").
+int ReportUserChange(hsmnet::Client& client, const Response& r) {
+  constexpr uint32_t kDeviceError = 0x30;  // CKR_DEVICE_ERROR
+  if (r.rv != kDeviceError || client.current_node().empty()) return Report(r);
+  return Fail("CKR_DEVICE_ERROR: done on " + client.current_node() +
+              ", but a peer node did not apply it; see that node's log");
+}
+
 // The server key id of the caller's key named by its hex id, hex
 // application id or label.
 bool ResolveKey(hsmnet::Client& client, const std::string& name, std::string& key_id, Response& err) {
@@ -137,10 +147,11 @@ int HsmnetCommand::RunAdmin() {
     if (!ReadLine(new_password_file_, q.password)) return Fail("--new-password-file is needed");
     r = client->Call(q);
     OPENSSL_cleanse(q.password.data(), q.password.size());
+    return ReportUserChange(*client, r);
   } else if (cmd == "delete-user" && args_.size() == 2) {
     q.op = Op::kDeleteUser;
     q.name = args_[1];
-    r = client->Call(q);
+    return ReportUserChange(*client, client->Call(q));
   } else if ((cmd == "share-key" || cmd == "unshare-key") && args_.size() == 3) {
     q.op = Op::kShareKey;
     q.flag = cmd == "share-key" ? 1 : 0;

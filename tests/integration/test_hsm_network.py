@@ -82,12 +82,16 @@ class Node:
         self.env = init_token(self.dir)
         self.data = self.dir / "data"
 
-    def start(self):
+    def start(self, bootstrap=False, expect_failure=False, **overrides):
+        """Starts the node (bootstrap: allowed to make the cluster wrapping
+        key while a peer is silent). With expect_failure, waits for the
+        process to exit instead and returns its log."""
         c = self.cluster
         config = {
             "listen": f"127.0.0.1:{self.port}", "node_name": self.name,
             "nodes": [f"127.0.0.1:{n}" for n in c.ports],
             "peers": [f"127.0.0.1:{n}" for n in c.ports if n != self.port],
+            "bootstrap_cluster": bootstrap,
             "replication_password_file": str(c.replication_file),
             # Only the nodes' own certificate may replicate, not the applications'.
             "peer_subjects": ["/CN=server"],
@@ -96,11 +100,17 @@ class Node:
             "pin_file": str(c.pin_file), "officer_password_file": str(c.officer_file),
             "password_iterations": 10000, "max_failed_logins": 3,
         }
+        config.update(overrides)
+        config = {k: v for k, v in config.items() if v is not None}
         path = c.dir / f"{self.name}.json"
         path.write_text(json.dumps(config))
         self.log = open(c.dir / f"{self.name}.log", "ab")
         self.proc = subprocess.Popen([RAMPART_BIN, "hsm-server", "--config", str(path)],
                                      stdout=self.log, stderr=self.log, env=self.env)
+        if expect_failure:
+            assert self.proc.wait(timeout=60) != 0
+            self.proc = None
+            return (c.dir / f"{self.name}.log").read_text()
         deadline = time.time() + 20
         while time.time() < deadline:
             assert self.proc.poll() is None, (c.dir / f"{self.name}.log").read_text()
@@ -179,10 +189,11 @@ def cluster(tmp_path_factory):
         pytest.skip("softhsm2 is needed")
     assert MODULE.exists(), f"build the rampart-pkcs11 target first ({MODULE})"
     c = Cluster(tmp_path_factory.mktemp("nethsm"))
-    # Node A starts the cluster (it makes the cluster wrapping key); node B
+    # Node A starts the cluster: B is not up yet, so A may make the cluster
+    # wrapping key only because it is told to (bootstrap_cluster); node B
     # fetches that key from A and catches up.
-    for node in c.nodes:
-        node.start()
+    c.nodes[0].start(bootstrap=True)
+    c.nodes[1].start()
     new_pw = c.dir / "new.pw"
     for name, password in (("alice", "alice-password"), ("bob", "bob-password-1")):
         new_pw.write_text(password + "\n")
@@ -747,3 +758,68 @@ def test_kms_custom_key_store_over_two_network_hsm_nodes(tmp_path):
             server.stop()
         for node in nodes:
             node.stop()
+
+
+def test_a_node_without_the_cluster_key_does_not_start_while_a_peer_is_silent(cluster):
+    """A new node that reaches no peer would make a cluster key of its own
+    and split the cluster: it refuses to start instead."""
+    lonely = Node(cluster, "node-lonely", free_port())
+    log = lonely.start(expect_failure=True, peers=[f"127.0.0.1:{free_port()}"])
+    assert "did not say whether they hold one" in log and "bootstrap_cluster" in log, log
+    assert "making one" not in log
+    # With peers configured, peer_subjects is required.
+    log = lonely.start(expect_failure=True, peer_subjects=None)
+    assert "peers need peer_subjects" in log, log
+
+
+def test_the_appliance_user_is_refused_for_application_certificates(cluster):
+    """The application's certificate is signed by the same CA, but only the
+    nodes' certificate (peer_subjects) may log in as the appliance user;
+    its attempts do not lock the AU out, so replication goes on."""
+    for password in ("replication-secret-1", "wrong-1", "wrong-2", "wrong-3", "wrong-4"):
+        out = cluster.admin("list-users", user="replicator", password=password, role="AU", check=False,
+                            conf=cluster.b_conf)
+        assert out.returncode != 0 and "CKR_ACTION_PROHIBITED" in out.stdout + out.stderr, out
+    assert "replicator\tAU\tlocked" not in cluster.admin("list-users", conf=cluster.b_conf).stdout
+    ensure_running(cluster.nodes[0])
+    make_user(cluster, "after-au", "after-au-password")
+    assert "after-au\tCU" in cluster.admin("list-users", conf=cluster.b_conf).stdout
+    refused = [r for r in cluster.audit() if r["operation"] == "Login" and r["user"] == "replicator"
+               and r["result"] == "CKR_ACTION_PROHIBITED"]
+    assert len(refused) >= 5 and all(r["peer"] == "/CN=app" for r in refused)
+
+
+def ensure_running(node):
+    """The failover tests may have left a node down."""
+    if node.proc is None or node.proc.poll() is not None:
+        node.start()
+
+
+def test_a_user_change_a_peer_refuses_is_reported_to_the_officer(cluster):
+    """Node B answers but refuses A's new hash (B demands more PBKDF2
+    iterations than A uses): A keeps the change and tells the officer
+    CKR_DEVICE_ERROR instead of succeeding silently; B takes the change
+    when it catches up at its next start."""
+    a, b = cluster.nodes
+    ensure_running(a)
+    ensure_running(b)
+    make_user(cluster, "weak", "weak-password-1")
+    cluster.tool("--list-objects", pin="weak:weak-password-1", conf=cluster.b_conf)
+    b.stop()
+    b.start(password_iterations=20000)
+    try:
+        new_pw = cluster.dir / "weak2.pw"
+        new_pw.write_text("weak-password-2\n")
+        out = cluster.admin("change-password", "weak", "--new-password-file", str(new_pw), check=False)
+        assert out.returncode != 0 and "a peer node did not apply it" in out.stderr, out
+        # Kept on A; B still has the old password.
+        cluster.tool("--list-objects", pin="weak:weak-password-2")
+        cluster.tool("--list-objects", pin="weak:weak-password-1", conf=cluster.b_conf)
+        assert any(r["operation"] == "Replicate" and r["node"] == "node-b" and r["target_user"] == "weak"
+                   and r["result"] == "CKR_ARGUMENTS_BAD" for r in cluster.audit() if "target_user" in r)
+    finally:
+        b.stop()
+        b.start()
+    cluster.tool("--list-objects", pin="weak:weak-password-2", conf=cluster.b_conf)
+    old = cluster.tool("--list-objects", pin="weak:weak-password-1", conf=cluster.b_conf, check=False)
+    assert old.returncode != 0 and "CKR_PIN_INCORRECT" in old.stdout + old.stderr

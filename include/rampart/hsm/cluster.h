@@ -22,7 +22,9 @@
 // Re-sync: a member that answered kUnavailable is marked down. While any
 // member is down, operations probe the down members at most once a second
 // (HealthCheck); when one answers again, Resync copies the keys it lacks
-// onto it and locks every key that reached min_members.
+// onto it and locks every key that every member now holds (a key stays
+// extractable while any member lacks it, so that the member can still get
+// a copy when it returns).
 //
 // Thread-safety: thread-safe; members are thread-safe Tokens; the member
 // table is guarded by members_mu_, and wrapping-key, replication and
@@ -70,7 +72,7 @@ struct MemberState {
 struct ResyncReport {
   size_t keys = 0;        // distinct keys seen on the reachable members
   size_t copied = 0;      // copies made onto members that lacked a key
-  size_t locked = 0;      // keys made non-extractable on every holder
+  size_t locked = 0;      // keys made non-extractable (only once every member holds them)
   size_t stranded = 0;    // keys a member lacks that no holder can export any more
   size_t below_min = 0;   // keys on fewer than min_members members (left alone)
   std::vector<std::string> unreachable;  // members that did not answer

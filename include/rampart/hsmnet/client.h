@@ -33,6 +33,9 @@ struct ClientConfig {
   std::vector<std::string> nodes;  // host:port, tried in order
   std::string cert_file, key_file, ca_file;
   int timeout_ms = 10000;  // connect and each read or write
+  // When positive, the TCP connect alone is bounded by this instead (a
+  // replicating node must not wait long for a peer that is down).
+  int connect_timeout_ms = 0;
   // Whether Hello's node list extends `nodes`. A cluster member (NetToken)
   // is one node and must never fail over to another: it sets this false
   // and names one node.

@@ -37,9 +37,15 @@ struct ServerConfig {
   // Replication to other nodes (docs/hsm.md, "Replication between nodes").
   // Empty peers: no replication (nodes must then share token and data).
   std::vector<std::string> peers;          // host:port of the other nodes
-  // Subjects of the client certificates that may send Replicate, as
-  // OpenSSL's one-line form ("/CN=node-a"); empty: any trusted certificate.
+  // Subjects of the peer nodes' client certificates, the only ones that
+  // may log in as the appliance user, in OpenSSL's one-line form
+  // ("/CN=node-a/O=Example", values without '/'), compared with the whole
+  // certificate subject (hsmnet::PeerNames). Required with peers.
   std::vector<std::string> peer_subjects;
+  // Lets this node make the cluster wrapping key although some peer did
+  // not answer: for the first start of a new cluster's first node only.
+  // Without it a node makes one only when every peer said it has none.
+  bool bootstrap_cluster = false;
   std::string peer_cert, peer_key;         // our client certificate for peers (default: cert, key)
   std::string peer_ca;                     // CA of the peers' server certificates (default: ca)
   std::string replication_user = "replicator";  // the appliance user, made at start when missing
