@@ -500,6 +500,35 @@ TEST_F(SinkTest, RecordsLastAccessWithTheEvents) {
   EXPECT_EQ(access(), (std::vector<std::string>{"iam:CreateUser", "iam:GetUser"}));
 }
 
+// A batch's events are grouped before their last-accessed data is read:
+// the latest time of each (entity, action, region) wins, whatever the order
+// in the queue, and a failure with another error code does not hide it.
+TEST_F(SinkTest, GroupedLastAccessKeepsTheLatestCall) {
+  auto last = [&](std::string_view action) {
+    int64_t out = -1;
+    EXPECT_TRUE(db_->Read([&](store::Tx& tx) -> Status {
+                      ASSIGN_OR_RETURN(auto rows, AccessOfEntities(tx, kAcct, {}, 0));
+                      for (const AccessRecord& r : rows) {
+                        if (r.action == action) out = r.time_ms;
+                      }
+                      return Status::Ok();
+                    })
+                    .ok());
+    return out;
+  };
+  for (int64_t t : {1700000300, 1700000100, 1700000500, 1700000200}) {
+    server::AuditRecord r = Rec("GetUser");
+    r.time = TimePoint(std::chrono::seconds(t));
+    sink_->Record(r);
+  }
+  Status denied = Status::Error(ErrorCode::kAccessDenied, "no");
+  server::AuditRecord older_denied = Rec("GetUser", &denied);
+  older_denied.time = TimePoint(std::chrono::seconds(1700000050));
+  sink_->Record(older_denied);
+  ASSERT_TRUE(sink_->Flush().ok());
+  EXPECT_EQ(last("GetUser"), int64_t{1700000500} * 1000);
+}
+
 TEST_F(SinkTest, FullQueueWritesSynchronously) {
   sink_ = std::make_unique<StoreAuditSink>(
       *db_, StoreAuditSink::Options{.fallback_account = "999999999999", .max_queue = 1});

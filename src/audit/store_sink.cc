@@ -2,7 +2,9 @@
 #include "rampart/audit/store_sink.h"
 
 #include <algorithm>
+#include <array>
 #include <optional>
+#include <unordered_map>
 
 #include "rampart/audit/advisor.h"
 #include "rampart/audit/event_store.h"
@@ -88,39 +90,70 @@ void StoreAuditSink::Record(const server::AuditRecord& record) {
   std::vector<Event> owner_copies = ResourceOwnerCopies(record, ev);
   bool sync = joined || (record.principal != nullptr && !ev.read_only);
   // The caller's record and the resource owners' copies are stored
-  // together. Last-accessed data (access advisor) is for the caller's
-  // entity only; the copies show the caller as another account.
-  std::optional<AccessRecord> access = AccessRecordOf(ev);
+  // together, with the last-accessed data of the caller's entity (the
+  // copies show the caller as another account and count for nobody).
   std::vector<Event> events;
   events.reserve(1 + owner_copies.size());
   events.push_back(std::move(ev));
   for (Event& copy : owner_copies) events.push_back(std::move(copy));
-  Store(std::move(events), std::move(access), sync, /*replace=*/joined);
+  Store(std::move(events), sync, /*replace=*/joined);
 }
 
-void StoreAuditSink::Store(std::vector<Event> events, std::optional<AccessRecord> access,
-                           bool sync, bool replace) {
+void StoreAuditSink::Store(std::vector<Event> events, bool sync, bool replace) {
   if (!sync) {
     std::unique_lock lock(mu_);
     if (queue_.size() + events.size() <= options_.max_queue) {
       for (Event& ev : events) queue_.push_back(std::move(ev));
-      if (access) access_queue_.push_back(std::move(*access));
       ++queued_writes_;
       // Half full: commit now rather than at the end of the interval.
       if (queue_.size() >= EarlyFlushAt()) wake_.notify_one();
       return;
     }
   }
-  WriteNow(events, access, replace);
+  WriteNow(events, replace);
 }
 
-void StoreAuditSink::WriteNow(std::span<const Event> events,
-                              const std::optional<AccessRecord>& access, bool replace) {
+namespace {
+
+// The events' last-accessed records. The events of a batch mostly repeat a
+// few (entity, action, region) combinations: only the latest event of each
+// group is read, since RecordAccess keeps the latest time per key anyway.
+// The group holds every member AccessRecordOf reads besides the time, so
+// one event stands for all of its group.
+std::vector<AccessRecord> AccessRecordsOf(std::span<const Event> events) {
+  using Group = std::array<std::string_view, 8>;
+  struct GroupHash {
+    size_t operator()(const Group& g) const {
+      size_t h = 0;
+      for (std::string_view part : g) h = h * 31 + std::hash<std::string_view>()(part);
+      return h;
+    }
+  };
+  std::unordered_map<Group, const Event*, GroupHash> latest;
+  for (const Event& ev : events) {
+    const EventIdentity& id = ev.identity;
+    if (id.kind != EventIdentity::Kind::kPrincipal) continue;
+    Group g{id.type,         id.arn,          id.role_arn,  id.account_id,
+            ev.event_name,   ev.event_source, ev.region,    ev.error_code};
+    auto [it, fresh] = latest.try_emplace(g, &ev);
+    if (!fresh && ev.time_ms > it->second->time_ms) it->second = &ev;
+  }
+  std::vector<AccessRecord> out;
+  out.reserve(latest.size());
+  for (const auto& entry : latest) {
+    if (std::optional<AccessRecord> r = AccessRecordOf(*entry.second)) out.push_back(std::move(*r));
+  }
+  return out;
+}
+
+}  // namespace
+
+void StoreAuditSink::WriteNow(std::span<const Event> events, bool replace) {
   // replace only ever matches the caller's record: copies have fresh ids.
+  std::vector<AccessRecord> access = AccessRecordsOf(events);
   Status st = db_.Write([&](store::Tx& tx) -> Status {
     RETURN_IF_ERROR(InsertEvents(tx, events, replace));
-    if (!access) return Status::Ok();
-    return RecordAccess(tx, std::span<const AccessRecord>(&*access, 1));
+    return RecordAccess(tx, access);
   });
   if (!st.ok()) {
     log::Error("audit record not stored",
@@ -131,9 +164,9 @@ void StoreAuditSink::WriteNow(std::span<const Event> events,
   ++sync_writes_;
 }
 
-Status StoreAuditSink::WriteBatch(std::vector<Event>& batch,
-                                  std::vector<AccessRecord>& access) {
+Status StoreAuditSink::WriteBatch(std::vector<Event>& batch) {
   if (batch.empty()) return Status::Ok();
+  std::vector<AccessRecord> access = AccessRecordsOf(batch);
   return db_.Write([&](store::Tx& tx) -> Status {
     RETURN_IF_ERROR(InsertEvents(tx, batch, /*replace=*/false));
     return RecordAccess(tx, access);
@@ -146,27 +179,20 @@ Status StoreAuditSink::Flush() {
   // keeps its capacity instead of growing (and moving every event) anew
   // after each flush.
   std::vector<Event> batch = std::move(spare_queue_);
-  std::vector<AccessRecord> access = std::move(spare_access_);
   batch.clear();
-  access.clear();
   {
     std::lock_guard lock(mu_);
     batch.swap(queue_);
-    access.swap(access_queue_);
   }
-  Status st = WriteBatch(batch, access);
+  Status st = WriteBatch(batch);
   if (!st.ok()) {
     // Put them back for the next attempt rather than lose them.
     std::lock_guard lock(mu_);
     queue_.insert(queue_.begin(), std::make_move_iterator(batch.begin()),
                   std::make_move_iterator(batch.end()));
-    access_queue_.insert(access_queue_.begin(), std::make_move_iterator(access.begin()),
-                         std::make_move_iterator(access.end()));
   }
   batch.clear();
-  access.clear();
   spare_queue_ = std::move(batch);
-  spare_access_ = std::move(access);
   return st;
 }
 

@@ -74,16 +74,16 @@ class StoreAuditSink final : public server::AuditSink {
 
  private:
   void Run();
-  Status WriteBatch(std::vector<Event>& batch, std::vector<AccessRecord>& access);
+  // Stores the events and the access advisor's last-accessed data they
+  // carry in one transaction.
+  Status WriteBatch(std::vector<Event>& batch);
   // Queues a request's records (its own and the resource owners' copies)
-  // and the access advisor's record of it for group commit, or writes them
-  // now, in one transaction, when sync or the queue is full.
-  void Store(std::vector<Event> events, std::optional<AccessRecord> access, bool sync,
-             bool replace);
+  // for group commit, or writes them now, in one transaction, when sync or
+  // the queue is full.
+  void Store(std::vector<Event> events, bool sync, bool replace);
   // replace: a partial version of the caller's record may exist (see
   // InsertEvent).
-  void WriteNow(std::span<const Event> events, const std::optional<AccessRecord>& access,
-                bool replace);
+  void WriteNow(std::span<const Event> events, bool replace);
 
   store::Database& db_;
   const Options options_;
@@ -93,14 +93,12 @@ class StoreAuditSink final : public server::AuditSink {
   // The queue length that wakes the writer before its interval ends.
   size_t EarlyFlushAt() const;
   std::vector<Event> queue_;  // guarded by mu_
-  std::vector<AccessRecord> access_queue_;  // guarded by mu_; stored with queue_
   bool stopping_ = false;         // guarded by mu_
   size_t sync_writes_ = 0;        // guarded by mu_
   size_t queued_writes_ = 0;      // guarded by mu_
   std::mutex flush_mu_;           // one batch writer at a time, in order
-  // The previous batch's emptied vectors, reused as the next queue.
-  std::vector<Event> spare_queue_;          // guarded by flush_mu_
-  std::vector<AccessRecord> spare_access_;  // guarded by flush_mu_
+  // The previous batch's emptied vector, reused as the next queue.
+  std::vector<Event> spare_queue_;  // guarded by flush_mu_
   std::thread thread_;
 };
 
