@@ -15,18 +15,6 @@ using pkcs11::KeyAlgorithm;
 using pkcs11::KeyKind;
 using pkcs11::KeyRef;
 
-KeyKind KindFor(KeyAlgorithm a) {
-  switch (a) {
-    case KeyAlgorithm::kAes256: return KeyKind::kAes;
-    case KeyAlgorithm::kHmacSha256: return KeyKind::kGenericSecret;
-    case KeyAlgorithm::kEcP256:
-    case KeyAlgorithm::kEcP384: return KeyKind::kEcPrivate;
-    case KeyAlgorithm::kRsa2048:
-    case KeyAlgorithm::kRsa3072: return KeyKind::kRsaPrivate;
-  }
-  return KeyKind::kAes;
-}
-
 ErrorCode CodeFor(uint32_t rv) {
   switch (rv) {
     case CKR_KEY_HANDLE_INVALID:
@@ -279,7 +267,7 @@ Result<KeyRef> NetToken::Unwrap(const KeyRef& wrapping_key, std::string_view wra
   q.flag = spec.extractable ? 1 : 0;
   ASSIGN_OR_RETURN(Response r, Call(std::move(q)));
   ASSIGN_OR_RETURN(KeyRef ref, NewKey(r, node_));
-  if (ref.kind != KindFor(spec.algorithm)) {
+  if (ref.kind != pkcs11::KindOfAlgorithm(spec.algorithm)) {
     return Status::Error(ErrorCode::kUnavailable, "network HSM " + node_ + " made another kind of key");
   }
   return ref;

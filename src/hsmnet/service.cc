@@ -15,13 +15,6 @@ namespace {
 using pkcs11::KeyAlgorithm;
 using pkcs11::KeyKind;
 
-Response Reply(Op op, uint32_t rv) {
-  Response r;
-  r.op = op;
-  r.rv = rv;
-  return r;
-}
-
 std::string Hex(std::string_view bytes) {
   static constexpr char kDigits[] = "0123456789abcdef";
   std::string out;
@@ -30,18 +23,6 @@ std::string Hex(std::string_view bytes) {
     out.push_back(kDigits[static_cast<uint8_t>(c) & 0xf]);
   }
   return out;
-}
-
-KeyKind KindOf(KeyAlgorithm a) {
-  switch (a) {
-    case KeyAlgorithm::kAes256: return KeyKind::kAes;
-    case KeyAlgorithm::kHmacSha256: return KeyKind::kGenericSecret;
-    case KeyAlgorithm::kEcP256:
-    case KeyAlgorithm::kEcP384: return KeyKind::kEcPrivate;
-    case KeyAlgorithm::kRsa2048:
-    case KeyAlgorithm::kRsa3072: return KeyKind::kRsaPrivate;
-  }
-  return KeyKind::kAes;
 }
 
 // Whether op applies to a key of kind.
@@ -96,6 +77,13 @@ Response PageOfKeys(Response all, const std::string& after) {
 }
 
 }  // namespace
+
+Response Reply(Op op, uint32_t rv) {
+  Response r;
+  r.op = op;
+  r.rv = rv;
+  return r;
+}
 
 std::string RvName(uint32_t rv) { return pkcs11::CkrName(rv); }
 
@@ -276,7 +264,7 @@ Response Service::GenerateKey(Session& session, const Request& q) {
   pkcs11::KeySpec spec;
   spec.algorithm = static_cast<KeyAlgorithm>(q.algorithm);
   spec.label = q.label.empty() ? "rampart-hsmnet" : q.label;
-  KeyKind kind = KindOf(spec.algorithm);
+  KeyKind kind = pkcs11::KindOfAlgorithm(spec.algorithm);
   spec.usage = UsageFor(kind, q.usage);
   spec.id = q.key_id;              // empty: the token picks
   if (IsReservedKeyId(q.key_id)) {

@@ -108,6 +108,8 @@ class Service {
   Replicator* replicator_ = nullptr;
 };
 
+// A response to op carrying only rv.
+Response Reply(Op op, uint32_t rv);
 // The CKR_* value for a failed Token or state call.
 uint32_t StatusToCkr(const Status& status, Op op);
 // "CKR_OK", "CKR_PIN_INCORRECT", ...

@@ -20,25 +20,6 @@ namespace {
 using pkcs11::KeyAlgorithm;
 using pkcs11::KeyKind;
 
-Response Reply(Op op, uint32_t rv) {
-  Response r;
-  r.op = op;
-  r.rv = rv;
-  return r;
-}
-
-KeyKind KindFor(KeyAlgorithm a) {
-  switch (a) {
-    case KeyAlgorithm::kAes256: return KeyKind::kAes;
-    case KeyAlgorithm::kHmacSha256: return KeyKind::kGenericSecret;
-    case KeyAlgorithm::kEcP256:
-    case KeyAlgorithm::kEcP384: return KeyKind::kEcPrivate;
-    case KeyAlgorithm::kRsa2048:
-    case KeyAlgorithm::kRsa3072: return KeyKind::kRsaPrivate;
-  }
-  return KeyKind::kAes;
-}
-
 pkcs11::KeyRef RefOf(const KeyRecord& key) {
   return {key.info.key_id, static_cast<KeyKind>(key.info.kind)};
 }
@@ -124,7 +105,7 @@ Response Service::UnwrapKey(Session& session, const Request& q) {
     spec.algorithm = static_cast<KeyAlgorithm>(q.algorithm);
     spec.label = q.label.empty() ? "rampart-hsmnet" : q.label;
     spec.id = q.key_id;
-    KeyKind kind = KindFor(spec.algorithm);
+    KeyKind kind = pkcs11::KindOfAlgorithm(spec.algorithm);
     spec.usage = UsageFor(kind, q.usage);
     // As GenerateKey: extractable in the token until the peers hold it.
     spec.extractable = q.flag == 1 || replicator_ != nullptr;
@@ -176,7 +157,7 @@ Response Service::Replica(Session& session, const Request& q) {
       KeyInfo info;
       info.key_id = q.key_id;
       info.algorithm = q.algorithm;
-      info.kind = static_cast<uint8_t>(KindFor(static_cast<KeyAlgorithm>(q.algorithm)));
+      info.kind = static_cast<uint8_t>(pkcs11::KindOfAlgorithm(static_cast<KeyAlgorithm>(q.algorithm)));
       info.usage = q.usage;
       info.label = q.label;
       info.app_id = q.app_id.empty() ? q.key_id : q.app_id;

@@ -16,22 +16,6 @@ bool IsSecret(KeyAlgorithm a) {
 }
 bool IsEc(KeyAlgorithm a) { return a == KeyAlgorithm::kEcP256 || a == KeyAlgorithm::kEcP384; }
 
-KeyKind KindFor(KeyAlgorithm a) {
-  switch (a) {
-    case KeyAlgorithm::kAes256:
-      return KeyKind::kAes;
-    case KeyAlgorithm::kHmacSha256:
-      return KeyKind::kGenericSecret;
-    case KeyAlgorithm::kEcP256:
-    case KeyAlgorithm::kEcP384:
-      return KeyKind::kEcPrivate;
-    case KeyAlgorithm::kRsa2048:
-    case KeyAlgorithm::kRsa3072:
-      return KeyKind::kRsaPrivate;
-  }
-  return KeyKind::kAes;
-}
-
 // Which usages an algorithm allows: AES encrypts and/or wraps; HMAC, EC and
 // RSA keys sign (RSA encryption is not offered yet).
 Status ValidateSpec(const KeySpec& spec) {
@@ -147,10 +131,26 @@ Result<std::string> IdFor(const KeySpec& spec) {
 
 }  // namespace
 
+KeyKind KindOfAlgorithm(KeyAlgorithm a) {
+  switch (a) {
+    case KeyAlgorithm::kAes256:
+      return KeyKind::kAes;
+    case KeyAlgorithm::kHmacSha256:
+      return KeyKind::kGenericSecret;
+    case KeyAlgorithm::kEcP256:
+    case KeyAlgorithm::kEcP384:
+      return KeyKind::kEcPrivate;
+    case KeyAlgorithm::kRsa2048:
+    case KeyAlgorithm::kRsa3072:
+      return KeyKind::kRsaPrivate;
+  }
+  return KeyKind::kAes;
+}
+
 Result<KeyRef> Pkcs11Token::GenerateKey(const KeySpec& spec) {
   RETURN_IF_ERROR(ValidateSpec(spec));
   ASSIGN_OR_RETURN(std::string id, IdFor(spec));
-  KeyRef ref{id, KindFor(spec.algorithm)};
+  KeyRef ref{id, KindOfAlgorithm(spec.algorithm)};
   Status exists = CheckKey(ref);
   if (exists.ok()) return Status::Validation("a key with this id already exists in the token");
   if (exists.code() != ErrorCode::kNotFound) return exists;
@@ -226,7 +226,7 @@ Result<KeyRef> Pkcs11Token::UnwrapKey(const KeyRef& wrapping_key, std::string_vi
   }
   RETURN_IF_ERROR(ValidateSpec(spec));
   ASSIGN_OR_RETURN(std::string id, IdFor(spec));
-  KeyRef ref{id, KindFor(spec.algorithm)};
+  KeyRef ref{id, KindOfAlgorithm(spec.algorithm)};
   Status exists = CheckKey(ref);
   if (exists.ok()) return Status::Validation("a key with this id already exists in the token");
   if (exists.code() != ErrorCode::kNotFound) return exists;
@@ -256,7 +256,7 @@ Result<KeyRef> Pkcs11Token::UnwrapKeyPair(const KeyRef& wrapping_key, std::strin
   ASSIGN_OR_RETURN(std::string id, IdFor(spec));
   Attrs pub;
   RETURN_IF_ERROR(AddPublicAttrs(pub, spec, id, public_key_der));
-  KeyRef ref{id, KindFor(spec.algorithm)};
+  KeyRef ref{id, KindOfAlgorithm(spec.algorithm)};
   Status exists = CheckKey(ref);
   if (exists.ok()) return Status::Validation("a key with this id already exists in the token");
   if (exists.code() != ErrorCode::kNotFound) return exists;

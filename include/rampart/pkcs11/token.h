@@ -38,6 +38,9 @@ enum class KeyAlgorithm : uint8_t {
   kRsa3072,
 };
 
+// The kind of key (or key pair) an algorithm makes.
+KeyKind KindOfAlgorithm(KeyAlgorithm a);
+
 // What a key may do; mirrored into CKA_ENCRYPT/DECRYPT/SIGN/VERIFY/WRAP/UNWRAP.
 struct KeyUsage {
   bool encrypt = false;  // encrypt + decrypt
