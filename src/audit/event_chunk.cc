@@ -19,9 +19,11 @@
 #include "audit/event_chunk.h"
 
 #include <algorithm>
+#include <chrono>
 #include <iterator>
 #include <unordered_map>
 
+#include "rampart/core/clock.h"
 #include "rampart/core/json.h"
 
 namespace rampart::audit::internal {
@@ -29,6 +31,14 @@ namespace {
 
 constexpr size_t kMetaFields = 11;
 constexpr uint8_t kBinaryVersion = 1;
+// Event times from 1970 to the clock's limit (year 2262, nanoseconds in 64
+// bits): anything else in a stored row is damage, and would overflow the
+// time arithmetic of rendering.
+constexpr int64_t kMaxTimeMs =
+    std::chrono::duration_cast<std::chrono::milliseconds>(TimePoint::max().time_since_epoch())
+        .count();
+
+bool ValidTimeMs(int64_t ms) { return ms >= 0 && ms <= kMaxTimeMs; }
 
 // One string member of Event, and whether its values repeat across events
 // (worth a reference) or are unique (ids).
@@ -276,6 +286,8 @@ bool DecodeEvent(Reader& in, Event& ev) {
   if (!in.Varint(flags) || !in.Signed(ev.time_ms) || !in.Signed(ev.identity.session_issued_s)) {
     return false;
   }
+  int64_t issued_s = ev.identity.session_issued_s;
+  if (!ValidTimeMs(ev.time_ms) || issued_s < 0 || issued_s > kMaxTimeMs / 1000) return false;
   uint64_t kind = flags >> kKindShift;
   if (kind > static_cast<uint64_t>(EventIdentity::Kind::kAwsAccount)) return false;
   ev.read_only = (flags & kReadOnly) != 0;
@@ -326,6 +338,7 @@ Result<std::vector<Event>> DecodeJson(std::string_view meta, std::string_view re
         !a[10].is_int()) {
       return Damaged("entry fields");
     }
+    if (!ValidTimeMs(a[1].as_int())) return Damaged("event time");
     int64_t length = a[10].as_int();
     if (length <= 0 || static_cast<uint64_t>(length) > records.size() - offset) {
       return Damaged("record length");

@@ -125,6 +125,25 @@ TEST(EventChunkTest, DamagedBlobsAreRefusedNotTrusted) {
   EXPECT_FALSE(DecodeChunk(ChunkFormat::kBinary, "", bad_ref).ok());
 }
 
+// Times outside 1970 to the clock's end (2262) are damage when stored, and
+// never overflow the clock when rendered (libFuzzer found the overflow).
+TEST(EventChunkTest, TimesOutOfRangeAreRefusedAndRenderSafely) {
+  for (int64_t bad : {int64_t{-1}, int64_t{253402300800000}, int64_t{9223372036855}, INT64_MAX,
+                      INT64_MIN}) {
+    std::vector<Event> events = Events(1);
+    events[0].time_ms = bad;
+    EXPECT_FALSE(DecodeChunk(ChunkFormat::kBinary, "", EncodeChunk(events).records).ok()) << bad;
+    EXPECT_TRUE(json::Parse(RenderRecord(events[0])).ok());
+    events = Events(1);
+    events[0].identity.session_issued_s = bad;
+    EXPECT_FALSE(DecodeChunk(ChunkFormat::kBinary, "", EncodeChunk(events).records).ok()) << bad;
+    EXPECT_TRUE(json::Parse(RenderRecord(events[0])).ok());
+  }
+  std::string meta = R"([["e1",-5,"111122223333","us-east-1","CreateUser","iam.amazonaws.com",)"
+                     R"(0,"","",[],2]])";
+  EXPECT_FALSE(DecodeChunk(ChunkFormat::kJson, meta, "{}").ok());
+}
+
 TEST(EventChunkTest, JsonRowsOfEarlierVersionsKeepTheirRecords) {
   std::string record = R"({"eventID":"e1","awsRegion":"us-east-1"})";
   std::string meta = R"([["e1",1000,"111122223333","us-east-1","CreateUser","iam.amazonaws.com",)"

@@ -2,6 +2,7 @@
 // from the compact form (no JSON tree). Member order follows CloudTrail's
 // records; field meanings follow its record contents reference
 // (userIdentity, sessionContext, tlsDetails).
+#include <algorithm>
 #include <chrono>
 
 #include "rampart/audit/event.h"
@@ -52,8 +53,19 @@ std::string_view AfterLast(std::string_view s, char c) {
   return pos == std::string_view::npos ? s : s.substr(pos + 1);
 }
 
+// Times are clamped to the clock's range so that no stored value overflows
+// it (events built from requests are always inside).
+// The clock's limit (year 2262): later times would overflow its nanoseconds.
+constexpr int64_t kMaxMs =
+    std::chrono::duration_cast<std::chrono::milliseconds>(TimePoint::max().time_since_epoch())
+        .count();
+
 std::string IsoFromMillis(int64_t ms) {
-  return FormatIso8601(TimePoint(std::chrono::milliseconds(ms)));
+  return FormatIso8601(TimePoint(std::chrono::milliseconds(std::clamp<int64_t>(ms, 0, kMaxMs))));
+}
+
+std::string IsoFromSeconds(int64_t s) {
+  return IsoFromMillis(std::clamp<int64_t>(s, 0, kMaxMs / 1000) * 1000);
 }
 
 void WriteSessionContext(const EventIdentity& id, std::string& out) {
@@ -72,8 +84,7 @@ void WriteSessionContext(const EventIdentity& id, std::string& out) {
   }
   {
     ObjectWriter attributes(ctx.Open("attributes"));
-    attributes.String("creationDate",
-                      FormatIso8601(TimePoint(std::chrono::seconds(id.session_issued_s))));
+    attributes.String("creationDate", IsoFromSeconds(id.session_issued_s));
     attributes.String("mfaAuthenticated", id.mfa ? "true" : "false");
     attributes.Close();
   }
