@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from conftest import RAMPART_BIN, free_port
+from hsm_helpers import start_hsm_server
 
 SOFTHSM = "/usr/lib/softhsm/libsofthsm2.so"
 # The module built beside the rampart binary, unless RAMPART_PKCS11_MODULE names
@@ -104,22 +105,16 @@ class Node:
         config = {k: v for k, v in config.items() if v is not None}
         path = c.dir / f"{self.name}.json"
         path.write_text(json.dumps(config))
-        self.log = open(c.dir / f"{self.name}.log", "ab")
-        self.proc = subprocess.Popen([RAMPART_BIN, "hsm-server", "--config", str(path)],
-                                     stdout=self.log, stderr=self.log, env=self.env)
+        log_path = c.dir / f"{self.name}.log"
         if expect_failure:
-            assert self.proc.wait(timeout=60) != 0
+            with open(log_path, "ab") as log:
+                proc = subprocess.Popen([RAMPART_BIN, "hsm-server", "--config", str(path)],
+                                        stdout=log, stderr=log, env=self.env)
+                assert proc.wait(timeout=60) != 0
             self.proc = None
-            return (c.dir / f"{self.name}.log").read_text()
-        deadline = time.time() + 20
-        while time.time() < deadline:
-            assert self.proc.poll() is None, (c.dir / f"{self.name}.log").read_text()
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.1)
-        raise AssertionError(f"node {self.name} did not start")
+            return log_path.read_text()
+        self.proc, self.log = start_hsm_server(path, self.port, log_path, self.env,
+                                               what=f"node {self.name}")
 
     def stop(self, sig=signal.SIGTERM):
         if self.proc and self.proc.poll() is None:
@@ -656,18 +651,8 @@ class StandaloneNode:
         self.proc = None
 
     def start(self):
-        self.log = open(self.dir / "node.log", "ab")
-        self.proc = subprocess.Popen([RAMPART_BIN, "hsm-server", "--config", str(self.config)],
-                                     stdout=self.log, stderr=self.log, env=self.env)
-        deadline = time.time() + 20
-        while time.time() < deadline:
-            assert self.proc.poll() is None, (self.dir / "node.log").read_text()
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.1)
-        raise AssertionError(f"node {self.name} did not start")
+        self.proc, self.log = start_hsm_server(self.config, self.port, self.dir / "node.log", self.env,
+                                               what=f"node {self.name}")
 
     def stop(self, sig=signal.SIGTERM):
         if self.proc and self.proc.poll() is None:

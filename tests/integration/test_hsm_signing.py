@@ -31,6 +31,7 @@ from pathlib import Path
 import pytest
 
 from conftest import RAMPART_BIN, free_port
+from hsm_helpers import start_hsm_server
 
 SOFTHSM = "/usr/lib/softhsm/libsofthsm2.so"
 MODULE = Path(os.environ.get("RAMPART_PKCS11_MODULE") or
@@ -147,18 +148,7 @@ class SigningHsm:
         return str(pem), str(key)
 
     def start(self):
-        self.log = open(self.dir / "node.log", "ab")
-        self.proc = subprocess.Popen([RAMPART_BIN, "hsm-server", "--config", str(self.config)],
-                                     stdout=self.log, stderr=self.log, env=self.env)
-        deadline = time.time() + 20
-        while time.time() < deadline:
-            assert self.proc.poll() is None, (self.dir / "node.log").read_text()
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.1)
-        raise AssertionError("the HSM node did not start")
+        self.proc, self.log = start_hsm_server(self.config, self.port, self.dir / "node.log", self.env)
 
     def stop(self):
         if self.proc and self.proc.poll() is None:

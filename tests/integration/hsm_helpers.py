@@ -1,0 +1,24 @@
+"""Shared by the network HSM tests: starting a `rampart hsm-server` node."""
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+from conftest import RAMPART_BIN
+
+
+def start_hsm_server(config, port, log_path: Path, env, what="the HSM node"):
+    """Starts `rampart hsm-server --config config`, logging to log_path, and
+    waits until it accepts connections on port. Returns (process, log file)."""
+    log = open(log_path, "ab")
+    proc = subprocess.Popen([RAMPART_BIN, "hsm-server", "--config", str(config)],
+                            stdout=log, stderr=log, env=env)
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        assert proc.poll() is None, log_path.read_text()
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return proc, log
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError(f"{what} did not start")
