@@ -42,7 +42,7 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
-#include <boost/beast/http/write.hpp>
+#include <boost/beast/http/status.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 
 #include "rampart/core/log.h"
@@ -125,6 +125,33 @@ bool IsFramingHeader(std::string_view name) {
   return EqualsIgnoreCase(name, "content-length") || EqualsIgnoreCase(name, "transfer-encoding") ||
          EqualsIgnoreCase(name, "connection") || EqualsIgnoreCase(name, "keep-alive") ||
          EqualsIgnoreCase(name, "upgrade");
+}
+
+// The status line and header fields of a response, ending with the empty
+// line. Invalid handler headers are dropped (and logged); the framing
+// fields are the server's: Content-Length when there is a length, and
+// Connection as HTTP/1.0 and 1.1 need it for keep_alive.
+std::string FormatHead(int status, unsigned version, bool keep_alive,
+                       const std::vector<Header>& headers, std::optional<size_t> length) {
+  std::string head;
+  head.reserve(256);
+  head += version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+  head += std::to_string(status);
+  head += ' ';
+  head += bhttp::obsolete_reason(bhttp::int_to_status(static_cast<unsigned>(status)));
+  head += "\r\n";
+  for (const Header& h : headers) {
+    if (!IsToken(h.name) || !IsSafeValue(h.value) || IsFramingHeader(h.name)) {
+      log::Warn("http handler set an invalid response header; dropped");
+      continue;
+    }
+    head.append(h.name).append(": ").append(h.value).append("\r\n");
+  }
+  if (length) head.append("Content-Length: ").append(std::to_string(*length)).append("\r\n");
+  if (version == 10 && keep_alive) head += "Connection: keep-alive\r\n";
+  if (version != 10 && !keep_alive) head += "Connection: close\r\n";
+  head += "\r\n";
+  return head;
 }
 
 std::string PeerAddress(const tcp::socket& socket) {
@@ -321,33 +348,23 @@ class Connection final : public ConnectionBase,
     SetState(State::kBusy);
     int status = res.status;
     if (status < 200 || status > 599) status = 500;  // 1xx would break framing
-    response_.emplace();
-    auto& out = *response_;
-    out.version(version == 10 ? 10 : 11);
-    out.result(static_cast<unsigned>(status));
-    for (auto& h : res.headers) {
-      if (!IsToken(h.name) || !IsSafeValue(h.value) || IsFramingHeader(h.name)) {
-        log::Warn("http handler set an invalid response header; dropped");
-        continue;
-      }
-      out.insert(h.name, h.value);
-    }
-    out.keep_alive(keep_alive);
     if (status == 204 || status == 304) {
       res.body.clear();
+      out_head_ = FormatHead(status, version, keep_alive, res.headers, std::nullopt);
     } else {
-      out.content_length(res.body.size());
+      out_head_ = FormatHead(status, version, keep_alive, res.headers, res.body.size());
       if (head_request) res.body.clear();
     }
-    out.body() = std::move(res.body);
+    out_body_ = std::move(res.body);
     Lowest().expires_after(shared_.options.body_timeout);
-    bhttp::async_write(stream_, out,
-                       [self = this->shared_from_this(), keep_alive](error_code ec, size_t) {
-                         self->response_.reset();
-                         if (ec) return self->Close();
-                         if (!keep_alive) return self->LingeringClose();
-                         self->WaitForRequest(false);
-                       });
+    std::array<asio::const_buffer, 2> buffers = {asio::buffer(out_head_), asio::buffer(out_body_)};
+    asio::async_write(stream_, buffers,
+                      [self = this->shared_from_this(), keep_alive](error_code ec, size_t) {
+                        self->out_body_.clear();
+                        if (ec) return self->Close();
+                        if (!keep_alive) return self->LingeringClose();
+                        self->WaitForRequest(false);
+                      });
   }
 
   void LingeringClose() {
@@ -385,7 +402,8 @@ class Connection final : public ConnectionBase,
   Stream stream_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
-  std::optional<bhttp::response<bhttp::string_body>> response_;
+  std::string out_head_;  // the response being written: status line and fields
+  std::string out_body_;
   std::string remote_ip_;
   const char* tls_version_ = "";
   const char* tls_cipher_ = "";
