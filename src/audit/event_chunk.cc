@@ -227,13 +227,12 @@ Result<std::vector<EventResource>> DecodeResources(const json::Value& v) {
 
 }  // namespace
 
-std::vector<PostingKey> PostingsOf(const Event& ev) {
-  std::vector<PostingKey> out = {
-      {ev.account_id, Attr::kAll, ""},
-      {ev.account_id, Attr::kEventName, ev.event_name},
-      {ev.account_id, Attr::kReadOnly, ev.read_only ? "true" : "false"},
-      {ev.account_id, Attr::kEventSource, ev.event_source},
-  };
+void PostingsOf(const Event& ev, std::vector<PostingKey>& out) {
+  out.clear();
+  out.push_back({ev.account_id, Attr::kAll, ""});
+  out.push_back({ev.account_id, Attr::kEventName, ev.event_name});
+  out.push_back({ev.account_id, Attr::kReadOnly, ev.read_only ? "true" : "false"});
+  out.push_back({ev.account_id, Attr::kEventSource, ev.event_source});
   if (!ev.username.empty()) out.push_back({ev.account_id, Attr::kUsername, ev.username});
   if (!ev.access_key_id.empty()) {
     out.push_back({ev.account_id, Attr::kAccessKeyId, ev.access_key_id});
@@ -242,7 +241,6 @@ std::vector<PostingKey> PostingsOf(const Event& ev) {
     out.push_back({ev.account_id, Attr::kResourceType, r.type});
     out.push_back({ev.account_id, Attr::kResourceName, r.name});
   }
-  return out;
 }
 
 bool Matches(const Event& ev, Attr attr, std::string_view value) {

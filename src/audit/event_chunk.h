@@ -62,9 +62,10 @@ struct PostingKey {
   friend bool operator==(const PostingKey&, const PostingKey&) = default;
 };
 
-// Every posting of the event: kAll, its name, read-only flag and source,
-// and its user name, access key and resources when it has them.
-std::vector<PostingKey> PostingsOf(const Event& ev);
+// Every posting of the event, into out (cleared first; reusing it saves an
+// allocation per event): kAll, its name, read-only flag and source, and its
+// user name, access key and resources when it has them, in that order.
+void PostingsOf(const Event& ev, std::vector<PostingKey>& out);
 
 // Whether the event is found under (attr, value) in its account.
 bool Matches(const Event& ev, Attr attr, std::string_view value);

@@ -194,17 +194,32 @@ struct PostingKeyHash {
 // the lookups of a chunk to one comparison each.
 using PostingMap = std::unordered_map<PostingKeyTuple, PostingSpan, PostingKeyHash>;
 
+// Consecutive events mostly share their postings position by position, so
+// each key is first compared with the previous event's key at the same
+// position, and only a different one is looked up in the table.
 PostingMap ChunkPostings(std::span<const Event> events) {
   PostingMap out;
+  std::vector<internal::PostingKey> keys, prev_keys;
+  std::vector<PostingSpan*> spans, prev_spans;  // element pointers survive rehashing
   for (const Event& ev : events) {
-    for (const internal::PostingKey& k : internal::PostingsOf(ev)) {
-      auto [it, fresh] = out.try_emplace({k.account, static_cast<int64_t>(k.attr), k.value},
-                                         PostingSpan{ev.time_ms, ev.time_ms});
-      if (!fresh) {
-        it->second.min_time = std::min(it->second.min_time, ev.time_ms);
-        it->second.max_time = std::max(it->second.max_time, ev.time_ms);
+    internal::PostingsOf(ev, keys);
+    spans.clear();
+    for (size_t i = 0; i < keys.size(); ++i) {
+      const internal::PostingKey& k = keys[i];
+      PostingSpan* span = nullptr;
+      if (i < prev_keys.size() && prev_keys[i] == k) {
+        span = prev_spans[i];
+      } else {
+        auto [it, fresh] = out.try_emplace({k.account, static_cast<int64_t>(k.attr), k.value},
+                                           PostingSpan{ev.time_ms, ev.time_ms});
+        span = &it->second;
       }
+      span->min_time = std::min(span->min_time, ev.time_ms);
+      span->max_time = std::max(span->max_time, ev.time_ms);
+      spans.push_back(span);
     }
+    std::swap(keys, prev_keys);
+    std::swap(spans, prev_spans);
   }
   return out;
 }

@@ -89,6 +89,8 @@ void StoreAuditSink::Record(const server::AuditRecord& record) {
   Event ev = BuildEvent(record, {event_id, options_.default_region, options_.fallback_account});
   std::vector<Event> owner_copies = ResourceOwnerCopies(record, ev);
   bool sync = joined || (record.principal != nullptr && !ev.read_only);
+  // The common case, one read-only record, goes to the queue in one move.
+  if (!sync && owner_copies.empty() && Enqueue(std::span<Event>(&ev, 1))) return;
   // The caller's record and the resource owners' copies are stored
   // together, with the last-accessed data of the caller's entity (the
   // copies show the caller as another account and count for nobody).
@@ -99,17 +101,18 @@ void StoreAuditSink::Record(const server::AuditRecord& record) {
   Store(std::move(events), sync, /*replace=*/joined);
 }
 
+bool StoreAuditSink::Enqueue(std::span<Event> events) {
+  std::unique_lock lock(mu_);
+  if (queue_.size() + events.size() > options_.max_queue) return false;
+  for (Event& ev : events) queue_.push_back(std::move(ev));
+  ++queued_writes_;
+  // Half full: commit now rather than at the end of the interval.
+  if (queue_.size() >= EarlyFlushAt()) wake_.notify_one();
+  return true;
+}
+
 void StoreAuditSink::Store(std::vector<Event> events, bool sync, bool replace) {
-  if (!sync) {
-    std::unique_lock lock(mu_);
-    if (queue_.size() + events.size() <= options_.max_queue) {
-      for (Event& ev : events) queue_.push_back(std::move(ev));
-      ++queued_writes_;
-      // Half full: commit now rather than at the end of the interval.
-      if (queue_.size() >= EarlyFlushAt()) wake_.notify_one();
-      return;
-    }
-  }
+  if (!sync && Enqueue(events)) return;
   WriteNow(events, replace);
 }
 
@@ -130,13 +133,20 @@ std::vector<AccessRecord> AccessRecordsOf(std::span<const Event> events) {
     }
   };
   std::unordered_map<Group, const Event*, GroupHash> latest;
+  // Runs of events from one group are common: the previous event's group
+  // is compared before the table is consulted.
+  Group prev_group;
+  const Event** prev_slot = nullptr;  // element pointers survive rehashing
   for (const Event& ev : events) {
     const EventIdentity& id = ev.identity;
     if (id.kind != EventIdentity::Kind::kPrincipal) continue;
     Group g{id.type,         id.arn,          id.role_arn,  id.account_id,
             ev.event_name,   ev.event_source, ev.region,    ev.error_code};
-    auto [it, fresh] = latest.try_emplace(g, &ev);
-    if (!fresh && ev.time_ms > it->second->time_ms) it->second = &ev;
+    if (prev_slot == nullptr || g != prev_group) {
+      prev_slot = &latest.try_emplace(g, &ev).first->second;
+      prev_group = g;
+    }
+    if (ev.time_ms > (*prev_slot)->time_ms) *prev_slot = &ev;
   }
   std::vector<AccessRecord> out;
   out.reserve(latest.size());

@@ -81,6 +81,9 @@ class StoreAuditSink final : public server::AuditSink {
   // for group commit, or writes them now, in one transaction, when sync or
   // the queue is full.
   void Store(std::vector<Event> events, bool sync, bool replace);
+  // Moves the events to the group-commit queue unless that would overfill
+  // it (then they stay where they are and the result is false).
+  bool Enqueue(std::span<Event> events);
   // replace: a partial version of the caller's record may exist (see
   // InsertEvent).
   void WriteNow(std::span<const Event> events, bool replace);
