@@ -57,8 +57,14 @@ using tcp = asio::ip::tcp;
 using boost::system::error_code;
 using Clock = std::chrono::steady_clock;
 
-using PlainStream = beast::tcp_stream;
-using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+// Streams on the worker's own io_context executor type rather than the
+// type-erased any_io_executor: every asynchronous step copies and destroys
+// the executor, and the type-erased one showed in profiles.
+using Executor = asio::io_context::executor_type;
+using Socket = asio::basic_stream_socket<tcp, Executor>;
+using LowestStream = beast::basic_stream<tcp, Executor, beast::unlimited_rate_policy>;
+using PlainStream = LowestStream;
+using TlsStream = beast::ssl_stream<LowestStream>;
 
 // How long a closing connection keeps reading (and discarding) what the
 // peer still sends, and how much of it, before the socket is closed.
@@ -154,7 +160,7 @@ std::string FormatHead(int status, unsigned version, bool keep_alive,
   return head;
 }
 
-std::string PeerAddress(const tcp::socket& socket) {
+std::string PeerAddress(const Socket& socket) {
   error_code ec;
   tcp::endpoint ep = socket.remote_endpoint(ec);
   if (ec) return {};
@@ -223,7 +229,7 @@ class Connection final : public ConnectionBase,
     }
   }
 
-  beast::tcp_stream& Lowest() { return beast::get_lowest_layer(stream_); }
+  LowestStream& Lowest() { return beast::get_lowest_layer(stream_); }
 
   // Keeps Shared::busy, which Shutdown drains on, in step with state_.
   void SetState(State next) {
@@ -375,7 +381,7 @@ class Connection final : public ConnectionBase,
       stream_.async_shutdown([self = this->shared_from_this()](error_code) { self->Close(); });
     } else {
       error_code ec;
-      Lowest().socket().shutdown(tcp::socket::shutdown_send, ec);
+      Lowest().socket().shutdown(Socket::shutdown_send, ec);
       if (ec) return Close();
       buffer_.consume(buffer_.size());
       Discard();
@@ -476,7 +482,7 @@ class Server::Impl {
  private:
   Status Bind();
   void Accept();
-  void OnAccept(error_code ec, tcp::socket socket, Worker& worker);
+  void OnAccept(error_code ec, Socket socket, Worker& worker);
   // Waits until counter is zero or the deadline passes.
   static void WaitForZero(const std::atomic<size_t>& counter, Clock::time_point deadline);
 
@@ -552,12 +558,12 @@ Status Server::Impl::Run() {
 
 void Server::Impl::Accept() {
   Worker& target = *workers_[next_worker_++ % workers_.size()];
-  acceptor_->async_accept(*target.ioc, [this, &target](error_code ec, tcp::socket socket) {
+  acceptor_->async_accept(*target.ioc, [this, &target](error_code ec, Socket socket) {
     OnAccept(ec, std::move(socket), target);
   });
 }
 
-void Server::Impl::OnAccept(error_code ec, tcp::socket socket, Worker& worker) {
+void Server::Impl::OnAccept(error_code ec, Socket socket, Worker& worker) {
   if (!accepting_.load() || ec == asio::error::operation_aborted) return;
   if (ec) {
     // Typically EMFILE: back off instead of spinning on the error.

@@ -149,6 +149,7 @@ void EncodeOutput(const ServiceModel& service, const OperationModel& op, const j
       if (op.output < 0) {
         response.body = "{}";
       } else {
+        response.body.reserve(512);
         WriteJsonShape(service, service.shape(op.output), output, response.body);
       }
       SetHeader(response, "Content-Type", JsonContentType(service));

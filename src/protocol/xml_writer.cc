@@ -1,5 +1,7 @@
 #include "rampart/protocol/xml_writer.h"
 
+#include <array>
+
 #include "rampart/core/check.h"
 
 namespace rampart::protocol {
@@ -36,7 +38,7 @@ namespace {
 
 // The replacement for a byte that cannot stand as itself in XML text or a
 // double-quoted attribute, or an empty view when it can.
-std::string_view EscapeOf(char ch) {
+constexpr std::string_view EscapeOf(char ch) {
   switch (ch) {
     case '&': return "&amp;";
     case '<': return "&lt;";
@@ -51,14 +53,22 @@ std::string_view EscapeOf(char ch) {
   }
 }
 
+// Whether EscapeOf(ch) is not empty, as a table: the scan runs over every
+// byte of every value written.
+constexpr std::array<bool, 256> kNeedsEscape = [] {
+  std::array<bool, 256> table{};
+  for (int c = 0; c < 256; ++c) table[c] = !EscapeOf(static_cast<char>(c)).empty();
+  return table;
+}();
+
 }  // namespace
 
 void XmlWriter::Escape(std::string_view s, std::string& out) {
   // Copy runs of plain bytes at once; most values need no escaping at all.
   size_t run = 0;
   for (size_t i = 0; i < s.size(); ++i) {
+    if (!kNeedsEscape[static_cast<unsigned char>(s[i])]) continue;
     std::string_view esc = EscapeOf(s[i]);
-    if (esc.empty()) continue;
     out.append(s.data() + run, i - run);
     out.append(esc);
     run = i + 1;

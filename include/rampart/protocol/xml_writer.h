@@ -13,7 +13,7 @@ namespace rampart::protocol {
 
 class XmlWriter {
  public:
-  explicit XmlWriter(std::string& out) : out_(out) {}
+  explicit XmlWriter(std::string& out) : out_(out) { open_.reserve(8); }
 
   // <name> or <name xmlns="ns"> when ns is not empty.
   void Open(std::string_view name, std::string_view xmlns = {});
