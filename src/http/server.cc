@@ -39,11 +39,11 @@
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/error.hpp>
-#include <boost/beast/http/basic_parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/status.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 
+#include "http/request_parser.h"
 #include "rampart/core/log.h"
 
 namespace rampart::http {
@@ -71,60 +71,6 @@ constexpr std::chrono::milliseconds kLingerTime{2000};
 constexpr size_t kLingerBytes = 16u << 20;
 constexpr size_t kReadChunk = 4096;
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-
-// Parses a request straight into an http::Request, without the Beast
-// message in between (whose field list allocates for every field). Beast's
-// basic_parser does the parsing, limits and chunked decoding; this only
-// keeps what it reports.
-class RequestParser final : public bhttp::basic_parser<true> {
- public:
-  RequestParser() { request_.headers.reserve(16); }
-
-  Request& request() { return request_; }
-  unsigned version() const { return version_; }
-  bhttp::verb method() const { return method_; }
-  bool expects_continue() const { return expect_continue_; }
-
- private:
-  void on_request_impl(bhttp::verb method, beast::string_view method_str,
-                       beast::string_view target, int version, error_code&) override {
-    method_ = method;
-    version_ = static_cast<unsigned>(version);
-    request_.method.assign(method_str.data(), method_str.size());
-    request_.target.assign(target.data(), target.size());
-  }
-  void on_response_impl(int, beast::string_view, int, error_code& ec) override {
-    ec = bhttp::error::bad_method;  // a request parser never sees a status line
-  }
-  void on_field_impl(bhttp::field name, beast::string_view name_str, beast::string_view value,
-                     error_code&) override {
-    request_.headers.push_back(
-        {std::string(name_str.data(), name_str.size()), std::string(value.data(), value.size())});
-    if (name == bhttp::field::expect && beast::iequals(value, "100-continue")) {
-      expect_continue_ = true;
-    }
-  }
-  void on_header_impl(error_code&) override {}
-  void on_body_init_impl(const boost::optional<uint64_t>& length, error_code&) override {
-    // The server refuses a length over its body limit before reading on.
-    if (length) request_.body.reserve(static_cast<size_t>(std::min<uint64_t>(*length, 1u << 20)));
-  }
-  size_t on_body_impl(beast::string_view body, error_code&) override {
-    request_.body.append(body.data(), body.size());
-    return body.size();
-  }
-  void on_chunk_header_impl(uint64_t, beast::string_view, error_code&) override {}
-  size_t on_chunk_body_impl(uint64_t, beast::string_view body, error_code&) override {
-    request_.body.append(body.data(), body.size());
-    return body.size();
-  }
-  void on_finish_impl(error_code&) override {}
-
-  Request request_;
-  unsigned version_ = 11;
-  bhttp::verb method_ = bhttp::verb::unknown;
-  bool expect_continue_ = false;
-};
 
 class ConnectionBase {
  public:
@@ -452,7 +398,7 @@ class Connection final : public ConnectionBase,
   Worker& worker_;
   Stream stream_;
   beast::flat_buffer buffer_;
-  std::optional<RequestParser> parser_;
+  std::optional<internal::RequestParser> parser_;
   std::string out_head_;  // the response being written: status line and fields
   std::string out_body_;
   std::string remote_ip_;
