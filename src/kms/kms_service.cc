@@ -3,6 +3,7 @@
 
 #include "kms/kms_custom_key_store.h"
 #include "kms/kms_internal.h"
+#include "kms/kms_throttle.h"
 
 namespace rampart::kms {
 namespace internal {
@@ -244,10 +245,17 @@ void KmsService::Register(server::Registry& registry) {
                      internal::GrantBindings, internal::ImportBindings,
                      internal::MultiRegionBindings, internal::CustomKeyStoreBindings}) {
     for (const internal::Binding& b : table()) {
+      // Throttling (kms_throttle.h) comes first: a throttled request does
+      // no other work.
+      const internal::OperationRule* rule =
+          throttler_ ? internal::RuleFor(b.operation) : nullptr;
       registry.Add("kms", b.operation,
-                   [kms = kms_.get(), h = b.handler](server::RequestContext& ctx,
-                                                      const json::Value& in)
+                   [kms = kms_.get(), h = b.handler, throttler = throttler_, rule](
+                       server::RequestContext& ctx, const json::Value& in)
                                          -> Result<json::Value> {
+                     if (rule != nullptr) {
+                       RETURN_IF_ERROR(internal::AdmitRequest(*throttler, *kms, ctx, *rule, in));
+                     }
                      RETURN_IF_ERROR(internal::CheckGrantTokens(kms->root_key, in));
                      internal::RequestAliasScope alias(in);
                      return h(*kms, ctx, in);

@@ -177,6 +177,9 @@ int RunServer(server::Config cfg) {
   org_service.Register(registry);
   kms::KmsService kms_service(**db, *root_key, authorizer);
   kms_service.SetHsmConfig(&cfg.hsm);
+  if (Status st = kms_service.SetThrottling(cfg.kms.throttling, cfg.regions); !st.ok()) {
+    return fail(st);
+  }
   kms_service.Register(registry);
   SystemClock clock;
   if (Status st = audit::RecoverIncompleteEvents(**db); !st.ok()) return fail(st);

@@ -132,11 +132,63 @@ Status ParseAuditConfig(const json::Value& v, AuditConfig& out) {
   return Status::Ok();
 }
 
+namespace {
+
+// "kms.throttling.quotas": quota name -> requests per second. The names
+// are the kms room's to check (at start); here only the rates.
+Status ReadQuotaRates(const json::Value& v, std::vector<std::pair<std::string, double>>& out) {
+  if (!v.is_object()) return Invalid("kms.throttling.quotas must be an object");
+  out.clear();
+  for (const auto& [name, rate] : v.as_object()) {
+    std::string setting = "kms.throttling.quotas." + name;
+    bool in_range = rate.is_number() && rate.as_double() >= KmsThrottlingConfig::kMinRate &&
+                    rate.as_double() <= KmsThrottlingConfig::kMaxRate;
+    // The message spells out kMinRate and kMaxRate.
+    if (!in_range) return Invalid(setting + " must be a number from 0.01 to 1000000");
+    for (const auto& seen : out) {
+      if (seen.first == name) return Invalid(setting + " is set twice");
+    }
+    out.emplace_back(name, rate.as_double());
+  }
+  return Status::Ok();
+}
+
+// "kms.throttling": {"enabled": bool, "quotas": {...}}, both optional.
+Status ReadKmsThrottling(const json::Value& v, KmsThrottlingConfig& out) {
+  if (!v.is_object()) return Invalid("kms.throttling must be an object");
+  for (const auto& [key, value] : v.as_object()) {
+    if (key == "enabled") {
+      if (!value.is_bool()) return Invalid("kms.throttling.enabled must be true or false");
+      out.enabled = value.as_bool();
+    } else if (key == "quotas") {
+      RETURN_IF_ERROR(ReadQuotaRates(value, out.quotas));
+    } else {
+      return Invalid("unknown key 'kms.throttling." + key + "'");
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 Status ParseKmsConfig(const json::Value& v, KmsConfig& out) {
+  if (!v.is_object()) return Invalid("kms must be an object");
+  // "throttling" is an object of its own; the other members are integer
+  // settings.
+  json::Value settings = json::Value::MakeObject();
+  KmsThrottlingConfig throttling = out.throttling;
+  for (const auto& [key, value] : v.as_object()) {
+    if (key == "throttling") {
+      RETURN_IF_ERROR(ReadKmsThrottling(value, throttling));
+    } else {
+      settings.set(key, value);
+    }
+  }
   int64_t scheduler = out.scheduler_interval.count();
   RETURN_IF_ERROR(
-      ReadSection(v, "kms", {{"scheduler_interval_ms", 10, 3600 * 1000, &scheduler}}));
+      ReadSection(settings, "kms", {{"scheduler_interval_ms", 10, 3600 * 1000, &scheduler}}));
   out.scheduler_interval = std::chrono::milliseconds(scheduler);
+  out.throttling = std::move(throttling);
   return Status::Ok();
 }
 

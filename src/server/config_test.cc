@@ -96,5 +96,53 @@ TEST(ConfigFileTest, UnknownKeysAndWrongTypesAreRefused) {
   EXPECT_NE(st.message().find("unknown key 'trail_delivery_seconds'"), std::string::npos);
 }
 
+TEST(ConfigFileTest, KmsThrottlingIsOffByDefaultAndReadsOverrides) {
+  Config cfg;
+  ASSERT_TRUE(Load("{}", cfg).ok());
+  EXPECT_FALSE(cfg.kms.throttling.enabled);
+  EXPECT_TRUE(cfg.kms.throttling.quotas.empty());
+  Status st = Load(R"({"kms": {"scheduler_interval_ms": 50, "throttling": {"enabled": true,
+                       "quotas": {"CryptographicOperationsSymmetric": 100, "CreateKey": 2,
+                                  "GetParametersForImport": 0.25}}}})",
+                   cfg);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_TRUE(cfg.kms.throttling.enabled);
+  EXPECT_EQ(cfg.kms.scheduler_interval, std::chrono::milliseconds(50));
+  using Quotas = std::vector<std::pair<std::string, double>>;
+  EXPECT_EQ(cfg.kms.throttling.quotas, (Quotas{{"CryptographicOperationsSymmetric", 100},
+                                               {"CreateKey", 2},
+                                               {"GetParametersForImport", 0.25}}));
+}
+
+TEST(ConfigFileTest, KmsThrottlingRefusesBadShapesAndRates) {
+  struct Case {
+    std::string_view text, message;
+  };
+  const Case cases[] = {
+      {R"({"kms": {"throttling": true}})", "kms.throttling must be an object"},
+      {R"({"kms": {"throttling": {"enabled": "yes"}}})",
+       "kms.throttling.enabled must be true or false"},
+      {R"({"kms": {"throttling": {"enable": true}}})", "unknown key 'kms.throttling.enable'"},
+      {R"({"kms": {"throttling": {"quotas": [1]}}})", "kms.throttling.quotas must be an object"},
+      {R"({"kms": {"throttling": {"quotas": {"CreateKey": 0}}}})",
+       "kms.throttling.quotas.CreateKey must be a number from 0.01 to 1000000"},
+      {R"({"kms": {"throttling": {"quotas": {"CreateKey": 1000001}}}})",
+       "kms.throttling.quotas.CreateKey must be a number from 0.01 to 1000000"},
+      {R"({"kms": {"throttling": {"quotas": {"CreateKey": "5"}}}})",
+       "kms.throttling.quotas.CreateKey must be a number from 0.01 to 1000000"},
+      {R"({"kms": {"throttling": {"quotas": {"CreateKey": -2}}}})",
+       "kms.throttling.quotas.CreateKey must be a number from 0.01 to 1000000"},
+      {R"({"kms": {"throttling": {}, "scheduler": 5}})", "unknown key 'kms.scheduler'"},
+      {R"({"kms": 5})", "kms must be an object"},
+  };
+  for (const Case& c : cases) {
+    Config cfg;
+    Status st = Load(c.text, cfg);
+    EXPECT_FALSE(st.ok()) << c.text;
+    EXPECT_NE(st.message().find(c.message), std::string::npos) << st.message();
+    EXPECT_FALSE(cfg.kms.throttling.enabled);  // untouched
+  }
+}
+
 }  // namespace
 }  // namespace rampart::server

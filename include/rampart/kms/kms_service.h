@@ -27,6 +27,8 @@
 
 #include <chrono>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "rampart/core/clock.h"
 
@@ -42,6 +44,7 @@ namespace rampart::kms {
 namespace internal {
 struct Kms;
 class Scheduler;
+class Throttler;
 }
 
 // What one pass of the scheduled work did.
@@ -75,6 +78,14 @@ class KmsService {
   // Forgets every cached key (after a development-mode reset).
   void InvalidateCache();
 
+  // Request throttling with AWS's default request quotas and config's
+  // overrides, per account in each of regions (src/kms/kms_throttle.h,
+  // docs/kms-throttling.md); off unless config.enabled. An unknown quota
+  // name or a rate out of range is an error even when off.
+  // REQUIRES: called before Register.
+  Status SetThrottling(const server::KmsThrottlingConfig& config,
+                       const std::vector<std::string>& regions);
+
   // Scheduled work, one pass at `now`: deletes every key whose deletion
   // date has passed, rotates every enabled key whose automatic rotation is
   // due and deletes imported material past its ValidTo (and expired import
@@ -92,6 +103,7 @@ class KmsService {
  private:
   std::unique_ptr<internal::Kms> kms_;
   std::unique_ptr<internal::Scheduler> scheduler_;
+  std::shared_ptr<internal::Throttler> throttler_;  // null: no throttling
 };
 
 }  // namespace rampart::kms

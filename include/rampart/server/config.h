@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "rampart/core/status.h"
@@ -74,11 +75,23 @@ struct AuditConfig {
   std::chrono::seconds signing_key_rotation{30L * 24 * 3600};  // 60 s .. 366 days
 };
 
+// KMS request throttling (docs/kms-throttling.md): "kms"."throttling" of
+// a config file. Off by default; when on, AWS's default request quotas
+// apply, each replaceable by a rate in requests per second. The quota
+// names are checked by the kms room when the server starts.
+struct KmsThrottlingConfig {
+  static constexpr double kMinRate = 0.01;     // one request in 100 s
+  static constexpr double kMaxRate = 1000000;  // requests per second
+  bool enabled = false;
+  std::vector<std::pair<std::string, double>> quotas;  // name -> rate, in file order
+};
+
 // Background work of KMS (docs/kms.md): the "kms" member of a config file.
 struct KmsConfig {
   // How often the scheduler deletes keys whose waiting period ended and
   // rotates keys that are due.
   std::chrono::milliseconds scheduler_interval{60000};  // 10 ms .. 1 h
+  KmsThrottlingConfig throttling;
 };
 
 // Reads the "audit" and "kms" members of a config file (src/server/config.cc).
@@ -103,7 +116,7 @@ struct Config {
   HsmConfig hsm;                         // PKCS#11 backends and clusters
   std::optional<RootKeyConfig> root_key; // unset: <data_dir>/root.key
   AuditConfig audit;                     // trail delivery, digests, signing keys
-  KmsConfig kms;                         // the KMS scheduler
+  KmsConfig kms;                         // the KMS scheduler and throttling
 
   bool tls() const { return !tls_cert_file.empty() && !tls_key_file.empty(); }
   bool ServesRegion(std::string_view region) const;

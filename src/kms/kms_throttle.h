@@ -1,0 +1,201 @@
+// Internal: optional throttling of KMS requests with AWS's default request
+// quotas (AWS KMS Developer Guide, "Request quotas"; docs/kms-throttling.md).
+// Not a public interface.
+//
+// Every quota is a rate in requests per second, kept per (account, Region,
+// quota) except the custom key store quota, which is kept per custom key
+// store whatever account uses it. The cryptographic operations share one
+// quota per key type (symmetric and HMAC, RSA, ECC and SM2); the data key
+// pair operations share one per key pair spec; every other operation has
+// its own. A request of another account's key counts against the caller's
+// account, as AWS documents ("Cross-account requests").
+//
+// Each quota is a token bucket that holds one second of its rate (at
+// least one token) and refills continuously. A bucket is kept as one
+// atomic "theoretical arrival time" (the generic cell rate algorithm, which
+// admits exactly what such a token bucket admits), so that taking a token
+// is one compare-and-swap and no lock is held while deciding.
+//
+// Thread-safety: Throttler is thread-safe; Admit runs concurrently from
+// every worker. The quota table functions are pure. Two small caches are
+// per thread (thread_local), so they need no lock: the last account's
+// buckets, and what a key reference resolved to; their entries are tagged
+// with the throttler's id, which is never reused.
+//
+// KmsService::SetThrottling is defined in kms_throttle.cc.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "rampart/core/clock.h"
+#include "rampart/core/json.h"
+#include "rampart/core/status.h"
+#include "rampart/server/config.h"
+#include "rampart/server/context.h"
+
+namespace rampart::kms::internal {
+
+struct Kms;
+
+// --- the quota table (kms_throttle.cc) ---
+
+// Quotas are numbered by their place in the table. The four shared
+// cryptographic quotas come first.
+using QuotaId = uint8_t;
+inline constexpr QuotaId kSymmetricQuota = 0;       // CryptographicOperationsSymmetric
+inline constexpr QuotaId kRsaQuota = 1;             // CryptographicOperationsRSA
+inline constexpr QuotaId kEccQuota = 2;             // CryptographicOperationsECC
+inline constexpr QuotaId kCustomKeyStoreQuota = 3;  // CustomKeyStore (per store)
+inline constexpr size_t kQuotaCount = 50;
+
+// The quota's name in the config file, e.g. "CreateKey" or
+// "GenerateDataKeyPair.RSA_2048". REQUIRES: q < kQuotaCount.
+std::string_view QuotaName(QuotaId q);
+std::optional<QuotaId> FindQuota(std::string_view name);
+// AWS's default rate of q in region, in requests per second (some quotas
+// are higher or lower in some Regions).
+double DefaultRate(QuotaId q, std::string_view region);
+
+// Per-quota overrides from the config file, by QuotaId; unset keeps AWS's
+// default. An unknown quota name or a rate outside
+// [KmsThrottlingConfig::kMinRate, kMaxRate] is an error naming the setting.
+using QuotaOverrides = std::array<std::optional<double>, kQuotaCount>;
+Result<QuotaOverrides> ReadQuotaOverrides(const server::KmsThrottlingConfig& config);
+
+// --- buckets ---
+
+// A rate as the buckets use it: nanoseconds per token and the bucket's
+// depth in nanoseconds (capacity x interval).
+struct Rate {
+  int64_t interval_ns = 0;
+  int64_t depth_ns = 0;
+};
+// per_second is clamped to [KmsThrottlingConfig::kMinRate, kMaxRate].
+Rate MakeRate(double per_second);
+
+// One token bucket. Starts full.
+class RateBucket {
+ public:
+  // Takes cost tokens at now_ns (nanoseconds since the epoch) when the
+  // bucket holds them; false, taking nothing, when it does not.
+  bool TryTake(int64_t now_ns, const Rate& rate, uint32_t cost);
+  // Puts back tokens taken by TryTake (a request refused by another quota).
+  void GiveBack(const Rate& rate, uint32_t cost);
+
+ private:
+  // When the bucket will be full again if nothing more is taken; a time
+  // more than the depth ahead of now means the clock was set back.
+  std::atomic<int64_t> full_at_ns_{0};
+};
+
+// --- what a request takes ---
+
+// One quota a request counts against. region is the account's Region for
+// the per-account quotas (a multi-Region operation also counts in another
+// Region); store_id names the store for kCustomKeyStoreQuota.
+struct Charge {
+  QuotaId quota = kSymmetricQuota;
+  std::string_view region;
+  std::string store_id;
+  uint32_t cost = 1;
+  // Only if the throttler already keeps this bucket (a store id taken
+  // from a request rather than from a key).
+  bool known_only = false;
+};
+
+// The few charges of one request, without allocating. Adding a charge
+// already present (same quota, region and store) does nothing.
+class Charges {
+ public:
+  static constexpr size_t kMax = 6;
+  void Add(const Charge& c);
+  size_t size() const { return size_; }
+  const Charge& operator[](size_t i) const { return items_[i]; }
+
+ private:
+  std::array<Charge, kMax> items_{};
+  size_t size_ = 0;
+};
+
+// --- the throttler ---
+
+class Throttler {
+ public:
+  // The Regions the server serves (charges in other Regions are not
+  // kept) and the validated overrides.
+  Throttler(std::vector<std::string> regions, const QuotaOverrides& overrides);
+  ~Throttler();
+  Throttler(const Throttler&) = delete;
+  Throttler& operator=(const Throttler&) = delete;
+
+  // Takes every charge of account's request at now, or none:
+  // ThrottlingException with AWS's message when any quota is exhausted.
+  Status Admit(std::string_view account, const Charges& charges, TimePoint now);
+
+  // The rate in force for q in region (for tests and the docs' table);
+  // 0 for a Region the server does not serve.
+  double RateOf(QuotaId q, std::string_view region) const;
+
+  uint64_t id() const { return id_; }
+
+  // Limits on the kept state: accounts x Regions and custom key stores.
+  // Past them a new account or store is not throttled (logged once); a
+  // server never comes near them, they only bound memory.
+  static constexpr size_t kMaxAccounts = 100000;
+  static constexpr size_t kMaxStores = 10000;
+
+ private:
+  struct AccountBuckets;
+  struct StoreBucket;
+  template <typename T>
+  class BucketMap;
+
+  // Index of region in regions_, or -1.
+  int RegionIndex(std::string_view region) const;
+  RateBucket* Find(std::string_view account, const Charge& c, const Rate** rate);
+  // The account's buckets, through a one-entry cache per thread (a worker
+  // mostly serves the same accounts in a row), so that the common case
+  // takes no lock.
+  AccountBuckets* BucketsOf(std::string_view account);
+
+  // Unique per throttler, never reused: tells the per-thread caches
+  // whose entries they hold.
+  const uint64_t id_;
+  const std::vector<std::string> regions_;
+  // rates_[region index][quota]; the custom key store rate is in every
+  // row (it does not vary by Region).
+  std::vector<std::array<Rate, kQuotaCount>> rates_;
+  std::unique_ptr<BucketMap<AccountBuckets>> accounts_;
+  std::unique_ptr<BucketMap<StoreBucket>> stores_;
+};
+
+// --- the KMS side ---
+
+// How an operation is charged; nullptr for an operation with no quota.
+struct OperationRule;
+const OperationRule* RuleFor(std::string_view operation);
+
+// The charges of one request: the operation's quota, and for the
+// cryptographic operations the shared quota of the key's type and the
+// key's custom key store, found through the key cache (a key that cannot
+// be resolved counts as symmetric; the handler then answers its error).
+// With cache_owner != 0 what a key id or key ARN resolved to is kept in a
+// small per-thread cache tagged cache_owner (a key's spec, origin and
+// store never change, so entries need no invalidation).
+Charges ChargesFor(Kms& kms, const server::RequestContext& ctx, const OperationRule& rule,
+                   const json::Value& in, uint64_t cache_owner = 0);
+
+// The hook in front of every KMS handler: Admit with ChargesFor, at the
+// request's time, against the caller's account.
+Status AdmitRequest(Throttler& throttler, Kms& kms, const server::RequestContext& ctx,
+                    const OperationRule& rule, const json::Value& in);
+
+}  // namespace rampart::kms::internal
