@@ -16,12 +16,18 @@
 #   - bulk throughput through one tunnel against direct loopback
 #     (bench/proxy_tunnel_throughput.py --attach; rampart also with its
 #     buffered relay, "splice": false);
-#   - RSS per idle CONNECT tunnel (bench/proxy_tunnel_memory.py --attach).
+#   - RSS per idle CONNECT tunnel (bench/proxy_tunnel_memory.py --attach);
+#   - rampart's TLS listener (tls_listen): bulk throughput of one tunnel
+#     opened inside a TLS connection to the proxy, against its plain
+#     listener (splice) and direct loopback, and the proxy's CPU seconds
+#     per GiB relayed each way.
 # Squid (squid-openssl, for ssl_bump) and tinyproxy are installed with
 # apt-get if missing (bench only). Squid is configured as in the AWS
 # design: dstdomain -n for HTTP, ssl_bump peek at step 1, splice for
 # allowlisted SNI, terminate the rest.
 #   bench/proxy_bench.sh [BUILD_DIR]
+#   bench/proxy_bench.sh BUILD_DIR tls-listener   (only the last part; no Squid,
+#                                                  tinyproxy or nginx needed)
 set -euo pipefail
 BUILD=${1:-build}
 DURATION=${DURATION:-10}
@@ -33,6 +39,94 @@ BIN=$PWD/$BUILD/bin/rampart
 WORK=$(mktemp -d)
 chmod 777 "$WORK"
 trap 'kill $(jobs -p) 2>/dev/null; [ -f "$WORK/nginx/nginx.pid" ] && kill "$(cat "$WORK/nginx/nginx.pid")"; rm -rf "$WORK"' EXIT
+
+# One tunnel through rampart's plain listener and through its TLS
+# listener (the client speaks TLS to the proxy, CONNECT inside), against
+# direct loopback; best of three each, and the proxy's CPU per GiB. The
+# client is Python, whose TLS reads (one record per call) also limit the
+# TLS figure: the CPU column is the proxy's own cost.
+tls_listener_bulk() {
+  echo "## rampart: TLS listener against the plain listener (${BULK_MIB} MiB, best of 3)"
+  python3 - "$BIN" bench "$BULK_MIB" <<'PY' || echo "failed"
+"""Bulk throughput of one tunnel through rampart's plain listener (splice)
+and through its TLS listener (client TLS to the proxy, CONNECT inside),
+against direct loopback. Best of three runs each, MiB/s."""
+import json, os, socket, ssl, subprocess, sys, tempfile, time
+sys.path.insert(0, sys.argv[2])  # bench/
+from proxy_tunnel_throughput import origin, drain, best_of_three  # noqa: E402
+from proxy_tunnel_memory import client_hello  # noqa: E402
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def openssl(*a):
+    subprocess.run(["openssl", *a], check=True, capture_output=True)
+
+
+def tunnel(sock, port):
+    sock.sendall(f"CONNECT origin.test:{port} HTTP/1.1\r\nHost: origin.test:{port}\r\n\r\n".encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += sock.recv(1)
+    assert b" 200 " in head.split(b"\r\n")[0], head
+    return sock
+
+
+def cpu_s(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def main():
+    binary, size = sys.argv[1], int(sys.argv[3]) if len(sys.argv) > 3 else 1024
+    port = origin(size)
+    hello = client_hello("origin.test")
+    with tempfile.TemporaryDirectory() as d:
+        key, cert = os.path.join(d, "k.pem"), os.path.join(d, "c.pem")
+        openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1",
+                "-keyout", key, "-out", cert, "-subj", "/CN=proxy.test", "-addext", "subjectAltName=IP:127.0.0.1")
+        plain_port, tls_port = free_port(), free_port()
+        cfg = {"listen": f"127.0.0.1:{plain_port}", "tls_listen": f"127.0.0.1:{tls_port}",
+               "tls": {"cert_file": cert, "key_file": key}, "allowed_clients": ["127.0.0.0/8"],
+               "allow": ["origin.test"], "allowed_ports": [port], "ssrf_allow": ["127.0.0.0/8"], "workers": 2,
+               "hosts": {"origin.test": ["127.0.0.1"]}}
+        path = os.path.join(d, "proxy.json")
+        with open(path, "w") as f:
+            json.dump(cfg, f)
+        proc = subprocess.Popen([binary, "proxy", "--config", path], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        proc.stdout.readline(); proc.stdout.readline()
+        ctx = ssl.create_default_context(cafile=cert)
+        try:
+            direct = best_of_three(lambda: socket.create_connection(("127.0.0.1", port)), hello)
+            c0 = cpu_s(proc.pid)
+            plain = best_of_three(lambda: tunnel(socket.create_connection(("127.0.0.1", plain_port)), port), hello)
+            c1 = cpu_s(proc.pid)
+            tls = best_of_three(lambda: tunnel(ctx.wrap_socket(socket.create_connection(("127.0.0.1", tls_port)),
+                                                               server_hostname="127.0.0.1"), port), hello)
+            c2 = cpu_s(proc.pid)
+        finally:
+            proc.terminate(); proc.wait()
+    gib = 3 * size / 1024
+    print(json.dumps({"mib": size, "direct_mib_s": round(direct), "plain_listener_mib_s": round(plain),
+                      "tls_listener_mib_s": round(tls), "tls_ratio_to_direct": round(tls / direct, 3),
+                      "tls_ratio_to_plain": round(tls / plain, 3),
+                      "proxy_cpu_s_per_gib_plain": round((c1 - c0) / gib, 2),
+                      "proxy_cpu_s_per_gib_tls": round((c2 - c1) / gib, 2)}))
+
+
+main()
+PY
+}
+if [ "${2:-}" = tls-listener ]; then
+  echo "# machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%FT%TZ)"
+  tls_listener_bulk
+  exit 0
+fi
 
 need=()
 squid -v 2>/dev/null | grep -q -- --with-openssl || need+=(squid-openssl)
@@ -201,6 +295,7 @@ for p in "rampart $RP" "squid $SP" "tinyproxy $TP"; do
 done
 echo "## rampart: splice relay against the buffered relay (own proxy processes)"
 python3 bench/proxy_tunnel_throughput.py "$BIN" "$BULK_MIB" || echo "failed"
+tls_listener_bulk
 
 for p in "rampart $RP $RPID" "squid $SP $SPID" "tinyproxy $TP $TPID"; do
   set -- $p

@@ -22,6 +22,7 @@ std::string FormatAccessRecord(const AccessRecord& r) {
   v.set("decision", r.decision);
   if (!r.rule.empty()) v.set("rule", r.rule);
   if (!r.client_rule.empty()) v.set("client_rule", r.client_rule);
+  if (!r.client_cert.empty()) v.set("client_cert", r.client_cert);
   if (!r.reason.empty()) v.set("reason", r.reason);
   if (!r.upstream.empty()) v.set("upstream", r.upstream);
   if (r.status != 0) v.set("status", r.status);
@@ -80,7 +81,7 @@ std::string FormatSquidRecord(const AccessRecord& r) {
                 static_cast<long long>(done % 1000), static_cast<long long>(r.duration.count()));
   std::string line = head;
   line += SquidField(WithoutPort(r.client)) + " " + code + "/" + status_text + " " + std::to_string(r.bytes_down) +
-          " " + SquidField(r.method) + " " + SquidField(SquidUrl(r)) + " - ";
+          " " + SquidField(r.method) + " " + SquidField(SquidUrl(r)) + " " + SquidField(r.client_cert) + " ";
   line += r.upstream.empty() ? "HIER_NONE/-" : "HIER_DIRECT/" + SquidField(WithoutPort(r.upstream));
   line += " -\n";
   return line;

@@ -64,5 +64,20 @@ TEST(JsonFormat, OneEscapedLine) {
   EXPECT_NE(line.find("a\\\"b\\n"), std::string::npos);
 }
 
+TEST(AccessLogFormats, ClientCertificateName) {
+  AccessRecord r = Base();
+  r.method = "GET";
+  r.decision = "allow";
+  r.status = 200;
+  r.upstream = "93.184.216.34:80";
+  r.client_cert = "build-7";
+  EXPECT_NE(FormatAccessRecord(r).find("\"client_cert\":\"build-7\""), std::string::npos);
+  // Squid's user field, where Squid puts an SSL client's name.
+  EXPECT_EQ(FormatSquidRecord(r),
+            "1764334431.370    120 10.0.0.7 TCP_MISS/200 5120 GET http://a.example/ build-7 HIER_DIRECT/93.184.216.34 -\n");
+  r.client_cert.clear();
+  EXPECT_EQ(FormatAccessRecord(r).find("client_cert"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace rampart::proxy

@@ -8,6 +8,7 @@
 #include <functional>
 
 #include "rampart/core/json.h"
+#include "tls_server.h"
 
 namespace rampart::proxy {
 namespace {
@@ -240,11 +241,27 @@ struct PendingRule {
   bool have_ports = false;
 };
 
+// A client-certificate name as a rule key: printable ASCII without
+// spaces, no wildcard (names are matched exactly), lowercased.
+Result<std::vector<std::string>> GetCertNames(const Value& v, const std::string& key) {
+  ASSIGN_OR_RETURN(std::vector<std::string> names, GetStrings(v, key));
+  for (std::string& name : names) {
+    if (name.empty() || name.size() > kMaxCertNameBytes) {
+      return KeyError(key, "names must be 1.." + std::to_string(kMaxCertNameBytes) + " characters");
+    }
+    for (char& c : name) {
+      if (c <= 0x20 || c >= 0x7f) return KeyError(key, "'" + name + "' must be printable ASCII without spaces");
+      if (c == '*') return KeyError(key, "'" + name + "': wildcards are not supported; names match exactly");
+      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    }
+  }
+  return names;
+}
+
 Result<PendingRule> GetClientRule(const Value& v, const std::string& where) {
   if (!v.is_object()) return KeyError(where, "must be an object");
   PendingRule out;
   out.rule.name = where;
-  bool have_clients = false;
   for (const auto& [key, value] : v.as_object()) {
     std::string k = where + "." + key;
     if (key == "name") {
@@ -252,7 +269,8 @@ Result<PendingRule> GetClientRule(const Value& v, const std::string& where) {
       if (out.rule.name.empty() || out.rule.name.size() > 64) return KeyError(k, "must be 1..64 characters");
     } else if (key == "clients") {
       ASSIGN_OR_RETURN(out.rule.clients, GetCidrs(value, k));
-      have_clients = true;
+    } else if (key == "client_names") {
+      ASSIGN_OR_RETURN(out.rule.client_names, GetCertNames(value, k));
     } else if (key == "allow") {
       ASSIGN_OR_RETURN(out.allow, GetStrings(value, k));
     } else if (key == "deny") {
@@ -266,7 +284,9 @@ Result<PendingRule> GetClientRule(const Value& v, const std::string& where) {
       return KeyError(k, "unknown key");
     }
   }
-  if (!have_clients || out.rule.clients.empty()) return KeyError(where + ".clients", "at least one CIDR is required");
+  if (out.rule.clients.empty() && out.rule.client_names.empty()) {
+    return KeyError(where, "needs clients (CIDRs) or client_names (certificate names)");
+  }
   auto matcher = DomainMatcher::Build(out.allow, out.deny);
   if (!matcher.ok()) return Status::Validation("config: " + where + "." + matcher.status().message());
   out.rule.matcher = std::move(matcher).value();
@@ -277,11 +297,16 @@ Result<std::vector<PendingRule>> GetClientRules(const Value& v) {
   if (!v.is_array()) return KeyError("client_rules", "must be an array of objects");
   std::vector<PendingRule> out;
   size_t cidrs = 0;
+  size_t names = 0;
   for (size_t i = 0; i < v.as_array().size(); ++i) {
     ASSIGN_OR_RETURN(PendingRule r, GetClientRule(v.as_array()[i], "client_rules[" + std::to_string(i) + "]"));
     cidrs += r.rule.clients.size();
     if (cidrs > kMaxClientRuleCidrs) {
       return KeyError("client_rules", "at most " + std::to_string(kMaxClientRuleCidrs) + " CIDRs in all");
+    }
+    names += r.rule.client_names.size();
+    if (names > kMaxClientRuleNames) {
+      return KeyError("client_rules", "at most " + std::to_string(kMaxClientRuleNames) + " client_names in all");
     }
     out.push_back(std::move(r));
   }
@@ -309,6 +334,57 @@ Status CheckClientRules(const Config& cfg) {
       }
     }
   }
+  return Status::Ok();
+}
+
+// Certificate names are unique across rules, so a name picks one rule;
+// they only mean something when client certificates are asked for.
+Status IndexCertNames(Config& cfg) {
+  for (size_t i = 0; i < cfg.client_rules.size(); ++i) {
+    std::string where = "client_rules[" + std::to_string(i) + "].client_names";
+    for (const std::string& name : cfg.client_rules[i].client_names) {
+      if (cfg.tls.client_ca_file.empty()) return KeyError(where, "need tls_listen with tls.client_ca_file");
+      auto [it, added] = cfg.rule_by_cert_name.emplace(name, i);
+      if (!added) {
+        return KeyError(where, "'" + name + "' is also in client_rules[" + std::to_string(it->second) + "]");
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+// tls: {"cert_file", "key_file", "client_ca_file", "require_client_cert"}.
+Status ApplyTls(const Value& v, std::string_view base_dir, TlsSettings& tls) {
+  if (!v.is_object()) return KeyError("tls", "must be an object");
+  for (const auto& [key, value] : v.as_object()) {
+    std::string k = "tls." + key;
+    if (key == "cert_file" || key == "key_file" || key == "client_ca_file") {
+      ASSIGN_OR_RETURN(std::string file, GetString(value, k));
+      if (file.empty()) return KeyError(k, "must not be empty");
+      std::string& field = key == "cert_file" ? tls.cert_file : key == "key_file" ? tls.key_file : tls.client_ca_file;
+      field = JoinPath(base_dir, file);
+    } else if (key == "require_client_cert") {
+      if (!value.is_bool()) return KeyError(k, "must be true or false");
+      tls.require_client_cert = value.as_bool();
+    } else {
+      return KeyError(k, "unknown key");
+    }
+  }
+  if (tls.cert_file.empty()) return KeyError("tls.cert_file", "is required");
+  if (tls.key_file.empty()) return KeyError("tls.key_file", "is required");
+  if (tls.require_client_cert && tls.client_ca_file.empty()) {
+    return KeyError("tls.require_client_cert", "needs tls.client_ca_file");
+  }
+  return Status::Ok();
+}
+
+// The TLS listeners and their settings come together; the files are read
+// and the context built now, so a bad certificate rejects the config.
+Status FinishTls(Config& cfg, bool have_tls) {
+  if (cfg.tls_listen.empty() && !have_tls) return Status::Ok();
+  if (cfg.tls_listen.empty()) return KeyError("tls", "applies only with tls_listen");
+  if (!have_tls) return KeyError("tls_listen", "needs tls (cert_file and key_file)");
+  ASSIGN_OR_RETURN(cfg.tls.context, TlsServerContext::Load(cfg.tls));
   return Status::Ok();
 }
 
@@ -352,6 +428,7 @@ struct Lists {
   bool have_clients = false;
   std::string deny_page_file;
   bool have_inline_page = false;
+  bool have_tls = false;
 };
 
 // One member of the top-level object.
@@ -364,6 +441,11 @@ Status ApplyKey(const std::string& key, const Value& value, Config& cfg, Lists& 
     RETURN_IF_ERROR(CheckAdminListen(cfg.admin_listen));
   } else if (key == "intercept_listen") {
     ASSIGN_OR_RETURN(cfg.intercept_listen, GetListen(value, key));
+  } else if (key == "tls_listen") {
+    ASSIGN_OR_RETURN(cfg.tls_listen, GetListen(value, key));
+  } else if (key == "tls") {
+    RETURN_IF_ERROR(ApplyTls(value, base_dir, cfg.tls));
+    lists.have_tls = true;
   } else if (key == "allowed_clients") {
     ASSIGN_OR_RETURN(cfg.allowed_clients, GetCidrs(value, key));
     lists.have_clients = true;
@@ -430,6 +512,8 @@ Status Finish(Config& cfg, Lists& lists, std::string_view base_dir) {
     cfg.client_rules.push_back(std::move(pending.rule));
   }
   RETURN_IF_ERROR(CheckClientRules(cfg));
+  RETURN_IF_ERROR(FinishTls(cfg, lists.have_tls));
+  RETURN_IF_ERROR(IndexCertNames(cfg));
   if (lists.have_inline_page && !lists.deny_page_file.empty()) {
     return KeyError("deny_page", "give deny_page or deny_page_file, not both");
   }
@@ -468,6 +552,18 @@ const ClientRule* Config::RuleFor(const IpAddress& client) const {
     }
   }
   return best;
+}
+
+const ClientRule* Config::RuleFor(const IpAddress& client, std::span<const std::string> cert_names,
+                                  std::string* matched_name) const {
+  for (const std::string& name : cert_names) {
+    auto it = rule_by_cert_name.find(name);
+    if (it == rule_by_cert_name.end()) continue;
+    if (matched_name != nullptr) *matched_name = name;
+    return &client_rules[it->second];
+  }
+  if (matched_name != nullptr) matched_name->clear();
+  return RuleFor(client);
 }
 
 bool Config::PortAllowed(uint16_t port) const {

@@ -219,7 +219,10 @@ TEST(ClientRules, ValidationNamesTheKey) {
   };
   EXPECT_EQ(ErrorOf(rules("{}")), "config: client_rules: must be an array of objects");
   EXPECT_EQ(ErrorOf(rules("[1]")), "config: client_rules[0]: must be an object");
-  EXPECT_EQ(ErrorOf(rules(R"([{"allow": []}])")), "config: client_rules[0].clients: at least one CIDR is required");
+  EXPECT_EQ(ErrorOf(rules(R"([{"allow": []}])")),
+            "config: client_rules[0]: needs clients (CIDRs) or client_names (certificate names)");
+  EXPECT_EQ(ErrorOf(rules(R"([{"clients": [], "client_names": []}])")),
+            "config: client_rules[0]: needs clients (CIDRs) or client_names (certificate names)");
   EXPECT_EQ(ErrorOf(rules(R"([{"clients": ["10.0.0.0/8"], "color": 1}])")),
             "config: client_rules[0].color: unknown key");
   EXPECT_EQ(ErrorOf(rules(R"([{"clients": ["192.168.0.0/16"]}])")),

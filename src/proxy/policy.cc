@@ -186,10 +186,17 @@ Decision CheckDestination(const Config& cfg, const Host& host, uint16_t port) {
 }
 
 Decision CheckDestination(const Config& cfg, const IpAddress& client, const Host& host, uint16_t port) {
-  const ClientRule* rule = cfg.RuleFor(client);
+  return CheckDestination(cfg, client, {}, host, port);
+}
+
+Decision CheckDestination(const Config& cfg, const IpAddress& client, std::span<const std::string> cert_names,
+                          const Host& host, uint16_t port) {
+  std::string cert_name;
+  const ClientRule* rule = cfg.RuleFor(client, cert_names, &cert_name);
   if (rule == nullptr) return CheckDestination(cfg, host, port);
   Decision d = CheckWith(rule->matcher, rule->allowed_ports, host, port);
   d.client_rule = rule->name;
+  d.client_cert = std::move(cert_name);
   return d;
 }
 

@@ -45,7 +45,7 @@ bool SameAddresses(const std::vector<HostPort>& a, const std::vector<HostPort>& 
 
 bool SameStartupSettings(const Config& a, const Config& b) {
   return SameAddresses(a.listen, b.listen) && SameAddresses(a.admin_listen, b.admin_listen) &&
-         SameAddresses(a.intercept_listen, b.intercept_listen) &&
+         SameAddresses(a.intercept_listen, b.intercept_listen) && SameAddresses(a.tls_listen, b.tls_listen) &&
          a.workers == b.workers && a.watch_config == b.watch_config;
 }
 
@@ -209,6 +209,11 @@ int RunProxy(const std::string& config_path) {
     const HostPort& hp = (*cfg)->intercept_listen[i];
     uint16_t port = ports[(*cfg)->listen.size() + i];
     std::printf("rampart proxy intercept listening on %s\n", ListenText(HostPort{hp.host, port}).c_str());
+  }
+  for (size_t i = 0; i < (*cfg)->tls_listen.size(); ++i) {
+    const HostPort& hp = (*cfg)->tls_listen[i];
+    uint16_t port = ports[(*cfg)->listen.size() + (*cfg)->intercept_listen.size() + i];
+    std::printf("rampart proxy tls listening on %s\n", ListenText(HostPort{hp.host, port}).c_str());
   }
   for (const auto& hp : (*cfg)->admin_listen) {
     std::printf("rampart proxy admin listening on %s\n",

@@ -41,17 +41,17 @@ struct ProxyServer::Impl {
   Shared shared;
   std::vector<Worker> workers;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
-  std::vector<bool> intercepting;  // per acceptor: an intercept listener
+  std::vector<Listener> kinds;  // per acceptor
   std::vector<uint16_t> ports;
   size_t next_worker = 0;  // only touched on worker 0
   bool running = false;
 
-  Status Bind(const HostPort& hp, bool intercept);
-  void Accept(tcp::acceptor& acceptor, bool intercept);
-  void Dispatch(Worker& worker, tcp::socket socket, bool intercept);
+  Status Bind(const HostPort& hp, Listener kind);
+  void Accept(tcp::acceptor& acceptor, Listener kind);
+  void Dispatch(Worker& worker, tcp::socket socket, Listener kind);
 };
 
-Status ProxyServer::Impl::Bind(const HostPort& hp, bool intercept) {
+Status ProxyServer::Impl::Bind(const HostPort& hp, Listener kind) {
   auto ip = ParseIp(hp.host);
   if (!ip) return Status::Validation("listen address " + hp.host + " is not an IP address");
   tcp::endpoint ep(ToAsio(*ip), hp.port);
@@ -68,22 +68,22 @@ Status ProxyServer::Impl::Bind(const HostPort& hp, bool intercept) {
   }
   ports.push_back(acceptor->local_endpoint(ec).port());
   acceptors.push_back(std::move(acceptor));
-  intercepting.push_back(intercept);
+  kinds.push_back(kind);
   return Status::Ok();
 }
 
-void ProxyServer::Impl::Accept(tcp::acceptor& acceptor, bool intercept) {
+void ProxyServer::Impl::Accept(tcp::acceptor& acceptor, Listener kind) {
   Worker& target = workers[next_worker];
   next_worker = (next_worker + 1) % workers.size();
-  acceptor.async_accept(*target.ioc, [this, &acceptor, &target, intercept](error_code ec, tcp::socket socket) {
+  acceptor.async_accept(*target.ioc, [this, &acceptor, &target, kind](error_code ec, tcp::socket socket) {
     if (ec == asio::error::operation_aborted || shared.stopping) return;
-    if (!ec) Dispatch(target, std::move(socket), intercept);
+    if (!ec) Dispatch(target, std::move(socket), kind);
     // EMFILE and friends: keep accepting; the next attempt may succeed.
-    Accept(acceptor, intercept);
+    Accept(acceptor, kind);
   });
 }
 
-void ProxyServer::Impl::Dispatch(Worker& worker, tcp::socket socket, bool intercept) {
+void ProxyServer::Impl::Dispatch(Worker& worker, tcp::socket socket, Listener kind) {
   auto cfg = shared.Snapshot();
   if (shared.counters.connections.load() >= cfg->limits.max_connections) {
     error_code ignored;
@@ -91,7 +91,7 @@ void ProxyServer::Impl::Dispatch(Worker& worker, tcp::socket socket, bool interc
     shared.counters.failed++;
     return;
   }
-  auto session = std::make_shared<Session>(shared, *worker.local, std::move(socket), intercept);
+  auto session = std::make_shared<Session>(shared, *worker.local, std::move(socket), kind);
   // Start on the socket's own worker.
   asio::post(session->executor(), [session] { session->Start(); });
 }
@@ -114,9 +114,14 @@ Status ProxyServer::Start() {
     w.guard.emplace(w.ioc->get_executor());
     impl_->workers.push_back(std::move(w));
   }
-  for (bool intercept : {false, true}) {
-    for (const auto& hp : intercept ? cfg->intercept_listen : cfg->listen) {
-      Status st = impl_->Bind(hp, intercept);
+  const std::pair<Listener, const std::vector<HostPort>*> listeners[] = {
+      {Listener::kExplicit, &cfg->listen},
+      {Listener::kIntercept, &cfg->intercept_listen},
+      {Listener::kTls, &cfg->tls_listen},
+  };
+  for (const auto& [kind, addresses] : listeners) {
+    for (const auto& hp : *addresses) {
+      Status st = impl_->Bind(hp, kind);
       if (!st.ok()) {
         impl_->acceptors.clear();
         impl_->workers.clear();
@@ -124,7 +129,7 @@ Status ProxyServer::Start() {
       }
     }
   }
-  for (size_t i = 0; i < impl_->acceptors.size(); ++i) impl_->Accept(*impl_->acceptors[i], impl_->intercepting[i]);
+  for (size_t i = 0; i < impl_->acceptors.size(); ++i) impl_->Accept(*impl_->acceptors[i], impl_->kinds[i]);
   for (auto& w : impl_->workers) {
     asio::io_context* ioc = w.ioc.get();
     w.thread = std::thread([ioc] { ioc->run(); });

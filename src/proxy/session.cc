@@ -10,6 +10,7 @@
 #include <boost/asio/write.hpp>
 
 #include "socket_util.h"
+#include "tls_server.h"
 
 namespace rampart::proxy {
 
@@ -17,13 +18,14 @@ namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 using boost::system::error_code;
 
-Session::Session(Shared& shared, WorkerLocal& local, tcp::socket client, bool intercept)
-    : intercept_(intercept),
+Session::Session(Shared& shared, WorkerLocal& local, tcp::socket client, Listener listener)
+    : intercept_(listener == Listener::kIntercept),
+      tls_listener_(listener == Listener::kTls),
       shared_(shared),
       local_(local),
       client_(std::move(client)),
-      upstream_(client_.get_executor()),
-      timer_(client_.get_executor()),
+      upstream_(client_.socket().get_executor()),
+      timer_(client_.socket().get_executor()),
       config_(shared.Snapshot()),
       started_(SteadyClock::now()) {
   shared_.counters.connections++;
@@ -38,7 +40,7 @@ Session::~Session() {
 
 void Session::Start() {
   error_code ec;
-  tcp::endpoint peer = client_.remote_endpoint(ec);
+  tcp::endpoint peer = client_.socket().remote_endpoint(ec);
   if (ec) return Close();
   client_ip_ = FromAsio(peer.address());
   record_.client = EndpointText(peer);
@@ -47,8 +49,44 @@ void Session::Start() {
     record_.reason = "client not allowed";
     return Close();
   }
-  client_.set_option(tcp::no_delay(true), ec);
+  client_.socket().set_option(tcp::no_delay(true), ec);
   if (intercept_ && !TakeOriginalDestination()) return Close();
+  if (tls_listener_) return StartTls();
+  Arm(config_->limits.handshake_timeout);
+  ReadHead();
+}
+
+// A TLS listener: the handshake (with the context of the snapshot this
+// connection started with) comes first; the verified certificate's names
+// then stay with the connection, and every request on it is checked with
+// them against the client rules of its own snapshot.
+void Session::StartTls() {
+  const TlsServerContext* tls = config_->tls.context.get();
+  if (tls == nullptr) {
+    // Listeners are bound at start; a reload that dropped tls_listen and
+    // tls leaves this one without a certificate until the restart.
+    record_.decision = "error";
+    record_.reason = "tls listener: the running config has no tls settings";
+    return Close();
+  }
+  phase_ = Phase::kHandshake;
+  Arm(config_->limits.handshake_timeout);
+  client_.AsyncHandshake(tls->get(), [self = shared_from_this()](error_code ec) { self->OnTlsHandshake(ec); });
+}
+
+void Session::OnTlsHandshake(error_code ec) {
+  if (phase_ != Phase::kHandshake) return;
+  if (ec) {
+    const ClientStream::TlsFailure& why = client_.tls_failure();
+    if (!why.silent && ec != asio::error::operation_aborted) {
+      record_.decision = why.certificate_refused ? "deny" : "error";
+      record_.reason = why.reason;
+    }
+    return Close();
+  }
+  cert_names_ = client_.PeerNames();
+  if (!cert_names_.empty()) record_.client_cert = cert_names_.front();
+  phase_ = Phase::kHead;
   Arm(config_->limits.handshake_timeout);
   ReadHead();
 }
@@ -89,10 +127,14 @@ void Session::OnTimeout() {
     return Close();
   }
   if (phase_ == Phase::kLinger || phase_ == Phase::kDone) return Close();
+  if (phase_ == Phase::kHandshake) {
+    record_.decision = "error";
+    record_.reason = "timeout in the TLS handshake";
+    return Close();
+  }
   if (phase_ == Phase::kHead && head_len_ == 0) return Close();  // said nothing
   if (phase_ == Phase::kHead) {
-    error_code ignored;
-    client_.cancel(ignored);  // the pending head read must not race the answer
+    client_.Cancel();  // the pending head read must not race the answer
     return Fail(408, "timeout reading the request head");
   }
   if (phase_ == Phase::kResolve || (phase_ == Phase::kConnect && (!is_connect_ || intercept_tls_))) {
@@ -111,8 +153,8 @@ void Session::ReadHead() {
   if (head_len_ >= limit) return Fail(431, "request head too large");
   size_t want = std::min(kReadChunk, limit - head_len_);
   head_.resize(head_len_ + want);
-  client_.async_read_some(asio::buffer(head_.data() + head_len_, want),
-                          [self = shared_from_this()](error_code ec, size_t n) { self->OnHeadRead(ec, n); });
+  client_.AsyncReadSome(asio::buffer(head_.data() + head_len_, want),
+                        [self = shared_from_this()](error_code ec, size_t n) { self->OnHeadRead(ec, n); });
 }
 
 void Session::OnHeadRead(error_code ec, size_t n) {
@@ -136,6 +178,16 @@ void Session::OnHeadRead(error_code ec, size_t n) {
 }
 
 void Session::OnHead() {
+  if (!first_request_) {
+    // A keep-alive connection's later request is decided by the config
+    // running when it arrived, not when the connection began waiting.
+    config_ = shared_.Snapshot();
+    if (!config_->ClientAllowed(client_ip_)) {
+      record_.decision = "deny";
+      record_.reason = "client not allowed";
+      return Close();
+    }
+  }
   auto head = ParseRequestHead(std::string_view(head_.data(), head_end_));
   if (!head.ok()) return Fail(400, head.status().message());
   request_head_ = std::move(head).value();
@@ -154,8 +206,9 @@ void Session::OnHead() {
   keep_alive_ = !is_connect_ && in.error_status == 0 && ClientWantsKeepAlive(request_head_);
   if (in.error_status == 403) return Deny(in.error, "");
   if (in.error_status != 0) return Fail(in.error_status, in.error);
-  Decision d = CheckDestination(*config_, client_ip_, request_.host, request_.port);
+  Decision d = CheckDestination(*config_, client_ip_, cert_names_, request_.host, request_.port);
   record_.client_rule = d.client_rule;
+  if (!d.client_cert.empty()) record_.client_cert = d.client_cert;
   if (!d.allowed) return Deny(d.reason, d.rule);
   record_.rule = d.rule;
   Resolve();
@@ -325,7 +378,7 @@ void Session::Fail(int status, const std::string& reason) {
     // A forwarded request failed before its response began: stop the
     // request body relay so the answer is the only thing left running.
     error_code ignored;
-    client_.cancel(ignored);
+    client_.Cancel();
     upstream_.close(ignored);
   }
   if (intercept_tls_) return RespondRaw(TlsAlert(kTlsAlertInternalError));
@@ -344,11 +397,10 @@ void Session::RespondRaw(std::string response, bool keep_open) {
   ReleaseHead();
   pending_first_ = std::move(response);
   Arm(kLingerTime);
-  asio::async_write(client_, asio::buffer(pending_first_), [self = shared_from_this(), keep_open](error_code ec, size_t) {
+  client_.AsyncWrite(asio::buffer(pending_first_), [self = shared_from_this(), keep_open](error_code ec, size_t) {
     if (ec) return self->Close();
     if (keep_open && self->phase_ == Phase::kLinger) return self->NextRequest();
-    error_code ignored;
-    self->client_.shutdown(tcp::socket::shutdown_send, ignored);
+    self->client_.ShutdownSend();
     self->Linger();
   });
 }
@@ -358,7 +410,7 @@ void Session::RespondRaw(std::string response, bool keep_open) {
 // TCP reset before the client has read it.
 void Session::Linger() {
   auto buf = std::make_shared<std::array<char, 1024>>();
-  client_.async_read_some(asio::buffer(*buf), [self = shared_from_this(), buf](error_code ec, size_t) {
+  client_.AsyncReadSome(asio::buffer(*buf), [self = shared_from_this(), buf](error_code ec, size_t) {
     if (ec || self->phase_ != Phase::kLinger) return self->Close();
     self->Linger();
   });
@@ -375,7 +427,7 @@ void Session::Close() {
   ++timer_gen_;
   error_code ignored;
   timer_.cancel();
-  client_.close(ignored);
+  client_.Close();
   upstream_.close(ignored);
 }
 

@@ -7,11 +7,14 @@
 //                         (splice(2) through pipes, or a buffer);
 //   session_intercept.cc  intercept listeners: original destination, TLS
 //                         decided by SNI;
+//   client_stream.cc      the client connection, plain or TLS (OpenSSL);
 //   server.cc             listeners, accept, workers (ProxyServer).
 // What a worker's sessions share (resolver, pipes, idle origin
 // connections) is in WorkerLocal.
 //
 // A Session's life:
+//   [TLS listener: TLS handshake (handshake timeout), the verified client
+//   certificate's names kept for the connection; see client_stream.h] ->
 //   head (handshake timeout, header limit) -> InterpretRequest ->
 //   CheckDestination -> resolve (static hosts, IP literal, or c-ares on the
 //   worker's own loop, see dns_resolver.h) -> "filtered" answers denied ->
@@ -52,6 +55,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "client_stream.h"
 #include "dns_resolver.h"
 #include "splice_pipe.h"
 #include "upstream_pool.h"
@@ -105,21 +109,26 @@ struct WorkerLocal {
   UpstreamPool upstreams;  // destroyed first: its sockets use the worker's io_context
 };
 
+// Which kind of listener accepted a connection.
+enum class Listener {
+  kExplicit,   // the forward proxy (http_proxy=http://...)
+  kIntercept,  // firewall-redirected traffic: HTTP by Host, TLS by SNI
+  kTls,        // the forward proxy over TLS (https_proxy=https://...), client certificates
+};
+
 class Session : public std::enable_shared_from_this<Session> {
  public:
   using tcp = boost::asio::ip::tcp;
   using error_code = boost::system::error_code;
 
-  // intercept: the connection came through an intercept listener (the
-  // firewall redirected it; no proxy protocol, HTTP by Host, TLS by SNI).
-  Session(Shared& shared, WorkerLocal& local, tcp::socket client, bool intercept);
+  Session(Shared& shared, WorkerLocal& local, tcp::socket client, Listener listener);
   ~Session();
 
-  tcp::socket::executor_type executor() { return client_.get_executor(); }
+  tcp::socket::executor_type executor() { return client_.socket().get_executor(); }
   void Start();
 
  private:
-  enum class Phase { kHead, kResolve, kHello, kConnect, kRelay, kLinger, kDone };
+  enum class Phase { kHandshake, kHead, kResolve, kHello, kConnect, kRelay, kLinger, kDone };
 
   // One relay direction: its pipe (splice) or buffer, held only while
   // bytes flow.
@@ -152,6 +161,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void ReleaseHead();
   void Close();
   void NoteRelayError(bool client_side, error_code ec);
+  void StartTls();
+  void OnTlsHandshake(error_code ec);
 
   // session_intercept.cc
   bool TakeOriginalDestination();
@@ -169,6 +180,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void SpliceOut(bool up, unsigned rounds);
   void ReadNow(bool up);
   void OnRelayEnd(bool up, error_code ec);
+  void RelayTls(bool up);
+  void OnTlsRelayRead(bool up, error_code ec, size_t n);
 
   // session_http.cc
   void StartExchange();
@@ -188,11 +201,12 @@ class Session : public std::enable_shared_from_this<Session> {
   void ResetExchange();
 
   const bool intercept_;
+  const bool tls_listener_;
   bool intercept_tls_ = false;  // an intercepted connection that began with a TLS record
   uint16_t original_port_ = 0;  // intercept: the redirected connection's destination port
   Shared& shared_;
   WorkerLocal& local_;
-  tcp::socket client_;
+  ClientStream client_;
   tcp::socket upstream_;
   boost::asio::steady_timer timer_;
   std::shared_ptr<const Config> config_;  // the snapshot of the current request
@@ -201,6 +215,7 @@ class Session : public std::enable_shared_from_this<Session> {
   Phase phase_ = Phase::kHead;
   uint64_t timer_gen_ = 0;
   IpAddress client_ip_;
+  std::vector<std::string> cert_names_;  // TLS listener: the verified client certificate's names
   AccessRecord record_;
   std::string head_;
   size_t head_len_ = 0;

@@ -68,7 +68,7 @@ size_t Session::ConsumeResponseBody(std::string_view bytes) {
 void Session::PumpRequestBody() {
   size_t want = kRelayChunk;
   if (!request_.framing.chunked) want = static_cast<size_t>(std::min<uint64_t>(want, up_remaining_));
-  client_.async_read_some(asio::buffer(up_.buf.get(), want), [self = shared_from_this()](error_code ec, size_t n) {
+  client_.AsyncReadSome(asio::buffer(up_.buf.get(), want), [self = shared_from_this()](error_code ec, size_t n) {
     self->OnRequestBodyRead(ec, n);
   });
 }
@@ -148,7 +148,7 @@ void Session::OnResponseHeadBytes() {
     response_head_.erase(0, *end);
     record_.bytes_down += interim.size();
     pending_down_ = std::move(interim);
-    return asio::async_write(client_, asio::buffer(pending_down_), [self = shared_from_this()](error_code ec, size_t) {
+    return client_.AsyncWrite(asio::buffer(pending_down_), [self = shared_from_this()](error_code ec, size_t) {
       if (self->phase_ != Phase::kRelay) return;
       if (ec) {
         self->NoteRelayError(true, ec);
@@ -184,7 +184,7 @@ void Session::OnResponseHeadBytes() {
 void Session::SendDown(std::string bytes) {
   record_.bytes_down += bytes.size();
   pending_down_ = std::move(bytes);
-  asio::async_write(client_, asio::buffer(pending_down_), [self = shared_from_this()](error_code ec, size_t) {
+  client_.AsyncWrite(asio::buffer(pending_down_), [self = shared_from_this()](error_code ec, size_t) {
     if (self->phase_ != Phase::kRelay) return;
     if (ec) {
       self->NoteRelayError(true, ec);
@@ -222,9 +222,8 @@ void Session::MaybeFinishExchange() {
     return Close();
   }
   ReleaseUpstream();
-  error_code ignored;
   if (keep_alive_ && !shared_.stopping) return NextRequest();
-  client_.shutdown(tcp::socket::shutdown_send, ignored);
+  client_.ShutdownSend();
   phase_ = Phase::kLinger;
   Arm(kLingerTime);
   Linger();
@@ -258,7 +257,7 @@ bool Session::RetryOnFreshUpstream() {
   upstream_reused_ = false;
   error_code ignored;
   upstream_.close(ignored);
-  upstream_ = tcp::socket(client_.get_executor());
+  upstream_ = tcp::socket(executor());
   down_.buf.reset();
   phase_ = Phase::kConnect;
   Arm(config_->limits.connect_timeout);
@@ -274,6 +273,7 @@ void Session::NextRequest() {
   std::string client = std::move(record_.client);
   record_ = AccessRecord{};
   record_.client = std::move(client);
+  if (!cert_names_.empty()) record_.client_cert = cert_names_.front();
   record_.time = std::chrono::system_clock::now();
   started_ = SteadyClock::now();
   ResetExchange();
@@ -311,7 +311,7 @@ void Session::ResetExchange() {
   response_head_.clear();
   up_ = Direction{};
   down_ = Direction{};
-  upstream_ = tcp::socket(client_.get_executor());
+  upstream_ = tcp::socket(executor());
   upstream_key_.clear();
   upstream_reused_ = upstream_reusable_ = retried_ = false;
 }

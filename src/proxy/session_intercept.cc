@@ -15,8 +15,8 @@ using boost::system::error_code;
 // destination: refusing that also keeps the proxy from looping.
 bool Session::TakeOriginalDestination() {
   error_code ec;
-  auto original = OriginalDestination(client_);
-  if (original && *original == client_.local_endpoint(ec)) original.reset();
+  auto original = OriginalDestination(client_.socket());
+  if (original && *original == client_.socket().local_endpoint(ec)) original.reset();
   if (!original) {
     record_.decision = "error";
     record_.reason = "intercept: no original destination (connection was not redirected)";

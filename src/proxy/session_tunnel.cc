@@ -24,7 +24,7 @@ void Session::SendEstablished() {
   flight_.assign(head_.data() + head_end_, head_len_ - head_end_);
   ReleaseHead();
   static constexpr std::string_view kEstablished = "HTTP/1.1 200 Connection established\r\n\r\n";
-  asio::async_write(client_, asio::buffer(kEstablished), [self = shared_from_this()](error_code ec, size_t) {
+  client_.AsyncWrite(asio::buffer(kEstablished), [self = shared_from_this()](error_code ec, size_t) {
     if (self->phase_ != Phase::kHello) return;
     if (ec) return self->Close();
     self->CheckFlight();
@@ -52,8 +52,8 @@ void Session::CheckFlight() {
 void Session::ReadFlight() {
   size_t have = flight_.size();
   flight_.resize(have + kReadChunk);
-  client_.async_read_some(asio::buffer(flight_.data() + have, kReadChunk),
-                          [self = shared_from_this(), have](error_code ec, size_t n) {
+  client_.AsyncReadSome(asio::buffer(flight_.data() + have, kReadChunk),
+                        [self = shared_from_this(), have](error_code ec, size_t n) {
                             if (self->phase_ != Phase::kHello) return;
                             self->flight_.resize(have + (ec ? 0 : n));
                             if (ec) {
@@ -81,8 +81,13 @@ void Session::StartTunnel() {
   phase_ = Phase::kRelay;
   last_activity_ = SteadyClock::now();
   Arm(config_->limits.idle_timeout);
+  if (client_.tls()) {
+    RelayTls(false);
+    RelayTls(true);
+    return;
+  }
   error_code ec;
-  client_.non_blocking(true, ec);
+  client_.socket().non_blocking(true, ec);
   if (!ec) upstream_.non_blocking(true, ec);
   if (ec) {
     record_.reason = "cannot set up the relay: " + ec.message();
@@ -97,7 +102,7 @@ void Session::WaitReadable(bool up) {
   Direction& dir = up ? up_ : down_;
   dir.buf.reset();
   if (dir.pipe.valid()) local_.pipes.Give(std::move(dir.pipe));  // empty: everything read went out
-  tcp::socket& from = up ? client_ : upstream_;
+  tcp::socket& from = up ? client_.socket() : upstream_;
   from.async_wait(tcp::socket::wait_read, [self = shared_from_this(), up](error_code ec) {
     if (self->phase_ != Phase::kRelay) return;
     if (ec) return self->OnRelayEnd(up, ec);
@@ -116,7 +121,7 @@ void Session::Pump(bool up) {
 // mean the socket has nothing more for now.
 void Session::SpliceIn(bool up, unsigned rounds) {
   Direction& dir = up ? up_ : down_;
-  tcp::socket& from = up ? client_ : upstream_;
+  tcp::socket& from = up ? client_.socket() : upstream_;
   SpliceResult r = SpliceOnce(from.native_handle(), dir.pipe.write_fd(), local_.pipes.capacity());
   if (r.would_block) return WaitReadable(up);
   if (r.eof) return OnRelayEnd(up, asio::error::eof);
@@ -132,7 +137,7 @@ void Session::SpliceIn(bool up, unsigned rounds) {
 // the worker's other connections get a turn first.
 void Session::SpliceOut(bool up, unsigned rounds) {
   Direction& dir = up ? up_ : down_;
-  tcp::socket& to = up ? upstream_ : client_;
+  tcp::socket& to = up ? upstream_ : client_.socket();
   while (dir.in_pipe > 0) {
     SpliceResult r = SpliceOnce(dir.pipe.read_fd(), to.native_handle(), dir.in_pipe);
     if (r.would_block) {
@@ -148,7 +153,7 @@ void Session::SpliceOut(bool up, unsigned rounds) {
     dir.in_pipe -= r.bytes;
   }
   if (++rounds < kSpliceRoundsPerTurn) return SpliceIn(up, rounds);
-  asio::post(client_.get_executor(), [self = shared_from_this(), up] {
+  asio::post(executor(), [self = shared_from_this(), up] {
     if (self->phase_ == Phase::kRelay) self->SpliceIn(up, 0);
   });
 }
@@ -156,7 +161,7 @@ void Session::SpliceOut(bool up, unsigned rounds) {
 // The buffered relay: reads without blocking; with nothing there, goes
 // back to waiting.
 void Session::ReadNow(bool up) {
-  tcp::socket& from = up ? client_ : upstream_;
+  tcp::socket& from = up ? client_.socket() : upstream_;
   Direction& dir = up ? up_ : down_;
   if (!dir.buf) dir.buf = std::make_unique_for_overwrite<char[]>(kRelayChunk);
   error_code ec;
@@ -165,7 +170,7 @@ void Session::ReadNow(bool up) {
   if (ec) return OnRelayEnd(up, ec);
   last_activity_ = SteadyClock::now();
   (up ? record_.bytes_up : record_.bytes_down) += n;
-  tcp::socket& to = up ? upstream_ : client_;
+  tcp::socket& to = up ? upstream_ : client_.socket();
   asio::async_write(to, asio::buffer(dir.buf.get(), n), [self = shared_from_this(), up](error_code ec, size_t) {
     if (self->phase_ != Phase::kRelay) return;
     if (ec) return self->OnRelayEnd(up, ec);
@@ -184,8 +189,51 @@ void Session::OnRelayEnd(bool up, error_code ec) {
     return Close();
   }
   error_code ignored;
-  (up ? upstream_ : client_).shutdown(tcp::socket::shutdown_send, ignored);
+  if (up) {
+    upstream_.shutdown(tcp::socket::shutdown_send, ignored);
+  } else {
+    client_.ShutdownSend();
+  }
   if (up_.done && down_.done) Close();
+}
+
+// --- tunnels over a TLS client connection ------------------------------------
+//
+// The client's bytes arrive encrypted to the proxy: OpenSSL decrypts them
+// into user space and encrypts the way down, so neither direction can
+// splice. Each direction reads into a kRelayChunk buffer (the largest
+// TLS record's payload) and writes it all out before reading again; the
+// buffers live as long as the tunnel. (64 KiB buffers, filled with
+// several records per read, measured no better.)
+
+void Session::RelayTls(bool up) {
+  Direction& dir = up ? up_ : down_;
+  if (!dir.buf) dir.buf = std::make_unique_for_overwrite<char[]>(kRelayChunk);
+  auto buffer = asio::buffer(dir.buf.get(), kRelayChunk);
+  auto on_read = [self = shared_from_this(), up](error_code ec, size_t n) { self->OnTlsRelayRead(up, ec, n); };
+  if (up) {
+    client_.AsyncReadSome(buffer, on_read);
+  } else {
+    upstream_.async_read_some(buffer, on_read);
+  }
+}
+
+void Session::OnTlsRelayRead(bool up, error_code ec, size_t n) {
+  if (phase_ != Phase::kRelay) return;
+  if (ec) return OnRelayEnd(up, ec);
+  last_activity_ = SteadyClock::now();
+  (up ? record_.bytes_up : record_.bytes_down) += n;
+  auto buffer = asio::buffer((up ? up_ : down_).buf.get(), n);
+  auto on_written = [self = shared_from_this(), up](error_code write_ec, size_t) {
+    if (self->phase_ != Phase::kRelay) return;
+    if (write_ec) return self->OnRelayEnd(up, write_ec);
+    self->RelayTls(up);
+  };
+  if (up) {
+    asio::async_write(upstream_, buffer, on_written);
+  } else {
+    client_.AsyncWrite(buffer, on_written);
+  }
 }
 
 }  // namespace rampart::proxy

@@ -27,6 +27,7 @@ struct AccessRecord {
   std::string decision;        // "allow", "deny" or "error"
   std::string rule;            // the allow/deny entry that decided
   std::string client_rule;     // the client rule whose lists applied (empty: global)
+  std::string client_cert;     // TLS listeners: the client certificate's name (see Session)
   std::string reason;          // why denied or failed
   std::string upstream;        // "ip:port" connected to
   std::string path;            // forwarded HTTP: the path, query removed (Squid format only)
@@ -41,7 +42,9 @@ struct AccessRecord {
 std::string FormatAccessRecord(const AccessRecord& r);
 
 // The same request in Squid's native access.log format, for existing
-// tooling: "time.ms elapsed client code/status bytes method URL - hierarchy/peer -".
+// tooling: "time.ms elapsed client code/status bytes method URL user hierarchy/peer -",
+// where user is the client certificate's name ("-" without one), as Squid
+// logs an SSL client name there.
 // Codes: TCP_MISS (forwarded), TCP_TUNNEL (CONNECT or intercepted TLS),
 // TCP_DENIED, NONE_NONE (malformed or failed before an upstream). Fields
 // from the network are reduced to printable ASCII without spaces.

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -44,10 +45,13 @@ struct DnsSettings {
 };
 
 // Destination rules for a group of clients, used instead of the global
-// allow/deny lists and ports for requests from them.
+// allow/deny lists and ports for requests from them. Clients are matched
+// by certificate name (TLS listeners with client certificates) or by
+// source CIDR; a rule has at least one of the two.
 struct ClientRule {
   std::string name;                  // for the access log; "client_rules[i]" when not given
-  std::vector<Cidr> clients;         // at least one; each inside allowed_clients
+  std::vector<Cidr> clients;         // each inside allowed_clients
+  std::vector<std::string> client_names;  // verified client-certificate names, lowercase, exact
   DomainMatcher matcher;
   std::vector<uint16_t> allowed_ports;  // default: the global allowed_ports
 };
@@ -64,14 +68,33 @@ struct AllowlistPull {
   bool enabled() const { return !url.empty() || !file.empty(); }
 };
 
+class TlsServerContext;  // src/proxy/tls_server.h: the OpenSSL side
+
+// The TLS listeners (tls_listen): clients speak TLS to the proxy
+// (https_proxy=https://...) and may authenticate with a certificate.
+// File names are resolved against the config file's directory; the files
+// are read, and the context built, whenever the config is parsed (start
+// and every reload).
+struct TlsSettings {
+  std::string cert_file;       // PEM: the proxy's certificate, then its chain
+  std::string key_file;        // PEM: its private key (unencrypted)
+  std::string client_ca_file;  // PEM: CAs client certificates must chain to; empty: none asked for
+  bool require_client_cert = false;  // refuse clients without a valid certificate
+  std::shared_ptr<const TlsServerContext> context;  // built from the files; null without tls_listen
+};
+
 struct Config {
   std::vector<HostPort> listen;            // at least one
   std::vector<HostPort> admin_listen;      // zero or one (loopback only)
   std::vector<HostPort> intercept_listen;  // transparent listeners (SO_ORIGINAL_DST); may be empty
+  std::vector<HostPort> tls_listen;        // explicit-proxy listeners speaking TLS; may be empty
+  TlsSettings tls;                         // for tls_listen
   std::vector<Cidr> allowed_clients;       // at least one
   DomainMatcher matcher;
   std::vector<uint16_t> allowed_ports = {80, 443};
   std::vector<ClientRule> client_rules;    // per-client lists (see RuleFor)
+  // Certificate name -> index into client_rules (names are unique).
+  std::unordered_map<std::string, size_t> rule_by_cert_name;
   std::vector<std::string> allow_entries;  // as written, for rebuilding the matcher
   std::vector<std::string> deny_entries;
   AllowlistPull allowlist_pull;
@@ -95,11 +118,20 @@ struct Config {
   // or nullptr when none does (the global lists apply). Cost: linear in
   // the number of rule CIDRs (at most kMaxClientRuleCidrs).
   const ClientRule* RuleFor(const IpAddress& client) const;
+  // The same for a client that presented a verified certificate: the
+  // first of its names (in the order given, see CertificateNames) that a
+  // rule lists decides, and *matched_name is set to it; with no name
+  // listed, RuleFor(client) and *matched_name is cleared. Cost: one hash
+  // lookup per name, then the CIDR scan.
+  const ClientRule* RuleFor(const IpAddress& client, std::span<const std::string> cert_names,
+                            std::string* matched_name) const;
   // Why the proxy must not connect to this address, or nullptr when it may.
   const char* RefuseAddress(const IpAddress& a) const;
 };
 
 inline constexpr size_t kMaxClientRuleCidrs = 4096;
+inline constexpr size_t kMaxClientRuleNames = 100000;
+inline constexpr size_t kMaxCertNameBytes = 253;
 
 // An allowlist pull's text: one entry per line (allowlist syntax), '#'
 // starts a comment, blank lines are ignored, CRLF accepted. A bad entry

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -65,6 +66,7 @@ struct Decision {
   std::string rule;
   std::string reason;
   std::string client_rule;  // the ClientRule whose lists decided; empty: the global ones
+  std::string client_cert;  // the certificate name that chose client_rule; empty: none did
 };
 
 // Port first, then the allow/deny lists (the global ones).
@@ -72,6 +74,11 @@ Decision CheckDestination(const Config& cfg, const Host& host, uint16_t port);
 // The same with the lists of the client's rule (Config::RuleFor), or the
 // global ones when no rule holds the client.
 Decision CheckDestination(const Config& cfg, const IpAddress& client, const Host& host, uint16_t port);
+// The same for a client with a verified certificate (TLS listeners): a
+// rule listing one of cert_names (in order) first, then the client's CIDR
+// rule, then the global lists (Config::RuleFor).
+Decision CheckDestination(const Config& cfg, const IpAddress& client, std::span<const std::string> cert_names,
+                          const Host& host, uint16_t port);
 
 // A tunnel's first flight: a TLS ClientHello whose SNI equals the CONNECT
 // host, or (with require_sni off) anything.

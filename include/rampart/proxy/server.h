@@ -52,8 +52,8 @@ class ProxyServer {
   // then closes the rest. Idempotent.
   void Stop();
 
-  // The bound ports: `listen` in order, then `intercept_listen` (useful
-  // with port 0).
+  // The bound ports: `listen` in order, then `intercept_listen`, then
+  // `tls_listen` (useful with port 0).
   std::vector<uint16_t> ports() const;
   ProxyStats stats() const;
 
