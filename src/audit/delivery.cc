@@ -117,22 +117,63 @@ bool TrailTakes(const TrailRow& trail, const SequencedEvent& ev, Memberships& me
   return internal::SelectorsMatch(trail, ev.read_only, ev.event_source);
 }
 
+// The end of the batch an earlier pass was delivering when it failed or
+// was cut short, or 0.
+Result<int64_t> DeliveringSeq(store::Database& db, const TrailRow& trail) {
+  int64_t seq = 0;
+  RETURN_IF_ERROR(db.Read([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(auto s, tx.Prepare(
+        "SELECT delivering_seq FROM audit_trails WHERE account_id = ? AND name = ?"));
+    s->Bind(1, trail.account_id).Bind(2, trail.name);
+    ASSIGN_OR_RETURN(bool row, s->Step());
+    if (row) seq = s->Int(0);
+    return Status::Ok();
+  }));
+  return seq;
+}
+
+// Saves the end of the batch about to be written; only if the trail's
+// saved progress is still saved_seq (not restarted or deleted meanwhile).
+Status SaveDeliveringSeq(store::Database& db, const TrailRow& trail, int64_t saved_seq,
+                         int64_t end) {
+  return db.Write([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(auto s, tx.Prepare(
+        "UPDATE audit_trails SET delivering_seq = ? "
+        "WHERE account_id = ? AND name = ? AND delivered_seq = ?"));
+    s->Bind(1, end).Bind(2, trail.account_id).Bind(3, trail.name).Bind(4, saved_seq);
+    return s->Run();
+  });
+}
+
 // Writes one file per account and region of the trail's pending events;
 // returns the number of files and advances trail.delivered_seq.
 //
 // A pass that fails after writing some files (or a crash before the
 // trail's progress is saved) leaves delivered_seq where it was, so the
-// next pass reads the same events again. It then writes them to the same
-// file names (FileId), replacing the earlier files (with the events
-// recorded since added at their end), and AddLogFile replaces their
-// digest entries: no event is delivered in two files.
+// next pass reads the same events again. The end of each batch is saved
+// before its files are written, and a retried batch stops at that same
+// end: it rewrites each file with exactly the events it held before (the
+// same name, FileId, and the same bytes), so no event is delivered in two
+// files, and a digest that already listed a file still matches it. Events
+// recorded since go to the next batch's files.
 Result<int> DeliverTrail(store::Database& db, const std::string& trails_dir, TrailRow& trail,
                          TimePoint now, DigestWriter* digests, Memberships& members) {
   using Place = std::pair<std::string, std::string>;  // account, region
+  const int64_t saved_seq = trail.delivered_seq;
+  ASSIGN_OR_RETURN(int64_t interrupted_end, DeliveringSeq(db, trail));
   int files = 0;
   while (true) {
     ASSIGN_OR_RETURN(auto events, EventsAfter(db, trail.delivered_seq, kBatch));
     if (events.empty()) break;
+    bool more = static_cast<int>(events.size()) == kBatch;
+    int64_t end = events.back().seq;
+    if (interrupted_end > trail.delivered_seq && interrupted_end <= end) {
+      end = interrupted_end;
+      std::erase_if(events, [end](const SequencedEvent& ev) { return ev.seq > end; });
+      more = true;
+    } else {
+      RETURN_IF_ERROR(SaveDeliveringSeq(db, trail, saved_seq, end));
+    }
     std::map<Place, std::string> bodies;  // comma-separated records
     std::map<Place, LogFileSpan> spans;
     for (const SequencedEvent& ev : events) {
@@ -159,8 +200,8 @@ Result<int> DeliverTrail(store::Database& db, const std::string& trails_dir, Tra
             where, DigestEntry(trails_dir, trail, path, body, span), now));
       }
     }
-    trail.delivered_seq = events.back().seq;
-    if (static_cast<int>(events.size()) < kBatch) break;
+    trail.delivered_seq = end;
+    if (!more) break;
   }
   return files;
 }

@@ -573,7 +573,9 @@ TEST_F(DigestChainTest, RetriedDeliveryDoesNotDuplicateEvents) {
   Exec("ALTER TABLE pending_elsewhere RENAME TO audit_digest_pending");
   AddEvent("us-east-1");
   ASSERT_TRUE(delivery_->DeliverOnce().ok());
-  ASSERT_EQ(LogKeys().size(), 1u);  // the same file, now with the third event too
+  // The same file again, with exactly the events it held; the third event
+  // recorded meanwhile goes to a file of its own.
+  ASSERT_EQ(LogKeys().size(), 2u);
   EXPECT_EQ(DeliveredEventIds(), (std::vector<std::string>{"ev-1", "ev-2", "ev-3"}));
 
   // A pass whose progress was lost (a crash before it was saved).
@@ -582,7 +584,7 @@ TEST_F(DigestChainTest, RetriedDeliveryDoesNotDuplicateEvents) {
   ASSERT_TRUE(delivery_->DeliverOnce().ok());
   Exec("UPDATE audit_trails SET delivered_seq = " + std::to_string(before));
   ASSERT_TRUE(delivery_->DeliverOnce().ok());
-  EXPECT_EQ(LogKeys().size(), 2u);
+  EXPECT_EQ(LogKeys().size(), 3u);
   EXPECT_EQ(DeliveredEventIds(), (std::vector<std::string>{"ev-1", "ev-2", "ev-3", "ev-4"}));
 
   // The digest lists each file once, with the hash of what it holds now.
@@ -590,10 +592,38 @@ TEST_F(DigestChainTest, RetriedDeliveryDoesNotDuplicateEvents) {
   ASSERT_TRUE(delivery_->DeliverOnce().ok());
   auto keys = DigestKeys();
   ASSERT_EQ(keys.size(), 1u);
-  EXPECT_EQ(ReadDigest(keys[0]).find("logFiles")->as_array().size(), 2u);
+  EXPECT_EQ(ReadDigest(keys[0]).find("logFiles")->as_array().size(), 3u);
   ValidateReport r = Validate();
   EXPECT_TRUE(r.ok());
-  EXPECT_EQ(r.valid_logs, 2);
+  EXPECT_EQ(r.valid_logs, 3);
+}
+
+// Review finding: a pass whose progress was lost after a digest had listed
+// its file rewrote that file on retry with the events recorded since, and
+// validation then called it modified.
+TEST_F(DigestChainTest, RetryAfterDigestKeepsListedFileIntact) {
+  AddEvent("us-east-1");
+  int64_t before = DeliveredSeq();
+  ASSERT_TRUE(delivery_->DeliverOnce().ok());
+  ASSERT_EQ(LogKeys().size(), 1u);
+  // The hour ends and its digest lists the file.
+  clock_.Advance(std::chrono::seconds(kPeriod));
+  ASSERT_TRUE(delivery_->DeliverOnce().ok());
+  ASSERT_EQ(DigestKeys().size(), 1u);
+  // The pass's progress turns out lost; an event arrives before the retry.
+  Exec("UPDATE audit_trails SET delivered_seq = " + std::to_string(before));
+  AddEvent("us-east-1");
+  ASSERT_TRUE(delivery_->DeliverOnce().ok());
+  EXPECT_EQ(LogKeys().size(), 2u);
+  EXPECT_EQ(DeliveredEventIds(), (std::vector<std::string>{"ev-1", "ev-2"}));
+  clock_.Advance(std::chrono::seconds(kPeriod));
+  ASSERT_TRUE(delivery_->DeliverOnce().ok());
+  ValidateReport r = Validate();
+  EXPECT_TRUE(r.ok());
+  EXPECT_EQ(r.invalid_logs, 0);
+  // The retried file is listed again by the second digest, with the same
+  // hash: three listings of two files, all valid.
+  EXPECT_EQ(r.valid_logs, 3);
 }
 
 // Databases written before organization trails had digests: migration 2

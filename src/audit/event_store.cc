@@ -140,8 +140,15 @@ constexpr std::string_view kSchemaV5 = R"sql(
 ALTER TABLE audit_chunks ADD COLUMN format INTEGER NOT NULL DEFAULT 0;
 )sql";
 
-const store::Migration kMigrations[] = {
-    {1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}, {4, kSchemaV4}, {5, kSchemaV5}};
+// Version 6: the last event of the batch a delivery pass is writing
+// (delivery.cc), saved before its log files are, so that a retried pass
+// writes exactly the same files.
+constexpr std::string_view kSchemaV6 = R"sql(
+ALTER TABLE audit_trails ADD COLUMN delivering_seq INTEGER NOT NULL DEFAULT 0;
+)sql";
+
+const store::Migration kMigrations[] = {{1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3},
+                                        {4, kSchemaV4}, {5, kSchemaV5}, {6, kSchemaV6}};
 
 struct KeyName {
   std::string_view name;
