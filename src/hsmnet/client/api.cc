@@ -97,8 +97,10 @@ ck_rv_t OpInit(ck_session_handle_t h, OpKind kind, ck_mechanism* mech, ck_object
     op = Operation();
     return rv;
   }
+  static uint64_t next_serial = 0;  // guarded by g_mu
   op.key = key;
   op.active = true;
+  op.serial = ++next_serial;
   return CKR_OK;
 }
 
@@ -109,6 +111,7 @@ ck_rv_t OpUpdate(ck_session_handle_t h, OpKind kind, const unsigned char* part, 
   if (rv != CKR_OK) return rv;
   Operation& op = s->ops[kind];
   if (!op.active) return CKR_OPERATION_NOT_INITIALIZED;
+  if (op.computing) return CKR_OPERATION_ACTIVE;
   if (part == nullptr && len > 0) return CKR_ARGUMENTS_BAD;
   if (op.data.size() + len > kMaxData + 16) {
     op = Operation();
@@ -141,6 +144,7 @@ ck_rv_t ComputeResult(std::unique_lock<std::mutex>& lock, ck_session_handle_t h,
   Object key = *obj;
   Operation work = op;
   std::shared_ptr<WorkerPool> pool = g_state->workers;
+  op.computing = true;
   lock.unlock();
   std::string result;
   ck_rv_t rv = RunOperation(*pool, kind, key, work, result);
@@ -152,6 +156,13 @@ ck_rv_t ComputeResult(std::unique_lock<std::mutex>& lock, ck_session_handle_t h,
     return g_state == nullptr ? CKR_CRYPTOKI_NOT_INITIALIZED : CKR_SESSION_HANDLE_INVALID;
   }
   Operation& done = s->ops[kind];
+  if (!done.active || done.serial != work.serial) {
+    // Ended while this thread was away (the session logged out or was
+    // closed and its handle reused): the result belongs to nobody.
+    OPENSSL_cleanse(result.data(), result.size());
+    return CKR_OPERATION_NOT_INITIALIZED;
+  }
+  done.computing = false;
   if (rv != CKR_OK) {
     done = Operation();
     return rv;
@@ -171,6 +182,7 @@ ck_rv_t OpFinish(ck_session_handle_t h, OpKind kind, const unsigned char* last, 
   ck_rv_t rv = Enter(h, &s, true);
   if (rv != CKR_OK) return rv;
   if (!s->ops[kind].active) return CKR_OPERATION_NOT_INITIALIZED;
+  if (s->ops[kind].computing) return CKR_OPERATION_ACTIVE;
   if (out_len == nullptr || (last == nullptr && last_len > 0)) return CKR_ARGUMENTS_BAD;
   if (!s->ops[kind].result) {
     Operation& op = s->ops[kind];

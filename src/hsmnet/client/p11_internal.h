@@ -61,6 +61,13 @@ struct Operation {
   std::string iv, aad;        // AES-GCM parameters
   unsigned char* iv_out = nullptr;  // the application's IV buffer (encrypt)
   std::optional<std::string> result;  // output waiting for a large enough buffer
+  // Which initialisation this is (OpInit numbers them), and whether its
+  // result is being computed by a thread that released the module lock:
+  // the session's other calls on it wait for that (CKR_OPERATION_ACTIVE),
+  // and a result arriving for an operation that was replaced meanwhile is
+  // dropped instead of being handed to its successor.
+  uint64_t serial = 0;
+  bool computing = false;
 };
 
 struct SessionState {
