@@ -25,6 +25,9 @@ void RequestParser::on_response_impl(int, string_view, int, error_code& ec) {
 
 void RequestParser::on_field_impl(bhttp::field name, string_view name_str, string_view value,
                                   error_code&) {
+  // Trailer fields of a chunked body are dropped: they would arrive after
+  // the head that SigV4 signed and could add headers nobody signed.
+  if (head_done_) return;
   request_.headers.push_back(
       {std::string(name_str.data(), name_str.size()), std::string(value.data(), value.size())});
   if (name == bhttp::field::expect && boost::beast::iequals(value, "100-continue")) {
@@ -32,7 +35,7 @@ void RequestParser::on_field_impl(bhttp::field name, string_view name_str, strin
   }
 }
 
-void RequestParser::on_header_impl(error_code&) {}
+void RequestParser::on_header_impl(error_code&) { head_done_ = true; }
 
 void RequestParser::on_body_init_impl(const boost::optional<uint64_t>& length, error_code&) {
   // The server refuses a length over its body limit before reading on; the

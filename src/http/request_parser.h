@@ -1,7 +1,8 @@
 // RequestParser: Beast's HTTP/1.1 request parser (basic_parser) feeding an
 // http::Request directly, without the Beast message in between, whose
 // field list allocates for every field. Beast does the parsing, the header
-// and body limits and chunked decoding; this class keeps what it reports.
+// and body limits and chunked decoding; this class keeps what it reports
+// (not the trailer fields of a chunked body).
 // Internal to the http floor; the fuzz target http_request_fuzz drives it.
 //
 // Thread-safety: none; one parser per request on one connection.
@@ -46,6 +47,7 @@ class RequestParser final : public boost::beast::http::basic_parser<true> {
   unsigned version_ = 11;
   verb method_ = verb::unknown;
   bool expect_continue_ = false;
+  bool head_done_ = false;  // later fields are chunked-body trailers
 };
 
 }  // namespace rampart::http::internal

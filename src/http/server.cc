@@ -357,7 +357,9 @@ class Connection final : public ConnectionBase,
     std::array<asio::const_buffer, 2> buffers = {asio::buffer(out_head_), asio::buffer(out_body_)};
     asio::async_write(stream_, buffers,
                       [self = this->shared_from_this(), keep_alive](error_code ec, size_t) {
-                        self->out_body_.clear();
+                        // Freed, not kept: an idle keep-alive connection
+                        // should not hold its last response.
+                        self->out_body_ = std::string();
                         if (ec) return self->Close();
                         if (!keep_alive) return self->LingeringClose();
                         self->WaitForRequest(false);

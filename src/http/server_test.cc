@@ -218,6 +218,24 @@ TEST(ServerTest, ChunkedBodyIsDecoded) {
   EXPECT_EQ(r->body, "/c|abcde");
 }
 
+// Review finding: trailer fields arrive after the signed head; they must
+// not become request headers.
+TEST(ServerTest, ChunkedTrailersAreNotHeaders) {
+  auto server = StartServer({}, [](const Request& req, Response& res) {
+    res.status = 200;
+    res.body = std::to_string(req.headers.size()) + "|" +
+               (req.header("x-amz-security-token") ? "token" : "none") + "|" + req.body;
+  });
+  ASSERT_TRUE(server);
+  Client c;
+  ASSERT_TRUE(c.Connect(server->port()));
+  ASSERT_TRUE(c.Send("POST /c HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+                     "3\r\nabc\r\n0\r\nX-Amz-Security-Token: forged\r\n\r\n"));
+  auto r = c.Read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body, "2|none|abc");
+}
+
 TEST(ServerTest, HeadResponseHasLengthButNoBody) {
   auto server = StartServer({});
   ASSERT_TRUE(server);

@@ -24,8 +24,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   size_t left = size - 1;
   rampart::http::internal::RequestParser parser;
   parser.header_limit(kHeaderLimit);
-  parser.body_limit(kBodyLimit);
-  parser.eager(true);
+  // As the server does: no body limit for the head, then a refusal of a
+  // declared length over the limit, then the limit armed for the body.
+  parser.body_limit(boost::none);
+  bool limit_armed = false;
   // What a socket has delivered and the parser has not taken yet.
   std::string pending;
   boost::system::error_code ec;
@@ -47,6 +49,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       break;
     }
     pending.erase(0, used);
+    if (parser.is_header_done() && !limit_armed) {
+      boost::optional<uint64_t> length = parser.content_length();
+      if (length && *length > kBodyLimit) return 0;  // refused before the body
+      parser.body_limit(kBodyLimit);
+      parser.eager(true);
+      limit_armed = true;
+    }
   }
   if (!ec && parser.is_done()) {
     const auto& req = parser.request();
