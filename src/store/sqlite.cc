@@ -3,8 +3,11 @@
 // reader connections.
 #include <sqlite3.h>
 
+#include <functional>
 #include <mutex>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "rampart/core/log.h"
@@ -23,10 +26,86 @@ Status SqlError(sqlite3* db, std::string_view what) {
   return Status::Internal(std::string("storage error: ") + std::string(what));
 }
 
+// The prepared statements of one connection, kept by their SQL text for
+// the next transaction that asks for the same text: compiling a statement
+// costs more than running a short one. Bounded; an entry is handed out to
+// one Statement at a time (the same text asked for twice at once gets an
+// uncached second statement).
+//
+// Thread-safety: none; a connection is used by one thread at a time.
+class StatementCache {
+ public:
+  struct Entry {
+    sqlite3_stmt* stmt = nullptr;
+    bool in_use = false;
+  };
+
+  StatementCache() = default;
+  StatementCache(const StatementCache&) = delete;
+  StatementCache& operator=(const StatementCache&) = delete;
+  ~StatementCache() { Clear(); }
+
+  // An idle entry for sql, marked in use, or null.
+  Entry* Take(std::string_view sql) {
+    auto it = entries_.find(sql);
+    if (it == entries_.end() || it->second.in_use) return nullptr;
+    it->second.in_use = true;
+    return &it->second;
+  }
+
+  // Keeps a freshly prepared stmt for sql, marked in use; null when the
+  // text is already cached (and busy) or every entry is busy.
+  Entry* Add(std::string_view sql, sqlite3_stmt* stmt) {
+    if (entries_.find(sql) != entries_.end()) return nullptr;
+    if (entries_.size() >= kMaxEntries && !EvictIdle()) return nullptr;
+    Entry& e = entries_[std::string(sql)];
+    e.stmt = stmt;
+    e.in_use = true;
+    return &e;
+  }
+
+  void Clear() {
+    for (auto& entry : entries_) sqlite3_finalize(entry.second.stmt);
+    entries_.clear();
+  }
+
+ private:
+  static constexpr size_t kMaxEntries = 512;
+
+  bool EvictIdle() {
+    for (auto it = entries_.begin(); it != entries_.end(); ++it) {
+      if (it->second.in_use) continue;
+      sqlite3_finalize(it->second.stmt);
+      entries_.erase(it);
+      return true;
+    }
+    return false;
+  }
+
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+  };
+  // Node-based: entries stay put while others are added or evicted.
+  std::unordered_map<std::string, Entry, Hash, std::equal_to<>> entries_;
+};
+
 class SqliteStatement final : public Statement {
  public:
-  SqliteStatement(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
-  ~SqliteStatement() override { sqlite3_finalize(stmt_); }
+  // entry: where stmt came from in the connection's cache, or null for a
+  // statement of its own.
+  SqliteStatement(sqlite3* db, sqlite3_stmt* stmt, StatementCache::Entry* entry)
+      : db_(db), stmt_(stmt), entry_(entry) {}
+  ~SqliteStatement() override {
+    if (entry_ == nullptr) {
+      sqlite3_finalize(stmt_);
+      return;
+    }
+    // Back to the cache, holding no row, lock or bound value.
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+    entry_->in_use = false;
+  }
 
   Statement& Bind(int i, int64_t v) override {
     Note(sqlite3_bind_int64(stmt_, i, v));
@@ -85,17 +164,24 @@ class SqliteStatement final : public Statement {
 
   sqlite3* db_;
   sqlite3_stmt* stmt_;
+  StatementCache::Entry* entry_;
   bool bind_error_ = false;
 };
 
 class SqliteTx final : public Tx {
  public:
-  explicit SqliteTx(sqlite3* db) : db_(db) {}
+  // REQUIRES: cache belongs to db's connection and outlives the statements.
+  SqliteTx(sqlite3* db, StatementCache& cache) : db_(db), cache_(cache) {}
   Result<std::unique_ptr<Statement>> Prepare(std::string_view sql) override {
+    if (StatementCache::Entry* e = cache_.Take(sql)) {
+      return std::unique_ptr<Statement>(new SqliteStatement(db_, e->stmt, e));
+    }
     sqlite3_stmt* stmt = nullptr;
-    int rc = sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt, nullptr);
+    int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
+                                SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
     if (rc != SQLITE_OK) return SqlError(db_, "prepare");
-    return std::unique_ptr<Statement>(new SqliteStatement(db_, stmt));
+    if (stmt == nullptr) return SqlError(db_, "prepare");  // no statement in the text
+    return std::unique_ptr<Statement>(new SqliteStatement(db_, stmt, cache_.Add(sql, stmt)));
   }
   Status Exec(std::string_view sql) override {
     std::string s(sql);
@@ -107,11 +193,16 @@ class SqliteTx final : public Tx {
 
  private:
   sqlite3* db_;
+  StatementCache& cache_;
 };
 
 struct Conn {
   sqlite3* db = nullptr;
-  ~Conn() { sqlite3_close_v2(db); }
+  StatementCache statements;
+  ~Conn() {
+    statements.Clear();
+    sqlite3_close_v2(db);
+  }
 };
 
 Result<std::unique_ptr<Conn>> OpenConn(const SqliteOptions& o, bool writer) {
@@ -121,7 +212,7 @@ Result<std::unique_ptr<Conn>> OpenConn(const SqliteOptions& o, bool writer) {
     return SqlError(c->db, "open");
   }
   sqlite3_busy_timeout(c->db, o.busy_timeout_ms);
-  SqliteTx tx(c->db);
+  SqliteTx tx(c->db, c->statements);
   RETURN_IF_ERROR(tx.Exec("PRAGMA foreign_keys=ON;"));
   if (writer) {
     RETURN_IF_ERROR(tx.Exec("PRAGMA journal_mode=WAL;"));
@@ -142,7 +233,7 @@ class SqliteDatabase final : public Database {
       db->idle_readers_.push_back(std::move(c));
     }
     db->memory_ = memory;
-    SqliteTx tx(db->writer_->db);
+    SqliteTx tx(db->writer_->db, db->writer_->statements);
     RETURN_IF_ERROR(tx.Exec(
         "CREATE TABLE IF NOT EXISTS schema_migrations (component TEXT NOT NULL, version INTEGER "
         "NOT NULL, applied_at INTEGER NOT NULL, PRIMARY KEY (component, version));"));
@@ -152,10 +243,10 @@ class SqliteDatabase final : public Database {
   Status Write(const std::function<Status(Tx&)>& fn) override {
     std::lock_guard lock(write_mu_);
     WriteHook* hook = CurrentWriteHook();
-    if (hook == nullptr) return RunTx(writer_->db, "BEGIN IMMEDIATE;", fn);
+    if (hook == nullptr) return RunTx(*writer_, "BEGIN IMMEDIATE;", fn);
     // The thread's hook joins transactions that changed rows (see store.h).
     sqlite3* db = writer_->db;
-    return RunTx(db, "BEGIN IMMEDIATE;", [&](Tx& tx) -> Status {
+    return RunTx(*writer_, "BEGIN IMMEDIATE;", [&](Tx& tx) -> Status {
       sqlite3_int64 before = sqlite3_total_changes64(db);
       RETURN_IF_ERROR(fn(tx));
       if (sqlite3_total_changes64(db) == before) return Status::Ok();
@@ -167,7 +258,7 @@ class SqliteDatabase final : public Database {
     if (memory_) return Write(fn);
     std::unique_ptr<Conn> conn = TakeReader();
     if (!conn) return Write(fn);  // pool exhausted: fall back to the writer
-    Status st = RunTx(conn->db, "BEGIN;", fn);
+    Status st = RunTx(*conn, "BEGIN;", fn);
     ReturnReader(std::move(conn));
     return st;
   }
@@ -212,17 +303,23 @@ class SqliteDatabase final : public Database {
  private:
   SqliteDatabase() = default;
 
-  static Status RunTx(sqlite3* db, const char* begin, const std::function<Status(Tx&)>& fn) {
-    SqliteTx tx(db);
-    RETURN_IF_ERROR(tx.Exec(begin));
+  // BEGIN, COMMIT and ROLLBACK go through the statement cache too.
+  static Status RunTx(Conn& conn, const char* begin, const std::function<Status(Tx&)>& fn) {
+    SqliteTx tx(conn.db, conn.statements);
+    RETURN_IF_ERROR(RunSql(tx, begin));
     Status st = fn(tx);
     if (!st.ok()) {
-      (void)tx.Exec("ROLLBACK;");
+      (void)RunSql(tx, "ROLLBACK;");
       return st;
     }
-    Status commit = tx.Exec("COMMIT;");
-    if (!commit.ok()) (void)tx.Exec("ROLLBACK;");
+    Status commit = RunSql(tx, "COMMIT;");
+    if (!commit.ok()) (void)RunSql(tx, "ROLLBACK;");
     return commit;
+  }
+
+  static Status RunSql(Tx& tx, const char* sql) {
+    ASSIGN_OR_RETURN(auto s, tx.Prepare(sql));
+    return s->Run();
   }
 
   std::unique_ptr<Conn> TakeReader() {
