@@ -1,5 +1,6 @@
 #include "hsmnet/replicator.h"
 
+#include <algorithm>
 #include <set>
 
 #include "hsmnet/rules.h"
@@ -32,6 +33,20 @@ bool IsPair(KeyKind kind) { return kind == KeyKind::kEcPrivate || kind == KeyKin
 pkcs11::KeyRef RefOf(const KeyInfo& key) { return {key.key_id, static_cast<KeyKind>(key.kind)}; }
 
 std::string Describe(const Response& r) { return RvName(r.rv); }
+
+const char* KindName(Outbox::Kind kind) {
+  switch (kind) {
+    case Outbox::Kind::kPutUser: return "PutUser";
+    case Outbox::Kind::kDeleteUser: return "DeleteUser";
+    case Outbox::Kind::kPutKey: return "PutKey";
+    case Outbox::Kind::kDestroyKey: return "DestroyKey";
+    case Outbox::Kind::kSetShares: return "SetShares";
+  }
+  return "unknown";
+}
+
+// The refused entries a peer remembers for waiters; older ones are forgotten.
+constexpr size_t kRememberedRefusals = 1024;
 
 }  // namespace
 
@@ -91,6 +106,7 @@ Status InstallReplicaKey(pkcs11::Token& token, HsmState& state, const KeyInfo& k
 Result<std::unique_ptr<Replicator>> Replicator::Create(pkcs11::Token& token, HsmState& state,
                                                        Options options) {
   std::unique_ptr<Replicator> r(new Replicator(token, state, std::move(options)));
+  ASSIGN_OR_RETURN(r->outbox_, Outbox::Open(r->options_.outbox_path));
   for (const std::string& node : r->options_.peers) {
     ClientConfig config;
     config.nodes = {node};
@@ -108,15 +124,36 @@ Result<std::unique_ptr<Replicator>> Replicator::Create(pkcs11::Token& token, Hsm
     peer->client = std::move(client);
     r->peers_.push_back(std::move(peer));
   }
+  // Entries for peers no longer configured would never be delivered.
+  ASSIGN_OR_RETURN(int64_t dropped, r->outbox_->KeepOnly(r->options_.peers));
+  if (dropped > 0) {
+    log::Warn("hsm-server: dropped queued changes for nodes that are no longer peers",
+              {{"entries", std::to_string(dropped)}});
+  }
+  for (auto& peer : r->peers_) {
+    ASSIGN_OR_RETURN(peer->enqueued, r->outbox_->LastSeq(peer->node));
+  }
   return r;
 }
 
-Response Replicator::Call(Peer& peer, Request q, bool* reached) {
+Replicator::~Replicator() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  for (auto& peer : peers_) {
+    if (peer->sender.joinable()) peer->sender.join();
+  }
+}
+
+Response Replicator::Call(Peer& peer, Request q, bool* reached, bool* logged_in) {
   std::lock_guard<std::mutex> lock(peer.mu);
   Response r = CallLocked(peer, std::move(q));
   // The client answers CKR_DEVICE_ERROR with no connection left when the
   // peer did not answer at all.
   if (reached != nullptr) *reached = r.rv != CKR_DEVICE_ERROR || !peer.client->current_node().empty();
+  if (logged_in != nullptr) *logged_in = peer.logged_in;
   return r;
 }
 
@@ -130,7 +167,9 @@ Response Replicator::CallLocked(Peer& peer, Request q) {
       login.password = options_.password;
       Response r = peer.client->Call(login);
       if (r.rv != CKR_OK) {
-        log::Warn("hsm-server: cannot log in to a peer", {{"peer", peer.node}, {"result", Describe(r)}});
+        if (!peer.quiet) {
+          log::Warn("hsm-server: cannot log in to a peer", {{"peer", peer.node}, {"result", Describe(r)}});
+        }
         return r;
       }
       peer.logged_in = true;
@@ -143,11 +182,11 @@ Response Replicator::CallLocked(Peer& peer, Request q) {
   }
 }
 
-Response Replicator::Replica(Peer& peer, ReplicaKind kind, Request q, bool* reached) {
+Response Replicator::Replica(Peer& peer, ReplicaKind kind, Request q, bool* reached, bool* logged_in) {
   q.op = Op::kReplicate;
   q.scheme = static_cast<uint8_t>(kind);
-  Response r = Call(peer, std::move(q), reached);
-  if (r.rv != CKR_OK && r.rv != CKR_KEY_HANDLE_INVALID) {
+  Response r = Call(peer, std::move(q), reached, logged_in);
+  if (r.rv != CKR_OK && r.rv != CKR_KEY_HANDLE_INVALID && !peer.quiet) {
     log::Warn("hsm-server: replication to a peer failed",
               {{"peer", peer.node}, {"kind", std::to_string(static_cast<int>(kind))}, {"result", Describe(r)}});
   }
@@ -179,18 +218,12 @@ bool Replicator::SendKey(Peer& peer, const KeyInfo& key, const std::string& wrap
 }
 
 size_t Replicator::PushKey(const KeyInfo& key) {
-  if (peers_.empty()) return 0;
-  auto wrapped = WrapLocal(key);
-  if (!wrapped.ok()) {
-    log::Warn("hsm-server: cannot wrap a key for the peers", {{"error", wrapped.status().message()}});
-    return 0;
-  }
-  size_t reached = 0;
-  for (auto& peer : peers_) reached += SendKey(*peer, key, wrapped->first, wrapped->second) ? 1 : 0;
-  return reached;
+  size_t applied = 0;
+  for (Outcome o : Enqueue(Outbox::Kind::kPutKey, key.key_id)) applied += o == Outcome::kApplied ? 1 : 0;
+  return applied;
 }
 
-bool Replicator::PushUserTo(Peer& peer, std::string_view name, bool* reached) {
+bool Replicator::PushUserTo(Peer& peer, std::string_view name) {
   auto user = state_.FindUser(name);
   auto hash = state_.PasswordHash(name);
   if (!user.ok() || !*user || !hash.ok() || !*hash) return false;
@@ -198,36 +231,20 @@ bool Replicator::PushUserTo(Peer& peer, std::string_view name, bool* reached) {
   q.name = std::string(name);
   q.role = (*user)->role;
   q.data = **hash;
-  return Replica(peer, ReplicaKind::kPutUser, std::move(q), reached).rv == CKR_OK;
+  return Replica(peer, ReplicaKind::kPutUser, std::move(q)).rv == CKR_OK;
 }
 
 bool Replicator::PushUser(std::string_view name) {
-  bool applied = true;
-  for (auto& peer : peers_) {
-    bool reached = false;
-    if (!PushUserTo(*peer, name, &reached) && reached) applied = false;
-  }
-  return applied;
+  auto outcomes = Enqueue(Outbox::Kind::kPutUser, name);
+  return std::count(outcomes.begin(), outcomes.end(), Outcome::kRefused) == 0;
 }
 
 bool Replicator::PushUserDeleted(std::string_view name) {
-  bool applied = true;
-  for (auto& peer : peers_) {
-    Request q;
-    q.name = std::string(name);
-    bool reached = false;
-    if (Replica(*peer, ReplicaKind::kDeleteUser, std::move(q), &reached).rv != CKR_OK && reached) applied = false;
-  }
-  return applied;
+  auto outcomes = Enqueue(Outbox::Kind::kDeleteUser, name);
+  return std::count(outcomes.begin(), outcomes.end(), Outcome::kRefused) == 0;
 }
 
-void Replicator::PushKeyDestroyed(std::string_view key_id) {
-  for (auto& peer : peers_) {
-    Request q;
-    q.key_id = std::string(key_id);
-    Replica(*peer, ReplicaKind::kDestroyKey, std::move(q));
-  }
-}
+void Replicator::PushKeyDestroyed(std::string_view key_id) { (void)Enqueue(Outbox::Kind::kDestroyKey, key_id); }
 
 bool Replicator::PushSharesTo(Peer& peer, std::string_view key_id) {
   auto key = state_.FindKey(key_id);
@@ -238,22 +255,313 @@ bool Replicator::PushSharesTo(Peer& peer, std::string_view key_id) {
   return Replica(peer, ReplicaKind::kSetShares, std::move(q)).rv == CKR_OK;
 }
 
-void Replicator::PushShares(std::string_view key_id) {
-  for (auto& peer : peers_) PushSharesTo(*peer, key_id);
+void Replicator::PushShares(std::string_view key_id) { (void)Enqueue(Outbox::Kind::kSetShares, key_id); }
+
+int64_t Replicator::backlog() {
+  int64_t total = 0;
+  for (auto& peer : peers_) {
+    auto n = outbox_->Pending(peer->node);
+    total += n.ok() ? *n : 0;
+  }
+  return total;
+}
+
+Status Replicator::LockWhenReplicated(std::string_view key_id) {
+  ASSIGN_OR_RETURN(auto key, state_.FindKey(key_id));
+  if (!key || key->extractable) return Status::Ok();
+  ASSIGN_OR_RETURN(bool owed, outbox_->KeyOwed(key_id));
+  if (owed) return Status::Ok();
+  return token_.MakeNonExtractable(RefOf(key->info));
+}
+
+Status Replicator::PeerHoldsKey(std::string_view node_name, std::string_view key_id) {
+  std::string node;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& peer : peers_) {
+      if (!node_name.empty() && peer->name == node_name) node = peer->node;
+    }
+  }
+  if (!node.empty()) RETURN_IF_ERROR(outbox_->KeyDelivered(node, key_id));
+  ASSIGN_OR_RETURN(auto key, state_.FindKey(key_id));
+  if (!key) return Status::Error(ErrorCode::kNotFound, "no such key");
+  ASSIGN_OR_RETURN(bool owed, outbox_->KeyOwed(key_id));
+  if (owed) return Status::Ok();
+  // As before durable pushes: kLockKey locks even a key its owner asked
+  // to be extractable (docs/hsm.md, "Not done yet (replication)").
+  return token_.MakeNonExtractable(RefOf(key->info));
 }
 
 Status Replicator::Start() {
   RETURN_IF_ERROR(FetchClusterKey());
-  for (auto& peer : peers_) {
-    Status st = CatchUpFrom(*peer);
-    if (st.ok()) {
-      log::Info("hsm-server: caught up from a peer", {{"peer", peer->node}});
-      return Status::Ok();
+  // What this node still owes its peers goes first: catching up from a
+  // peer that lacks this node's last changes would undo them here (a key
+  // destroyed here would come back from the peer).
+  std::vector<bool> owed;
+  for (auto& peer : peers_) owed.push_back(!Drain(*peer));
+  bool caught_up = false;
+  for (size_t i = 0; i < peers_.size() && !caught_up; ++i) {
+    Peer& peer = *peers_[i];
+    if (owed[i]) continue;
+    Status st = CatchUpFrom(peer);
+    caught_up = st.ok();
+    if (caught_up) {
+      log::Info("hsm-server: caught up from a peer", {{"peer", peer.node}});
+    } else {
+      log::Warn("hsm-server: cannot catch up from a peer", {{"peer", peer.node}, {"error", st.message()}});
     }
-    log::Warn("hsm-server: cannot catch up from a peer", {{"peer", peer->node}, {"error", st.message()}});
   }
-  if (!peers_.empty()) log::Warn("hsm-server: no peer answered; starting without catching up", {});
+  if (!caught_up && !peers_.empty()) log::Warn("hsm-server: no peer answered; starting without catching up", {});
+  std::lock_guard<std::mutex> lock(mu_);
+  running_ = true;
+  for (auto& peer : peers_) {
+    Peer* p = peer.get();
+    p->sender = std::thread([this, p] { SendLoop(*p); });
+  }
   return Status::Ok();
+}
+
+// --- The outbox and its senders.
+
+std::vector<Replicator::Outcome> Replicator::Enqueue(Outbox::Kind kind, std::string_view name) {
+  if (peers_.empty()) return {};
+  std::vector<std::string> nodes;
+  for (auto& peer : peers_) nodes.push_back(peer->node);
+  auto seqs = outbox_->Add(nodes, kind, name);
+  if (!seqs.ok()) {
+    // Nothing was queued: the peers get this change only when they next
+    // catch up. Say so loudly; the change itself stands here.
+    log::Error("hsm-server: cannot queue a change for the peers",
+               {{"kind", KindName(kind)}, {"error", seqs.status().message()}});
+    return std::vector<Outcome>(peers_.size(), Outcome::kRefused);
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (size_t i = 0; i < peers_.size(); ++i) peers_[i]->enqueued = std::max(peers_[i]->enqueued, (*seqs)[i]);
+  }
+  cv_.notify_all();
+  return Await(*seqs);
+}
+
+Replicator::Outcome Replicator::OutcomeFor(const Peer& peer, int64_t seq) const {
+  if (peer.refused.count(seq)) return Outcome::kRefused;
+  if (peer.done >= seq) return Outcome::kApplied;
+  return Outcome::kQueued;
+}
+
+std::vector<Replicator::Outcome> Replicator::Await(const std::vector<int64_t>& seqs) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.wait_ms);
+  std::unique_lock<std::mutex> lock(mu_);
+  // Settled: applied or refused, or a peer not worth waiting for.
+  auto settled = [&](size_t i) {
+    const Peer& peer = *peers_[i];
+    return OutcomeFor(peer, seqs[i]) != Outcome::kQueued || !running_ || stopping_ || peer.failing ||
+           peer.stalled;
+  };
+  auto all_settled = [&] {
+    for (size_t i = 0; i < seqs.size(); ++i) {
+      if (!settled(i)) return false;
+    }
+    return true;
+  };
+  cv_.wait_until(lock, deadline, all_settled);
+  std::vector<Outcome> out;
+  for (size_t i = 0; i < seqs.size(); ++i) {
+    Peer& peer = *peers_[i];
+    if (!settled(i)) {
+      // The peer accepted a connection but has not answered: requests stop
+      // waiting for it until it applies something again.
+      peer.stalled = true;
+      log::Warn("hsm-server: a peer is slow to apply changes; they stay queued", {{"peer", peer.node}});
+    }
+    out.push_back(OutcomeFor(peer, seqs[i]));
+  }
+  return out;
+}
+
+void Replicator::SendLoop(Peer& peer) {
+  const auto first_backoff = std::chrono::milliseconds(100);
+  const auto max_backoff = std::chrono::milliseconds(std::max(100, options_.max_backoff_ms));
+  auto backoff = first_backoff;
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopping_) {
+    if (peer.enqueued <= peer.done) {
+      cv_.wait(lock, [&] { return stopping_ || peer.enqueued > peer.done; });
+      continue;
+    }
+    int64_t enqueued = peer.enqueued;
+    lock.unlock();
+    Attempt a = SendHead(peer);
+    if (a.sent == Sent::kNothing) a.seq = enqueued;  // entries removed by KeyDelivered
+    lock.lock();
+    Record(peer, a);
+    cv_.notify_all();
+    bool failed = a.sent != Sent::kApplied && a.sent != Sent::kNothing && !a.dropped;
+    if (!failed) {
+      backoff = first_backoff;
+      continue;
+    }
+    cv_.wait_for(lock, backoff, [&] { return stopping_; });
+    backoff = std::min(backoff * 2, max_backoff);
+  }
+}
+
+void Replicator::Record(Peer& peer, const Attempt& a) {
+  bool delivered = a.sent == Sent::kApplied || a.sent == Sent::kNothing || a.dropped;
+  if (a.sent == Sent::kEntryRefused || a.sent == Sent::kPeerRefused) {
+    peer.refused.insert(a.seq);
+    while (peer.refused.size() > kRememberedRefusals) peer.refused.erase(peer.refused.begin());
+  }
+  if (delivered) {
+    peer.done = std::max(peer.done, a.seq);
+    if (a.sent != Sent::kNothing) {
+      if (peer.failing) log::Info("hsm-server: a peer applies changes again", {{"peer", peer.node}});
+      peer.failing = false;
+      peer.stalled = false;
+      peer.quiet = false;
+    }
+  } else {
+    if (!peer.failing) {
+      log::Warn("hsm-server: a peer is behind; its changes stay queued and are retried",
+                {{"peer", peer.node}});
+    }
+    peer.failing = true;
+    peer.quiet = true;
+  }
+}
+
+bool Replicator::Drain(Peer& peer) {
+  while (true) {
+    Attempt a = SendHead(peer);
+    std::lock_guard<std::mutex> lock(mu_);
+    if (a.sent == Sent::kNothing) {
+      peer.done = peer.enqueued;
+      return true;
+    }
+    Record(peer, a);
+    if (a.sent != Sent::kApplied && !a.dropped) return false;
+  }
+}
+
+Replicator::Attempt Replicator::SendHead(Peer& peer) {
+  Attempt a;
+  auto head = outbox_->Head(peer.node);
+  if (!head.ok()) {
+    log::Error("hsm-server: cannot read the outbox", {{"error", head.status().message()}});
+    a.sent = Sent::kUnreachable;
+    return a;
+  }
+  if (!*head) return a;
+  const Outbox::Entry& entry = **head;
+  a.seq = entry.seq;
+  a.sent = Deliver(peer, entry);
+  if (a.sent == Sent::kApplied) {
+    LearnName(peer);
+    Status removed = outbox_->Remove(entry.seq);
+    if (!removed.ok()) {
+      // Delivered again later: every apply is idempotent.
+      log::Warn("hsm-server: cannot remove a delivered outbox entry", {{"error", removed.message()}});
+    }
+    if (entry.kind == Outbox::Kind::kPutKey) {
+      Status locked = LockWhenReplicated(entry.name);
+      if (!locked.ok()) log::Warn("hsm-server: cannot lock a replicated key", {{"error", locked.message()}});
+    }
+  } else if (a.sent == Sent::kEntryRefused) {
+    auto refusals = outbox_->CountRefusal(entry.seq);
+    if (refusals.ok() && *refusals >= options_.max_refusals) {
+      log::Error("hsm-server: a peer keeps refusing a change; dropped (it takes it when it next catches up)",
+                 {{"peer", peer.node}, {"kind", KindName(entry.kind)}});
+      a.dropped = outbox_->Remove(entry.seq).ok();
+    }
+  }
+  return a;
+}
+
+// Sends the node's current state for the entry (see outbox.h).
+Replicator::Sent Replicator::Deliver(Peer& peer, const Outbox::Entry& entry) {
+  Request q;
+  switch (entry.kind) {
+    case Outbox::Kind::kPutUser: {
+      auto user = state_.FindUser(entry.name);
+      auto hash = state_.PasswordHash(entry.name);
+      if (!user.ok() || !hash.ok()) return Sent::kUnreachable;
+      if (!*user || !*hash) return Sent::kApplied;  // deleted since: a kDeleteUser entry follows
+      q.name = entry.name;
+      q.role = (*user)->role;
+      q.data = **hash;
+      return Classify(peer, ReplicaKind::kPutUser, std::move(q));
+    }
+    case Outbox::Kind::kDeleteUser:
+      q.name = entry.name;
+      return Classify(peer, ReplicaKind::kDeleteUser, std::move(q));
+    case Outbox::Kind::kPutKey: return DeliverKey(peer, entry.name);
+    case Outbox::Kind::kDestroyKey:
+      q.key_id = entry.name;
+      return Classify(peer, ReplicaKind::kDestroyKey, std::move(q));
+    case Outbox::Kind::kSetShares: {
+      auto key = state_.FindKey(entry.name);
+      if (!key.ok()) return Sent::kUnreachable;
+      if (!*key) return Sent::kApplied;  // destroyed since: a kDestroyKey entry follows
+      q.key_id = entry.name;
+      q.data = JoinNames((*key)->shared_with);
+      return Classify(peer, ReplicaKind::kSetShares, std::move(q));
+    }
+  }
+  return Sent::kApplied;
+}
+
+Replicator::Sent Replicator::DeliverKey(Peer& peer, const std::string& key_id) {
+  auto key = state_.FindKey(key_id);
+  if (!key.ok()) return Sent::kUnreachable;
+  if (!*key) return Sent::kApplied;  // destroyed since: a kDestroyKey entry follows
+  auto wrapped = WrapLocal((*key)->info);
+  if (wrapped.ok()) {
+    Request q;
+    const KeyInfo& info = (*key)->info;
+    q.key_id = info.key_id;
+    q.name = info.owner;
+    q.label = info.label;
+    q.app_id = info.app_id;
+    q.algorithm = info.algorithm;
+    q.usage = info.usage;
+    q.data = std::move(wrapped->first);
+    q.public_key = std::move(wrapped->second);
+    return Classify(peer, ReplicaKind::kPutKey, std::move(q));
+  }
+  // Locked here already (e.g. by an older node's kLockKey): done if the
+  // peer holds it, else it can no longer be sent from here.
+  Request get;
+  get.key_id = key_id;
+  bool reached = false;
+  Response there = Replica(peer, ReplicaKind::kGetKey, std::move(get), &reached);
+  if (!reached) return Sent::kUnreachable;
+  if (there.rv == CKR_OK && there.flag == 0) return Sent::kApplied;
+  log::Warn("hsm-server: a queued key cannot be wrapped for a peer",
+            {{"peer", peer.node}, {"error", wrapped.status().message()}});
+  return Sent::kEntryRefused;
+}
+
+Replicator::Sent Replicator::Classify(Peer& peer, ReplicaKind kind, Request q) {
+  bool reached = false;
+  bool logged_in = false;
+  Response r = Replica(peer, kind, std::move(q), &reached, &logged_in);
+  if (!reached) return Sent::kUnreachable;
+  if (!logged_in) return Sent::kPeerRefused;
+  return r.rv == CKR_OK ? Sent::kApplied : Sent::kEntryRefused;
+}
+
+// The peer's Hello name, which it sends with kLockKey (PeerHoldsKey).
+void Replicator::LearnName(Peer& peer) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!peer.name.empty()) return;
+  }
+  Request hello;
+  hello.op = Op::kHello;
+  Response r = Call(peer, hello);
+  if (r.rv != CKR_OK || r.node_name.empty()) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  peer.name = r.node_name;
 }
 
 Status Replicator::FetchClusterKey() {
@@ -384,7 +692,9 @@ Status Replicator::CatchUpKeys(Peer& peer) {
       auto wrapped = WrapLocal(key);
       if (wrapped.ok() && SendKey(peer, key, wrapped->first, wrapped->second)) {
         (void)PushSharesTo(peer, key.key_id);
-        (void)token_.MakeNonExtractable(RefOf(key));
+        RETURN_IF_ERROR(outbox_->KeyDelivered(peer.node, key.key_id));
+        Status locked = LockWhenReplicated(key.key_id);
+        if (!locked.ok()) log::Warn("hsm-server: cannot lock a replicated key", {{"error", locked.message()}});
       }
     }
   }
@@ -405,8 +715,11 @@ Status Replicator::CatchUpKey(Peer& peer, const KeyInfo& key) {
       return Status::Ok();
     }
     RETURN_IF_ERROR(InstallReplicaKey(token_, state_, key, w.data, w.public_key, false));
+    // The peer kept the key extractable for the nodes it still owes it;
+    // our name tells it that we are no longer one of them.
     Request lock;
     lock.key_id = key.key_id;
+    lock.data = options_.node_name;
     Replica(peer, ReplicaKind::kLockKey, std::move(lock));
   }
   Request get;

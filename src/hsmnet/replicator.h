@@ -11,19 +11,32 @@
 // peer wraps the cluster key under its public half). Users travel as their
 // PBKDF2 hash, never as a password.
 //
-// Pushes are synchronous and best effort: a peer that does not answer is
-// skipped (and logged) and catches up at its next start (Start()).
+// Pushes are durable: every change is first written to the Outbox (one
+// entry per peer) and then delivered, in order, by one sender thread per
+// peer that retries with backoff until the peer applies it. The request
+// that made the change waits a bounded time (Options::wait_ms) for the
+// peers to apply it, and never for a peer whose last delivery failed, so a
+// peer that is down or blackholed costs a request nothing once it is known
+// to be behind. A node that starts delivers what it still owes before it
+// catches up from a peer (Start()).
 //
-// Thread-safety: thread-safe; calls to one peer are serialized.
+// Thread-safety: thread-safe. Calls to one peer are serialized; the sender
+// threads run from Start() until destruction.
 #pragma once
 
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
+#include "hsmnet/outbox.h"
 #include "hsmnet/state.h"
 #include "rampart/hsmnet/client.h"
 #include "rampart/pkcs11/token.h"
@@ -42,44 +55,79 @@ class Replicator {
     std::vector<std::string> peers;  // host:port of the other nodes
     std::string cert_file, key_file, ca_file;  // our client certificate; the CA of the peers' certificates
     int timeout_ms = 5000;  // each read and write
-    // A peer that is down costs each push at most two connects of this
-    // long (the client tries a stale connection, then a new one), not two
-    // full timeouts: calls to one peer are serialized, so every
-    // CreateUser or GenerateKey waits for it.
+    // The TCP connect to a peer alone (a peer that is down refuses or
+    // drops the connect; the sender then backs off).
     int connect_timeout_ms = 1000;
+    // How long a request that changed something waits for the peers to
+    // apply it. A peer that has not answered by then is marked stalled:
+    // later requests do not wait for it until it applies a change again.
+    int wait_ms = 3000;
+    // A peer that failed is retried after 100 ms, doubling up to this.
+    int max_backoff_ms = 5000;
+    // An entry the peer answered and refused this many times is dropped
+    // (the peer takes the change when it next catches up, at its start).
+    int max_refusals = 8;
     std::string user;      // the appliance user
     std::string password;  // its password (the same on every node)
     uint32_t min_nodes = 1;  // nodes (this one included) that must hold a new key
     // Make a cluster wrapping key even when some peer did not answer
     // (the first start of a new cluster's first node).
     bool bootstrap = false;
+    // This node's name (Hello's), sent to a peer with kLockKey so that the
+    // peer knows which of its peers holds the key.
+    std::string node_name;
+    // The outbox's SQLite file; "" keeps it in memory (tests only: not
+    // durable).
+    std::string outbox_path;
   };
 
-  // kValidation when the certificates cannot be loaded.
+  // kValidation when the certificates cannot be loaded; the outbox's
+  // error when it cannot be opened.
   static Result<std::unique_ptr<Replicator>> Create(pkcs11::Token& token, HsmState& state,
                                                     Options options);
+  // Stops the sender threads (a delivery in progress finishes first).
+  ~Replicator();
+  Replicator(const Replicator&) = delete;
+  Replicator& operator=(const Replicator&) = delete;
 
   // At start: gets the cluster wrapping key from a peer, or makes it when
   // every peer answered that it has none (or, with Options::bootstrap,
   // when no peer gave one); kUnavailable when a peer did not answer and
-  // none gave a key. Then catches up from the first peer that
-  // answers: its users, keys and shares are copied here, keys it lacks
-  // that were never replicated from here are pushed to it, and users and
-  // keys it no longer has are removed here.
+  // none gave a key. Then delivers what the outbox still owes each peer
+  // that answers, and catches up from the first peer that answers and is
+  // owed nothing: its users, keys and shares are copied here, keys it
+  // lacks that were never replicated from here are pushed to it, and
+  // users and keys it no longer has are removed here. Finally starts the
+  // sender threads.
   Status Start();
 
-  // Copies a new key to every peer; returns how many peers now hold it.
+  // Queues a new key for every peer and waits (wait_ms) for them; returns
+  // how many peers applied it meanwhile. The others get it when they
+  // answer again.
   size_t PushKey(const KeyInfo& key);
-  // Copy a user's hash and role, or its deletion, to every peer. false
-  // when a peer answered but did not apply it (a peer that does not
-  // answer catches up at its next start and does not count).
+  // Queue a user's hash and role, or its deletion, for every peer and
+  // wait for them. false when a peer answered but did not apply it; a
+  // peer that does not answer does not count (the change waits in the
+  // outbox, and a peer that restarts catches up before it serves).
   bool PushUser(std::string_view name);
   bool PushUserDeleted(std::string_view name);
   void PushKeyDestroyed(std::string_view key_id);
   void PushShares(std::string_view key_id);
 
+  // kLockKey from a peer: the peer named `node_name` (its Hello name)
+  // holds the key. Its queued copy of the key is done, and the key is
+  // locked here if no other peer is still owed it. kNotFound for a key
+  // this node does not hold.
+  Status PeerHoldsKey(std::string_view node_name, std::string_view key_id);
+  // Makes the key non-extractable in the token unless its owner asked for
+  // an extractable key or some peer is still owed it (it is wrapped for
+  // that peer when delivered). A key that is gone is OK.
+  Status LockWhenReplicated(std::string_view key_id);
+
   size_t peer_count() const { return peers_.size(); }
   uint32_t min_nodes() const { return options_.min_nodes; }
+  // Entries the outbox still holds for all peers (for tests and logs).
+  int64_t backlog();
 
  private:
   struct Peer {
@@ -87,16 +135,61 @@ class Replicator {
     std::unique_ptr<Client> client;
     std::mutex mu;
     bool logged_in = false;  // guarded by mu
+    // --- Delivery state, guarded by Replicator::mu_.
+    int64_t enqueued = 0;  // the highest sequence number added for it
+    int64_t done = 0;      // the highest one delivered or dropped
+    std::set<int64_t> refused;  // entries it answered and refused (recent ones)
+    bool failing = false;  // the last delivery failed: requests do not wait for it
+    bool stalled = false;  // a request gave up waiting: later ones do not wait either
+    std::string name;      // its Hello node name, once learned
+    std::thread sender;
+    // Set while its deliveries fail, so that the retries of a peer that is
+    // down do not log the same failure every few seconds.
+    std::atomic<bool> quiet{false};
   };
+
+  // How one attempt to deliver an entry ended.
+  enum class Sent : uint8_t {
+    kNothing,       // the peer is owed nothing
+    kApplied,       // the peer applied it (or nothing was left to send)
+    kUnreachable,   // no answer, or this node could not read its own state
+    kPeerRefused,   // the peer answered but the AU could not log in
+    kEntryRefused,  // the peer answered and refused this entry
+  };
+  struct Attempt {
+    int64_t seq = 0;
+    Sent sent = Sent::kNothing;
+    bool dropped = false;  // refused too often: removed
+  };
+  // What a request learns about its entry on one peer.
+  enum class Outcome : uint8_t { kApplied, kRefused, kQueued };
 
   Replicator(pkcs11::Token& token, HsmState& state, Options options)
       : token_(token), state_(state), options_(std::move(options)) {}
   // Sends a Replicate (or other) request as the AU; logs in first when
   // needed. rv CKR_DEVICE_ERROR when the peer does not answer; *reached
-  // (when given) tells whether it answered at all.
-  Response Call(Peer& peer, Request q, bool* reached = nullptr);
+  // (when given) tells whether it answered at all, *logged_in whether the
+  // AU is logged in there after the call.
+  Response Call(Peer& peer, Request q, bool* reached = nullptr, bool* logged_in = nullptr);
   Response CallLocked(Peer& peer, Request q);  // REQUIRES: peer.mu held
-  Response Replica(Peer& peer, ReplicaKind kind, Request q, bool* reached = nullptr);
+  Response Replica(Peer& peer, ReplicaKind kind, Request q, bool* reached = nullptr,
+                   bool* logged_in = nullptr);
+
+  // --- The outbox and its senders (replicator.cc).
+  // Adds an entry for every peer, wakes the senders and waits for them.
+  std::vector<Outcome> Enqueue(Outbox::Kind kind, std::string_view name);
+  std::vector<Outcome> Await(const std::vector<int64_t>& seqs);
+  Outcome OutcomeFor(const Peer& peer, int64_t seq) const;  // REQUIRES: mu_ held
+  void SendLoop(Peer& peer);
+  // One attempt at the peer's oldest entry; updates the outbox.
+  Attempt SendHead(Peer& peer);
+  Sent Deliver(Peer& peer, const Outbox::Entry& entry);
+  Sent DeliverKey(Peer& peer, const std::string& key_id);
+  Sent Classify(Peer& peer, ReplicaKind kind, Request q);
+  void Record(Peer& peer, const Attempt& a);  // REQUIRES: mu_ held
+  // Delivers until the peer is owed nothing or an attempt fails.
+  bool Drain(Peer& peer);
+  void LearnName(Peer& peer);
   Status FetchClusterKey();
   // The transport ceremony with one peer; *none: it answered that it has
   // no cluster key.
@@ -105,7 +198,7 @@ class Replicator {
   Status CatchUpUsers(Peer& peer, std::vector<std::string>* gone);
   Status CatchUpKeys(Peer& peer);
   Status CatchUpKey(Peer& peer, const KeyInfo& key);
-  bool PushUserTo(Peer& peer, std::string_view name, bool* reached = nullptr);
+  bool PushUserTo(Peer& peer, std::string_view name);
   bool PushSharesTo(Peer& peer, std::string_view key_id);
   Result<std::vector<KeyInfo>> PeerKeys(Peer& peer);
   // Wraps a local key under the cluster key and sends it to one peer.
@@ -118,7 +211,13 @@ class Replicator {
   pkcs11::Token& token_;
   HsmState& state_;
   const Options options_;
-  std::vector<std::unique_ptr<Peer>> peers_;
+  std::unique_ptr<Outbox> outbox_;
+  std::vector<std::unique_ptr<Peer>> peers_;  // the vector is constant after Create
+
+  std::mutex mu_;
+  std::condition_variable cv_;  // any change of a Peer's delivery state, or stopping_
+  bool running_ = false;        // guarded by mu_: the senders run
+  bool stopping_ = false;       // guarded by mu_
 };
 
 // A share list on the wire: user names joined by '\n'.

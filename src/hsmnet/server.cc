@@ -7,11 +7,15 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <poll.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <list>
@@ -26,6 +30,7 @@
 #include "pkcs11/p11.h"
 #include "rampart/core/json.h"
 #include "rampart/core/log.h"
+#include "rampart/core/secret.h"
 #include "rampart/pkcs11/pkcs11_token.h"
 
 namespace rampart::hsmnet {
@@ -35,13 +40,64 @@ std::atomic<bool> g_stop{false};
 
 void OnSignal(int) { g_stop.store(true); }
 
-Result<std::string> ReadFirstLine(const std::string& path, std::string_view what) {
-  std::ifstream in(path);
-  std::string line;
-  if (!in || !std::getline(in, line) || line.empty()) {
-    return Status::Validation(std::string(what) + ": cannot read a line from " + path);
+// Secret files hold one line; anything longer is not one of ours.
+constexpr size_t kMaxSecretFile = 4096;
+
+std::string ModeText(mode_t mode) {
+  char buf[8];
+  std::snprintf(buf, sizeof(buf), "0%03o", static_cast<unsigned>(mode & 0777));
+  return buf;
+}
+
+// Like ssh with its private keys: a secret file the group or others may
+// read or write is refused (the secret may be known already; fixing the
+// mode is the operator's decision, not ours). fd is an open descriptor
+// of path, checked rather than the path so that the file cannot change
+// between the check and the read.
+Status CheckPrivateToOwner(int fd, const std::string& path, std::string_view what) {
+  struct stat st {};
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    return Status::Validation(std::string(what) + ": " + path + " is not a regular file");
   }
-  return line;
+  if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+    return Status::Validation(std::string(what) + ": " + path + " is open to group or others (mode " +
+                              ModeText(st.st_mode) + "); make it readable by its owner only (chmod 600)");
+  }
+  return Status::Ok();
+}
+
+// The mode check alone, for files OpenSSL reads itself (private keys).
+Status CheckPrivateFile(const std::string& path, std::string_view what) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Status::Validation(std::string(what) + ": cannot open " + path + ": " + std::strerror(errno));
+  Status st = CheckPrivateToOwner(fd, path, what);
+  close(fd);
+  return st;
+}
+
+// The first line of a file holding a PIN or a password (without its line
+// end), read straight into memory that is wiped after use.
+Result<SecretBytes> ReadSecretLine(const std::string& path, std::string_view what) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Status::Validation(std::string(what) + ": cannot open " + path + ": " + std::strerror(errno));
+  Status allowed = CheckPrivateToOwner(fd, path, what);
+  SecretBytes buf(kMaxSecretFile + 1);
+  size_t got = 0;
+  while (allowed.ok() && got < buf.size()) {
+    ssize_t n = read(fd, buf.mutable_data() + got, buf.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got += static_cast<size_t>(n);
+  }
+  close(fd);
+  RETURN_IF_ERROR(allowed);
+  if (got > kMaxSecretFile) {
+    return Status::Validation(std::string(what) + ": " + path + " is longer than 4096 bytes");
+  }
+  std::string_view line = buf.reveal().substr(0, got);
+  line = line.substr(0, line.find('\n'));
+  if (line.empty()) return Status::Validation(std::string(what) + ": cannot read a line from " + path);
+  return SecretBytes(line);
 }
 
 Status StringMember(const json::Value& v, std::string_view key, std::string& out) {
@@ -299,9 +355,9 @@ void AcceptLoop(int listen_fd, SSL_CTX* ctx, Service& service, const PeerNames& 
 // peer, before the node serves anyone.
 Result<std::unique_ptr<Replicator>> StartReplication(const ServerConfig& c, pkcs11::Token& token,
                                                      HsmState& state) {
-  ASSIGN_OR_RETURN(std::string password,
-                   ReadFirstLine(c.replication_password_file, "replication_password_file"));
-  Status made = state.CreateUser(c.replication_user, password, Role::kAppliance);
+  ASSIGN_OR_RETURN(SecretBytes password, ReadSecretLine(c.replication_password_file, "replication_password_file"));
+  if (c.peer_key != c.key_file) RETURN_IF_ERROR(CheckPrivateFile(c.peer_key, "peer_key"));
+  Status made = state.CreateUser(c.replication_user, password.reveal(), Role::kAppliance);
   if (!made.ok() && made.message().find("already exists") == std::string::npos) return made;
   Replicator::Options o;
   o.peers = c.peers;
@@ -309,10 +365,11 @@ Result<std::unique_ptr<Replicator>> StartReplication(const ServerConfig& c, pkcs
   o.key_file = c.peer_key;
   o.ca_file = c.peer_ca;
   o.user = c.replication_user;
-  o.password = password;
+  o.password = std::string(password.reveal());
   o.min_nodes = c.min_nodes;
   o.bootstrap = c.bootstrap_cluster;
-  OPENSSL_cleanse(password.data(), password.size());
+  o.node_name = c.node_name;
+  o.outbox_path = c.data_dir + "/outbox.db";  // durable pushes (replicator.h)
   ASSIGN_OR_RETURN(auto replicator, Replicator::Create(token, state, std::move(o)));
   RETURN_IF_ERROR(replicator->Start());
   return replicator;
@@ -344,6 +401,7 @@ Status LoadServerConfig(const std::string& path, ServerConfig& c) {
   RETURN_IF_ERROR(UintMember(v, "idle_timeout_seconds", 1, 86400, c.idle_timeout_seconds));
   RETURN_IF_ERROR(UintMember(v, "max_failed_logins", 1, 100, c.max_failed_logins));
   RETURN_IF_ERROR(UintMember(v, "password_iterations", 10000, 10000000, c.password_iterations));
+  RETURN_IF_ERROR(UintMember(v, "list_page_size", 1, kMaxKeysPerPage, c.list_page_size));
   RETURN_IF_ERROR(NodeList(v, "nodes", c.nodes));
   RETURN_IF_ERROR(NodeList(v, "peers", c.peers));
   RETURN_IF_ERROR(SubjectList(v, c.peer_subjects));
@@ -386,25 +444,32 @@ int RunServer(const ServerConfig& c) {
   };
   std::error_code ec;
   std::filesystem::create_directories(c.data_dir, ec);
-  auto pin = ReadFirstLine(c.pin_file, "pin_file");
+  auto pin = ReadSecretLine(c.pin_file, "pin_file");
   if (!pin.ok()) return fail("hsm-server: bad pin_file", pin.status());
-  auto officer_password = ReadFirstLine(c.officer_password_file, "officer_password_file");
+  auto officer_password = ReadSecretLine(c.officer_password_file, "officer_password_file");
   if (!officer_password.ok()) return fail("hsm-server: bad officer_password_file", officer_password.status());
+  Status key_file = CheckPrivateFile(c.key_file, "key");
+  if (!key_file.ok()) return fail("hsm-server: bad key", key_file);
 
   auto module = pkcs11::Module::Load(c.module);
   if (!module.ok()) return fail("hsm-server: cannot load the module", module.status());
   pkcs11::TokenOptions topts;
   topts.selector.label = c.token_label;
-  topts.user_pin = SecretBytes(*pin);
+  topts.user_pin = std::move(*pin);
   auto token = pkcs11::Pkcs11Token::Open(*module, std::move(topts));
   if (!token.ok()) return fail("hsm-server: cannot open the token", token.status());
 
+  // Before the database: another process sharing the directory must see
+  // us before we change anything in it (DataDirLock).
+  auto dir_lock = DataDirLock::Open(c.data_dir + "/hsm.nodes.lock");
+  if (!dir_lock.ok()) return fail("hsm-server: cannot lock the data directory", dir_lock.status());
   auto db = store::OpenSqlite({.path = c.data_dir + "/hsm.db"});
   if (!db.ok()) return fail("hsm-server: cannot open the database", db.status());
-  HsmState::Options sopts{c.password_iterations, c.max_failed_logins};
+  HsmState::Options sopts{c.password_iterations, c.max_failed_logins, dir_lock->get()};
   auto state = HsmState::Open(**db, sopts);
   if (!state.ok()) return fail("hsm-server: cannot migrate the database", state.status());
-  Status boot = (*state)->Bootstrap(c.officer_name, *officer_password);
+  Status boot = (*state)->Bootstrap(c.officer_name, officer_password->reveal());
+  *officer_password = SecretBytes();  // wiped: only the first start needs it
   if (!boot.ok()) return fail("hsm-server: cannot create the first officer", boot);
   auto audit = AuditLog::Open(c.data_dir + "/audit.jsonl", c.node_name);
   if (!audit.ok()) return fail("hsm-server: cannot open the audit log", audit.status());
@@ -414,7 +479,7 @@ int RunServer(const ServerConfig& c) {
 
   auto peer_names = PeerNames::Parse(c.peer_subjects);
   if (!peer_names.ok()) return fail("hsm-server: bad peer_subjects", peer_names.status());
-  Service service(**token, **state, **audit, {c.nodes, c.node_name});
+  Service service(**token, **state, **audit, {c.nodes, c.node_name, c.list_page_size});
   // Catch up from a peer before listening, so that no client sees this
   // node's state from before it was down.
   std::unique_ptr<Replicator> replicator;

@@ -59,5 +59,20 @@ TEST_F(ServerConfigTest, PeerSubjectsAndBootstrapAreChecked) {
   EXPECT_TRUE(c.bootstrap_cluster);
 }
 
+TEST_F(ServerConfigTest, ListPageSizeIsOneToFiveHundred) {
+  ServerConfig defaults;
+  ASSERT_TRUE(Load("", defaults).ok());
+  EXPECT_EQ(defaults.list_page_size, 500u);
+  ServerConfig small;
+  ASSERT_TRUE(Load(R"(, "list_page_size": 2)", small).ok());
+  EXPECT_EQ(small.list_page_size, 2u);
+  for (const char* bad : {R"(, "list_page_size": 0)", R"(, "list_page_size": 501)", R"(, "list_page_size": "2")"}) {
+    ServerConfig c;
+    Status st = Load(bad, c);
+    EXPECT_FALSE(st.ok()) << bad;
+    EXPECT_NE(st.message().find("list_page_size"), std::string::npos) << st.message();
+  }
+}
+
 }  // namespace
 }  // namespace rampart::hsmnet

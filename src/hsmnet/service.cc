@@ -60,16 +60,16 @@ bool IsKeyOperation(Op op) {
 }
 
 // One page of a key list: the keys after `after` in key id order, at most
-// kMaxKeysPerPage, with flag set when more follow (a long list would not
-// fit one frame).
-Response PageOfKeys(Response all, const std::string& after) {
+// per_page (at most kMaxKeysPerPage: a long list would not fit one frame),
+// with flag set when more follow.
+Response PageOfKeys(Response all, const std::string& after, size_t per_page) {
   if (all.rv != CKR_OK) return all;
   std::vector<KeyInfo>& keys = all.keys;
   std::sort(keys.begin(), keys.end(), [](const KeyInfo& a, const KeyInfo& b) { return a.key_id < b.key_id; });
   auto first = std::upper_bound(keys.begin(), keys.end(), after,
                                 [](const std::string& id, const KeyInfo& k) { return id < k.key_id; });
   size_t start = static_cast<size_t>(first - keys.begin());
-  size_t n = std::min(kMaxKeysPerPage, keys.size() - start);
+  size_t n = std::min(std::clamp<size_t>(per_page, 1, kMaxKeysPerPage), keys.size() - start);
   all.flag = start + n < keys.size() ? 1 : 0;
   std::vector<KeyInfo> page(std::make_move_iterator(first), std::make_move_iterator(first + n));
   all.keys = std::move(page);
@@ -175,7 +175,7 @@ Response Service::Dispatch(Session& session, const Request& q) {
     case Op::kChangePassword: return UserAdmin(session, q);
     case Op::kListUsers: return ListUsers();
     case Op::kGenerateKey: return GenerateKey(session, q);
-    case Op::kListKeys: return PageOfKeys(ListKeys(session), q.key_id);
+    case Op::kListKeys: return PageOfKeys(ListKeys(session), q.key_id, options_.keys_per_page);
     case Op::kRandom: {
       auto bytes = token_.GenerateRandom(q.count);
       Response r = Reply(q.op, bytes.ok() ? CKR_OK : StatusToCkr(bytes.status(), q.op));

@@ -60,6 +60,7 @@ class Service {
   struct Options {
     std::vector<std::string> nodes;  // Hello's node list
     std::string node_name;
+    size_t keys_per_page = kMaxKeysPerPage;  // ListKeys page size, 1 to kMaxKeysPerPage
   };
   // REQUIRES: token, state and audit outlive the service.
   Service(pkcs11::Token& token, HsmState& state, AuditLog& audit, Options options)

@@ -62,8 +62,14 @@ Response Service::Replication(Session& session, const Request& q) {
   std::optional<KeyRecord> key = OwnedKey(session, q.key_id, &rv);
   Response r = Reply(q.op, rv);
   if (key && q.op == Op::kSetNonExtractable) {
-    Status st = token_.MakeNonExtractable(RefOf(*key));
-    if (st.ok()) st = state_.ClearExtractable(q.key_id);
+    // With peers, the token's copy stays extractable (under the cluster
+    // key only) until every peer holds it; the record already forbids the
+    // owner to wrap it.
+    Status st = state_.ClearExtractable(q.key_id);
+    if (st.ok()) {
+      st = replicator_ != nullptr ? replicator_->LockWhenReplicated(q.key_id)
+                                  : token_.MakeNonExtractable(RefOf(*key));
+    }
     if (!st.ok()) r = Reply(q.op, StatusToCkr(st, q.op));
   } else if (key) {
     r = WrapOwnedKey(session, q, *key);
@@ -203,7 +209,11 @@ Status Service::ReplicaKeyOp(const Request& q, Response& r) {
       }
       return Status::Ok();
     }
-    case ReplicaKind::kLockKey: return token_.MakeNonExtractable(ref);
+    case ReplicaKind::kLockKey:
+      // data: the calling node's name (it now holds the key). The key is
+      // locked only once no other peer is still owed it.
+      if (q.data.size() > kMaxNodeName) return Status::Validation("node name too long");
+      return replicator_->PeerHoldsKey(q.data, q.key_id);
     case ReplicaKind::kDestroyKey: {
       Status st = token_.DestroyKey(ref);
       if (!st.ok() && st.code() != ErrorCode::kNotFound) return st;
@@ -217,20 +227,25 @@ Status Service::ReplicaKeyOp(const Request& q, Response& r) {
   }
 }
 
+// The key is queued for every peer (durably) and the request waits a
+// bounded time for them (Replicator::Options::wait_ms): the user gets it
+// once min_nodes nodes hold it, as CloudHSM's key availability check.
 uint32_t Service::ReplicateNewKey(const KeyInfo& info, bool keep_extractable) {
   size_t holders = 1 + replicator_->PushKey(info);
   pkcs11::KeyRef ref{info.key_id, static_cast<KeyKind>(info.kind)};
   if (holders < replicator_->min_nodes()) {
-    // Not available as configured: take it back everywhere.
-    replicator_->PushKeyDestroyed(info.key_id);
+    // Not available as configured: take it back everywhere. Queued copies
+    // not yet sent find the key gone and send nothing.
     (void)token_.DestroyKey(ref);
     (void)state_.DeleteKey(info.key_id);
+    replicator_->PushKeyDestroyed(info.key_id);
     return CKR_DEVICE_ERROR;
   }
-  // Until every peer holds it the key stays extractable, so that a peer
-  // that was down can fetch it when it returns (Replicator::Start).
-  if (!keep_extractable && holders == 1 + replicator_->peer_count()) {
-    Status st = token_.MakeNonExtractable(ref);
+  // Until every peer holds it the key stays extractable, so that the
+  // outbox can still wrap it for a peer that is behind; the sender locks
+  // it after the last delivery.
+  if (!keep_extractable) {
+    Status st = replicator_->LockWhenReplicated(info.key_id);
     if (!st.ok()) log::Warn("hsm-server: cannot lock a replicated key", {{"error", st.message()}});
   }
   return CKR_OK;

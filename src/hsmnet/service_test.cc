@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <set>
 
 #include "pkcs11/softhsm_fixture.h"
 #include "rampart/crypto/password.h"
@@ -291,6 +292,59 @@ TEST_F(ServiceTest, DeletingOrResettingAUserEndsTheirSessions) {
   EXPECT_EQ(Sign(again, gen.keys[0].key_id).rv, CKR_OK);
   change.name = "admin";
   EXPECT_EQ(Call(again, change).rv, CKR_ACTION_PROHIBITED);
+}
+
+// The key record a use looked up before is cached (state.h): taking the
+// share back must still end the other user's use on their next call.
+TEST_F(ServiceTest, UnsharingEndsTheOtherUsersUseAtOnce) {
+  Session alice = Login("alice", kPassword);
+  Session bob = Login("bob", kPassword);
+  Response gen = Generate(alice, 2);
+  ASSERT_EQ(gen.rv, CKR_OK);
+  const std::string id = gen.keys[0].key_id;
+  ASSERT_EQ(KeyCall(alice, Op::kShareKey, id, "bob").rv, CKR_OK);
+  ASSERT_EQ(Sign(bob, id).rv, CKR_OK);
+  Request unshare;
+  unshare.op = Op::kShareKey;
+  unshare.key_id = id;
+  unshare.name = "bob";
+  unshare.flag = 0;
+  ASSERT_EQ(Call(alice, unshare).rv, CKR_OK);
+  EXPECT_EQ(Sign(bob, id).rv, CKR_KEY_HANDLE_INVALID);
+  EXPECT_EQ(Sign(alice, id).rv, CKR_OK);
+  ASSERT_EQ(KeyCall(alice, Op::kDestroyKey, id).rv, CKR_OK);
+  EXPECT_EQ(Sign(alice, id).rv, CKR_KEY_HANDLE_INVALID);
+}
+
+TEST_F(ServiceTest, KeyListsComeInPagesOfTheConfiguredSize) {
+  Service small(*token_, *state_, *audit_, Service::Options{{"127.0.0.1:1"}, "node-a", 2});
+  Session alice = Login("alice", kPassword);
+  std::set<std::string> made;
+  for (int i = 0; i < 5; ++i) {
+    Response gen = Generate(alice, 0);
+    ASSERT_EQ(gen.rv, CKR_OK);
+    made.insert(gen.keys[0].key_id);
+  }
+  Request q;
+  q.op = Op::kListKeys;
+  std::set<std::string> listed;
+  std::vector<uint8_t> flags;
+  for (int page = 0; page < 10; ++page) {
+    Response r = small.Handle(alice, q);
+    ASSERT_EQ(r.rv, CKR_OK);
+    ASSERT_LE(r.keys.size(), 2u);
+    for (const KeyInfo& k : r.keys) listed.insert(k.key_id);
+    flags.push_back(r.flag);
+    if (r.flag == 0) break;
+    q.key_id = r.keys.back().key_id;
+  }
+  EXPECT_EQ(listed, made);
+  EXPECT_EQ(flags, (std::vector<uint8_t>{1, 1, 0}));
+  // The default service answers them all at once.
+  q.key_id.clear();
+  Response all = Call(alice, q);
+  EXPECT_EQ(all.keys.size(), 5u);
+  EXPECT_EQ(all.flag, 0);
 }
 
 // A session of a deleted user must not carry over to a new user created

@@ -1,6 +1,14 @@
 #include "hsmnet/state.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <ctime>
+#include <functional>
+#include <mutex>
+#include <unordered_map>
 
 #include "hsmnet/rules.h"
 #include "rampart/crypto/password.h"
@@ -126,7 +134,178 @@ Status NoSuchUser(std::string_view name) {
   return Status::Error(ErrorCode::kNotFound, "no user named " + std::string(name));
 }
 
+// The DataDirLock's file: every node holds a shared lock on kPresenceByte;
+// an exclusive lock on kCounterByte serialises the increments of the
+// arrival counter, kept as 8 little-endian bytes at the file's start.
+constexpr off_t kPresenceByte = 0;
+constexpr off_t kCounterByte = 1;
+
+int LockByte(int fd, int command, short type, off_t byte) {
+  struct flock fl {};
+  fl.l_type = type;
+  fl.l_whence = SEEK_SET;
+  fl.l_start = byte;
+  fl.l_len = 1;
+  return fcntl(fd, command, &fl);
+}
+
+// The arrival counter; 0 for a new (empty) file, nullopt when unreadable.
+std::optional<uint64_t> ReadArrivals(int fd) {
+  unsigned char bytes[8] = {};
+  ssize_t n = pread(fd, bytes, sizeof(bytes), 0);
+  if (n == 0) return uint64_t{0};
+  if (n != static_cast<ssize_t>(sizeof(bytes))) return std::nullopt;
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; --i) v = (v << 8) | bytes[i];
+  return v;
+}
+
+bool WriteArrivals(int fd, uint64_t v) {
+  unsigned char bytes[8];
+  for (unsigned char& b : bytes) {
+    b = static_cast<unsigned char>(v & 0xff);
+    v >>= 8;
+  }
+  return pwrite(fd, bytes, sizeof(bytes), 0) == static_cast<ssize_t>(sizeof(bytes));
+}
+
+struct StringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+
+template <typename Record>
+using RecordMap = std::unordered_map<std::string, Record, StringHash, std::equal_to<>>;
+
+// A bound on each map of the cache (a full map is emptied and refilled).
+constexpr size_t kMaxCachedRecords = 65536;
+// A generation no Put matches: the lookup bypassed the cache.
+constexpr uint64_t kNoPut = ~uint64_t{0};
+
 }  // namespace
+
+Result<std::unique_ptr<DataDirLock>> DataDirLock::Open(const std::string& path) {
+  int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return Status::Error(ErrorCode::kUnavailable, "cannot open " + path + ": " + std::strerror(errno));
+  }
+  // Present first, then counted: whoever finds the count unchanged and
+  // nobody present may trust what it cached.
+  bool ok = LockByte(fd, F_OFD_SETLK, F_RDLCK, kPresenceByte) == 0 &&
+            LockByte(fd, F_OFD_SETLKW, F_WRLCK, kCounterByte) == 0;
+  std::optional<uint64_t> arrivals = ok ? ReadArrivals(fd) : std::nullopt;
+  // An unreadable counter (a damaged file) starts again from 1.
+  uint64_t mine = arrivals.value_or(0) + 1;
+  ok = ok && WriteArrivals(fd, mine) && LockByte(fd, F_OFD_SETLK, F_UNLCK, kCounterByte) == 0;
+  if (!ok) {
+    std::string error = std::strerror(errno);
+    close(fd);
+    return Status::Error(ErrorCode::kUnavailable, "cannot lock " + path + ": " + error);
+  }
+  return std::unique_ptr<DataDirLock>(new DataDirLock(fd, mine));
+}
+
+DataDirLock::~DataDirLock() { close(fd_); }
+
+bool DataDirLock::Alone() {
+  struct flock fl {};
+  fl.l_type = F_WRLCK;
+  fl.l_whence = SEEK_SET;
+  fl.l_start = kPresenceByte;
+  fl.l_len = 1;
+  // Our own lock does not conflict with a lock we could place ourselves.
+  if (fcntl(fd_, F_OFD_GETLK, &fl) != 0 || fl.l_type != F_UNLCK) return false;
+  std::optional<uint64_t> arrivals = ReadArrivals(fd_);
+  if (!arrivals) return false;
+  if (*arrivals != seen_arrivals_) {
+    // Someone came (and maybe went) since the last look: say so once.
+    seen_arrivals_ = *arrivals;
+    return false;
+  }
+  return true;
+}
+
+// Copies of the user and key records FindUser and FindKey read, by name
+// and by key id. generation_ moves on whenever something is forgotten: a
+// lookup that missed notes it before reading the database, and Put keeps
+// the row only when it has not moved since, so a row read before a write
+// committed cannot come back after that write forgot it.
+//
+// Thread-safety: thread-safe (one mutex; Alone() runs under it too).
+class HsmState::RecordCache {
+ public:
+  explicit RecordCache(DataDirLock* lock) : lock_(lock) {}
+
+  // The cached copy, or nullopt with *generation set for the Put after a
+  // database read.
+  std::optional<UserRecord> GetUser(std::string_view name, uint64_t* generation) {
+    return Get(users_, name, generation);
+  }
+  std::optional<KeyRecord> GetKey(std::string_view key_id, uint64_t* generation) {
+    return Get(keys_, key_id, generation);
+  }
+  void PutUser(const UserRecord& user, uint64_t generation) { Put(users_, user.name, user, generation); }
+  void PutKey(const KeyRecord& key, uint64_t generation) { Put(keys_, key.info.key_id, key, generation); }
+
+  void ForgetUser(std::string_view name) { Forget(users_, name); }
+  void ForgetKey(std::string_view key_id) { Forget(keys_, key_id); }
+  void ForgetAllKeys() {
+    std::lock_guard<std::mutex> lock(mu_);
+    keys_.clear();
+    ++generation_;
+  }
+
+ private:
+  // REQUIRES: mu_ held. Empties the cache when another process uses the
+  // data directory, or did since the last look.
+  bool UsableLocked() {
+    if (lock_ == nullptr || lock_->Alone()) return true;
+    users_.clear();
+    keys_.clear();
+    ++generation_;
+    return false;
+  }
+
+  template <typename Record>
+  std::optional<Record> Get(const RecordMap<Record>& map, std::string_view id, uint64_t* generation) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!UsableLocked()) {
+      *generation = kNoPut;
+      return std::nullopt;
+    }
+    *generation = generation_;
+    auto it = map.find(id);
+    if (it == map.end()) return std::nullopt;
+    return it->second;
+  }
+
+  template <typename Record>
+  void Put(RecordMap<Record>& map, const std::string& id, const Record& record, uint64_t generation) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (generation != generation_) return;
+    if (map.size() >= kMaxCachedRecords) map.clear();
+    map.insert_or_assign(id, record);
+  }
+
+  template <typename Record>
+  void Forget(RecordMap<Record>& map, std::string_view id) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = map.find(id);
+    if (it != map.end()) map.erase(it);
+    ++generation_;
+  }
+
+  DataDirLock* const lock_;
+  std::mutex mu_;
+  uint64_t generation_ = 0;        // guarded by mu_
+  RecordMap<UserRecord> users_;    // guarded by mu_
+  RecordMap<KeyRecord> keys_;      // guarded by mu_
+};
+
+HsmState::HsmState(store::Database& db, Options options)
+    : db_(db), options_(options), cache_(std::make_unique<RecordCache>(options.data_dir_lock)) {}
+
+HsmState::~HsmState() = default;
 
 Result<std::unique_ptr<HsmState>> HsmState::Open(store::Database& db, Options options) {
   RETURN_IF_ERROR(db.Migrate("hsmnet", kMigrations));
@@ -152,7 +331,7 @@ Status HsmState::CreateUser(std::string_view name, std::string_view password, Ro
   if (!ValidUserName(name)) return Status::Validation("user names are 1 to 32 of [A-Za-z0-9_.-]");
   if (!ValidPassword(password)) return Status::Validation("passwords are 8 to 128 bytes");
   ASSIGN_OR_RETURN(std::string hash, crypto::HashPassword(password, options_.password_iterations));
-  return db_.Write([&](store::Tx& tx) -> Status {
+  Status written = db_.Write([&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(auto existing, FindUserTx(tx, name));
     if (existing) return Status::Validation("user " + std::string(name) + " already exists");
     // A random first password version: sessions check it on every request,
@@ -165,10 +344,12 @@ Status HsmState::CreateUser(std::string_view name, std::string_view password, Ro
     RETURN_IF_ERROR(st->Bind(4, version).Run());
     return SetTombstone(tx, kUserTombstone, name, false);
   });
+  cache_->ForgetUser(name);
+  return written;
 }
 
 Status HsmState::DeleteUser(std::string_view name) {
-  return db_.Write([&](store::Tx& tx) -> Status {
+  Status written = db_.Write([&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(auto user, FindUserTx(tx, name));
     if (!user) return NoSuchUser(name);
     ASSIGN_OR_RETURN(int64_t owned, CountRows(tx, "SELECT COUNT(*) FROM hsm_keys WHERE owner = ?", name));
@@ -184,18 +365,23 @@ Status HsmState::DeleteUser(std::string_view name) {
     RETURN_IF_ERROR(del->Bind(1, name).Run());
     return SetTombstone(tx, kUserTombstone, name, true);
   });
+  cache_->ForgetUser(name);
+  cache_->ForgetAllKeys();  // their shares went
+  return written;
 }
 
 Status HsmState::ChangePassword(std::string_view name, std::string_view password) {
   if (!ValidPassword(password)) return Status::Validation("passwords are 8 to 128 bytes");
   ASSIGN_OR_RETURN(std::string hash, crypto::HashPassword(password, options_.password_iterations));
-  return db_.Write([&](store::Tx& tx) -> Status {
+  Status written = db_.Write([&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(auto st, tx.Prepare(
         "UPDATE hsm_users SET password_hash = ?, failed_logins = 0, "
         "password_version = password_version + 1 WHERE name = ?"));
     RETURN_IF_ERROR(st->Bind(1, hash).Bind(2, name).Run());
     return st->Changes() == 1 ? Status::Ok() : NoSuchUser(name);
   });
+  cache_->ForgetUser(name);
+  return written;
 }
 
 Result<std::vector<UserInfo>> HsmState::ListUsers() {
@@ -214,6 +400,15 @@ Result<std::vector<UserInfo>> HsmState::ListUsers() {
 }
 
 Result<std::optional<UserRecord>> HsmState::FindUser(std::string_view name) {
+  uint64_t generation = kNoPut;
+  if (std::optional<UserRecord> hit = cache_->GetUser(name, &generation)) return hit;
+  ASSIGN_OR_RETURN(std::optional<UserRecord> found, LoadUser(name));
+  // Unknown names are not remembered: clients choose them.
+  if (found) cache_->PutUser(*found, generation);
+  return found;
+}
+
+Result<std::optional<UserRecord>> HsmState::LoadUser(std::string_view name) {
   std::optional<UserRecord> out;
   RETURN_IF_ERROR(db_.Read([&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(out, FindUserTx(tx, name));
@@ -224,6 +419,13 @@ Result<std::optional<UserRecord>> HsmState::FindUser(std::string_view name) {
 
 Result<LoginOutcome> HsmState::Login(std::string_view name, std::string_view password, Role role,
                                      UserRecord* user) {
+  Result<LoginOutcome> outcome = CheckLogin(name, password, role, user);
+  cache_->ForgetUser(name);  // its failed_logins moved
+  return outcome;
+}
+
+Result<LoginOutcome> HsmState::CheckLogin(std::string_view name, std::string_view password, Role role,
+                                          UserRecord* user) {
   std::optional<UserRecord> found;
   std::string hash;
   RETURN_IF_ERROR(db_.Read([&](store::Tx& tx) -> Status {
@@ -270,7 +472,7 @@ Result<LoginOutcome> HsmState::Login(std::string_view name, std::string_view pas
 }
 
 Status HsmState::AddKey(const KeyInfo& key, bool extractable) {
-  return db_.Write([&](store::Tx& tx) -> Status {
+  Status written = db_.Write([&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(auto st, tx.Prepare("INSERT INTO hsm_keys (key_id, kind, algorithm, usage, label, "
                                          "app_id, owner, created, extractable) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"));
     st->BindBlob(1, key.key_id).Bind(2, int64_t{key.kind}).Bind(3, int64_t{key.algorithm});
@@ -279,9 +481,19 @@ Status HsmState::AddKey(const KeyInfo& key, bool extractable) {
     RETURN_IF_ERROR(st->Bind(9, int64_t{extractable ? 1 : 0}).Run());
     return SetTombstone(tx, kKeyTombstone, key.key_id, false);
   });
+  cache_->ForgetKey(key.key_id);
+  return written;
 }
 
 Result<std::optional<KeyRecord>> HsmState::FindKey(std::string_view key_id) {
+  uint64_t generation = kNoPut;
+  if (std::optional<KeyRecord> hit = cache_->GetKey(key_id, &generation)) return hit;
+  ASSIGN_OR_RETURN(std::optional<KeyRecord> found, LoadKey(key_id));
+  if (found) cache_->PutKey(*found, generation);
+  return found;
+}
+
+Result<std::optional<KeyRecord>> HsmState::LoadKey(std::string_view key_id) {
   std::optional<KeyRecord> out;
   RETURN_IF_ERROR(db_.Read([&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(auto st, tx.Prepare("SELECT " + std::string(kKeyColumns) +
@@ -326,24 +538,28 @@ Result<std::vector<KeyInfo>> HsmState::ListKeys(std::string_view user, bool all_
 }
 
 Status HsmState::ClearExtractable(std::string_view key_id) {
-  return db_.Write([&](store::Tx& tx) -> Status {
+  Status written = db_.Write([&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(auto st, tx.Prepare("UPDATE hsm_keys SET extractable = 0 WHERE key_id = ?"));
     return st->BindBlob(1, key_id).Run();
   });
+  cache_->ForgetKey(key_id);
+  return written;
 }
 
 Status HsmState::DeleteKey(std::string_view key_id) {
-  return db_.Write([&](store::Tx& tx) -> Status {
+  Status written = db_.Write([&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(auto shares, tx.Prepare("DELETE FROM hsm_key_shares WHERE key_id = ?"));
     RETURN_IF_ERROR(shares->BindBlob(1, key_id).Run());
     ASSIGN_OR_RETURN(auto del, tx.Prepare("DELETE FROM hsm_keys WHERE key_id = ?"));
     RETURN_IF_ERROR(del->BindBlob(1, key_id).Run());
     return SetTombstone(tx, kKeyTombstone, key_id, true);
   });
+  cache_->ForgetKey(key_id);
+  return written;
 }
 
 Status HsmState::SetShare(std::string_view key_id, std::string_view user, bool share) {
-  return db_.Write([&](store::Tx& tx) -> Status {
+  Status written = db_.Write([&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(auto target, FindUserTx(tx, user));
     if (!target) return NoSuchUser(user);
     if (target->role != Role::kCryptoUser) {
@@ -360,6 +576,8 @@ Status HsmState::SetShare(std::string_view key_id, std::string_view user, bool s
     }
     return Status::Ok();
   });
+  cache_->ForgetKey(key_id);
+  return written;
 }
 
 Result<std::optional<std::string>> HsmState::PasswordHash(std::string_view name) {
@@ -382,7 +600,7 @@ Status HsmState::PutUser(std::string_view name, Role role, std::string_view hash
   if (!iterations || *iterations < options_.password_iterations) {
     return Status::Validation("the password hash has fewer PBKDF2 iterations than this node requires");
   }
-  return db_.Write([&](store::Tx& tx) -> Status {
+  Status written = db_.Write([&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(auto existing, FindUserTx(tx, name));
     if (!existing) {
       ASSIGN_OR_RETURN(auto st, tx.Prepare("INSERT INTO hsm_users (name, role, password_hash, "
@@ -398,16 +616,21 @@ Status HsmState::PutUser(std::string_view name, Role role, std::string_view hash
     st->Bind(1, int64_t{static_cast<uint8_t>(role)}).Bind(2, hash).Bind(3, name);
     return st->Run();
   });
+  cache_->ForgetUser(name);
+  return written;
 }
 
 Status HsmState::RemoveUser(std::string_view name) {
-  return db_.Write([&](store::Tx& tx) -> Status {
+  Status written = db_.Write([&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(auto shares, tx.Prepare("DELETE FROM hsm_key_shares WHERE user_name = ?"));
     RETURN_IF_ERROR(shares->Bind(1, name).Run());
     ASSIGN_OR_RETURN(auto del, tx.Prepare("DELETE FROM hsm_users WHERE name = ?"));
     RETURN_IF_ERROR(del->Bind(1, name).Run());
     return SetTombstone(tx, kUserTombstone, name, true);
   });
+  cache_->ForgetUser(name);
+  cache_->ForgetAllKeys();  // their shares went
+  return written;
 }
 
 Result<bool> HsmState::WasDeleted(bool key, std::string_view name) {
@@ -421,7 +644,7 @@ Result<bool> HsmState::WasDeleted(bool key, std::string_view name) {
 }
 
 Status HsmState::SetShares(std::string_view key_id, const std::vector<std::string>& users) {
-  return db_.Write([&](store::Tx& tx) -> Status {
+  Status written = db_.Write([&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(auto find, tx.Prepare("SELECT 1 FROM hsm_keys WHERE key_id = ?"));
     ASSIGN_OR_RETURN(bool exists, find->BindBlob(1, key_id).Step());
     if (!exists) return Status::Error(ErrorCode::kNotFound, "no such key");
@@ -435,6 +658,8 @@ Status HsmState::SetShares(std::string_view key_id, const std::vector<std::strin
     }
     return Status::Ok();
   });
+  cache_->ForgetKey(key_id);
+  return written;
 }
 
 }  // namespace rampart::hsmnet

@@ -5,7 +5,18 @@
 // deleted users and keys (for replication between nodes). Key material never
 // enters this database: a key row holds the key's CKA_ID and metadata.
 //
-// Thread-safety: thread-safe (every method is one Database transaction).
+// Every request of a logged-in session looks up its user, and every key
+// operation its key, so FindUser and FindKey answer from an in-memory copy
+// of the records they read before (the database stays the truth). Every
+// method that writes forgets the records it may have changed, after its
+// transaction committed (a lookup that read the old row meanwhile does not
+// put it back: see RecordCache in state.cc). Changes made by another
+// process sharing the database cannot be seen that way: with a
+// DataDirLock, the copies are used only while no other process uses the
+// data directory, and dropped whenever one does or did.
+//
+// Thread-safety: thread-safe (every method is one Database transaction,
+// the cache has its own mutex).
 #pragma once
 
 #include <cstdint>
@@ -37,15 +48,49 @@ struct KeyRecord {
 
 enum class LoginOutcome : uint8_t { kOk, kBadPassword, kLocked };
 
+// DataDirLock: tells a node whether another process uses its data
+// directory now, or did since it last asked, which is when HsmState may
+// not trust its cached records (docs/hsm.md: two nodes may share one
+// data_dir). Each node holds a shared lock on the first byte of a lock
+// file in the directory for its lifetime (an open file description lock:
+// the kernel drops it when the process dies) and adds one to the arrival
+// counter the file holds when it opens it.
+//
+// Thread-safety: Alone() must not run concurrently with itself (HsmState
+// calls it under its cache mutex); the rest is constant after Open.
+class DataDirLock {
+ public:
+  // Creates path (0600) when missing, takes the shared lock and counts
+  // this arrival.
+  static Result<std::unique_ptr<DataDirLock>> Open(const std::string& path);
+  ~DataDirLock();
+  DataDirLock(const DataDirLock&) = delete;
+  DataDirLock& operator=(const DataDirLock&) = delete;
+
+  // True when no other holder of the lock exists and none arrived since
+  // the last call; false (also on any error) otherwise.
+  bool Alone();
+
+ private:
+  DataDirLock(int fd, uint64_t arrivals) : fd_(fd), seen_arrivals_(arrivals) {}
+  const int fd_;
+  uint64_t seen_arrivals_;  // the counter at the last look
+};
+
 class HsmState {
  public:
   struct Options {
     uint32_t password_iterations = 600000;
     int64_t max_failed_logins = 5;  // lockout after this many failures in a row
+    // When set, cached records are used only while it says Alone().
+    // Without it the database must be this process's alone (tests, or a
+    // node whose data_dir nobody shares). REQUIRES: outlives the state.
+    DataDirLock* data_dir_lock = nullptr;
   };
 
   // Applies the migrations. REQUIRES: db outlives the state.
   static Result<std::unique_ptr<HsmState>> Open(store::Database& db, Options options);
+  ~HsmState();
 
   // Creates the first crypto officer when there are no users at all.
   Status Bootstrap(std::string_view name, std::string_view password);
@@ -99,9 +144,16 @@ class HsmState {
   Status SetShares(std::string_view key_id, const std::vector<std::string>& users);
 
  private:
-  HsmState(store::Database& db, Options options) : db_(db), options_(options) {}
+  class RecordCache;  // state.cc
+  HsmState(store::Database& db, Options options);
+  Result<LoginOutcome> CheckLogin(std::string_view name, std::string_view password, Role role,
+                                  UserRecord* user);
+  Result<std::optional<UserRecord>> LoadUser(std::string_view name);  // from the database
+  Result<std::optional<KeyRecord>> LoadKey(std::string_view key_id);     // from the database
+
   store::Database& db_;
   const Options options_;
+  const std::unique_ptr<RecordCache> cache_;
 };
 
 }  // namespace rampart::hsmnet

@@ -62,12 +62,33 @@ int ReportUserChange(hsmnet::Client& client, const Response& r) {
               ", but a peer node did not apply it; see that node's log");
 }
 
+// Every key the caller may list, page after page (docs/hsm.md: ListKeys
+// answers at most 500 keys, flag set when more follow, each request
+// naming the last key id seen). On success the answer holds every key;
+// otherwise the failing page's answer, or CKR_DEVICE_ERROR when the node
+// sent a page that does not move on (which would otherwise loop forever).
+Response ListAllKeys(hsmnet::Client& client) {
+  constexpr uint32_t kDeviceError = 0x30;  // CKR_DEVICE_ERROR
+  Request q;
+  q.op = Op::kListKeys;
+  Response all = hsmnet::Reply(Op::kListKeys, 0);
+  for (;;) {
+    Response page = client.Call(q);
+    if (page.rv != 0) return page;
+    for (auto& k : page.keys) all.keys.push_back(std::move(k));
+    if (page.flag == 0) return all;
+    if (all.keys.empty() || all.keys.back().key_id <= q.key_id) {
+      std::fprintf(stderr, "rampart hsm-admin: the node's key list did not move on\n");
+      return hsmnet::Reply(Op::kListKeys, kDeviceError);
+    }
+    q.key_id = all.keys.back().key_id;
+  }
+}
+
 // The server key id of the caller's key named by its hex id, hex
 // application id or label.
 bool ResolveKey(hsmnet::Client& client, const std::string& name, std::string& key_id, Response& err) {
-  Request q;
-  q.op = Op::kListKeys;
-  Response r = client.Call(q);
+  Response r = ListAllKeys(client);
   if (r.rv != 0) {
     err = r;
     return false;
@@ -134,8 +155,7 @@ int HsmnetCommand::RunAdmin() {
       std::printf("%s\t%s%s\n", u.name.c_str(), hsmnet::RoleName(u.role), u.locked ? "\tlocked" : "");
     }
   } else if (cmd == "list-keys" && args_.size() == 1) {
-    q.op = Op::kListKeys;
-    r = client->Call(q);
+    r = ListAllKeys(*client);
     for (const auto& k : r.keys) {
       std::printf("%s\t%s\t%s\t%s\t%s\n", Hex(k.key_id).c_str(), Hex(k.app_id).c_str(), k.label.c_str(),
                   k.owner.c_str(), k.owned ? "owned" : "shared");

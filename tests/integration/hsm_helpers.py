@@ -1,10 +1,21 @@
 """Shared by the network HSM tests: starting a `rampart hsm-server` node."""
+import os
 import socket
 import subprocess
 import time
 from pathlib import Path
 
 from conftest import RAMPART_BIN
+
+
+def write_private(path, text):
+    """Writes a secret file readable by its owner only: hsm-server refuses
+    PIN and password files that the group or others may read."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # an existing file keeps its mode otherwise
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    return str(path)
 
 
 def start_hsm_server(config, port, log_path: Path, env, what="the HSM node"):

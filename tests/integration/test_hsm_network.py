@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from conftest import RAMPART_BIN, free_port
-from hsm_helpers import start_hsm_server
+from hsm_helpers import start_hsm_server, write_private
 
 SOFTHSM = "/usr/lib/softhsm/libsofthsm2.so"
 # The module built beside the rampart binary, unless RAMPART_PKCS11_MODULE names
@@ -125,12 +125,9 @@ class Node:
 class Cluster:
     def __init__(self, d):
         self.dir = d
-        self.pin_file = d / "token.pin"
-        self.pin_file.write_text(TOKEN_PIN + "\n")
-        self.officer_file = d / "officer.pw"
-        self.officer_file.write_text(OFFICER_PASSWORD + "\n")
-        self.replication_file = d / "replication.pw"
-        self.replication_file.write_text("replication-secret-1\n")
+        self.pin_file = Path(write_private(d / "token.pin", TOKEN_PIN + "\n"))
+        self.officer_file = Path(write_private(d / "officer.pw", OFFICER_PASSWORD + "\n"))
+        self.replication_file = Path(write_private(d / "replication.pw", "replication-secret-1\n"))
         self.ca, ca_key = openssl_ca(d, "test-ca")
         self.server_cert, self.server_key = openssl_cert(d, "server", self.ca, ca_key, san="IP:127.0.0.1")
         self.client_cert, self.client_key = openssl_cert(d, "app", self.ca, ca_key)
@@ -624,7 +621,7 @@ class StandaloneNode:
     """One hsm-server node with its own SoftHSM2 token directory and data
     directory: nothing is shared with any other node."""
 
-    def __init__(self, d, name, ca, ca_key, server_cert, server_key, client_cert, client_key):
+    def __init__(self, d, name, ca, ca_key, server_cert, server_key, client_cert, client_key, **extra_config):
         self.dir, self.name, self.port = d, name, free_port()
         (d / "tokens").mkdir(parents=True)
         (d / "data").mkdir()
@@ -633,15 +630,14 @@ class StandaloneNode:
         self.env = dict(os.environ, SOFTHSM2_CONF=str(conf))
         run(["softhsm2-util", "--init-token", "--free", "--label", "nethsm", "--pin", TOKEN_PIN,
              "--so-pin", "5150-so"], env=self.env)
-        pin, officer = d / "token.pin", d / "officer.pw"
-        pin.write_text(TOKEN_PIN + "\n")
-        officer.write_text(OFFICER_PASSWORD + "\n")
+        pin = write_private(d / "token.pin", TOKEN_PIN + "\n")
+        officer = write_private(d / "officer.pw", OFFICER_PASSWORD + "\n")
         self.config = d / "node.json"
         self.config.write_text(json.dumps({
             "listen": f"127.0.0.1:{self.port}", "node_name": name, "nodes": [f"127.0.0.1:{self.port}"],
             "cert": server_cert, "key": server_key, "ca": str(ca), "data_dir": str(d / "data"),
             "module": SOFTHSM, "token_label": "nethsm", "pin_file": str(pin),
-            "officer_password_file": str(officer), "password_iterations": 10000}))
+            "officer_password_file": str(officer), "password_iterations": 10000, **extra_config}))
         self.client_conf = d / "client.conf"
         # A generous timeout: SoftHSM2 takes seconds for an RSA-3072 transport
         # pair on a loaded machine, and a request that times out is sent
@@ -808,3 +804,170 @@ def test_a_user_change_a_peer_refuses_is_reported_to_the_officer(cluster):
     cluster.tool("--list-objects", pin="weak:weak-password-2", conf=cluster.b_conf)
     old = cluster.tool("--list-objects", pin="weak:weak-password-1", conf=cluster.b_conf, check=False)
     assert old.returncode != 0 and "CKR_PIN_INCORRECT" in old.stdout + old.stderr
+
+
+@pytest.mark.parametrize("member", ["pin_file", "officer_password_file", "replication_password_file", "key"])
+def test_secret_files_open_to_others_are_refused(cluster, member):
+    """Like ssh with its keys, hsm-server refuses a PIN, password or private
+    key file that the group or others may read, and names the file (every
+    other test starts nodes from 0600 files, which are accepted)."""
+    c = cluster
+    source = {"pin_file": c.pin_file, "officer_password_file": c.officer_file,
+              "replication_password_file": c.replication_file, "key": Path(c.server_key)}[member]
+    loose = c.dir / f"loose-{member}"
+    loose.write_bytes(source.read_bytes())
+    loose.chmod(0o644)
+    node = Node(c, f"node-loose-{member.replace('_', '-')}", free_port())
+    log = node.start(expect_failure=True, bootstrap=True, **{member: str(loose)})
+    assert f"{loose} is open to group or others (mode 0644)" in log, log
+    assert "listening" not in log
+
+
+def test_hsm_admin_lists_every_page_of_keys(tmp_path, cluster):
+    """A node answering ListKeys in pages of two keys (list_page_size):
+    `hsm-admin list-keys` shows all five keys of the user, share-key finds
+    a key of the last page, and the module lists every key too."""
+    c = cluster
+    node = StandaloneNode(tmp_path / "paged", "paged", c.ca, None, c.server_cert, c.server_key,
+                          c.client_cert, c.client_key, list_page_size=2)
+    node.start()
+    try:
+        pw = write_private(tmp_path / "pager.pw", "pager-password\n")
+        for user in ("pager", "reader"):
+            node.admin("create-user", user, "CU", "--new-password-file", pw)
+        env = dict(os.environ, RAMPART_PKCS11_CONF=str(node.client_conf))
+        labels = [f"paged-{i}" for i in range(5)]
+        for i, label in enumerate(labels):
+            run(["pkcs11-tool", "--module", str(MODULE), "--login", "--pin", "pager:pager-password", "--keygen",
+                 "--key-type", "AES:32", "--label", label, "--id", f"7{i}"], env=env)
+        listed = node.admin("list-keys", user="pager", password="pager-password", role="CU").stdout.splitlines()
+        assert sorted(line.split("\t")[2] for line in listed) == labels, listed
+        last = listed[-1].split("\t")[2]
+        node.admin("share-key", last, "reader", user="pager", password="pager-password", role="CU")
+        shared = node.admin("list-keys", user="reader", password="pager-password", role="CU").stdout
+        assert shared.endswith(f"\t{last}\tpager\tshared\n"), shared
+        objects = run(["pkcs11-tool", "--module", str(MODULE), "--login", "--pin", "pager:pager-password",
+                       "--list-objects", "--type", "secrkey"], env=env).stdout
+        assert all(f"label:      {label}\n" in objects for label in labels), objects
+    finally:
+        node.stop()
+
+
+# A long-lived application session through the module: logs in, finds the
+# EC private key with the given CKA_ID, then signs once per line read from
+# stdin and prints "rv 0x..." for each.
+SIGN_ON_REQUEST = r"""
+import ctypes, sys
+lib = ctypes.CDLL(sys.argv[1])
+U = ctypes.c_ulong
+class Attr(ctypes.Structure):
+    _fields_ = [("type", U), ("value", ctypes.c_void_p), ("len", U)]
+class Mech(ctypes.Structure):
+    _fields_ = [("mechanism", U), ("param", ctypes.c_void_p), ("len", U)]
+def ck(rv, what):
+    if rv:
+        print(f"FAIL {what} {rv:#x}", flush=True)
+        sys.exit(1)
+ck(lib.C_Initialize(None), "C_Initialize")
+s = U()
+ck(lib.C_OpenSession(U(0), U(6), None, None, ctypes.byref(s)), "C_OpenSession")
+pin = sys.argv[2].encode()
+ck(lib.C_Login(s, U(1), pin, U(len(pin))), "C_Login")
+key_class, key_id = U(3), bytes.fromhex(sys.argv[3])  # CKO_PRIVATE_KEY
+id_buf = ctypes.create_string_buffer(key_id, len(key_id))
+tmpl = (Attr * 2)(Attr(0, ctypes.cast(ctypes.byref(key_class), ctypes.c_void_p), ctypes.sizeof(key_class)),
+                  Attr(0x102, ctypes.cast(id_buf, ctypes.c_void_p), len(key_id)))
+h, n = U(), U()
+ck(lib.C_FindObjectsInit(s, tmpl, U(2)), "C_FindObjectsInit")
+ck(lib.C_FindObjects(s, ctypes.byref(h), U(1), ctypes.byref(n)), "C_FindObjects")
+ck(lib.C_FindObjectsFinal(s), "C_FindObjectsFinal")
+if n.value != 1:
+    print("FAIL no such key", flush=True)
+    sys.exit(1)
+print("ready", flush=True)
+mech = Mech(0x1041, None, 0)  # CKM_ECDSA
+for line in sys.stdin:
+    rv = lib.C_SignInit(s, ctypes.byref(mech), h)
+    if rv == 0:
+        sig, size = ctypes.create_string_buffer(256), U(256)
+        rv = lib.C_Sign(s, b"d" * 32, U(32), sig, ctypes.byref(size))
+    print(f"rv {rv:#x}", flush=True)
+"""
+
+
+class SigningSession:
+    def __init__(self, conf, pin, key_id):
+        env = dict(os.environ, RAMPART_PKCS11_CONF=conf)
+        self.proc = subprocess.Popen(["/usr/bin/python3", "-c", SIGN_ON_REQUEST, str(MODULE), pin, key_id], env=env,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout.readline() == "ready\n"
+
+    def sign(self):
+        self.proc.stdin.write("sign\n")
+        self.proc.stdin.flush()
+        return self.proc.stdout.readline().strip()
+
+    def close(self):
+        self.proc.stdin.close()
+        self.proc.wait(timeout=10)
+
+
+def test_nodes_sharing_a_data_directory_see_each_others_changes_at_once(tmp_path, cluster):
+    """Two nodes without peers over one token directory and one data_dir
+    (docs/hsm.md). Each node caches user and key records, but only while no
+    other process uses its data directory: an unshare and a password change
+    made through node A end sessions on node B at their next call."""
+    c, d = cluster, tmp_path
+    env = init_token(d)
+    pin = write_private(d / "token.pin", TOKEN_PIN + "\n")
+    officer = write_private(d / "officer.pw", OFFICER_PASSWORD + "\n")
+    procs, confs, loops = [], [], []
+
+    def admin(conf, *args, user="admin", password=OFFICER_PASSWORD, role="CO"):
+        pw = write_private(d / f"{user}.admin.pw", password + "\n")
+        return run([RAMPART_BIN, "hsm-admin", "--config", conf, "--user", user, "--password-file", pw,
+                    "--role", role, *args])
+
+    try:
+        for name in ("shared-a", "shared-b"):
+            port = free_port()
+            config = d / f"{name}.json"
+            config.write_text(json.dumps({
+                "listen": f"127.0.0.1:{port}", "node_name": name, "nodes": [f"127.0.0.1:{port}"],
+                "cert": c.server_cert, "key": c.server_key, "ca": str(c.ca), "data_dir": str(d / "data"),
+                "module": SOFTHSM, "token_label": "nethsm", "pin_file": pin, "officer_password_file": officer,
+                "password_iterations": 10000}))
+            procs.append(start_hsm_server(config, port, d / f"{name}.log", env, what=f"node {name}")[0])
+            conf = d / f"{name}.conf"
+            conf.write_text(f"node = 127.0.0.1:{port}\ncert = {c.client_cert}\nkey = {c.client_key}\n"
+                            f"ca = {c.ca}\ntimeout_ms = 5000\n")
+            confs.append(str(conf))
+        a, b = confs
+        for user in ("alice", "bob"):
+            admin(a, "create-user", user, "CU", "--new-password-file",
+                  write_private(d / f"{user}.pw", f"{user}-password-1\n"))
+        run(["pkcs11-tool", "--module", str(MODULE), "--login", "--pin", "alice:alice-password-1", "--keypairgen",
+             "--key-type", "EC:prime256v1", "--label", "dir-ec", "--id", "5a01"],
+            env=dict(os.environ, RAMPART_PKCS11_CONF=b))
+        admin(a, "share-key", "dir-ec", "bob", user="alice", password="alice-password-1", role="CU")
+
+        # Sessions on node B, each signing twice (B has read the records).
+        bob = SigningSession(b, "bob:bob-password-1", "5a01")
+        loops.append(bob)
+        alice = SigningSession(b, "alice:alice-password-1", "5a01")
+        loops.append(alice)
+        for loop in (bob, alice):
+            assert [loop.sign(), loop.sign()] == ["rv 0x0", "rv 0x0"]
+
+        admin(a, "unshare-key", "dir-ec", "bob", user="alice", password="alice-password-1", role="CU")
+        assert bob.sign() != "rv 0x0"
+        assert alice.sign() == "rv 0x0"
+        admin(a, "change-password", "alice", "--new-password-file",
+              write_private(d / "alice-new.pw", "alice-password-2\n"))
+        assert alice.sign() == "rv 0x101"  # CKR_USER_NOT_LOGGED_IN
+    finally:
+        for loop in loops:
+            loop.close()
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=10)

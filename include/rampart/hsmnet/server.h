@@ -34,6 +34,7 @@ struct ServerConfig {
   uint32_t idle_timeout_seconds = 300;
   uint32_t max_failed_logins = 5;
   uint32_t password_iterations = 600000;  // PBKDF2-HMAC-SHA256; at least 10,000
+  uint32_t list_page_size = 500;          // keys per ListKeys reply, 1 to 500 (fewer: tests)
   // Replication to other nodes (docs/hsm.md, "Replication between nodes").
   // Empty peers: no replication (nodes must then share token and data).
   std::vector<std::string> peers;          // host:port of the other nodes
