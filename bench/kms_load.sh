@@ -17,8 +17,9 @@ BUILD=${1:-build}
 DURATION=${DURATION:-10}
 CONNECTIONS=${CONNECTIONS:-64}
 cd "$(dirname "$0")/.."
-BIN=$PWD/$BUILD/bin/rampart
-LOADGEN=$PWD/$BUILD/rampart-loadgen
+[[ "$BUILD" = /* ]] || BUILD=$PWD/$BUILD
+BIN=$BUILD/bin/rampart
+LOADGEN=$BUILD/rampart-loadgen
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$WORK"' EXIT
 

@@ -2,7 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <set>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "rampart/core/encoding.h"
 #include "rampart/crypto/random.h"
@@ -28,6 +34,54 @@ TEST(AeadTest, NoncesDiffer) {
   auto b = AeadSeal(Key(), "same", "");
   ASSERT_TRUE(a.ok() && b.ok());
   EXPECT_NE(*a, *b);
+}
+
+// Nonces come from a per-thread buffer of random bytes: across refills and
+// threads every seal still gets a nonce of its own.
+TEST(AeadTest, NoncesAreUniqueAcrossRefillsAndThreads) {
+  constexpr int kThreads = 3;
+  constexpr int kEach = 1000;  // about three buffer refills per thread
+  std::vector<std::vector<std::string>> nonces(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&nonces, t] {
+      for (int i = 0; i < kEach; ++i) {
+        auto sealed = AeadSeal(Key(), "x", "");
+        if (sealed.ok()) nonces[static_cast<size_t>(t)].push_back(sealed->substr(0, kAeadNonceSize));
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  std::set<std::string> distinct;
+  for (const auto& list : nonces) {
+    ASSERT_EQ(list.size(), static_cast<size_t>(kEach));
+    distinct.insert(list.begin(), list.end());
+  }
+  EXPECT_EQ(distinct.size(), static_cast<size_t>(kThreads * kEach));
+}
+
+// A forked child must not reuse the nonces its parent buffered.
+TEST(AeadTest, ForkedChildDrawsOtherNonces) {
+  ASSERT_TRUE(AeadSeal(Key(), "warm the buffer", "").ok());
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    auto sealed = AeadSeal(Key(), "x", "");
+    std::string nonce = sealed.ok() ? sealed->substr(0, kAeadNonceSize) : std::string();
+    ssize_t n = write(fds[1], nonce.data(), nonce.size());
+    _exit(n == static_cast<ssize_t>(kAeadNonceSize) ? 0 : 1);
+  }
+  close(fds[1]);
+  auto parent = AeadSeal(Key(), "x", "");
+  ASSERT_TRUE(parent.ok());
+  char buf[kAeadNonceSize];
+  ASSERT_EQ(read(fds[0], buf, sizeof buf), static_cast<ssize_t>(kAeadNonceSize));
+  close(fds[0]);
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  EXPECT_NE(std::string(buf, sizeof buf), parent->substr(0, kAeadNonceSize));
 }
 
 // McGrew & Viega, "The Galois/Counter Mode of Operation", test cases 13 and

@@ -127,16 +127,39 @@ std::vector<ContextKeys::Entry>::const_iterator ContextKeys::Locate(uint32_t id,
   return entries_.end();
 }
 
+namespace {
+
+// Lower-cases name into a per-thread buffer (valid until the next call on
+// the thread), so that looking a name up allocates nothing.
+std::string_view LowerScratch(std::string_view name) {
+  thread_local std::string scratch;
+  scratch.assign(name);
+  for (char& c : scratch) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return scratch;
+}
+
+}  // namespace
+
 ContextKeys::Entry& ContextKeys::Upsert(std::string_view name) {
-  std::string lower = AsciiLower(name);
-  const uint32_t id = KeyNameId(lower);
+  std::string_view lower = LowerScratch(name);
+  return UpsertLower(KeyNameId(lower), lower);
+}
+
+ContextKeys::Entry& ContextKeys::UpsertLower(uint32_t id, std::string_view lower) {
   size_t at = 0;
   auto found = Locate(id, lower, &at);
   if (found != entries_.end()) return entries_[static_cast<size_t>(found - entries_.begin())];
   if (id == kNoKeyId) ++unindexed_;
+  // Entries with an id are found by id alone: only id-less ones keep a name.
   auto it = entries_.insert(entries_.begin() + static_cast<ptrdiff_t>(at),
-                            Entry{id, std::move(lower), {}});
+                            Entry{id, id == kNoKeyId ? std::string(lower) : std::string(), {}});
   return *it;
+}
+
+void ContextKeys::SetLower(uint32_t id, std::string_view lower_name, std::string_view value) {
+  UpsertLower(id, lower_name).values.assign(1, std::string(value));
 }
 
 void ContextKeys::Set(std::string_view name, std::vector<std::string> values) {
@@ -153,7 +176,7 @@ void ContextKeys::Add(std::string_view name, std::string_view value) {
 }
 
 void ContextKeys::Erase(std::string_view name) {
-  std::string lower = AsciiLower(name);
+  std::string_view lower = LowerScratch(name);
   auto it = Locate(KeyNameId(lower), lower);
   if (it == entries_.end()) return;
   if (it->id == kNoKeyId) --unindexed_;
@@ -170,7 +193,7 @@ const std::vector<std::string>* ContextKeys::Find(std::string_view lower_name) c
 }
 
 const std::vector<std::string>* ContextKeys::FindAnyCase(std::string_view name) const {
-  return Find(AsciiLower(name));
+  return Find(LowerScratch(name));
 }
 
 // ---- AuthzRequest ----
@@ -262,38 +285,121 @@ std::string Iso8601(TimePoint t) {
   return buf;
 }
 
+// aws:CurrentTime and aws:EpochTime of the second t falls in, formatted
+// once per second per thread (every request of that second shares them).
+struct SecondTexts {
+  int64_t second = 0;
+  bool valid = false;
+  std::string iso;
+  std::string epoch;
+};
+
+const SecondTexts& TextsOf(TimePoint t) {
+  thread_local SecondTexts texts;
+  const int64_t second =
+      std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
+  if (!texts.valid || texts.second != second) {
+    texts.iso = Iso8601(t);
+    texts.epoch = std::to_string(second);
+    texts.second = second;
+    texts.valid = true;
+  }
+  return texts;
+}
+
+// A platform key: its lower-cased name and interned id. The platform's key
+// names are a fixed set, not request input, so interning them up front
+// keeps the table's promise and lets requests skip the name lookup.
+struct KnownKey {
+  std::string_view lower;
+  uint32_t id;
+};
+
+KnownKey Known(std::string_view lower) { return {lower, InternKeyName(lower)}; }
+
+struct PlatformKeyIds {
+  KnownKey principal_arn = Known("aws:principalarn");
+  KnownKey principal_account = Known("aws:principalaccount");
+  KnownKey userid = Known("aws:userid");
+  KnownKey principal_type = Known("aws:principaltype");
+  KnownKey username = Known("aws:username");
+  KnownKey principal_service_name = Known("aws:principalservicename");
+  KnownKey principal_org_id = Known("aws:principalorgid");
+  KnownKey principal_org_paths = Known("aws:principalorgpaths");
+  KnownKey source_ip = Known("aws:sourceip");
+  KnownKey secure_transport = Known("aws:securetransport");
+  KnownKey current_time = Known("aws:currenttime");
+  KnownKey epoch_time = Known("aws:epochtime");
+  KnownKey requested_region = Known("aws:requestedregion");
+  KnownKey token_issue_time = Known("aws:tokenissuetime");
+  KnownKey mfa_present = Known("aws:multifactorauthpresent");
+  KnownKey source_identity = Known("aws:sourceidentity");
+  KnownKey resource_account = Known("aws:resourceaccount");
+};
+
+// Fixed condition key names a service passes on every call of its hot
+// operations (not request input): interned up front so that those
+// requests carry them by id, allocating no name, whether or not a policy
+// uses them yet.
+constexpr std::string_view kServiceKeyNames[] = {
+    "kms:calleraccount",        "kms:keyspec",           "kms:keyusage",
+    "kms:keyorigin",            "kms:multiregion",       "kms:multiregionkeytype",
+    "kms:encryptionalgorithm",  "kms:encryptioncontextkeys", "kms:signingalgorithm",
+    "kms:messagetype",          "kms:macalgorithm",      "kms:resourcealiases",
+    "kms:requestalias",         "kms:reencryptonsamekey", "kms:datakeypairspec",
+};
+
+const PlatformKeyIds& PlatformKeys() {
+  // Platform keys first: a request sets them first, and entries are kept
+  // in id order, so later keys then append instead of shifting them.
+  static const PlatformKeyIds* const ids = [] {
+    auto* platform = new PlatformKeyIds;
+    for (std::string_view name : kServiceKeyNames) InternKeyName(name);
+    return platform;
+  }();
+  return *ids;
+}
+
 }  // namespace
 
 void AuthzRequest::AddPlatformKeys(const Environment& env) {
   const PrincipalInfo& p = principal_;
+  const PlatformKeyIds& k = PlatformKeys();
+  auto set = [this](const KnownKey& key, std::string_view value) {
+    keys_.SetLower(key.id, key.lower, value);
+  };
+  // Room for the platform's keys in one allocation, capped at 16 entries
+  // (64 bytes each, 1 KiB): glibc serves requests up to 1032 bytes from its
+  // per-thread cache, while a larger one goes to the shared bins and first
+  // consolidates every freed small chunk, which costs more than the growth
+  // steps it saves.
+  keys_.Reserve(std::min<size_t>(keys_.size() + 12 + p.tags.size(), 16));
   if (p.type != PrincipalType::kAnonymous && p.type != PrincipalType::kService) {
-    keys_.Set("aws:PrincipalArn", p.type == PrincipalType::kAssumedRole && !p.role_arn.empty()
-                                      ? p.role_arn
-                                      : p.arn);
-    keys_.Set("aws:PrincipalAccount", p.account);
-    keys_.Set("aws:userid", p.id);
+    set(k.principal_arn,
+        p.type == PrincipalType::kAssumedRole && !p.role_arn.empty() ? p.role_arn : p.arn);
+    set(k.principal_account, p.account);
+    set(k.userid, p.id);
   }
-  keys_.Set("aws:PrincipalType", PrincipalTypeName(p.type));
-  if (p.type == PrincipalType::kUser) keys_.Set("aws:username", p.user_name);
-  if (p.type == PrincipalType::kService) keys_.Set("aws:PrincipalServiceName", p.service);
-  for (const auto& [k, v] : p.tags) keys_.Set("aws:PrincipalTag/" + k, v);
-  if (!p.org_id.empty()) keys_.Set("aws:PrincipalOrgID", p.org_id);
-  if (!p.org_paths.empty()) keys_.Set("aws:PrincipalOrgPaths", p.org_paths);
-  if (!env.source_ip.empty()) keys_.Set("aws:SourceIp", env.source_ip);
-  keys_.Set("aws:SecureTransport", env.secure_transport ? "true" : "false");
-  keys_.Set("aws:CurrentTime", Iso8601(env.time));
-  keys_.Set("aws:EpochTime",
-            std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
-                               env.time.time_since_epoch()).count()));
-  if (!env.requested_region.empty()) keys_.Set("aws:RequestedRegion", env.requested_region);
+  set(k.principal_type, PrincipalTypeName(p.type));
+  if (p.type == PrincipalType::kUser) set(k.username, p.user_name);
+  if (p.type == PrincipalType::kService) set(k.principal_service_name, p.service);
+  for (const auto& [key, v] : p.tags) keys_.Set("aws:PrincipalTag/" + key, v);
+  if (!p.org_id.empty()) set(k.principal_org_id, p.org_id);
+  if (!p.org_paths.empty()) keys_.Set(k.principal_org_paths.lower, p.org_paths);
+  if (!env.source_ip.empty()) set(k.source_ip, env.source_ip);
+  set(k.secure_transport, env.secure_transport ? "true" : "false");
+  const SecondTexts& now = TextsOf(env.time);
+  set(k.current_time, now.iso);
+  set(k.epoch_time, now.epoch);
+  if (!env.requested_region.empty()) set(k.requested_region, env.requested_region);
   if (env.has_token_issue_time) {
-    keys_.Set("aws:TokenIssueTime", Iso8601(env.token_issue_time));
-    keys_.Set("aws:MultiFactorAuthPresent", env.mfa_present ? "true" : "false");
+    set(k.token_issue_time, Iso8601(env.token_issue_time));
+    set(k.mfa_present, env.mfa_present ? "true" : "false");
   } else if (env.mfa_present) {
-    keys_.Set("aws:MultiFactorAuthPresent", "true");
+    set(k.mfa_present, "true");
   }
-  if (!env.source_identity.empty()) keys_.Set("aws:SourceIdentity", env.source_identity);
-  keys_.Set("aws:ResourceAccount", resource_account());
+  if (!env.source_identity.empty()) set(k.source_identity, env.source_identity);
+  set(k.resource_account, resource_account());
 }
 
 }  // namespace rampart::iam

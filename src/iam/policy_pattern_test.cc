@@ -206,5 +206,42 @@ TEST(AuthzRequest, PlatformKeys) {
   EXPECT_FALSE(r.resource_is_arn());
 }
 
+// The time keys are formatted once per second and thread: requests in
+// successive seconds (and back again) each see their own time.
+TEST(AuthzRequest, TimeKeysFollowEachRequest) {
+  for (int64_t t : {1700000000, 1700000001, 1700000001, 86399, 1700000000}) {
+    AuthzRequest r(PrincipalInfo{}, "s3:GetObject", "*");
+    Environment env;
+    env.time = TimePoint(std::chrono::seconds(t));
+    r.AddPlatformKeys(env);
+    EXPECT_EQ(r.keys().Find("aws:epochtime")->at(0), std::to_string(t));
+    const std::string& iso = r.keys().Find("aws:currenttime")->at(0);
+    EXPECT_EQ(iso, t == 86399 ? "1970-01-01T23:59:59Z"
+                   : t == 1700000000 ? "2023-11-14T22:13:20Z"
+                                     : "2023-11-14T22:13:21Z");
+  }
+}
+
+// SetLower (the platform's path) and Set (any name, any case) reach the
+// same entry; interned entries are found by id and by name.
+TEST(ContextKeys, SetLowerAndSetShareEntries) {
+  ContextKeys keys;
+  const uint32_t id = InternKeyName("test:fast-path-key");
+  keys.SetLower(id, "test:fast-path-key", "a");
+  keys.Set("TEST:Fast-Path-Key", "b");
+  EXPECT_EQ(keys.size(), 1u);
+  EXPECT_EQ(keys.Find("test:fast-path-key")->at(0), "b");
+  EXPECT_EQ(keys.Find(id, "test:fast-path-key")->at(0), "b");
+  EXPECT_EQ(keys.FindAnyCase("Test:FAST-path-key")->at(0), "b");
+  keys.SetLower(kNoKeyId, "test:never-interned-fast", "c");
+  EXPECT_EQ(keys.Find("test:never-interned-fast")->at(0), "c");
+  keys.Add("test:never-interned-fast", "d");
+  EXPECT_EQ(keys.size(), 2u);
+  EXPECT_EQ(keys.Find(kNoKeyId, "test:never-interned-fast")->size(), 2u);
+  keys.Erase("TEST:FAST-PATH-KEY");
+  EXPECT_EQ(keys.Find(id, "test:fast-path-key"), nullptr);
+  EXPECT_EQ(keys.size(), 1u);
+}
+
 }  // namespace
 }  // namespace rampart::iam

@@ -5,7 +5,11 @@
 // with DER-encoded signatures) and RSAES-OAEP (MGF1 with the same digest).
 //
 // Thread-safety: a PrivateKey is immutable after construction; its const
-// methods may run concurrently (each call uses its own EVP_PKEY_CTX).
+// methods may run concurrently. Each call uses an EVP_PKEY_CTX of its own,
+// taken from a small mutex-guarded pool of contexts already set up for the
+// same operation, digest and padding (and returned to it afterwards), so
+// that repeated use of one key skips OpenSSL's per-context setup. The
+// pooled contexts go with the key: destroying it frees them.
 #pragma once
 
 #include <cstdint>
@@ -59,8 +63,10 @@ class PrivateKey {
   Result<SecretBytes> DecryptOaep(std::string_view ciphertext, std::string_view md_name) const;
 
  private:
-  explicit PrivateKey(evp_pkey_st* pkey) : pkey_(pkey) {}
+  struct CtxPool;
+  explicit PrivateKey(evp_pkey_st* pkey);
   evp_pkey_st* pkey_ = nullptr;
+  std::unique_ptr<CtxPool> pool_;  // never null, except in a moved-from key
 };
 
 }  // namespace rampart::crypto

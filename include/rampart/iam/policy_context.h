@@ -96,6 +96,11 @@ class ContextKeys {
   // Replaces the values of name (case-insensitive).
   void Set(std::string_view name, std::vector<std::string> values);
   void Set(std::string_view name, std::string_view value);
+  // Set with the name already lower-cased and its id known (InternKeyName;
+  // kNoKeyId when it has none): the fast path for the platform's keys.
+  void SetLower(uint32_t id, std::string_view lower_name, std::string_view value);
+  // Room for n keys without reallocating.
+  void Reserve(size_t n) { entries_.reserve(n); }
   // Appends a value to name's values.
   void Add(std::string_view name, std::string_view value);
   void Erase(std::string_view name);
@@ -104,14 +109,14 @@ class ContextKeys {
   // The same with the name's id (InternKeyName) already known: the fast
   // path for compiled policies. id may be kNoKeyId.
   const std::vector<std::string>* Find(uint32_t id, std::string_view lower_name) const;
-  // Any-case lookup (lower-cases name first; allocates for long names).
+  // Any-case lookup (lower-cases name first, in a per-thread buffer).
   const std::vector<std::string>* FindAnyCase(std::string_view name) const;
   size_t size() const { return entries_.size(); }
 
  private:
   struct Entry {
     uint32_t id = kNoKeyId;
-    std::string name;  // lower-case
+    std::string name;  // lower-case; empty when id is set (found by id alone)
     std::vector<std::string> values;
   };
   // The entry of a name, or entries_.end(); *insert_at receives where a new
@@ -119,6 +124,7 @@ class ContextKeys {
   std::vector<Entry>::const_iterator Locate(uint32_t id, std::string_view lower_name,
                                             size_t* insert_at = nullptr) const;
   Entry& Upsert(std::string_view name);
+  Entry& UpsertLower(uint32_t id, std::string_view lower_name);
   std::vector<Entry> entries_;  // ids ascending, then the id-less entries by name
   size_t unindexed_ = 0;        // entries without an id (at the end)
 };
