@@ -260,7 +260,7 @@ class ReplicatorOutboxTest : public OutboxTest {
     options_.key_file = dir_.string() + "/node.key";
     options_.ca_file = options_.cert_file;
     options_.user = "replicator";
-    options_.password = "replication-secret";
+    options_.password = SecretBytes("replication-secret");
     options_.connect_timeout_ms = 200;
     options_.max_backoff_ms = 200;
     options_.outbox_path = path_;

@@ -1,5 +1,7 @@
 #include "hsmnet/replicator.h"
 
+#include <openssl/crypto.h>
+
 #include <algorithm>
 #include <set>
 
@@ -164,8 +166,9 @@ Response Replicator::CallLocked(Peer& peer, Request q) {
       login.op = Op::kLogin;
       login.role = Role::kAppliance;
       login.name = options_.user;
-      login.password = options_.password;
+      login.password.assign(options_.password.reveal());
       Response r = peer.client->Call(login);
+      OPENSSL_cleanse(login.password.data(), login.password.size());
       if (r.rv != CKR_OK) {
         if (!peer.quiet) {
           log::Warn("hsm-server: cannot log in to a peer", {{"peer", peer.node}, {"result", Describe(r)}});

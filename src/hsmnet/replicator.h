@@ -38,6 +38,7 @@
 
 #include "hsmnet/outbox.h"
 #include "hsmnet/state.h"
+#include "rampart/core/secret.h"
 #include "rampart/hsmnet/client.h"
 #include "rampart/pkcs11/token.h"
 
@@ -68,7 +69,7 @@ class Replicator {
     // (the peer takes the change when it next catches up, at its start).
     int max_refusals = 8;
     std::string user;      // the appliance user
-    std::string password;  // its password (the same on every node)
+    SecretBytes password;  // its password (the same on every node)
     uint32_t min_nodes = 1;  // nodes (this one included) that must hold a new key
     // Make a cluster wrapping key even when some peer did not answer
     // (the first start of a new cluster's first node).

@@ -365,7 +365,7 @@ Result<std::unique_ptr<Replicator>> StartReplication(const ServerConfig& c, pkcs
   o.key_file = c.peer_key;
   o.ca_file = c.peer_ca;
   o.user = c.replication_user;
-  o.password = std::string(password.reveal());
+  o.password = std::move(password);
   o.min_nodes = c.min_nodes;
   o.bootstrap = c.bootstrap_cluster;
   o.node_name = c.node_name;

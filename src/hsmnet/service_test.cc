@@ -854,7 +854,7 @@ TEST_F(ReplicaTest, ANodeThatReachesNoPeerMakesNoClusterKeyUnlessBootstrapping) 
   o.key_file = dir_ + "/node.key";
   o.ca_file = dir_ + "/node.pem";
   o.user = "replicator";
-  o.password = kPassword;
+  o.password = SecretBytes(kPassword);
   auto silent = Replicator::Create(*token_, *state_, o);
   ASSERT_TRUE(silent.ok()) << silent.status().ToString();
   Status st = (*silent)->Start();
