@@ -18,6 +18,7 @@
 #include <filesystem>
 
 #include "hsmnet/replicator.h"
+#include "hsmnet/test_nodes.h"
 
 namespace rampart::hsmnet {
 namespace {
@@ -205,57 +206,19 @@ class ClusterKeyOnlyToken final : public pkcs11::Token {
   static Status No() { return Status::Error(ErrorCode::kNotFound, "not in this token"); }
 };
 
-// A self-signed certificate and key under dir (node.pem, node.key).
-void WriteNodeCertificate(const std::string& dir) {
-  EVP_PKEY* key = EVP_EC_gen("P-256");
-  ASSERT_NE(key, nullptr);
-  X509* cert = X509_new();
-  ASN1_INTEGER_set(X509_get_serialNumber(cert), 1);
-  X509_gmtime_adj(X509_getm_notBefore(cert), 0);
-  X509_gmtime_adj(X509_getm_notAfter(cert), 3600);
-  X509_set_pubkey(cert, key);
-  X509_NAME* name = X509_get_subject_name(cert);
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, reinterpret_cast<const unsigned char*>("node"), -1, -1, 0);
-  X509_set_issuer_name(cert, name);
-  ASSERT_GT(X509_sign(cert, key, EVP_sha256()), 0);
-  FILE* f = std::fopen((dir + "/node.pem").c_str(), "w");
-  ASSERT_NE(f, nullptr);
-  PEM_write_X509(f, cert);
-  std::fclose(f);
-  f = std::fopen((dir + "/node.key").c_str(), "w");
-  ASSERT_NE(f, nullptr);
-  PEM_write_PrivateKey(f, key, nullptr, nullptr, 0, nullptr, nullptr);
-  std::fclose(f);
-  X509_free(cert);
-  EVP_PKEY_free(key);
-}
-
-// A loopback address nothing listens on (bound, then released).
-std::string ClosedAddress() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return "127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
-}
-
 class ReplicatorOutboxTest : public OutboxTest {
  protected:
   void SetUp() override {
     OutboxTest::SetUp();
     box_.reset();  // the replicator opens the file itself
-    WriteNodeCertificate(dir_.string());
+    test_nodes::WriteSelfSignedNode(dir_.string());
     auto db = store::OpenSqlite({.path = ":memory:"});
     ASSERT_TRUE(db.ok());
     db_ = std::move(*db);
     auto state = HsmState::Open(*db_, {.password_iterations = 10000, .max_failed_logins = 3});
     ASSERT_TRUE(state.ok());
     state_ = std::move(*state);
-    options_.peers = {ClosedAddress()};
+    options_.peers = {test_nodes::ClosedLoopbackAddress()};
     options_.cert_file = dir_.string() + "/node.pem";
     options_.key_file = dir_.string() + "/node.key";
     options_.ca_file = options_.cert_file;
