@@ -33,3 +33,17 @@ def start_hsm_server(config, port, log_path: Path, env, what="the HSM node"):
         except OSError:
             time.sleep(0.1)
     raise AssertionError(f"{what} did not start")
+
+
+# The start of every ctypes script that drives a PKCS#11 module in a process
+# of its own: the module (argv[1]) loaded, CK_ULONG, CK_ATTRIBUTE and
+# CK_MECHANISM.
+CTYPES_PREAMBLE = r"""
+import ctypes, sys
+lib = ctypes.CDLL(sys.argv[1])
+U = ctypes.c_ulong
+class Attr(ctypes.Structure):
+    _fields_ = [("type", U), ("value", ctypes.c_void_p), ("len", U)]
+class Mech(ctypes.Structure):
+    _fields_ = [("mechanism", U), ("param", ctypes.c_void_p), ("len", U)]
+"""

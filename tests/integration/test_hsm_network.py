@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from conftest import RAMPART_BIN, free_port
-from hsm_helpers import start_hsm_server, write_private
+from hsm_helpers import CTYPES_PREAMBLE, start_hsm_server, write_private
 
 SOFTHSM = "/usr/lib/softhsm/libsofthsm2.so"
 # The module built beside the rampart binary, unless RAMPART_PKCS11_MODULE names
@@ -475,14 +475,7 @@ def test_a_node_that_was_down_catches_up_when_it_starts(cluster):
     assert a.proc.poll() is None
 
 
-SIGN_LOOP = r"""
-import ctypes, sys
-lib = ctypes.CDLL(sys.argv[1])
-U = ctypes.c_ulong
-class Attr(ctypes.Structure):
-    _fields_ = [("type", U), ("value", ctypes.c_void_p), ("len", U)]
-class Mech(ctypes.Structure):
-    _fields_ = [("mechanism", U), ("param", ctypes.c_void_p), ("len", U)]
+SIGN_LOOP = CTYPES_PREAMBLE + r"""
 def ck(rv, what):
     if rv != 0:
         print(f"FAIL {what} {rv:#x}", flush=True)
@@ -856,14 +849,7 @@ def test_hsm_admin_lists_every_page_of_keys(tmp_path, cluster):
 # A long-lived application session through the module: logs in, finds the
 # EC private key with the given CKA_ID, then signs once per line read from
 # stdin and prints "rv 0x..." for each.
-SIGN_ON_REQUEST = r"""
-import ctypes, sys
-lib = ctypes.CDLL(sys.argv[1])
-U = ctypes.c_ulong
-class Attr(ctypes.Structure):
-    _fields_ = [("type", U), ("value", ctypes.c_void_p), ("len", U)]
-class Mech(ctypes.Structure):
-    _fields_ = [("mechanism", U), ("param", ctypes.c_void_p), ("len", U)]
+SIGN_ON_REQUEST = CTYPES_PREAMBLE + r"""
 def ck(rv, what):
     if rv:
         print(f"FAIL {what} {rv:#x}", flush=True)

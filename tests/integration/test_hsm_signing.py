@@ -31,7 +31,7 @@ from pathlib import Path
 import pytest
 
 from conftest import RAMPART_BIN, free_port
-from hsm_helpers import start_hsm_server
+from hsm_helpers import CTYPES_PREAMBLE, start_hsm_server
 
 SOFTHSM = "/usr/lib/softhsm/libsofthsm2.so"
 MODULE = Path(os.environ.get("RAMPART_PKCS11_MODULE") or
@@ -314,14 +314,8 @@ def test_cms_signature_with_an_hsm_ec_key(hsm, pki):
 # --- Module completeness: what long-running signing services rely on. ------
 # Each check runs in its own process, because a PKCS#11 module is
 # initialised once per process.
-MODULE_CHECKS = r"""
-import ctypes, sys, threading
-lib = ctypes.CDLL(sys.argv[1])
-U = ctypes.c_ulong
-class Attr(ctypes.Structure):
-    _fields_ = [("type", U), ("value", ctypes.c_void_p), ("len", U)]
-class Mech(ctypes.Structure):
-    _fields_ = [("mechanism", U), ("param", ctypes.c_void_p), ("len", U)]
+MODULE_CHECKS = CTYPES_PREAMBLE + r"""
+import threading
 CKA_CLASS, CKA_LABEL, CKA_ID, CKA_VALUE_LEN = 0, 3, 0x102, 0x161
 def ck(rv, what):
     if rv != 0:
