@@ -130,14 +130,14 @@ Status Throttled() {
                        "frequency of your calls.");
 }
 
-// How far back a request's time may be from the latest one seen before
-// the clock counts as set back (requests queue for a while on a busy
-// server, and are admitted in another order than they arrived).
-constexpr int64_t kClockStepNs = 10LL * 1000000000;
-
-int64_t Nanos(TimePoint t) {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
-}
+class SteadyClock final : public MonotonicClock {
+ public:
+  int64_t NowNs() const override {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
+};
 
 // Nanoseconds a charge of cost takes from a bucket of rate: never more
 // than the bucket holds, so that a charge of 2 on a bucket of 1 token
@@ -189,6 +189,13 @@ Result<QuotaOverrides> ReadQuotaOverrides(const server::KmsThrottlingConfig& con
   return out;
 }
 
+// --- time ---
+
+const MonotonicClock& SteadyMonotonicClock() {
+  static const SteadyClock clock;
+  return clock;
+}
+
 // --- buckets ---
 
 Rate MakeRate(double per_second) {
@@ -211,13 +218,10 @@ bool RateBucket::TryTake(int64_t now_ns, const Rate& rate, uint32_t cost) {
   const int64_t need = Need(rate, cost);
   int64_t full_at = full_at_ns_.load(std::memory_order_relaxed);
   for (;;) {
-    int64_t base = full_at;
-    // Full (base in the past), or the clock was set back: start from a
-    // full bucket. Requests carry the time they arrived, so concurrent
-    // ones come a little out of order; only a step back well beyond that
-    // counts as the clock being set back (a smaller one leaves the bucket
-    // empty a little longer).
-    if (base < now_ns || base - now_ns > rate.depth_ns + kClockStepNs) base = now_ns;
+    // A full_at in the past is a full bucket. A now_ns behind another
+    // worker's (read a moment earlier) only sees the bucket a little
+    // emptier; nothing here ever moves full_at back.
+    const int64_t base = std::max(full_at, now_ns);
     int64_t next = base + need;
     if (next - now_ns > rate.depth_ns) return false;
     if (full_at_ns_.compare_exchange_weak(full_at, next, std::memory_order_relaxed)) return true;
@@ -246,7 +250,12 @@ struct Throttler::AccountBuckets {
   std::unique_ptr<std::array<RateBucket, kQuotaCount>[]> rows;
 };
 
+// A custom key store's bucket and the account that owns the store: the
+// account whose key operation made the bucket (only a store's own account
+// makes or takes from its bucket).
 struct Throttler::StoreBucket {
+  explicit StoreBucket(std::string_view owner_account) : owner(owner_account) {}
+  const std::string owner;
   RateBucket bucket;
 };
 
@@ -257,20 +266,22 @@ struct Throttler::StoreBucket {
 template <typename T>
 class Throttler::BucketMap {
  public:
-  BucketMap(size_t max_entries, std::function<std::unique_ptr<T>()> make)
-      : max_entries_(max_entries), make_(std::move(make)) {}
+  explicit BucketMap(size_t max_entries) : max_entries_(max_entries) {}
 
-  // The entry of name, made when absent and create is true; nullptr past
-  // the limit.
-  T* Find(std::string_view name, bool create) {
-    size_t hash = std::hash<std::string_view>{}(name);
-    Shard& shard = shards_[hash % kShards];
-    {
-      std::shared_lock lock(shard.mu);
-      auto it = shard.entries.find(name);
-      if (it != shard.entries.end()) return it->second.get();
-    }
-    if (!create) return nullptr;
+  // The entry of name; nullptr when there is none.
+  T* Find(std::string_view name) {
+    Shard& shard = ShardOf(name);
+    std::shared_lock lock(shard.mu);
+    auto it = shard.entries.find(name);
+    return it != shard.entries.end() ? it->second.get() : nullptr;
+  }
+
+  // The entry of name, made by make() (a std::unique_ptr<T>) when absent;
+  // nullptr past the limit.
+  template <typename Make>
+  T* FindOrMake(std::string_view name, Make make) {
+    if (T* found = Find(name)) return found;
+    Shard& shard = ShardOf(name);
     std::unique_lock lock(shard.mu);
     auto it = shard.entries.find(name);
     if (it != shard.entries.end()) return it->second.get();
@@ -282,7 +293,7 @@ class Throttler::BucketMap {
       }
       return nullptr;
     }
-    auto pos = shard.entries.emplace(std::string(name), make_()).first;
+    auto pos = shard.entries.emplace(std::string(name), make()).first;
     return pos->second.get();
   }
 
@@ -297,8 +308,11 @@ class Throttler::BucketMap {
   };
   static constexpr size_t kShards = 16;
 
+  Shard& ShardOf(std::string_view name) {
+    return shards_[std::hash<std::string_view>{}(name) % kShards];
+  }
+
   const size_t max_entries_;
-  const std::function<std::unique_ptr<T>()> make_;
   std::array<Shard, kShards> shards_;
   std::atomic<size_t> size_{0};
   std::atomic<bool> warned_{false};
@@ -308,8 +322,9 @@ namespace {
 std::atomic<uint64_t> next_throttler_id{1};
 }  // namespace
 
-Throttler::Throttler(std::vector<std::string> regions, const QuotaOverrides& overrides)
-    : id_(next_throttler_id.fetch_add(1)), regions_(std::move(regions)) {
+Throttler::Throttler(std::vector<std::string> regions, const QuotaOverrides& overrides,
+                     const MonotonicClock& clock)
+    : id_(next_throttler_id.fetch_add(1)), clock_(clock), regions_(std::move(regions)) {
   for (const std::string& region : regions_) {
     std::array<Rate, kQuotaCount> row;
     for (QuotaId q = 0; q < kQuotaCount; ++q) {
@@ -317,11 +332,8 @@ Throttler::Throttler(std::vector<std::string> regions, const QuotaOverrides& ove
     }
     rates_.push_back(row);
   }
-  const size_t region_count = regions_.size();
-  accounts_ = std::make_unique<BucketMap<AccountBuckets>>(
-      kMaxAccounts, [region_count] { return std::make_unique<AccountBuckets>(region_count); });
-  stores_ = std::make_unique<BucketMap<StoreBucket>>(
-      kMaxStores, [] { return std::make_unique<StoreBucket>(); });
+  accounts_ = std::make_unique<BucketMap<AccountBuckets>>(kMaxAccounts);
+  stores_ = std::make_unique<BucketMap<StoreBucket>>(kMaxStores);
 }
 
 Throttler::~Throttler() = default;
@@ -345,9 +357,13 @@ RateBucket* Throttler::Find(std::string_view account, const Charge& c, const Rat
   *rate = &rates_[index][c.quota];
   if (c.quota == kCustomKeyStoreQuota) {
     // Stores are only made from keys the server holds (store ids named
-    // in a request may be made up).
-    StoreBucket* store = stores_->Find(c.store_id, !c.known_only);
-    return store != nullptr ? &store->bucket : nullptr;
+    // in a request may be made up), and only their owner takes from them.
+    StoreBucket* store =
+        c.known_only ? stores_->Find(c.store_id)
+                     : stores_->FindOrMake(c.store_id, [account] {
+                         return std::make_unique<StoreBucket>(account);
+                       });
+    return store != nullptr && store->owner == account ? &store->bucket : nullptr;
   }
   AccountBuckets* buckets = BucketsOf(account);
   return buckets != nullptr ? &buckets->rows[index][c.quota] : nullptr;
@@ -361,7 +377,9 @@ Throttler::AccountBuckets* Throttler::BucketsOf(std::string_view account) {
   };
   thread_local Last last;
   if (last.owner == id_ && last.account == account) return last.buckets;
-  AccountBuckets* buckets = accounts_->Find(account, true);
+  const size_t region_count = regions_.size();
+  AccountBuckets* buckets = accounts_->FindOrMake(
+      account, [region_count] { return std::make_unique<AccountBuckets>(region_count); });
   if (buckets != nullptr) {
     // Entries are never removed: the pointer stays valid while this
     // throttler lives, and id_ is never reused after it.
@@ -372,8 +390,8 @@ Throttler::AccountBuckets* Throttler::BucketsOf(std::string_view account) {
   return buckets;
 }
 
-Status Throttler::Admit(std::string_view account, const Charges& charges, TimePoint now) {
-  const int64_t now_ns = Nanos(now);
+Status Throttler::Admit(std::string_view account, const Charges& charges) {
+  const int64_t now_ns = clock_.NowNs();
   struct Taken {
     RateBucket* bucket;
     const Rate* rate;
@@ -477,8 +495,8 @@ constexpr bool EveryOwnQuotaExists() {
 }
 static_assert(EveryOwnQuotaExists(), "an operation of kRules has no quota in kQuotas");
 
-// What the throttler needs of a key: the quota of its type and, for a key
-// in a custom key store, the store.
+// What the throttler needs of a key, for one caller: the quota of its type
+// and, for the caller's own key in a custom key store, the store.
 struct KeyClass {
   QuotaId quota = kSymmetricQuota;  // also for a key that does not resolve
   std::string store_id;
@@ -490,60 +508,96 @@ QuotaId KeyTypeQuota(std::string_view key_spec) {
   return kSymmetricQuota;  // SYMMETRIC_DEFAULT and HMAC_*
 }
 
-KeyClass ClassOf(Kms& kms, const KeyEntry& key) {
+// The class of key for a request of caller_account. Another account's
+// key leaves out its store: a caller must not spend the quota of a store
+// it does not own (its own quotas still count the request).
+KeyClass ClassOf(Kms& kms, const KeyEntry& key, std::string_view caller_account) {
   KeyClass c{KeyTypeQuota(key.row.key_spec), {}};
-  if (key.row.origin == kCloudHsmOrigin && kms.cks) {
+  if (key.row.origin == kCloudHsmOrigin && key.row.account_id == caller_account && kms.cks) {
     auto where = kms.cks->KeyLocation(key.row.key_id);
     if (where.ok()) c.store_id = where->store_id;
   }
   return c;
 }
 
-// A direct-mapped cache of KeyClass by key reference (a key id or key
-// ARN exactly as a request gave it, or the key id of a ciphertext blob),
-// one per thread. Aliases are not kept: an alias may move to another key.
-// Only references that resolved are kept, so requests cannot fill it with
-// made-up ids.
+// How a request named a key: the reference resolves differently (a KeyId
+// within the caller's account, a ciphertext's key id in any account).
+enum class RefKind : uint8_t { kKeyInput, kBlobKeyId };
+
+// What a KeyClassCache entry is kept under: the caller's account, the
+// request's Region and the reference as the request gave it. The same
+// reference means another key (a bare key id), or the same key with
+// another store charge, for another account or Region.
+struct KeyRef {
+  std::string_view account;
+  std::string_view region;
+  RefKind kind;
+  std::string_view ref;
+};
+
+// A direct-mapped cache of KeyClass by KeyRef, one per thread. Aliases are
+// not kept: an alias may move to another key. Only references that
+// resolved are kept, so requests cannot fill it with made-up ids.
 class KeyClassCache {
  public:
   static KeyClassCache& ForThread() {
     thread_local KeyClassCache cache;
     return cache;
   }
-  const KeyClass* Get(uint64_t owner, std::string_view ref) const {
-    const Entry& e = entries_[Slot(ref)];
-    return e.owner == owner && e.ref == ref ? &e.key : nullptr;
+  const KeyClass* Get(uint64_t owner, const KeyRef& key) const {
+    const Entry& e = entries_[Slot(key)];
+    return e.owner == owner && e.kind == key.kind && e.ref == key.ref &&
+                   e.account == key.account && e.region == key.region
+               ? &e.key
+               : nullptr;
   }
-  void Put(uint64_t owner, std::string_view ref, const KeyClass& key) {
-    Entry& e = entries_[Slot(ref)];
+  void Put(uint64_t owner, const KeyRef& key, const KeyClass& c) {
+    Entry& e = entries_[Slot(key)];
     e.owner = owner;
-    e.ref.assign(ref);
-    e.key = key;
+    e.account.assign(key.account);
+    e.region.assign(key.region);
+    e.kind = key.kind;
+    e.ref.assign(key.ref);
+    e.key = c;
   }
 
  private:
   struct Entry {
     uint64_t owner = 0;
+    std::string account;
+    std::string region;
+    RefKind kind = RefKind::kKeyInput;
     std::string ref;
     KeyClass key;
   };
-  static size_t Slot(std::string_view ref) { return std::hash<std::string_view>{}(ref) % 256; }
-  std::array<Entry, 256> entries_;
+  static constexpr size_t kSlots = 256;
+  static size_t Slot(const KeyRef& key) {
+    std::hash<std::string_view> h;
+    size_t x = h(key.ref);
+    x = x * 31 + h(key.account);
+    x = x * 31 + h(key.region);
+    x = x * 31 + static_cast<size_t>(key.kind);
+    return x % kSlots;
+  }
+  std::array<Entry, kSlots> entries_;
 };
 
-// The class of the key that lookup() finds (a Result<KeyPtr>, null or an
-// error when there is none), through the per-thread cache under ref when
-// cache_owner is not 0.
+// The class, for the caller of ctx, of the key that lookup() finds (a
+// Result<KeyPtr>, null or an error when there is none), through the
+// per-thread cache when cache_owner is not 0.
 template <typename Lookup>
-KeyClass CachedClass(Kms& kms, uint64_t cache_owner, std::string_view ref, Lookup lookup) {
+KeyClass CachedClass(Kms& kms, const server::RequestContext& ctx, uint64_t cache_owner,
+                     RefKind kind, std::string_view ref, Lookup lookup) {
   KeyClassCache& cache = KeyClassCache::ForThread();
+  const std::string_view account = ctx.principal().account_id;
+  const KeyRef key_ref{account, ctx.region(), kind, ref};
   if (cache_owner != 0) {
-    if (const KeyClass* hit = cache.Get(cache_owner, ref)) return *hit;
+    if (const KeyClass* hit = cache.Get(cache_owner, key_ref)) return *hit;
   }
   Result<KeyPtr> key = lookup();
   if (!key.ok() || !*key) return {};
-  KeyClass c = ClassOf(kms, **key);
-  if (cache_owner != 0) cache.Put(cache_owner, ref, c);
+  KeyClass c = ClassOf(kms, **key, account);
+  if (cache_owner != 0) cache.Put(cache_owner, key_ref, c);
   return c;
 }
 
@@ -554,14 +608,15 @@ KeyClass ClassOfKey(Kms& kms, const server::RequestContext& ctx, std::string_vie
                     std::string_view blob, uint64_t cache_owner) {
   if (!key_input.empty()) {
     bool alias = key_input.find("alias/") != std::string_view::npos;
-    return CachedClass(kms, alias ? 0 : cache_owner, key_input,
+    return CachedClass(kms, ctx, alias ? 0 : cache_owner, RefKind::kKeyInput, key_input,
                        [&kms, &ctx, key_input] { return ResolveKey(kms, ctx, key_input); });
   }
   if (blob.empty()) return {};
   auto parsed = ParseBlob(blob);
   if (!parsed.ok()) return {};
   const std::string& id = parsed->header.key_id;
-  return CachedClass(kms, cache_owner, id, [&kms, &ctx, &id] { return LoadKey(kms, ctx, id); });
+  return CachedClass(kms, ctx, cache_owner, RefKind::kBlobKeyId, id,
+                     [&kms, &ctx, &id] { return LoadKey(kms, ctx, id); });
 }
 
 // The key type's shared quota and, for a key in a custom key store, the
@@ -614,8 +669,9 @@ Charges ChargesFor(Kms& kms, const server::RequestContext& ctx, const OperationR
     case Kind::kGenerateRandom: {
       out.Add({kSymmetricQuota, region, {}, 1});
       std::string_view store = in.get_string("CustomKeyStoreId");
-      // Counts against the store only if the server already tracks it
-      // (a made-up store id must not add a bucket).
+      // Counts against the store only if the server already tracks it (a
+      // made-up store id must not add a bucket), and only when the caller
+      // owns it (Throttler::Admit checks the bucket's owner).
       if (!store.empty()) {
         out.Add({kCustomKeyStoreQuota, region, std::string(store), 1, /*known_only=*/true});
       }
@@ -639,7 +695,7 @@ Charges ChargesFor(Kms& kms, const server::RequestContext& ctx, const OperationR
 Status AdmitRequest(Throttler& throttler, Kms& kms, const server::RequestContext& ctx,
                     const OperationRule& rule, const json::Value& in) {
   return throttler.Admit(ctx.principal().account_id,
-                         ChargesFor(kms, ctx, rule, in, throttler.id()), ctx.time());
+                         ChargesFor(kms, ctx, rule, in, throttler.id()));
 }
 
 }  // namespace rampart::kms::internal
@@ -647,13 +703,15 @@ Status AdmitRequest(Throttler& throttler, Kms& kms, const server::RequestContext
 namespace rampart::kms {
 
 Status KmsService::SetThrottling(const server::KmsThrottlingConfig& config,
-                                 const std::vector<std::string>& regions) {
+                                 const std::vector<std::string>& regions,
+                                 const internal::MonotonicClock* clock) {
   ASSIGN_OR_RETURN(internal::QuotaOverrides overrides, internal::ReadQuotaOverrides(config));
   if (!config.enabled) {
     throttler_.reset();
     return Status::Ok();
   }
-  throttler_ = std::make_shared<internal::Throttler>(regions, overrides);
+  throttler_ = std::make_shared<internal::Throttler>(
+      regions, overrides, clock != nullptr ? *clock : internal::SteadyMonotonicClock());
   return Status::Ok();
 }
 

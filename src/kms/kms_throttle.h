@@ -8,19 +8,24 @@
 // quota per key type (symmetric and HMAC, RSA, ECC and SM2); the data key
 // pair operations share one per key pair spec; every other operation has
 // its own. A request of another account's key counts against the caller's
-// account, as AWS documents ("Cross-account requests").
+// account, as AWS documents ("Cross-account requests"), and never against
+// a custom key store of another account: only the store's own account
+// takes from a store's quota.
 //
 // Each quota is a token bucket that holds one second of its rate (at
 // least one token) and refills continuously. A bucket is kept as one
 // atomic "theoretical arrival time" (the generic cell rate algorithm, which
 // admits exactly what such a token bucket admits), so that taking a token
-// is one compare-and-swap and no lock is held while deciding.
+// is one compare-and-swap and no lock is held while deciding. Time comes
+// from a monotonic clock read when the request is admitted, never from the
+// wall clock, so a step of the system time neither freezes nor refills a
+// bucket.
 //
 // Thread-safety: Throttler is thread-safe; Admit runs concurrently from
 // every worker. The quota table functions are pure. Two small caches are
 // per thread (thread_local), so they need no lock: the last account's
-// buckets, and what a key reference resolved to; their entries are tagged
-// with the throttler's id, which is never reused.
+// buckets, and what a key reference resolved to for an account; their
+// entries are tagged with the throttler's id, which is never reused.
 //
 // KmsService::SetThrottling is defined in kms_throttle.cc.
 #pragma once
@@ -35,7 +40,6 @@
 #include <string_view>
 #include <vector>
 
-#include "rampart/core/clock.h"
 #include "rampart/core/json.h"
 #include "rampart/core/status.h"
 #include "rampart/server/config.h"
@@ -70,6 +74,19 @@ double DefaultRate(QuotaId q, std::string_view region);
 using QuotaOverrides = std::array<std::optional<double>, kQuotaCount>;
 Result<QuotaOverrides> ReadQuotaOverrides(const server::KmsThrottlingConfig& config);
 
+// --- time ---
+
+// The time the buckets run on: nanoseconds from an arbitrary start, never
+// going back. Thread-safety: NowNs is called from every worker at once.
+class MonotonicClock {
+ public:
+  virtual ~MonotonicClock() = default;
+  virtual int64_t NowNs() const = 0;
+};
+
+// std::chrono::steady_clock, the clock a server runs on. Lives forever.
+const MonotonicClock& SteadyMonotonicClock();
+
 // --- buckets ---
 
 // A rate as the buckets use it: nanoseconds per token and the bucket's
@@ -84,15 +101,17 @@ Rate MakeRate(double per_second);
 // One token bucket. Starts full.
 class RateBucket {
  public:
-  // Takes cost tokens at now_ns (nanoseconds since the epoch) when the
-  // bucket holds them; false, taking nothing, when it does not.
+  // Takes cost tokens at now_ns (a MonotonicClock reading) when the
+  // bucket holds them; false, taking nothing, when it does not. A now_ns
+  // older than an earlier call's (two workers reading the clock and then
+  // reaching the bucket in the other order) finds the bucket no fuller
+  // than it is.
   bool TryTake(int64_t now_ns, const Rate& rate, uint32_t cost);
   // Puts back tokens taken by TryTake (a request refused by another quota).
   void GiveBack(const Rate& rate, uint32_t cost);
 
  private:
-  // When the bucket will be full again if nothing more is taken; a time
-  // more than the depth ahead of now means the clock was set back.
+  // When the bucket will be full again if nothing more is taken.
   std::atomic<int64_t> full_at_ns_{0};
 };
 
@@ -100,7 +119,8 @@ class RateBucket {
 
 // One quota a request counts against. region is the account's Region for
 // the per-account quotas (a multi-Region operation also counts in another
-// Region); store_id names the store for kCustomKeyStoreQuota.
+// Region); store_id names the store for kCustomKeyStoreQuota, which is
+// taken only when the requesting account owns the store.
 struct Charge {
   QuotaId quota = kSymmetricQuota;
   std::string_view region;
@@ -130,15 +150,19 @@ class Charges {
 class Throttler {
  public:
   // The Regions the server serves (charges in other Regions are not
-  // kept) and the validated overrides.
-  Throttler(std::vector<std::string> regions, const QuotaOverrides& overrides);
+  // kept), the validated overrides and the time source.
+  // REQUIRES: clock outlives the throttler.
+  Throttler(std::vector<std::string> regions, const QuotaOverrides& overrides,
+            const MonotonicClock& clock = SteadyMonotonicClock());
   ~Throttler();
   Throttler(const Throttler&) = delete;
   Throttler& operator=(const Throttler&) = delete;
 
-  // Takes every charge of account's request at now, or none:
-  // ThrottlingException with AWS's message when any quota is exhausted.
-  Status Admit(std::string_view account, const Charges& charges, TimePoint now);
+  // Takes every charge of account's request, at the clock's time now, or
+  // none: ThrottlingException with AWS's message when any quota is
+  // exhausted. A custom key store charge counts only when account owns the
+  // store: the account whose key first made the store's bucket.
+  Status Admit(std::string_view account, const Charges& charges);
 
   // The rate in force for q in region (for tests and the docs' table);
   // 0 for a Region the server does not serve.
@@ -169,6 +193,7 @@ class Throttler {
   // Unique per throttler, never reused: tells the per-thread caches
   // whose entries they hold.
   const uint64_t id_;
+  const MonotonicClock& clock_;
   const std::vector<std::string> regions_;
   // rates_[region index][quota]; the custom key store rate is in every
   // row (it does not vary by Region).
@@ -184,17 +209,19 @@ struct OperationRule;
 const OperationRule* RuleFor(std::string_view operation);
 
 // The charges of one request: the operation's quota, and for the
-// cryptographic operations the shared quota of the key's type and the
-// key's custom key store, found through the key cache (a key that cannot
-// be resolved counts as symmetric; the handler then answers its error).
-// With cache_owner != 0 what a key id or key ARN resolved to is kept in a
-// small per-thread cache tagged cache_owner (a key's spec, origin and
-// store never change, so entries need no invalidation).
+// cryptographic operations the shared quota of the key's type and, when
+// the key is the caller's own, the key's custom key store, found through
+// the key cache (a key that cannot be resolved counts as symmetric; the
+// handler then answers its error). With cache_owner != 0 what a key id or
+// key ARN resolved to is kept in a small per-thread cache tagged
+// cache_owner, under the caller's account, the request's Region and the
+// reference (a key's spec, origin, owner and store never change, so
+// entries need no invalidation).
 Charges ChargesFor(Kms& kms, const server::RequestContext& ctx, const OperationRule& rule,
                    const json::Value& in, uint64_t cache_owner = 0);
 
-// The hook in front of every KMS handler: Admit with ChargesFor, at the
-// request's time, against the caller's account.
+// The hook in front of every KMS handler: Admit with ChargesFor against
+// the caller's account, at the throttler's clock.
 Status AdmitRequest(Throttler& throttler, Kms& kms, const server::RequestContext& ctx,
                     const OperationRule& rule, const json::Value& in);
 

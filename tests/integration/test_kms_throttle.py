@@ -3,13 +3,16 @@ file turns throttling on with small quotas answers ThrottlingException to
 boto3 and the aws CLI (both making a single attempt, since botocore retries
 a throttled call), records the throttled call in the audit trail, and
 refills its quotas within a second. Throttling is off by default, and a
-config with an unknown quota name does not start.
+config with an unknown quota name does not start. Another account naming
+an account's HSM-backed key or custom key store never spends that store's
+quota.
 
 Calls take time on a busy machine, so the assertions allow for the tokens
 that come back while a test runs: with a quota of r per second, calls that
 took t seconds pass at most r + r*t + 1 times."""
 import json
 import os
+import shutil
 import subprocess
 import time
 
@@ -18,6 +21,7 @@ import botocore.config
 import botocore.exceptions
 import pytest
 
+import org_helpers
 from conftest import RAMPART_BIN, REGION, Rampart
 
 MESSAGE = ("You have exceeded the rate at which you may call KMS. "
@@ -178,3 +182,74 @@ def test_a_bad_quota_stops_the_server_at_start(workdir, quotas, message):
                         {"kms": {"throttling": {"enabled": False, "quotas": quotas}}})
     assert r.returncode != 0
     assert message in r.stderr + r.stdout, r.stderr
+
+
+SOFTHSM = "/usr/lib/softhsm/libsofthsm2.so"
+KMSUSER_PIN = "kmsuser-pass-7"
+CLUSTER = "cluster-0e0e0e0e0e0"
+
+
+@pytest.fixture(scope="module")
+def hsm_two_accounts(tmp_path_factory):
+    """A server with a two-token SoftHSM2 cluster for the management
+    account, a member account, and throttling with a custom key store
+    quota of one call every 20 s. Yields (server, member admin creds)."""
+    if not os.path.exists(SOFTHSM) or shutil.which("softhsm2-util") is None:
+        pytest.skip("softhsm2 is needed (scripts/install-deps.sh)")
+    d = tmp_path_factory.mktemp("throttle-cks")
+    (d / "tokens").mkdir()
+    conf = d / "softhsm2.conf"
+    conf.write_text(f"directories.tokendir = {d}/tokens\nobjectstore.backend = file\n"
+                    "log.level = ERROR\n")
+    hsm_env = dict(os.environ, SOFTHSM2_CONF=str(conf))
+    for label in ("t1", "t2"):
+        subprocess.run(["softhsm2-util", "--init-token", "--free", "--label", label, "--pin",
+                        KMSUSER_PIN, "--so-pin", "so-pass-7"], env=hsm_env, check=True,
+                       capture_output=True)
+    pin = d / "kmsuser.pin"
+    pin.write_text(KMSUSER_PIN)
+    pin.chmod(0o600)
+    config = {
+        "hsm": {"backends": [{"name": label, "module": SOFTHSM, "token_label": label,
+                              "pin_file": str(pin)} for label in ("t1", "t2")],
+                "clusters": [{"id": CLUSTER, "members": ["t1", "t2"], "min_members": 2}]},
+        "kms": {"throttling": {"enabled": True, "quotas": {"CustomKeyStore": 0.05}}}}
+    saved = os.environ.get("SOFTHSM2_CONF")
+    os.environ["SOFTHSM2_CONF"] = str(conf)
+    s, _, member_admin = org_helpers.start_two_accounts(str(d / "data"), config=config)
+    yield s, member_admin
+    s.stop()
+    if saved is None:
+        os.environ.pop("SOFTHSM2_CONF", None)
+    else:
+        os.environ["SOFTHSM2_CONF"] = saved
+
+
+def error_code(call, **kwargs):
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        call(**kwargs)
+    return e.value.response["Error"]["Code"]
+
+
+def test_other_accounts_never_spend_a_custom_key_stores_quota(hsm_two_accounts):
+    server, member_admin = hsm_two_accounts
+    kms_a = client(server)
+    kms_b = org_helpers.client(server, "kms", member_admin)
+    store = kms_a.create_custom_key_store(
+        CustomKeyStoreName="throttled", CloudHsmClusterId=CLUSTER, KeyStorePassword=KMSUSER_PIN,
+        TrustAnchorCertificate="-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+    )["CustomKeyStoreId"]
+    kms_a.connect_custom_key_store(CustomKeyStoreId=store)
+    key = kms_a.create_key(Origin="AWS_CLOUDHSM", CustomKeyStoreId=store)["KeyMetadata"]
+    # The owner's call takes the store's one token; the next comes in 20 s.
+    blob = kms_a.encrypt(KeyId=key["KeyId"], Plaintext=b"x")["CiphertextBlob"]
+    assert error_code(kms_a.encrypt, KeyId=key["KeyId"], Plaintext=b"x") == "ThrottlingException"
+    assert error_code(kms_a.generate_random, NumberOfBytes=8,
+                      CustomKeyStoreId=store) == "ThrottlingException"
+    # The other account finds an empty store quota, but it is not its own:
+    # its calls get the key policy's or the lookup's answer.
+    assert error_code(kms_b.encrypt, KeyId=key["Arn"], Plaintext=b"x") == "AccessDeniedException"
+    assert error_code(kms_b.decrypt, CiphertextBlob=blob) == "AccessDeniedException"
+    assert error_code(kms_b.encrypt, KeyId=key["KeyId"], Plaintext=b"x") == "NotFoundException"
+    assert error_code(kms_b.generate_random, NumberOfBytes=8,
+                      CustomKeyStoreId=store) == "CustomKeyStoreNotFoundException"

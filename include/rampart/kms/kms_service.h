@@ -45,6 +45,7 @@ namespace internal {
 struct Kms;
 class Scheduler;
 class Throttler;
+class MonotonicClock;
 }
 
 // What one pass of the scheduled work did.
@@ -82,9 +83,11 @@ class KmsService {
   // overrides, per account in each of regions (src/kms/kms_throttle.h,
   // docs/kms-throttling.md); off unless config.enabled. An unknown quota
   // name or a rate out of range is an error even when off.
-  // REQUIRES: called before Register.
+  // The buckets run on clock (steady_clock when null; tests pass their
+  // own). REQUIRES: called before Register; clock outlives the service.
   Status SetThrottling(const server::KmsThrottlingConfig& config,
-                       const std::vector<std::string>& regions);
+                       const std::vector<std::string>& regions,
+                       const internal::MonotonicClock* clock = nullptr);
 
   // Scheduled work, one pass at `now`: deletes every key whose deletion
   // date has passed, rotates every enabled key whose automatic rotation is
