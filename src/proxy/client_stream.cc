@@ -144,13 +144,31 @@ void ClientStream::Post(IoHandler handler, error_code ec, size_t n) {
 }
 
 void ClientStream::ShutdownSend() {
+  if (closed_ || send_shut_) return;
+  send_shut_ = true;
+  FinishShutdown();
+}
+
+// close_notify only on a healthy, established session (OpenSSL forbids it
+// after a fatal error). An alert that did not fit in the socket buffer
+// stays in OpenSSL's; calling SSL_shutdown again once the socket is
+// writable sends the rest. A TCP half-close before that would cut the
+// alert off, and the client would see a truncated stream.
+void ClientStream::FinishShutdown() {
   if (closed_) return;
-  // close_notify only on a healthy, established session (OpenSSL forbids
-  // it after a fatal error); a full socket buffer just loses it.
   if (ssl_ != nullptr && !fatal_ && SSL_is_init_finished(ssl_) == 1) {
     ERR_clear_error();
-    SSL_shutdown(ssl_);
+    int r = SSL_shutdown(ssl_);
+    int err = r < 0 ? SSL_get_error(ssl_, r) : SSL_ERROR_NONE;
     ERR_clear_error();
+    if (err == SSL_ERROR_WANT_WRITE) {
+      std::weak_ptr<char> alive = alive_;
+      socket_.async_wait(tcp::socket::wait_write, [this, alive](error_code ec) {
+        if (ec || alive.expired()) return;  // closed (or gone) meanwhile: nothing left to end
+        FinishShutdown();
+      });
+      return;
+    }
   }
   error_code ignored;
   socket_.shutdown(tcp::socket::shutdown_send, ignored);

@@ -10,11 +10,13 @@
 //
 // Thread-safety: like the socket, used from its worker's thread only. One
 // read and one write may be in flight at the same time (a tunnel relays
-// both ways), not two of the same kind.
+// both ways), not two of the same kind; ShutdownSend counts as the last
+// write.
 #pragma once
 
 #include <cstddef>
 #include <functional>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -76,8 +78,11 @@ class ClientStream {
     TlsWrite(buffer, 0, IoHandler(std::forward<Handler>(handler)));
   }
 
-  // Ends the sending side: TLS sends close_notify first (best effort,
-  // never waits), then TCP's half-close.
+  // Ends the sending side: TLS sends close_notify first, then TCP's
+  // half-close. When the socket buffer has no room for close_notify the
+  // half-close waits until it has (in the background: the call returns at
+  // once; Close ends the wait, so the caller's timer bounds it). Nothing
+  // may be written afterwards; a second call does nothing.
   void ShutdownSend();
   // Cancels pending operations (their handlers get operation_aborted).
   void Cancel();
@@ -95,12 +100,18 @@ class ClientStream {
   // The error a failed OpenSSL read or write reports to its handler.
   error_code IoError(int ssl_error, int saved_errno);
   void Post(IoHandler handler, error_code ec, size_t n);
+  // Sends (the rest of) close_notify, then half-closes the socket.
+  void FinishShutdown();
 
   tcp::socket socket_;
   ssl_st* ssl_ = nullptr;
   bool closed_ = false;
   bool fatal_ = false;  // OpenSSL reported a fatal error: no close_notify
+  bool send_shut_ = false;  // ShutdownSend was called
   TlsFailure failure_;
+  // Expires with the stream: a wait that completed just before the stream
+  // was destroyed must not touch it (see FinishShutdown).
+  std::shared_ptr<char> alive_ = std::make_shared<char>();
 };
 
 }  // namespace rampart::proxy

@@ -2,14 +2,19 @@
 // io_context as in a worker, the client is blocking OpenSSL on a thread.
 // Covers the handshake with and without client certificates, reads and
 // writes (with a slow reader, so writes must wait for the socket), and
-// close_notify on ShutdownSend.
+// close_notify on ShutdownSend (also when the socket buffer is full, over
+// a Unix socket pair where "full" is exact).
 #include "client_stream.h"
 
 #include <gtest/gtest.h>
+#include <linux/sockios.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -93,13 +98,18 @@ class ClientStreamTest : public ::testing::Test {
     asio::io_context ioc;
     tcp::socket sock(ioc);
     sock.connect(tcp::endpoint(asio::ip::address_v4::loopback(), port));
+    RunClientOn(ctx, sock.native_handle(), body);
+    SSL_CTX_free(ctx);
+  }
+
+  // The same on a connected descriptor (blocking), with a client context.
+  static void RunClientOn(SSL_CTX* ctx, int fd, const std::function<void(SSL*)>& body) {
     SSL* ssl = SSL_new(ctx);
-    SSL_set_fd(ssl, sock.native_handle());
+    SSL_set_fd(ssl, fd);
     SSL_set1_host(ssl, "proxy.test");
     bool connected = SSL_connect(ssl) == 1;
     body(connected ? ssl : nullptr);
     SSL_free(ssl);
-    SSL_CTX_free(ctx);
   }
 
   fs::path dir_;
@@ -165,13 +175,87 @@ TEST_F(ClientStreamTest, HandshakeNamesReadWriteAndCloseNotify) {
   ioc.run();
   client.join();
   EXPECT_TRUE(stream.tls());
-  EXPECT_EQ(names, (std::vector<std::string>{"ci.clients.test", "build-7"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"ci.clients.test"}));  // a DNS SAN: the CN "Build-7" names nothing
   EXPECT_EQ(server_got, "hello");
   EXPECT_FALSE(write_ec);
   EXPECT_EQ(client_got.size(), big.size());
   EXPECT_EQ(client_got, big);
   EXPECT_EQ(client_end, SSL_ERROR_ZERO_RETURN);
   EXPECT_EQ(final_read_ec, asio::error::eof);  // the client's close_notify
+}
+
+// ShutdownSend when the socket buffer cannot take close_notify: the
+// half-close waits until it can, so the client reads every record and
+// then close_notify, not a bare end of stream. Over a Unix socket pair a
+// send fails exactly when the queued bytes (SIOCOUTQ) have reached
+// SO_SNDBUF, so the server writes until then while the client waits.
+TEST_F(ClientStreamTest, CloseNotifyWaitsForRoomBeforeTheHalfClose) {
+  auto ctx = Context(false);
+  ASSERT_NE(ctx, nullptr);
+  int fds[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+  int sndbuf = 16 * 1024;
+  ASSERT_EQ(::setsockopt(fds[0], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf), 0);
+  socklen_t len = sizeof sndbuf;
+  ASSERT_EQ(::getsockopt(fds[0], SOL_SOCKET, SO_SNDBUF, &sndbuf, &len), 0);  // as the kernel set it
+
+  std::atomic<bool> full{false};
+  size_t client_got = 0;
+  int client_end = 0;
+  SSL_CTX* client_ctx = SSL_CTX_new(TLS_client_method());
+  X509_STORE_add_cert(SSL_CTX_get_cert_store(client_ctx), ca_.get());
+  SSL_CTX_set_verify(client_ctx, SSL_VERIFY_PEER, nullptr);
+  std::thread client([&] {
+    RunClientOn(client_ctx, fds[1], [&](SSL* ssl) {
+      ASSERT_NE(ssl, nullptr);
+      // Reads nothing until the server has filled the buffer (bounded, so
+      // a failure cannot hang the test).
+      for (int i = 0; i < 500 && !full; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      char buf[4096];
+      size_t n = 0;
+      int r;
+      while ((r = SSL_read_ex(ssl, buf, sizeof buf, &n)) == 1) client_got += n;
+      client_end = SSL_get_error(ssl, r);
+      SSL_shutdown(ssl);
+    });
+    ::close(fds[1]);
+  });
+
+  asio::io_context ioc;
+  tcp::socket server(ioc);
+  server.assign(tcp::v4(), fds[0]);
+  ClientStream stream(std::move(server));
+  const std::string record(100, 'r');
+  size_t written = 0;
+  char buf[64];
+  error_code final_read_ec = asio::error::would_block;
+  std::function<void()> fill = [&] {
+    int queued = 0;
+    ASSERT_EQ(::ioctl(fds[0], SIOCOUTQ, &queued), 0);
+    if (queued < sndbuf) {
+      stream.AsyncWrite(asio::buffer(record), [&](error_code ec, size_t n) {
+        ASSERT_FALSE(ec) << ec.message();
+        written += n;
+        fill();
+      });
+      return;
+    }
+    stream.ShutdownSend();  // close_notify cannot be sent now
+    full = true;
+    stream.AsyncReadSome(asio::buffer(buf), [&](error_code ec, size_t) { final_read_ec = ec; });
+  };
+  stream.AsyncHandshake(ctx->get(), [&](error_code ec) {
+    ASSERT_FALSE(ec) << stream.tls_failure().reason;
+    fill();
+  });
+  ioc.run();
+  client.join();
+  SSL_CTX_free(client_ctx);
+  EXPECT_TRUE(full);
+  EXPECT_GT(written, 0u);
+  EXPECT_EQ(client_got, written);
+  EXPECT_EQ(client_end, SSL_ERROR_ZERO_RETURN);  // close_notify, then the end
+  EXPECT_EQ(final_read_ec, asio::error::eof);    // the client's close_notify
 }
 
 // Runs one handshake against a client presenting `cert` (or none) and

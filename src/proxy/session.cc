@@ -59,9 +59,11 @@ void Session::Start() {
 // A TLS listener: the handshake (with the context of the snapshot this
 // connection started with) comes first; the verified certificate's names
 // then stay with the connection, and every request on it is checked with
-// them against the client rules of its own snapshot.
+// them against the client rules of its own snapshot, as long as that
+// snapshot trusts client certificates as the handshake's did.
 void Session::StartTls() {
-  const TlsServerContext* tls = config_->tls.context.get();
+  handshake_tls_ = config_->tls.context;
+  const TlsServerContext* tls = handshake_tls_.get();
   if (tls == nullptr) {
     // Listeners are bound at start; a reload that dropped tls_listen and
     // tls leaves this one without a certificate until the restart.
@@ -89,6 +91,18 @@ void Session::OnTlsHandshake(error_code ec) {
   phase_ = Phase::kHead;
   Arm(config_->limits.handshake_timeout);
   ReadHead();
+}
+
+// True on a TLS listener when the current request's config trusts client
+// certificates otherwise than the handshake's did (other client CAs, a
+// certificate now required or no longer asked for, no TLS settings at
+// all): the names, or their absence, were established under trust that is
+// no longer in force, so they must not decide a request.
+bool Session::ClientTrustChanged() const {
+  if (!tls_listener_ || handshake_tls_ == nullptr) return false;
+  const TlsServerContext* now = config_->tls.context.get();
+  if (now == handshake_tls_.get()) return false;
+  return now == nullptr || now->client_trust() != handshake_tls_->client_trust();
 }
 
 // The access-log line and counters of the current request (a keep-alive
@@ -178,9 +192,11 @@ void Session::OnHeadRead(error_code ec, size_t n) {
 }
 
 void Session::OnHead() {
-  if (!first_request_) {
+  if (!first_request_ || tls_listener_) {
     // A keep-alive connection's later request is decided by the config
-    // running when it arrived, not when the connection began waiting.
+    // running when it arrived, not when the connection began waiting. So
+    // is a TLS connection's first: its handshake and head may take a while
+    // after accept, and ClientTrustChanged catches a reload in between.
     config_ = shared_.Snapshot();
     if (!config_->ClientAllowed(client_ip_)) {
       record_.decision = "deny";
@@ -206,6 +222,13 @@ void Session::OnHead() {
   keep_alive_ = !is_connect_ && in.error_status == 0 && ClientWantsKeepAlive(request_head_);
   if (in.error_status == 403) return Deny(in.error, "");
   if (in.error_status != 0) return Fail(in.error_status, in.error);
+  if (ClientTrustChanged()) {
+    // Refused rather than decided without the names: the client may have
+    // no standing at all under the new trust. A new connection handshakes
+    // under it.
+    keep_alive_ = false;
+    return Deny("tls: client certificate trust changed by a reload; reconnect", "");
+  }
   Decision d = CheckDestination(*config_, client_ip_, cert_names_, request_.host, request_.port);
   record_.client_rule = d.client_rule;
   if (!d.client_cert.empty()) record_.client_cert = d.client_cert;

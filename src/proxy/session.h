@@ -14,7 +14,8 @@
 //
 // A Session's life:
 //   [TLS listener: TLS handshake (handshake timeout), the verified client
-//   certificate's names kept for the connection; see client_stream.h] ->
+//   certificate's names kept for the connection while reloads leave the
+//   client CAs alone; see client_stream.h] ->
 //   head (handshake timeout, header limit) -> InterpretRequest ->
 //   CheckDestination -> resolve (static hosts, IP literal, or c-ares on the
 //   worker's own loop, see dns_resolver.h) -> "filtered" answers denied ->
@@ -163,6 +164,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void NoteRelayError(bool client_side, error_code ec);
   void StartTls();
   void OnTlsHandshake(error_code ec);
+  bool ClientTrustChanged() const;
 
   // session_intercept.cc
   bool TakeOriginalDestination();
@@ -216,6 +218,9 @@ class Session : public std::enable_shared_from_this<Session> {
   uint64_t timer_gen_ = 0;
   IpAddress client_ip_;
   std::vector<std::string> cert_names_;  // TLS listener: the verified client certificate's names
+  // TLS listener: the context of the handshake, whose client CAs verified
+  // cert_names_ (see ClientTrustChanged).
+  std::shared_ptr<const TlsServerContext> handshake_tls_;
   AccessRecord record_;
   std::string head_;
   size_t head_len_ = 0;

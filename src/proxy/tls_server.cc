@@ -1,6 +1,7 @@
 #include "tls_server.h"
 
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -80,12 +81,29 @@ Status UsePrivateKey(SSL_CTX* ctx, const std::string& path) {
   return Status::Ok();
 }
 
+// TlsServerContext::client_trust for a CA file's bytes.
+Result<std::string> ClientTrust(std::string_view ca_pem, bool required) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (EVP_Digest(ca_pem.data(), ca_pem.size(), digest, &len, EVP_sha256(), nullptr) != 1) {
+    return TlsKeyError("client_ca_file", "cannot hash the file" + OpenSslReason());
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out = required ? "required:" : "requested:";
+  for (unsigned int i = 0; i < len; ++i) {
+    out += kHex[digest[i] >> 4];
+    out += kHex[digest[i] & 0xf];
+  }
+  return out;
+}
+
 // Trust anchors for client certificates, and the CA names sent in the
 // CertificateRequest (so clients holding several certificates pick one
-// of these CAs').
-Status UseClientCas(SSL_CTX* ctx, const std::string& path, bool required) {
+// of these CAs'). *trust gets TlsServerContext::client_trust.
+Status UseClientCas(SSL_CTX* ctx, const std::string& path, bool required, std::string* trust) {
   std::string pem;
   ASSIGN_OR_RETURN(BioPtr bio, ReadPemFile(path, "client_ca_file", pem));
+  ASSIGN_OR_RETURN(*trust, ClientTrust(pem, required));
   X509_STORE* store = SSL_CTX_get_cert_store(ctx);
   STACK_OF(X509_NAME)* names = sk_X509_NAME_new_null();
   if (names == nullptr) return TlsKeyError("client_ca_file", "out of memory");
@@ -123,13 +141,44 @@ void AddName(std::vector<std::string>& out, const unsigned char* data, int len) 
   if (std::find(out.begin(), out.end(), name) == out.end()) out.push_back(std::move(name));
 }
 
+// Appends the certificate's DNS subjectAltNames in order; true when it
+// has any, even ones AddName skips.
+bool AddDnsSans(X509* cert, std::vector<std::string>& out) {
+  auto* sans = static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+  if (sans == nullptr) return false;
+  bool any = false;
+  for (int i = 0; i < sk_GENERAL_NAME_num(sans); ++i) {
+    const GENERAL_NAME* g = sk_GENERAL_NAME_value(sans, i);
+    if (g->type != GEN_DNS) continue;
+    any = true;
+    AddName(out, ASN1_STRING_get0_data(g->d.dNSName), ASN1_STRING_length(g->d.dNSName));
+  }
+  GENERAL_NAMES_free(sans);
+  return any;
+}
+
+// Appends the subject's last common name (the most specific one).
+void AddLastCommonName(X509* cert, std::vector<std::string>& out) {
+  const X509_NAME* subject = X509_get_subject_name(cert);
+  int last = -1;
+  for (int i = X509_NAME_get_index_by_NID(subject, NID_commonName, -1); i >= 0;
+       i = X509_NAME_get_index_by_NID(subject, NID_commonName, i)) {
+    last = i;
+  }
+  if (last < 0) return;
+  unsigned char* utf8 = nullptr;
+  int n = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, last)));
+  if (n >= 0) AddName(out, utf8, n);
+  OPENSSL_free(utf8);
+}
+
 }  // namespace
 
 Result<std::shared_ptr<const TlsServerContext>> TlsServerContext::Load(const TlsSettings& settings) {
   ERR_clear_error();
   SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
   if (ctx == nullptr) return Status::Validation("config: tls: cannot create a TLS context" + OpenSslReason());
-  std::shared_ptr<const TlsServerContext> out(new TlsServerContext(ctx));  // frees ctx on every path
+  std::shared_ptr<TlsServerContext> out(new TlsServerContext(ctx));  // frees ctx on every path
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
   // Renegotiation is a CPU lever for clients; a peer's missing close_notify
   // is an ordinary end of stream here (HTTP framing and the tunnelled
@@ -142,10 +191,11 @@ Result<std::shared_ptr<const TlsServerContext>> TlsServerContext::Load(const Tls
   SSL_CTX_set_session_id_context(ctx, kSessionContext, sizeof kSessionContext - 1);
   RETURN_IF_ERROR(UseCertificateChain(ctx, settings.cert_file));
   RETURN_IF_ERROR(UsePrivateKey(ctx, settings.key_file));
+  out->client_trust_ = "none";
   if (!settings.client_ca_file.empty()) {
-    RETURN_IF_ERROR(UseClientCas(ctx, settings.client_ca_file, settings.require_client_cert));
+    RETURN_IF_ERROR(UseClientCas(ctx, settings.client_ca_file, settings.require_client_cert, &out->client_trust_));
   }
-  return out;
+  return std::shared_ptr<const TlsServerContext>(std::move(out));
 }
 
 TlsServerContext::~TlsServerContext() { SSL_CTX_free(ctx_); }
@@ -153,26 +203,7 @@ TlsServerContext::~TlsServerContext() { SSL_CTX_free(ctx_); }
 std::vector<std::string> CertificateNames(X509* cert) {
   std::vector<std::string> out;
   if (cert == nullptr) return out;
-  auto* sans = static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
-  if (sans != nullptr) {
-    for (int i = 0; i < sk_GENERAL_NAME_num(sans); ++i) {
-      const GENERAL_NAME* g = sk_GENERAL_NAME_value(sans, i);
-      if (g->type == GEN_DNS) AddName(out, ASN1_STRING_get0_data(g->d.dNSName), ASN1_STRING_length(g->d.dNSName));
-    }
-    GENERAL_NAMES_free(sans);
-  }
-  const X509_NAME* subject = X509_get_subject_name(cert);
-  int last = -1;
-  for (int i = X509_NAME_get_index_by_NID(subject, NID_commonName, -1); i >= 0;
-       i = X509_NAME_get_index_by_NID(subject, NID_commonName, i)) {
-    last = i;
-  }
-  if (last >= 0) {
-    unsigned char* utf8 = nullptr;
-    int n = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, last)));
-    if (n >= 0) AddName(out, utf8, n);
-    OPENSSL_free(utf8);
-  }
+  if (!AddDnsSans(cert, out)) AddLastCommonName(cert, out);
   ERR_clear_error();
   return out;
 }

@@ -39,13 +39,24 @@ class TlsServerContext {
 
   ssl_ctx_st* get() const { return ctx_; }
 
+  // What decides whether a client certificate verifies: "none" without
+  // client CAs, else whether one is required and a SHA-256 of the CA
+  // file's bytes. Two contexts with the same value accept the same client
+  // certificates (the proxy's own certificate and key play no part), so a
+  // connection's verified names stay valid across a reload exactly when
+  // this stays the same.
+  const std::string& client_trust() const { return client_trust_; }
+
  private:
   explicit TlsServerContext(ssl_ctx_st* ctx) : ctx_(ctx) {}
   ssl_ctx_st* ctx_;
+  std::string client_trust_;
 };
 
 // A certificate's names for client rules, in matching order: its DNS
-// subjectAltNames as they appear, then its subject's (last) common name.
+// subjectAltNames as they appear; only a certificate without any DNS
+// subjectAltName is named by its subject's (last) common name instead
+// (RFC 6125 / RFC 9525: a DNS-ID present makes the CN no identifier).
 // Lowercased; names that are empty, longer than kMaxCertNameBytes or not
 // printable ASCII without spaces are skipped, as are repeats; at most
 // kMaxCertNames.

@@ -92,18 +92,33 @@ class TlsFiles : public ::testing::Test {
 
 constexpr const char* kTls = R"({"cert_file": "server.pem", "key_file": "server.key", "client_ca_file": "ca.pem"})";
 
-TEST(CertificateNames, SansInOrderThenLastCommonNameLowercased) {
+TEST(CertificateNames, DnsSansInOrderLowercasedAndNoCommonName) {
   KeyPtr key = NewKey();
   CertPtr cert = MakeCert(key.get(), {"first-cn", "Runner-7"},
                           "DNS:B.clients.test,IP:10.0.0.1,DNS:a.clients.test,email:x@y.test,DNS:b.clients.test");
-  EXPECT_EQ(CertificateNames(cert.get()), (std::vector<std::string>{"b.clients.test", "a.clients.test", "runner-7"}));
+  // RFC 6125/9525: with a DNS-ID present the CN names nothing.
+  EXPECT_EQ(CertificateNames(cert.get()), (std::vector<std::string>{"b.clients.test", "a.clients.test"}));
+}
+
+TEST(CertificateNames, LastCommonNameOnlyWithoutDnsSans) {
+  KeyPtr key = NewKey();
+  CertPtr plain = MakeCert(key.get(), {"first-cn", "Runner-7"}, "");
+  EXPECT_EQ(CertificateNames(plain.get()), (std::vector<std::string>{"runner-7"}));
+  // Other kinds of subjectAltName do not replace the CN.
+  CertPtr other_sans = MakeCert(key.get(), {"Runner-7"}, "IP:10.0.0.1,email:x@y.test");
+  EXPECT_EQ(CertificateNames(other_sans.get()), (std::vector<std::string>{"runner-7"}));
+  // A DNS SAN that cannot be a rule name still rules out the CN.
+  CertPtr bad_san = MakeCert(key.get(), {"runner-7"}, "DNS:" + std::string(kMaxCertNameBytes + 1, 'a'));
+  EXPECT_TRUE(CertificateNames(bad_san.get()).empty());
 }
 
 TEST(CertificateNames, SkipsNamesThatCannotBeRuleNames) {
   KeyPtr key = NewKey();
   std::string long_name(kMaxCertNameBytes + 1, 'a');
-  CertPtr cert = MakeCert(key.get(), {"has space"}, "DNS:" + long_name + ",DNS:ok.test");
+  CertPtr cert = MakeCert(key.get(), {"cn.test"}, "DNS:" + long_name + ",DNS:ok.test,DNS:bad name.test");
   EXPECT_EQ(CertificateNames(cert.get()), (std::vector<std::string>{"ok.test"}));
+  CertPtr spaced = MakeCert(key.get(), {"has space"}, "");
+  EXPECT_TRUE(CertificateNames(spaced.get()).empty());
   CertPtr utf8 = MakeCert(key.get(), {"b\xC3\xBC" "cher"}, "");
   EXPECT_TRUE(CertificateNames(utf8.get()).empty());
   CertPtr none = MakeCert(key.get(), {}, "");
@@ -117,6 +132,37 @@ TEST_F(TlsFiles, LoadsAGoodChainKeyAndClientCas) {
   ASSERT_TRUE(ctx.ok()) << ctx.status().message();
   EXPECT_NE((*ctx)->get(), nullptr);
   EXPECT_TRUE(TlsServerContext::Load(Settings("server.pem", "server.key")).ok());
+}
+
+TEST_F(TlsFiles, ClientTrustFollowsTheClientCasAndRequirement) {
+  auto trust = [&](const TlsSettings& s) {
+    auto ctx = TlsServerContext::Load(s);
+    return ctx.ok() ? (*ctx)->client_trust() : "error: " + ctx.status().message();
+  };
+  TlsSettings base = Settings("server.pem", "server.key", "ca.pem");
+  std::string first = trust(base);
+  EXPECT_EQ(first.rfind("requested:", 0), 0u) << first;
+  EXPECT_EQ(trust(base), first);  // the same files, loaded again
+  EXPECT_EQ(trust(Settings("server.pem", "server.key")), "none");
+  TlsSettings required = base;
+  required.require_client_cert = true;
+  EXPECT_EQ(trust(required), "required:" + first.substr(std::string("requested:").size()));
+  // Another CA, or one more in the bundle: other trust.
+  KeyPtr key = NewKey();
+  CertPtr ca2 = MakeCert(key.get(), {"second CA"}, "", nullptr, nullptr, true);
+  WriteCert("ca2.pem", ca2.get());
+  std::string second = trust(Settings("server.pem", "server.key", "ca2.pem"));
+  EXPECT_EQ(second.rfind("requested:", 0), 0u) << second;
+  EXPECT_NE(second, first);
+  fs::copy_file(dir_ / "ca.pem", dir_ / "both.pem");
+  {
+    std::ofstream out(dir_ / "both.pem", std::ios::app);
+    std::ifstream in(dir_ / "ca2.pem");
+    out << in.rdbuf();
+  }
+  std::string both = trust(Settings("server.pem", "server.key", "both.pem"));
+  EXPECT_NE(both, first);
+  EXPECT_NE(both, second);
 }
 
 TEST_F(TlsFiles, LoadErrorsNameTheKey) {

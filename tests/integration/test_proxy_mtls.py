@@ -76,13 +76,13 @@ def origins(workdir):
     tls.close()
 
 
-def mtls_config(pki, origins, tls_port, require=True, rules=None, server=None):
+def mtls_config(pki, origins, tls_port, require=True, rules=None, server=None, client_ca=None):
     cert, key = server or pki["server"]
     if rules is None:
         rules = [{"name": "builders", "client_names": ["build-7"], "allow": ["a.sub.test"]},
                  {"name": "ci", "client_names": ["CI-Runner.clients.test"], "allow": ["other.test"]}]
     return {"tls_listen": f"127.0.0.1:{tls_port}",
-            "tls": {"cert_file": cert, "key_file": key, "client_ca_file": pki["ca"].ca,
+            "tls": {"cert_file": cert, "key_file": key, "client_ca_file": client_ca or pki["ca"].ca,
                     "require_client_cert": require},
             "allow": ["origin.test"], "allowed_ports": [origins["http"].port, origins["tls"].port],
             "ssrf_allow": ["127.0.0.0/8"], "client_rules": rules}
@@ -280,6 +280,73 @@ def test_reload_swaps_certificates_and_rules_keeping_open_connections(start, pki
         ("builders-v2", "allow"), ("builders-v2", "deny")]
     refused = [l for l in lines if l["decision"] == "error"][0]
     assert refused["reason"] == "tls handshake failed: tlsv1 alert unknown ca"
+
+
+def expect_refused_then_closed(conn, host, port):
+    """The next request on `conn` is refused because the client trust changed, and the proxy closes."""
+    conn.sendall(f"GET http://{host}:{port}/ HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode())
+    data = b""
+    while True:
+        chunk = conn.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 403 "), data[:200]
+    assert b"connection: close" in head.lower()
+    assert b"client certificate trust changed" in body
+
+
+def test_reload_with_other_client_cas_ends_verified_connections(start, pki, origins, workdir):
+    p = start()
+    port = origins["http"].port
+    ctx = ssl.create_default_context(cafile=pki["ca"].ca)
+    ctx.load_cert_chain(*pki["builder"])
+    with socket.create_connection(("127.0.0.1", p.tls_port), timeout=10) as raw:
+        with ctx.wrap_socket(raw, server_hostname="proxy.test") as conn:
+            # build-7's rule is the only one allowing a.sub.test.
+            assert keep_alive_get(conn, "a.sub.test", port) == 200
+            # The clients' CA is distrusted: only another CA's certificates count.
+            other = Pki(workdir, "replacement")
+            p.reload(mtls_config(pki, origins, p.tls_port, client_ca=other.ca))
+            # Not served under the old rule (nor under any): refused, then closed.
+            expect_refused_then_closed(conn, "a.sub.test", port)
+    # A new connection is handshaken under the new trust: build-7's
+    # certificate no longer verifies.
+    assert curl_tls(p, f"http://a.sub.test:{port}/", pki["builder"], pki["ca"].ca)[1] == 0
+    # Lines of different connections may land in either order.
+    got = sorted((l["decision"], l.get("reason") or "-", l.get("client_rule") or "-", l.get("client_cert") or "-")
+                 for l in p.log_lines())
+    assert len(got) == 3
+    assert got[0] == ("allow", "-", "builders", "build-7")
+    assert got[1][0] == "deny" and got[1][1].startswith("client certificate refused: ")
+    assert got[2] == ("deny", "tls: client certificate trust changed by a reload; reconnect", "-", "build-7")
+
+
+def test_reload_requiring_certificates_ends_connections_without_one(start, pki, origins):
+    p = start(require=False)
+    port = origins["http"].port
+    ctx = ssl.create_default_context(cafile=pki["ca"].ca)
+    with socket.create_connection(("127.0.0.1", p.tls_port), timeout=10) as raw:
+        with ctx.wrap_socket(raw, server_hostname="proxy.test") as conn:
+            assert keep_alive_get(conn, "origin.test", port) == 200  # the global lists, no certificate
+            p.reload(mtls_config(pki, origins, p.tls_port, require=True))
+            expect_refused_then_closed(conn, "origin.test", port)
+    # A reload that leaves the client CAs and the requirement alone keeps
+    # verified connections (here: only the rules change).
+    ctx.load_cert_chain(*pki["builder"])
+    with socket.create_connection(("127.0.0.1", p.tls_port), timeout=10) as raw:
+        with ctx.wrap_socket(raw, server_hostname="proxy.test") as conn:
+            assert keep_alive_get(conn, "a.sub.test", port) == 200
+            rules = [{"name": "builders-v2", "client_names": ["build-7"], "allow": ["origin.test"]}]
+            p.reload(mtls_config(pki, origins, p.tls_port, require=True, rules=rules))
+            assert keep_alive_get(conn, "origin.test", port) == 200
+            assert keep_alive_get(conn, "a.sub.test", port) == 403
+    got = sorted((l["decision"], l.get("client_rule") or "-", l.get("reason") or "-") for l in p.log_lines())
+    assert got == [
+        ("allow", "-", "-"), ("allow", "builders", "-"), ("allow", "builders-v2", "-"),
+        ("deny", "-", "tls: client certificate trust changed by a reload; reconnect"),
+        ("deny", "builders-v2", "not in allowlist")]
 
 
 def test_reload_without_tls_settings_refuses_the_bound_tls_listener(start, pki, origins):
