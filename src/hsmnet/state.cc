@@ -117,6 +117,27 @@ Result<int64_t> CountRows(store::Tx& tx, std::string_view sql, std::string_view 
   return row ? st->Int(0) : int64_t{0};
 }
 
+// A new user row. A random first password version: sessions check it on
+// every request, so a session of a deleted user cannot continue as a new
+// user of the same name (whose versions start somewhere else).
+Status InsertUser(store::Tx& tx, std::string_view name, Role role, std::string_view hash) {
+  ASSIGN_OR_RETURN(auto st, tx.Prepare("INSERT INTO hsm_users (name, role, password_hash, "
+                                       "password_version) VALUES (?, ?, ?, ?)"));
+  ASSIGN_OR_RETURN(int64_t version, FirstPasswordVersion());
+  st->Bind(1, name).Bind(2, int64_t{static_cast<uint8_t>(role)}).Bind(3, hash);
+  RETURN_IF_ERROR(st->Bind(4, version).Run());
+  return SetTombstone(tx, kUserTombstone, name, false);
+}
+
+// A user's row and the shares granted to it, leaving a tombstone.
+Status DropUserRows(store::Tx& tx, std::string_view name) {
+  ASSIGN_OR_RETURN(auto shares, tx.Prepare("DELETE FROM hsm_key_shares WHERE user_name = ?"));
+  RETURN_IF_ERROR(shares->Bind(1, name).Run());
+  ASSIGN_OR_RETURN(auto del, tx.Prepare("DELETE FROM hsm_users WHERE name = ?"));
+  RETURN_IF_ERROR(del->Bind(1, name).Run());
+  return SetTombstone(tx, kUserTombstone, name, true);
+}
+
 // The iteration count of a "pbkdf2-sha256$<iterations>$..." hash.
 std::optional<uint64_t> HashIterations(std::string_view hash) {
   hash.remove_prefix(std::string_view("pbkdf2-sha256$").size());
@@ -327,29 +348,35 @@ Status HsmState::Bootstrap(std::string_view name, std::string_view password) {
   return st;
 }
 
+Status HsmState::WriteUser(std::string_view name, bool drops_shares,
+                           const std::function<Status(store::Tx&)>& fn) {
+  Status written = db_.Write(fn);
+  // After the commit: a lookup racing with the write cannot put the old
+  // row back (RecordCache's generations).
+  cache_->ForgetUser(name);
+  if (drops_shares) cache_->ForgetAllKeys();
+  return written;
+}
+
+Status HsmState::WriteKey(std::string_view key_id, const std::function<Status(store::Tx&)>& fn) {
+  Status written = db_.Write(fn);
+  cache_->ForgetKey(key_id);
+  return written;
+}
+
 Status HsmState::CreateUser(std::string_view name, std::string_view password, Role role) {
   if (!ValidUserName(name)) return Status::Validation("user names are 1 to 32 of [A-Za-z0-9_.-]");
   if (!ValidPassword(password)) return Status::Validation("passwords are 8 to 128 bytes");
   ASSIGN_OR_RETURN(std::string hash, crypto::HashPassword(password, options_.password_iterations));
-  Status written = db_.Write([&](store::Tx& tx) -> Status {
+  return WriteUser(name, /*drops_shares=*/false, [&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(auto existing, FindUserTx(tx, name));
     if (existing) return Status::Validation("user " + std::string(name) + " already exists");
-    // A random first password version: sessions check it on every request,
-    // so a session of a deleted user cannot continue as a new user of the
-    // same name (whose versions start somewhere else).
-    ASSIGN_OR_RETURN(auto st, tx.Prepare("INSERT INTO hsm_users (name, role, password_hash, "
-                                         "password_version) VALUES (?, ?, ?, ?)"));
-    ASSIGN_OR_RETURN(int64_t version, FirstPasswordVersion());
-    st->Bind(1, name).Bind(2, int64_t{static_cast<uint8_t>(role)}).Bind(3, hash);
-    RETURN_IF_ERROR(st->Bind(4, version).Run());
-    return SetTombstone(tx, kUserTombstone, name, false);
+    return InsertUser(tx, name, role, hash);
   });
-  cache_->ForgetUser(name);
-  return written;
 }
 
 Status HsmState::DeleteUser(std::string_view name) {
-  Status written = db_.Write([&](store::Tx& tx) -> Status {
+  return WriteUser(name, /*drops_shares=*/true, [&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(auto user, FindUserTx(tx, name));
     if (!user) return NoSuchUser(name);
     ASSIGN_OR_RETURN(int64_t owned, CountRows(tx, "SELECT COUNT(*) FROM hsm_keys WHERE owner = ?", name));
@@ -359,29 +386,20 @@ Status HsmState::DeleteUser(std::string_view name) {
                        CountRows(tx, "SELECT COUNT(*) FROM hsm_users WHERE role = 0 AND name <> ?", name));
       if (officers == 0) return Status::Validation("the last crypto officer cannot be deleted");
     }
-    ASSIGN_OR_RETURN(auto shares, tx.Prepare("DELETE FROM hsm_key_shares WHERE user_name = ?"));
-    RETURN_IF_ERROR(shares->Bind(1, name).Run());
-    ASSIGN_OR_RETURN(auto del, tx.Prepare("DELETE FROM hsm_users WHERE name = ?"));
-    RETURN_IF_ERROR(del->Bind(1, name).Run());
-    return SetTombstone(tx, kUserTombstone, name, true);
+    return DropUserRows(tx, name);
   });
-  cache_->ForgetUser(name);
-  cache_->ForgetAllKeys();  // their shares went
-  return written;
 }
 
 Status HsmState::ChangePassword(std::string_view name, std::string_view password) {
   if (!ValidPassword(password)) return Status::Validation("passwords are 8 to 128 bytes");
   ASSIGN_OR_RETURN(std::string hash, crypto::HashPassword(password, options_.password_iterations));
-  Status written = db_.Write([&](store::Tx& tx) -> Status {
+  return WriteUser(name, /*drops_shares=*/false, [&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(auto st, tx.Prepare(
         "UPDATE hsm_users SET password_hash = ?, failed_logins = 0, "
         "password_version = password_version + 1 WHERE name = ?"));
     RETURN_IF_ERROR(st->Bind(1, hash).Bind(2, name).Run());
     return st->Changes() == 1 ? Status::Ok() : NoSuchUser(name);
   });
-  cache_->ForgetUser(name);
-  return written;
 }
 
 Result<std::vector<UserInfo>> HsmState::ListUsers() {
@@ -472,7 +490,7 @@ Result<LoginOutcome> HsmState::CheckLogin(std::string_view name, std::string_vie
 }
 
 Status HsmState::AddKey(const KeyInfo& key, bool extractable) {
-  Status written = db_.Write([&](store::Tx& tx) -> Status {
+  return WriteKey(key.key_id, [&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(auto st, tx.Prepare("INSERT INTO hsm_keys (key_id, kind, algorithm, usage, label, "
                                          "app_id, owner, created, extractable) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"));
     st->BindBlob(1, key.key_id).Bind(2, int64_t{key.kind}).Bind(3, int64_t{key.algorithm});
@@ -481,8 +499,6 @@ Status HsmState::AddKey(const KeyInfo& key, bool extractable) {
     RETURN_IF_ERROR(st->Bind(9, int64_t{extractable ? 1 : 0}).Run());
     return SetTombstone(tx, kKeyTombstone, key.key_id, false);
   });
-  cache_->ForgetKey(key.key_id);
-  return written;
 }
 
 Result<std::optional<KeyRecord>> HsmState::FindKey(std::string_view key_id) {
@@ -538,28 +554,24 @@ Result<std::vector<KeyInfo>> HsmState::ListKeys(std::string_view user, bool all_
 }
 
 Status HsmState::ClearExtractable(std::string_view key_id) {
-  Status written = db_.Write([&](store::Tx& tx) -> Status {
+  return WriteKey(key_id, [&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(auto st, tx.Prepare("UPDATE hsm_keys SET extractable = 0 WHERE key_id = ?"));
     return st->BindBlob(1, key_id).Run();
   });
-  cache_->ForgetKey(key_id);
-  return written;
 }
 
 Status HsmState::DeleteKey(std::string_view key_id) {
-  Status written = db_.Write([&](store::Tx& tx) -> Status {
+  return WriteKey(key_id, [&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(auto shares, tx.Prepare("DELETE FROM hsm_key_shares WHERE key_id = ?"));
     RETURN_IF_ERROR(shares->BindBlob(1, key_id).Run());
     ASSIGN_OR_RETURN(auto del, tx.Prepare("DELETE FROM hsm_keys WHERE key_id = ?"));
     RETURN_IF_ERROR(del->BindBlob(1, key_id).Run());
     return SetTombstone(tx, kKeyTombstone, key_id, true);
   });
-  cache_->ForgetKey(key_id);
-  return written;
 }
 
 Status HsmState::SetShare(std::string_view key_id, std::string_view user, bool share) {
-  Status written = db_.Write([&](store::Tx& tx) -> Status {
+  return WriteKey(key_id, [&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(auto target, FindUserTx(tx, user));
     if (!target) return NoSuchUser(user);
     if (target->role != Role::kCryptoUser) {
@@ -576,8 +588,6 @@ Status HsmState::SetShare(std::string_view key_id, std::string_view user, bool s
     }
     return Status::Ok();
   });
-  cache_->ForgetKey(key_id);
-  return written;
 }
 
 Result<std::optional<std::string>> HsmState::PasswordHash(std::string_view name) {
@@ -600,37 +610,21 @@ Status HsmState::PutUser(std::string_view name, Role role, std::string_view hash
   if (!iterations || *iterations < options_.password_iterations) {
     return Status::Validation("the password hash has fewer PBKDF2 iterations than this node requires");
   }
-  Status written = db_.Write([&](store::Tx& tx) -> Status {
+  return WriteUser(name, /*drops_shares=*/false, [&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(auto existing, FindUserTx(tx, name));
-    if (!existing) {
-      ASSIGN_OR_RETURN(auto st, tx.Prepare("INSERT INTO hsm_users (name, role, password_hash, "
-                                           "password_version) VALUES (?, ?, ?, ?)"));
-      ASSIGN_OR_RETURN(int64_t version, FirstPasswordVersion());
-      st->Bind(1, name).Bind(2, int64_t{static_cast<uint8_t>(role)}).Bind(3, hash);
-      RETURN_IF_ERROR(st->Bind(4, version).Run());
-      return SetTombstone(tx, kUserTombstone, name, false);
-    }
+    if (!existing) return InsertUser(tx, name, role, hash);
     ASSIGN_OR_RETURN(auto st, tx.Prepare(
         "UPDATE hsm_users SET role = ?1, password_hash = ?2, failed_logins = 0, "
         "password_version = password_version + 1 WHERE name = ?3 AND (role <> ?1 OR password_hash <> ?2)"));
     st->Bind(1, int64_t{static_cast<uint8_t>(role)}).Bind(2, hash).Bind(3, name);
     return st->Run();
   });
-  cache_->ForgetUser(name);
-  return written;
 }
 
 Status HsmState::RemoveUser(std::string_view name) {
-  Status written = db_.Write([&](store::Tx& tx) -> Status {
-    ASSIGN_OR_RETURN(auto shares, tx.Prepare("DELETE FROM hsm_key_shares WHERE user_name = ?"));
-    RETURN_IF_ERROR(shares->Bind(1, name).Run());
-    ASSIGN_OR_RETURN(auto del, tx.Prepare("DELETE FROM hsm_users WHERE name = ?"));
-    RETURN_IF_ERROR(del->Bind(1, name).Run());
-    return SetTombstone(tx, kUserTombstone, name, true);
+  return WriteUser(name, /*drops_shares=*/true, [&](store::Tx& tx) -> Status {
+    return DropUserRows(tx, name);
   });
-  cache_->ForgetUser(name);
-  cache_->ForgetAllKeys();  // their shares went
-  return written;
 }
 
 Result<bool> HsmState::WasDeleted(bool key, std::string_view name) {
@@ -644,7 +638,7 @@ Result<bool> HsmState::WasDeleted(bool key, std::string_view name) {
 }
 
 Status HsmState::SetShares(std::string_view key_id, const std::vector<std::string>& users) {
-  Status written = db_.Write([&](store::Tx& tx) -> Status {
+  return WriteKey(key_id, [&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(auto find, tx.Prepare("SELECT 1 FROM hsm_keys WHERE key_id = ?"));
     ASSIGN_OR_RETURN(bool exists, find->BindBlob(1, key_id).Step());
     if (!exists) return Status::Error(ErrorCode::kNotFound, "no such key");
@@ -658,8 +652,6 @@ Status HsmState::SetShares(std::string_view key_id, const std::vector<std::strin
     }
     return Status::Ok();
   });
-  cache_->ForgetKey(key_id);
-  return written;
 }
 
 }  // namespace rampart::hsmnet

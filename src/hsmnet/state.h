@@ -20,6 +20,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -150,6 +151,12 @@ class HsmState {
                                   UserRecord* user);
   Result<std::optional<UserRecord>> LoadUser(std::string_view name);  // from the database
   Result<std::optional<KeyRecord>> LoadKey(std::string_view key_id);     // from the database
+  // A write transaction, then the cached records it may have changed are
+  // forgotten: the user's (and every key's when drops_shares, since shares
+  // granted to the user went), or the key's.
+  Status WriteUser(std::string_view name, bool drops_shares,
+                   const std::function<Status(store::Tx&)>& fn);
+  Status WriteKey(std::string_view key_id, const std::function<Status(store::Tx&)>& fn);
 
   store::Database& db_;
   const Options options_;
