@@ -12,34 +12,18 @@
 namespace rampart::kms::test {
 namespace {
 
-constexpr char kSoftHsm[] = "/usr/lib/softhsm/libsofthsm2.so";
-constexpr char kPin[] = "kmsuser-pass-9";
-constexpr char kCluster[] = "cluster-abcdef012345";
+constexpr const char* kPin = SoftHsmCluster::kPin;
+constexpr const char* kCluster = SoftHsmCluster::kCluster;
 constexpr char kAnchor[] = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
 
 class CustomKeyStoreTest : public KmsServiceTest {
  protected:
   void SetUp() override {
-    if (!std::filesystem::exists(kSoftHsm) || std::system("command -v softhsm2-util >/dev/null") != 0) {
+    if (!SoftHsmCluster::Available()) {
       GTEST_SKIP() << "SoftHSM2 is not installed (scripts/install-deps.sh)";
     }
     KmsServiceTest::SetUp();
-    char tmpl[] = "/tmp/rampart-cks-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    std::filesystem::create_directory(dir_ + "/tokens");
-    std::ofstream(dir_ + "/softhsm2.conf") << "directories.tokendir = " << dir_ << "/tokens\n"
-                                           << "objectstore.backend = file\nlog.level = ERROR\n";
-    ASSERT_EQ(setenv("SOFTHSM2_CONF", (dir_ + "/softhsm2.conf").c_str(), 1), 0);
-    ASSERT_EQ(setenv("RAMPART_CKS_TEST_PIN", kPin, 1), 0);
-    for (const char* label : {"k1", "k2"}) {
-      std::string cmd = std::string("softhsm2-util --init-token --free --label ") + label + " --pin " +
-                        kPin + " --so-pin so-pass-9 >/dev/null";
-      ASSERT_EQ(std::system(cmd.c_str()), 0);
-      hsm_.backends.push_back({.name = label, .module = kSoftHsm, .token_label = label, .slot = std::nullopt,
-                               .pin_file = "", .pin_env = "RAMPART_CKS_TEST_PIN", .network_config = "", .network_user = ""});
-    }
-    hsm_.clusters.push_back({.id = kCluster, .members = {"k1", "k2"}, .min_members = 2, .accounts = {}});
+    ASSERT_NO_FATAL_FAILURE(tokens_.Create(hsm_));
     service_->SetHsmConfig(&hsm_);
     // kAcct is the management account: the one a cluster without an
     // accounts list is for.
@@ -50,7 +34,6 @@ class CustomKeyStoreTest : public KmsServiceTest {
 
   void TearDown() override {
     service_.reset();  // closes the HSM sessions before the tokens go
-    if (!dir_.empty()) std::filesystem::remove_all(dir_);
   }
 
   std::string NewStore(std::string name = "store") {
@@ -69,8 +52,8 @@ class CustomKeyStoreTest : public KmsServiceTest {
     return std::string(r->find("CustomKeyStores")->as_array()[0].get_string("ConnectionState"));
   }
 
-  std::string dir_;
   server::HsmConfig hsm_;
+  SoftHsmCluster tokens_;
 };
 
 TEST_F(CustomKeyStoreTest, KeysInAConnectedStoreEncryptInTheHsm) {
@@ -119,7 +102,7 @@ TEST_F(CustomKeyStoreTest, DeletedKeysLeaveTheHsmWhenTheStoreDisconnects) {
   EXPECT_EQ(swept->deleted, 1);
   ASSERT_TRUE(A("DisconnectCustomKeyStore", Obj({{"CustomKeyStoreId", store}})).ok());
   // Look into both tokens directly.
-  auto module = pkcs11::Module::Load(kSoftHsm);
+  auto module = pkcs11::Module::Load(SoftHsmCluster::kModule);
   ASSERT_TRUE(module.ok());
   for (const char* label : {"k1", "k2"}) {
     pkcs11::TokenOptions opts;

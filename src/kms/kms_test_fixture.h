@@ -8,6 +8,11 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
+#include <stdlib.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -113,6 +118,55 @@ class KmsServiceTest : public ::testing::Test {
   server::Registry registry_;
   server::Config config_;
   OffsetClock clock_;
+};
+
+// Two SoftHSM2 tokens, k1 and k2, in a temporary directory, as the
+// members of the HSM cluster kCluster of the management account: what the
+// custom key store tests run on. The directory goes with the object.
+class SoftHsmCluster {
+ public:
+  static constexpr char kModule[] = "/usr/lib/softhsm/libsofthsm2.so";
+  static constexpr char kPin[] = "kmsuser-pass-9";
+  static constexpr char kCluster[] = "cluster-abcdef012345";
+
+  SoftHsmCluster() = default;
+  SoftHsmCluster(const SoftHsmCluster&) = delete;
+  SoftHsmCluster& operator=(const SoftHsmCluster&) = delete;
+  ~SoftHsmCluster() {
+    if (!dir_.empty()) std::filesystem::remove_all(dir_);
+  }
+
+  static bool Available() {
+    return std::filesystem::exists(kModule) &&
+           std::system("command -v softhsm2-util >/dev/null") == 0;
+  }
+
+  // Makes the tokens and adds them and the cluster to hsm. Fails the test
+  // (ASSERT) when a step fails.
+  void Create(server::HsmConfig& hsm) {
+    char tmpl[] = "/tmp/rampart-cks-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    std::filesystem::create_directory(dir_ + "/tokens");
+    std::ofstream(dir_ + "/softhsm2.conf") << "directories.tokendir = " << dir_ << "/tokens\n"
+                                           << "objectstore.backend = file\nlog.level = ERROR\n";
+    ASSERT_EQ(setenv("SOFTHSM2_CONF", (dir_ + "/softhsm2.conf").c_str(), 1), 0);
+    ASSERT_EQ(setenv("RAMPART_CKS_TEST_PIN", kPin, 1), 0);
+    for (const char* label : {"k1", "k2"}) {
+      std::string cmd = std::string("softhsm2-util --init-token --free --label ") + label +
+                        " --pin " + kPin + " --so-pin so-pass-9 >/dev/null";
+      ASSERT_EQ(std::system(cmd.c_str()), 0);
+      hsm.backends.push_back({.name = label, .module = kModule, .token_label = label,
+                              .slot = std::nullopt, .pin_file = "",
+                              .pin_env = "RAMPART_CKS_TEST_PIN", .network_config = "",
+                              .network_user = ""});
+    }
+    hsm.clusters.push_back(
+        {.id = kCluster, .members = {"k1", "k2"}, .min_members = 2, .accounts = {}});
+  }
+
+ private:
+  std::string dir_;
 };
 
 }  // namespace rampart::kms::test

@@ -537,35 +537,15 @@ TEST_F(KmsThrottleChargesTest, TheKeyClassCacheIsKeptPerAccountAndRegion) {
 // 100/s so that only the store's quota is in play.
 class KmsThrottleHsmTest : public KmsThrottleTest {
  protected:
-  static constexpr char kSoftHsm[] = "/usr/lib/softhsm/libsofthsm2.so";
-  static constexpr char kPin[] = "kmsuser-pass-9";
-  static constexpr char kCluster[] = "cluster-abcdef012345";
+  static constexpr const char* kPin = SoftHsmCluster::kPin;
+  static constexpr const char* kCluster = SoftHsmCluster::kCluster;
 
   void SetUp() override {
-    if (!std::filesystem::exists(kSoftHsm) ||
-        std::system("command -v softhsm2-util >/dev/null") != 0) {
+    if (!SoftHsmCluster::Available()) {
       GTEST_SKIP() << "SoftHSM2 is not installed (scripts/install-deps.sh)";
     }
     KmsServiceTest::SetUp();
-    char tmpl[] = "/tmp/rampart-throttle-cks-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    std::filesystem::create_directory(dir_ + "/tokens");
-    std::ofstream(dir_ + "/softhsm2.conf") << "directories.tokendir = " << dir_ << "/tokens\n"
-                                           << "objectstore.backend = file\nlog.level = ERROR\n";
-    ASSERT_EQ(setenv("SOFTHSM2_CONF", (dir_ + "/softhsm2.conf").c_str(), 1), 0);
-    ASSERT_EQ(setenv("RAMPART_CKS_TEST_PIN", kPin, 1), 0);
-    for (const char* label : {"k1", "k2"}) {
-      std::string cmd = std::string("softhsm2-util --init-token --free --label ") + label +
-                        " --pin " + kPin + " --so-pin so-pass-9 >/dev/null";
-      ASSERT_EQ(std::system(cmd.c_str()), 0);
-      hsm_.backends.push_back({.name = label, .module = kSoftHsm, .token_label = label,
-                               .slot = std::nullopt, .pin_file = "",
-                               .pin_env = "RAMPART_CKS_TEST_PIN", .network_config = "",
-                               .network_user = ""});
-    }
-    hsm_.clusters.push_back(
-        {.id = kCluster, .members = {"k1", "k2"}, .min_members = 2, .accounts = {}});
+    ASSERT_NO_FATAL_FAILURE(tokens_.Create(hsm_));
     ASSERT_TRUE(db_->Write([](store::Tx& tx) {
                      return server::CredentialStore::InsertAccount(tx, kAcct, "management", true);
                    }).ok());
@@ -574,7 +554,6 @@ class KmsThrottleHsmTest : public KmsThrottleTest {
 
   void TearDown() override {
     service_.reset();  // closes the HSM sessions before the tokens go
-    if (!dir_.empty()) std::filesystem::remove_all(dir_);
   }
 
   // A connected store of kAcct.
@@ -592,8 +571,8 @@ class KmsThrottleHsmTest : public KmsThrottleTest {
     return id;
   }
 
-  std::string dir_;
   server::HsmConfig hsm_;
+  SoftHsmCluster tokens_;
 };
 
 TEST_F(KmsThrottleHsmTest, OtherAccountsNeverSpendTheStoresQuota) {
