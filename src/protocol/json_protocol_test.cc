@@ -58,6 +58,24 @@ TEST(JsonProtocolTest, RoutingErrors) {
   EXPECT_EQ(Decode(kms, r).status().code(), ErrorCode::kUnknownOperation);
 }
 
+// The JavaScript SDK v3 names CloudTrail by the last part of its target
+// prefix only; a part that is not the whole last segment is still foreign.
+TEST(JsonProtocolTest, ShortTargetPrefixRoutes) {
+  const ServiceModel& ct = *FindService("cloudtrail");
+  http::Request r;
+  r.method = "POST";
+  r.target = "/";
+  r.headers = {{"X-Amz-Target", "CloudTrail_20131101.LookupEvents"}};
+  auto d = Decode(ct, r);
+  ASSERT_TRUE(d.ok()) << d.status().message();
+  EXPECT_EQ(d->op->name, "LookupEvents");
+  for (const char* target : {"Trail_20131101.LookupEvents", "v20131101.CloudTrail_20131101.LookupEvents",
+                             ".LookupEvents", "com.amazonaws.cloudtrail.v20131101.LookupEvents"}) {
+    r.headers[0].value = target;
+    EXPECT_EQ(Decode(ct, r).status().code(), ErrorCode::kUnknownOperation) << target;
+  }
+}
+
 TEST(JsonProtocolTest, InvalidJsonIsSerializationError) {
   EXPECT_EQ(DecodeKms("Encrypt", "{\"KeyId\":").status().code(), ErrorCode::kSerialization);
   EXPECT_EQ(DecodeKms("Encrypt", "[]").status().code(), ErrorCode::kSerialization);

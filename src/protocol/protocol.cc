@@ -83,6 +83,17 @@ void WriteJsonError(const WireFault& f, std::string content_type, http::Response
   SetHeader(response, "x-amzn-ErrorType", f.code);
 }
 
+// The model's targetPrefix, or only its last dotted part: CloudTrail's
+// prefix is "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101", and
+// the Smithy-based SDKs (JavaScript v3) send just "CloudTrail_20131101",
+// which AWS accepts too.
+bool IsTargetPrefix(const ServiceModel& service, std::string_view prefix) {
+  std::string_view full = service.target_prefix;
+  if (prefix == full) return true;
+  size_t dot = full.rfind('.');
+  return dot != std::string_view::npos && prefix == full.substr(dot + 1);
+}
+
 }  // namespace
 
 namespace internal {
@@ -92,7 +103,7 @@ Result<Decoded> DecodeJsonRequest(const ServiceModel& service, const http::Reque
   if (target == nullptr) return UnknownOperation("(missing X-Amz-Target)");
   std::string_view t = *target;
   size_t dot = t.rfind('.');
-  if (dot == std::string_view::npos || t.substr(0, dot) != service.target_prefix) {
+  if (dot == std::string_view::npos || !IsTargetPrefix(service, t.substr(0, dot))) {
     return UnknownOperation(t);
   }
   const OperationModel* op = FindOperation(service, t.substr(dot + 1));
