@@ -23,6 +23,12 @@ for p in "${PACKAGES[@]}"; do
   fi
 done
 
+# Node.js and npm run the JavaScript SDK tests (tests/js). A machine may
+# already have them from another source (NodeSource bundles npm in its
+# nodejs package), so look for the commands rather than Debian's packages.
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
+
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi

@@ -53,7 +53,19 @@ for fuzzer in "$ASAN_BUILD"/*_fuzz; do
   rm -rf "$corpus"
 done
 
-echo "== integration tests (real aws CLI and boto3)"
+# The JavaScript SDK tests' packages, from the npm registry, pinned by
+# tests/js/package-lock.json; reinstalled when the lock file changes.
+js_stamp=tests/js/node_modules/.rampart-lock.sha256
+if ! sha256sum -c --status "$js_stamp" 2>/dev/null; then
+  echo "== npm ci (tests/js)"
+  if (cd tests/js && npm ci --no-audit --no-fund --loglevel=error); then
+    sha256sum tests/js/package-lock.json >"$js_stamp"
+  else
+    echo "npm ci failed: the JavaScript SDK tests will fail"
+  fi
+fi
+
+echo "== integration tests (real aws CLI, boto3 and the JavaScript SDK)"
 RAMPART_BIN="$PWD/$BUILD/bin/rampart" RAMPART_BUILD="$PWD/$BUILD" \
   /usr/bin/python3 -m pytest -q -rs -p no:cacheprovider tests/integration 2>&1 | tee /tmp/rampart-pytest.log
 [ "${PIPESTATUS[0]}" -eq 0 ] || stage_fail+=("integration")
