@@ -8,14 +8,19 @@ import assert from "node:assert/strict";
 import crypto from "node:crypto";
 import { test } from "node:test";
 
-import { CloudTrailClient, LookupEventsCommand } from "@aws-sdk/client-cloudtrail";
+import {
+  CloudTrailClient, CreateTrailCommand, DeleteTrailCommand, DescribeTrailsCommand,
+  GetEventSelectorsCommand, GetTrailStatusCommand, LookupEventsCommand, PutEventSelectorsCommand,
+  StartLoggingCommand, TrailNotFoundException,
+} from "@aws-sdk/client-cloudtrail";
 import {
   AttachUserPolicyCommand, CreateAccessKeyCommand, CreateRoleCommand, CreateUserCommand,
   GetUserCommand, IAMClient, ListUserTagsCommand, ListUsersCommand, PutUserPolicyCommand,
   TagUserCommand,
 } from "@aws-sdk/client-iam";
 import {
-  CreateAliasCommand, CreateKeyCommand, DecryptCommand, DescribeKeyCommand, EncryptCommand,
+  CreateAliasCommand, CreateGrantCommand, CreateKeyCommand, DecryptCommand, DescribeKeyCommand,
+  EncryptCommand, ListGrantsCommand, RevokeGrantCommand,
   GenerateDataKeyCommand, GenerateMacCommand, GetPublicKeyCommand, KMSClient, ListAliasesCommand,
   SignCommand, paginateListKeys,
 } from "@aws-sdk/client-kms";
@@ -279,4 +284,65 @@ test("sts assume-role: the SDK signs with the session token and the session is t
   const err = await rejection(() => client(STSClient, forged).send(new GetCallerIdentityCommand({})));
   assert.equal(err.$metadata.httpStatusCode, 403);
   assert.match(err.name, /^(InvalidClientTokenId|SignatureDoesNotMatch)$/);
+});
+
+test("cloudtrail trails: create, select events, start logging, status, delete", async () => {
+  const Name = `js-trail-${run}`;
+  const made = await cloudtrail.send(new CreateTrailCommand({
+    Name, S3BucketName: `js-bucket-${run}`, EnableLogFileValidation: true,
+  }));
+  assert.equal(made.Name, Name);
+  assert.equal(made.LogFileValidationEnabled, true);
+  assert.match(made.TrailARN, new RegExp(`^arn:aws:cloudtrail:us-east-1:\\d{12}:trail/${Name}$`));
+
+  await cloudtrail.send(new PutEventSelectorsCommand({
+    TrailName: Name,
+    EventSelectors: [{ ReadWriteType: "WriteOnly", IncludeManagementEvents: true }],
+  }));
+  const selectors = await cloudtrail.send(new GetEventSelectorsCommand({ TrailName: Name }));
+  assert.equal(selectors.EventSelectors[0].ReadWriteType, "WriteOnly");
+  assert.equal(selectors.EventSelectors[0].IncludeManagementEvents, true);
+
+  await cloudtrail.send(new StartLoggingCommand({ Name }));
+  const status = await cloudtrail.send(new GetTrailStatusCommand({ Name }));
+  assert.equal(status.IsLogging, true);
+  assert.ok(status.StartLoggingTime instanceof Date, "StartLoggingTime parsed as a timestamp");
+
+  const listed = await cloudtrail.send(new DescribeTrailsCommand({ trailNameList: [Name] }));
+  assert.deepEqual(listed.trailList.map((t) => t.Name), [Name]);
+
+  await cloudtrail.send(new DeleteTrailCommand({ Name }));
+  const gone = await rejection(() => cloudtrail.send(new GetTrailStatusCommand({ Name })));
+  assert.ok(gone instanceof TrailNotFoundException, `${gone.name} is TrailNotFoundException`);
+});
+
+test("kms grants: a grant token lets a user decrypt at once, revoking ends it", async () => {
+  const UserName = `js-grantee-${run}`;
+  const user = (await iam.send(new CreateUserCommand({ UserName }))).User;
+  const key = (await iam.send(new CreateAccessKeyCommand({ UserName }))).AccessKey;
+  const grantee = client(KMSClient, { accessKeyId: key.AccessKeyId, secretAccessKey: key.SecretAccessKey });
+
+  const kmsKey = (await kms.send(new CreateKeyCommand({}))).KeyMetadata;
+  const context = { tenant: "js" };
+  const enc = await kms.send(new EncryptCommand({ KeyId: kmsKey.KeyId, Plaintext: Buffer.from("granted"), EncryptionContext: context }));
+
+  const denied = await rejection(() => grantee.send(new DecryptCommand({ CiphertextBlob: enc.CiphertextBlob, EncryptionContext: context })));
+  assert.equal(denied.name, "AccessDeniedException");
+
+  const grant = await kms.send(new CreateGrantCommand({
+    KeyId: kmsKey.KeyId, GranteePrincipal: user.Arn, Operations: ["Decrypt"],
+    Constraints: { EncryptionContextEquals: context },
+  }));
+  const dec = await grantee.send(new DecryptCommand({
+    CiphertextBlob: enc.CiphertextBlob, EncryptionContext: context, GrantTokens: [grant.GrantToken],
+  }));
+  assert.equal(Buffer.from(dec.Plaintext).toString(), "granted");
+
+  const grants = await kms.send(new ListGrantsCommand({ KeyId: kmsKey.KeyId }));
+  assert.deepEqual(grants.Grants.map((g) => g.GrantId), [grant.GrantId]);
+  assert.deepEqual(grants.Grants[0].Constraints.EncryptionContextEquals, context);
+
+  await kms.send(new RevokeGrantCommand({ KeyId: kmsKey.KeyId, GrantId: grant.GrantId }));
+  const revoked = await rejection(() => grantee.send(new DecryptCommand({ CiphertextBlob: enc.CiphertextBlob, EncryptionContext: context })));
+  assert.equal(revoked.name, "AccessDeniedException");
 });
