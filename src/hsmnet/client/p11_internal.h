@@ -1,6 +1,7 @@
 // Internal to librampart-pkcs11.so: the module's state (sessions, the
 // client-side object table, active operations) and the helpers its C API
-// functions share. Only the C API symbols are exported (api.cc).
+// functions share. Only the C API symbols are exported (api*.cc, one file
+// per function family: see api.cc).
 //
 // Objects: every key the server lists becomes one PKCS#11 object (a secret
 // key) or two (the private and public halves of a pair). Their handles are
@@ -179,5 +180,20 @@ ck_rv_t UnwrapTemplate(const ck_attribute* tmpl, unsigned long count, Request& q
 
 // Sends a request; the module's rv for it.
 Response Send(ModuleState& m, const Request& request);
+
+// api.cc: the module's state and the lookups every C API entry point
+// (api*.cc) makes. All of these REQUIRE g_mu held.
+inline constexpr ck_slot_id_t kSlot = 0;  // the one slot; its token is the cluster
+extern std::mutex g_mu;
+extern ModuleState* g_state;  // guarded by g_mu; set between C_Initialize and C_Finalize
+// REQUIRES (these two): g_state set.
+SessionState* FindSession(ck_session_handle_t h);
+Object* FindObject(ck_object_handle_t h);
+// The common entry checks: initialised, a known session, and (for key
+// operations) logged in.
+ck_rv_t Enter(ck_session_handle_t h, SessionState** session, bool need_login);
+// The object a key operation names: known locally, or found after
+// refreshing the list from the server. REQUIRES: g_state set.
+Object* ResolveKey(ck_object_handle_t h);
 
 }  // namespace rampart::hsmnet::p11
