@@ -1,7 +1,9 @@
 // Outbox: the changes a network-HSM node still owes each of its peers
-// (Replicator, docs/hsm.md "Replication between nodes"), kept in a SQLite
-// file of the node's data directory so that a change survives a restart
-// of the node that made it.
+// (Replicator, docs/hsm.md "Replication between nodes"), kept in the
+// hsm_outbox table of the node's own database (hsm.db, beside HsmState's
+// tables), so that a change survives a restart of the node that made it.
+// HsmState writes a change's entries in the change's own transaction
+// (PeerQueue): the change and its entries commit or roll back together.
 //
 // An entry names a change, not its content: (peer, kind, user name or key
 // id). The sender reads the node's current state when it delivers the
@@ -11,7 +13,11 @@
 // removed. Sequence numbers are never reused (AUTOINCREMENT), so a waiter
 // can tell its entry from a later one.
 //
-// Thread-safety: thread-safe (every method is one Database transaction).
+// Nodes of earlier versions kept the outbox in a file of its own
+// (data_dir/outbox.db); ImportLegacy moves its entries into the table.
+//
+// Thread-safety: thread-safe (every method is one Database transaction,
+// or runs inside the caller's).
 #pragma once
 
 #include <cstdint>
@@ -25,6 +31,15 @@
 #include "rampart/store/store.h"
 
 namespace rampart::hsmnet {
+
+// The peers a change made through HsmState is owed to. HsmState writes one
+// outbox entry per peer in the change's transaction; after a commit, `seqs`
+// holds their sequence numbers in the order of `peers` (empty when the
+// change failed or there are no peers). Replicator::NewQueue makes one.
+struct PeerQueue {
+  std::vector<std::string> peers;
+  std::vector<int64_t> seqs;
+};
 
 class Outbox {
  public:
@@ -46,12 +61,15 @@ class Outbox {
     int64_t refusals = 0;   // times the peer answered and refused it
   };
 
-  // Opens (creating) the outbox at path; "" keeps it in memory, for tests
-  // (not durable).
-  static Result<std::unique_ptr<Outbox>> Open(const std::string& path);
+  // Creates the table in db when missing (component "hsmnet_outbox").
+  // REQUIRES: db outlives the outbox.
+  static Result<std::unique_ptr<Outbox>> Open(store::Database& db);
 
-  // Adds one entry for each peer, in one transaction. Returns their
-  // sequence numbers in the order of `peers`.
+  // Inside the caller's write transaction: adds one entry for each of
+  // queue.peers and sets queue.seqs. Nothing when there are no peers.
+  Status AddIn(store::Tx& tx, PeerQueue& queue, Kind kind, std::string_view name);
+  // AddIn in a transaction of its own. Returns the sequence numbers in the
+  // order of `peers`.
   Result<std::vector<int64_t>> Add(const std::vector<std::string>& peers, Kind kind,
                                    std::string_view name);
   // The peer's oldest entry, or nullopt when it is owed nothing. An entry
@@ -74,9 +92,18 @@ class Outbox {
   // returns how many were dropped.
   Result<int64_t> KeepOnly(const std::vector<std::string>& peers);
 
+  // Moves the entries of an outbox file of an earlier version (path) into
+  // this outbox, keeping their order and sequence numbers, then deletes the
+  // file. No file is OK. Idempotent: a node that dies after the move but
+  // before the deletion moves the same entries again without duplicating
+  // them. An entry whose number is taken by a different entry here gets a
+  // new number. Returns how many entries were added (those moved before
+  // do not count); an error leaves the file in place.
+  Result<int64_t> ImportLegacy(const std::string& path);
+
  private:
-  explicit Outbox(std::unique_ptr<store::Database> db) : db_(std::move(db)) {}
-  std::unique_ptr<store::Database> db_;
+  explicit Outbox(store::Database& db) : db_(db) {}
+  store::Database& db_;
 };
 
 }  // namespace rampart::hsmnet

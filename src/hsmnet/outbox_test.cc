@@ -1,7 +1,9 @@
 // The outbox: per-peer order, refusal counting, survival across a reopen
-// (a restart of the node), and the key bookkeeping that decides when a
-// replicated key may be locked; and the Replicator over it with a peer
-// that is down: changes are queued durably and requests do not wait.
+// (a restart of the node), the key bookkeeping that decides when a
+// replicated key may be locked, and the move of an older version's outbox
+// file into the database; HsmState's changes and their entries committing
+// or rolling back together; and the Replicator over it with a peer that is
+// down: changes are queued durably and requests do not wait.
 #include "hsmnet/outbox.h"
 
 #include <arpa/inet.h>
@@ -13,6 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -33,14 +36,25 @@ class OutboxTest : public ::testing::Test {
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
-    path_ = (dir_ / "outbox.db").string();
-    auto box = Outbox::Open(path_);
-    ASSERT_TRUE(box.ok()) << box.status().ToString();
-    box_ = std::move(*box);
+    path_ = (dir_ / "hsm.db").string();
+    Reopen();
   }
   void TearDown() override {
     box_.reset();
+    db_.reset();
     std::filesystem::remove_all(dir_);
+  }
+
+  // Closes and opens the database and its outbox (a restart of the node).
+  void Reopen() {
+    box_.reset();
+    db_.reset();
+    auto db = store::OpenSqlite({.path = path_});
+    ASSERT_TRUE(db.ok()) << db.status().ToString();
+    db_ = std::move(*db);
+    auto box = Outbox::Open(*db_);
+    ASSERT_TRUE(box.ok()) << box.status().ToString();
+    box_ = std::move(*box);
   }
 
   // The peer's entries, oldest first, as "kind:name", removing each.
@@ -58,6 +72,7 @@ class OutboxTest : public ::testing::Test {
 
   std::filesystem::path dir_;
   std::string path_;
+  std::unique_ptr<store::Database> db_;
   std::unique_ptr<Outbox> box_;
 };
 
@@ -105,11 +120,7 @@ TEST_F(OutboxTest, EntriesSurviveAReopenAndSequenceNumbersAreNotReused) {
   ASSERT_TRUE(last.ok());
   // Deliver the newest entry of b: its number must not come back.
   ASSERT_TRUE(box_->Remove(*last).ok());
-  box_.reset();  // the node stops (or is killed: every Add committed)
-
-  auto reopened = Outbox::Open(path_);
-  ASSERT_TRUE(reopened.ok());
-  box_ = std::move(*reopened);
+  Reopen();  // the node stops (or is killed: every Add committed)
   EXPECT_EQ(*box_->Pending("b"), 1);
   EXPECT_EQ(*box_->Pending("c"), 1);
   auto head = box_->Head("b");
@@ -145,19 +156,12 @@ TEST_F(OutboxTest, EntriesOfPeersNoLongerConfiguredAreDropped) {
 TEST_F(OutboxTest, AnEntryOfAnUnknownKindIsSkipped) {
   // A damaged row (or one from a newer version) must not stop the peer's
   // queue: it is removed and the next entry is the head.
-  box_.reset();
-  {
-    auto db = store::OpenSqlite({.path = path_});
-    ASSERT_TRUE(db.ok());
-    ASSERT_TRUE((*db)->Write([](store::Tx& tx) {
-                       return tx.Exec("INSERT INTO hsm_outbox (peer, kind, name) VALUES ('b', 99, 'x'), "
-                                      "('b', 0, 'y'), ('b', 1, 'alice');");
-                     })
-                    .ok());
-  }
-  auto reopened = Outbox::Open(path_);
-  ASSERT_TRUE(reopened.ok());
-  box_ = std::move(*reopened);
+  ASSERT_TRUE(db_->Write([](store::Tx& tx) {
+                   return tx.Exec("INSERT INTO hsm_outbox (peer, kind, name) VALUES ('b', 99, 'x'), "
+                                  "('b', 0, 'y'), ('b', 1, 'alice');");
+                 })
+                  .ok());
+  Reopen();
   auto head = box_->Head("b");
   ASSERT_TRUE(head.ok() && *head);
   EXPECT_EQ((*head)->kind, Kind::kPutUser);
@@ -165,8 +169,190 @@ TEST_F(OutboxTest, AnEntryOfAnUnknownKindIsSkipped) {
   EXPECT_EQ(*box_->Pending("b"), 1);
 }
 
-TEST(OutboxMemoryTest, AnEmptyPathKeepsTheOutboxInMemory) {
-  auto box = Outbox::Open("");
+// An older version's outbox: a SQLite file of its own with the same table.
+// Returns the entries' sequence numbers.
+std::vector<int64_t> WriteLegacyOutbox(const std::string& path, const std::vector<std::string>& peers) {
+  std::vector<int64_t> seqs;
+  auto db = store::OpenSqlite({.path = path});
+  EXPECT_TRUE(db.ok());
+  if (!db.ok()) return seqs;
+  auto box = Outbox::Open(**db);
+  EXPECT_TRUE(box.ok());
+  if (!box.ok()) return seqs;
+  for (auto [kind, name] : {std::pair{Kind::kPutUser, "alice"}, std::pair{Kind::kDeleteUser, "bob"},
+                            std::pair{Kind::kPutKey, "k1"}}) {
+    auto added = (*box)->Add(peers, kind, name);
+    EXPECT_TRUE(added.ok());
+    if (added.ok()) seqs.insert(seqs.end(), added->begin(), added->end());
+  }
+  EXPECT_TRUE((*box)->CountRefusal(seqs.front()).ok());
+  return seqs;
+}
+
+TEST_F(OutboxTest, AnOldOutboxFileIsMovedInWithItsOrderAndNumbers) {
+  std::string legacy = (dir_ / "outbox.db").string();
+  std::vector<int64_t> seqs = WriteLegacyOutbox(legacy, {"b"});
+  ASSERT_EQ(seqs.size(), 3u);
+  auto moved = box_->ImportLegacy(legacy);
+  ASSERT_TRUE(moved.ok()) << moved.status().ToString();
+  EXPECT_EQ(*moved, 3);
+  EXPECT_FALSE(std::filesystem::exists(legacy));
+  auto head = box_->Head("b");
+  ASSERT_TRUE(head.ok() && *head);
+  EXPECT_EQ((*head)->seq, seqs[0]);
+  EXPECT_EQ((*head)->refusals, 1);  // its refusals came along
+  std::vector<std::string> expected = {"1:alice", "2:bob", "3:k1"};
+  EXPECT_EQ(DrainAll("b"), expected);
+  // Numbers of moved entries are not reused either.
+  auto next = box_->Add({"b"}, Kind::kPutUser, "carol");
+  ASSERT_TRUE(next.ok());
+  EXPECT_GT((*next)[0], seqs.back());
+  // Nothing left to move.
+  EXPECT_EQ(*box_->ImportLegacy(legacy), 0);
+}
+
+TEST_F(OutboxTest, MovingAnOldOutboxAgainAfterACrashAddsNothing) {
+  std::string legacy = (dir_ / "outbox.db").string();
+  std::string copy = (dir_ / "outbox.copy").string();
+  WriteLegacyOutbox(legacy, {"b", "c"});
+  std::filesystem::copy_file(legacy, copy);
+  ASSERT_EQ(*box_->ImportLegacy(legacy), 6);
+  // The node died after the commit but before deleting the file.
+  std::filesystem::copy_file(copy, legacy);
+  Reopen();
+  ASSERT_EQ(*box_->ImportLegacy(legacy), 0);
+  EXPECT_EQ(*box_->Pending("b"), 3);
+  EXPECT_EQ(*box_->Pending("c"), 3);
+}
+
+TEST_F(OutboxTest, AMovedEntryWhoseNumberIsTakenGetsANewOne) {
+  ASSERT_TRUE(box_->Add({"b"}, Kind::kSetShares, "here").ok());  // takes number 1
+  std::string legacy = (dir_ / "outbox.db").string();
+  std::vector<int64_t> seqs = WriteLegacyOutbox(legacy, {"b"});
+  ASSERT_EQ(seqs.front(), 1);
+  ASSERT_EQ(*box_->ImportLegacy(legacy), 3);
+  std::vector<std::string> drained = DrainAll("b");
+  ASSERT_EQ(drained.size(), 4u);
+  EXPECT_EQ(drained.front(), "5:here");
+  EXPECT_EQ(std::count(drained.begin(), drained.end(), "1:alice"), 1);
+}
+
+TEST_F(OutboxTest, NoOldOutboxFileIsNothingToMove) {
+  auto moved = box_->ImportLegacy((dir_ / "outbox.db").string());
+  ASSERT_TRUE(moved.ok());
+  EXPECT_EQ(*moved, 0);
+}
+
+// HsmState writes a change and its outbox entries in one transaction.
+class QueuedChangeTest : public OutboxTest {
+ protected:
+  void SetUp() override {
+    OutboxTest::SetUp();
+    OpenState();
+  }
+  void TearDown() override {
+    state_.reset();
+    OutboxTest::TearDown();
+  }
+  void OpenState() {
+    auto state = HsmState::Open(*db_, {.password_iterations = 10000, .max_failed_logins = 3});
+    ASSERT_TRUE(state.ok()) << state.status().ToString();
+    state_ = std::move(*state);
+  }
+  void Restart() {
+    state_.reset();
+    Reopen();
+    OpenState();
+  }
+  // Makes every outbox insert fail: the failure comes after the change's
+  // own rows were written, inside its transaction.
+  void BreakOutbox(bool broken) {
+    ASSERT_TRUE(db_->Write([&](store::Tx& tx) {
+                     return tx.Exec(broken ? "CREATE TRIGGER refuse_outbox BEFORE INSERT ON hsm_outbox "
+                                             "BEGIN SELECT RAISE(ABORT, 'injected failure'); END;"
+                                           : "DROP TRIGGER refuse_outbox;");
+                   })
+                    .ok());
+  }
+  static KeyInfo Key(const std::string& id) {
+    KeyInfo k;
+    k.key_id = id;
+    k.kind = 1;
+    k.algorithm = 1;
+    k.owner = "alice";
+    return k;
+  }
+
+  std::unique_ptr<HsmState> state_;
+};
+
+TEST_F(QueuedChangeTest, AChangeAndItsEntriesAreCommittedTogether) {
+  PeerQueue queue{{"b", "c"}, {}};
+  ASSERT_TRUE(state_->CreateUser("alice", "password-1", Role::kCryptoUser, &queue).ok());
+  ASSERT_EQ(queue.seqs.size(), 2u);
+  PeerQueue key_queue{{"b", "c"}, {}};
+  ASSERT_TRUE(state_->AddKey(Key("k1"), false, &key_queue).ok());
+  Restart();  // both are on disk
+  ASSERT_TRUE(*state_->FindUser("alice"));
+  ASSERT_TRUE(*state_->FindKey("k1"));
+  auto head = box_->Head("c");
+  ASSERT_TRUE(head.ok() && *head);
+  EXPECT_EQ((*head)->seq, queue.seqs[1]);
+  std::vector<std::string> expected = {"1:alice", "3:k1"};
+  EXPECT_EQ(DrainAll("b"), expected);
+  EXPECT_EQ(DrainAll("c"), expected);
+}
+
+TEST_F(QueuedChangeTest, AChangeWhoseEntriesCannotBeWrittenIsRolledBack) {
+  ASSERT_TRUE(state_->CreateUser("alice", "password-1", Role::kCryptoUser).ok());
+  ASSERT_TRUE(state_->CreateUser("bob", "password-1", Role::kCryptoUser).ok());
+  ASSERT_TRUE(state_->AddKey(Key("k1")).ok());
+  BreakOutbox(true);
+  PeerQueue queue{{"b"}, {}};
+  EXPECT_FALSE(state_->CreateUser("carol", "password-1", Role::kCryptoUser, &queue).ok());
+  EXPECT_FALSE(state_->DeleteUser("bob", &queue).ok());
+  EXPECT_FALSE(state_->ChangePassword("bob", "password-2", &queue).ok());
+  EXPECT_FALSE(state_->AddKey(Key("k2"), false, &queue).ok());
+  EXPECT_FALSE(state_->SetShare("k1", "bob", true, &queue).ok());
+  EXPECT_FALSE(state_->DeleteKey("k1", &queue).ok());
+  EXPECT_TRUE(queue.seqs.empty());
+  BreakOutbox(false);
+  Restart();
+  // Nothing of any change stayed: no entry, and no change without one.
+  EXPECT_EQ(*box_->Pending("b"), 0);
+  EXPECT_FALSE(*state_->FindUser("carol"));
+  EXPECT_TRUE(*state_->FindUser("bob"));
+  EXPECT_FALSE(*state_->WasDeleted(false, "bob"));
+  UserRecord user;
+  EXPECT_EQ(*state_->Login("bob", "password-1", Role::kCryptoUser, &user), LoginOutcome::kOk);
+  EXPECT_FALSE(*state_->FindKey("k2"));
+  auto k1 = state_->FindKey("k1");
+  ASSERT_TRUE(k1.ok() && *k1);
+  EXPECT_TRUE((*k1)->shared_with.empty());
+  // With the outbox working again the same change commits with its entry.
+  ASSERT_TRUE(state_->DeleteUser("bob", &queue).ok());
+  EXPECT_EQ(queue.seqs.size(), 1u);
+  EXPECT_EQ(DrainAll("b"), std::vector<std::string>{"2:bob"});
+}
+
+TEST_F(QueuedChangeTest, AChangeThatFailsQueuesNothing) {
+  ASSERT_TRUE(state_->CreateUser("alice", "password-1", Role::kCryptoUser).ok());
+  PeerQueue queue{{"b"}, {}};
+  EXPECT_FALSE(state_->CreateUser("alice", "password-1", Role::kCryptoUser, &queue).ok());
+  EXPECT_EQ(state_->DeleteUser("nobody", &queue).code(), ErrorCode::kNotFound);
+  EXPECT_FALSE(state_->SetShare("no-key", "alice", true, &queue).ok());
+  EXPECT_TRUE(queue.seqs.empty());
+  EXPECT_EQ(*box_->Pending("b"), 0);
+  // Without a queue (a change applied from a peer) nothing is queued.
+  ASSERT_TRUE(state_->AddKey(Key("k1")).ok());
+  ASSERT_TRUE(state_->DeleteKey("k1").ok());
+  EXPECT_EQ(*box_->Pending("b"), 0);
+}
+
+TEST(OutboxMemoryTest, AnInMemoryDatabaseHoldsAnOutboxToo) {
+  auto db = store::OpenSqlite({.path = ":memory:"});
+  ASSERT_TRUE(db.ok());
+  auto box = Outbox::Open(**db);
   ASSERT_TRUE(box.ok());
   ASSERT_TRUE((*box)->Add({"b"}, Kind::kPutUser, "alice").ok());
   EXPECT_EQ(*(*box)->Pending("b"), 1);
@@ -206,18 +392,11 @@ class ClusterKeyOnlyToken final : public pkcs11::Token {
   static Status No() { return Status::Error(ErrorCode::kNotFound, "not in this token"); }
 };
 
-class ReplicatorOutboxTest : public OutboxTest {
+class ReplicatorOutboxTest : public QueuedChangeTest {
  protected:
   void SetUp() override {
-    OutboxTest::SetUp();
-    box_.reset();  // the replicator opens the file itself
+    QueuedChangeTest::SetUp();
     test_nodes::WriteSelfSignedNode(dir_.string());
-    auto db = store::OpenSqlite({.path = ":memory:"});
-    ASSERT_TRUE(db.ok());
-    db_ = std::move(*db);
-    auto state = HsmState::Open(*db_, {.password_iterations = 10000, .max_failed_logins = 3});
-    ASSERT_TRUE(state.ok());
-    state_ = std::move(*state);
     options_.peers = {test_nodes::ClosedLoopbackAddress()};
     options_.cert_file = dir_.string() + "/node.pem";
     options_.key_file = dir_.string() + "/node.key";
@@ -226,7 +405,6 @@ class ReplicatorOutboxTest : public OutboxTest {
     options_.password = SecretBytes("replication-secret");
     options_.connect_timeout_ms = 200;
     options_.max_backoff_ms = 200;
-    options_.outbox_path = path_;
   }
 
   std::unique_ptr<Replicator> Make() {
@@ -235,9 +413,20 @@ class ReplicatorOutboxTest : public OutboxTest {
     return r.ok() ? std::move(*r) : nullptr;
   }
 
+  // A client's user deletion and key destruction, as the service makes them.
+  bool DeleteUser(Replicator& r, const std::string& name) {
+    EXPECT_TRUE(state_->CreateUser(name, "password-1", Role::kCryptoUser).ok());
+    PeerQueue queue = r.NewQueue();
+    EXPECT_TRUE(state_->DeleteUser(name, &queue).ok());
+    return r.Pushed(queue);
+  }
+  void DestroyKey(Replicator& r, const std::string& key_id) {
+    PeerQueue queue = r.NewQueue();
+    EXPECT_TRUE(state_->DeleteKey(key_id, &queue).ok());
+    (void)r.Pushed(queue);
+  }
+
   ClusterKeyOnlyToken token_;
-  std::unique_ptr<store::Database> db_;
-  std::unique_ptr<HsmState> state_;
   Replicator::Options options_;
 };
 
@@ -245,10 +434,11 @@ TEST_F(ReplicatorOutboxTest, ChangesForAPeerThatIsDownAreKeptAcrossARestart) {
   auto first = Make();
   ASSERT_NE(first, nullptr);
   // Not started (or its peers all down): queued, not failures.
-  EXPECT_TRUE(first->PushUserDeleted("mallory"));
-  first->PushKeyDestroyed("old-key");
+  EXPECT_TRUE(DeleteUser(*first, "mallory"));
+  DestroyKey(*first, "old-key");
   EXPECT_EQ(first->backlog(), 2);
   first.reset();  // the node stops
+  Restart();
 
   auto second = Make();
   ASSERT_NE(second, nullptr);
@@ -257,7 +447,7 @@ TEST_F(ReplicatorOutboxTest, ChangesForAPeerThatIsDownAreKeptAcrossARestart) {
   // caught up from; the node starts and its sender keeps retrying.
   ASSERT_TRUE(second->Start().ok());
   auto before = std::chrono::steady_clock::now();
-  EXPECT_TRUE(second->PushUserDeleted("eve"));
+  EXPECT_TRUE(DeleteUser(*second, "eve"));
   auto waited = std::chrono::steady_clock::now() - before;
   // The peer is known to be failing: the request does not wait for it.
   EXPECT_LT(waited, std::chrono::milliseconds(options_.wait_ms));
@@ -271,12 +461,31 @@ TEST_F(ReplicatorOutboxTest, ChangesForAPeerThatIsDownAreKeptAcrossARestart) {
   EXPECT_EQ(third->backlog(), 0);
 }
 
+TEST_F(ReplicatorOutboxTest, AnUpgradedNodeKeepsWhatItsOldOutboxFileOwed) {
+  std::string legacy = (dir_ / "outbox.db").string();
+  WriteLegacyOutbox(legacy, options_.peers);
+  options_.legacy_outbox_path = legacy;
+  auto first = Make();
+  ASSERT_NE(first, nullptr);
+  EXPECT_EQ(first->backlog(), 3);
+  EXPECT_FALSE(std::filesystem::exists(legacy));
+  EXPECT_TRUE(*box_->KeyOwed("k1"));  // the key stays extractable for the peer
+  first.reset();
+  Restart();
+  auto second = Make();
+  ASSERT_NE(second, nullptr);
+  EXPECT_EQ(second->backlog(), 3);
+}
+
 TEST_F(ReplicatorOutboxTest, ANodeWithoutPeersQueuesNothing) {
   options_.peers.clear();
   auto alone = Make();
   ASSERT_NE(alone, nullptr);
-  EXPECT_TRUE(alone->PushUser("alice"));
-  EXPECT_EQ(alone->PushKey(KeyInfo{}), 0u);
+  PeerQueue queue = alone->NewQueue();
+  EXPECT_TRUE(queue.peers.empty());
+  ASSERT_TRUE(state_->CreateUser("alice", "password-1", Role::kCryptoUser, &queue).ok());
+  EXPECT_TRUE(alone->Pushed(queue));
+  EXPECT_EQ(alone->KeyPushed(queue), 0u);
   EXPECT_EQ(alone->backlog(), 0);
 }
 

@@ -108,7 +108,13 @@ Status InstallReplicaKey(pkcs11::Token& token, HsmState& state, const KeyInfo& k
 Result<std::unique_ptr<Replicator>> Replicator::Create(pkcs11::Token& token, HsmState& state,
                                                        Options options) {
   std::unique_ptr<Replicator> r(new Replicator(token, state, std::move(options)));
-  ASSIGN_OR_RETURN(r->outbox_, Outbox::Open(r->options_.outbox_path));
+  if (!r->options_.legacy_outbox_path.empty()) {
+    ASSIGN_OR_RETURN(int64_t moved, r->outbox_.ImportLegacy(r->options_.legacy_outbox_path));
+    if (moved > 0) {
+      log::Info("hsm-server: moved the queued changes of the old outbox file into the database",
+                {{"entries", std::to_string(moved)}});
+    }
+  }
   for (const std::string& node : r->options_.peers) {
     ClientConfig config;
     config.nodes = {node};
@@ -127,13 +133,13 @@ Result<std::unique_ptr<Replicator>> Replicator::Create(pkcs11::Token& token, Hsm
     r->peers_.push_back(std::move(peer));
   }
   // Entries for peers no longer configured would never be delivered.
-  ASSIGN_OR_RETURN(int64_t dropped, r->outbox_->KeepOnly(r->options_.peers));
+  ASSIGN_OR_RETURN(int64_t dropped, r->outbox_.KeepOnly(r->options_.peers));
   if (dropped > 0) {
     log::Warn("hsm-server: dropped queued changes for nodes that are no longer peers",
               {{"entries", std::to_string(dropped)}});
   }
   for (auto& peer : r->peers_) {
-    ASSIGN_OR_RETURN(peer->enqueued, r->outbox_->LastSeq(peer->node));
+    ASSIGN_OR_RETURN(peer->enqueued, r->outbox_.LastSeq(peer->node));
   }
   return r;
 }
@@ -220,10 +226,21 @@ bool Replicator::SendKey(Peer& peer, const KeyInfo& key, const std::string& wrap
   return Replica(peer, ReplicaKind::kPutKey, std::move(q)).rv == CKR_OK;
 }
 
-size_t Replicator::PushKey(const KeyInfo& key) {
+PeerQueue Replicator::NewQueue() const {
+  PeerQueue queue;
+  for (const auto& peer : peers_) queue.peers.push_back(peer->node);
+  return queue;
+}
+
+size_t Replicator::KeyPushed(const PeerQueue& queue) {
   size_t applied = 0;
-  for (Outcome o : Enqueue(Outbox::Kind::kPutKey, key.key_id)) applied += o == Outcome::kApplied ? 1 : 0;
+  for (Outcome o : Announce(queue)) applied += o == Outcome::kApplied ? 1 : 0;
   return applied;
+}
+
+bool Replicator::Pushed(const PeerQueue& queue) {
+  auto outcomes = Announce(queue);
+  return std::count(outcomes.begin(), outcomes.end(), Outcome::kRefused) == 0;
 }
 
 bool Replicator::PushUserTo(Peer& peer, std::string_view name) {
@@ -237,17 +254,6 @@ bool Replicator::PushUserTo(Peer& peer, std::string_view name) {
   return Replica(peer, ReplicaKind::kPutUser, std::move(q)).rv == CKR_OK;
 }
 
-bool Replicator::PushUser(std::string_view name) {
-  auto outcomes = Enqueue(Outbox::Kind::kPutUser, name);
-  return std::count(outcomes.begin(), outcomes.end(), Outcome::kRefused) == 0;
-}
-
-bool Replicator::PushUserDeleted(std::string_view name) {
-  auto outcomes = Enqueue(Outbox::Kind::kDeleteUser, name);
-  return std::count(outcomes.begin(), outcomes.end(), Outcome::kRefused) == 0;
-}
-
-void Replicator::PushKeyDestroyed(std::string_view key_id) { (void)Enqueue(Outbox::Kind::kDestroyKey, key_id); }
 
 bool Replicator::PushSharesTo(Peer& peer, std::string_view key_id) {
   auto key = state_.FindKey(key_id);
@@ -258,12 +264,11 @@ bool Replicator::PushSharesTo(Peer& peer, std::string_view key_id) {
   return Replica(peer, ReplicaKind::kSetShares, std::move(q)).rv == CKR_OK;
 }
 
-void Replicator::PushShares(std::string_view key_id) { (void)Enqueue(Outbox::Kind::kSetShares, key_id); }
 
 int64_t Replicator::backlog() {
   int64_t total = 0;
   for (auto& peer : peers_) {
-    auto n = outbox_->Pending(peer->node);
+    auto n = outbox_.Pending(peer->node);
     total += n.ok() ? *n : 0;
   }
   return total;
@@ -272,7 +277,7 @@ int64_t Replicator::backlog() {
 Status Replicator::LockWhenReplicated(std::string_view key_id) {
   ASSIGN_OR_RETURN(auto key, state_.FindKey(key_id));
   if (!key || key->extractable) return Status::Ok();
-  ASSIGN_OR_RETURN(bool owed, outbox_->KeyOwed(key_id));
+  ASSIGN_OR_RETURN(bool owed, outbox_.KeyOwed(key_id));
   if (owed) return Status::Ok();
   return token_.MakeNonExtractable(RefOf(key->info));
 }
@@ -285,10 +290,10 @@ Status Replicator::PeerHoldsKey(std::string_view node_name, std::string_view key
       if (!node_name.empty() && peer->name == node_name) node = peer->node;
     }
   }
-  if (!node.empty()) RETURN_IF_ERROR(outbox_->KeyDelivered(node, key_id));
+  if (!node.empty()) RETURN_IF_ERROR(outbox_.KeyDelivered(node, key_id));
   ASSIGN_OR_RETURN(auto key, state_.FindKey(key_id));
   if (!key) return Status::Error(ErrorCode::kNotFound, "no such key");
-  ASSIGN_OR_RETURN(bool owed, outbox_->KeyOwed(key_id));
+  ASSIGN_OR_RETURN(bool owed, outbox_.KeyOwed(key_id));
   if (owed) return Status::Ok();
   // As before durable pushes: kLockKey locks even a key its owner asked
   // to be extractable (docs/hsm.md, "Not done yet (replication)").
@@ -326,24 +331,18 @@ Status Replicator::Start() {
 
 // --- The outbox and its senders.
 
-std::vector<Replicator::Outcome> Replicator::Enqueue(Outbox::Kind kind, std::string_view name) {
-  if (peers_.empty()) return {};
-  std::vector<std::string> nodes;
-  for (auto& peer : peers_) nodes.push_back(peer->node);
-  auto seqs = outbox_->Add(nodes, kind, name);
-  if (!seqs.ok()) {
-    // Nothing was queued: the peers get this change only when they next
-    // catch up. Say so loudly; the change itself stands here.
-    log::Error("hsm-server: cannot queue a change for the peers",
-               {{"kind", KindName(kind)}, {"error", seqs.status().message()}});
-    return std::vector<Outcome>(peers_.size(), Outcome::kRefused);
-  }
+std::vector<Replicator::Outcome> Replicator::Announce(const PeerQueue& queue) {
+  // No entries (no peers, or a queue this replicator did not make): there
+  // is nothing to wait for.
+  if (peers_.empty() || queue.seqs.size() != peers_.size()) return {};
   {
     std::lock_guard<std::mutex> lock(mu_);
-    for (size_t i = 0; i < peers_.size(); ++i) peers_[i]->enqueued = std::max(peers_[i]->enqueued, (*seqs)[i]);
+    for (size_t i = 0; i < peers_.size(); ++i) {
+      peers_[i]->enqueued = std::max(peers_[i]->enqueued, queue.seqs[i]);
+    }
   }
   cv_.notify_all();
-  return Await(*seqs);
+  return Await(queue.seqs);
 }
 
 Replicator::Outcome Replicator::OutcomeFor(const Peer& peer, int64_t seq) const {
@@ -448,7 +447,7 @@ bool Replicator::Drain(Peer& peer) {
 
 Replicator::Attempt Replicator::SendHead(Peer& peer) {
   Attempt a;
-  auto head = outbox_->Head(peer.node);
+  auto head = outbox_.Head(peer.node);
   if (!head.ok()) {
     log::Error("hsm-server: cannot read the outbox", {{"error", head.status().message()}});
     a.sent = Sent::kUnreachable;
@@ -460,7 +459,7 @@ Replicator::Attempt Replicator::SendHead(Peer& peer) {
   a.sent = Deliver(peer, entry);
   if (a.sent == Sent::kApplied) {
     LearnName(peer);
-    Status removed = outbox_->Remove(entry.seq);
+    Status removed = outbox_.Remove(entry.seq);
     if (!removed.ok()) {
       // Delivered again later: every apply is idempotent.
       log::Warn("hsm-server: cannot remove a delivered outbox entry", {{"error", removed.message()}});
@@ -470,11 +469,11 @@ Replicator::Attempt Replicator::SendHead(Peer& peer) {
       if (!locked.ok()) log::Warn("hsm-server: cannot lock a replicated key", {{"error", locked.message()}});
     }
   } else if (a.sent == Sent::kEntryRefused) {
-    auto refusals = outbox_->CountRefusal(entry.seq);
+    auto refusals = outbox_.CountRefusal(entry.seq);
     if (refusals.ok() && *refusals >= options_.max_refusals) {
       log::Error("hsm-server: a peer keeps refusing a change; dropped (it takes it when it next catches up)",
                  {{"peer", peer.node}, {"kind", KindName(entry.kind)}});
-      a.dropped = outbox_->Remove(entry.seq).ok();
+      a.dropped = outbox_.Remove(entry.seq).ok();
     }
   }
   return a;
@@ -695,7 +694,7 @@ Status Replicator::CatchUpKeys(Peer& peer) {
       auto wrapped = WrapLocal(key);
       if (wrapped.ok() && SendKey(peer, key, wrapped->first, wrapped->second)) {
         (void)PushSharesTo(peer, key.key_id);
-        RETURN_IF_ERROR(outbox_->KeyDelivered(peer.node, key.key_id));
+        RETURN_IF_ERROR(outbox_.KeyDelivered(peer.node, key.key_id));
         Status locked = LockWhenReplicated(key.key_id);
         if (!locked.ok()) log::Warn("hsm-server: cannot lock a replicated key", {{"error", locked.message()}});
       }

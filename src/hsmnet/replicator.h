@@ -11,9 +11,10 @@
 // peer wraps the cluster key under its public half). Users travel as their
 // PBKDF2 hash, never as a password.
 //
-// Pushes are durable: every change is first written to the Outbox (one
-// entry per peer) and then delivered, in order, by one sender thread per
-// peer that retries with backoff until the peer applies it. The request
+// Pushes are durable: every change is written to the Outbox (one entry
+// per peer) in the change's own HsmState transaction (NewQueue) and then
+// delivered, in order, by one sender thread per peer that retries with
+// backoff until the peer applies it. The request
 // that made the change waits a bounded time (Options::wait_ms) for the
 // peers to apply it, and never for a peer whose last delivery failed, so a
 // peer that is down or blackholed costs a request nothing once it is known
@@ -77,13 +78,14 @@ class Replicator {
     // This node's name (Hello's), sent to a peer with kLockKey so that the
     // peer knows which of its peers holds the key.
     std::string node_name;
-    // The outbox's SQLite file; "" keeps it in memory (tests only: not
-    // durable).
-    std::string outbox_path;
+    // The outbox file of versions that kept it apart from hsm.db
+    // (data_dir/outbox.db): Create moves its entries into the state's
+    // outbox and deletes it. "": none.
+    std::string legacy_outbox_path;
   };
 
   // kValidation when the certificates cannot be loaded; the outbox's
-  // error when it cannot be opened.
+  // error when the legacy outbox cannot be moved (the file stays).
   static Result<std::unique_ptr<Replicator>> Create(pkcs11::Token& token, HsmState& state,
                                                     Options options);
   // Stops the sender threads (a delivery in progress finishes first).
@@ -102,18 +104,18 @@ class Replicator {
   // sender threads.
   Status Start();
 
-  // Queues a new key for every peer and waits (wait_ms) for them; returns
-  // how many peers applied it meanwhile. The others get it when they
-  // answer again.
-  size_t PushKey(const KeyInfo& key);
-  // Queue a user's hash and role, or its deletion, for every peer and
-  // wait for them. false when a peer answered but did not apply it; a
+  // A change is pushed in two steps: the HsmState method that makes it
+  // gets NewQueue() and writes its outbox entries in its own transaction;
+  // once it committed, KeyPushed or Pushed wakes the senders and waits
+  // (wait_ms) for the peers.
+  PeerQueue NewQueue() const;
+  // For a new key: how many peers applied it meanwhile. The others get it
+  // when they answer again.
+  size_t KeyPushed(const PeerQueue& queue);
+  // For any change: false when a peer answered but did not apply it; a
   // peer that does not answer does not count (the change waits in the
   // outbox, and a peer that restarts catches up before it serves).
-  bool PushUser(std::string_view name);
-  bool PushUserDeleted(std::string_view name);
-  void PushKeyDestroyed(std::string_view key_id);
-  void PushShares(std::string_view key_id);
+  bool Pushed(const PeerQueue& queue);
 
   // kLockKey from a peer: the peer named `node_name` (its Hello name)
   // holds the key. Its queued copy of the key is done, and the key is
@@ -166,7 +168,7 @@ class Replicator {
   enum class Outcome : uint8_t { kApplied, kRefused, kQueued };
 
   Replicator(pkcs11::Token& token, HsmState& state, Options options)
-      : token_(token), state_(state), options_(std::move(options)) {}
+      : token_(token), state_(state), options_(std::move(options)), outbox_(state.outbox()) {}
   // Sends a Replicate (or other) request as the AU; logs in first when
   // needed. rv CKR_DEVICE_ERROR when the peer does not answer; *reached
   // (when given) tells whether it answered at all, *logged_in whether the
@@ -177,8 +179,8 @@ class Replicator {
                    bool* logged_in = nullptr);
 
   // --- The outbox and its senders (replicator.cc).
-  // Adds an entry for every peer, wakes the senders and waits for them.
-  std::vector<Outcome> Enqueue(Outbox::Kind kind, std::string_view name);
+  // Wakes the senders for a committed change's entries and waits for them.
+  std::vector<Outcome> Announce(const PeerQueue& queue);
   std::vector<Outcome> Await(const std::vector<int64_t>& seqs);
   Outcome OutcomeFor(const Peer& peer, int64_t seq) const;  // REQUIRES: mu_ held
   void SendLoop(Peer& peer);
@@ -212,7 +214,7 @@ class Replicator {
   pkcs11::Token& token_;
   HsmState& state_;
   const Options options_;
-  std::unique_ptr<Outbox> outbox_;
+  Outbox& outbox_;  // the state's
   std::vector<std::unique_ptr<Peer>> peers_;  // the vector is constant after Create
 
   std::mutex mu_;

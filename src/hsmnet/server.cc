@@ -369,7 +369,8 @@ Result<std::unique_ptr<Replicator>> StartReplication(const ServerConfig& c, pkcs
   o.min_nodes = c.min_nodes;
   o.bootstrap = c.bootstrap_cluster;
   o.node_name = c.node_name;
-  o.outbox_path = c.data_dir + "/outbox.db";  // durable pushes (replicator.h)
+  // The outbox is a table of hsm.db now; an older version's file is moved in.
+  o.legacy_outbox_path = c.data_dir + "/outbox.db";
   ASSIGN_OR_RETURN(auto replicator, Replicator::Create(token, state, std::move(o)));
   RETURN_IF_ERROR(replicator->Start());
   return replicator;

@@ -219,25 +219,24 @@ Response Service::Login(Session& session, const Request& q) {
 Response Service::UserAdmin(Session& session, const Request& q) {
   const UserRecord& caller = *session.user;
   Status st;
+  PeerQueue queue = NewQueue();
   if (q.op == Op::kCreateUser) {
-    st = state_.CreateUser(q.name, q.password, q.role);
+    st = state_.CreateUser(q.name, q.password, q.role, &queue);
   } else if (q.op == Op::kDeleteUser) {
     st = q.name == caller.name ? Status::Validation("officers cannot delete themselves")
-                               : state_.DeleteUser(q.name);
+                               : state_.DeleteUser(q.name, &queue);
   } else {
     uint32_t allowed = CheckPasswordChange(caller.role, caller.name, q.name);
     if (allowed != CKR_OK) {
       audit_.Record(session.peer, caller.name, q.op, "", allowed, q.name);
       return Reply(q.op, allowed);
     }
-    st = state_.ChangePassword(q.name, q.password);
+    st = state_.ChangePassword(q.name, q.password, &queue);
     // Our own password version moved: stay logged in on this session.
     if (st.ok() && q.name == caller.name) session.user->password_version += 1;
   }
   bool pushed = true;
-  if (st.ok() && replicator_ != nullptr) {
-    pushed = q.op == Op::kDeleteUser ? replicator_->PushUserDeleted(q.name) : replicator_->PushUser(q.name);
-  }
+  if (st.ok() && replicator_ != nullptr) pushed = replicator_->Pushed(queue);
   uint32_t rv = CKR_OK;
   if (!st.ok()) {
     rv = st.code() == ErrorCode::kNotFound ? CKR_USER_TYPE_INVALID
@@ -251,6 +250,8 @@ Response Service::UserAdmin(Session& session, const Request& q) {
   audit_.Record(session.peer, caller.name, q.op, "", rv, q.name);
   return Reply(q.op, rv);
 }
+
+PeerQueue Service::NewQueue() const { return replicator_ != nullptr ? replicator_->NewQueue() : PeerQueue{}; }
 
 Response Service::ListUsers() {
   auto users = state_.ListUsers();
@@ -287,11 +288,12 @@ Response Service::GenerateKey(Session& session, const Request& q) {
     info.app_id = q.app_id.empty() ? ref->id : q.app_id;
     info.owner = session.user->name;
     info.owned = true;
-    if (!state_.AddKey(info, q.flag == 1).ok()) {
+    PeerQueue queue = NewQueue();
+    if (!state_.AddKey(info, q.flag == 1, &queue).ok()) {
       (void)token_.DestroyKey(*ref);
       rv = CKR_DEVICE_ERROR;
     } else if (replicator_ != nullptr) {
-      rv = ReplicateNewKey(info, q.flag == 1);  // service_replication.cc
+      rv = ReplicateNewKey(info, queue, q.flag == 1);  // service_replication.cc
     }
   }
   audit_.Record(session.peer, session.user->name, q.op, info.key_id, rv);
@@ -337,14 +339,16 @@ Response Service::KeyOperation(Session& session, const Request& q) {
 Response Service::DestroyKey(const KeyInfo& key) {
   Status st = token_.DestroyKey({key.key_id, static_cast<KeyKind>(key.kind)});
   // A key already gone from the token is still removed from our records.
-  if (st.ok() || st.code() == ErrorCode::kNotFound) st = state_.DeleteKey(key.key_id);
-  if (st.ok() && replicator_ != nullptr) replicator_->PushKeyDestroyed(key.key_id);
+  PeerQueue queue = NewQueue();
+  if (st.ok() || st.code() == ErrorCode::kNotFound) st = state_.DeleteKey(key.key_id, &queue);
+  if (st.ok() && replicator_ != nullptr) (void)replicator_->Pushed(queue);
   return Reply(Op::kDestroyKey, st.ok() ? CKR_OK : StatusToCkr(st, Op::kDestroyKey));
 }
 
 Response Service::ShareKey(const Request& q) {
-  Status st = state_.SetShare(q.key_id, q.name, q.flag == 1);
-  if (st.ok() && replicator_ != nullptr) replicator_->PushShares(q.key_id);
+  PeerQueue queue = NewQueue();
+  Status st = state_.SetShare(q.key_id, q.name, q.flag == 1, &queue);
+  if (st.ok() && replicator_ != nullptr) (void)replicator_->Pushed(queue);
   uint32_t rv = CKR_OK;
   if (!st.ok()) rv = st.code() == ErrorCode::kNotFound ? CKR_USER_TYPE_INVALID : CKR_ARGUMENTS_BAD;
   return Reply(Op::kShareKey, rv);

@@ -95,7 +95,10 @@ class Service {
   Status ReplicaKeyOp(const Request& q, Response& r);
   // After a key of ours reached the peers: lock it, or undo it when fewer
   // than min_nodes hold it. Returns the CKR_* answer for the user.
-  uint32_t ReplicateNewKey(const KeyInfo& info, bool keep_extractable);
+  // queue: the one AddKey wrote the key's outbox entries with.
+  uint32_t ReplicateNewKey(const KeyInfo& info, const PeerQueue& queue, bool keep_extractable);
+  // The peers a change is queued for (none without a replicator).
+  PeerQueue NewQueue() const;
   // The key's record when the session's user owns it; *rv says why not.
   std::optional<KeyRecord> OwnedKey(Session& session, std::string_view key_id, uint32_t* rv);
   // Ends the session's login when the user was deleted or their password

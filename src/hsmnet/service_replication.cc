@@ -128,11 +128,12 @@ Response Service::UnwrapKey(Session& session, const Request& q) {
       info.app_id = ref->id;
       info.owner = session.user->name;
       info.owned = true;
-      if (!state_.AddKey(info, q.flag == 1).ok()) {
+      PeerQueue queue = NewQueue();
+      if (!state_.AddKey(info, q.flag == 1, &queue).ok()) {
         (void)token_.DestroyKey(*ref);
         rv = CKR_DEVICE_ERROR;
       } else if (replicator_ != nullptr) {
-        rv = ReplicateNewKey(info, q.flag == 1);
+        rv = ReplicateNewKey(info, queue, q.flag == 1);
       }
     }
   }
@@ -230,15 +231,15 @@ Status Service::ReplicaKeyOp(const Request& q, Response& r) {
 // The key is queued for every peer (durably) and the request waits a
 // bounded time for them (Replicator::Options::wait_ms): the user gets it
 // once min_nodes nodes hold it, as CloudHSM's key availability check.
-uint32_t Service::ReplicateNewKey(const KeyInfo& info, bool keep_extractable) {
-  size_t holders = 1 + replicator_->PushKey(info);
+uint32_t Service::ReplicateNewKey(const KeyInfo& info, const PeerQueue& queue, bool keep_extractable) {
+  size_t holders = 1 + replicator_->KeyPushed(queue);
   pkcs11::KeyRef ref{info.key_id, static_cast<KeyKind>(info.kind)};
   if (holders < replicator_->min_nodes()) {
     // Not available as configured: take it back everywhere. Queued copies
     // not yet sent find the key gone and send nothing.
     (void)token_.DestroyKey(ref);
-    (void)state_.DeleteKey(info.key_id);
-    replicator_->PushKeyDestroyed(info.key_id);
+    PeerQueue destroyed = NewQueue();
+    if (state_.DeleteKey(info.key_id, &destroyed).ok()) (void)replicator_->Pushed(destroyed);
     return CKR_DEVICE_ERROR;
   }
   // Until every peer holds it the key stays extractable, so that the

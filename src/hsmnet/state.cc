@@ -323,14 +323,18 @@ class HsmState::RecordCache {
   RecordMap<KeyRecord> keys_;      // guarded by mu_
 };
 
-HsmState::HsmState(store::Database& db, Options options)
-    : db_(db), options_(options), cache_(std::make_unique<RecordCache>(options.data_dir_lock)) {}
+HsmState::HsmState(store::Database& db, Options options, std::unique_ptr<Outbox> outbox)
+    : db_(db),
+      options_(options),
+      cache_(std::make_unique<RecordCache>(options.data_dir_lock)),
+      outbox_(std::move(outbox)) {}
 
 HsmState::~HsmState() = default;
 
 Result<std::unique_ptr<HsmState>> HsmState::Open(store::Database& db, Options options) {
   RETURN_IF_ERROR(db.Migrate("hsmnet", kMigrations));
-  return std::unique_ptr<HsmState>(new HsmState(db, options));
+  ASSIGN_OR_RETURN(auto outbox, Outbox::Open(db));
+  return std::unique_ptr<HsmState>(new HsmState(db, options, std::move(outbox)));
 }
 
 Status HsmState::Bootstrap(std::string_view name, std::string_view password) {
@@ -348,9 +352,20 @@ Status HsmState::Bootstrap(std::string_view name, std::string_view password) {
   return st;
 }
 
+Status HsmState::WriteQueued(const std::function<Status(store::Tx&)>& fn, PeerQueue* queue,
+                            Outbox::Kind kind, std::string_view name) {
+  if (queue == nullptr) return db_.Write(fn);
+  Status written = db_.Write([&](store::Tx& tx) -> Status {
+    RETURN_IF_ERROR(fn(tx));
+    return outbox_->AddIn(tx, *queue, kind, name);
+  });
+  if (!written.ok()) queue->seqs.clear();
+  return written;
+}
+
 Status HsmState::WriteUser(std::string_view name, bool drops_shares,
-                           const std::function<Status(store::Tx&)>& fn) {
-  Status written = db_.Write(fn);
+                           const std::function<Status(store::Tx&)>& fn, PeerQueue* queue, Outbox::Kind kind) {
+  Status written = WriteQueued(fn, queue, kind, name);
   // After the commit: a lookup racing with the write cannot put the old
   // row back (RecordCache's generations).
   cache_->ForgetUser(name);
@@ -358,13 +373,14 @@ Status HsmState::WriteUser(std::string_view name, bool drops_shares,
   return written;
 }
 
-Status HsmState::WriteKey(std::string_view key_id, const std::function<Status(store::Tx&)>& fn) {
-  Status written = db_.Write(fn);
+Status HsmState::WriteKey(std::string_view key_id, const std::function<Status(store::Tx&)>& fn,
+                          PeerQueue* queue, Outbox::Kind kind) {
+  Status written = WriteQueued(fn, queue, kind, key_id);
   cache_->ForgetKey(key_id);
   return written;
 }
 
-Status HsmState::CreateUser(std::string_view name, std::string_view password, Role role) {
+Status HsmState::CreateUser(std::string_view name, std::string_view password, Role role, PeerQueue* queue) {
   if (!ValidUserName(name)) return Status::Validation("user names are 1 to 32 of [A-Za-z0-9_.-]");
   if (!ValidPassword(password)) return Status::Validation("passwords are 8 to 128 bytes");
   ASSIGN_OR_RETURN(std::string hash, crypto::HashPassword(password, options_.password_iterations));
@@ -372,10 +388,10 @@ Status HsmState::CreateUser(std::string_view name, std::string_view password, Ro
     ASSIGN_OR_RETURN(auto existing, FindUserTx(tx, name));
     if (existing) return Status::Validation("user " + std::string(name) + " already exists");
     return InsertUser(tx, name, role, hash);
-  });
+  }, queue, Outbox::Kind::kPutUser);
 }
 
-Status HsmState::DeleteUser(std::string_view name) {
+Status HsmState::DeleteUser(std::string_view name, PeerQueue* queue) {
   return WriteUser(name, /*drops_shares=*/true, [&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(auto user, FindUserTx(tx, name));
     if (!user) return NoSuchUser(name);
@@ -387,10 +403,10 @@ Status HsmState::DeleteUser(std::string_view name) {
       if (officers == 0) return Status::Validation("the last crypto officer cannot be deleted");
     }
     return DropUserRows(tx, name);
-  });
+  }, queue, Outbox::Kind::kDeleteUser);
 }
 
-Status HsmState::ChangePassword(std::string_view name, std::string_view password) {
+Status HsmState::ChangePassword(std::string_view name, std::string_view password, PeerQueue* queue) {
   if (!ValidPassword(password)) return Status::Validation("passwords are 8 to 128 bytes");
   ASSIGN_OR_RETURN(std::string hash, crypto::HashPassword(password, options_.password_iterations));
   return WriteUser(name, /*drops_shares=*/false, [&](store::Tx& tx) -> Status {
@@ -399,7 +415,7 @@ Status HsmState::ChangePassword(std::string_view name, std::string_view password
         "password_version = password_version + 1 WHERE name = ?"));
     RETURN_IF_ERROR(st->Bind(1, hash).Bind(2, name).Run());
     return st->Changes() == 1 ? Status::Ok() : NoSuchUser(name);
-  });
+  }, queue, Outbox::Kind::kPutUser);
 }
 
 Result<std::vector<UserInfo>> HsmState::ListUsers() {
@@ -489,7 +505,7 @@ Result<LoginOutcome> HsmState::CheckLogin(std::string_view name, std::string_vie
   return LoginOutcome::kOk;
 }
 
-Status HsmState::AddKey(const KeyInfo& key, bool extractable) {
+Status HsmState::AddKey(const KeyInfo& key, bool extractable, PeerQueue* queue) {
   return WriteKey(key.key_id, [&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(auto st, tx.Prepare("INSERT INTO hsm_keys (key_id, kind, algorithm, usage, label, "
                                          "app_id, owner, created, extractable) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"));
@@ -498,7 +514,7 @@ Status HsmState::AddKey(const KeyInfo& key, bool extractable) {
     st->Bind(8, static_cast<int64_t>(std::time(nullptr)));
     RETURN_IF_ERROR(st->Bind(9, int64_t{extractable ? 1 : 0}).Run());
     return SetTombstone(tx, kKeyTombstone, key.key_id, false);
-  });
+  }, queue, Outbox::Kind::kPutKey);
 }
 
 Result<std::optional<KeyRecord>> HsmState::FindKey(std::string_view key_id) {
@@ -560,17 +576,17 @@ Status HsmState::ClearExtractable(std::string_view key_id) {
   });
 }
 
-Status HsmState::DeleteKey(std::string_view key_id) {
+Status HsmState::DeleteKey(std::string_view key_id, PeerQueue* queue) {
   return WriteKey(key_id, [&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(auto shares, tx.Prepare("DELETE FROM hsm_key_shares WHERE key_id = ?"));
     RETURN_IF_ERROR(shares->BindBlob(1, key_id).Run());
     ASSIGN_OR_RETURN(auto del, tx.Prepare("DELETE FROM hsm_keys WHERE key_id = ?"));
     RETURN_IF_ERROR(del->BindBlob(1, key_id).Run());
     return SetTombstone(tx, kKeyTombstone, key_id, true);
-  });
+  }, queue, Outbox::Kind::kDestroyKey);
 }
 
-Status HsmState::SetShare(std::string_view key_id, std::string_view user, bool share) {
+Status HsmState::SetShare(std::string_view key_id, std::string_view user, bool share, PeerQueue* queue) {
   return WriteKey(key_id, [&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(auto target, FindUserTx(tx, user));
     if (!target) return NoSuchUser(user);
@@ -587,7 +603,7 @@ Status HsmState::SetShare(std::string_view key_id, std::string_view user, bool s
       return Status::Validation("the key is already shared with that user, or they own it");
     }
     return Status::Ok();
-  });
+  }, queue, Outbox::Kind::kSetShares);
 }
 
 Result<std::optional<std::string>> HsmState::PasswordHash(std::string_view name) {

@@ -15,6 +15,12 @@
 // DataDirLock, the copies are used only while no other process uses the
 // data directory, and dropped whenever one does or did.
 //
+// The node's replication outbox (outbox.h) lives in the same database: a
+// method that takes a PeerQueue writes the change's outbox entries in the
+// change's own transaction, so that a crash cannot keep the change and
+// lose its push (or the reverse). Changes applied from a peer, and
+// catch-up, pass none: a node pushes only the changes its clients made.
+//
 // Thread-safety: thread-safe (every method is one Database transaction,
 // the cache has its own mutex).
 #pragma once
@@ -27,6 +33,7 @@
 #include <string_view>
 #include <vector>
 
+#include "hsmnet/outbox.h"
 #include "rampart/core/status.h"
 #include "rampart/hsmnet/wire.h"
 #include "rampart/store/store.h"
@@ -89,20 +96,29 @@ class HsmState {
     DataDirLock* data_dir_lock = nullptr;
   };
 
-  // Applies the migrations. REQUIRES: db outlives the state.
+  // Applies the migrations (the outbox's too). REQUIRES: db outlives the
+  // state.
   static Result<std::unique_ptr<HsmState>> Open(store::Database& db, Options options);
   ~HsmState();
+
+  // The outbox in this state's database.
+  Outbox& outbox() { return *outbox_; }
 
   // Creates the first crypto officer when there are no users at all.
   Status Bootstrap(std::string_view name, std::string_view password);
 
+  // The methods that take a PeerQueue (null: nothing queued) queue their
+  // change for its peers in the change's transaction: CreateUser and
+  // ChangePassword a kPutUser entry, DeleteUser kDeleteUser, AddKey
+  // kPutKey, DeleteKey kDestroyKey and SetShare kSetShares.
+
   // kValidation for a bad name or password; "already exists" kValidation.
-  Status CreateUser(std::string_view name, std::string_view password, Role role);
+  Status CreateUser(std::string_view name, std::string_view password, Role role, PeerQueue* queue = nullptr);
   // kNotFound; kValidation when the user owns keys or is the last officer.
-  Status DeleteUser(std::string_view name);
+  Status DeleteUser(std::string_view name, PeerQueue* queue = nullptr);
   // Sets a new hash, clears the lockout and bumps the password version (which
   // ends the user's sessions).
-  Status ChangePassword(std::string_view name, std::string_view password);
+  Status ChangePassword(std::string_view name, std::string_view password, PeerQueue* queue = nullptr);
   Result<std::vector<UserInfo>> ListUsers();
   Result<std::optional<UserRecord>> FindUser(std::string_view name);
 
@@ -112,16 +128,16 @@ class HsmState {
                              UserRecord* user);
 
   // extractable: the owner asked for an extractable key (KeyRecord).
-  Status AddKey(const KeyInfo& key, bool extractable = false);
+  Status AddKey(const KeyInfo& key, bool extractable = false, PeerQueue* queue = nullptr);
   Result<std::optional<KeyRecord>> FindKey(std::string_view key_id);
   // Keys the user owns or that are shared with them (all keys: all_keys).
   Result<std::vector<KeyInfo>> ListKeys(std::string_view user, bool all_keys);
-  Status DeleteKey(std::string_view key_id);
+  Status DeleteKey(std::string_view key_id, PeerQueue* queue = nullptr);
   // Records that the owner locked the key (SetNonExtractable).
   Status ClearExtractable(std::string_view key_id);
   // Adds (share) or removes the user from the key's share list. kNotFound
   // when the user does not exist; kValidation when not a CU or the owner.
-  Status SetShare(std::string_view key_id, std::string_view user, bool share);
+  Status SetShare(std::string_view key_id, std::string_view user, bool share, PeerQueue* queue = nullptr);
 
   // --- Replication between nodes (replicator.h, service_replication.cc).
 
@@ -146,7 +162,7 @@ class HsmState {
 
  private:
   class RecordCache;  // state.cc
-  HsmState(store::Database& db, Options options);
+  HsmState(store::Database& db, Options options, std::unique_ptr<Outbox> outbox);
   Result<LoginOutcome> CheckLogin(std::string_view name, std::string_view password, Role role,
                                   UserRecord* user);
   Result<std::optional<UserRecord>> LoadUser(std::string_view name);  // from the database
@@ -154,13 +170,22 @@ class HsmState {
   // A write transaction, then the cached records it may have changed are
   // forgotten: the user's (and every key's when drops_shares, since shares
   // granted to the user went), or the key's.
+  // With a queue, fn's change is followed in its transaction by the
+  // queue's outbox entries (`kind`, named `name` or `key_id`).
   Status WriteUser(std::string_view name, bool drops_shares,
-                   const std::function<Status(store::Tx&)>& fn);
-  Status WriteKey(std::string_view key_id, const std::function<Status(store::Tx&)>& fn);
+                   const std::function<Status(store::Tx&)>& fn, PeerQueue* queue = nullptr,
+                   Outbox::Kind kind = Outbox::Kind::kPutUser);
+  Status WriteKey(std::string_view key_id, const std::function<Status(store::Tx&)>& fn,
+                  PeerQueue* queue = nullptr, Outbox::Kind kind = Outbox::Kind::kPutKey);
+  // Runs fn, then queues its change (when a queue is given) in the same
+  // transaction; clears queue->seqs when it does not commit.
+  Status WriteQueued(const std::function<Status(store::Tx&)>& fn, PeerQueue* queue, Outbox::Kind kind,
+                     std::string_view name);
 
   store::Database& db_;
   const Options options_;
   const std::unique_ptr<RecordCache> cache_;
+  const std::unique_ptr<Outbox> outbox_;
 };
 
 }  // namespace rampart::hsmnet

@@ -5,7 +5,8 @@ blackhole (connections accepted, nothing forwarded, no RST), so that B
 stays up and serves clients while A cannot reach it.
 
 What is checked:
-- a change A cannot deliver to B waits in A's outbox (outbox.db) and
+- a change A cannot deliver to B waits in A's outbox (the hsm_outbox
+  table of hsm.db) and
   reaches B, which never restarts, once the link is back, even when A was
   killed with the entries queued and restarted meanwhile;
 - a blackholed peer costs an officer's request at most one bounded wait,
@@ -14,7 +15,10 @@ What is checked:
 - a node that was down catches up from whichever peer is live (not
   necessarily the first in its list), and the node that made the changes
   later drains its outbox to it without errors (the applies are
-  idempotent)."""
+  idempotent);
+- a node upgraded from the version that kept its outbox in a file of its
+  own (data_dir/outbox.db) moves the file's entries into hsm.db at start
+  and delivers them."""
 import json
 import os
 import shutil
@@ -157,14 +161,27 @@ class Node:
 
     def outbox(self):
         """(peer, kind) of every entry this node still owes its peers."""
-        path = self.data / "outbox.db"
-        if not path.exists():
-            return []
-        db = sqlite3.connect(str(path), timeout=10)
+        db = sqlite3.connect(str(self.data / "hsm.db"), timeout=10)
         try:
             return db.execute("SELECT peer, kind FROM hsm_outbox ORDER BY seq").fetchall()
         finally:
             db.close()
+
+    def move_outbox_to_legacy_file(self):
+        """Makes this stopped node's data directory look like one of the
+        version that kept the outbox apart: its entries in outbox.db (a
+        copy of hsm.db, so with the outbox's table and migration record),
+        none left in hsm.db."""
+        assert not self.running()
+        hsm = sqlite3.connect(str(self.data / "hsm.db"), timeout=10)
+        legacy = sqlite3.connect(str(self.data / "outbox.db"))
+        try:
+            hsm.backup(legacy)
+            hsm.execute("DELETE FROM hsm_outbox")
+            hsm.commit()
+        finally:
+            legacy.close()
+            hsm.close()
 
     def log_text(self):
         return (self.cluster.dir / f"{self.name}.log").read_text()
@@ -356,3 +373,27 @@ def test_a_returning_node_catches_up_from_any_live_peer_and_the_maker_drains_lat
     assert cluster.sign_on(c, "54", pin="while-away:away-password") > 0
     assert "while-away" in cluster.users(c) and "doomed" not in cluster.users(c)
     assert "doomed-ec" not in cluster.labels(c)
+
+
+def test_an_upgraded_node_delivers_what_its_old_outbox_file_owed(cluster):
+    a, b, c = cluster.nodes
+    cluster.relay.set_mode("refuse")
+    cluster.make_user(a, "legacy-user", "legacy-password")
+    assert "legacy-user" in cluster.users(c)
+    assert "legacy-user" not in cluster.users(b)
+    owed = a.outbox()
+    assert owed and {peer for peer, _ in owed} == {f"127.0.0.1:{cluster.relay.port}"}, owed
+    # A stops and comes back as if upgraded with a non-empty outbox file.
+    a.stop()
+    a.move_outbox_to_legacy_file()
+    assert a.outbox() == []
+    log_before = len(a.log_text())
+    a.start()
+    assert not (a.data / "outbox.db").exists()
+    assert a.outbox() == owed  # same entries, same order
+    assert "moved the queued changes of the old outbox file" in a.log_text()[log_before:]
+    # The link returns: B gets what the old file owed it.
+    cluster.relay.set_mode("forward")
+    eventually(lambda: "legacy-user" in cluster.users(b), "B has the user the old outbox owed it")
+    eventually(lambda: a.outbox() == [], "A's outbox is empty")
+    assert "keeps refusing" not in a.log_text()
