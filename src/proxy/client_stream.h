@@ -43,6 +43,7 @@ class ClientStream {
 
   tcp::socket& socket() { return socket_; }
   bool tls() const { return ssl_ != nullptr; }
+  ssl_st* ssl() const { return ssl_; }  // null without TLS
 
   // Runs the server side of a TLS handshake with a session from ctx. On
   // failure the handler gets an error and tls_failure() says why.

@@ -353,7 +353,29 @@ Status IndexCertNames(Config& cfg) {
   return Status::Ok();
 }
 
-// tls: {"cert_file", "key_file", "client_ca_file", "require_client_cert"}.
+// tls.client_crl_file: one path or a non-empty array of them (at most
+// kMaxCrlFiles), resolved against the config file's directory.
+Status GetCrlFiles(const Value& v, std::string_view base_dir, std::vector<std::string>& out) {
+  constexpr std::string_view k = "tls.client_crl_file";
+  std::vector<std::string> files;
+  if (v.is_string()) {
+    files.push_back(v.as_string());
+  } else {
+    if (!v.is_array()) return KeyError(k, "must be a file name or an array of them");
+    ASSIGN_OR_RETURN(files, GetStrings(v, k));
+    if (files.empty()) return KeyError(k, "must not be an empty array");
+  }
+  if (files.size() > kMaxCrlFiles) return KeyError(k, "at most " + std::to_string(kMaxCrlFiles) + " files");
+  out.clear();
+  for (const std::string& file : files) {
+    if (file.empty()) return KeyError(k, "file names must not be empty");
+    out.push_back(JoinPath(base_dir, file));
+  }
+  return Status::Ok();
+}
+
+// tls: {"cert_file", "key_file", "client_ca_file", "require_client_cert",
+// "client_crl_file"}.
 Status ApplyTls(const Value& v, std::string_view base_dir, TlsSettings& tls) {
   if (!v.is_object()) return KeyError("tls", "must be an object");
   for (const auto& [key, value] : v.as_object()) {
@@ -366,6 +388,8 @@ Status ApplyTls(const Value& v, std::string_view base_dir, TlsSettings& tls) {
     } else if (key == "require_client_cert") {
       if (!value.is_bool()) return KeyError(k, "must be true or false");
       tls.require_client_cert = value.as_bool();
+    } else if (key == "client_crl_file") {
+      RETURN_IF_ERROR(GetCrlFiles(value, base_dir, tls.client_crl_files));
     } else {
       return KeyError(k, "unknown key");
     }
@@ -374,6 +398,9 @@ Status ApplyTls(const Value& v, std::string_view base_dir, TlsSettings& tls) {
   if (tls.key_file.empty()) return KeyError("tls.key_file", "is required");
   if (tls.require_client_cert && tls.client_ca_file.empty()) {
     return KeyError("tls.require_client_cert", "needs tls.client_ca_file");
+  }
+  if (!tls.client_crl_files.empty() && tls.client_ca_file.empty()) {
+    return KeyError("tls.client_crl_file", "needs tls.client_ca_file");
   }
   return Status::Ok();
 }

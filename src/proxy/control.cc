@@ -161,6 +161,13 @@ std::string FormatMetrics(const ProxyStats& s, const ReloadCounts& reloads) {
   Sample(out, "rampart_proxy_connections_active", "", s.connections_active);
   Metric(out, "rampart_proxy_tunnels_active", "gauge", "Established CONNECT tunnels.");
   Sample(out, "rampart_proxy_tunnels_active", "", s.tunnels_active);
+  Metric(out, "rampart_proxy_tunnels_closed_by_reload_total", "counter",
+         "Tunnels inside TLS connections to the proxy ended by a reload: client certificate trust changed, "
+         "or the certificate's client rule withdrawn.");
+  Sample(out, "rampart_proxy_tunnels_closed_by_reload_total", "{reason=\"client_trust\"}",
+         s.tunnels_ended_by_reload_trust);
+  Sample(out, "rampart_proxy_tunnels_closed_by_reload_total", "{reason=\"client_rule\"}",
+         s.tunnels_ended_by_reload_rule);
   Metric(out, "rampart_proxy_requests_total", "counter",
          "Finished requests and tunnels by decision (error: malformed, timeout or upstream failure).");
   Sample(out, "rampart_proxy_requests_total", "{decision=\"allow\"}", s.requests_allowed);

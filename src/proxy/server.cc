@@ -139,8 +139,17 @@ Status ProxyServer::Start() {
 }
 
 void ProxyServer::Reload(std::shared_ptr<const Config> config) {
-  std::lock_guard lock(impl_->shared.mu);
-  impl_->shared.config = std::move(config);
+  {
+    std::lock_guard lock(impl_->shared.mu);
+    impl_->shared.config = config;
+  }
+  // Each worker reviews its tunnels inside TLS connections (a reload may
+  // withdraw their client's standing, see Session::OnReload) on its own
+  // thread, within one turn of its loop.
+  for (auto& w : impl_->workers) {
+    WorkerLocal* local = w.local.get();
+    asio::post(*w.ioc, [local, config] { local->ReviewTlsTunnels(*config); });
+  }
 }
 
 std::shared_ptr<const Config> ProxyServer::config() const { return impl_->shared.Snapshot(); }
@@ -176,7 +185,8 @@ ProxyStats ProxyServer::stats() const {
   const DnsCounters& d = impl_->shared.dns;
   return ProxyStats{c.connections.load(), c.tunnels.load(),    c.allowed.load(),    c.denied.load(),
                     c.failed.load(),      c.bytes_up.load(),   c.bytes_down.load(), d.cache_hits.load(),
-                    d.failures.load(),    d.latency.Read()};
+                    d.failures.load(),    d.latency.Read(),    c.tunnels_ended_trust.load(),
+                    c.tunnels_ended_rule.load()};
 }
 
 }  // namespace rampart::proxy

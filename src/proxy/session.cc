@@ -93,16 +93,14 @@ void Session::OnTlsHandshake(error_code ec) {
   ReadHead();
 }
 
-// True on a TLS listener when the current request's config trusts client
-// certificates otherwise than the handshake's did (other client CAs, a
-// certificate now required or no longer asked for, no TLS settings at
-// all): the names, or their absence, were established under trust that is
-// no longer in force, so they must not decide a request.
-bool Session::ClientTrustChanged() const {
-  if (!tls_listener_ || handshake_tls_ == nullptr) return false;
-  const TlsServerContext* now = config_->tls.context.get();
-  if (now == handshake_tls_.get()) return false;
-  return now == nullptr || now->client_trust() != handshake_tls_->client_trust();
+// On a TLS listener: why the connection's client certificate (or its
+// lack of one) no longer stands under `now`'s client trust, or "" when it
+// does (see ClientStandingLost in tls_server.h). Names, or their absence,
+// established under trust that no longer admits them must not decide a
+// request or keep a tunnel open.
+std::string Session::StandingLostUnder(const Config& now) const {
+  if (!tls_listener_ || handshake_tls_ == nullptr) return "";
+  return ClientStandingLost(client_.ssl(), *handshake_tls_, now.tls.context.get());
 }
 
 // The access-log line and counters of the current request (a keep-alive
@@ -196,7 +194,7 @@ void Session::OnHead() {
     // A keep-alive connection's later request is decided by the config
     // running when it arrived, not when the connection began waiting. So
     // is a TLS connection's first: its handshake and head may take a while
-    // after accept, and ClientTrustChanged catches a reload in between.
+    // after accept, and StandingLostUnder catches a reload in between.
     config_ = shared_.Snapshot();
     if (!config_->ClientAllowed(client_ip_)) {
       record_.decision = "deny";
@@ -222,15 +220,16 @@ void Session::OnHead() {
   keep_alive_ = !is_connect_ && in.error_status == 0 && ClientWantsKeepAlive(request_head_);
   if (in.error_status == 403) return Deny(in.error, "");
   if (in.error_status != 0) return Fail(in.error_status, in.error);
-  if (ClientTrustChanged()) {
+  if (std::string why = StandingLostUnder(*config_); !why.empty()) {
     // Refused rather than decided without the names: the client may have
     // no standing at all under the new trust. A new connection handshakes
     // under it.
     keep_alive_ = false;
-    return Deny("tls: client certificate trust changed by a reload; reconnect", "");
+    return Deny("tls: client certificate trust changed by a reload (" + why + "); reconnect", "");
   }
   Decision d = CheckDestination(*config_, client_ip_, cert_names_, request_.host, request_.port);
   record_.client_rule = d.client_rule;
+  rule_cert_name_ = d.client_cert;
   if (!d.client_cert.empty()) record_.client_cert = d.client_cert;
   if (!d.allowed) return Deny(d.reason, d.rule);
   record_.rule = d.rule;

@@ -14,8 +14,9 @@
 //
 // A Session's life:
 //   [TLS listener: TLS handshake (handshake timeout), the verified client
-//   certificate's names kept for the connection while reloads leave the
-//   client CAs alone; see client_stream.h] ->
+//   certificate's names kept for the connection while reloads leave its
+//   standing alone (see StandingLostUnder and OnReload); see
+//   client_stream.h] ->
 //   head (handshake timeout, header limit) -> InterpretRequest ->
 //   CheckDestination -> resolve (static hosts, IP literal, or c-ares on the
 //   worker's own loop, see dns_resolver.h) -> "filtered" answers denied ->
@@ -84,6 +85,9 @@ struct Counters {
   std::atomic<uint64_t> failed{0};
   std::atomic<uint64_t> bytes_up{0};
   std::atomic<uint64_t> bytes_down{0};
+  // TLS-listener tunnels a reload ended (see Session::OnReload).
+  std::atomic<uint64_t> tunnels_ended_trust{0};
+  std::atomic<uint64_t> tunnels_ended_rule{0};
 };
 
 // What every worker shares.
@@ -101,6 +105,8 @@ struct Shared {
   }
 };
 
+class Session;
+
 // What one worker's sessions share. Touched only on that worker's thread.
 struct WorkerLocal {
   WorkerLocal(boost::asio::io_context& ioc, DnsCounters* counters)
@@ -108,6 +114,16 @@ struct WorkerLocal {
   DnsResolver dns;
   PipePool pipes;
   UpstreamPool upstreams;  // destroyed first: its sockets use the worker's io_context
+  // Tunnels relaying inside TLS connections to the proxy, which a reload
+  // may end (see Session::OnReload). Expired entries are pruned as the
+  // list grows; sessions never touch it from their destructors (they may
+  // outlive the WorkerLocal at shutdown).
+  std::vector<std::weak_ptr<Session>> tls_tunnels;
+  size_t tls_tunnels_prune_at = 64;
+
+  void AddTlsTunnel(std::weak_ptr<Session> session);
+  // Runs Session::OnReload for every live entry (session_tunnel.cc).
+  void ReviewTlsTunnels(const Config& now);
 };
 
 // Which kind of listener accepted a connection.
@@ -127,6 +143,13 @@ class Session : public std::enable_shared_from_this<Session> {
 
   tcp::socket::executor_type executor() { return client_.socket().get_executor(); }
   void Start();
+  // A reload swapped in `now`. A tunnel inside a TLS connection to the
+  // proxy ends here when its client lost its standing under `now` (see
+  // ClientStandingLost in tls_server.h), or when the client-certificate
+  // rule that admitted it is gone and `now` would refuse the tunnel; both
+  // are logged as the tunnel's reason and counted. Everything else
+  // (plain listeners, rule or allowlist changes) goes on untouched.
+  void OnReload(const Config& now);
 
  private:
   enum class Phase { kHandshake, kHead, kResolve, kHello, kConnect, kRelay, kLinger, kDone };
@@ -164,7 +187,9 @@ class Session : public std::enable_shared_from_this<Session> {
   void NoteRelayError(bool client_side, error_code ec);
   void StartTls();
   void OnTlsHandshake(error_code ec);
-  bool ClientTrustChanged() const;
+  std::string StandingLostUnder(const Config& now) const;
+  std::string TunnelRuleLost(const Config& now) const;
+  void EndTunnelOnReload(const std::string& reason, std::atomic<uint64_t>& counter);
 
   // session_intercept.cc
   bool TakeOriginalDestination();
@@ -219,8 +244,9 @@ class Session : public std::enable_shared_from_this<Session> {
   IpAddress client_ip_;
   std::vector<std::string> cert_names_;  // TLS listener: the verified client certificate's names
   // TLS listener: the context of the handshake, whose client CAs verified
-  // cert_names_ (see ClientTrustChanged).
+  // cert_names_ (see StandingLostUnder).
   std::shared_ptr<const TlsServerContext> handshake_tls_;
+  std::string rule_cert_name_;  // the certificate name whose client rule decided the request; empty: none
   AccessRecord record_;
   std::string head_;
   size_t head_len_ = 0;

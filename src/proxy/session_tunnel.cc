@@ -1,6 +1,7 @@
 // CONNECT tunnels: the "200", the first flight (a TLS ClientHello whose
 // SNI must match the CONNECT host), and the relay both ways once the
 // upstream is connected. See session.h.
+#include <algorithm>
 #include <cerrno>
 #include <utility>
 
@@ -82,8 +83,12 @@ void Session::StartTunnel() {
   last_activity_ = SteadyClock::now();
   Arm(config_->limits.idle_timeout);
   if (client_.tls()) {
+    local_.AddTlsTunnel(weak_from_this());
     RelayTls(false);
     RelayTls(true);
+    // A reload between this tunnel's decision and now found it not yet
+    // relaying: check against the running config once.
+    if (auto running = shared_.Snapshot(); running != config_) OnReload(*running);
     return;
   }
   error_code ec;
@@ -234,6 +239,61 @@ void Session::OnTlsRelayRead(bool up, error_code ec, size_t n) {
   } else {
     client_.AsyncWrite(buffer, on_written);
   }
+}
+
+// --- tunnels and reloads ------------------------------------------------------
+
+void WorkerLocal::AddTlsTunnel(std::weak_ptr<Session> session) {
+  if (tls_tunnels.size() >= tls_tunnels_prune_at) {
+    std::erase_if(tls_tunnels, [](const std::weak_ptr<Session>& s) { return s.expired(); });
+    tls_tunnels_prune_at = std::max<size_t>(64, 2 * tls_tunnels.size());
+  }
+  tls_tunnels.push_back(std::move(session));
+}
+
+void WorkerLocal::ReviewTlsTunnels(const Config& now) {
+  // OnReload may end sessions, which only expires their entries.
+  std::vector<std::shared_ptr<Session>> live;
+  for (const auto& weak : tls_tunnels) {
+    if (auto s = weak.lock()) live.push_back(std::move(s));
+  }
+  tls_tunnels.clear();
+  for (const auto& s : live) tls_tunnels.push_back(s);
+  tls_tunnels_prune_at = std::max<size_t>(64, 2 * tls_tunnels.size());
+  for (const auto& s : live) s->OnReload(now);
+}
+
+void Session::OnReload(const Config& now) {
+  if (phase_ != Phase::kRelay || !is_connect_ || !tls_listener_) return;
+  if (std::string why = StandingLostUnder(now); !why.empty()) {
+    return EndTunnelOnReload("tls: client certificate trust changed by a reload (" + why + "); tunnel closed",
+                             shared_.counters.tunnels_ended_trust);
+  }
+  if (std::string why = TunnelRuleLost(now); !why.empty()) {
+    return EndTunnelOnReload(why, shared_.counters.tunnels_ended_rule);
+  }
+}
+
+// A tunnel admitted by a client-certificate rule: when `now` no longer
+// picks that rule (by name) for the same certificate name, the tunnel is
+// decided again under `now`; "" when it may go on, else why not. A rule
+// that stays, even with other lists, leaves the tunnel alone like any
+// allowlist change.
+std::string Session::TunnelRuleLost(const Config& now) const {
+  if (rule_cert_name_.empty()) return "";
+  std::string matched;
+  const ClientRule* rule = now.RuleFor(client_ip_, cert_names_, &matched);
+  if (rule != nullptr && matched == rule_cert_name_ && rule->name == record_.client_rule) return "";
+  Decision d = CheckDestination(now, client_ip_, cert_names_, request_.host, request_.port);
+  if (d.allowed) return "";
+  return "reload: client rule '" + record_.client_rule + "' for certificate name '" + rule_cert_name_ +
+         "' withdrawn, and the tunnel is not allowed without it (" + d.reason + "); tunnel closed";
+}
+
+void Session::EndTunnelOnReload(const std::string& reason, std::atomic<uint64_t>& counter) {
+  record_.reason = reason;
+  counter++;
+  Close();
 }
 
 }  // namespace rampart::proxy

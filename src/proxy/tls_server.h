@@ -18,10 +18,12 @@
 struct ssl_st;
 struct ssl_ctx_st;
 struct x509_st;
+struct stack_st_X509;
 
 namespace rampart::proxy {
 
 inline constexpr size_t kMaxTlsFileBytes = 1u << 20;  // each PEM file
+inline constexpr size_t kMaxCrlFileBytes = 32u << 20;  // each CRL file (CRLs of big CAs run to megabytes)
 inline constexpr size_t kMaxCertNames = 64;             // names taken from one certificate
 
 class TlsServerContext {
@@ -29,7 +31,10 @@ class TlsServerContext {
   // Reads the files named in `settings` and builds the context: TLS 1.2
   // or later, no renegotiation, the certificate chain and key (which must
   // match), and with client_ca_file the client CAs, asked for on every
-  // handshake (and required with require_client_cert). Errors name the key:
+  // handshake (and required with require_client_cert). With
+  // client_crl_files, their CRLs, each checked now (from one of the
+  // client CAs, signed by it, current), and a client certificate's issuer
+  // must have one that does not list it. Errors name the key:
   // "config: tls.key_file: does not match the certificate".
   static Result<std::shared_ptr<const TlsServerContext>> Load(const TlsSettings& settings);
 
@@ -40,18 +45,39 @@ class TlsServerContext {
   ssl_ctx_st* get() const { return ctx_; }
 
   // What decides whether a client certificate verifies: "none" without
-  // client CAs, else whether one is required and a SHA-256 of the CA
-  // file's bytes. Two contexts with the same value accept the same client
-  // certificates (the proxy's own certificate and key play no part), so a
-  // connection's verified names stay valid across a reload exactly when
-  // this stays the same.
+  // client CAs, else whether one is required and SHA-256s of the CA
+  // file's and the CRL files' bytes. Two contexts with the same value
+  // accept the same client certificates (the proxy's own certificate and
+  // key play no part), so a connection's verified names surely stay valid
+  // across a reload when this stays the same (see ClientStandingLost).
   const std::string& client_trust() const { return client_trust_; }
+  bool asks_client_cert() const { return client_trust_ != "none"; }
+  bool requires_client_cert() const { return requires_client_cert_; }
 
  private:
   explicit TlsServerContext(ssl_ctx_st* ctx) : ctx_(ctx) {}
   ssl_ctx_st* ctx_;
   std::string client_trust_;
+  bool requires_client_cert_ = false;
 };
+
+// Verifies a client certificate (with the untrusted chain the client
+// sent, may be null) as `ctx`'s handshakes do: its client CAs and CRLs,
+// depth, purpose, the current time. "" when it verifies, else OpenSSL's
+// reason ("certificate revoked", "unable to get local issuer
+// certificate").
+std::string VerifyClientCertificate(const TlsServerContext& ctx, x509_st* leaf, stack_st_X509* chain);
+
+// Whether a TLS connection whose handshake ran under `handshake` keeps
+// its client standing under `now` (a reloaded config's context; null when
+// the config has no TLS settings any more): "" when it does, else why
+// not. The same context, or one with the same client_trust, keeps it.
+// Otherwise a connection without a verified certificate keeps it unless
+// one is now required; one with a verified certificate keeps it only if
+// `now` still asks for certificates and the certificate verifies under
+// `now` (so a CRL listing it, or its CA gone from the bundle, ends it,
+// while a reissued CRL or an added CA does not).
+std::string ClientStandingLost(ssl_st* ssl, const TlsServerContext& handshake, const TlsServerContext* now);
 
 // A certificate's names for client rules, in matching order: its DNS
 // subjectAltNames as they appear; only a certificate without any DNS

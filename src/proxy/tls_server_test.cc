@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -36,12 +37,12 @@ class TlsFiles : public ::testing::Test {
            ("rampart-tls-test-" + std::to_string(::getpid()) + "-" +
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::create_directories(dir_);
-    KeyPtr ca_key = NewKey();
-    CertPtr ca = MakeCert(ca_key.get(), {"test CA"}, "", nullptr, nullptr, true);
+    ca_key_ = NewKey();
+    ca_ = MakeCert(ca_key_.get(), {"test CA"}, "", nullptr, nullptr, true);
     KeyPtr server_key = NewKey();
-    CertPtr server = MakeCert(server_key.get(), {"proxy.test"}, "DNS:proxy.test", ca.get(), ca_key.get());
+    CertPtr server = MakeCert(server_key.get(), {"proxy.test"}, "DNS:proxy.test", ca_.get(), ca_key_.get());
     KeyPtr other_key = NewKey();
-    WriteCert("ca.pem", ca.get());
+    WriteCert("ca.pem", ca_.get());
     WriteCert("server.pem", server.get());
     WriteKey("server.key", server_key.get());
     WriteKey("other.key", other_key.get());
@@ -87,7 +88,48 @@ class TlsFiles : public ::testing::Test {
     return r.ok() ? "" : r.status().message();
   }
 
+  // A CRL from `issuer` (its name; signed with `signer`) listing
+  // `serials`, valid from `from` to `until` seconds from now, in PEM.
+  static std::string MakeCrl(X509* issuer, EVP_PKEY* signer, const std::vector<long>& serials, long from = -60,
+                             long until = 3600) {
+    X509_CRL* crl = X509_CRL_new();
+    X509_CRL_set_version(crl, 1);
+    X509_CRL_set_issuer_name(crl, X509_get_subject_name(issuer));
+    ASN1_TIME* last = ASN1_TIME_adj(nullptr, std::time(nullptr), 0, from);
+    ASN1_TIME* next = ASN1_TIME_adj(nullptr, std::time(nullptr), 0, until);
+    X509_CRL_set1_lastUpdate(crl, last);
+    X509_CRL_set1_nextUpdate(crl, next);
+    for (long serial : serials) {
+      X509_REVOKED* r = X509_REVOKED_new();
+      ASN1_INTEGER* n = ASN1_INTEGER_new();
+      ASN1_INTEGER_set(n, serial);
+      X509_REVOKED_set_serialNumber(r, n);
+      X509_REVOKED_set_revocationDate(r, last);
+      ASN1_INTEGER_free(n);
+      X509_CRL_add0_revoked(crl, r);
+    }
+    X509_CRL_sort(crl);
+    X509_CRL_sign(crl, signer, EVP_sha256());
+    BIO* bio = BIO_new(BIO_s_mem());
+    PEM_write_bio_X509_CRL(bio, crl);
+    char* data = nullptr;
+    long len = BIO_get_mem_data(bio, &data);
+    std::string pem(data, static_cast<size_t>(len));
+    BIO_free(bio);
+    ASN1_TIME_free(last);
+    ASN1_TIME_free(next);
+    X509_CRL_free(crl);
+    return pem;
+  }
+  TlsSettings WithCrls(std::vector<std::string> files) {
+    TlsSettings s = Settings("server.pem", "server.key", "ca.pem");
+    for (auto& f : files) s.client_crl_files.push_back((dir_ / f).string());
+    return s;
+  }
+
   fs::path dir_;
+  KeyPtr ca_key_;
+  CertPtr ca_;
 };
 
 constexpr const char* kTls = R"({"cert_file": "server.pem", "key_file": "server.key", "client_ca_file": "ca.pem"})";
@@ -265,6 +307,133 @@ TEST_F(TlsFiles, CertificateNameRuleBeatsCidrRuleThenGlobal) {
   d = CheckDestination(c, elsewhere, unknown, *NormalizeHost("global.test"), 443);
   EXPECT_TRUE(d.allowed);
   EXPECT_EQ(d.client_rule, "");
+}
+
+TEST_F(TlsFiles, CrlsAddToTheClientTrustAndRevokeCertificates) {
+  KeyPtr leaf_key = NewKey();
+  CertPtr leaf = MakeCert(leaf_key.get(), {"build-7"}, "", ca_.get(), ca_key_.get());  // serial 7
+  WriteText("none-revoked.pem", MakeCrl(ca_.get(), ca_key_.get(), {8}));
+  WriteText("revoked.pem", MakeCrl(ca_.get(), ca_key_.get(), {3, 7}));
+  auto plain = TlsServerContext::Load(Settings("server.pem", "server.key", "ca.pem"));
+  auto clean = TlsServerContext::Load(WithCrls({"none-revoked.pem"}));
+  auto revoking = TlsServerContext::Load(WithCrls({"revoked.pem"}));
+  ASSERT_TRUE(plain.ok() && clean.ok() && revoking.ok()) << revoking.status().message();
+  EXPECT_NE((*clean)->client_trust(), (*plain)->client_trust());
+  EXPECT_NE((*clean)->client_trust(), (*revoking)->client_trust());
+  EXPECT_EQ((*clean)->client_trust().rfind((*plain)->client_trust() + ":crl:", 0), 0u);
+
+  EXPECT_EQ(VerifyClientCertificate(**plain, leaf.get(), nullptr), "");
+  EXPECT_EQ(VerifyClientCertificate(**clean, leaf.get(), nullptr), "");
+  EXPECT_EQ(VerifyClientCertificate(**revoking, leaf.get(), nullptr), "certificate revoked");
+  // With CRLs, a certificate whose issuer has none does not verify.
+  KeyPtr ca2_key = NewKey();
+  CertPtr ca2 = MakeCert(ca2_key.get(), {"second CA"}, "", nullptr, nullptr, true);
+  WriteCert("both.pem", ca_.get());
+  {
+    std::ofstream out(dir_ / "both.pem", std::ios::app);
+    WriteCert("ca2.pem", ca2.get());
+    std::ifstream in(dir_ / "ca2.pem");
+    out << in.rdbuf();
+  }
+  TlsSettings both = WithCrls({"none-revoked.pem"});
+  both.client_ca_file = (dir_ / "both.pem").string();
+  auto partial = TlsServerContext::Load(both);
+  ASSERT_TRUE(partial.ok()) << partial.status().message();
+  CertPtr other_leaf = MakeCert(leaf_key.get(), {"ci"}, "", ca2.get(), ca2_key.get());
+  EXPECT_EQ(VerifyClientCertificate(**partial, other_leaf.get(), nullptr), "unable to get certificate CRL");
+  EXPECT_EQ(VerifyClientCertificate(**partial, leaf.get(), nullptr), "");
+  // A certificate from a CA no longer trusted.
+  EXPECT_EQ(VerifyClientCertificate(**plain, other_leaf.get(), nullptr), "unable to get local issuer certificate");
+}
+
+TEST_F(TlsFiles, ClientStandingWithoutACertificateFollowsTheRequirement) {
+  auto asked = TlsServerContext::Load(Settings("server.pem", "server.key", "ca.pem"));
+  TlsSettings required_settings = Settings("server.pem", "server.key", "ca.pem");
+  required_settings.require_client_cert = true;
+  auto required = TlsServerContext::Load(required_settings);
+  auto none = TlsServerContext::Load(Settings("server.pem", "server.key"));
+  auto again = TlsServerContext::Load(Settings("server.pem", "server.key", "ca.pem"));
+  ASSERT_TRUE(asked.ok() && required.ok() && none.ok() && again.ok());
+  EXPECT_TRUE((*asked)->asks_client_cert());
+  EXPECT_FALSE((*asked)->requires_client_cert());
+  EXPECT_TRUE((*required)->requires_client_cert());
+  EXPECT_FALSE((*none)->asks_client_cert());
+  // No SSL: a connection without a (verified) certificate.
+  EXPECT_EQ(ClientStandingLost(nullptr, **asked, asked->get()), "");
+  EXPECT_EQ(ClientStandingLost(nullptr, **asked, again->get()), "");
+  EXPECT_EQ(ClientStandingLost(nullptr, **asked, none->get()), "");
+  EXPECT_EQ(ClientStandingLost(nullptr, **asked, required->get()), "a client certificate is now required");
+  EXPECT_EQ(ClientStandingLost(nullptr, **asked, nullptr), "tls settings removed");
+}
+
+TEST_F(TlsFiles, CrlErrorsRejectTheContext) {
+  auto error = [&](const std::vector<std::string>& files) { return LoadError(WithCrls(files)); };
+  std::string crl_path = (dir_ / "crl.pem").string();
+  // Issued by a CA that is not a client CA.
+  KeyPtr stranger_key = NewKey();
+  CertPtr stranger = MakeCert(stranger_key.get(), {"stranger CA"}, "", nullptr, nullptr, true);
+  WriteText("crl.pem", MakeCrl(stranger.get(), stranger_key.get(), {7}));
+  EXPECT_EQ(error({"crl.pem"}), "config: tls.client_crl_file: the CRL from CN=stranger CA in " + crl_path +
+                                    ": its issuer is not in tls.client_ca_file");
+  // The client CA's name, another key.
+  WriteText("crl.pem", MakeCrl(ca_.get(), stranger_key.get(), {7}));
+  EXPECT_EQ(error({"crl.pem"}), "config: tls.client_crl_file: the CRL from CN=test CA in " + crl_path +
+                                    ": its signature does not verify with the CA's key");
+  // Out of date, or not yet valid.
+  WriteText("crl.pem", MakeCrl(ca_.get(), ca_key_.get(), {7}, -7200, -3600));
+  EXPECT_EQ(error({"crl.pem"}).rfind("config: tls.client_crl_file: the CRL from CN=test CA in " + crl_path +
+                                         ": expired (next update was due 20",
+                                     0),
+            0u)
+      << error({"crl.pem"});
+  WriteText("crl.pem", MakeCrl(ca_.get(), ca_key_.get(), {7}, 3600, 7200));
+  EXPECT_EQ(error({"crl.pem"}).rfind("config: tls.client_crl_file: the CRL from CN=test CA in " + crl_path +
+                                         ": not valid before 20",
+                                     0),
+            0u);
+  // No CRL at all, a damaged one, a missing file.
+  EXPECT_EQ(error({"ca.pem"}), "config: tls.client_crl_file: no PEM CRL (X509 CRL) in " + (dir_ / "ca.pem").string());
+  std::string good = MakeCrl(ca_.get(), ca_key_.get(), {7});
+  std::string damaged = good;
+  damaged[damaged.find('\n') + 10] = '*';
+  WriteText("crl.pem", good + damaged);
+  EXPECT_EQ(error({"crl.pem"}).rfind("config: tls.client_crl_file: unreadable CRL (number 2) in " + crl_path, 0), 0u)
+      << error({"crl.pem"});
+  EXPECT_EQ(error({"missing.pem"}),
+            "config: tls.client_crl_file: cannot open " + (dir_ / "missing.pem").string());
+  // Two good CRLs in one file, then a second file: fine.
+  WriteText("crl.pem", good + MakeCrl(ca_.get(), ca_key_.get(), {9}));
+  WriteText("crl2.pem", good);
+  EXPECT_EQ(error({"crl.pem", "crl2.pem"}), "");
+}
+
+TEST_F(TlsFiles, CrlConfigKeys) {
+  WriteText("crl.pem", MakeCrl(ca_.get(), ca_key_.get(), {7}));
+  auto cfg = Parse(R"({"cert_file": "server.pem", "key_file": "server.key", "client_ca_file": "ca.pem",
+                       "client_crl_file": "crl.pem"})",
+                   "\"workers\": 1");
+  ASSERT_TRUE(cfg.ok()) << cfg.status().message();
+  EXPECT_EQ((*cfg)->tls.client_crl_files, std::vector<std::string>{(dir_ / "crl.pem").string()});
+  cfg = Parse(R"({"cert_file": "server.pem", "key_file": "server.key", "client_ca_file": "ca.pem",
+                  "client_crl_file": ["crl.pem", "crl.pem"]})",
+              "\"workers\": 1");
+  ASSERT_TRUE(cfg.ok()) << cfg.status().message();
+  EXPECT_EQ((*cfg)->tls.client_crl_files.size(), 2u);
+  EXPECT_EQ(ParseError(R"({"cert_file": "server.pem", "key_file": "server.key", "client_crl_file": "crl.pem"})",
+                       "\"workers\": 1"),
+            "config: tls.client_crl_file: needs tls.client_ca_file");
+  std::string base = R"({"cert_file": "server.pem", "key_file": "server.key", "client_ca_file": "ca.pem", )";
+  EXPECT_EQ(ParseError(base + R"("client_crl_file": []})", "\"workers\": 1"),
+            "config: tls.client_crl_file: must not be an empty array");
+  EXPECT_EQ(ParseError(base + R"("client_crl_file": 3})", "\"workers\": 1"),
+            "config: tls.client_crl_file: must be a file name or an array of them");
+  EXPECT_EQ(ParseError(base + R"("client_crl_file": [""]})", "\"workers\": 1"),
+            "config: tls.client_crl_file: file names must not be empty");
+  std::string many = "[";
+  for (int i = 0; i < 17; ++i) many += std::string(i ? "," : "") + "\"crl.pem\"";
+  many += "]";
+  EXPECT_EQ(ParseError(base + R"("client_crl_file": )" + many + "}", "\"workers\": 1"),
+            "config: tls.client_crl_file: at most 16 files");
 }
 
 }  // namespace

@@ -320,7 +320,30 @@ def test_reload_with_other_client_cas_ends_verified_connections(start, pki, orig
     assert len(got) == 3
     assert got[0] == ("allow", "-", "builders", "build-7")
     assert got[1][0] == "deny" and got[1][1].startswith("client certificate refused: ")
-    assert got[2] == ("deny", "tls: client certificate trust changed by a reload; reconnect", "-", "build-7")
+    # OpenSSL's reason why the certificate no longer verifies: the client
+    # sent its CA along, which the proxy no longer trusts.
+    assert got[2] == ("deny", "tls: client certificate trust changed by a reload "
+                      "(self-signed certificate in certificate chain); reconnect", "-", "build-7")
+
+
+def test_reload_adding_a_client_ca_keeps_verified_connections(start, pki, origins, workdir):
+    p = start()
+    port = origins["http"].port
+    bundle = os.path.join(workdir, "clients-and-more.pem")
+    with open(bundle, "w") as out:
+        for path in (pki["ca"].ca, Pki(workdir, "added").ca):
+            with open(path) as f:
+                out.write(f.read())
+    ctx = ssl.create_default_context(cafile=pki["ca"].ca)
+    ctx.load_cert_chain(*pki["builder"])
+    with socket.create_connection(("127.0.0.1", p.tls_port), timeout=10) as raw:
+        with ctx.wrap_socket(raw, server_hostname="proxy.test") as conn:
+            assert keep_alive_get(conn, "a.sub.test", port) == 200
+            # The trust changed, but build-7's certificate still verifies
+            # under it: the connection keeps its standing.
+            p.reload(mtls_config(pki, origins, p.tls_port, client_ca=bundle))
+            assert keep_alive_get(conn, "a.sub.test", port) == 200
+    assert [l["decision"] for l in p.log_lines()] == ["allow", "allow"]
 
 
 def test_reload_requiring_certificates_ends_connections_without_one(start, pki, origins):
@@ -345,7 +368,8 @@ def test_reload_requiring_certificates_ends_connections_without_one(start, pki, 
     got = sorted((l["decision"], l.get("client_rule") or "-", l.get("reason") or "-") for l in p.log_lines())
     assert got == [
         ("allow", "-", "-"), ("allow", "builders", "-"), ("allow", "builders-v2", "-"),
-        ("deny", "-", "tls: client certificate trust changed by a reload; reconnect"),
+        ("deny", "-", "tls: client certificate trust changed by a reload (a client certificate is now required); "
+                      "reconnect"),
         ("deny", "builders-v2", "not in allowlist")]
 
 

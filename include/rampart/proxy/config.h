@@ -80,6 +80,10 @@ struct TlsSettings {
   std::string key_file;        // PEM: its private key (unencrypted)
   std::string client_ca_file;  // PEM: CAs client certificates must chain to; empty: none asked for
   bool require_client_cert = false;  // refuse clients without a valid certificate
+  // PEM CRLs from the client CAs (client_crl_file: one path or several);
+  // with any, a client certificate whose issuer has no CRL here, or that a
+  // CRL lists, is refused. Needs client_ca_file.
+  std::vector<std::string> client_crl_files;
   std::shared_ptr<const TlsServerContext> context;  // built from the files; null without tls_listen
 };
 
@@ -132,6 +136,7 @@ struct Config {
 inline constexpr size_t kMaxClientRuleCidrs = 4096;
 inline constexpr size_t kMaxClientRuleNames = 100000;
 inline constexpr size_t kMaxCertNameBytes = 253;
+inline constexpr size_t kMaxCrlFiles = 16;        // tls.client_crl_file entries
 
 // An allowlist pull's text: one entry per line (allowlist syntax), '#'
 // starts a comment, blank lines are ignored, CRLF accepted. A bad entry

@@ -31,6 +31,10 @@ struct ProxyStats {
   uint64_t dns_cache_hits = 0;
   uint64_t dns_failures = 0;
   DnsLatencyHistogram::Snapshot dns_latency;  // lookups that went to the network
+  // Tunnels inside TLS connections to the proxy that a reload ended: their
+  // client's certificate trust changed, or their certificate rule went.
+  uint64_t tunnels_ended_by_reload_trust = 0;
+  uint64_t tunnels_ended_by_reload_rule = 0;
 };
 
 class ProxyServer {
@@ -43,9 +47,12 @@ class ProxyServer {
 
   // Binds every listen address and starts the workers.
   Status Start();
-  // New connections use `config` from now on. Listen addresses and the
-  // worker count are fixed at Start; a change to them is ignored (the
-  // caller logs it).
+  // New connections use `config` from now on, and so do the next
+  // requests of open keep-alive connections. Open tunnels go on, except
+  // those inside TLS connections to the proxy whose client standing
+  // `config` withdraws, which each worker closes right after the swap
+  // (see Session::OnReload). Listen addresses and the worker count are
+  // fixed at Start; a change to them is ignored (the caller logs it).
   void Reload(std::shared_ptr<const Config> config);
   std::shared_ptr<const Config> config() const;
   // Stops accepting, lets open connections finish until the drain timeout,
