@@ -7,8 +7,9 @@
 //   @PREVSIG@   the older digest's signature (hex)
 //   @PREVHASH@  the SHA-256 (hex) of the older digest's JSON
 //   @LOGHASH@   the SHA-256 (hex) of the log file's uncompressed bytes
+//   @OUTSIDEHASH@ the SHA-256 (hex) of a file beside the bucket
 // Invariants: never a crash; the totals agree with the per-file statuses;
-// every reported location is an s3:// URL.
+// every reported location is an s3:// URL; no location with ".." is valid.
 #include <fuzzer/FuzzedDataProvider.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
@@ -51,7 +52,8 @@ constexpr std::string_view kLog =
 struct Harness {
   EVP_PKEY* key = nullptr;
   audit::PublicKeyInfo info;
-  fs::path bucket;  // <tmp>/bkt, the trail directory
+  fs::path root;    // the harness's temporary directory
+  fs::path bucket;  // <root>/bkt, the trail directory
 
   Harness() {
     key = EVP_RSA_gen(2048);
@@ -67,8 +69,20 @@ struct Harness {
     info.valid_to = std::numeric_limits<int32_t>::max();
     char tmpl[] = "/tmp/rampart-validate-fuzz-XXXXXX";
     RAMPART_CHECK(mkdtemp(tmpl) != nullptr);
-    bucket = fs::path(tmpl) / "bkt";
+    root = tmpl;
+    bucket = root / "bkt";
+    // A file outside the bucket whose hash a digest may name: the
+    // validator must never report a location that leaves the bucket as
+    // valid, even when the hash would match.
+    WriteOutside(root / "outside.json.gz");
   }
+
+  ~Harness() {
+    std::error_code ec;
+    fs::remove_all(root, ec);
+  }
+
+  static void WriteOutside(const fs::path& path);
 
   std::string SignHex(std::string_view data) const {
     EVP_MD_CTX* ctx = EVP_MD_CTX_new();
@@ -84,9 +98,16 @@ struct Harness {
   }
 };
 
+void Harness::WriteOutside(const fs::path& path) {
+  auto gz = audit::internal::GzipBytes("outside");
+  RAMPART_CHECK(gz.ok());
+  std::ofstream(path, std::ios::binary).write(gz->data(), static_cast<std::streamsize>(gz->size()));
+}
+
+// Destroyed at exit, which removes the temporary directory.
 Harness& TheHarness() {
-  static Harness* h = new Harness();
-  return *h;
+  static Harness h;
+  return h;
 }
 
 void ReplaceAll(std::string& s, std::string_view from, std::string_view to) {
@@ -152,6 +173,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (std::string* d : {&older, &newer}) {
     ReplaceAll(*d, "@FP@", h.info.fingerprint);
     ReplaceAll(*d, "@LOGHASH@", log_hash);
+    ReplaceAll(*d, "@OUTSIDEHASH@", crypto::Sha256Hex("outside"));
   }
   std::string older_sig = WriteDigest(h, kOlder, older, junk_sig);
   ReplaceAll(newer, "@PREVSIG@", older_sig);
@@ -169,6 +191,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (const audit::FileReport& f : chain.files) {
       RAMPART_CHECK(f.location.rfind("s3://", 0) == 0);
       bool valid = f.status == audit::FileStatus::kValid;
+      RAMPART_CHECK(!valid || f.location.find("..") == std::string::npos);
       RAMPART_CHECK(valid == f.detail.empty());
       (f.digest ? (valid ? valid_digests : invalid_digests) : (valid ? valid_logs : invalid_logs))++;
       std::string line = audit::FormatFileReport(f);
