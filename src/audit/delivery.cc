@@ -2,10 +2,15 @@
 #include "rampart/audit/delivery.h"
 
 #include <algorithm>
+#include <charconv>
+#include <climits>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
 #include <map>
+#include <optional>
+#include <set>
+#include <vector>
 
 #include "audit/digest_io.h"
 #include "audit/trails_internal.h"
@@ -132,17 +137,88 @@ Result<int64_t> DeliveringSeq(store::Database& db, const TrailRow& trail) {
   return seq;
 }
 
-// Saves the end of the batch about to be written; only if the trail's
-// saved progress is still saved_seq (not restarted or deleted meanwhile).
-Status SaveDeliveringSeq(store::Database& db, const TrailRow& trail, int64_t saved_seq,
-                         int64_t end) {
+// The seqs of the events a batch took, as audit_delivery_batches stores
+// them (digest.cc): each the difference from the one before, from start.
+std::string EncodeTaken(int64_t start, const std::vector<int64_t>& seqs) {
+  std::string out;
+  int64_t prev = start;
+  for (int64_t seq : seqs) {
+    if (!out.empty()) out += ',';
+    out += std::to_string(seq - prev);
+    prev = seq;
+  }
+  return out;
+}
+
+// The inverse of EncodeTaken; nullopt when text is not its output.
+std::optional<std::set<int64_t>> DecodeTaken(int64_t start, std::string_view text) {
+  std::set<int64_t> seqs;
+  int64_t prev = start;
+  while (!text.empty()) {
+    size_t comma = text.find(',');
+    std::string_view part = text.substr(0, comma);
+    int64_t delta = 0;
+    auto [ptr, ec] = std::from_chars(part.data(), part.data() + part.size(), delta);
+    if (ec != std::errc() || ptr != part.data() + part.size() || delta <= 0 ||
+        delta > INT64_MAX - prev) {
+      return std::nullopt;
+    }
+    prev += delta;
+    seqs.insert(prev);
+    text.remove_prefix(comma == std::string_view::npos ? text.size() : comma + 1);
+  }
+  return seqs;
+}
+
+// Saves the end of the batch about to be written and, when digests are
+// written (their migration made the table), the events it takes, keyed by
+// the batch's start; drops the saved batches the trail has delivered. Only
+// if the trail's saved progress is still saved_seq (not restarted or
+// deleted meanwhile).
+Status SaveBatch(store::Database& db, const TrailRow& trail, int64_t saved_seq, int64_t end,
+                 const std::vector<int64_t>* taken) {
   return db.Write([&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(auto s, tx.Prepare(
         "UPDATE audit_trails SET delivering_seq = ? "
         "WHERE account_id = ? AND name = ? AND delivered_seq = ?"));
     s->Bind(1, end).Bind(2, trail.account_id).Bind(3, trail.name).Bind(4, saved_seq);
-    return s->Run();
+    RETURN_IF_ERROR(s->Run());
+    if (taken == nullptr || s->Changes() == 0) return Status::Ok();
+    ASSIGN_OR_RETURN(auto d, tx.Prepare(
+        "DELETE FROM audit_delivery_batches "
+        "WHERE account_id = ? AND trail_name = ? AND start_seq < ?"));
+    d->Bind(1, trail.account_id).Bind(2, trail.name).Bind(3, saved_seq);
+    RETURN_IF_ERROR(d->Run());
+    ASSIGN_OR_RETURN(auto b, tx.Prepare(
+        "INSERT OR REPLACE INTO audit_delivery_batches "
+        "(account_id, trail_name, start_seq, end_seq, taken) VALUES (?, ?, ?, ?, ?)"));
+    b->Bind(1, trail.account_id).Bind(2, trail.name).Bind(3, trail.delivered_seq).Bind(4, end);
+    b->Bind(5, EncodeTaken(trail.delivered_seq, *taken));
+    return b->Run();
   });
+}
+
+// A batch written before from the trail's progress on: its end and the
+// events it took.
+struct SavedBatch {
+  int64_t end = 0;
+  std::set<int64_t> taken;
+};
+
+Result<std::optional<SavedBatch>> LoadBatch(store::Database& db, const TrailRow& trail) {
+  std::optional<SavedBatch> batch;
+  RETURN_IF_ERROR(db.Read([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(auto s, tx.Prepare(
+        "SELECT end_seq, taken FROM audit_delivery_batches "
+        "WHERE account_id = ? AND trail_name = ? AND start_seq = ?"));
+    s->Bind(1, trail.account_id).Bind(2, trail.name).Bind(3, trail.delivered_seq);
+    ASSIGN_OR_RETURN(bool row, s->Step());
+    if (!row) return Status::Ok();
+    auto taken = DecodeTaken(trail.delivered_seq, s->Text(1));
+    if (taken) batch = SavedBatch{s->Int(0), std::move(*taken)};
+    return Status::Ok();
+  }));
+  return batch;
 }
 
 // Writes one file per account and region of the trail's pending events;
@@ -155,7 +231,11 @@ Status SaveDeliveringSeq(store::Database& db, const TrailRow& trail, int64_t sav
 // end: it rewrites each file with exactly the events it held before (the
 // same name, FileId, and the same bytes), so no event is delivered in two
 // files, and a digest that already listed a file still matches it. Events
-// recorded since go to the next batch's files.
+// recorded since go to the next batch's files. With digests, each batch
+// also saves which events it took, and a retry takes those, not what the
+// trail's configuration selects by then (its selectors, regions or
+// organization may have changed in between): every file a digest may
+// already list is rewritten byte for byte.
 Result<int> DeliverTrail(store::Database& db, const std::string& trails_dir, TrailRow& trail,
                          TimePoint now, DigestWriter* digests, Memberships& members) {
   using Place = std::pair<std::string, std::string>;  // account, region
@@ -167,17 +247,32 @@ Result<int> DeliverTrail(store::Database& db, const std::string& trails_dir, Tra
     if (events.empty()) break;
     bool more = static_cast<int>(events.size()) == kBatch;
     int64_t end = events.back().seq;
-    if (interrupted_end > trail.delivered_seq && interrupted_end <= end) {
-      end = interrupted_end;
+    std::optional<SavedBatch> saved;  // this batch, written before
+    if (digests != nullptr) {
+      ASSIGN_OR_RETURN(saved, LoadBatch(db, trail));
+      if (saved && (saved->end <= trail.delivered_seq || saved->end > end)) saved.reset();
+    }
+    bool retry = saved || (interrupted_end > trail.delivered_seq && interrupted_end <= end);
+    if (retry) {
+      end = saved ? saved->end : interrupted_end;
       std::erase_if(events, [end](const SequencedEvent& ev) { return ev.seq > end; });
       more = true;
-    } else {
-      RETURN_IF_ERROR(SaveDeliveringSeq(db, trail, saved_seq, end));
+    }
+    std::vector<int64_t> taken;
+    for (const SequencedEvent& ev : events) {
+      if (saved ? saved->taken.count(ev.seq) > 0 : TrailTakes(trail, ev, members)) {
+        taken.push_back(ev.seq);
+      }
+    }
+    if (!retry) {
+      RETURN_IF_ERROR(SaveBatch(db, trail, saved_seq, end, digests != nullptr ? &taken : nullptr));
     }
     std::map<Place, std::string> bodies;  // comma-separated records
     std::map<Place, LogFileSpan> spans;
+    size_t next_taken = 0;
     for (const SequencedEvent& ev : events) {
-      if (!TrailTakes(trail, ev, members)) continue;
+      if (next_taken == taken.size() || taken[next_taken] != ev.seq) continue;
+      ++next_taken;
       Place place{ev.account_id, ev.region};
       auto& span = spans.try_emplace(place, LogFileSpan{ev.seq, ev.time_ms, ev.time_ms, ev.time_ms})
                        .first->second;

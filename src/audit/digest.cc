@@ -81,7 +81,24 @@ UPDATE audit_digest_pending SET log_account = account_id;
 CREATE INDEX audit_digest_pending_by_object ON audit_digest_pending (account_id, trail_name, object);
 )sql";
 
-const store::Migration kMigrations[] = {{1, kSchemaV1}, {2, kSchemaV2}};
+// Version 3: which events a delivery batch took (delivery.cc), saved with
+// the batch's end before its log files are written. A retried batch takes
+// exactly these again, so it rewrites the files a digest may already list
+// byte for byte even if the trail's selectors, regions or organization
+// changed in between. taken: the events' seqs as comma-separated
+// differences, each from the one before (the first from start_seq).
+constexpr std::string_view kSchemaV3 = R"sql(
+CREATE TABLE audit_delivery_batches (
+  account_id TEXT NOT NULL,
+  trail_name TEXT NOT NULL,
+  start_seq INTEGER NOT NULL,
+  end_seq INTEGER NOT NULL,
+  taken TEXT NOT NULL,
+  PRIMARY KEY (account_id, trail_name)
+);
+)sql";
+
+const store::Migration kMigrations[] = {{1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}};
 
 int64_t Seconds(TimePoint t) {
   return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();

@@ -1,5 +1,5 @@
-// Digest chain files: gzip (zlib to write, ISA-L to read), streaming hashes,
-// atomic writes.
+// Digest chain files: gzip (zlib to write, ISA-L to read), streaming hashes
+// (OpenSSL, or many files at once in multi-buffer lanes), atomic writes.
 #include "audit/digest_io.h"
 
 #include <fcntl.h>
@@ -10,49 +10,141 @@
 
 #include <sys/stat.h>
 
+#include <cerrno>
 #include <climits>
 #include <cstdint>
 #include <memory>
+#include <vector>
 
+#include "crypto/sha256_mb.h"
 #include "rampart/core/encoding.h"
 
 namespace rampart::audit::internal {
 namespace {
 
 constexpr size_t kChunk = 256 * 1024;
+// Lanes inflate smaller chunks: the 16 chunks of a step then stay in the
+// core's cache between ISA-L writing them and the lanes hashing them.
+constexpr size_t kLaneChunk = 64 * 1024;
+constexpr size_t kReadChunk = 64 * 1024;
+// ISA-L counts input in 32 bits: memory is handed over in slices.
+constexpr size_t kMaxSlice = size_t{1} << 30;
 
-// Inflates gz (one gzip member; what follows it is ignored, as zlib does)
-// in chunks, handing each to sink; kValidation on a bad or truncated stream
-// or a wrong CRC-32. ISA-L's inflate runs several times faster than
-// zlib's on CloudTrail logs (docs/benchmarks.md), and `rampart audit
-// validate` inflates every log file of the range.
-template <typename Sink>
-Status Inflate(std::string_view gz, Sink&& sink) {
-  // inflate_state holds ISA-L's window and tables (tens of KiB): not on
-  // the stack of the hashing threads.
-  auto state = std::make_unique<inflate_state>();
-  isal_inflate_init(state.get());
-  state->crc_flag = ISAL_GZIP;  // parse the gzip header, check the trailer's CRC-32
-  if (gz.size() > UINT32_MAX) return Status::Validation("gzip stream too large");
-  state->next_in = reinterpret_cast<uint8_t*>(const_cast<char*>(gz.data()));
-  state->avail_in = static_cast<uint32_t>(gz.size());
-  std::string buf(kChunk, '\0');
-  while (state->block_state != ISAL_BLOCK_FINISH) {
-    state->next_out = reinterpret_cast<uint8_t*>(buf.data());
-    state->avail_out = static_cast<uint32_t>(buf.size());
-    uint32_t before = state->avail_in;
-    int rc = isal_inflate(state.get());
-    if (rc != ISAL_DECOMP_OK) return Status::Validation("not a gzip stream");
-    size_t produced = buf.size() - state->avail_out;
-    // Neither output nor input moved: the input ended early (or, never
-    // seen, the decoder stalls); either way, no endless loop.
-    if (produced == 0 && state->avail_in == before &&
-        state->block_state != ISAL_BLOCK_FINISH) {
-      return Status::Validation("truncated gzip stream");
+// One gzip member (what follows it is ignored, as zlib does), inflated a
+// chunk at a time with ISA-L, from memory or from a file read in chunks.
+// ISA-L's inflate runs several times faster than zlib's on CloudTrail logs
+// (docs/benchmarks.md), and `rampart audit validate` inflates every log
+// file of the range. Thread-safety: one thread at a time.
+class GunzipStream {
+ public:
+  // Reads gz, which must outlive the stream.
+  GunzipStream(std::string_view gz, size_t chunk) : GunzipStream(chunk) { rest_ = gz; }
+  // Reads the open file fd, and closes it when destroyed.
+  GunzipStream(int fd, size_t chunk) : GunzipStream(chunk) {
+    fd_ = fd;
+    in_.resize(kReadChunk);
+  }
+  ~GunzipStream() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  GunzipStream(const GunzipStream&) = delete;
+  GunzipStream& operator=(const GunzipStream&) = delete;
+
+  bool finished() const { return state_->block_state == ISAL_BLOCK_FINISH; }
+
+  // The next inflated bytes (up to one chunk, valid until the next call;
+  // empty once finished); kValidation on a bad or truncated stream or a
+  // wrong CRC-32, kInternal when the file cannot be read.
+  Result<std::string_view> Next() {
+    state_->next_out = reinterpret_cast<uint8_t*>(out_.data());
+    state_->avail_out = static_cast<uint32_t>(out_.size());
+    while (state_->avail_out > 0 && !finished()) {
+      if (state_->avail_in == 0 && !source_ended_) RETURN_IF_ERROR(Refill());
+      uint32_t in_before = state_->avail_in, out_before = state_->avail_out;
+      if (isal_inflate(state_.get()) != ISAL_DECOMP_OK) {
+        return Status::Validation("not a gzip stream");
+      }
+      // Nothing moved: the input ended early (or, never seen, the decoder
+      // stalls); either way, no endless loop.
+      if (state_->avail_in == in_before && state_->avail_out == out_before && !finished() &&
+          (source_ended_ || state_->avail_in > 0)) {
+        return Status::Validation("truncated gzip stream");
+      }
     }
-    RETURN_IF_ERROR(sink(std::string_view(buf.data(), produced)));
+    return std::string_view(out_.data(), out_.size() - state_->avail_out);
+  }
+
+ private:
+  explicit GunzipStream(size_t chunk)
+      // inflate_state holds ISA-L's window and tables (85 KiB): not on the
+      // stack of the hashing threads.
+      : state_(std::make_unique<inflate_state>()), out_(chunk, '\0') {
+    isal_inflate_init(state_.get());
+    state_->crc_flag = ISAL_GZIP;  // parse the gzip header, check the trailer's CRC-32
+  }
+
+  // Hands ISA-L the next input: a slice of memory, or a read of the file.
+  Status Refill() {
+    if (fd_ < 0) {
+      std::string_view slice = rest_.substr(0, kMaxSlice);
+      rest_.remove_prefix(slice.size());
+      source_ended_ = rest_.empty();
+      state_->next_in = reinterpret_cast<uint8_t*>(const_cast<char*>(slice.data()));
+      state_->avail_in = static_cast<uint32_t>(slice.size());
+      return Status::Ok();
+    }
+    ssize_t n;
+    do {
+      n = ::read(fd_, in_.data(), in_.size());
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) return Status::Internal("cannot read a log file");
+    source_ended_ = n == 0;
+    state_->next_in = reinterpret_cast<uint8_t*>(in_.data());
+    state_->avail_in = static_cast<uint32_t>(n);
+    return Status::Ok();
+  }
+
+  std::unique_ptr<inflate_state> state_;
+  std::string out_;
+  int fd_ = -1;
+  std::string in_;         // the file's last read
+  std::string_view rest_;  // memory not yet handed to ISA-L
+  bool source_ended_ = false;
+};
+
+// Inflates gz in chunks, handing each to sink.
+template <typename Sink>
+Status Inflate(GunzipStream& stream, Sink&& sink) {
+  while (!stream.finished()) {
+    ASSIGN_OR_RETURN(std::string_view chunk, stream.Next());
+    RETURN_IF_ERROR(sink(chunk));
   }
   return Status::Ok();
+}
+
+Result<std::unique_ptr<GunzipStream>> OpenGunzip(const std::filesystem::path& path, size_t chunk) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Status::Error(ErrorCode::kNotFound, "not found: " + path.string());
+  return std::make_unique<GunzipStream>(fd, chunk);
+}
+
+// Lowercase hex SHA-256 of what stream inflates to, with OpenSSL.
+Result<std::string> Sha256OfStream(GunzipStream& stream) {
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  if (ctx == nullptr || EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr) != 1) {
+    EVP_MD_CTX_free(ctx);
+    return Status::Internal("sha256 init failed");
+  }
+  Status st = Inflate(stream, [&](std::string_view chunk) -> Status {
+    EVP_DigestUpdate(ctx, chunk.data(), chunk.size());
+    return Status::Ok();
+  });
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  EVP_DigestFinal_ex(ctx, md, &n);
+  EVP_MD_CTX_free(ctx);
+  RETURN_IF_ERROR(st);
+  return HexEncode(std::string_view(reinterpret_cast<char*>(md), n));
 }
 
 }  // namespace
@@ -77,7 +169,8 @@ Result<std::string> GzipBytes(std::string_view data) {
 
 Result<std::string> GunzipBytes(std::string_view gz, size_t max_out) {
   std::string out;
-  RETURN_IF_ERROR(Inflate(gz, [&](std::string_view chunk) -> Status {
+  GunzipStream stream(gz, kChunk);
+  RETURN_IF_ERROR(Inflate(stream, [&](std::string_view chunk) -> Status {
     if (out.size() + chunk.size() > max_out) return Status::Validation("inflates too large");
     out.append(chunk);
     return Status::Ok();
@@ -86,21 +179,66 @@ Result<std::string> GunzipBytes(std::string_view gz, size_t max_out) {
 }
 
 Result<std::string> Sha256OfGunzipped(std::string_view gz) {
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  if (ctx == nullptr || EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr) != 1) {
-    EVP_MD_CTX_free(ctx);
-    return Status::Internal("sha256 init failed");
+  GunzipStream stream(gz, kChunk);
+  return Sha256OfStream(stream);
+}
+
+Result<std::string> Sha256OfGunzippedFile(const std::filesystem::path& path) {
+  ASSIGN_OR_RETURN(std::unique_ptr<GunzipStream> stream, OpenGunzip(path, kChunk));
+  return Sha256OfStream(*stream);
+}
+
+void Sha256OfGunzippedFiles(const std::function<std::optional<GunzipHashJob>()>& next,
+                            const std::function<void(size_t, Result<std::string>)>& done) {
+  crypto::Sha256MultiBuffer lanes;
+  struct Open {
+    size_t id = 0;
+    std::unique_ptr<GunzipStream> stream;
+  };
+  std::vector<std::optional<Open>> open(lanes.width());
+  bool more = true;
+  while (true) {
+    // Every free lane takes the next file that opens.
+    for (size_t lane = 0; lane < open.size() && more; ++lane) {
+      while (!open[lane]) {
+        std::optional<GunzipHashJob> job = next();
+        if (!job) {
+          more = false;
+          break;
+        }
+        auto stream = OpenGunzip(job->path, kLaneChunk);
+        if (!stream.ok()) {
+          done(job->id, stream.status());
+          continue;
+        }
+        open[lane] = Open{job->id, std::move(stream).value()};
+        lanes.Start(lane);
+      }
+    }
+    bool busy = false;
+    // One chunk of each file, then the lanes hash them side by side.
+    for (size_t lane = 0; lane < open.size(); ++lane) {
+      if (!open[lane]) continue;
+      auto chunk = open[lane]->stream->Next();
+      if (!chunk.ok()) {
+        lanes.Finish(lane);  // frees the lane; its digest means nothing
+        done(open[lane]->id, chunk.status());
+        open[lane].reset();
+        continue;
+      }
+      lanes.Feed(lane, *chunk);
+      busy = true;
+    }
+    if (!busy && !more) break;
+    lanes.Run();
+    for (size_t lane = 0; lane < open.size(); ++lane) {
+      if (!open[lane] || !open[lane]->stream->finished()) continue;
+      std::array<uint8_t, 32> digest = lanes.Finish(lane);
+      done(open[lane]->id,
+           HexEncode(std::string_view(reinterpret_cast<const char*>(digest.data()), digest.size())));
+      open[lane].reset();
+    }
   }
-  Status st = Inflate(gz, [&](std::string_view chunk) -> Status {
-    EVP_DigestUpdate(ctx, chunk.data(), chunk.size());
-    return Status::Ok();
-  });
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int n = 0;
-  EVP_DigestFinal_ex(ctx, md, &n);
-  EVP_MD_CTX_free(ctx);
-  RETURN_IF_ERROR(st);
-  return HexEncode(std::string_view(reinterpret_cast<char*>(md), n));
 }
 
 Status WriteFileAtomically(const std::filesystem::path& path, std::string_view bytes) {

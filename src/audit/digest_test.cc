@@ -152,6 +152,63 @@ TEST(DigestIoTest, HostileGzipIsRefused) {
   EXPECT_TRUE(internal::Sha256OfGunzipped(*bomb).ok());  // hashed in chunks, never held
 }
 
+// Many files hashed in the lanes: sizes around block and chunk boundaries,
+// more files than lanes (so lanes are refilled), files that end at
+// different steps, and files that are missing, not gzip or truncated.
+TEST(DigestIoTest, FilesHashedInLanesMatchOneByOne) {
+  fs::path dir = fs::temp_directory_path() / ("rampart_lanes_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  std::vector<size_t> sizes = {0, 1, 55, 56, 63, 64, 65, 119, 120, 128, 1000, 65535, 65536,
+                               65537, 131072, 200000, 300001};
+  for (size_t i = 0; i < 30; ++i) sizes.push_back(i * 7919 % 150000);
+  std::vector<std::string> expected;
+  std::vector<fs::path> paths;
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    std::string text(sizes[i], '\0');
+    for (size_t j = 0; j < text.size(); ++j) text[j] = static_cast<char>((j * 131 + i) % 251);
+    paths.push_back(dir / ("f" + std::to_string(i) + ".json.gz"));
+    WriteFile(paths.back(), *internal::GzipBytes(text));
+    expected.push_back(crypto::Sha256Hex(text));
+  }
+  auto good = internal::GzipBytes(std::string(100000, 'y'));
+  ASSERT_TRUE(good.ok());
+  size_t missing = paths.size();
+  paths.push_back(dir / "missing.json.gz");
+  size_t not_gzip = paths.size();
+  paths.push_back(dir / "plain.json.gz");
+  WriteFile(paths.back(), std::string(5000, 'x'));
+  size_t truncated = paths.size();
+  paths.push_back(dir / "cut.json.gz");
+  WriteFile(paths.back(), good->substr(0, good->size() - 3));
+
+  size_t next = 0;
+  std::map<size_t, Result<std::string>> results;
+  internal::Sha256OfGunzippedFiles(
+      [&]() -> std::optional<internal::GunzipHashJob> {
+        if (next == paths.size()) return std::nullopt;
+        ++next;
+        return internal::GunzipHashJob{next - 1, paths[next - 1]};
+      },
+      [&](size_t id, Result<std::string> hash) {
+        EXPECT_TRUE(results.emplace(id, std::move(hash)).second) << "file " << id << " twice";
+      });
+  ASSERT_EQ(results.size(), paths.size());
+  for (size_t i = 0; i < expected.size(); ++i) {
+    ASSERT_TRUE(results.at(i).ok()) << "size " << sizes[i];
+    EXPECT_EQ(*results.at(i), expected[i]) << "size " << sizes[i];
+    EXPECT_EQ(*internal::Sha256OfGunzippedFile(paths[i]), expected[i]);
+  }
+  EXPECT_EQ(results.at(missing).status().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(results.at(not_gzip).status().code(), ErrorCode::kValidation);
+  EXPECT_EQ(results.at(truncated).status().code(), ErrorCode::kValidation);
+  EXPECT_EQ(internal::Sha256OfGunzippedFile(paths[missing]).status().code(),
+            ErrorCode::kNotFound);
+  EXPECT_EQ(internal::Sha256OfGunzippedFile(paths[truncated]).status().code(),
+            ErrorCode::kValidation);
+  fs::remove_all(dir);
+}
+
 class SigningKeysTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -248,13 +305,14 @@ class DigestChainTest : public ::testing::Test {
         .count();
   }
 
-  void AddEvent(std::string_view region, std::string_view account = kAccount) {
+  void AddEvent(std::string_view region, std::string_view account = kAccount,
+                std::string_view source = "iam.amazonaws.com") {
     Event ev;
     ev.event_id = "ev-" + std::to_string(++events_);
     ev.account_id = std::string(account);
     ev.time_ms = Now() * 1000;
     ev.event_name = "CreateUser";
-    ev.event_source = "iam.amazonaws.com";
+    ev.event_source = std::string(source);
     ev.region = std::string(region);
     ASSERT_TRUE(db_->Write([&](store::Tx& tx) { return InsertEvent(tx, ev); }).ok());
   }
@@ -559,6 +617,30 @@ TEST_F(DigestChainTest, OrganizationTrailsHaveAChainPerAccount) {
   EXPECT_EQ(r.valid_digests, 4);
 }
 
+// Enough log files for validation to hash them in multi-buffer lanes
+// (eight or more per thread, on up to eight threads) when the CPU has a
+// SIMD kernel: each problem is still reported on its own file.
+TEST_F(DigestChainTest, ManyLogsValidateInLanes) {
+  for (int i = 0; i < 70; ++i) Period();
+  std::vector<std::string> logs = LogKeys();
+  ASSERT_EQ(logs.size(), 70u);
+  ValidateReport clean = Validate();
+  EXPECT_TRUE(clean.ok());
+  EXPECT_EQ(clean.valid_logs, 70);
+  WriteFile(dir_ / "logs" / logs[3], *internal::GzipBytes("{\"Records\":[]}"));
+  fs::remove(dir_ / "logs" / logs[40]);
+  WriteFile(dir_ / "logs" / logs[69], "not gzip");
+  ValidateReport r = Validate();
+  EXPECT_FALSE(r.ok());
+  EXPECT_EQ(r.valid_logs, 67);
+  EXPECT_EQ(r.invalid_logs, 3);
+  auto st = Statuses(r);
+  EXPECT_EQ(st["s3://logs/" + logs[3]], "modified");
+  EXPECT_EQ(st["s3://logs/" + logs[40]], "deleted");
+  EXPECT_EQ(st["s3://logs/" + logs[69]], "modified");
+  EXPECT_EQ(st["s3://logs/" + logs[10]], "valid");
+}
+
 // Review finding: a delivery whose log file was written but whose digest
 // entry (or progress) was not recorded wrote the same events again, as a
 // second file, on the next pass.
@@ -624,6 +706,39 @@ TEST_F(DigestChainTest, RetryAfterDigestKeepsListedFileIntact) {
   // The retried file is listed again by the second digest, with the same
   // hash: three listings of two files, all valid.
   EXPECT_EQ(r.valid_logs, 3);
+}
+
+// Review caveat of session 5: a retried batch used to select its events
+// with the trail's configuration at retry time, so a change in between
+// (here: global service events turned off) rewrote a file a digest already
+// listed with fewer events, and validation called it modified.
+TEST_F(DigestChainTest, RetryAfterTrailChangeKeepsListedFileIntact) {
+  AddEvent("us-east-1", kAccount, "kms.amazonaws.com");  // names the file
+  AddEvent("us-east-1");                                 // a global (IAM) event
+  int64_t before = DeliveredSeq();
+  ASSERT_TRUE(delivery_->DeliverOnce().ok());
+  ASSERT_EQ(LogKeys().size(), 1u);
+  clock_.Advance(std::chrono::seconds(kPeriod));
+  ASSERT_TRUE(delivery_->DeliverOnce().ok());
+  ASSERT_EQ(DigestKeys().size(), 1u);
+  // The pass's progress turns out lost, and the trail stops taking global
+  // events before the retry.
+  Exec("UPDATE audit_trails SET delivered_seq = " + std::to_string(before));
+  Exec("UPDATE audit_trails SET include_global = 0");
+  ASSERT_TRUE(delivery_->DeliverOnce().ok());
+  EXPECT_EQ(LogKeys().size(), 1u);
+  EXPECT_EQ(DeliveredEventIds(), (std::vector<std::string>{"ev-1", "ev-2"}));
+  // Later batches follow the new configuration.
+  AddEvent("us-east-1");
+  AddEvent("us-east-1", kAccount, "kms.amazonaws.com");
+  ASSERT_TRUE(delivery_->DeliverOnce().ok());
+  EXPECT_EQ(DeliveredEventIds(), (std::vector<std::string>{"ev-1", "ev-2", "ev-4"}));
+  clock_.Advance(std::chrono::seconds(kPeriod));
+  ASSERT_TRUE(delivery_->DeliverOnce().ok());
+  ValidateReport r = Validate();
+  EXPECT_TRUE(r.ok());
+  EXPECT_EQ(r.invalid_logs, 0);
+  EXPECT_EQ(r.valid_logs, 3);  // the first file twice, the last once
 }
 
 // Databases written before organization trails had digests: migration 2
