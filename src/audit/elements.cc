@@ -187,6 +187,10 @@ bool IsSecretMemberName(std::string_view name) {
 
 std::string ToCloudTrailElements(std::string_view service, std::string_view operation,
                                  const json::Value& value, bool is_output) {
+  // An empty structure converts to "{}", which is recorded as null: known
+  // before any model lookup (GetCallerIdentity and every List call without
+  // parameters).
+  if (value.is_object() && value.as_object().empty()) return {};
   const ServiceModel* svc = protocol::FindService(service);
   if (svc == nullptr) return {};
   const protocol::OperationModel* op = protocol::FindOperation(*svc, operation);

@@ -72,27 +72,42 @@ std::string_view AfterLast(std::string_view s, char c) {
   return pos == std::string_view::npos ? s : s.substr(pos + 1);
 }
 
-EventIdentity IdentityOf(const server::Principal& p) {
-  EventIdentity id;
+// Assigns (rather than constructs) every member, so that an event reused
+// for many requests keeps its strings' storage.
+void AssignIdentity(const server::Principal& p, EventIdentity& id) {
   id.kind = EventIdentity::Kind::kPrincipal;
-  id.type = p.type;
-  id.principal_id = p.principal_id;
-  id.arn = p.arn;
-  id.account_id = p.account_id;
-  id.access_key_id = p.access_key_id;
-  if (p.type == "IAMUser") id.user_name = p.user_name;
+  id.type.assign(p.type);
+  id.principal_id.assign(p.principal_id);
+  id.arn.assign(p.arn);
+  id.account_id.assign(p.account_id);
+  id.access_key_id.assign(p.access_key_id);
+  id.user_name.assign(p.type == "IAMUser" ? std::string_view(p.user_name) : std::string_view());
   id.has_session = p.type == "AssumedRole" || p.token_issued_at != 0;
-  if (p.type == "AssumedRole") id.role_arn = p.role_arn;
+  id.role_arn.assign(p.type == "AssumedRole" ? std::string_view(p.role_arn) : std::string_view());
   id.session_issued_s = p.token_issued_at;
   id.mfa = p.mfa_present;
-  id.source_identity = p.source_identity;
-  return id;
+  id.source_identity.assign(p.source_identity);
+}
+
+void AssignUnknownIdentity(std::string_view access_key_id, EventIdentity& id) {
+  id.kind = EventIdentity::Kind::kUnknown;
+  id.type.assign("Unknown");
+  id.principal_id.clear();
+  id.arn.clear();
+  id.account_id.clear();
+  id.access_key_id.assign(access_key_id);
+  id.user_name.clear();
+  id.has_session = false;
+  id.role_arn.clear();
+  id.session_issued_s = 0;
+  id.mfa = false;
+  id.source_identity.clear();
 }
 
 // LookupEvents' Username: the user name, "root", or the role session name.
-std::string LookupUsername(const server::Principal& p) {
+std::string_view LookupUsername(const server::Principal& p) {
   if (p.type == "Root") return "root";
-  if (p.type == "AssumedRole") return std::string(AfterLast(p.arn, '/'));
+  if (p.type == "AssumedRole") return AfterLast(p.arn, '/');
   return p.user_name;
 }
 
@@ -104,12 +119,18 @@ std::string ErrorCodeText(std::string_view service, const Status& st) {
   return std::string(query ? wire.query_code : wire.json_code);
 }
 
-void AddError(Event& ev, std::string_view service, const Status& st) {
-  ev.has_error = true;
-  ev.error_code = ErrorCodeText(service, st);
+void AssignError(Event& ev, std::string_view service, const Status* st) {
+  ev.has_error = st != nullptr;
+  if (st == nullptr) {
+    ev.error_code.clear();
+    ev.error_message.clear();
+    return;
+  }
+  ev.error_code = ErrorCodeText(service, *st);
   // Internal errors never reveal details, in records as on the wire.
-  ev.error_message =
-      st.code() == ErrorCode::kInternal ? std::string("An internal error occurred.") : st.message();
+  ev.error_message.assign(st->code() == ErrorCode::kInternal
+                              ? std::string_view("An internal error occurred.")
+                              : std::string_view(st->message()));
 }
 
 // CloudTrail's records carry responseElements only for calls that change
@@ -129,7 +150,7 @@ std::string ElementsText(const server::AuditRecord& rec, const json::Value* valu
 }
 
 void CollectResources(const server::AuditRecord& rec, std::vector<EventResource>& out) {
-  if (rec.input != nullptr && rec.input->is_object()) {
+  if (rec.input != nullptr && rec.input->is_object() && !rec.input->as_object().empty()) {
     for (const ResourceMember& r : kResourceMembers) {
       if (r.service != rec.service) continue;
       std::string_view name = rec.input->get_string(r.member);
@@ -198,43 +219,58 @@ bool IsReadOnly(std::string_view service, std::string_view operation) {
 }
 
 std::string EventSource(std::string_view service) {
-  return std::string(service.empty() ? std::string_view("unknown") : service) + ".amazonaws.com";
+  std::string out;
+  AssignEventSource(service, out);
+  return out;
+}
+
+void AssignEventSource(std::string_view service, std::string& out) {
+  out.assign(service.empty() ? std::string_view("unknown") : service);
+  out += ".amazonaws.com";
+}
+
+void BuildEventInto(const server::AuditRecord& rec, const EventOptions& options, Event& ev) {
+  const server::Principal* who = rec.principal ? rec.principal : rec.key_owner;
+  ev.event_id.assign(options.event_id);
+  ev.account_id.assign(who ? std::string_view(who->account_id) : options.fallback_account);
+  ev.time_ms = Millis(rec.time);
+  ev.event_name.assign(rec.operation);
+  AssignEventSource(rec.service, ev.event_source);
+  ev.read_only = IsReadOnly(rec.service, rec.operation);
+  ev.username.assign(who ? LookupUsername(*who) : std::string_view());
+  ev.access_key_id.assign(who ? std::string_view(who->access_key_id) : rec.access_key_id);
+  ev.resources.clear();
+  CollectResources(rec, ev.resources);
+  ev.complete = true;
+
+  ev.region.assign(rec.region.empty() ? options.default_region : rec.region);
+  if (who != nullptr) {
+    AssignIdentity(*who, ev.identity);
+  } else {
+    AssignUnknownIdentity(rec.access_key_id, ev.identity);
+  }
+  ev.source_ip.assign(rec.source_ip);
+  ev.user_agent.assign(rec.user_agent);
+  AssignError(ev, rec.service, rec.error);
+  ev.request_parameters = ElementsText(rec, rec.input, false);
+  if (RecordsResponse(rec.service, rec.operation, ev.read_only)) {
+    ev.response_elements = ElementsText(rec, rec.output, true);
+  } else {
+    ev.response_elements.clear();
+  }
+  ev.request_id.assign(rec.request_id);
+  ev.shared_event_id.clear();
+  ev.secure_transport = rec.secure_transport;
+  bool tls = rec.secure_transport;
+  ev.tls_version.assign(tls ? rec.tls_version : std::string_view());
+  ev.tls_cipher.assign(tls ? rec.tls_cipher : std::string_view());
+  ev.host.assign(tls ? rec.host : std::string_view());
+  ev.stored_record.clear();
 }
 
 Event BuildEvent(const server::AuditRecord& rec, const EventOptions& options) {
   Event ev;
-  const server::Principal* who = rec.principal ? rec.principal : rec.key_owner;
-  ev.event_id = std::string(options.event_id);
-  ev.account_id = std::string(who ? std::string_view(who->account_id) : options.fallback_account);
-  ev.time_ms = Millis(rec.time);
-  ev.event_name = std::string(rec.operation);
-  ev.event_source = EventSource(rec.service);
-  ev.read_only = IsReadOnly(rec.service, rec.operation);
-  ev.username = who ? LookupUsername(*who) : std::string();
-  ev.access_key_id = std::string(who ? std::string_view(who->access_key_id) : rec.access_key_id);
-  CollectResources(rec, ev.resources);
-
-  ev.region = std::string(rec.region.empty() ? options.default_region : rec.region);
-  if (who != nullptr) {
-    ev.identity = IdentityOf(*who);
-  } else {
-    ev.identity.type = "Unknown";
-    ev.identity.access_key_id = std::string(rec.access_key_id);
-  }
-  ev.source_ip = std::string(rec.source_ip);
-  ev.user_agent = std::string(rec.user_agent);
-  if (rec.error != nullptr) AddError(ev, rec.service, *rec.error);
-  ev.request_parameters = ElementsText(rec, rec.input, false);
-  if (RecordsResponse(rec.service, rec.operation, ev.read_only)) {
-    ev.response_elements = ElementsText(rec, rec.output, true);
-  }
-  ev.request_id = std::string(rec.request_id);
-  ev.secure_transport = rec.secure_transport;
-  if (rec.secure_transport) {
-    ev.tls_version = std::string(rec.tls_version);
-    ev.tls_cipher = std::string(rec.tls_cipher);
-    ev.host = std::string(rec.host);
-  }
+  BuildEventInto(rec, options, ev);
   return ev;
 }
 

@@ -19,7 +19,9 @@
 #include "audit/event_chunk.h"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
+#include <cstring>
 #include <iterator>
 #include <unordered_map>
 
@@ -42,18 +44,20 @@ bool ValidTimeMs(int64_t ms) { return ms >= 0 && ms <= kMaxTimeMs; }
 
 // One string member of Event, and whether its values repeat across events
 // (worth a reference) or are unique (ids).
+// lookup_column: PostingsOf reads it (with read_only and the resources).
 struct StringField {
   std::string Event::*event_member = nullptr;
   std::string EventIdentity::*identity_member = nullptr;
   bool repeats = true;
+  bool lookup_column = false;
 };
 constexpr StringField kStringFields[] = {
     {&Event::event_id, nullptr, false},
-    {&Event::account_id},
-    {&Event::event_name},
-    {&Event::event_source},
-    {&Event::username},
-    {&Event::access_key_id},
+    {&Event::account_id, nullptr, true, true},
+    {&Event::event_name, nullptr, true, true},
+    {&Event::event_source, nullptr, true, true},
+    {&Event::username, nullptr, true, true},
+    {&Event::access_key_id, nullptr, true, true},
     {&Event::region},
     {nullptr, &EventIdentity::type},
     {nullptr, &EventIdentity::principal_id},
@@ -91,6 +95,8 @@ constexpr uint64_t kHasSession = 8;
 constexpr uint64_t kMfa = 16;
 constexpr int kKindShift = 5;
 
+constexpr size_t kMaxVarint = 10;
+
 void PutVarint(uint64_t v, std::string& out) {
   while (v >= 0x80) {
     out += static_cast<char>((v & 0x7F) | 0x80);
@@ -99,44 +105,29 @@ void PutVarint(uint64_t v, std::string& out) {
   out += static_cast<char>(v);
 }
 
-void PutSigned(int64_t v, std::string& out) {
-  PutVarint((static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63), out);
-}
-
-// Writes strings, referencing the ones seen before in the chunk. Most
-// members repeat the previous event's value, so that is checked before the
-// hash table.
-class StringWriter {
+// Writes varints and bytes into room the caller made beforehand, so that
+// no write checks or grows the buffer.
+class ByteWriter {
  public:
-  static constexpr size_t kSlots = std::size(kStringFields) + 2;
-
-  explicit StringWriter(std::string& out) : out_(out) {}
-  // slot: the member's position, so that its previous value is at hand.
-  void Put(std::string_view s, bool repeats, size_t slot) {
-    if (repeats && !s.empty()) {
-      Previous& prev = previous_[slot];
-      if (prev.set && prev.value == s) return PutReference(prev.literal);
-      auto [it, fresh] = seen_.try_emplace(s, literals_);
-      prev = {true, s, it->second};
-      if (!fresh) return PutReference(it->second);
+  explicit ByteWriter(char* p) : p_(p) {}
+  void Varint(uint64_t v) {
+    while (v >= 0x80) {
+      *p_++ = static_cast<char>((v & 0x7F) | 0x80);
+      v >>= 7;
     }
-    PutVarint(static_cast<uint64_t>(s.size()) << 1, out_);
-    out_ += s;
-    ++literals_;
+    *p_++ = static_cast<char>(v);
   }
+  void Signed(int64_t v) {
+    Varint((static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63));
+  }
+  void Bytes(std::string_view s) {
+    if (!s.empty()) std::memcpy(p_, s.data(), s.size());
+    p_ += s.size();
+  }
+  char* pos() const { return p_; }
 
  private:
-  struct Previous {
-    bool set = false;
-    std::string_view value;
-    uint64_t literal = 0;
-  };
-  void PutReference(uint64_t literal) { PutVarint((literal << 1) | 1, out_); }
-
-  std::string& out_;
-  std::unordered_map<std::string_view, uint64_t> seen_;
-  Previous previous_[kSlots];
-  uint64_t literals_ = 0;
+  char* p_;
 };
 
 // Reads what EncodeChunk wrote; every read is bounds-checked.
@@ -183,25 +174,6 @@ class Reader {
   size_t pos_ = 0;
   std::vector<std::string_view> literals_;
 };
-
-void EncodeEvent(const Event& ev, StringWriter& strings, std::string& out) {
-  uint64_t flags = static_cast<uint64_t>(ev.identity.kind) << kKindShift;
-  if (ev.read_only) flags |= kReadOnly;
-  if (ev.has_error) flags |= kHasError;
-  if (ev.secure_transport) flags |= kSecure;
-  if (ev.identity.has_session) flags |= kHasSession;
-  if (ev.identity.mfa) flags |= kMfa;
-  PutVarint(flags, out);
-  PutSigned(ev.time_ms, out);
-  PutSigned(ev.identity.session_issued_s, out);
-  size_t slot = 0;
-  for (const StringField& f : kStringFields) strings.Put(FieldOf(ev, f), f.repeats, slot++);
-  PutVarint(ev.resources.size(), out);
-  for (const EventResource& r : ev.resources) {
-    strings.Put(r.type, true, slot);
-    strings.Put(r.name, true, slot + 1);
-  }
-}
 
 Status Damaged(std::string_view what) {
   return Status::Internal("damaged audit chunk: " + std::string(what));
@@ -261,20 +233,230 @@ bool Matches(const Event& ev, Attr attr, std::string_view value) {
   return false;
 }
 
-EncodedChunk EncodeChunk(std::span<const Event> events) {
-  EncodedChunk out;
-  out.min_time = events.front().time_ms;
-  out.max_time = events.front().time_ms;
-  out.records.reserve(256 * events.size());
-  out.records += static_cast<char>(kBinaryVersion);
-  PutVarint(events.size(), out.records);
-  StringWriter strings(out.records);
-  for (const Event& ev : events) {
-    EncodeEvent(ev, strings, out.records);
-    out.min_time = std::min(out.min_time, ev.time_ms);
-    out.max_time = std::max(out.max_time, ev.time_ms);
+// The builder's buffers, kept across chunks so that a builder that lives
+// long (one per worker thread in the audit sink) stops allocating.
+struct ChunkBuilder::State {
+  static constexpr size_t kSlots = std::size(kStringFields) + 2;
+  static constexpr uint32_t kNone = UINT32_MAX;
+
+  // The events' encodings, without the chunk header (Take adds it).
+  std::string body;
+  // Every literal written so far: its offset and length in body. Strings
+  // are compared with these bytes, never with the events, which the
+  // caller may reuse as soon as Add returns.
+  std::vector<std::pair<size_t, size_t>> literals;
+  // Hash of a repeating literal's bytes -> its index (on a collision the
+  // newer literal takes the entry; the older is simply not referenced).
+  std::unordered_map<uint64_t, uint64_t> by_hash;
+  // Per member, the literal the previous event's value was (or that it
+  // was empty): most members repeat it, so it is compared before the hash
+  // table is consulted.
+  struct Previous {
+    bool set = false;    // literal is the last non-empty value
+    bool empty = false;  // the previous event's value was empty
+    uint64_t literal = 0;
+  };
+  std::array<Previous, kSlots> previous{};
+  // What the previous event of the chunk had besides its strings, for
+  // FoldPostings' shortcut.
+  bool previous_read_only = false;
+  bool previous_resources = false;
+
+  std::vector<ChunkPosting> postings;
+  // Unambiguous key (account length, account, attribute, value) -> posting.
+  std::unordered_map<std::string, uint32_t> posting_index;
+  // The posting of the previous event's key at each position: consecutive
+  // events mostly share their postings position by position.
+  std::vector<uint32_t> previous_postings;
+  std::vector<PostingKey> keys;  // scratch for PostingsOf
+  std::string scratch_key;
+
+  std::string_view Literal(uint64_t i) const {
+    return std::string_view(body.data() + literals[i].first, literals[i].second);
   }
+
+  [[gnu::always_inline]] void PutLiteral(ByteWriter& w, std::string_view s) {
+    w.Varint(static_cast<uint64_t>(s.size()) << 1);
+    literals.emplace_back(static_cast<size_t>(w.pos() - body.data()), s.size());
+    w.Bytes(s);
+  }
+
+  // A repeating value other than the previous event's: a reference when the
+  // chunk has it already, else a literal.
+  [[gnu::noinline]] void PutOther(ByteWriter& w, std::string_view s, Previous& prev) {
+    auto [it, fresh] = by_hash.try_emplace(std::hash<std::string_view>()(s), literals.size());
+    if (!fresh) {
+      if (Literal(it->second) == s) {
+        prev.set = true;
+        prev.literal = it->second;
+        return w.Varint((it->second << 1) | 1);
+      }
+      it->second = literals.size();
+    }
+    prev.set = true;
+    prev.literal = literals.size();
+    PutLiteral(w, s);
+  }
+
+  // Writes one member; returns whether it equals the previous event's.
+  [[gnu::always_inline]] bool PutString(ByteWriter& w, std::string_view s, bool repeats,
+                                        size_t slot) {
+    Previous& prev = previous[slot];
+    bool was_empty = prev.empty;
+    prev.empty = s.empty();
+    if (s.empty() || !repeats) {
+      PutLiteral(w, s);
+      return s.empty() && was_empty;
+    }
+    if (prev.set && Literal(prev.literal) == s) {
+      w.Varint((prev.literal << 1) | 1);
+      return !was_empty;
+    }
+    PutOther(w, s, prev);
+    return false;
+  }
+
+  // Encodes the event; returns whether its lookup columns (the members
+  // PostingsOf reads) are those of the previous event of the chunk.
+  bool Encode(const Event& ev, bool first) {
+    std::array<std::string_view, std::size(kStringFields)> fields;
+    size_t room = 4 * kMaxVarint;  // flags, two times, resource count
+    for (size_t i = 0; i < fields.size(); ++i) {
+      fields[i] = FieldOf(ev, kStringFields[i]);
+      room += kMaxVarint + fields[i].size();
+    }
+    for (const EventResource& r : ev.resources) {
+      room += 2 * kMaxVarint + r.type.size() + r.name.size();
+    }
+    size_t start = body.size();
+    body.resize(start + room);
+    ByteWriter w(body.data() + start);
+    uint64_t flags = static_cast<uint64_t>(ev.identity.kind) << kKindShift;
+    if (ev.read_only) flags |= kReadOnly;
+    if (ev.has_error) flags |= kHasError;
+    if (ev.secure_transport) flags |= kSecure;
+    if (ev.identity.has_session) flags |= kHasSession;
+    if (ev.identity.mfa) flags |= kMfa;
+    w.Varint(flags);
+    w.Signed(ev.time_ms);
+    w.Signed(ev.identity.session_issued_s);
+    bool same_keys = !first && ev.read_only == previous_read_only && ev.resources.empty() &&
+                     !previous_resources;
+    for (size_t i = 0; i < fields.size(); ++i) {
+      bool same = PutString(w, fields[i], kStringFields[i].repeats, i);
+      if (kStringFields[i].lookup_column) same_keys = same_keys && same;
+    }
+    w.Varint(ev.resources.size());
+    for (const EventResource& r : ev.resources) {
+      PutString(w, r.type, true, fields.size());
+      PutString(w, r.name, true, fields.size() + 1);
+    }
+    body.resize(static_cast<size_t>(w.pos() - body.data()));
+    previous_read_only = ev.read_only;
+    previous_resources = !ev.resources.empty();
+    return same_keys;
+  }
+
+  static bool Same(const ChunkPosting& p, const PostingKey& k) {
+    return p.attr == k.attr && p.value == k.value && p.account == k.account;
+  }
+
+  uint32_t FindOrAddPosting(const PostingKey& k, int64_t time_ms) {
+    scratch_key.clear();
+    uint32_t account_size = static_cast<uint32_t>(k.account.size());
+    scratch_key.append(reinterpret_cast<const char*>(&account_size), sizeof account_size);
+    scratch_key += k.account;
+    scratch_key += static_cast<char>(k.attr);
+    scratch_key += k.value;
+    auto found = posting_index.find(scratch_key);
+    if (found != posting_index.end()) return found->second;
+    auto index = static_cast<uint32_t>(postings.size());
+    postings.push_back({std::string(k.account), k.attr, std::string(k.value), time_ms, time_ms});
+    posting_index.emplace(scratch_key, index);
+    return index;
+  }
+
+  // same_keys: the event has the previous event's postings (Encode).
+  void FoldPostings(const Event& ev, bool same_keys) {
+    if (same_keys) {
+      for (uint32_t index : previous_postings) {
+        ChunkPosting& p = postings[index];
+        p.min_time = std::min(p.min_time, ev.time_ms);
+        p.max_time = std::max(p.max_time, ev.time_ms);
+      }
+      return;
+    }
+    PostingsOf(ev, keys);
+    previous_postings.resize(keys.size(), kNone);
+    for (size_t i = 0; i < keys.size(); ++i) {
+      uint32_t index = previous_postings[i];
+      if (index == kNone || !Same(postings[index], keys[i])) {
+        index = FindOrAddPosting(keys[i], ev.time_ms);
+      }
+      ChunkPosting& p = postings[index];
+      p.min_time = std::min(p.min_time, ev.time_ms);
+      p.max_time = std::max(p.max_time, ev.time_ms);
+      previous_postings[i] = index;
+    }
+  }
+
+  void Clear() {
+    body.clear();
+    literals.clear();
+    by_hash.clear();
+    previous.fill({});
+    previous_read_only = false;
+    previous_resources = false;
+    postings.clear();
+    posting_index.clear();
+    previous_postings.clear();
+  }
+};
+
+ChunkBuilder::ChunkBuilder() : state_(std::make_unique<State>()) {}
+ChunkBuilder::~ChunkBuilder() = default;
+ChunkBuilder::ChunkBuilder(ChunkBuilder&&) noexcept = default;
+ChunkBuilder& ChunkBuilder::operator=(ChunkBuilder&&) noexcept = default;
+
+bool ChunkBuilder::Fits(int64_t time_ms) const {
+  if (count_ == 0) return true;
+  if (count_ >= kChunkEvents) return false;
+  return std::max(max_time_, time_ms) - std::min(min_time_, time_ms) <= kMaxChunkSpanMs;
+}
+
+void ChunkBuilder::Add(const Event& ev) {
+  if (count_ == 0) {
+    min_time_ = ev.time_ms;
+    max_time_ = ev.time_ms;
+  }
+  min_time_ = std::min(min_time_, ev.time_ms);
+  max_time_ = std::max(max_time_, ev.time_ms);
+  bool same_keys = state_->Encode(ev, count_ == 0);
+  state_->FoldPostings(ev, same_keys);
+  ++count_;
+}
+
+BuiltChunk ChunkBuilder::Take(bool complete) {
+  BuiltChunk out;
+  out.encoded.min_time = min_time_;
+  out.encoded.max_time = max_time_;
+  std::string& records = out.encoded.records;
+  records.reserve(1 + kMaxVarint + state_->body.size());
+  records += static_cast<char>(kBinaryVersion);
+  PutVarint(count_, records);
+  records += state_->body;
+  out.postings = std::move(state_->postings);
+  out.events = count_;
+  out.complete = complete;
+  state_->Clear();
+  count_ = 0;
   return out;
+}
+
+EncodedChunk EncodeChunk(std::span<const Event> events) {
+  ChunkBuilder builder;
+  for (const Event& ev : events) builder.Add(ev);
+  return builder.Take().encoded;
 }
 
 namespace {

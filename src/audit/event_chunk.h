@@ -10,11 +10,15 @@
 // CloudTrail JSON records concatenated in the same order. Lookups read the
 // postings (account, attribute, value) -> chunk, then decode only the
 // chunks they need; a record is rendered to JSON only when returned.
+// Chunks are written through ChunkBuilder, one event at a time: the audit
+// sink keeps one builder per worker thread, so events are encoded where
+// they are built and the writer only stores finished chunks.
 //
 // Thread-safety: free functions; safe from any thread.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -81,6 +85,58 @@ struct EncodedChunk {
 };
 // Encodes in the binary format. REQUIRES: !events.empty().
 EncodedChunk EncodeChunk(std::span<const Event> events);
+
+// One posting of a chunk: the (account, attribute, value) its events are
+// found under, and the times of the first and last of those events.
+struct ChunkPosting {
+  std::string account;
+  Attr attr = Attr::kAll;
+  std::string value;
+  int64_t min_time = 0;
+  int64_t max_time = 0;
+};
+
+// A chunk ready to be stored: its binary blob and its postings.
+struct BuiltChunk {
+  EncodedChunk encoded;
+  std::vector<ChunkPosting> postings;
+  size_t events = 0;
+  bool complete = true;
+};
+
+// Builds a chunk one event at a time: each Add encodes the event into the
+// chunk's blob and folds its postings in, so nothing refers to the event
+// afterwards (the caller may reuse or free it at once). The encoding is the
+// one EncodeChunk writes (EncodeChunk is this builder run over a span).
+//
+// Thread-safety: none; one owner at a time.
+class ChunkBuilder {
+ public:
+  ChunkBuilder();
+  ~ChunkBuilder();
+  ChunkBuilder(ChunkBuilder&&) noexcept;
+  ChunkBuilder& operator=(ChunkBuilder&&) noexcept;
+
+  // Whether an event at time_ms may join: the chunk holds fewer than
+  // kChunkEvents events and would still span at most kMaxChunkSpanMs.
+  bool Fits(int64_t time_ms) const;
+  void Add(const Event& ev);
+  size_t size() const { return count_; }
+  bool empty() const { return count_ == 0; }
+  // The finished chunk (complete as given); the builder is empty after.
+  // REQUIRES: !empty().
+  BuiltChunk Take(bool complete = true);
+
+ private:
+  struct State;
+  size_t count_ = 0;
+  int64_t min_time_ = 0;
+  int64_t max_time_ = 0;
+  std::unique_ptr<State> state_;
+};
+
+// Stores a built chunk as a new row, with its postings (event_store.cc).
+Status InsertBuiltChunk(store::Tx& tx, const BuiltChunk& chunk);
 
 // Decodes a stored chunk of either format; stored data is checked like
 // input (a damaged row gives an error, never a crash). JSON-format events

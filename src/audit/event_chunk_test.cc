@@ -5,6 +5,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <map>
+#include <tuple>
+
 #include "rampart/core/json.h"
 
 namespace rampart::audit::internal {
@@ -177,6 +181,122 @@ TEST(EventChunkTest, RenderedRecordsAreValidJson) {
     EXPECT_EQ(ctx->find("sessionIssuer")->get_string("principalId"), "AROAEXAMPLE");
     EXPECT_EQ(ctx->get_string("sourceIdentity"), "alice");
   }
+}
+
+
+// The postings a chunk must carry, computed the plain way: every key of
+// every event with the times of the events under it.
+std::map<std::tuple<std::string, int64_t, std::string>, std::pair<int64_t, int64_t>> PlainPostings(
+    std::span<const Event> events) {
+  std::map<std::tuple<std::string, int64_t, std::string>, std::pair<int64_t, int64_t>> out;
+  std::vector<PostingKey> keys;
+  for (const Event& ev : events) {
+    PostingsOf(ev, keys);
+    for (const PostingKey& k : keys) {
+      auto key = std::make_tuple(std::string(k.account), static_cast<int64_t>(k.attr),
+                                 std::string(k.value));
+      auto [it, fresh] = out.try_emplace(key, ev.time_ms, ev.time_ms);
+      it->second.first = std::min(it->second.first, ev.time_ms);
+      it->second.second = std::max(it->second.second, ev.time_ms);
+    }
+  }
+  return out;
+}
+
+// Strings a hostile client controls (user agent, access key id, request
+// parameters, error messages) with bytes that matter to JSON and to the
+// encoding: quotes, backslashes, control characters, NUL, invalid UTF-8,
+// a length that needs a two-byte varint.
+std::vector<Event> HostileEvents() {
+  std::vector<Event> out;
+  const std::string nasty[] = {std::string("a\"b\\c\n\t\x01", 8), std::string("nul\0inside", 10),
+                               "\xff\xfe\xc3(", std::string(300, 'x') + "\"}", ""};
+  for (int i = 0; i < 12; ++i) {
+    Event ev = FullEvent(i % 4);
+    ev.event_id += "-" + std::to_string(i);
+    ev.time_ms += (i * 7919) % 5000;  // not in order
+    const std::string& s = nasty[i % std::size(nasty)];
+    ev.user_agent = s;
+    ev.error_message = s;
+    ev.has_error = !s.empty();
+    ev.access_key_id = i % 3 ? s : ev.access_key_id;
+    ev.username = i % 2 ? s : "s1";
+    ev.identity.source_identity = s;
+    if (i % 5 == 0) ev.resources.push_back({"AWS::IAM::User", s});
+    if (i % 6 == 0) ev.resources.clear();
+    ev.read_only = i % 4 < 2;
+    out.push_back(ev);
+  }
+  return out;
+}
+
+// The builder (used by the audit sink, one event at a time) writes what a
+// plain encoding of the events would carry: every member back, and the
+// postings of every event with the right times, also when consecutive
+// events share their lookup columns and take the builder's shortcut.
+TEST(EventChunkTest, BuilderKeepsHostileStringsAndEveryPosting) {
+  std::vector<Event> events = HostileEvents();
+  // Runs of events with the same lookup columns, then a change.
+  for (int i = 0; i < 5; ++i) {
+    Event ev = events.back();
+    ev.event_id += "-again" + std::to_string(i);
+    ev.time_ms -= 100 * i;
+    events.push_back(ev);
+  }
+  events.push_back(FullEvent(1));
+  ChunkBuilder builder;
+  for (const Event& ev : events) {
+    ASSERT_TRUE(builder.Fits(ev.time_ms));
+    builder.Add(ev);
+  }
+  BuiltChunk built = builder.Take();
+  EXPECT_TRUE(builder.empty());
+  EXPECT_EQ(built.events, events.size());
+  auto decoded = DecodeChunk(ChunkFormat::kBinary, "", built.encoded.records);
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  ASSERT_EQ(decoded->size(), events.size());
+  for (size_t i = 0; i < events.size(); ++i) {
+    ExpectSame(events[i], (*decoded)[i]);
+    EXPECT_EQ((*decoded)[i].user_agent, events[i].user_agent);
+    EXPECT_EQ((*decoded)[i].access_key_id, events[i].access_key_id);
+    auto parsed = json::Parse(RenderRecord((*decoded)[i]));
+    ASSERT_TRUE(parsed.ok()) << RenderRecord((*decoded)[i]);
+    if (events[i].has_error) {
+      EXPECT_EQ(parsed->get_string("errorMessage"), events[i].error_message);
+    }
+  }
+  std::map<std::tuple<std::string, int64_t, std::string>, std::pair<int64_t, int64_t>> got;
+  for (const ChunkPosting& p : built.postings) {
+    auto [it, fresh] = got.try_emplace(
+        std::make_tuple(p.account, static_cast<int64_t>(p.attr), p.value), p.min_time, p.max_time);
+    EXPECT_TRUE(fresh) << "posting twice: " << p.value;
+  }
+  EXPECT_EQ(got, PlainPostings(events));
+  auto [lo, hi] = std::minmax_element(events.begin(), events.end(),
+                                      [](const Event& a, const Event& b) { return a.time_ms < b.time_ms; });
+  EXPECT_EQ(built.encoded.min_time, lo->time_ms);
+  EXPECT_EQ(built.encoded.max_time, hi->time_ms);
+  // A builder used again starts a fresh chunk: no reference into the last.
+  builder.Add(events.back());
+  auto alone = DecodeChunk(ChunkFormat::kBinary, "", builder.Take().encoded.records);
+  ASSERT_TRUE(alone.ok());
+  ASSERT_EQ(alone->size(), 1u);
+  ExpectSame(events.back(), (*alone)[0]);
+}
+
+TEST(EventChunkTest, BuilderLimitsEventsAndTimeSpan) {
+  ChunkBuilder builder;
+  Event ev = FullEvent(0);
+  EXPECT_TRUE(builder.Fits(ev.time_ms + 100 * kMaxChunkSpanMs));  // empty: anything fits
+  builder.Add(ev);
+  EXPECT_TRUE(builder.Fits(ev.time_ms + kMaxChunkSpanMs));
+  EXPECT_TRUE(builder.Fits(ev.time_ms - kMaxChunkSpanMs));
+  EXPECT_FALSE(builder.Fits(ev.time_ms + kMaxChunkSpanMs + 1));
+  EXPECT_FALSE(builder.Fits(ev.time_ms - kMaxChunkSpanMs - 1));
+  for (size_t i = 1; i < kChunkEvents; ++i) builder.Add(ev);
+  EXPECT_FALSE(builder.Fits(ev.time_ms));
+  EXPECT_EQ(builder.Take().events, kChunkEvents);
+  EXPECT_TRUE(builder.Fits(ev.time_ms));
 }
 
 }  // namespace

@@ -5,7 +5,6 @@
 #include <array>
 #include <memory>
 #include <tuple>
-#include <unordered_map>
 
 #include "audit/event_chunk.h"
 
@@ -184,84 +183,6 @@ Attr AttrOf(LookupKey key) {
 
 // ---- writing ----
 
-// Where an event's posting sits in its chunk: the newest and oldest event
-// time among the chunk's events under it.
-struct PostingSpan {
-  int64_t min_time;
-  int64_t max_time;
-};
-using PostingKeyTuple = std::tuple<std::string_view, int64_t, std::string_view>;
-struct PostingKeyHash {
-  size_t operator()(const PostingKeyTuple& k) const {
-    std::hash<std::string_view> h;
-    return h(std::get<0>(k)) ^ (h(std::get<2>(k)) * 31) ^ static_cast<size_t>(std::get<1>(k));
-  }
-};
-// Most events of a chunk share most of their postings: a hash table keeps
-// the lookups of a chunk to one comparison each.
-using PostingMap = std::unordered_map<PostingKeyTuple, PostingSpan, PostingKeyHash>;
-
-// Consecutive events mostly share their postings position by position, so
-// each key is first compared with the previous event's key at the same
-// position, and only a different one is looked up in the table.
-PostingMap ChunkPostings(std::span<const Event> events) {
-  PostingMap out;
-  std::vector<internal::PostingKey> keys, prev_keys;
-  std::vector<PostingSpan*> spans, prev_spans;  // element pointers survive rehashing
-  for (const Event& ev : events) {
-    internal::PostingsOf(ev, keys);
-    spans.clear();
-    for (size_t i = 0; i < keys.size(); ++i) {
-      const internal::PostingKey& k = keys[i];
-      PostingSpan* span = nullptr;
-      if (i < prev_keys.size() && prev_keys[i] == k) {
-        span = prev_spans[i];
-      } else {
-        auto [it, fresh] = out.try_emplace({k.account, static_cast<int64_t>(k.attr), k.value},
-                                           PostingSpan{ev.time_ms, ev.time_ms});
-        span = &it->second;
-      }
-      span->min_time = std::min(span->min_time, ev.time_ms);
-      span->max_time = std::max(span->max_time, ev.time_ms);
-      spans.push_back(span);
-    }
-    std::swap(keys, prev_keys);
-    std::swap(spans, prev_spans);
-  }
-  return out;
-}
-
-// The statements one InsertPacked call reuses.
-struct ChunkWriter {
-  std::unique_ptr<store::Statement> chunk;
-  std::unique_ptr<store::Statement> posting;
-
-  static Result<ChunkWriter> Prepare(store::Tx& tx) {
-    ChunkWriter w;
-    ASSIGN_OR_RETURN(w.chunk, tx.Prepare(
-        "INSERT INTO audit_chunks (min_time, max_time, complete, meta, records, format) "
-        "VALUES (?, ?, ?, '', ?, ?)"));
-    ASSIGN_OR_RETURN(w.posting, tx.Prepare(
-        "INSERT INTO audit_postings (account_id, attr, value, max_time, chunk, min_time) "
-        "VALUES (?, ?, ?, ?, last_insert_rowid(), ?)"));
-    return w;
-  }
-
-  Status Write(std::span<const Event> events, bool complete) {
-    internal::EncodedChunk enc = internal::EncodeChunk(events);
-    RETURN_IF_ERROR(chunk->Reset());
-    chunk->Bind(1, enc.min_time).Bind(2, enc.max_time).Bind(3, int64_t{complete});
-    chunk->BindBlob(4, enc.records);
-    RETURN_IF_ERROR(chunk->Bind(5, static_cast<int64_t>(internal::ChunkFormat::kBinary)).Run());
-    for (const auto& [key, span] : ChunkPostings(events)) {
-      RETURN_IF_ERROR(posting->Reset());
-      posting->Bind(1, std::get<0>(key)).Bind(2, std::get<1>(key)).Bind(3, std::get<2>(key));
-      RETURN_IF_ERROR(posting->Bind(4, span.max_time).Bind(5, span.min_time).Run());
-    }
-    return Status::Ok();
-  }
-};
-
 Status DeleteChunk(store::Tx& tx, int64_t chunk) {
   ASSIGN_OR_RETURN(auto del, tx.Prepare("DELETE FROM audit_chunks WHERE chunk = ?"));
   RETURN_IF_ERROR(del->Bind(1, chunk).Run());
@@ -399,6 +320,27 @@ Status MigrateEventStore(store::Database& db) { return db.Migrate("audit", kMigr
 
 std::span<const store::Migration> internal::EventStoreMigrations() { return kMigrations; }
 
+// Stores a built chunk: one row, then its postings (the chunk number is
+// the row's rowid, which the posting statement reads back).
+Status internal::InsertBuiltChunk(store::Tx& tx, const BuiltChunk& built) {
+  const EncodedChunk& enc = built.encoded;
+  ASSIGN_OR_RETURN(auto chunk, tx.Prepare(
+      "INSERT INTO audit_chunks (min_time, max_time, complete, meta, records, format) "
+      "VALUES (?, ?, ?, '', ?, ?)"));
+  chunk->Bind(1, enc.min_time).Bind(2, enc.max_time).Bind(3, int64_t{built.complete});
+  chunk->BindBlob(4, enc.records);
+  RETURN_IF_ERROR(chunk->Bind(5, static_cast<int64_t>(ChunkFormat::kBinary)).Run());
+  ASSIGN_OR_RETURN(auto posting, tx.Prepare(
+      "INSERT INTO audit_postings (account_id, attr, value, max_time, chunk, min_time) "
+      "VALUES (?, ?, ?, ?, last_insert_rowid(), ?)"));
+  for (const ChunkPosting& p : built.postings) {
+    RETURN_IF_ERROR(posting->Reset());
+    posting->Bind(1, p.account).Bind(2, static_cast<int64_t>(p.attr)).Bind(3, p.value);
+    RETURN_IF_ERROR(posting->Bind(4, p.max_time).Bind(5, p.min_time).Run());
+  }
+  return Status::Ok();
+}
+
 std::optional<LookupKey> ParseLookupKey(std::string_view name) {
   for (const KeyName& k : kKeyNames) {
     if (k.name == name) return k.key;
@@ -409,29 +351,21 @@ std::optional<LookupKey> ParseLookupKey(std::string_view name) {
 Status InsertEvents(store::Tx& tx, std::span<const Event> events, bool replace) {
   if (events.empty()) return Status::Ok();
   if (replace) RETURN_IF_ERROR(DeleteIncomplete(tx, events));
-  ASSIGN_OR_RETURN(ChunkWriter writer, ChunkWriter::Prepare(tx));
-  size_t begin = 0;
-  while (begin < events.size()) {
-    // A run of complete events fills chunks; an incomplete one stays alone
-    // so that its completion replaces exactly it.
-    // A chunk also spans at most kMaxChunkSpanMs of event time, so that a
-    // lookup by event id (whose time is known) reads only the chunks whose
-    // newest event is at most that much later.
-    size_t end = begin + 1;
-    if (events[begin].complete) {
-      int64_t lo = events[begin].time_ms, hi = lo;
-      while (end < events.size() && end - begin < internal::kChunkEvents && events[end].complete) {
-        int64_t t = events[end].time_ms;
-        if (std::max(hi, t) - std::min(lo, t) > internal::kMaxChunkSpanMs) break;
-        lo = std::min(lo, t);
-        hi = std::max(hi, t);
-        ++end;
-      }
+  // A run of complete events fills chunks; an incomplete one stays alone
+  // so that its completion replaces exactly it. A chunk also spans at most
+  // kMaxChunkSpanMs of event time (ChunkBuilder::Fits), so that a lookup by
+  // event id (whose time is known) reads only the chunks whose newest event
+  // is at most that much later.
+  internal::ChunkBuilder builder;
+  for (const Event& ev : events) {
+    if (!builder.empty() && (!ev.complete || !builder.Fits(ev.time_ms))) {
+      RETURN_IF_ERROR(internal::InsertBuiltChunk(tx, builder.Take()));
     }
-    RETURN_IF_ERROR(writer.Write(events.subspan(begin, end - begin), events[begin].complete));
-    begin = end;
+    builder.Add(ev);
+    if (!ev.complete) RETURN_IF_ERROR(internal::InsertBuiltChunk(tx, builder.Take(false)));
   }
-  return Status::Ok();
+  if (builder.empty()) return Status::Ok();
+  return internal::InsertBuiltChunk(tx, builder.Take());
 }
 
 Status InsertEvent(store::Tx& tx, const Event& ev) {

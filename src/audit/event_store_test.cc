@@ -7,6 +7,7 @@
 
 #include <map>
 #include <set>
+#include <thread>
 #include <tuple>
 
 #include "audit/event_chunk.h"
@@ -527,6 +528,62 @@ TEST_F(SinkTest, GroupedLastAccessKeepsTheLatestCall) {
   sink_->Record(older_denied);
   ASSERT_TRUE(sink_->Flush().ok());
   EXPECT_EQ(last("GetUser"), int64_t{1700000500} * 1000);
+}
+
+// A read-only cross-account call goes through the group commit with its
+// resource owner's copy: one record in each account, sharing an id, the
+// owner's showing the caller as an account.
+TEST_F(SinkTest, CrossAccountReadOnlyCallIsRecordedInBothAccounts) {
+  const std::vector<std::string> owners = {"444455556666"};
+  server::AuditRecord r = Rec("GetUser");
+  r.resource_accounts = owners;
+  sink_->Record(r);
+  EXPECT_EQ(sink_->synchronous_writes(), 0u);
+  EXPECT_EQ(sink_->queued_writes(), 1u);
+  ASSERT_TRUE(sink_->Flush().ok());
+  auto record_in = [&](std::string_view account) {
+    LookupQuery q;
+    q.account_id = std::string(account);
+    auto page = LookupEvents(*db_, q);
+    EXPECT_TRUE(page.ok());
+    EXPECT_EQ(page->events.size(), 1u);
+    auto parsed = json::Parse(page->events.empty() ? "" : page->events[0].record);
+    EXPECT_TRUE(parsed.ok());
+    return parsed.ok() ? *parsed : json::Value();
+  };
+  json::Value caller = record_in(kAcct);
+  json::Value owner = record_in("444455556666");
+  EXPECT_FALSE(caller.get_string("sharedEventID").empty());
+  EXPECT_EQ(caller.get_string("sharedEventID"), owner.get_string("sharedEventID"));
+  EXPECT_NE(caller.get_string("eventID"), owner.get_string("eventID"));
+  EXPECT_EQ(owner.get_string("recipientAccountId"), "444455556666");
+  EXPECT_EQ(owner.find("userIdentity")->get_string("type"), "AWSAccount");
+  EXPECT_EQ(owner.find("userIdentity")->get_string("accountId"), kAcct);
+}
+
+// Each worker thread fills a chunk of its own; a flush takes every one of
+// them, full or not.
+TEST_F(SinkTest, RecordsOfEveryThreadAreStored) {
+  constexpr int kThreads = 4;
+  constexpr int kEach = 150;  // two full chunks and a partial one per thread
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([this] {
+      for (int i = 0; i < kEach; ++i) sink_->Record(Rec("GetUser"));
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(sink_->queued_writes(), size_t{kThreads * kEach});
+  ASSERT_TRUE(sink_->Flush().ok());
+  EXPECT_EQ(Rows().size(), size_t{kThreads * kEach});
+  std::set<std::string> ids;
+  LookupQuery q;
+  q.account_id = std::string(kAcct);
+  q.max_results = kThreads * kEach;
+  auto page = LookupEvents(*db_, q);
+  ASSERT_TRUE(page.ok());
+  for (const StoredEvent& e : page->events) ids.insert(e.event_id);
+  EXPECT_EQ(ids.size(), size_t{kThreads * kEach});
 }
 
 TEST_F(SinkTest, FullQueueWritesSynchronously) {

@@ -342,6 +342,41 @@ TEST(AuditEventTest, EventIdsAreTimeOrderedUuids) {
   EXPECT_NE(a, NewEventId(t));
 }
 
+// The audit sink builds every event into one reused Event: nothing of an
+// earlier request (error, TLS details, session, resources, parameters,
+// shared id) may survive into the next one's record.
+TEST(AuditEventTest, BuildingIntoAReusedEventLeavesNothingBehind) {
+  server::Principal session = Session();
+  server::Principal root = Root();
+  json::Value in = json::Value::MakeObject();
+  in.set("UserName", "carol");
+  Status denied = Status::Error(ErrorCode::kAccessDenied, "not allowed");
+  server::AuditRecord busy = Rec(&session, "iam", "CreateUser", &in, nullptr, &denied);
+  busy.secure_transport = true;
+  busy.tls_version = "TLSv1.3";
+  busy.tls_cipher = "TLS_AES_128_GCM_SHA256";
+  busy.host = "iam.example";
+  json::Value empty = json::Value::MakeObject();
+  std::vector<server::AuditRecord> plain = {
+      Rec(&root, "sts", "GetCallerIdentity", &empty, nullptr),
+      Rec(nullptr, "iam", "ListUsers", nullptr, nullptr, &denied),
+      Rec(&session, "kms", "ListKeys", &empty, nullptr)};
+  for (const server::AuditRecord& next : plain) {
+    Event reused;
+    BuildEventInto(busy, {"ev-0", "us-east-1", "999999999999"}, reused);
+    reused.shared_event_id = "shared";
+    reused.complete = false;
+    reused.stored_record = "{}";
+    BuildEventInto(next, {"ev-1", "us-east-1", "999999999999"}, reused);
+    Event fresh = BuildEvent(next, {"ev-1", "us-east-1", "999999999999"});
+    EXPECT_EQ(RenderRecord(reused), RenderRecord(fresh));
+    EXPECT_TRUE(reused.complete);
+    EXPECT_EQ(reused.resources.size(), fresh.resources.size());
+    EXPECT_EQ(reused.username, fresh.username);
+    EXPECT_EQ(reused.access_key_id, fresh.access_key_id);
+  }
+}
+
 TEST(AuditEventTest, LowerCamel) {
   EXPECT_EQ(LowerCamel("UserName"), "userName");
   EXPECT_EQ(LowerCamel("KMSKeyId"), "kmsKeyId");

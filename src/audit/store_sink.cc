@@ -3,9 +3,12 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
+#include <iterator>
 #include <optional>
-#include <unordered_map>
+#include <utility>
 
+#include "audit/event_chunk.h"
 #include "rampart/audit/advisor.h"
 #include "rampart/audit/event_store.h"
 #include "rampart/core/log.h"
@@ -28,6 +31,7 @@ class PendingRequest final : public store::WriteHook {
   void Disarm() { scope_.reset(); }
   bool armed() const { return scope_.has_value(); }
   bool joined() const { return joined_; }
+  // Valid until the next Arm on this thread.
   const std::string& event_id() const { return event_id_; }
 
   Status BeforeCommit(store::Tx& tx) override {
@@ -49,10 +53,92 @@ class PendingRequest final : public store::WriteHook {
 
 thread_local PendingRequest pending;
 
+// The event each Record builds, reused so that its strings keep their
+// storage from one request to the next (BuildEventInto assigns them all).
+thread_local Event scratch_event;
+
+// The last-accessed data of a run of events. Consecutive events mostly
+// share their (entity, action, region): only a change of group costs an
+// AccessRecordOf; within a group the latest time is kept. RecordAccess keeps
+// the latest record per key anyway, so a group that comes back later just
+// adds a second record for it.
+class AccessTracker {
+ public:
+  void Add(const Event& ev) {
+    const EventIdentity& id = ev.identity;
+    if (id.kind != EventIdentity::Kind::kPrincipal) return;
+    if (have_group_ && SameGroup(ev)) {
+      // AccessRecordOf's time: whole seconds, none before the epoch.
+      if (current_ != kNone && ev.time_ms >= 0) {
+        records_[current_].time_ms =
+            std::max(records_[current_].time_ms, ev.time_ms - ev.time_ms % 1000);
+        return;
+      }
+      if (current_ != kNone || !retry_on_time_) return;
+    }
+    StartGroup(ev);
+  }
+  std::vector<AccessRecord> Take() {
+    have_group_ = false;
+    return std::exchange(records_, {});
+  }
+
+ private:
+  static constexpr size_t kNone = SIZE_MAX;
+  // Every member AccessRecordOf reads besides the time, so that one event
+  // stands for its whole group.
+  static std::array<std::string_view, 8> MembersOf(const Event& ev) {
+    const EventIdentity& id = ev.identity;
+    return {id.type,       id.arn,          id.role_arn, id.account_id,
+            ev.event_name, ev.event_source, ev.region,   ev.has_error ? std::string_view(ev.error_code) : std::string_view()};
+  }
+  bool SameGroup(const Event& ev) const {
+    std::array<std::string_view, 8> now = MembersOf(ev);
+    for (size_t i = 0; i < now.size(); ++i) {
+      if (group_[i] != now[i]) return false;
+    }
+    return true;
+  }
+  void StartGroup(const Event& ev) {
+    std::array<std::string_view, 8> now = MembersOf(ev);
+    for (size_t i = 0; i < now.size(); ++i) group_[i].assign(now[i]);
+    have_group_ = true;
+    std::optional<AccessRecord> r = AccessRecordOf(ev);
+    // A record refused only for its time may count for a later event.
+    retry_on_time_ = !r && ev.time_ms < 0;
+    current_ = r ? records_.size() : kNone;
+    if (r) records_.push_back(std::move(*r));
+  }
+
+  std::vector<AccessRecord> records_;
+  std::array<std::string, 8> group_;
+  bool have_group_ = false;
+  bool retry_on_time_ = false;
+  size_t current_ = kNone;
+};
+
+// Each sink's number, for the threads' caches of their open chunk: a new
+// sink never takes the number of a destroyed one, even at the same address.
+std::atomic<uint64_t> next_sink_id{1};
+
 }  // namespace
 
+struct StoreAuditSink::ThreadChunk {
+  explicit ThreadChunk(std::thread::id thread) : owner(thread) {}
+  const std::thread::id owner;
+  std::mutex mu;                     // taken by the owner and by Flush
+  internal::ChunkBuilder builder;    // guarded by mu
+  AccessTracker access;              // guarded by mu
+  size_t queued = 0;                 // guarded by mu: Record calls queued
+};
+
+struct StoreAuditSink::QueuedChunk {
+  internal::BuiltChunk chunk;
+  std::vector<AccessRecord> access;
+};
+
 StoreAuditSink::StoreAuditSink(store::Database& db, Options options)
-    : db_(db), options_(std::move(options)) {}
+    : db_(db), options_(std::move(options)), id_(next_sink_id.fetch_add(1)) {}
 
 StoreAuditSink::~StoreAuditSink() { Stop(); }
 
@@ -77,90 +163,83 @@ void StoreAuditSink::Stop() {
 void StoreAuditSink::Begin(const server::AuditRecord& record) { pending.Arm(record, options_); }
 
 void StoreAuditSink::Record(const server::AuditRecord& record) {
-  std::string event_id;
+  std::string fresh_id;
+  std::string_view event_id;
   bool joined = false;
   if (pending.armed()) {
     event_id = pending.event_id();
     joined = pending.joined();
     pending.Disarm();
   } else {
-    event_id = NewEventId(record.time);
+    fresh_id = NewEventId(record.time);
+    event_id = fresh_id;
   }
-  Event ev = BuildEvent(record, {event_id, options_.default_region, options_.fallback_account});
+  Event& ev = scratch_event;
+  BuildEventInto(record, {event_id, options_.default_region, options_.fallback_account}, ev);
   std::vector<Event> owner_copies = ResourceOwnerCopies(record, ev);
   bool sync = joined || (record.principal != nullptr && !ev.read_only);
-  // The common case, one read-only record, goes to the queue in one move.
-  if (!sync && owner_copies.empty() && Enqueue(std::span<Event>(&ev, 1))) return;
+  if (!sync && Enqueue(ev, owner_copies)) return;
   // The caller's record and the resource owners' copies are stored
   // together, with the last-accessed data of the caller's entity (the
   // copies show the caller as another account and count for nobody).
   std::vector<Event> events;
   events.reserve(1 + owner_copies.size());
-  events.push_back(std::move(ev));
+  events.push_back(ev);
   for (Event& copy : owner_copies) events.push_back(std::move(copy));
-  Store(std::move(events), sync, /*replace=*/joined);
+  WriteNow(events, /*replace=*/joined);
 }
 
-bool StoreAuditSink::Enqueue(std::span<Event> events) {
-  std::unique_lock lock(mu_);
-  if (queue_.size() + events.size() > options_.max_queue) return false;
-  for (Event& ev : events) queue_.push_back(std::move(ev));
-  ++queued_writes_;
-  // Half full: commit now rather than at the end of the interval.
-  if (queue_.size() >= EarlyFlushAt()) wake_.notify_one();
+StoreAuditSink::ThreadChunk& StoreAuditSink::ChunkOfThisThread() {
+  struct Cache {
+    uint64_t sink = 0;
+    ThreadChunk* chunk = nullptr;
+  };
+  thread_local Cache cache;
+  if (cache.sink == id_) return *cache.chunk;
+  std::lock_guard lock(threads_mu_);
+  std::thread::id me = std::this_thread::get_id();
+  auto it = std::find_if(threads_.begin(), threads_.end(),
+                         [&](const std::unique_ptr<ThreadChunk>& t) { return t->owner == me; });
+  if (it == threads_.end()) {
+    threads_.push_back(std::make_unique<ThreadChunk>(me));
+    it = std::prev(threads_.end());
+  }
+  cache = {id_, it->get()};
+  return **it;
+}
+
+bool StoreAuditSink::Enqueue(const Event& ev, std::span<const Event> copies) {
+  ThreadChunk& tc = ChunkOfThisThread();
+  std::lock_guard lock(tc.mu);
+  size_t waiting = tc.builder.size() + sealed_events_.load(std::memory_order_relaxed);
+  if (waiting + 1 + copies.size() > options_.max_queue) return false;
+  auto add = [&](const Event& e) {
+    if (!tc.builder.Fits(e.time_ms)) Seal(tc);
+    tc.builder.Add(e);
+    tc.access.Add(e);
+  };
+  add(ev);
+  for (const Event& copy : copies) add(copy);
+  ++tc.queued;
+  if (tc.builder.size() >= internal::kChunkEvents) Seal(tc);
   return true;
 }
 
-void StoreAuditSink::Store(std::vector<Event> events, bool sync, bool replace) {
-  if (!sync && Enqueue(events)) return;
-  WriteNow(events, replace);
+void StoreAuditSink::Seal(ThreadChunk& tc) {
+  QueuedChunk queued{tc.builder.Take(), tc.access.Take()};
+  std::lock_guard lock(mu_);
+  size_t events = sealed_events_.load(std::memory_order_relaxed) + queued.chunk.events;
+  sealed_events_.store(events, std::memory_order_relaxed);
+  sealed_.push_back(std::move(queued));
+  // Half full: commit now rather than at the end of the interval.
+  if (events >= EarlyFlushAt()) wake_.notify_one();
 }
-
-namespace {
-
-// The events' last-accessed records. The events of a batch mostly repeat a
-// few (entity, action, region) combinations: only the latest event of each
-// group is read, since RecordAccess keeps the latest time per key anyway.
-// The group holds every member AccessRecordOf reads besides the time, so
-// one event stands for all of its group.
-std::vector<AccessRecord> AccessRecordsOf(std::span<const Event> events) {
-  using Group = std::array<std::string_view, 8>;
-  struct GroupHash {
-    size_t operator()(const Group& g) const {
-      size_t h = 0;
-      for (std::string_view part : g) h = h * 31 + std::hash<std::string_view>()(part);
-      return h;
-    }
-  };
-  std::unordered_map<Group, const Event*, GroupHash> latest;
-  // Runs of events from one group are common: the previous event's group
-  // is compared before the table is consulted.
-  Group prev_group;
-  const Event** prev_slot = nullptr;  // element pointers survive rehashing
-  for (const Event& ev : events) {
-    const EventIdentity& id = ev.identity;
-    if (id.kind != EventIdentity::Kind::kPrincipal) continue;
-    Group g{id.type,         id.arn,          id.role_arn,  id.account_id,
-            ev.event_name,   ev.event_source, ev.region,    ev.error_code};
-    if (prev_slot == nullptr || g != prev_group) {
-      prev_slot = &latest.try_emplace(g, &ev).first->second;
-      prev_group = g;
-    }
-    if (ev.time_ms > (*prev_slot)->time_ms) *prev_slot = &ev;
-  }
-  std::vector<AccessRecord> out;
-  out.reserve(latest.size());
-  for (const auto& entry : latest) {
-    if (std::optional<AccessRecord> r = AccessRecordOf(*entry.second)) out.push_back(std::move(*r));
-  }
-  return out;
-}
-
-}  // namespace
 
 void StoreAuditSink::WriteNow(std::span<const Event> events, bool replace) {
   // replace only ever matches the caller's record: copies have fresh ids.
-  std::vector<AccessRecord> access = AccessRecordsOf(events);
+  AccessTracker tracker;
+  for (const Event& ev : events) tracker.Add(ev);
+  std::vector<AccessRecord> access = tracker.Take();
   Status st = db_.Write([&](store::Tx& tx) -> Status {
     RETURN_IF_ERROR(InsertEvents(tx, events, replace));
     return RecordAccess(tx, access);
@@ -174,35 +253,52 @@ void StoreAuditSink::WriteNow(std::span<const Event> events, bool replace) {
   ++sync_writes_;
 }
 
-Status StoreAuditSink::WriteBatch(std::vector<Event>& batch) {
-  if (batch.empty()) return Status::Ok();
-  std::vector<AccessRecord> access = AccessRecordsOf(batch);
-  return db_.Write([&](store::Tx& tx) -> Status {
-    RETURN_IF_ERROR(InsertEvents(tx, batch, /*replace=*/false));
+Status StoreAuditSink::WriteChunks(std::span<QueuedChunk> chunks) {
+  if (chunks.empty()) return Status::Ok();
+  std::vector<AccessRecord> access;
+  for (QueuedChunk& q : chunks) {
+    access.insert(access.end(), std::make_move_iterator(q.access.begin()),
+                  std::make_move_iterator(q.access.end()));
+    q.access.clear();
+  }
+  Status st = db_.Write([&](store::Tx& tx) -> Status {
+    for (const QueuedChunk& q : chunks) RETURN_IF_ERROR(internal::InsertBuiltChunk(tx, q.chunk));
     return RecordAccess(tx, access);
   });
+  if (!st.ok() && !chunks.empty()) {
+    // Keep the last-accessed data with the chunks for the next attempt.
+    chunks.front().access = std::move(access);
+  }
+  return st;
 }
 
 Status StoreAuditSink::Flush() {
   std::lock_guard flush_lock(flush_mu_);
-  // The written batch's vectors become the next queue, so that the queue
-  // keeps its capacity instead of growing (and moving every event) anew
-  // after each flush.
-  std::vector<Event> batch = std::move(spare_queue_);
-  batch.clear();
+  std::vector<QueuedChunk> batch;
   {
     std::lock_guard lock(mu_);
-    batch.swap(queue_);
+    batch.swap(sealed_);
+    sealed_events_.store(0, std::memory_order_relaxed);
   }
-  Status st = WriteBatch(batch);
+  // Then every thread's partial chunk: a record is never left waiting for
+  // its thread to fill a chunk.
+  {
+    std::lock_guard threads_lock(threads_mu_);
+    for (const std::unique_ptr<ThreadChunk>& tc : threads_) {
+      std::lock_guard lock(tc->mu);
+      if (!tc->builder.empty()) batch.push_back({tc->builder.Take(), tc->access.Take()});
+    }
+  }
+  Status st = WriteChunks(batch);
   if (!st.ok()) {
     // Put them back for the next attempt rather than lose them.
     std::lock_guard lock(mu_);
-    queue_.insert(queue_.begin(), std::make_move_iterator(batch.begin()),
-                  std::make_move_iterator(batch.end()));
+    size_t events = sealed_events_.load(std::memory_order_relaxed);
+    for (const QueuedChunk& q : batch) events += q.chunk.events;
+    sealed_events_.store(events, std::memory_order_relaxed);
+    sealed_.insert(sealed_.begin(), std::make_move_iterator(batch.begin()),
+                   std::make_move_iterator(batch.end()));
   }
-  batch.clear();
-  spare_queue_ = std::move(batch);
   return st;
 }
 
@@ -211,8 +307,9 @@ size_t StoreAuditSink::EarlyFlushAt() const { return std::max<size_t>(1, options
 void StoreAuditSink::Run() {
   std::unique_lock lock(mu_);
   while (!stopping_) {
-    wake_.wait_for(lock, options_.flush_interval,
-                   [this] { return stopping_ || queue_.size() >= EarlyFlushAt(); });
+    wake_.wait_for(lock, options_.flush_interval, [this] {
+      return stopping_ || sealed_events_.load(std::memory_order_relaxed) >= EarlyFlushAt();
+    });
     lock.unlock();
     Status st = Flush();
     if (!st.ok()) log::Error("audit group commit failed", {{"error", st.ToString()}});
@@ -226,8 +323,13 @@ size_t StoreAuditSink::synchronous_writes() const {
 }
 
 size_t StoreAuditSink::queued_writes() const {
-  std::lock_guard lock(mu_);
-  return queued_writes_;
+  std::lock_guard lock(threads_mu_);
+  size_t total = 0;
+  for (const std::unique_ptr<ThreadChunk>& tc : threads_) {
+    std::lock_guard chunk_lock(tc->mu);
+    total += tc->queued;
+  }
+  return total;
 }
 
 }  // namespace rampart::audit

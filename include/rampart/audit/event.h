@@ -105,6 +105,9 @@ struct EventOptions {
 };
 
 Event BuildEvent(const server::AuditRecord& rec, const EventOptions& options);
+// The same into an existing event, every member assigned: an event reused
+// for many requests keeps its strings' storage and stops allocating.
+void BuildEventInto(const server::AuditRecord& rec, const EventOptions& options, Event& ev);
 
 // The records of a cross-account call for the accounts whose resources it
 // used (rec.resource_accounts), as CloudTrail delivers them: the same
@@ -125,6 +128,7 @@ bool IsReadOnly(std::string_view service, std::string_view operation);
 
 // "<signing name>.amazonaws.com".
 std::string EventSource(std::string_view service);
+void AssignEventSource(std::string_view service, std::string& out);
 
 // A decoded input (output when is_output) converted to CloudTrail's form
 // per the operation's model, as JSON text; empty (null in the record) when

@@ -10,19 +10,26 @@
 //    the response is sent;
 //  - any other authenticated call that is not read-only (e.g. a denied
 //    CreateUser) is also written synchronously before Record returns;
-//  - read-only calls and authentication failures are queued and
-//    group-committed by a background thread within flush_interval (at most
-//    1 s), and flushed by Stop(). When the queue is full the caller writes
-//    its record itself.
+//  - read-only calls and authentication failures are group-committed by a
+//    background thread within flush_interval (at most 1 s), and flushed by
+//    Stop(). Each worker thread encodes its records straight into a chunk
+//    of its own (internal::ChunkBuilder), so the writer receives encoded
+//    chunks and their postings, not events: no per-event allocation
+//    crosses threads. A full chunk (64 events) is sealed and queued; the
+//    writer also takes every thread's partial chunk at each commit. When
+//    the queue is full the caller writes its record itself.
 //
 // Thread-safety: Begin/Record are called concurrently from worker threads;
 // Begin and its Record run on the same thread. Start/Stop from one thread.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <span>
@@ -45,9 +52,11 @@ class StoreAuditSink final : public server::AuditSink {
     // Recipient of records nobody could be identified in (unknown keys).
     std::string fallback_account;
     std::chrono::milliseconds flush_interval{200};
-    // Records waiting for group commit; past it, Record writes
-    // synchronously (backpressure). Each queued record holds its Event
-    // (under 1 KB for most calls), so this bounds the memory a burst can take.
+    // Records waiting for group commit in sealed chunks, plus those of the
+    // calling thread's open chunk; past it, Record writes synchronously
+    // (backpressure). A queued record takes a few hundred bytes encoded, so
+    // this bounds the memory a burst can take (each worker's open chunk
+    // adds at most 64 records).
     size_t max_queue = 8192;
   };
 
@@ -73,35 +82,45 @@ class StoreAuditSink final : public server::AuditSink {
   size_t queued_writes() const;
 
  private:
+  // A worker thread's open chunk (defined in store_sink.cc).
+  struct ThreadChunk;
+  // A sealed chunk waiting for the group commit, with its last-accessed data.
+  struct QueuedChunk;
+
   void Run();
-  // Stores the events and the access advisor's last-accessed data they
+  // Stores the chunks and the access advisor's last-accessed data they
   // carry in one transaction.
-  Status WriteBatch(std::vector<Event>& batch);
-  // Queues a request's records (its own and the resource owners' copies)
-  // for group commit, or writes them now, in one transaction, when sync or
-  // the queue is full.
-  void Store(std::vector<Event> events, bool sync, bool replace);
-  // Moves the events to the group-commit queue unless that would overfill
-  // it (then they stay where they are and the result is false).
-  bool Enqueue(std::span<Event> events);
+  Status WriteChunks(std::span<QueuedChunk> chunks);
+  // Adds a request's records (its own, then the resource owners' copies)
+  // to this thread's open chunk, unless the records waiting for the group
+  // commit would then exceed max_queue (the result is then false).
+  bool Enqueue(const Event& ev, std::span<const Event> copies);
+  // Moves the thread's open chunk to sealed_. REQUIRES: chunk.mu held.
+  void Seal(ThreadChunk& chunk);
+  // This thread's open chunk for this sink, made on first use.
+  ThreadChunk& ChunkOfThisThread();
   // replace: a partial version of the caller's record may exist (see
   // InsertEvent).
   void WriteNow(std::span<const Event> events, bool replace);
 
   store::Database& db_;
   const Options options_;
+  // Distinguishes this sink in the threads' caches of their open chunk.
+  const uint64_t id_;
 
   mutable std::mutex mu_;
   std::condition_variable wake_;
-  // The queue length that wakes the writer before its interval ends.
+  // The sealed-chunk event count that wakes the writer before its interval ends.
   size_t EarlyFlushAt() const;
-  std::vector<Event> queue_;  // guarded by mu_
+  std::vector<QueuedChunk> sealed_;  // guarded by mu_
+  // Events in sealed_: written under mu_, read without it by Enqueue.
+  std::atomic<size_t> sealed_events_{0};
   bool stopping_ = false;         // guarded by mu_
   size_t sync_writes_ = 0;        // guarded by mu_
-  size_t queued_writes_ = 0;      // guarded by mu_
   std::mutex flush_mu_;           // one batch writer at a time, in order
-  // The previous batch's emptied vector, reused as the next queue.
-  std::vector<Event> spare_queue_;  // guarded by flush_mu_
+  // Lock order: flush_mu_, threads_mu_, ThreadChunk::mu, mu_.
+  mutable std::mutex threads_mu_;
+  std::vector<std::unique_ptr<ThreadChunk>> threads_;  // guarded by threads_mu_
   std::thread thread_;
 };
 
