@@ -14,7 +14,9 @@
 // can tell its entry from a later one.
 //
 // Nodes of earlier versions kept the outbox in a file of its own
-// (data_dir/outbox.db); ImportLegacy moves its entries into the table.
+// (data_dir/outbox.db); ImportLegacy moves its entries into the table,
+// once (a restart between the move and the file's deletion does not move
+// them again).
 //
 // Thread-safety: thread-safe (every method is one Database transaction,
 // or runs inside the caller's).
@@ -61,7 +63,7 @@ class Outbox {
     int64_t refusals = 0;   // times the peer answered and refused it
   };
 
-  // Creates the table in db when missing (component "hsmnet_outbox").
+  // Creates the tables in db when missing (component "hsmnet_outbox").
   // REQUIRES: db outlives the outbox.
   static Result<std::unique_ptr<Outbox>> Open(store::Database& db);
 
@@ -93,13 +95,27 @@ class Outbox {
   Result<int64_t> KeepOnly(const std::vector<std::string>& peers);
 
   // Moves the entries of an outbox file of an earlier version (path) into
-  // this outbox, keeping their order and sequence numbers, then deletes the
-  // file. No file is OK. Idempotent: a node that dies after the move but
-  // before the deletion moves the same entries again without duplicating
-  // them. An entry whose number is taken by a different entry here gets a
-  // new number. Returns how many entries were added (those moved before
-  // do not count); an error leaves the file in place.
+  // this outbox in one transaction, keeping their order and refusal
+  // counts, then deletes the file. No file is OK. Returns how many entries
+  // were added; an error (an unreadable file, a failed commit or
+  // deletion) leaves the file in place.
+  //
+  // Idempotent: before moving anything the file gets a random identity
+  // (a table of its own, which older versions ignore), and the transaction
+  // that moves the entries records a digest of that identity and the rows
+  // (table hsm_outbox_imported). A node that dies after the commit but
+  // before the deletion finds the digest at its next start and only
+  // deletes the file (returns 0). A file an older version wrote or changed
+  // after a downgrade has another digest and is moved.
+  //
+  // The entries keep their sequence numbers when all of them are above
+  // every number this outbox gave so far (an upgrade: the table is new);
+  // otherwise (entries queued here before a downgrade) they are all
+  // numbered after those, in their order.
   Result<int64_t> ImportLegacy(const std::string& path);
+  // ImportLegacy without the deletion: the state of a node that died
+  // between the two (tests).
+  Result<int64_t> MoveLegacyEntries(const std::string& path);
 
  private:
   explicit Outbox(store::Database& db) : db_(db) {}

@@ -4,6 +4,10 @@
 // reaches no peer.
 #include "hsmnet/service_test_fixtures.h"
 
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "hsmnet/test_nodes.h"
 #include "rampart/crypto/password.h"
 
@@ -125,6 +129,46 @@ TEST_F(ReplicaTest, UnwrappedKeysAreReplicatedLikeGeneratedOnes) {
   EXPECT_EQ(Unwrap(alice, "wk", blob.data, 0, kUsageEncrypt, "unavailable").rv, CKR_DEVICE_ERROR);
   EXPECT_FALSE(state_->FindKey("unavailable")->has_value());
   EXPECT_EQ(token_->CheckKey({"unavailable", pkcs11::KeyKind::kAes}).code(), ErrorCode::kNotFound);
+  service_->set_replicator(replicator_.get());
+}
+
+TEST_F(ReplicaTest, ANewKeyTakenBackIsDestroyedOnThePeersEvenWhenItsRowCannotBeDeleted) {
+  // A node that needs two holders and whose one peer does not answer (its
+  // senders are not started: the entries stay in the outbox).
+  test_nodes::WriteSelfSignedNode(dir_);
+  Replicator::Options o;
+  o.peers = {test_nodes::ClosedLoopbackAddress()};
+  o.cert_file = dir_ + "/node.pem";
+  o.key_file = dir_ + "/node.key";
+  o.ca_file = dir_ + "/node.pem";
+  o.user = "replicator";
+  o.password = SecretBytes(kPassword);
+  o.min_nodes = 2;
+  auto strict = Replicator::Create(*token_, *state_, o);
+  ASSERT_TRUE(strict.ok()) << strict.status().ToString();
+  service_->set_replicator(strict->get());
+  // The key's row cannot be deleted here (as when the database is busy).
+  ASSERT_TRUE(db_->Write([](store::Tx& tx) {
+                   return tx.Exec("CREATE TRIGGER keep_keys BEFORE DELETE ON hsm_keys "
+                                  "BEGIN SELECT RAISE(ABORT, 'injected failure'); END;");
+                 })
+                  .ok());
+  Session alice = Login("alice", kPassword);
+  EXPECT_EQ(GenerateSpec(alice, 0, kUsageEncrypt, false, "unavailable").rv, CKR_DEVICE_ERROR);
+  EXPECT_EQ(token_->CheckKey({"unavailable", pkcs11::KeyKind::kAes}).code(), ErrorCode::kNotFound);
+  // The peer is owed the key and then its destruction, in that order.
+  std::vector<std::pair<Outbox::Kind, std::string>> owed;
+  while (true) {
+    auto head = state_->outbox().Head(o.peers[0]);
+    ASSERT_TRUE(head.ok());
+    if (!*head) break;
+    owed.emplace_back((*head)->kind, (*head)->name);
+    ASSERT_TRUE(state_->outbox().Remove((*head)->seq).ok());
+  }
+  std::vector<std::pair<Outbox::Kind, std::string>> expected = {{Outbox::Kind::kPutKey, "unavailable"},
+                                                                {Outbox::Kind::kDestroyKey, "unavailable"}};
+  EXPECT_EQ(owed, expected);
+  ASSERT_TRUE(db_->Write([](store::Tx& tx) { return tx.Exec("DROP TRIGGER keep_keys;"); }).ok());
   service_->set_replicator(replicator_.get());
 }
 

@@ -7,6 +7,8 @@
 //   wrapping key), users (as hashes), shares and deletions to this node
 //   (Replicator, docs/hsm.md "Replication between nodes").
 #include <algorithm>
+#include <string>
+#include <utility>
 
 #include "hsmnet/replicator.h"
 #include "hsmnet/rules.h"
@@ -25,6 +27,29 @@ pkcs11::KeyRef RefOf(const KeyRecord& key) {
 }
 
 bool IsPair(KeyKind kind) { return kind == KeyKind::kEcPrivate || kind == KeyKind::kRsaPrivate; }
+
+// Deletes a new key that did not reach enough nodes and queues its
+// destruction for the peers. The destruction is queued even when the key's
+// row cannot be deleted here (the database is busy or failing): a peer that
+// applied the key must not keep a key whose creation the client was told
+// failed. The row left here names a token key that is gone, so every use
+// of it fails.
+void TakeBackNewKey(HsmState& state, Replicator& replicator, PeerQueue queue, const std::string& key_id) {
+  Status deleted = state.DeleteKey(key_id, &queue);
+  if (!deleted.ok()) {
+    log::Error("hsm-server: cannot delete a new key that did not reach enough nodes; "
+               "destroying it on the peers anyway",
+               {{"error", deleted.message()}});
+    auto seqs = state.outbox().Add(queue.peers, Outbox::Kind::kDestroyKey, key_id);
+    if (!seqs.ok()) {
+      log::Error("hsm-server: cannot queue the destruction of a new key for the peers",
+                 {{"error", seqs.status().message()}});
+      return;
+    }
+    queue.seqs = std::move(*seqs);
+  }
+  (void)replicator.Pushed(queue);
+}
 
 // kGetUser/kGetKey of a name this node does not hold: OK with flag 1 when
 // it was deleted here, kNotFound when it never existed here.
@@ -238,8 +263,7 @@ uint32_t Service::ReplicateNewKey(const KeyInfo& info, const PeerQueue& queue, b
     // Not available as configured: take it back everywhere. Queued copies
     // not yet sent find the key gone and send nothing.
     (void)token_.DestroyKey(ref);
-    PeerQueue destroyed = NewQueue();
-    if (state_.DeleteKey(info.key_id, &destroyed).ok()) (void)replicator_->Pushed(destroyed);
+    TakeBackNewKey(state_, *replicator_, NewQueue(), info.key_id);
     return CKR_DEVICE_ERROR;
   }
   // Until every peer holds it the key stays extractable, so that the
