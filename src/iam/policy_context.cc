@@ -104,7 +104,18 @@ uint32_t InternKeyName(std::string_view lower_name) {
 
 uint32_t KeyNameId(std::string_view lower_name) { return KeyInterner::Get().Find(lower_name); }
 
+PreparedKey PrepareKey(std::string_view name, std::vector<std::string> values,
+                       bool fixed_name) {
+  PreparedKey key;
+  key.lower_name = AsciiLower(name);
+  key.id = fixed_name ? InternKeyName(key.lower_name) : KeyNameId(key.lower_name);
+  key.values = std::move(values);
+  return key;
+}
+
 // ---- ContextKeys ----
+
+const size_t ContextKeys::kSmallCapacity = 1024 / sizeof(ContextKeys::Entry);
 
 std::vector<ContextKeys::Entry>::const_iterator ContextKeys::Locate(uint32_t id,
                                                                     std::string_view lower_name,
@@ -119,8 +130,8 @@ std::vector<ContextKeys::Entry>::const_iterator ContextKeys::Locate(uint32_t id,
   if (unindexed_ == 0 && id != kNoKeyId) return entries_.end();
   // An entry added before its name was interned keeps no id: find it by name.
   auto it = std::lower_bound(tail, entries_.end(), lower_name,
-                             [](const Entry& e, std::string_view n) { return e.name < n; });
-  if (it != entries_.end() && it->name == lower_name) return it;
+                             [this](const Entry& e, std::string_view n) { return NameOf(e) < n; });
+  if (it != entries_.end() && NameOf(*it) == lower_name) return it;
   if (insert_at != nullptr && id == kNoKeyId) {
     *insert_at = static_cast<size_t>(it - entries_.begin());
   }
@@ -151,28 +162,61 @@ ContextKeys::Entry& ContextKeys::UpsertLower(uint32_t id, std::string_view lower
   size_t at = 0;
   auto found = Locate(id, lower, &at);
   if (found != entries_.end()) return entries_[static_cast<size_t>(found - entries_.begin())];
-  if (id == kNoKeyId) ++unindexed_;
   // Entries with an id are found by id alone: only id-less ones keep a name.
+  uint32_t name = 0;
+  if (id == kNoKeyId) {
+    ++unindexed_;
+    name = static_cast<uint32_t>(names_.size());
+    names_.emplace_back(lower);
+  }
   auto it = entries_.insert(entries_.begin() + static_cast<ptrdiff_t>(at),
-                            Entry{id, id == kNoKeyId ? std::string(lower) : std::string(), {}});
+                            Entry{id, name, {}, nullptr});
   return *it;
 }
 
+void ContextKeys::Entry::Own() {
+  if (borrowed == nullptr) return;
+  values = *borrowed;
+  borrowed = nullptr;
+}
+
 void ContextKeys::SetLower(uint32_t id, std::string_view lower_name, std::string_view value) {
-  UpsertLower(id, lower_name).values.assign(1, std::string(value));
+  Entry& e = UpsertLower(id, lower_name);
+  e.borrowed = nullptr;
+  e.values.assign(1, std::string(value));
 }
 
 void ContextKeys::Set(std::string_view name, std::vector<std::string> values) {
-  Upsert(name).values = std::move(values);
+  Entry& e = Upsert(name);
+  e.borrowed = nullptr;
+  e.values = std::move(values);
 }
 
 void ContextKeys::Set(std::string_view name, std::string_view value) {
   Entry& e = Upsert(name);
+  e.borrowed = nullptr;
   e.values.assign(1, std::string(value));
 }
 
+void ContextKeys::SetBorrowed(std::string_view name, const std::vector<std::string>& values) {
+  Entry& e = Upsert(name);
+  e.values.clear();
+  e.borrowed = &values;
+}
+
+void ContextKeys::SetBorrowed(const PreparedKey& key) {
+  // A name prepared before any policy interned it may have an id by now;
+  // ids never change once given, so a known id needs no lookup.
+  uint32_t id = key.id != kNoKeyId ? key.id : KeyNameId(key.lower_name);
+  Entry& e = UpsertLower(id, key.lower_name);
+  e.values.clear();
+  e.borrowed = &key.values;
+}
+
 void ContextKeys::Add(std::string_view name, std::string_view value) {
-  Upsert(name).values.emplace_back(value);
+  Entry& e = Upsert(name);
+  e.Own();
+  e.values.emplace_back(value);
 }
 
 void ContextKeys::Erase(std::string_view name) {
@@ -185,7 +229,7 @@ void ContextKeys::Erase(std::string_view name) {
 
 const std::vector<std::string>* ContextKeys::Find(uint32_t id, std::string_view lower_name) const {
   auto it = Locate(id, lower_name);
-  return it == entries_.end() ? nullptr : &it->values;
+  return it == entries_.end() ? nullptr : &it->Values();
 }
 
 const std::vector<std::string>* ContextKeys::Find(std::string_view lower_name) const {
@@ -368,12 +412,12 @@ void AuthzRequest::AddPlatformKeys(const Environment& env) {
   auto set = [this](const KnownKey& key, std::string_view value) {
     keys_.SetLower(key.id, key.lower, value);
   };
-  // Room for the platform's keys in one allocation, capped at 16 entries
-  // (64 bytes each, 1 KiB): glibc serves requests up to 1032 bytes from its
-  // per-thread cache, while a larger one goes to the shared bins and first
+  // Room for the platform's keys in one allocation, capped at 1 KiB of
+  // entries: glibc serves requests up to 1032 bytes from its per-thread
+  // cache, while a larger one goes to the shared bins and first
   // consolidates every freed small chunk, which costs more than the growth
-  // steps it saves.
-  keys_.Reserve(std::min<size_t>(keys_.size() + 12 + p.tags.size(), 16));
+  // steps it saves. (A caller that knows it adds more reserves first.)
+  keys_.Reserve(std::min<size_t>(keys_.size() + 12 + p.tags.size(), ContextKeys::kSmallCapacity));
   if (p.type != PrincipalType::kAnonymous && p.type != PrincipalType::kService) {
     set(k.principal_arn,
         p.type == PrincipalType::kAssumedRole && !p.role_arn.empty() ? p.role_arn : p.arn);

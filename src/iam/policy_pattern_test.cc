@@ -150,6 +150,39 @@ TEST(ContextKeys, InterningAfterSetKeepsOneEntry) {
   EXPECT_EQ(keys.Find(InternKeyName("test:never-set"), "test:never-set"), nullptr);
 }
 
+// Borrowed values are found in place, never changed through the keys
+// (Add copies them first), and replaced by a later Set. A prepared key
+// whose name was interned after it was prepared is still one entry.
+TEST(ContextKeys, BorrowedAndPreparedValues) {
+  const std::vector<std::string> tags = {"a", "b"};
+  PreparedKey late = PrepareKey("Test:Prepared-Then-Interned", {"p"});
+  EXPECT_EQ(late.lower_name, "test:prepared-then-interned");
+  EXPECT_EQ(late.id, kNoKeyId);  // input names are looked up, not interned
+  PreparedKey fixed = PrepareKey("Test:Fixed-Prepared-Name", {"f"}, /*fixed_name=*/true);
+  EXPECT_NE(fixed.id, kNoKeyId);
+  const uint32_t late_id = InternKeyName("test:prepared-then-interned");
+  ContextKeys keys;
+  keys.Set("test:prepared-then-interned", "set");
+  keys.SetBorrowed("AWS:TagKeys", tags);
+  keys.SetBorrowed(late);
+  keys.SetBorrowed(fixed);
+  keys.Set("test:borrowed-unindexed-z", "z");
+  EXPECT_EQ(keys.size(), 4u);
+  EXPECT_EQ(keys.Find("aws:tagkeys"), &tags);
+  EXPECT_EQ(keys.Find(late_id, "test:prepared-then-interned"), &late.values);
+  EXPECT_EQ(keys.Find(fixed.id, "test:fixed-prepared-name")->at(0), "f");
+  EXPECT_EQ(keys.Find("test:borrowed-unindexed-z")->at(0), "z");
+  keys.Add("aws:tagkeys", "c");
+  EXPECT_EQ(keys.Find("aws:tagkeys")->size(), 3u);
+  EXPECT_EQ(tags.size(), 2u);
+  ContextKeys copy = keys;
+  keys.Set("test:fixed-prepared-name", "replaced");
+  EXPECT_EQ(keys.Find(fixed.id, "test:fixed-prepared-name")->at(0), "replaced");
+  EXPECT_EQ(fixed.values.at(0), "f");
+  EXPECT_EQ(copy.Find(fixed.id, "test:fixed-prepared-name"), &fixed.values);
+  EXPECT_EQ(copy.Find("test:borrowed-unindexed-z")->at(0), "z");
+}
+
 TEST(ContextKeys, MovedFromIsEmptyAndUsable) {
   ContextKeys keys;
   keys.Set("test:never-interned-moved", "v");

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "rampart/iam/engine.h"
+#include "rampart/iam/policy_context.h"
 #include "rampart/server/authorizer.h"
 #include "rampart/store/store.h"
 
@@ -92,6 +93,13 @@ class EngineAuthorizer final : public server::Authorizer {
   Result<Verdict> Check(const server::RequestContext& ctx, std::string_view action,
                         std::string_view resource_arn, std::span<const server::ConditionKey> keys,
                         const CompiledPolicy& resource_policy, bool resource_policy_required) const;
+  // The same with more condition keys prepared once for the resource (a
+  // KMS key's kms:KeySpec, aws:ResourceTag/*, ...): they are borrowed, not
+  // copied. A key in both keeps its value from resource_keys.
+  Result<Verdict> Check(const server::RequestContext& ctx, std::string_view action,
+                        std::string_view resource_arn, std::span<const server::ConditionKey> keys,
+                        std::span<const PreparedKey> resource_keys,
+                        const CompiledPolicy& resource_policy, bool resource_policy_required) const;
 
   // The same decision as a yes/no (e.g. a role's trust policy, where STS
   // words the denial itself).
@@ -110,7 +118,8 @@ class EngineAuthorizer final : public server::Authorizer {
   SessionPolicies SessionPoliciesOf(const server::Principal& p) const;
   Result<bool> Evaluate(const server::RequestContext& ctx, std::string_view action,
                         std::string_view resource_arn, std::span<const server::ConditionKey> keys,
-                        PolicySet set, Status* denial, bool* explicit_deny = nullptr) const;
+                        std::span<const PreparedKey> resource_keys, PolicySet set,
+                        Status* denial, bool* explicit_deny = nullptr) const;
 
   // Bounds the session-policy cache; it is cleared when full (sessions
   // expire, so old entries are dead weight).

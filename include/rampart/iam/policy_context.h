@@ -73,6 +73,21 @@ uint32_t KeyNameId(std::string_view lower_name);
 // costs the full action match.
 uint64_t ActionServiceBit(std::string_view action);
 
+// A condition key prepared once for many requests (e.g. the keys a KMS key
+// brings to every call on it, built when the key is cached): the name
+// lower-cased, its interned id (kNoKeyId when it had none) and the values,
+// which requests borrow (ContextKeys::SetBorrowed). Read-only once built,
+// so one PreparedKey may serve concurrent requests.
+struct PreparedKey {
+  uint32_t id = kNoKeyId;
+  std::string lower_name;
+  std::vector<std::string> values;
+};
+// fixed_name: the name is a constant of the caller, not input, and may be
+// interned (InternKeyName); otherwise its id is only looked up.
+PreparedKey PrepareKey(std::string_view name, std::vector<std::string> values,
+                       bool fixed_name = false);
+
 // Condition keys -> values. Small and flat: a vector sorted by interned id
 // (names without an id last, by name) searched by binary search (a request
 // has tens of keys).
@@ -83,13 +98,18 @@ class ContextKeys {
   ContextKeys& operator=(const ContextKeys&) = default;
   // A moved-from ContextKeys is empty and usable.
   ContextKeys(ContextKeys&& other) noexcept
-      : entries_(std::move(other.entries_)), unindexed_(std::exchange(other.unindexed_, 0)) {
+      : entries_(std::move(other.entries_)),
+        names_(std::move(other.names_)),
+        unindexed_(std::exchange(other.unindexed_, 0)) {
     other.entries_.clear();
+    other.names_.clear();
   }
   ContextKeys& operator=(ContextKeys&& other) noexcept {
     entries_ = std::move(other.entries_);
+    names_ = std::move(other.names_);
     unindexed_ = std::exchange(other.unindexed_, 0);
     other.entries_.clear();
+    other.names_.clear();
     return *this;
   }
 
@@ -101,6 +121,14 @@ class ContextKeys {
   void SetLower(uint32_t id, std::string_view lower_name, std::string_view value);
   // Room for n keys without reallocating.
   void Reserve(size_t n) { entries_.reserve(n); }
+  // How many keys fit in 1 KiB (what glibc serves from its per-thread
+  // cache).
+  static const size_t kSmallCapacity;
+  // Set without copying values: the entry refers to them. REQUIRES: values
+  // outlive this ContextKeys and every copy of it (a request built for one
+  // evaluation from keys its caller holds).
+  void SetBorrowed(std::string_view name, const std::vector<std::string>& values);
+  void SetBorrowed(const PreparedKey& key);
   // Appends a value to name's values.
   void Add(std::string_view name, std::string_view value);
   void Erase(std::string_view name);
@@ -114,10 +142,19 @@ class ContextKeys {
   size_t size() const { return entries_.size(); }
 
  private:
+  // 40 bytes, so that a request's keys fit in the 1 KiB glibc serves from
+  // its per-thread cache (kSmallCapacity).
   struct Entry {
     uint32_t id = kNoKeyId;
-    std::string name;  // lower-case; empty when id is set (found by id alone)
+    // Without an id: the lower-cased name is names_[name]. Entries with an
+    // id are found by id alone.
+    uint32_t name = 0;
     std::vector<std::string> values;
+    // When set, the values are these (SetBorrowed) and values is empty.
+    const std::vector<std::string>* borrowed = nullptr;
+    const std::vector<std::string>& Values() const { return borrowed ? *borrowed : values; }
+    // Makes the entry own its values (before changing them).
+    void Own();
   };
   // The entry of a name, or entries_.end(); *insert_at receives where a new
   // entry for (id, lower_name) belongs.
@@ -125,7 +162,12 @@ class ContextKeys {
                                             size_t* insert_at = nullptr) const;
   Entry& Upsert(std::string_view name);
   Entry& UpsertLower(uint32_t id, std::string_view lower_name);
+  std::string_view NameOf(const Entry& e) const { return names_[e.name]; }
+
   std::vector<Entry> entries_;  // ids ascending, then the id-less entries by name
+  // Names of id-less entries (Entry::name); an erased entry's name stays
+  // until the ContextKeys goes (requests rarely erase).
+  std::vector<std::string> names_;
   size_t unindexed_ = 0;        // entries without an id (at the end)
 };
 
