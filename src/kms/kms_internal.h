@@ -96,6 +96,10 @@ struct KeyEntry {
   std::vector<std::string> aliases;
   // The key's grants, oldest first.
   std::vector<Grant> grants;
+  // The condition keys the key brings to every request on it
+  // (KeyConditionKeys), prepared once: the entry is rebuilt whenever its
+  // row, tags or aliases change, so they are never stale.
+  std::vector<iam::PreparedKey> condition_keys;
   // Asymmetric keys: the current material parsed once.
   std::shared_ptr<const crypto::PrivateKey> private_key;
   // SM2 keys: the same key for SM2DSA and SM2PKE.
@@ -186,9 +190,14 @@ Status KeyNotFound(std::string_view arn);
 Status AuthorizeKey(Kms& kms, const server::RequestContext& ctx, const KeyEntry& key,
                     std::string_view action, std::vector<server::ConditionKey> keys = {});
 
-// What the key policy (with IAM where it delegates) says about action;
-// adds the key's condition keys (kms:KeySpec, aws:ResourceTag/*, ...) to
-// keys.
+// kms:KeySpec, kms:KeyUsage, kms:KeyOrigin, kms:MultiRegion(KeyType),
+// kms:ResourceAliases and aws:ResourceTag/* of key (from its row, aliases
+// and tags), for KeyEntry::condition_keys.
+std::vector<iam::PreparedKey> KeyConditionKeys(const KeyEntry& key);
+
+// What the key policy (with IAM where it delegates) says about action,
+// with keys, the key's condition_keys and kms:CallerAccount; adds
+// kms:CallerAccount and kms:RequestAlias (the request's) to keys.
 Result<iam::EngineAuthorizer::Verdict> KeyPolicyVerdict(Kms& kms, const server::RequestContext& ctx,
                                                         const KeyEntry& key,
                                                         std::string_view action,

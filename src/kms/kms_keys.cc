@@ -171,6 +171,7 @@ Result<KeyPtr> BuildEntry(Kms& kms, LoadedRows rows) {
   entry->grants = std::move(rows.grants);
   entry->aliases = std::move(rows.aliases);
   entry->regions = std::move(rows.regions);
+  entry->condition_keys = KeyConditionKeys(*entry);
   ASSIGN_OR_RETURN(entry->policy, CompileKeyPolicy(entry->row.policy, entry->arn));
   for (const auto& [version, sealed] : rows.sealed) {
     ASSIGN_OR_RETURN(SecretBytes m, UnsealMaterial(kms.root_key, entry->row.key_id, version, sealed));

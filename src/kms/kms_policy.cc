@@ -7,6 +7,7 @@
 // ("arn:aws:iam::<acct>:root") delegates to the account's IAM policies, as
 // the default policy does (AWS KMS Developer Guide, "Default key policy").
 #include "kms/kms_internal.h"
+#include "kms/kms_throttle.h"
 #include "rampart/iam/policy.h"
 
 #include <algorithm>
@@ -35,23 +36,11 @@ Result<std::shared_ptr<const iam::CompiledPolicy>> CompileKeyPolicy(std::string_
   return iam::CompilePolicy(doc, iam::PolicyKind::kResource, std::string(key_arn));
 }
 
-namespace {
-
-Result<iam::EngineAuthorizer::Verdict> PolicyVerdict(Kms& kms, const server::RequestContext& ctx,
-                                                     const iam::CompiledPolicy& policy,
-                                                     std::string_view key_arn,
-                                                     std::string_view action,
-                                                     std::vector<server::ConditionKey> keys) {
-  keys.push_back({"kms:CallerAccount", {ctx.principal().account_id}});
-  return kms.authorizer.Check(ctx, action, key_arn, keys, policy,
-                              /*resource_policy_required=*/true);
-}
-
-}  // namespace
-
 Status CheckLockout(Kms& kms, const server::RequestContext& ctx, const iam::CompiledPolicy& policy,
                     std::string_view key_arn) {
-  ASSIGN_OR_RETURN(auto verdict, PolicyVerdict(kms, ctx, policy, key_arn, "kms:PutKeyPolicy", {}));
+  const server::ConditionKey keys[] = {{"kms:CallerAccount", {ctx.principal().account_id}}};
+  ASSIGN_OR_RETURN(auto verdict, kms.authorizer.Check(ctx, "kms:PutKeyPolicy", key_arn, keys,
+                                                      policy, /*resource_policy_required=*/true));
   if (verdict.allowed) return Status::Ok();
   return Status::Modeled(
       "MalformedPolicyDocumentException",
@@ -78,38 +67,64 @@ RequestAliasScope::~RequestAliasScope() { request_alias.clear(); }
 
 std::string_view RequestAliasScope::Current() { return request_alias; }
 
+std::vector<iam::PreparedKey> KeyConditionKeys(const KeyEntry& key) {
+  std::vector<server::ConditionKey> keys;
+  if (!key.aliases.empty()) keys.push_back({"kms:ResourceAliases", key.aliases});
+  keys.push_back({"kms:KeySpec", {key.row.key_spec}});
+  keys.push_back({"kms:KeyUsage", {key.row.key_usage}});
+  keys.push_back({"kms:KeyOrigin", {key.row.origin}});
+  AddMultiRegionKeys(key.row, keys);
+  const size_t fixed = keys.size();  // names above are constants; tag keys are input
+  for (const auto& [k, v] : key.tags) keys.push_back({"aws:ResourceTag/" + k, {v}});
+  std::vector<iam::PreparedKey> out;
+  out.reserve(keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    out.push_back(iam::PrepareKey(keys[i].name, std::move(keys[i].values), i < fixed));
+  }
+  return out;
+}
+
 Result<iam::EngineAuthorizer::Verdict> KeyPolicyVerdict(Kms& kms, const server::RequestContext& ctx,
                                                         const KeyEntry& key,
                                                         std::string_view action,
                                                         std::vector<server::ConditionKey>& keys) {
-  if (!key.aliases.empty()) keys.push_back({"kms:ResourceAliases", key.aliases});
   // kms:RequestAlias only for the key the request's alias names.
   std::string_view alias = RequestAliasScope::Current();
   if (!alias.empty() &&
       std::find(key.aliases.begin(), key.aliases.end(), alias) != key.aliases.end()) {
     keys.push_back({"kms:RequestAlias", {std::string(alias)}});
   }
-  keys.push_back({"kms:KeySpec", {key.row.key_spec}});
-  keys.push_back({"kms:KeyUsage", {key.row.key_usage}});
-  keys.push_back({"kms:KeyOrigin", {key.row.origin}});
-  AddMultiRegionKeys(key.row, keys);
-  for (const auto& [k, v] : key.tags) keys.push_back({"aws:ResourceTag/" + k, {v}});
-  return PolicyVerdict(kms, ctx, *key.policy, key.arn, action, keys);
+  keys.push_back({"kms:CallerAccount", {ctx.principal().account_id}});
+  return kms.authorizer.Check(ctx, action, key.arn, keys, key.condition_keys, *key.policy,
+                              /*resource_policy_required=*/true);
 }
+
+namespace {
 
 // The key policy (and IAM where it delegates) or, failing that, a grant
 // for the caller (AWS KMS Developer Guide, "Grants in AWS KMS"). A grant
 // never overrides an explicit deny; denials are worded by the engine for
 // the policy type that decided.
-Status AuthorizeKey(Kms& kms, const server::RequestContext& ctx, const KeyEntry& key,
-                    std::string_view action, std::vector<server::ConditionKey> keys) {
+Status KeyAccess(Kms& kms, const server::RequestContext& ctx, const KeyEntry& key,
+                 std::string_view action, std::vector<server::ConditionKey>& keys) {
   ASSIGN_OR_RETURN(auto verdict, KeyPolicyVerdict(kms, ctx, key, action, keys));
   if (verdict.allowed) return Status::Ok();
-  if (!verdict.explicit_deny && !key.grants.empty() &&
-      MatchingGrant(ctx, key, action, keys) != nullptr) {
-    return Status::Ok();
-  }
+  if (verdict.explicit_deny || key.grants.empty()) return verdict.denial;
+  // A grant to an account asks IAM with every key of the request,
+  // the key's own included.
+  for (const iam::PreparedKey& k : key.condition_keys) keys.push_back({k.lower_name, k.values});
+  if (MatchingGrant(ctx, key, action, keys) != nullptr) return Status::Ok();
   return verdict.denial;
+}
+
+}  // namespace
+
+// Access, then the quota of the key's custom key store, which only callers
+// allowed to use the key spend (kms_throttle.h).
+Status AuthorizeKey(Kms& kms, const server::RequestContext& ctx, const KeyEntry& key,
+                    std::string_view action, std::vector<server::ConditionKey> keys) {
+  RETURN_IF_ERROR(KeyAccess(kms, ctx, key, action, keys));
+  return StoreQuotaScope::Charge(kms, ctx, key);
 }
 
 namespace {

@@ -95,6 +95,63 @@ TEST_F(KmsServiceTest, ResourceTagsReachKeyPolicyConditions) {
             "NotFoundException");
 }
 
+// The key's condition keys are prepared once per cached key entry: every
+// tag and alias change must reach the very next call, for allows and
+// denies alike (a stale entry would be an authorization bug).
+TEST_F(KmsServiceTest, KeyConditionKeysFollowEveryTagAndAliasChange) {
+  std::string policy =
+      R"({"Version":"2012-10-17","Statement":[)"
+      R"({"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"},)"
+      R"({"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:user/bob"},)"
+      R"("Action":"kms:Encrypt","Resource":"*",)"
+      R"("Condition":{"StringEquals":{"aws:ResourceTag/team":"blue","kms:KeySpec":"SYMMETRIC_DEFAULT"}}},)"
+      R"({"Effect":"Deny","Principal":"*","Action":"kms:Encrypt","Resource":"*",)"
+      R"("Condition":{"StringEquals":{"aws:ResourceTag/frozen":"true"}}},)"
+      R"({"Effect":"Deny","Principal":"*","Action":"kms:Encrypt","Resource":"*",)"
+      R"("Condition":{"ForAnyValue:StringEquals":{"kms:ResourceAliases":"alias/retired"}}}]})";
+  std::string key = NewKey(Obj({{"Policy", policy}}));
+  server::Principal bob = User(kAcct, "bob");
+  const json::Value in = Obj({{"KeyId", key}, {"Plaintext", "x"}});
+  auto tag = [&](std::string_view k, std::string_view v) {
+    json::Value tags = json::Value::MakeArray();
+    tags.push(Obj({{"TagKey", k}, {"TagValue", v}}));
+    ASSERT_TRUE(A("TagResource", Obj({{"KeyId", key}, {"Tags", tags}})).ok());
+  };
+  auto untag = [&](std::string_view k) {
+    json::Value keys = json::Value::MakeArray();
+    keys.push(k);
+    ASSERT_TRUE(A("UntagResource", Obj({{"KeyId", key}, {"TagKeys", keys}})).ok());
+  };
+  auto bob_allowed = [&] { return Call(bob, "Encrypt", in).ok(); };
+  auto root_allowed = [&] { return A("Encrypt", in).ok(); };
+  ASSERT_TRUE(root_allowed());  // the entry is cached from here on
+  EXPECT_FALSE(bob_allowed());
+  tag("team", "blue");
+  EXPECT_TRUE(bob_allowed());
+  tag("team", "red");  // a new value for the same tag key
+  EXPECT_FALSE(bob_allowed());
+  tag("team", "blue");
+  EXPECT_TRUE(bob_allowed());
+  tag("frozen", "true");  // an explicit deny for everybody
+  EXPECT_FALSE(bob_allowed());
+  EXPECT_FALSE(root_allowed());
+  untag("frozen");
+  EXPECT_TRUE(bob_allowed());
+  EXPECT_TRUE(root_allowed());
+  untag("team");
+  EXPECT_FALSE(bob_allowed());
+  EXPECT_TRUE(root_allowed());
+  ASSERT_TRUE(A("CreateAlias", Obj({{"AliasName", "alias/retired"}, {"TargetKeyId", key}})).ok());
+  EXPECT_FALSE(root_allowed());
+  ASSERT_TRUE(A("DeleteAlias", Obj({{"AliasName", "alias/retired"}})).ok());
+  EXPECT_TRUE(root_allowed());
+  ASSERT_TRUE(A("CreateAlias", Obj({{"AliasName", "alias/retired"}, {"TargetKeyId", key}})).ok());
+  EXPECT_FALSE(root_allowed());
+  std::string other = NewKey();
+  ASSERT_TRUE(A("UpdateAlias", Obj({{"AliasName", "alias/retired"}, {"TargetKeyId", other}})).ok());
+  EXPECT_TRUE(root_allowed());
+}
+
 TEST_F(KmsServiceTest, AliasConditionKeys) {
   std::string policy =
       R"({"Version":"2012-10-17","Statement":[)"

@@ -246,7 +246,8 @@ void KmsService::Register(server::Registry& registry) {
                      internal::MultiRegionBindings, internal::CustomKeyStoreBindings}) {
     for (const internal::Binding& b : table()) {
       // Throttling (kms_throttle.h) comes first: a throttled request does
-      // no other work.
+      // no other work. A key's custom key store is charged later, once the
+      // caller is authorized to use the key (StoreQuotaScope).
       const internal::OperationRule* rule =
           throttler_ ? internal::RuleFor(b.operation) : nullptr;
       registry.Add("kms", b.operation,
@@ -258,6 +259,7 @@ void KmsService::Register(server::Registry& registry) {
                      }
                      RETURN_IF_ERROR(internal::CheckGrantTokens(kms->root_key, in));
                      internal::RequestAliasScope alias(in);
+                     internal::StoreQuotaScope store_quota(throttler.get(), rule);
                      return h(*kms, ctx, in);
                    });
     }

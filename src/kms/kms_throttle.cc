@@ -250,9 +250,8 @@ struct Throttler::AccountBuckets {
   std::unique_ptr<std::array<RateBucket, kQuotaCount>[]> rows;
 };
 
-// A custom key store's bucket and the account that owns the store: the
-// account whose key operation made the bucket (only a store's own account
-// makes or takes from its bucket).
+// A custom key store's bucket and the account that owns the store (only
+// the owner's GenerateRandom takes from it by the store's id).
 struct Throttler::StoreBucket {
   explicit StoreBucket(std::string_view owner_account) : owner(owner_account) {}
   const std::string owner;
@@ -390,6 +389,19 @@ Throttler::AccountBuckets* Throttler::BucketsOf(std::string_view account) {
   return buckets;
 }
 
+Status Throttler::AdmitStore(std::string_view store_id, std::string_view owner_account,
+                             std::string_view region) {
+  int index = RegionIndex(region);
+  if (index < 0) return Status::Ok();
+  StoreBucket* store = stores_->FindOrMake(
+      store_id, [owner_account] { return std::make_unique<StoreBucket>(owner_account); });
+  if (store == nullptr) return Status::Ok();  // past kMaxStores: not throttled (logged)
+  if (!store->bucket.TryTake(clock_.NowNs(), rates_[index][kCustomKeyStoreQuota], 1)) {
+    return Throttled();
+  }
+  return Status::Ok();
+}
+
 Status Throttler::Admit(std::string_view account, const Charges& charges) {
   const int64_t now_ns = clock_.NowNs();
   struct Taken {
@@ -495,11 +507,10 @@ constexpr bool EveryOwnQuotaExists() {
 }
 static_assert(EveryOwnQuotaExists(), "an operation of kRules has no quota in kQuotas");
 
-// What the throttler needs of a key, for one caller: the quota of its type
-// and, for the caller's own key in a custom key store, the store.
+// What the throttler needs of a key before authorization: the quota of
+// its type.
 struct KeyClass {
   QuotaId quota = kSymmetricQuota;  // also for a key that does not resolve
-  std::string store_id;
 };
 
 QuotaId KeyTypeQuota(std::string_view key_spec) {
@@ -508,17 +519,7 @@ QuotaId KeyTypeQuota(std::string_view key_spec) {
   return kSymmetricQuota;  // SYMMETRIC_DEFAULT and HMAC_*
 }
 
-// The class of key for a request of caller_account. Another account's
-// key leaves out its store: a caller must not spend the quota of a store
-// it does not own (its own quotas still count the request).
-KeyClass ClassOf(Kms& kms, const KeyEntry& key, std::string_view caller_account) {
-  KeyClass c{KeyTypeQuota(key.row.key_spec), {}};
-  if (key.row.origin == kCloudHsmOrigin && key.row.account_id == caller_account && kms.cks) {
-    auto where = kms.cks->KeyLocation(key.row.key_id);
-    if (where.ok()) c.store_id = where->store_id;
-  }
-  return c;
-}
+KeyClass ClassOf(const KeyEntry& key) { return KeyClass{KeyTypeQuota(key.row.key_spec)}; }
 
 // How a request named a key: the reference resolves differently (a KeyId
 // within the caller's account, a ciphertext's key id in any account).
@@ -526,8 +527,8 @@ enum class RefKind : uint8_t { kKeyInput, kBlobKeyId };
 
 // What a KeyClassCache entry is kept under: the caller's account, the
 // request's Region and the reference as the request gave it. The same
-// reference means another key (a bare key id), or the same key with
-// another store charge, for another account or Region.
+// reference means another key (a bare key id) for another account or
+// Region.
 struct KeyRef {
   std::string_view account;
   std::string_view region;
@@ -586,7 +587,7 @@ class KeyClassCache {
 // Result<KeyPtr>, null or an error when there is none), through the
 // per-thread cache when cache_owner is not 0.
 template <typename Lookup>
-KeyClass CachedClass(Kms& kms, const server::RequestContext& ctx, uint64_t cache_owner,
+KeyClass CachedClass(const server::RequestContext& ctx, uint64_t cache_owner,
                      RefKind kind, std::string_view ref, Lookup lookup) {
   KeyClassCache& cache = KeyClassCache::ForThread();
   const std::string_view account = ctx.principal().account_id;
@@ -596,7 +597,7 @@ KeyClass CachedClass(Kms& kms, const server::RequestContext& ctx, uint64_t cache
   }
   Result<KeyPtr> key = lookup();
   if (!key.ok() || !*key) return {};
-  KeyClass c = ClassOf(kms, **key, account);
+  KeyClass c = ClassOf(**key);
   if (cache_owner != 0) cache.Put(cache_owner, key_ref, c);
   return c;
 }
@@ -608,22 +609,21 @@ KeyClass ClassOfKey(Kms& kms, const server::RequestContext& ctx, std::string_vie
                     std::string_view blob, uint64_t cache_owner) {
   if (!key_input.empty()) {
     bool alias = key_input.find("alias/") != std::string_view::npos;
-    return CachedClass(kms, ctx, alias ? 0 : cache_owner, RefKind::kKeyInput, key_input,
+    return CachedClass(ctx, alias ? 0 : cache_owner, RefKind::kKeyInput, key_input,
                        [&kms, &ctx, key_input] { return ResolveKey(kms, ctx, key_input); });
   }
   if (blob.empty()) return {};
   auto parsed = ParseBlob(blob);
   if (!parsed.ok()) return {};
   const std::string& id = parsed->header.key_id;
-  return CachedClass(kms, ctx, cache_owner, RefKind::kBlobKeyId, id,
+  return CachedClass(ctx, cache_owner, RefKind::kBlobKeyId, id,
                      [&kms, &ctx, &id] { return LoadKey(kms, ctx, id); });
 }
 
-// The key type's shared quota and, for a key in a custom key store, the
-// store's.
+// The key type's shared quota (a key's custom key store is charged after
+// authorization: StoreQuotaScope).
 void AddKeyCharges(const server::RequestContext& ctx, const KeyClass& key, Charges& out) {
   out.Add({key.quota, ctx.region(), {}, 1});
-  if (!key.store_id.empty()) out.Add({kCustomKeyStoreQuota, ctx.region(), key.store_id, 1});
 }
 
 void AddCryptoCharges(Kms& kms, const server::RequestContext& ctx, const json::Value& in,
@@ -696,6 +696,48 @@ Status AdmitRequest(Throttler& throttler, Kms& kms, const server::RequestContext
                     const OperationRule& rule, const json::Value& in) {
   return throttler.Admit(ctx.principal().account_id,
                          ChargesFor(kms, ctx, rule, in, throttler.id()));
+}
+
+namespace {
+
+// The open StoreQuotaScope of this thread: the throttler to charge (null
+// when none is open) and the stores already charged for the request.
+struct StoreQuotaState {
+  Throttler* throttler = nullptr;
+  std::vector<std::string> charged;
+};
+thread_local StoreQuotaState store_quota;
+
+}  // namespace
+
+StoreQuotaScope::StoreQuotaScope(Throttler* throttler, const OperationRule* rule)
+    : previous_(store_quota.throttler) {
+  const bool key_crypto = rule != nullptr && rule->kind == Kind::kKeyCrypto;
+  store_quota.throttler = key_crypto ? throttler : nullptr;
+  store_quota.charged.clear();
+}
+
+StoreQuotaScope::~StoreQuotaScope() {
+  store_quota.throttler = previous_;
+  store_quota.charged.clear();
+}
+
+Status StoreQuotaScope::Charge(Kms& kms, const server::RequestContext& ctx, const KeyEntry& key) {
+  StoreQuotaState& state = store_quota;
+  if (state.throttler == nullptr || key.row.origin != kCloudHsmOrigin || !kms.cks) {
+    return Status::Ok();
+  }
+  // A key without its HSM reference fails in the handler when it reaches
+  // the HSM; there is no store to charge.
+  auto where = kms.cks->KeyLocation(key.row.key_id);
+  if (!where.ok()) return Status::Ok();
+  const std::string& store = where->store_id;
+  if (std::find(state.charged.begin(), state.charged.end(), store) != state.charged.end()) {
+    return Status::Ok();
+  }
+  RETURN_IF_ERROR(state.throttler->AdmitStore(store, key.row.account_id, ctx.region()));
+  state.charged.push_back(store);
+  return Status::Ok();
 }
 
 }  // namespace rampart::kms::internal

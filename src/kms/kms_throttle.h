@@ -8,9 +8,15 @@
 // quota per key type (symmetric and HMAC, RSA, ECC and SM2); the data key
 // pair operations share one per key pair spec; every other operation has
 // its own. A request of another account's key counts against the caller's
-// account, as AWS documents ("Cross-account requests"), and never against
-// a custom key store of another account: only the store's own account
-// takes from a store's quota.
+// account, as AWS documents ("Cross-account requests").
+//
+// The custom key store quota is charged in two places. The account's
+// quotas are taken before the handler runs (AdmitRequest), but a key's
+// store is charged only once the caller is authorized to use the key
+// (StoreQuotaScope::Charge, called by AuthorizeKey): every caller the key
+// policy or a grant lets use the key takes from the store's quota, and a
+// caller without permission never does. GenerateRandom naming a store
+// takes from it before the handler, only when the caller owns the store.
 //
 // Each quota is a token bucket that holds one second of its rate (at
 // least one token) and refills continuously. A bucket is kept as one
@@ -48,6 +54,7 @@
 namespace rampart::kms::internal {
 
 struct Kms;
+struct KeyEntry;
 
 // --- the quota table (kms_throttle.cc) ---
 
@@ -161,8 +168,16 @@ class Throttler {
   // Takes every charge of account's request, at the clock's time now, or
   // none: ThrottlingException with AWS's message when any quota is
   // exhausted. A custom key store charge counts only when account owns the
-  // store: the account whose key first made the store's bucket.
+  // store (the owner AdmitStore made its bucket with, or account itself
+  // for a charge that is not known_only).
   Status Admit(std::string_view account, const Charges& charges);
+
+  // Takes one token from the quota of custom key store store_id, owned by
+  // owner_account, for an authorized use of one of its keys in region:
+  // ThrottlingException when the store's quota is exhausted. REQUIRES:
+  // store_id comes from a key the server holds, not from a request.
+  Status AdmitStore(std::string_view store_id, std::string_view owner_account,
+                    std::string_view region);
 
   // The rate in force for q in region (for tests and the docs' table);
   // 0 for a Region the server does not serve.
@@ -208,15 +223,15 @@ class Throttler {
 struct OperationRule;
 const OperationRule* RuleFor(std::string_view operation);
 
-// The charges of one request: the operation's quota, and for the
-// cryptographic operations the shared quota of the key's type and, when
-// the key is the caller's own, the key's custom key store, found through
-// the key cache (a key that cannot be resolved counts as symmetric; the
-// handler then answers its error). With cache_owner != 0 what a key id or
-// key ARN resolved to is kept in a small per-thread cache tagged
-// cache_owner, under the caller's account, the request's Region and the
-// reference (a key's spec, origin, owner and store never change, so
-// entries need no invalidation).
+// The charges of one request before its handler runs: the operation's
+// quota, and for the cryptographic operations the shared quota of the
+// key's type, found through the key cache (a key that cannot be resolved
+// counts as symmetric; the handler then answers its error). A key's custom
+// key store is not among them (StoreQuotaScope). With cache_owner != 0
+// what a key id or key ARN resolved to is kept in a small per-thread cache
+// tagged cache_owner, under the caller's account, the request's Region and
+// the reference (a key's spec never changes, so entries need no
+// invalidation).
 Charges ChargesFor(Kms& kms, const server::RequestContext& ctx, const OperationRule& rule,
                    const json::Value& in, uint64_t cache_owner = 0);
 
@@ -224,5 +239,28 @@ Charges ChargesFor(Kms& kms, const server::RequestContext& ctx, const OperationR
 // the caller's account, at the throttler's clock.
 Status AdmitRequest(Throttler& throttler, Kms& kms, const server::RequestContext& ctx,
                     const OperationRule& rule, const json::Value& in);
+
+// The second hook, after authorization: while a scope is open on a
+// thread (the handler wrapper opens one around each cryptographic
+// operation when throttling is on), Charge takes from the custom key store
+// of each key the caller was authorized to use, once per store and
+// request. Handlers run synchronously on the thread that called them.
+class StoreQuotaScope {
+ public:
+  // Charges nothing when throttler or rule is null, or when rule is not a
+  // cryptographic operation on a key.
+  StoreQuotaScope(Throttler* throttler, const OperationRule* rule);
+  ~StoreQuotaScope();
+  StoreQuotaScope(const StoreQuotaScope&) = delete;
+  StoreQuotaScope& operator=(const StoreQuotaScope&) = delete;
+
+  // ThrottlingException when key is in a custom key store whose quota is
+  // exhausted; OK otherwise (no open scope, a key outside any store, a
+  // store already charged for this request).
+  static Status Charge(Kms& kms, const server::RequestContext& ctx, const KeyEntry& key);
+
+ private:
+  Throttler* previous_;
+};
 
 }  // namespace rampart::kms::internal

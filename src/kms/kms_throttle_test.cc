@@ -311,6 +311,26 @@ TEST(KmsThrottlerTest, StoresAreMadeOnlyFromKeysAndTakenOnlyByTheirOwner) {
   EXPECT_TRUE(IsThrottled(t.Admit("111122223333", by_key)));
 }
 
+// AdmitStore (an authorized use of a key in the store) takes from the
+// store's bucket whoever the caller is; the bucket keeps the store's owner,
+// whose GenerateRandom by store id (a known_only charge) shares it.
+TEST(KmsThrottlerTest, AuthorizedUsesOfAStoreShareItsBucket) {
+  FakeMonotonicClock clock;
+  Throttler t = SmallThrottler(clock);
+  Charges named;
+  named.Add({kCustomKeyStoreQuota, "us-east-1", "cks-bbbbbbbbbbbbbbbbb", 1, true});
+  EXPECT_TRUE(t.AdmitStore("cks-bbbbbbbbbbbbbbbbb", "111122223333", "us-east-1").ok());
+  EXPECT_TRUE(IsThrottled(t.AdmitStore("cks-bbbbbbbbbbbbbbbbb", "111122223333", "us-east-1")));
+  EXPECT_TRUE(IsThrottled(t.Admit("111122223333", named)));
+  clock.Advance(seconds(1));
+  // Another account naming the store takes nothing from it.
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(t.Admit("444455556666", named).ok()) << i;
+  EXPECT_TRUE(t.Admit("111122223333", named).ok());
+  EXPECT_TRUE(IsThrottled(t.AdmitStore("cks-bbbbbbbbbbbbbbbbb", "111122223333", "us-east-1")));
+  // Regions the server does not serve are not kept.
+  EXPECT_TRUE(t.AdmitStore("cks-bbbbbbbbbbbbbbbbb", "111122223333", "xx-nowhere-1").ok());
+}
+
 // Prints what one admission costs (a measurement, not an assertion):
 // one account and quota, from one thread and from two at once.
 // On the server's clock (steady_clock, read by every check) with the
@@ -575,7 +595,7 @@ class KmsThrottleHsmTest : public KmsThrottleTest {
   SoftHsmCluster tokens_;
 };
 
-TEST_F(KmsThrottleHsmTest, OtherAccountsNeverSpendTheStoresQuota) {
+TEST_F(KmsThrottleHsmTest, UnauthorizedAccountsNeverSpendTheStoresQuota) {
   std::string store = NewConnectedStore();
   ASSERT_FALSE(store.empty());
   std::string key = NewKey(Obj({{"Origin", "AWS_CLOUDHSM"}, {"CustomKeyStoreId", store}}));
@@ -616,6 +636,57 @@ TEST_F(KmsThrottleHsmTest, OtherAccountsNeverSpendTheStoresQuota) {
   EXPECT_TRUE(A("GenerateRandom", random).ok());
   EXPECT_TRUE(A("GenerateRandom", random).ok());
   EXPECT_TRUE(Throttled(A("GenerateRandom", random)));
+  EXPECT_TRUE(Throttled(A("Encrypt", by_id)));
+}
+
+// The store's quota is charged after authorization, so every account the
+// key policy lets use the key spends it, and is throttled by it.
+TEST_F(KmsThrottleHsmTest, PermittedCrossAccountCallersSpendTheStoresQuota) {
+  std::string store = NewConnectedStore();
+  ASSERT_FALSE(store.empty());
+  std::string key = NewKey(Obj({{"Origin", "AWS_CLOUDHSM"}, {"CustomKeyStoreId", store}}));
+  ASSERT_FALSE(key.empty());
+  const std::string policy =
+      R"({"Version":"2012-10-17","Statement":[)"
+      R"({"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"},)"
+      R"({"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::444455556666:root"},)"
+      R"("Action":["kms:Encrypt","kms:Decrypt"],"Resource":"*"}]})";
+  ASSERT_TRUE(A("PutKeyPolicy", Obj({{"KeyId", key}, {"PolicyName", "default"}, {"Policy", policy}}))
+                  .ok());
+  const server::Principal other = Root(kOther);
+  const json::Value by_arn = Obj({{"KeyId", KeyArnOf(key)}, {"Plaintext", "x"}});
+  const json::Value by_id = Obj({{"KeyId", key}, {"Plaintext", "x"}});
+  // The store holds 2 tokens: the other account takes both, then is
+  // throttled, and so is the owner.
+  mono_.Advance(seconds(1));
+  auto first = Call(other, "Encrypt", by_arn);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  std::string blob(first->get_string("CiphertextBlob"));
+  EXPECT_TRUE(Call(other, "Decrypt", Obj({{"CiphertextBlob", blob}})).ok());
+  EXPECT_TRUE(Throttled(Call(other, "Encrypt", by_arn)));
+  EXPECT_TRUE(Throttled(Call(other, "Decrypt", Obj({{"CiphertextBlob", blob}}))));
+  EXPECT_TRUE(Throttled(A("Encrypt", by_id)));
+  // A ReEncrypt within the store counts once.
+  mono_.Advance(seconds(1));
+  auto re = A("ReEncrypt", Obj({{"CiphertextBlob", blob}, {"DestinationKeyId", key}}));
+  EXPECT_TRUE(re.ok()) << re.status().ToString();
+  EXPECT_TRUE(A("Encrypt", by_id).ok());
+  EXPECT_TRUE(Throttled(Call(other, "Encrypt", by_arn)));
+  // Once the policy no longer names the other account, its calls are
+  // denied and leave the store's tokens to the owner.
+  const std::string owner_only =
+      R"({"Version":"2012-10-17","Statement":[)"
+      R"({"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"}]})";
+  ASSERT_TRUE(A("PutKeyPolicy",
+                Obj({{"KeyId", key}, {"PolicyName", "default"}, {"Policy", owner_only}}))
+                  .ok());
+  mono_.Advance(seconds(1));
+  for (int i = 0; i < 3; ++i) {
+    auto r = Call(other, "Encrypt", by_arn);
+    EXPECT_EQ(r.status().code(), ErrorCode::kAccessDenied) << r.status().ToString();
+  }
+  EXPECT_TRUE(A("Encrypt", by_id).ok());
+  EXPECT_TRUE(A("Encrypt", by_id).ok());
   EXPECT_TRUE(Throttled(A("Encrypt", by_id)));
 }
 

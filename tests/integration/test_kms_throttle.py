@@ -5,7 +5,8 @@ a throttled call), records the throttled call in the audit trail, and
 refills its quotas within a second. Throttling is off by default, and a
 config with an unknown quota name does not start. Another account naming
 an account's HSM-backed key or custom key store never spends that store's
-quota.
+quota, unless the key policy lets it use the key: then it shares the
+store's quota and is throttled by it.
 
 Calls take time on a busy machine, so the assertions allow for the tokens
 that come back while a test runs: with a quota of r per second, calls that
@@ -231,15 +232,25 @@ def error_code(call, **kwargs):
     return e.value.response["Error"]["Code"]
 
 
-def test_other_accounts_never_spend_a_custom_key_stores_quota(hsm_two_accounts):
-    server, member_admin = hsm_two_accounts
-    kms_a = client(server)
-    kms_b = org_helpers.client(server, "kms", member_admin)
+def connected_store(kms_a):
+    """The management account's store "throttled" on CLUSTER, made and
+    connected by the first test that asks."""
+    for s in kms_a.describe_custom_key_stores()["CustomKeyStores"]:
+        if s["CustomKeyStoreName"] == "throttled":
+            return s["CustomKeyStoreId"]
     store = kms_a.create_custom_key_store(
         CustomKeyStoreName="throttled", CloudHsmClusterId=CLUSTER, KeyStorePassword=KMSUSER_PIN,
         TrustAnchorCertificate="-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
     )["CustomKeyStoreId"]
     kms_a.connect_custom_key_store(CustomKeyStoreId=store)
+    return store
+
+
+def test_other_accounts_never_spend_a_custom_key_stores_quota(hsm_two_accounts):
+    server, member_admin = hsm_two_accounts
+    kms_a = client(server)
+    kms_b = org_helpers.client(server, "kms", member_admin)
+    store = connected_store(kms_a)
     key = kms_a.create_key(Origin="AWS_CLOUDHSM", CustomKeyStoreId=store)["KeyMetadata"]
     # The owner's call takes the store's one token; the next comes in 20 s.
     blob = kms_a.encrypt(KeyId=key["KeyId"], Plaintext=b"x")["CiphertextBlob"]
@@ -253,3 +264,33 @@ def test_other_accounts_never_spend_a_custom_key_stores_quota(hsm_two_accounts):
     assert error_code(kms_b.encrypt, KeyId=key["KeyId"], Plaintext=b"x") == "NotFoundException"
     assert error_code(kms_b.generate_random, NumberOfBytes=8,
                       CustomKeyStoreId=store) == "CustomKeyStoreNotFoundException"
+
+
+def test_accounts_the_key_policy_allows_share_the_stores_quota(hsm_two_accounts):
+    server, member_admin = hsm_two_accounts
+    kms_a = client(server)
+    kms_b = org_helpers.client(server, "kms", member_admin)
+    member = org_helpers.client(server, "sts", member_admin).get_caller_identity()["Account"]
+    owner = client(server, "sts").get_caller_identity()["Account"]
+    store = connected_store(kms_a)
+    key = kms_a.create_key(Origin="AWS_CLOUDHSM", CustomKeyStoreId=store)["KeyMetadata"]
+    policy = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{owner}:root"},
+         "Action": "kms:*", "Resource": "*"},
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{member}:root"},
+         "Action": ["kms:Encrypt", "kms:Decrypt"], "Resource": "*"}]}
+    kms_a.put_key_policy(KeyId=key["KeyId"], PolicyName="default", Policy=json.dumps(policy))
+    # The store holds one token per 20 s, and the member account's own
+    # symmetric quota is AWS's default (far from reached): of two calls in
+    # a row at least one finds the store's quota spent, and none is denied.
+    codes = []
+    for _ in range(2):
+        try:
+            kms_b.encrypt(KeyId=key["Arn"], Plaintext=b"shared")
+            codes.append("ok")
+        except botocore.exceptions.ClientError as e:
+            codes.append(e.response["Error"]["Code"])
+    assert "ThrottlingException" in codes, codes
+    assert set(codes) <= {"ok", "ThrottlingException"}, codes
+    # The owner shares the same store quota, now spent.
+    assert error_code(kms_a.encrypt, KeyId=key["KeyId"], Plaintext=b"x") == "ThrottlingException"
