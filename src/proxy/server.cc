@@ -141,14 +141,16 @@ Status ProxyServer::Start() {
 void ProxyServer::Reload(std::shared_ptr<const Config> config) {
   {
     std::lock_guard lock(impl_->shared.mu);
-    impl_->shared.config = config;
+    impl_->shared.config = std::move(config);
   }
   // Each worker reviews its tunnels inside TLS connections (a reload may
   // withdraw their client's standing, see Session::OnReload) on its own
-  // thread, within one turn of its loop.
+  // thread, within one turn of its loop, against the config running
+  // then: by that time another reload may have replaced `config`.
+  const Shared* shared = &impl_->shared;
   for (auto& w : impl_->workers) {
     WorkerLocal* local = w.local.get();
-    asio::post(*w.ioc, [local, config] { local->ReviewTlsTunnels(*config); });
+    asio::post(*w.ioc, [local, shared] { local->ReviewTlsTunnels(*shared); });
   }
 }
 

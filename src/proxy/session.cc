@@ -62,8 +62,7 @@ void Session::Start() {
 // them against the client rules of its own snapshot, as long as that
 // snapshot trusts client certificates as the handshake's did.
 void Session::StartTls() {
-  handshake_tls_ = config_->tls.context;
-  const TlsServerContext* tls = handshake_tls_.get();
+  const std::shared_ptr<const TlsServerContext>& tls = config_->tls.context;
   if (tls == nullptr) {
     // Listeners are bound at start; a reload that dropped tls_listen and
     // tls leaves this one without a certificate until the restart.
@@ -71,6 +70,7 @@ void Session::StartTls() {
     record_.reason = "tls listener: the running config has no tls settings";
     return Close();
   }
+  standing_.emplace(tls);
   phase_ = Phase::kHandshake;
   Arm(config_->limits.handshake_timeout);
   client_.AsyncHandshake(tls->get(), [self = shared_from_this()](error_code ec) { self->OnTlsHandshake(ec); });
@@ -97,10 +97,12 @@ void Session::OnTlsHandshake(error_code ec) {
 // lack of one) no longer stands under `now`'s client trust, or "" when it
 // does (see ClientStandingLost in tls_server.h). Names, or their absence,
 // established under trust that no longer admits them must not decide a
-// request or keep a tunnel open.
-std::string Session::StandingLostUnder(const Config& now) const {
-  if (!tls_listener_ || handshake_tls_ == nullptr) return "";
-  return ClientStandingLost(client_.ssl(), *handshake_tls_, now.tls.context.get());
+// request or keep a tunnel open. The certificate is verified again only
+// when `now` brings another TLS context than the one it last stood under
+// (see ClientStanding), not on every request or review.
+std::string Session::StandingLostUnder(const Config& now) {
+  if (!tls_listener_ || !standing_) return "";
+  return standing_->LostUnder(client_.ssl(), now.tls.context);
 }
 
 // The access-log line and counters of the current request (a keep-alive

@@ -51,6 +51,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -60,6 +61,7 @@
 #include "client_stream.h"
 #include "dns_resolver.h"
 #include "splice_pipe.h"
+#include "tls_server.h"
 #include "upstream_pool.h"
 #include "rampart/proxy/access_log.h"
 #include "rampart/proxy/config.h"
@@ -120,10 +122,20 @@ struct WorkerLocal {
   // outlive the WorkerLocal at shutdown).
   std::vector<std::weak_ptr<Session>> tls_tunnels;
   size_t tls_tunnels_prune_at = 64;
+  // The config the tunnels were last reviewed against (weakly: it does not
+  // keep an old config alive, and a freed one never compares equal).
+  std::weak_ptr<const Config> reviewed_config;
 
   void AddTlsTunnel(std::weak_ptr<Session> session);
-  // Runs Session::OnReload for every live entry (session_tunnel.cc).
-  void ReviewTlsTunnels(const Config& now);
+  // A reload posts this to every worker. It runs Session::OnReload for
+  // every live entry with the config running when the review runs, not
+  // the one of the reload that posted it: a later reload may have
+  // replaced that one already (a rule removed and then restored must not
+  // end tunnels the running config allows). A review finding that config
+  // already reviewed does nothing, so a burst of reloads costs one review.
+  // Returns the config reviewed against, null when skipped
+  // (session_tunnel.cc).
+  std::shared_ptr<const Config> ReviewTlsTunnels(const Shared& shared);
 };
 
 // Which kind of listener accepted a connection.
@@ -187,7 +199,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void NoteRelayError(bool client_side, error_code ec);
   void StartTls();
   void OnTlsHandshake(error_code ec);
-  std::string StandingLostUnder(const Config& now) const;
+  std::string StandingLostUnder(const Config& now);
   std::string TunnelRuleLost(const Config& now) const;
   void EndTunnelOnReload(const std::string& reason, std::atomic<uint64_t>& counter);
 
@@ -244,8 +256,8 @@ class Session : public std::enable_shared_from_this<Session> {
   IpAddress client_ip_;
   std::vector<std::string> cert_names_;  // TLS listener: the verified client certificate's names
   // TLS listener: the context of the handshake, whose client CAs verified
-  // cert_names_ (see StandingLostUnder).
-  std::shared_ptr<const TlsServerContext> handshake_tls_;
+  // cert_names_, and the one they last stood under (see StandingLostUnder).
+  std::optional<ClientStanding> standing_;
   std::string rule_cert_name_;  // the certificate name whose client rule decided the request; empty: none
   AccessRecord record_;
   std::string head_;

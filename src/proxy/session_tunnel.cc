@@ -251,7 +251,10 @@ void WorkerLocal::AddTlsTunnel(std::weak_ptr<Session> session) {
   tls_tunnels.push_back(std::move(session));
 }
 
-void WorkerLocal::ReviewTlsTunnels(const Config& now) {
+std::shared_ptr<const Config> WorkerLocal::ReviewTlsTunnels(const Shared& shared) {
+  std::shared_ptr<const Config> now = shared.Snapshot();
+  if (reviewed_config.lock() == now) return nullptr;
+  reviewed_config = now;
   // OnReload may end sessions, which only expires their entries.
   std::vector<std::shared_ptr<Session>> live;
   for (const auto& weak : tls_tunnels) {
@@ -260,7 +263,8 @@ void WorkerLocal::ReviewTlsTunnels(const Config& now) {
   tls_tunnels.clear();
   for (const auto& s : live) tls_tunnels.push_back(s);
   tls_tunnels_prune_at = std::max<size_t>(64, 2 * tls_tunnels.size());
-  for (const auto& s : live) s->OnReload(now);
+  for (const auto& s : live) s->OnReload(*now);
+  return now;
 }
 
 void Session::OnReload(const Config& now) {

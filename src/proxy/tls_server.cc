@@ -7,6 +7,7 @@
 #include <openssl/x509v3.h>
 
 #include <algorithm>
+#include <utility>
 
 namespace rampart::proxy {
 namespace {
@@ -356,6 +357,19 @@ std::string ClientStandingLost(SSL* ssl, const TlsServerContext& handshake, cons
   if (peer == nullptr) return now->requires_client_cert() ? "a client certificate is now required" : "";
   if (!now->asks_client_cert()) return "client certificates are no longer asked for";
   return VerifyClientCertificate(*now, peer, SSL_get_peer_cert_chain(ssl));
+}
+
+ClientStanding::ClientStanding(std::shared_ptr<const TlsServerContext> handshake)
+    : handshake_(std::move(handshake)), kept_under_(handshake_) {}
+
+std::string ClientStanding::LostUnder(ssl_st* ssl, const std::shared_ptr<const TlsServerContext>& now) {
+  // The weak reference keeps its control block, so a context freed since
+  // can never compare equal to a new one at the same address.
+  if (now != nullptr && kept_under_.lock() == now) return "";
+  ++checks_;
+  std::string why = ClientStandingLost(ssl, *handshake_, now.get());
+  if (why.empty()) kept_under_ = now;
+  return why;
 }
 
 }  // namespace rampart::proxy

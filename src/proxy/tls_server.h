@@ -5,9 +5,11 @@
 //
 // Thread-safety: a TlsServerContext is immutable once loaded; OpenSSL
 // lets every worker make sessions from one SSL_CTX at once.
-// CertificateNames and PeerCertificateNames are pure.
+// CertificateNames and PeerCertificateNames are pure; a ClientStanding
+// belongs to one connection.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -78,6 +80,36 @@ std::string VerifyClientCertificate(const TlsServerContext& ctx, x509_st* leaf, 
 // `now` (so a CRL listing it, or its CA gone from the bundle, ends it,
 // while a reissued CRL or an added CA does not).
 std::string ClientStandingLost(ssl_st* ssl, const TlsServerContext& handshake, const TlsServerContext* now);
+
+// One TLS connection's client standing across reloads: the context its
+// handshake ran under, and the context its certificate (or its lack of
+// one) last kept its standing under. LostUnder runs ClientStandingLost
+// only when asked about another context than that one, so after a
+// trust-changing reload a keep-alive connection verifies its certificate
+// once, not on every later request, and a repeated review of a tunnel
+// under the same context costs nothing. (Like the handshake's own
+// verification, a standing once established under a context is not
+// re-checked as time passes: only a new context checks it again.)
+// Thread-safety: none; it belongs to one connection on one worker.
+class ClientStanding {
+ public:
+  explicit ClientStanding(std::shared_ptr<const TlsServerContext> handshake);
+
+  // ClientStandingLost(ssl, handshake, now): "" when the connection keeps
+  // its standing under `now` (null: no TLS settings any more), else why
+  // not. A standing kept is remembered for `now` (weakly: an old context
+  // is not kept alive by it).
+  std::string LostUnder(ssl_st* ssl, const std::shared_ptr<const TlsServerContext>& now);
+
+  const TlsServerContext& handshake() const { return *handshake_; }
+  // How many times LostUnder had to run ClientStandingLost (for tests).
+  uint64_t checks() const { return checks_; }
+
+ private:
+  std::shared_ptr<const TlsServerContext> handshake_;  // never null
+  std::weak_ptr<const TlsServerContext> kept_under_;   // the last context the standing held under
+  uint64_t checks_ = 0;
+};
 
 // A certificate's names for client rules, in matching order: its DNS
 // subjectAltNames as they appear; only a certificate without any DNS

@@ -366,6 +366,46 @@ TEST_F(TlsFiles, ClientStandingWithoutACertificateFollowsTheRequirement) {
   EXPECT_EQ(ClientStandingLost(nullptr, **asked, nullptr), "tls settings removed");
 }
 
+// A connection's standing is checked once per context it meets, not on
+// every request or review under one it already stood under; a lost
+// standing is never remembered.
+TEST_F(TlsFiles, ClientStandingIsCheckedOncePerContext) {
+  TlsSettings required_settings = Settings("server.pem", "server.key", "ca.pem");
+  required_settings.require_client_cert = true;
+  auto asked = TlsServerContext::Load(Settings("server.pem", "server.key", "ca.pem"));
+  auto again = TlsServerContext::Load(Settings("server.pem", "server.key", "ca.pem"));
+  auto none = TlsServerContext::Load(Settings("server.pem", "server.key"));
+  auto required = TlsServerContext::Load(required_settings);
+  ASSERT_TRUE(asked.ok() && again.ok() && none.ok() && required.ok());
+  ClientStanding standing(*asked);
+  EXPECT_EQ(&standing.handshake(), asked->get());
+  EXPECT_EQ(standing.LostUnder(nullptr, *asked), "");  // the handshake's own context
+  EXPECT_EQ(standing.checks(), 0u);
+  EXPECT_EQ(standing.LostUnder(nullptr, *again), "");
+  EXPECT_EQ(standing.checks(), 1u);
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(standing.LostUnder(nullptr, *again), "");
+  EXPECT_EQ(standing.checks(), 1u);
+  EXPECT_EQ(standing.LostUnder(nullptr, *none), "");
+  EXPECT_EQ(standing.LostUnder(nullptr, *again), "");  // not the last context it stood under
+  EXPECT_EQ(standing.checks(), 3u);
+  EXPECT_EQ(standing.LostUnder(nullptr, *required), "a client certificate is now required");
+  EXPECT_EQ(standing.LostUnder(nullptr, *required), "a client certificate is now required");
+  EXPECT_EQ(standing.LostUnder(nullptr, nullptr), "tls settings removed");
+  EXPECT_EQ(standing.checks(), 6u);
+  // A context freed after the standing held under it: the next one is
+  // checked. (The test cannot force the allocator to reuse the freed
+  // address; ReloadReview covers reuse, where tcache does hand it back.)
+  {
+    auto short_lived = TlsServerContext::Load(Settings("server.pem", "server.key"));
+    ASSERT_TRUE(short_lived.ok());
+    EXPECT_EQ(standing.LostUnder(nullptr, *short_lived), "");
+  }
+  auto next = TlsServerContext::Load(Settings("server.pem", "server.key"));
+  ASSERT_TRUE(next.ok());
+  EXPECT_EQ(standing.LostUnder(nullptr, *next), "");
+  EXPECT_EQ(standing.checks(), 8u);
+}
+
 TEST_F(TlsFiles, CrlErrorsRejectTheContext) {
   auto error = [&](const std::vector<std::string>& files) { return LoadError(WithCrls(files)); };
   std::string crl_path = (dir_ / "crl.pem").string();

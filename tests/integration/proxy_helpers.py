@@ -222,7 +222,7 @@ class Proxy:
             config = self.complete(config)
         self.write_config(config, raw)
         self.proc.send_signal(signal.SIGHUP)
-        deadline = time.time() + 5
+        deadline = time.time() + 10  # generous: the machine may be loaded
         while time.time() < deadline:
             if self.stderr_text().count(expect) > before:
                 return
@@ -231,12 +231,38 @@ class Proxy:
 
     def log_lines(self, path=None):
         """The access log as parsed JSON lines (waits briefly for writes)."""
-        path = path or self.access_log
         time.sleep(0.1)
+        return self.read_log(path)
+
+    def read_log(self, path=None):
+        """The access log as parsed JSON lines, as it is now."""
+        path = path or self.access_log
         if not os.path.exists(path):
             return []
         with open(path) as f:
-            return [json.loads(line) for line in f if line.strip()]
+            return [json.loads(line) for line in f if line.endswith("\n")]
+
+    def wait_log_lines(self, predicate, timeout=10.0, path=None):
+        """The access log once predicate(lines) holds. A request's line is
+        written when its session ends, which may be after the client has its
+        answer (the client's close ends a keep-alive session), so a test
+        waits for the lines it checks instead of reading at once."""
+        seen = []
+
+        def ready():
+            seen[:] = self.read_log(path)
+            return predicate(seen)
+
+        assert wait_for(ready, timeout=timeout), f"the access log never matched; it holds {seen}"
+        return list(seen)
+
+    def reload_events(self):
+        """The proxy's 'proxy config reloaded' stderr lines, parsed (time, source, ...)."""
+        events = []
+        for line in self.stderr_text().splitlines():
+            if '"proxy config reloaded"' in line:
+                events.append(json.loads(line))
+        return events
 
     def stop(self, sig=signal.SIGTERM):
         if self.proc and self.proc.poll() is None:

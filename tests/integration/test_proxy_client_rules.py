@@ -57,7 +57,7 @@ def test_longest_prefix_rule_decides_else_global(proxy, origin):
     # 127.0.0.9 is in no rule: the global allowlist.
     assert get(proxy, origin, "origin.test", "127.0.0.9") == 200
     assert get(proxy, origin, "a.sub.test", "127.0.0.9") == 403
-    lines = proxy.log_lines()
+    lines = proxy.wait_log_lines(lambda ls: len(ls) >= 7)
     # Sorted: lines from different connections may be written in any order.
     assert sorted((l["client"].split(":")[0], l["host"], l["decision"], l.get("client_rule") or "") for l in lines) == sorted([
         ("127.0.0.2", "a.sub.test", "allow", "lab"),
@@ -77,7 +77,8 @@ def test_rule_ports_replace_the_global_ports(proxy, origin, workdir):
                                         "allowed_ports": [1]}]))
     assert get(proxy, origin, "origin.test", "127.0.0.2") == 403
     assert get(proxy, origin, "origin.test", "127.0.0.1") == 200
-    reasons = [l["reason"] for l in proxy.log_lines() if l["decision"] == "deny"]
+    lines = proxy.wait_log_lines(lambda ls: len(ls) >= 2)
+    reasons = [l["reason"] for l in lines if l["decision"] == "deny"]
     assert reasons == [f"port {origin.port} not allowed"]
 
 
@@ -86,8 +87,11 @@ def test_rules_are_reloaded_and_bad_rules_rejected(proxy, origin):
     proxy.reload(rules_config(origin, [{"clients": ["127.0.0.3"], "allow": ["origin.test"]}]))
     assert get(proxy, origin, "other.test", "127.0.0.3") == 403
     assert get(proxy, origin, "origin.test", "127.0.0.3") == 200
-    allowed = [l for l in proxy.log_lines() if l["host"] == "origin.test" and l["decision"] == "allow"]
-    assert allowed[-1]["client_rule"] == "client_rules[0]"
+    # Three requests, three lines; the last is written when curl's
+    # connection ends, which may be after curl has its answer.
+    lines = proxy.wait_log_lines(lambda ls: len(ls) >= 3)
+    allowed = [l for l in lines if l["host"] == "origin.test" and l["decision"] == "allow"]
+    assert len(allowed) == 1 and allowed[0]["client_rule"] == "client_rules[0]"
     bad = proxy.complete(rules_config(origin, [{"clients": ["10.0.0.0/24"], "allow": ["other.test"]}]))
     proxy.reload(bad, expect="proxy reload rejected")
     assert "client_rules[0].clients: 10.0.0.0/24 is not inside allowed_clients" in proxy.stderr_text()
@@ -100,6 +104,6 @@ def test_keep_alive_requests_each_use_the_clients_rule(proxy, origin):
                         f"http://a.sub.test:{origin.port}/", f"http://origin.test:{origin.port}/"],
                        capture_output=True, env={k: v for k, v in os.environ.items() if "proxy" not in k.lower()})
     assert r.stdout.decode().split() == ["200", "403"]
-    lines = proxy.log_lines()
+    lines = proxy.wait_log_lines(lambda ls: len(ls) >= 2)
     assert lines[0]["client"] == lines[1]["client"]
     assert [l["client_rule"] for l in lines] == ["lab", "lab"]
