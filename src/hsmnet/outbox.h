@@ -106,7 +106,10 @@ class Outbox {
   // (table hsm_outbox_imported). A node that dies after the commit but
   // before the deletion finds the digest at its next start and only
   // deletes the file (returns 0). A file an older version wrote or changed
-  // after a downgrade has another digest and is moved.
+  // after a downgrade has another digest and is moved. So a crash between
+  // commit and deletion followed by a downgrade can move entries the old
+  // version kept a second time: extra pushes, which peers apply
+  // idempotently, never a lost one.
   //
   // The entries keep their sequence numbers when all of them are above
   // every number this outbox gave so far (an upgrade: the table is new);
