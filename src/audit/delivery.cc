@@ -171,8 +171,10 @@ std::optional<std::set<int64_t>> DecodeTaken(int64_t start, std::string_view tex
 }
 
 // Saves the end of the batch about to be written and, when digests are
-// written (their migration made the table), the events it takes, keyed by
-// the batch's start; drops the saved batches the trail has delivered. Only
+// written (their migration made the table), the events it takes, in a row
+// of its own keyed by the batch's start (a pass of several batches keeps a
+// row for each until its progress is saved); drops the rows of batches
+// that start before the trail's saved progress, which are delivered. Only
 // if the trail's saved progress is still saved_seq (not restarted or
 // deleted meanwhile).
 Status SaveBatch(store::Database& db, const TrailRow& trail, int64_t saved_seq, int64_t end,

@@ -98,7 +98,27 @@ CREATE TABLE audit_delivery_batches (
 );
 )sql";
 
-const store::Migration kMigrations[] = {{1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}};
+// Version 4: one row per batch, not per trail. Version 3 kept only the
+// last batch of a pass (each batch's row replaced the one before), so a
+// pass of several batches whose progress was lost retried all but its last
+// batch with the trail's configuration at retry time.
+constexpr std::string_view kSchemaV4 = R"sql(
+CREATE TABLE audit_delivery_batches_v4 (
+  account_id TEXT NOT NULL,
+  trail_name TEXT NOT NULL,
+  start_seq INTEGER NOT NULL,
+  end_seq INTEGER NOT NULL,
+  taken TEXT NOT NULL,
+  PRIMARY KEY (account_id, trail_name, start_seq)
+);
+INSERT INTO audit_delivery_batches_v4 (account_id, trail_name, start_seq, end_seq, taken)
+  SELECT account_id, trail_name, start_seq, end_seq, taken FROM audit_delivery_batches;
+DROP TABLE audit_delivery_batches;
+ALTER TABLE audit_delivery_batches_v4 RENAME TO audit_delivery_batches;
+)sql";
+
+const store::Migration kMigrations[] = {
+    {1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}, {4, kSchemaV4}};
 
 int64_t Seconds(TimePoint t) {
   return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();

@@ -741,6 +741,106 @@ TEST_F(DigestChainTest, RetryAfterTrailChangeKeepsListedFileIntact) {
   EXPECT_EQ(r.valid_logs, 3);  // the first file twice, the last once
 }
 
+// Review finding: audit_delivery_batches kept one row per trail, so each
+// batch of a pass replaced the row of the batch before. A pass of more
+// than one batch (delivery reads at most 5000 events at a time) whose
+// progress was lost then retried its first batch with the configuration of
+// the moment, and rewrote a file a digest already listed with other bytes.
+TEST_F(DigestChainTest, RetryOfASeveralBatchPassKeepsEveryListedFileIntact) {
+  constexpr int kEvents = 5001;  // a full first batch, and one event in a second
+  ASSERT_TRUE(db_->Write([&](store::Tx& tx) -> Status {
+    for (int i = 1; i <= kEvents; ++i) {
+      Event ev;
+      ev.event_id = "ev-" + std::to_string(++events_);
+      ev.account_id = std::string(kAccount);
+      ev.time_ms = Now() * 1000;
+      ev.event_name = "CreateKey";
+      // The second event is global (IAM): the file of the first batch holds
+      // it only while the trail takes global events.
+      ev.event_source = i == 2 ? "iam.amazonaws.com" : "kms.amazonaws.com";
+      ev.region = "us-east-1";
+      RETURN_IF_ERROR(InsertEvent(tx, ev));
+    }
+    return Status::Ok();
+  }).ok());
+  auto batch_rows = [&] {
+    int64_t n = -1;
+    EXPECT_TRUE(db_->Read([&](store::Tx& tx) -> Status {
+      ASSIGN_OR_RETURN(auto s, tx.Prepare("SELECT COUNT(*) FROM audit_delivery_batches"));
+      ASSIGN_OR_RETURN(bool row, s->Step());
+      if (row) n = s->Int(0);
+      return Status::Ok();
+    }).ok());
+    return n;
+  };
+  int64_t before = DeliveredSeq();
+  ASSERT_TRUE(delivery_->DeliverOnce().ok());
+  std::vector<std::string> logs = LogKeys();
+  ASSERT_EQ(logs.size(), 2u);  // one file per batch
+  EXPECT_EQ(batch_rows(), 2);
+  std::map<std::string, std::string> bytes;
+  for (const std::string& key : logs) bytes[key] = ReadFile(dir_ / "logs" / key);
+  clock_.Advance(std::chrono::seconds(kPeriod));
+  ASSERT_TRUE(delivery_->DeliverOnce().ok());
+  ASSERT_EQ(DigestKeys().size(), 1u);
+  // The pass's progress turns out lost, and the trail stops taking global
+  // events before the retry.
+  Exec("UPDATE audit_trails SET delivered_seq = " + std::to_string(before));
+  Exec("UPDATE audit_trails SET include_global = 0");
+  ASSERT_TRUE(delivery_->DeliverOnce().ok());
+  EXPECT_EQ(LogKeys(), logs);
+  for (const std::string& key : logs) {
+    EXPECT_EQ(ReadFile(dir_ / "logs" / key), bytes[key]) << key;
+  }
+  // The next batch drops the rows of the delivered ones.
+  AddEvent("us-east-1", kAccount, "kms.amazonaws.com");
+  ASSERT_TRUE(delivery_->DeliverOnce().ok());
+  EXPECT_EQ(LogKeys().size(), 3u);
+  EXPECT_EQ(batch_rows(), 1);
+  clock_.Advance(std::chrono::seconds(kPeriod));
+  ASSERT_TRUE(delivery_->DeliverOnce().ok());
+  ValidateReport r = Validate();
+  EXPECT_TRUE(r.ok());
+  EXPECT_EQ(r.invalid_logs, 0);
+  EXPECT_EQ(r.valid_logs, 5);  // both files of the pass twice, the last once
+}
+
+// Migration 4 keys the saved batches by their start as well, keeping the
+// rows of version 3.
+TEST(DigestMigrationTest, Version4KeepsSavedBatchesAndAllowsOnePerBatch) {
+  auto opened = store::OpenSqlite({.path = ":memory:"});
+  ASSERT_TRUE(opened.ok());
+  store::Database& db = **opened;
+  // Versions 1 and 2 do not touch this table; version 3 as it was.
+  constexpr std::string_view kVersion3 = R"sql(
+CREATE TABLE audit_delivery_batches (account_id TEXT NOT NULL, trail_name TEXT NOT NULL,
+  start_seq INTEGER NOT NULL, end_seq INTEGER NOT NULL, taken TEXT NOT NULL,
+  PRIMARY KEY (account_id, trail_name));
+INSERT INTO audit_delivery_batches VALUES ('111122223333', 't1', 10, 20, '1,2');
+)sql";
+  const store::Migration old[] = {{1, "CREATE TABLE unused_v1 (x INTEGER);"},
+                                  {2, "CREATE TABLE unused_v2 (x INTEGER);"},
+                                  {3, kVersion3}};
+  ASSERT_TRUE(db.Migrate("audit_digest", old).ok());
+  ASSERT_TRUE(DigestWriter::Migrate(db).ok());
+  ASSERT_TRUE(db.Write([](store::Tx& tx) {
+    return tx.Exec("INSERT INTO audit_delivery_batches VALUES ('111122223333', 't1', 20, 30, '5')");
+  }).ok());
+  std::vector<std::string> rows;
+  ASSERT_TRUE(db.Read([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(auto s, tx.Prepare("SELECT start_seq, end_seq, taken FROM "
+                                        "audit_delivery_batches ORDER BY start_seq"));
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, s->Step());
+      if (!row) break;
+      rows.push_back(std::to_string(s->Int(0)) + "-" + std::to_string(s->Int(1)) + ":" +
+                     std::string(s->Text(2)));
+    }
+    return Status::Ok();
+  }).ok());
+  EXPECT_EQ(rows, (std::vector<std::string>{"10-20:1,2", "20-30:5"}));
+}
+
 // Databases written before organization trails had digests: migration 2
 // keeps their chains going (each chain lists its trail's own account).
 TEST(DigestMigrationTest, Version2KeepsChainsAndPendingFiles) {
