@@ -211,15 +211,26 @@ StoreAuditSink::ThreadChunk& StoreAuditSink::ChunkOfThisThread() {
 bool StoreAuditSink::Enqueue(const Event& ev, std::span<const Event> copies) {
   ThreadChunk& tc = ChunkOfThisThread();
   std::lock_guard lock(tc.mu);
+  const size_t events = 1 + copies.size();
+  // A record never spans two chunks: the caller's event and the owners'
+  // copies are stored in one transaction. One too large for any chunk (a
+  // request touching resources of more than 63 other accounts) is written
+  // synchronously instead.
+  if (events > internal::kChunkEvents) return false;
   size_t waiting = tc.builder.size() + sealed_events_.load(std::memory_order_relaxed);
-  if (waiting + 1 + copies.size() > options_.max_queue) return false;
-  auto add = [&](const Event& e) {
-    if (!tc.builder.Fits(e.time_ms)) Seal(tc);
-    tc.builder.Add(e);
-    tc.access.Add(e);
-  };
-  add(ev);
-  for (const Event& copy : copies) add(copy);
+  if (waiting + events > options_.max_queue) return false;
+  // The copies carry the caller's time (ResourceOwnerCopies), so checking
+  // that time and the room for all of them decides for the whole record.
+  if (!tc.builder.empty() &&
+      (tc.builder.size() + events > internal::kChunkEvents || !tc.builder.Fits(ev.time_ms))) {
+    Seal(tc);
+  }
+  tc.builder.Add(ev);
+  tc.access.Add(ev);
+  for (const Event& copy : copies) {
+    tc.builder.Add(copy);
+    tc.access.Add(copy);
+  }
   ++tc.queued;
   if (tc.builder.size() >= internal::kChunkEvents) Seal(tc);
   return true;
@@ -274,20 +285,23 @@ Status StoreAuditSink::WriteChunks(std::span<QueuedChunk> chunks) {
 
 Status StoreAuditSink::Flush() {
   std::lock_guard flush_lock(flush_mu_);
+  // First every thread's partial chunk is sealed, so that a record is never
+  // left waiting for its thread to fill a chunk. Sealing puts it in sealed_
+  // behind the thread's earlier chunks (under the thread's mu), so each
+  // thread's chunks are written in the order of its records, and a chunk a
+  // thread seals while this runs is taken by this flush too.
+  {
+    std::lock_guard threads_lock(threads_mu_);
+    for (const std::unique_ptr<ThreadChunk>& tc : threads_) {
+      std::lock_guard lock(tc->mu);
+      if (!tc->builder.empty()) Seal(*tc);
+    }
+  }
   std::vector<QueuedChunk> batch;
   {
     std::lock_guard lock(mu_);
     batch.swap(sealed_);
     sealed_events_.store(0, std::memory_order_relaxed);
-  }
-  // Then every thread's partial chunk: a record is never left waiting for
-  // its thread to fill a chunk.
-  {
-    std::lock_guard threads_lock(threads_mu_);
-    for (const std::unique_ptr<ThreadChunk>& tc : threads_) {
-      std::lock_guard lock(tc->mu);
-      if (!tc->builder.empty()) batch.push_back({tc->builder.Take(), tc->access.Take()});
-    }
   }
   Status st = WriteChunks(batch);
   if (!st.ok()) {

@@ -16,8 +16,10 @@
 //    of its own (internal::ChunkBuilder), so the writer receives encoded
 //    chunks and their postings, not events: no per-event allocation
 //    crosses threads. A full chunk (64 events) is sealed and queued; the
-//    writer also takes every thread's partial chunk at each commit. When
-//    the queue is full the caller writes its record itself.
+//    writer also takes every thread's partial chunk at each commit. A
+//    request's record and its resource owners' copies always share one
+//    chunk, hence one transaction. When the queue is full the caller
+//    writes its record itself.
 //
 // Thread-safety: Begin/Record are called concurrently from worker threads;
 // Begin and its Record run on the same thread. Start/Stop from one thread.
@@ -92,8 +94,10 @@ class StoreAuditSink final : public server::AuditSink {
   // carry in one transaction.
   Status WriteChunks(std::span<QueuedChunk> chunks);
   // Adds a request's records (its own, then the resource owners' copies)
-  // to this thread's open chunk, unless the records waiting for the group
-  // commit would then exceed max_queue (the result is then false).
+  // to this thread's open chunk, sealing the chunk first if they do not all
+  // fit in it; false (nothing added) when the records waiting for the group
+  // commit would then exceed max_queue, or when they are more than a chunk
+  // holds.
   bool Enqueue(const Event& ev, std::span<const Event> copies);
   // Moves the thread's open chunk to sealed_. REQUIRES: chunk.mu held.
   void Seal(ThreadChunk& chunk);
