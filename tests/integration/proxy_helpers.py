@@ -229,11 +229,6 @@ class Proxy:
             time.sleep(0.02)
         raise AssertionError("no '" + expect + "' after SIGHUP:\n" + self.stderr_text())
 
-    def log_lines(self, path=None):
-        """The access log as parsed JSON lines (waits briefly for writes)."""
-        time.sleep(0.1)
-        return self.read_log(path)
-
     def read_log(self, path=None):
         """The access log as parsed JSON lines, as it is now."""
         path = path or self.access_log
@@ -255,6 +250,11 @@ class Proxy:
 
         assert wait_for(ready, timeout=timeout), f"the access log never matched; it holds {seen}"
         return list(seen)
+
+    def wait_log_count(self, n, timeout=10.0, path=None):
+        """The access log once it holds at least n lines (see wait_log_lines);
+        a test that expects exactly n asserts that itself."""
+        return self.wait_log_lines(lambda lines: len(lines) >= n, timeout=timeout, path=path)
 
     def reload_events(self):
         """The proxy's 'proxy config reloaded' stderr lines, parsed (time, source, ...)."""

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from proxy_helpers import (RAMPART_BIN, Origin, Proxy, connect_tunnel, curl, https_get, make_cert,
-                           raw_exchange, tls_over, wait_for)
+                           raw_exchange, tls_over)
 
 LOOPBACK = ["127.0.0.0/8"]
 
@@ -166,7 +166,9 @@ def test_sni_must_match_connect_host(start_proxy, http_origin, tls_origin, cert)
     with pytest.raises((ssl.SSLError, ConnectionError, OSError)):
         tls_over(s, "a.sub.test", cert[0])
     s.close()
-    lines = [l for l in p.log_lines() if l["method"] == "CONNECT"]
+    lines = [l for l in p.wait_log_lines(lambda ls: any(l["method"] == "CONNECT" for l in ls))
+             if l["method"] == "CONNECT"]
+    assert len(lines) == 1
     assert lines[-1]["decision"] == "deny"
     assert lines[-1]["reason"] == "SNI does not match CONNECT host"
     assert lines[-1]["sni"] == "a.sub.test"
@@ -193,7 +195,8 @@ def test_tunnel_without_tls_is_closed(start_proxy, http_origin, tls_origin):
     s.sendall(b"GET / HTTP/1.1\r\nHost: origin.test\r\n\r\n")
     assert s.recv(100) == b""
     s.close()
-    assert p.log_lines()[-1]["reason"] == "not TLS"
+    lines = p.wait_log_count(1)
+    assert len(lines) == 1 and lines[0]["reason"] == "not TLS"
 
 
 def test_tunnel_without_tls_allowed_when_sni_not_required(start_proxy, http_origin, tls_origin):
@@ -227,14 +230,17 @@ def test_ssrf_refuses_loopback_by_default(start_proxy, http_origin, tls_origin, 
     # A name answering with a private address is refused before any connect.
     _, code, _, body = curl(p, f"http://inside.test:{http_origin.port}/")
     assert code == 403 and "ssrf: private address 10.1.2.3" in body
-    assert all(l["decision"] == "deny" and l["reason"].startswith("ssrf") for l in p.log_lines())
+    lines = p.wait_log_count(3)
+    assert len(lines) == 3
+    assert all(l["decision"] == "deny" and l["reason"].startswith("ssrf") for l in lines)
 
 
 def test_client_outside_allowed_cidrs_is_dropped(start_proxy, http_origin, tls_origin):
     p = start_proxy(base_config(http_origin, tls_origin, allowed_clients=["10.0.0.0/8"]))
     answer = raw_exchange(p, f"GET http://origin.test:{http_origin.port}/ HTTP/1.1\r\nHost: origin.test\r\n\r\n".encode())
     assert answer == b""
-    assert p.log_lines()[-1]["reason"] == "client not allowed"
+    lines = p.wait_log_count(1)
+    assert len(lines) == 1 and lines[0]["reason"] == "client not allowed"
 
 
 # --- access log ---------------------------------------------------------------
@@ -244,7 +250,12 @@ def test_access_log_lines(start_proxy, http_origin, tls_origin, cert):
     curl(p, f"http://origin.test:{http_origin.port}/a")
     curl(p, f"https://origin.test:{tls_origin.port}/b", cacert=cert[0])
     curl(p, f"http://evil.test:{http_origin.port}/c")
-    get, tunnel, denied = p.log_lines()[-3:]
+    # Each line is written when its connection ends: they may land in any order.
+    lines = p.wait_log_count(3)
+    assert len(lines) == 3
+    get, = [l for l in lines if l["method"] == "GET" and l["decision"] == "allow"]
+    tunnel, = [l for l in lines if l["method"] == "CONNECT"]
+    denied, = [l for l in lines if l["decision"] == "deny"]
     for line in (get, tunnel, denied):
         assert set(line) >= {"time", "client", "method", "host", "port", "decision", "bytes_up",
                              "bytes_down", "duration_ms"}
@@ -265,14 +276,14 @@ def test_sigusr1_reopens_access_log(start_proxy, http_origin, tls_origin):
     curl(p, f"http://origin.test:{http_origin.port}/two")  # still goes to the moved file
     # A line is written just after the answer went out: wait for it, or the
     # reopen below could race it into the new file.
-    assert wait_for(lambda: len(p.log_lines(rotated)) == 2)
+    p.wait_log_count(2, path=rotated)
     p.proc.send_signal(signal.SIGUSR1)
     deadline = time.time() + 5
     while not os.path.exists(p.access_log) and time.time() < deadline:
         time.sleep(0.02)
     curl(p, f"http://origin.test:{http_origin.port}/three")
-    assert len(p.log_lines(rotated)) == 2
-    assert len(p.log_lines()) == 1
+    assert len(p.wait_log_count(1)) == 1
+    assert len(p.read_log(rotated)) == 2
 
 
 # --- reload -------------------------------------------------------------------

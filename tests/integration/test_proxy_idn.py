@@ -50,9 +50,14 @@ def test_unicode_entries_match_a_labels(proxy, origin):
     assert get(proxy, f"XN--CAF-DMA.test:{port}", f"xn--caf-dma.test:{port}").startswith(b"HTTP/1.1 200 ")
     assert get(proxy, f"a.example.test:{port}", f"a.example.test:{port}").startswith(b"HTTP/1.1 200 ")
     assert get(proxy, f"xn--tst-qla.test:{port}", f"xn--tst-qla.test:{port}").startswith(b"HTTP/1.1 403 ")
-    lines = proxy.log_lines()
-    assert [l["host"] for l in lines[:2]] == ["xn--bcher-kva.test", "xn--caf-dma.test"]
-    assert lines[0]["rule"] == "xn--bcher-kva.test"
+    lines = proxy.wait_log_count(4)
+    assert len(lines) == 4
+    # Lines of different connections may land in either order.
+    by_host = {l["host"]: l for l in lines}
+    assert sorted(by_host) == ["a.example.test", "xn--bcher-kva.test", "xn--caf-dma.test", "xn--tst-qla.test"]
+    assert [by_host[h]["decision"] for h in ("xn--bcher-kva.test", "xn--caf-dma.test", "xn--tst-qla.test")] == [
+        "allow", "allow", "deny"]
+    assert by_host["xn--bcher-kva.test"]["rule"] == "xn--bcher-kva.test"
 
 
 def test_curl_sends_the_a_label_of_a_unicode_url(proxy, origin):
@@ -70,7 +75,7 @@ def test_invalid_idns_are_refused_with_a_reason(proxy, origin):
     tunnel = raw_exchange(proxy, f"CONNECT xn--a.test:443 HTTP/1.1\r\nHost: xn--a.test:443\r\n\r\n".encode())
     assert tunnel.startswith(b"HTTP/1.1 400 ")
     # Two connections: their lines may come in either order.
-    reasons = sorted(l["reason"] for l in proxy.log_lines())
+    reasons = sorted(l["reason"] for l in proxy.wait_log_count(2))
     assert len(reasons) == 2
     assert reasons[0].startswith("'xn--a.test' is not a valid host name: invalid IDN: "), reasons
     assert reasons[1].startswith("'xn--zz.test' is not a valid host name: invalid IDN: "), reasons

@@ -64,7 +64,9 @@ def test_intercepted_tls_allowed_by_sni(intercept, tls_origin, cert):
     rc, code, body, err = direct_curl(f"https://origin.test:{tls_origin.port}/tls", "--cacert", cert[0])
     assert (rc, code) == (0, 200), err
     assert body == f"tls-origin host=origin.test:{tls_origin.port} path=/tls"
-    line = p.log_lines()[-1]
+    lines = p.wait_log_count(1)
+    assert len(lines) == 1
+    line = lines[0]
     assert line["method"] == "TLS" and line["sni"] == "origin.test" and line["decision"] == "allow"
     assert line["port"] == tls_origin.port and line["upstream"] == f"127.0.0.1:{tls_origin.port}"
 
@@ -73,12 +75,16 @@ def test_intercepted_tls_denied_gets_alert(intercept, tls_origin, cert):
     p = intercept()
     rc, _, _, err = direct_curl(f"https://other.test:{tls_origin.port}/", "--cacert", cert[0])
     assert rc == 35 and "access denied" in err.lower()
-    line = p.log_lines()[-1]
+    lines = p.wait_log_count(1)
+    assert len(lines) == 1
+    line = lines[0]
     assert line["decision"] == "deny" and line["reason"] == "not in allowlist" and line["sni"] == "other.test"
     # No SNI at all (an IP-literal URL): nothing to decide by, denied the same way.
     rc, _, _, err = direct_curl(f"https://{FAKE_DST}:{tls_origin.port}/", "--insecure")
     assert rc == 35 and "access denied" in err.lower()
-    assert p.log_lines()[-1]["reason"] == "no SNI"
+    # Two connections: their lines may land in either order.
+    lines = p.wait_log_count(2)
+    assert sorted(l["reason"] for l in lines) == ["no SNI", "not in allowlist"]
 
 
 def test_intercepted_http_decided_by_host(intercept, http_origin):
@@ -88,8 +94,11 @@ def test_intercepted_http_decided_by_host(intercept, http_origin):
     assert body == f"http-origin host=origin.test:{http_origin.port} path=/plain"
     rc, code, body, _ = direct_curl(f"http://other.test:{http_origin.port}/")
     assert code == 403 and "<b>other.test</b>" in body and "not in allowlist" in body
-    lines = p.log_lines()[-2:]
-    assert [l["decision"] for l in lines] == ["allow", "deny"]
+    lines = p.wait_log_count(2)
+    assert len(lines) == 2
+    # Lines of different connections may land in either order.
+    lines.sort(key=lambda l: l["decision"])
+    assert [(l["host"], l["decision"]) for l in lines] == [("origin.test", "allow"), ("other.test", "deny")]
     assert lines[0]["method"] == "GET" and lines[0]["upstream"] == f"127.0.0.1:{http_origin.port}"
 
 
@@ -102,7 +111,9 @@ def test_intercept_listener_refuses_unredirected_connections(intercept):
             assert s.recv(100) == b""  # closed without an answer (a reset is as good)
         except ConnectionResetError:
             pass
-    assert p.log_lines()[-1]["reason"] == "intercept: no original destination (connection was not redirected)"
+    lines = p.wait_log_count(1)
+    assert len(lines) == 1
+    assert lines[0]["reason"] == "intercept: no original destination (connection was not redirected)"
 
 
 def test_intercepted_http_keeps_alive_and_checks_each_host(intercept, http_origin):
@@ -128,7 +139,8 @@ def test_intercepted_http_keeps_alive_and_checks_each_host(intercept, http_origi
         assert status == "403" and "not in allowlist" in denied
         status, again = ask("origin.test")
         assert status == "200" and again.rsplit("conn=", 1)[1] == first.rsplit("conn=", 1)[1]
-    lines = p.log_lines()[-4:]
+    lines = p.wait_log_count(4)
+    assert len(lines) == 4
     assert [l["host"] for l in lines] == ["origin.test", "a.sub.test", "other.test", "origin.test"]
     assert [l["decision"] for l in lines] == ["allow", "allow", "deny", "allow"]
     assert len({l["client"] for l in lines}) == 1
@@ -146,4 +158,6 @@ def test_intercepted_http_tls_bytes_after_a_request_are_not_a_handshake(intercep
         assert head.startswith("HTTP/1.1 200")
         s.sendall(b"\x16\x03\x01\x00\x05hello\r\n\r\n")
         assert s.recv(100).startswith(b"HTTP/1.1 400")
-    assert p.log_lines()[-1].get("method") != "TLS"
+    lines = p.wait_log_count(2)
+    assert len(lines) == 2 and [l["status"] for l in lines] == [200, 400]
+    assert all(l.get("method") != "TLS" for l in lines)

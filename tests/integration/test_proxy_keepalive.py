@@ -75,7 +75,7 @@ def test_curl_reuses_one_connection_for_several_urls(proxy, origin):
     assert f"host=a.sub.test:{origin.port} path=/two" in out
     assert f"host=origin.test:{origin.port} path=/three" in out
     assert "Re-using existing connection" in r.stderr.decode()
-    lines = proxy.log_lines()
+    lines = proxy.wait_log_count(3)
     assert [l["host"] for l in lines] == ["origin.test", "a.sub.test", "origin.test"]
     assert len({l["client"] for l in lines}) == 1  # one client connection
     assert all(l["decision"] == "allow" and l["status"] == 200 for l in lines)
@@ -101,7 +101,7 @@ def test_each_request_is_checked_and_a_deny_keeps_the_connection(proxy, origin):
     assert (r.status, r.read().decode()) == (200, f"origin host=origin.test:{origin.port} path=/after")
     assert conn.sock is sock  # never reconnected
     conn.close()
-    lines = proxy.log_lines()
+    lines = proxy.wait_log_count(4)
     assert [(l["host"], l["decision"]) for l in lines] == [
         ("origin.test", "allow"), ("b.sub.test", "deny"), ("evil.test", "deny"), ("origin.test", "allow")]
     assert len({l["client"] for l in lines}) == 1
@@ -125,7 +125,7 @@ def test_content_length_and_chunked_request_bodies(proxy, origin):
     r = conn.getresponse()
     assert (r.status, r.read()) == (200, f"origin chunked {len(big)} bytes".encode())
     conn.close()
-    lines = proxy.log_lines()
+    lines = proxy.wait_log_count(4)
     assert len(lines) == 4 and len({l["client"] for l in lines}) == 1
     assert lines[2]["bytes_up"] > len(big)
 
@@ -143,7 +143,8 @@ def test_chunked_and_bodiless_responses(proxy, origin):
     r = conn.getresponse()
     assert r.status == 200 and r.read().endswith(b"path=/again")
     conn.close()
-    lines = proxy.log_lines()
+    lines = proxy.wait_log_count(3)
+    assert len(lines) == 3
     assert [l["method"] for l in lines] == ["GET", "HEAD", "GET"]
     assert len({l["client"] for l in lines}) == 1
 
@@ -227,7 +228,8 @@ def test_malformed_chunked_request_body_is_refused(proxy, origin):
         s.sendall((f"POST {url(origin)} HTTP/1.1\r\nHost: origin.test:{origin.port}\r\n"
                    "Transfer-Encoding: chunked\r\n\r\nzz\r\n").encode())
         assert s.recv(4096).startswith(b"HTTP/1.1 400 ")
-    assert proxy.log_lines()[-1]["reason"] == "malformed chunked request body"
+    lines = proxy.wait_log_count(1)
+    assert len(lines) == 1 and lines[0]["reason"] == "malformed chunked request body"
 
 
 class _Prefixed:

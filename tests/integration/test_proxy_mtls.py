@@ -137,7 +137,8 @@ def test_certificate_name_rule_decides(start, pki, origins):
     # A certificate no rule names gets the global lists.
     assert curl_tls(p, f"http://origin.test:{origins['http'].port}/", pki["nobody"], ca)[1] == 200
     assert curl_tls(p, http, pki["nobody"], ca)[1] == 403
-    lines = p.log_lines()
+    lines = p.wait_log_count(6)
+    assert len(lines) == 6
     got = sorted((l["host"], l["decision"], l.get("client_cert"), l.get("client_rule")) for l in lines)
     assert got == sorted([
         ("a.sub.test", "allow", "build-7", "builders"),
@@ -158,7 +159,8 @@ def test_https_tunnel_inside_tls_to_the_proxy(start, pki, origins):
     # and the rule: the ci certificate may not open this tunnel.
     rc, code, _ = curl_tls(p, url, pki["ci"], pki["ca"].ca, cacert=origins["cacert"])
     assert rc != 0
-    tunnel = [l for l in p.log_lines() if l["method"] == "CONNECT"]
+    lines = p.wait_log_lines(lambda ls: len([l for l in ls if l["method"] == "CONNECT"]) >= 2)
+    tunnel = sorted((l for l in lines if l["method"] == "CONNECT"), key=lambda l: l["decision"])
     assert [(l["decision"], l["client_cert"], l.get("status")) for l in tunnel] == [
         ("allow", "build-7", None), ("deny", "ci-runner.clients.test", 403)]
     assert tunnel[0]["sni"] == "a.sub.test" and tunnel[0]["bytes_down"] > 1000
@@ -181,7 +183,7 @@ def test_no_certificate_refused_when_required(start, pki, origins):
     p = start()
     rc, code, _ = curl_tls(p, f"http://origin.test:{origins['http'].port}/", None, pki["ca"].ca)
     assert rc != 0 and code == 0
-    lines = p.log_lines()
+    lines = p.wait_log_count(1)
     assert [(l["decision"], l["reason"]) for l in lines] == [("deny", "client certificate required")]
 
 
@@ -197,7 +199,7 @@ def test_untrusted_certificate_refused_at_the_handshake(start, pki, origins):
     with socket.create_connection(("127.0.0.1", p.tls_port), timeout=10) as raw:
         with pytest.raises(ssl.SSLError):
             ctx.wrap_socket(raw, server_hostname="proxy.test")
-    lines = p.log_lines()
+    lines = p.wait_log_count(2)
     assert len(lines) == 2
     for l in lines:
         assert l["decision"] == "deny"
@@ -209,7 +211,7 @@ def test_certificate_not_for_client_use_is_refused(start, pki, origins):
     p = start()
     rc, code, _ = curl_tls(p, f"http://a.sub.test:{origins['http'].port}/", pki["server_only"], pki["ca"].ca)
     assert rc != 0 and code == 0
-    assert [(l["decision"], l["reason"]) for l in p.log_lines()] == [
+    assert [(l["decision"], l["reason"]) for l in p.wait_log_count(1)] == [
         ("deny", "client certificate refused: unsuitable certificate purpose")]
 
 
@@ -221,10 +223,14 @@ def test_optional_certificate_falls_back_to_global_rules(start, pki, origins):
     assert curl_tls(p, f"http://a.sub.test:{origins['http'].port}/", pki["builder"], ca)[1] == 200
     # An untrusted certificate is still refused, even when none is required.
     assert curl_tls(p, f"http://origin.test:{origins['http'].port}/", pki["untrusted"], ca)[0] != 0
-    lines = p.log_lines()
-    assert [(l["host"], l["decision"], l.get("client_cert")) for l in lines[:3]] == [
-        ("origin.test", "allow", None), ("a.sub.test", "deny", None), ("a.sub.test", "allow", "build-7")]
-    assert lines[3]["reason"].startswith("client certificate refused")
+    lines = p.wait_log_count(4)
+    assert len(lines) == 4
+    # Lines of different connections may land in either order.
+    served = [l for l in lines if not l.get("reason", "").startswith("client certificate refused")]
+    assert sorted((l["host"], l["decision"], l.get("client_cert") or "-") for l in served) == sorted([
+        ("origin.test", "allow", "-"), ("a.sub.test", "deny", "-"), ("a.sub.test", "allow", "build-7")])
+    refused = [l for l in lines if l not in served]
+    assert len(refused) == 1 and "client_cert" not in refused[0]
     # The plain listener keeps working beside the TLS one, with CIDR and global rules.
     r = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--noproxy", "", "-x", p.url,
                         f"http://origin.test:{origins['http'].port}/"], capture_output=True, timeout=30,
@@ -273,7 +279,7 @@ def test_reload_swaps_certificates_and_rules_keeping_open_connections(start, pki
     p.reload(bad, expect="proxy reload rejected")
     assert "config: tls.key_file: does not match the certificate in tls.cert_file" in p.stderr_text()
     assert curl_tls(p, f"http://other.test:{port}/", pki["builder"], fresh.ca)[1] == 200
-    lines = p.log_lines()
+    lines = p.wait_log_count(6)
     # Lines of different connections may land in either order.
     assert sorted((l.get("client_rule") or "-", l["decision"]) for l in lines) == [
         ("-", "error"), ("builders", "allow"), ("builders-v2", "allow"), ("builders-v2", "allow"),
@@ -316,7 +322,7 @@ def test_reload_with_other_client_cas_ends_verified_connections(start, pki, orig
     assert curl_tls(p, f"http://a.sub.test:{port}/", pki["builder"], pki["ca"].ca)[1] == 0
     # Lines of different connections may land in either order.
     got = sorted((l["decision"], l.get("reason") or "-", l.get("client_rule") or "-", l.get("client_cert") or "-")
-                 for l in p.log_lines())
+                 for l in p.wait_log_count(3))
     assert len(got) == 3
     assert got[0] == ("allow", "-", "builders", "build-7")
     assert got[1][0] == "deny" and got[1][1].startswith("client certificate refused: ")
@@ -343,7 +349,7 @@ def test_reload_adding_a_client_ca_keeps_verified_connections(start, pki, origin
             # under it: the connection keeps its standing.
             p.reload(mtls_config(pki, origins, p.tls_port, client_ca=bundle))
             assert keep_alive_get(conn, "a.sub.test", port) == 200
-    assert [l["decision"] for l in p.log_lines()] == ["allow", "allow"]
+    assert [l["decision"] for l in p.wait_log_count(2)] == ["allow", "allow"]
 
 
 def test_reload_requiring_certificates_ends_connections_without_one(start, pki, origins):
@@ -365,7 +371,7 @@ def test_reload_requiring_certificates_ends_connections_without_one(start, pki, 
             p.reload(mtls_config(pki, origins, p.tls_port, require=True, rules=rules))
             assert keep_alive_get(conn, "origin.test", port) == 200
             assert keep_alive_get(conn, "a.sub.test", port) == 403
-    got = sorted((l["decision"], l.get("client_rule") or "-", l.get("reason") or "-") for l in p.log_lines())
+    got = sorted((l["decision"], l.get("client_rule") or "-", l.get("reason") or "-") for l in p.wait_log_count(5))
     assert got == [
         ("allow", "-", "-"), ("allow", "builders", "-"), ("allow", "builders-v2", "-"),
         ("deny", "-", "tls: client certificate trust changed by a reload (a client certificate is now required); "
@@ -383,9 +389,10 @@ def test_reload_without_tls_settings_refuses_the_bound_tls_listener(start, pki, 
                         f"http://origin.test:{port}/"], capture_output=True, timeout=30,
                        env={k: v for k, v in os.environ.items() if "proxy" not in k.lower()})
     assert r.stdout == b"200"
-    lines = p.log_lines()
-    assert [(l["decision"], l.get("reason")) for l in lines] == [
-        ("error", "tls listener: the running config has no tls settings"), ("allow", None)]
+    # Two connections: their lines may land in either order.
+    lines = p.wait_log_count(2)
+    assert sorted((l["decision"], l.get("reason") or "-") for l in lines) == [
+        ("allow", "-"), ("error", "tls listener: the running config has no tls settings")]
 
 
 def test_bad_tls_configs_are_refused(workdir, pki, origins):

@@ -12,7 +12,7 @@ import threading
 
 import pytest
 
-from proxy_helpers import Origin, Proxy, connect_tunnel, wait_for
+from proxy_helpers import Origin, Proxy, connect_tunnel
 
 LOOPBACK = ["127.0.0.0/8"]
 
@@ -123,8 +123,10 @@ def test_bulk_bytes_arrive_intact_both_ways(start_proxy, echo, splice):
     s.close()
     assert len(back) == len(payload)
     assert hashlib.sha256(back).digest() == hashlib.sha256(payload).digest()
-    assert wait_for(lambda: p.log_lines() and p.log_lines()[-1].get("bytes_down") == len(payload))
-    line = p.log_lines()[-1]
+    lines = p.wait_log_count(1, timeout=30)
+    assert len(lines) == 1
+    line = lines[0]
+    assert line["bytes_down"] == len(payload)
     assert line["decision"] == "allow" and "reason" not in line
     assert 0 < line["bytes_up"] - len(payload) < 100  # the payload and the CONNECT head
 
@@ -216,7 +218,7 @@ def test_origin_connection_reused_for_same_host_only(start_proxy, origin):
     assert "host=a.sub.test" in other[1]
     again = get(p, url)
     assert conn_of(again[1]) == conn_of(first[1])
-    assert [l["decision"] for l in p.log_lines()] == ["allow"] * 4
+    assert [l["decision"] for l in p.wait_log_count(4)] == ["allow"] * 4
 
 
 def test_origin_reuse_can_be_turned_off(start_proxy, origin):
@@ -238,7 +240,7 @@ def test_origin_that_closes_is_not_reused(start_proxy, origin):
     retried = get(p, base + "/conn")
     assert retried[0] == 200
     assert conn_of(retried[1]) != conn_of(first[1])
-    assert [l["status"] for l in p.log_lines()] == [200] * 4
+    assert [l["status"] for l in p.wait_log_count(4)] == [200] * 4
 
 
 def test_denied_host_never_gets_a_pooled_connection(start_proxy, origin):

@@ -231,7 +231,7 @@ def metrics(p):
 
 
 def tunnel_lines(p):
-    return [l for l in p.log_lines() if l.get("method") == "CONNECT"]
+    return [l for l in p.read_log() if l.get("method") == "CONNECT"]
 
 
 def test_reload_changing_client_cas_ends_verified_tls_tunnels_only(start, pki, origin):
