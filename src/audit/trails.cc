@@ -1,7 +1,8 @@
 // CloudTrail trails: CreateTrail, UpdateTrail, DeleteTrail, GetTrail,
 // DescribeTrails, GetTrailStatus, StartLogging, StopLogging,
-// GetEventSelectors, PutEventSelectors. A trail's S3 bucket is a directory
-// under <data-dir>/trails/ (see delivery.cc); there is no S3.
+// GetEventSelectors, PutEventSelectors (ListTrails and tags: trail_tags.cc).
+// A trail's S3 bucket is a directory under <data-dir>/trails/ (see
+// delivery.cc); there is no S3.
 #include "audit/trails.h"
 
 #include <chrono>
@@ -10,6 +11,7 @@
 #include "rampart/audit/digest.h"
 #include "rampart/core/clock.h"
 
+#include "audit/trail_tags.h"
 #include "audit/trails_internal.h"
 
 namespace rampart::audit::internal {
@@ -246,7 +248,8 @@ Result<json::Value> CreateTrail(const Deps& deps, server::RequestContext& ctx,
   row.account_id = ctx.principal().account_id;
   row.home_region = std::string(ctx.region());
   row.name = std::string(name);
-  RETURN_IF_ERROR(ctx.Authorize("cloudtrail:CreateTrail", row.Arn()));
+  ASSIGN_OR_RETURN(TrailTags tags, ReadTrailTags(in));
+  RETURN_IF_ERROR(ctx.Authorize("cloudtrail:CreateTrail", row.Arn(), TrailRequestTagKeys(tags)));
   RETURN_IF_ERROR(ApplySettings(in, deps, row));
   row.created_at = NowSeconds(ctx);
   Status st = deps.db->Write([&](store::Tx& tx) -> Status {
@@ -263,6 +266,7 @@ Result<json::Value> CreateTrail(const Deps& deps, server::RequestContext& ctx,
                                  row.home_region + ".");
     }
     RETURN_IF_ERROR(InsertTrail(tx, row));
+    RETURN_IF_ERROR(PutTrailTags(tx, row.account_id, row.name, tags));
     return SetLogFileValidation(tx, row.account_id, row.name, row.log_file_validation,
                                 row.created_at);
   });
@@ -311,6 +315,7 @@ Result<json::Value> DeleteTrail(const Deps& deps, server::RequestContext& ctx,
     RETURN_IF_ERROR(CheckOwner(row, ctx));
     RETURN_IF_ERROR(CheckHomeRegion(row, ctx));
     RETURN_IF_ERROR(ForgetTrailDigests(tx, row.account_id, row.name));
+    RETURN_IF_ERROR(DeleteTrailTags(tx, row.account_id, row.name));
     return DeleteTrailRow(tx, row);
   });
   RETURN_IF_ERROR(st);

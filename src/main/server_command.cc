@@ -149,6 +149,7 @@ int RunServer(server::Config cfg) {
   if (Status st = audit::SigningKeys::Migrate(**db); !st.ok()) return fail(st);
   if (Status st = audit::DigestWriter::Migrate(**db); !st.ok()) return fail(st);
   if (Status st = audit::MigrateAdvisor(**db); !st.ok()) return fail(st);
+  if (Status st = audit::CloudTrailService::Migrate(**db); !st.ok()) return fail(st);
 
   server::CredentialStore creds(**db, *root_key);
   auto boot = server::Bootstrap(creds, cfg.data_dir, cfg.dev);

@@ -20,6 +20,9 @@ class CloudTrailService {
   // REQUIRES: db outlives the service; MigrateEventStore(db) succeeded.
   explicit CloudTrailService(store::Database& db) : db_(db) {}
 
+  // The tables of the service's own (trail tags). Call once at start-up.
+  static Status Migrate(store::Database& db);
+
   // Lets StopLogging trigger a last delivery. REQUIRES: before Register;
   // delivery outlives the service.
   void SetDelivery(TrailDelivery* delivery) { delivery_ = delivery; }
