@@ -82,7 +82,25 @@ CREATE TABLE org_tags (
 );
 )sql";
 
-constexpr std::array<store::Migration, 2> kMigrations = {{{1, kSchemaV1}, {2, kSchemaV2}}};
+// Trusted access and delegated administrators (org_services.cc).
+constexpr std::string_view kSchemaV3 = R"sql(
+CREATE TABLE org_service_access (
+  org_id TEXT NOT NULL,
+  service_principal TEXT NOT NULL,
+  enabled_at INTEGER NOT NULL,
+  PRIMARY KEY (org_id, service_principal)
+);
+CREATE TABLE org_delegated_admins (
+  org_id TEXT NOT NULL,
+  account_id TEXT NOT NULL,
+  service_principal TEXT NOT NULL,
+  enabled_at INTEGER NOT NULL,
+  PRIMARY KEY (org_id, account_id, service_principal)
+);
+)sql";
+
+constexpr std::array<store::Migration, 3> kMigrations = {
+    {{1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}}};
 
 json::Value PolicyTypesJson(const OrgRow& org) {
   json::Value types = json::Value::MakeArray();
@@ -164,7 +182,8 @@ Status SetScpEnabled(store::Tx& tx, const OrgRow& org, bool enabled) {
 Status DeleteOrgRows(store::Tx& tx, const OrgRow& org) {
   for (std::string_view table :
        {"org_tags", "org_attachments", "org_policies", "org_units", "org_accounts",
-        "org_create_account_status", "org_organizations"}) {
+        "org_create_account_status", "org_service_access", "org_delegated_admins",
+        "org_organizations"}) {
     ASSIGN_OR_RETURN(auto q, tx.Prepare("DELETE FROM " + std::string(table) + " WHERE org_id = ?"));
     q->Bind(1, org.org_id);
     RETURN_IF_ERROR(q->Run());
@@ -212,6 +231,15 @@ void OrganizationsService::Register(server::Registry& registry) {
       {"TagResource", &OrganizationsService::TagResource},
       {"UntagResource", &OrganizationsService::UntagResource},
       {"ListTagsForResource", &OrganizationsService::ListTagsForResource},
+      {"EnableAWSServiceAccess", &OrganizationsService::EnableAWSServiceAccess},
+      {"DisableAWSServiceAccess", &OrganizationsService::DisableAWSServiceAccess},
+      {"ListAWSServiceAccessForOrganization",
+       &OrganizationsService::ListAWSServiceAccessForOrganization},
+      {"RegisterDelegatedAdministrator", &OrganizationsService::RegisterDelegatedAdministrator},
+      {"DeregisterDelegatedAdministrator",
+       &OrganizationsService::DeregisterDelegatedAdministrator},
+      {"ListDelegatedAdministrators", &OrganizationsService::ListDelegatedAdministrators},
+      {"ListDelegatedServicesForAccount", &OrganizationsService::ListDelegatedServicesForAccount},
   };
   for (const auto& [name, fn] : kHandlers) {
     registry.Add("organizations", name,

@@ -111,6 +111,20 @@ class OrganizationsService {
   Result<json::Value> UntagResource(server::RequestContext& ctx, const json::Value& in);
   Result<json::Value> ListTagsForResource(server::RequestContext& ctx, const json::Value& in);
 
+  // Trusted access and delegated administrators (org_services.cc).
+  Result<json::Value> EnableAWSServiceAccess(server::RequestContext& ctx, const json::Value& in);
+  Result<json::Value> DisableAWSServiceAccess(server::RequestContext& ctx, const json::Value& in);
+  Result<json::Value> ListAWSServiceAccessForOrganization(server::RequestContext& ctx,
+                                                          const json::Value& in);
+  Result<json::Value> RegisterDelegatedAdministrator(server::RequestContext& ctx,
+                                                     const json::Value& in);
+  Result<json::Value> DeregisterDelegatedAdministrator(server::RequestContext& ctx,
+                                                       const json::Value& in);
+  Result<json::Value> ListDelegatedAdministrators(server::RequestContext& ctx,
+                                                  const json::Value& in);
+  Result<json::Value> ListDelegatedServicesForAccount(server::RequestContext& ctx,
+                                                      const json::Value& in);
+
   // Runs fn in one write transaction and, when it commits, drops the
   // authorizer's cached policies (SCPs, the OU tree or roles changed).
   Status WriteAndInvalidate(const std::function<Status(store::Tx&)>& fn);
