@@ -231,6 +231,8 @@ void OrganizationsService::Register(server::Registry& registry) {
       {"TagResource", &OrganizationsService::TagResource},
       {"UntagResource", &OrganizationsService::UntagResource},
       {"ListTagsForResource", &OrganizationsService::ListTagsForResource},
+      {"RemoveAccountFromOrganization", &OrganizationsService::RemoveAccountFromOrganization},
+      {"LeaveOrganization", &OrganizationsService::LeaveOrganization},
       {"EnableAWSServiceAccess", &OrganizationsService::EnableAWSServiceAccess},
       {"DisableAWSServiceAccess", &OrganizationsService::DisableAWSServiceAccess},
       {"ListAWSServiceAccessForOrganization",

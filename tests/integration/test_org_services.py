@@ -1,8 +1,9 @@
 """Organizations trusted access (Enable/DisableAWSServiceAccess,
-ListAWSServiceAccessForOrganization) and delegated administrators
+ListAWSServiceAccessForOrganization), delegated administrators
 (Register/DeregisterDelegatedAdministrator, ListDelegatedAdministrators,
-ListDelegatedServicesForAccount) with the aws CLI and boto3: who may call
-them, AWS's errors, and what each list shows."""
+ListDelegatedServicesForAccount) and accounts leaving
+(RemoveAccountFromOrganization, LeaveOrganization) with the aws CLI and
+boto3: who may call them, AWS's errors, and what each list shows."""
 import json
 import os
 
@@ -103,3 +104,67 @@ def test_delegated_administrator_errors(org):
     code, _ = error_code(org["member_orgs"].register_delegated_administrator, AccountId=member,
                          ServicePrincipal=CT)
     assert code == "AccessDeniedException"
+
+
+DENY_KMS = json.dumps({"Version": "2012-10-17", "Statement": [
+    {"Effect": "Deny", "Action": "kms:*", "Resource": "*"}]})
+
+
+def scp_denying_kms(orgs, target):
+    """Enables SCPs if needed and attaches a kms:* deny to target."""
+    root = orgs.list_roots()["Roots"][0]
+    if not root["PolicyTypes"]:
+        orgs.enable_policy_type(RootId=root["Id"], PolicyType="SERVICE_CONTROL_POLICY")
+    policy = orgs.create_policy(Name=f"deny-kms-{target}", Description="", Content=DENY_KMS,
+                                Type="SERVICE_CONTROL_POLICY")["Policy"]["PolicySummary"]
+    orgs.attach_policy(PolicyId=policy["Id"], TargetId=target)
+
+
+def new_member(workdir, name):
+    """A server of the test's own: leaving changes the organization."""
+    return start_two_accounts(os.path.join(workdir, name))
+
+
+def test_remove_account_frees_it_from_scps(workdir):
+    s, member, creds = new_member(workdir, "org-remove")
+    try:
+        orgs = s.client("organizations")
+        scp_denying_kms(orgs, member)
+        member_kms = client(s, "kms", creds)
+        assert error_code(member_kms.list_keys)[0] == "AccessDeniedException"
+        orgs.tag_resource(ResourceId=member, Tags=[{"Key": "k", "Value": "v"}])
+        orgs.register_delegated_administrator(AccountId=member, ServicePrincipal=CT)
+
+        s.aws("organizations", "remove-account-from-organization", "--account-id", member)
+        assert member not in [a["Id"] for a in orgs.list_accounts()["Accounts"]]
+        assert orgs.list_delegated_administrators()["DelegatedAdministrators"] == []
+        # The SCP no longer applies, on the very next request; the account
+        # keeps its role, so the session still works.
+        member_kms.list_keys()
+        code, _ = error_code(client(s, "organizations", creds).describe_organization)
+        assert code == "AWSOrganizationsNotInUseException"
+        code, _ = error_code(orgs.remove_account_from_organization, AccountId=member)
+        assert code == "AccountNotFoundException"
+        # With no members left, the organization can be deleted.
+        orgs.delete_organization()
+    finally:
+        s.stop()
+
+
+def test_member_leaves_and_management_cannot(workdir):
+    s, member, creds = new_member(workdir, "org-leave")
+    try:
+        orgs = s.client("organizations")
+        management = s.client("sts").get_caller_identity()["Account"]
+        code, _ = error_code(orgs.leave_organization)
+        assert code == "MasterCannotLeaveOrganizationException"
+        code, _ = error_code(orgs.remove_account_from_organization, AccountId=management)
+        assert code == "MasterCannotLeaveOrganizationException"
+
+        member_orgs = client(s, "organizations", creds)
+        member_orgs.leave_organization()
+        assert [a["Id"] for a in orgs.list_accounts()["Accounts"]] == [management]
+        code, _ = error_code(member_orgs.leave_organization)
+        assert code == "AWSOrganizationsNotInUseException"
+    finally:
+        s.stop()

@@ -111,6 +111,11 @@ class OrganizationsService {
   Result<json::Value> UntagResource(server::RequestContext& ctx, const json::Value& in);
   Result<json::Value> ListTagsForResource(server::RequestContext& ctx, const json::Value& in);
 
+  // Accounts leaving the organization (org_membership.cc).
+  Result<json::Value> RemoveAccountFromOrganization(server::RequestContext& ctx,
+                                                    const json::Value& in);
+  Result<json::Value> LeaveOrganization(server::RequestContext& ctx, const json::Value& in);
+
   // Trusted access and delegated administrators (org_services.cc).
   Result<json::Value> EnableAWSServiceAccess(server::RequestContext& ctx, const json::Value& in);
   Result<json::Value> DisableAWSServiceAccess(server::RequestContext& ctx, const json::Value& in);

@@ -1,0 +1,70 @@
+// Accounts leaving an organization: RemoveAccountFromOrganization (the
+// management account removes a member) and LeaveOrganization (a member
+// leaves). The account becomes standalone: its OU placement, the SCPs
+// attached to it, its tags and its delegated-administrator registrations
+// go with it, and the authorizer's cached policies are dropped, so SCPs
+// stop applying on its very next request. Its roles, including
+// OrganizationAccountAccessRole, stay, as in AWS.
+#include "iam/iam_internal.h"
+#include "iam/org_internal.h"
+#include "rampart/iam/organizations.h"
+
+namespace rampart::iam {
+
+using org::OrgRow;
+
+namespace {
+
+Status ManagementCannotLeave() {
+  return Status::Modeled("MasterCannotLeaveOrganizationException",
+                         "The management account cannot leave its organization; remove the "
+                         "member accounts and delete the organization instead.");
+}
+
+// Deletes every row that ties account_id to org, in one transaction.
+Status DetachAccount(store::Tx& tx, const OrgRow& org, std::string_view account_id) {
+  ASSIGN_OR_RETURN(auto account, org::FindAccount(tx, org, account_id));
+  if (!account) return org::AccountNotFound();
+  for (std::string_view sql : {
+           "DELETE FROM org_attachments WHERE org_id = ? AND target_id = ?",
+           "DELETE FROM org_tags WHERE org_id = ? AND resource_id = ?",
+           "DELETE FROM org_delegated_admins WHERE org_id = ? AND account_id = ?",
+           "DELETE FROM org_accounts WHERE org_id = ? AND account_id = ?",
+       }) {
+    ASSIGN_OR_RETURN(auto q, tx.Prepare(sql));
+    q->Bind(1, org.org_id).Bind(2, account_id);
+    RETURN_IF_ERROR(q->Run());
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<json::Value> OrganizationsService::RemoveAccountFromOrganization(server::RequestContext& ctx,
+                                                                        const json::Value& in) {
+  std::string account_id(in.get_string("AccountId"));
+  ASSIGN_OR_RETURN(OrgRow org,
+                   org::Authorized(db_, ctx, "organizations:RemoveAccountFromOrganization",
+                                   [&](const OrgRow& o) { return o.AccountArn(account_id); }));
+  if (account_id == org.management_account) return ManagementCannotLeave();
+  RETURN_IF_ERROR(WriteAndInvalidate([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(org, org::RequireSameOrg(tx, org));
+    return DetachAccount(tx, org, account_id);
+  }));
+  return json::Value::MakeObject();
+}
+
+Result<json::Value> OrganizationsService::LeaveOrganization(server::RequestContext& ctx,
+                                                            const json::Value& in) {
+  ASSIGN_OR_RETURN(OrgRow org, org::Authorized(db_, ctx, "organizations:LeaveOrganization",
+                                               org::AnyResource(), {}, /*members_allowed=*/true));
+  const std::string& caller = ctx.principal().account_id;
+  if (caller == org.management_account) return ManagementCannotLeave();
+  RETURN_IF_ERROR(WriteAndInvalidate([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(org, org::RequireSameOrg(tx, org));
+    return DetachAccount(tx, org, caller);
+  }));
+  return json::Value::MakeObject();
+}
+
+}  // namespace rampart::iam
