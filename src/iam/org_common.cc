@@ -2,6 +2,7 @@
 // organization, tree nodes, pagination and the common errors.
 #include <algorithm>
 
+#include "iam/iam_internal.h"
 #include "iam/org_internal.h"
 #include "rampart/core/encoding.h"
 #include "rampart/crypto/random.h"
@@ -236,6 +237,22 @@ Status AddResourceTagKeys(store::Tx& tx, const OrgRow& org, std::string_view arn
   return Status::Ok();
 }
 
+// Describe* and List* operations, which AWS lets a delegated
+// administrator call as well as the management account.
+bool IsReadOnly(std::string_view action) {
+  std::string_view op = action.substr(action.find(':') + 1);
+  return op.starts_with("Describe") || op.starts_with("List");
+}
+
+Result<bool> IsDelegatedAdministrator(store::Tx& tx, const OrgRow& org,
+                                      std::string_view account_id) {
+  ASSIGN_OR_RETURN(int64_t n, internal::CountOf(tx,
+                                                "SELECT COUNT(*) FROM org_delegated_admins WHERE "
+                                                "org_id = ? AND account_id = ?",
+                                                {org.org_id, account_id}));
+  return n > 0;
+}
+
 }  // namespace
 
 Result<OrgRow> Authorized(store::Database& db, const server::RequestContext& ctx,
@@ -244,15 +261,20 @@ Result<OrgRow> Authorized(store::Database& db, const server::RequestContext& ctx
   std::optional<OrgRow> org;
   std::string arn = "*";
   std::vector<server::ConditionKey> all_keys(keys.begin(), keys.end());
+  const std::string& caller = ctx.principal().account_id;
+  bool delegate_reads = false;
   RETURN_IF_ERROR(db.Read([&](store::Tx& tx) -> Status {
-    ASSIGN_OR_RETURN(org, OrgOfAccount(tx, ctx.principal().account_id));
+    ASSIGN_OR_RETURN(org, OrgOfAccount(tx, caller));
     if (!org) return Status::Ok();
     arn = resource(*org);
+    if (!members_allowed && caller != org->management_account && IsReadOnly(action)) {
+      ASSIGN_OR_RETURN(delegate_reads, IsDelegatedAdministrator(tx, *org, caller));
+    }
     return AddResourceTagKeys(tx, *org, arn, all_keys);
   }));
   RETURN_IF_ERROR(ctx.Authorize(action, arn, all_keys));
   if (!org) return NotInUse();
-  if (!members_allowed && org->management_account != ctx.principal().account_id) {
+  if (!members_allowed && !delegate_reads && org->management_account != caller) {
     return Status::Modeled("AccessDeniedException",
                            "You don't have permissions to access this resource: only the "
                            "management account of the organization can call this operation.");

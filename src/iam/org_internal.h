@@ -98,7 +98,8 @@ Status AttachDefaultScp(store::Tx& tx, const OrgRow& org, std::string_view targe
 // authorizes action on resource(org) ("*" when the caller has none), then
 // requires an organization (AWSOrganizationsNotInUseException) and, unless
 // members_allowed, that the caller is its management account
-// (AccessDeniedException). The tags of the resource are supplied as
+// (AccessDeniedException) or, for Describe* and List* actions, a delegated
+// administrator of any service. The tags of the resource are supplied as
 // aws:ResourceTag/<key>.
 using ResourceOf = std::function<std::string(const OrgRow&)>;
 Result<OrgRow> Authorized(store::Database& db, const server::RequestContext& ctx,

@@ -4,9 +4,8 @@
 // (RegisterDelegatedAdministrator, DeregisterDelegatedAdministrator,
 // ListDelegatedAdministrators, ListDelegatedServicesForAccount).
 //
-// Rampart records both as AWS does and shows them through these
-// operations; it does not yet widen what a delegated administrator may do
-// in Organizations itself (docs/iam.md).
+// A delegated administrator of any service may also call Organizations'
+// read-only operations (org::Authorized).
 #include <algorithm>
 #include <cctype>
 #include <chrono>

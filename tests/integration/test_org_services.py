@@ -71,9 +71,15 @@ def test_delegated_administrator_lifecycle(org):
     services = orgs.list_delegated_services_for_account(AccountId=member)["DelegatedServices"]
     assert sorted(s["ServicePrincipal"] for s in services) == [CT, GD]
 
-    # A delegated administrator may read these lists too.
-    seen = org["member_orgs"].list_delegated_administrators()["DelegatedAdministrators"]
+    # A delegated administrator may read these lists too, and the
+    # organization (read-only operations), but not change it.
+    member_orgs = org["member_orgs"]
+    seen = member_orgs.list_delegated_administrators()["DelegatedAdministrators"]
     assert [a["Id"] for a in seen] == [member]
+    assert member in [a["Id"] for a in member_orgs.list_accounts()["Accounts"]]
+    root = member_orgs.list_roots()["Roots"][0]["Id"]
+    code, _ = error_code(member_orgs.create_organizational_unit, ParentId=root, Name="nope")
+    assert code == "AccessDeniedException"
 
     code, _ = error_code(orgs.register_delegated_administrator, AccountId=member,
                          ServicePrincipal=CT)
@@ -87,8 +93,10 @@ def test_delegated_administrator_lifecycle(org):
     assert code == "AccountNotRegisteredException"
     code, _ = error_code(orgs.list_delegated_services_for_account, AccountId=member)
     assert code == "AccountNotRegisteredException"
-    # No longer a delegated administrator: the member may not read the list.
+    # No longer a delegated administrator: the member may not read them.
     code, _ = error_code(org["member_orgs"].list_delegated_administrators)
+    assert code == "AccessDeniedException"
+    code, _ = error_code(org["member_orgs"].list_accounts)
     assert code == "AccessDeniedException"
 
 
