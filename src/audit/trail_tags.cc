@@ -79,15 +79,6 @@ Status NotFound(std::string_view resource_id) {
                          "The resource " + std::string(resource_id) + " was not found.");
 }
 
-// Checks the named trail exists in the caller's account; other accounts'
-// trails (organization trails included) are not the caller's to tag.
-Status RequireTrail(store::Tx& tx, const server::RequestContext& ctx, const TrailName& t) {
-  if (Arn::Parse(t.arn)->account != ctx.principal().account_id) return NotFound(t.arn);
-  ASSIGN_OR_RETURN(auto row, LoadTrail(tx, ctx.principal().account_id, t.region, t.name));
-  if (!row || row->home_region != t.region) return NotFound(t.arn);
-  return Status::Ok();
-}
-
 Result<std::vector<std::pair<std::string, std::string>>> LoadTags(store::Tx& tx,
                                                                   std::string_view account,
                                                                   std::string_view name) {
@@ -101,6 +92,29 @@ Result<std::vector<std::pair<std::string, std::string>>> LoadTags(store::Tx& tx,
     out.emplace_back(q->Text(0), q->Text(1));
   }
   return out;
+}
+
+// Checks the named trail exists in the caller's account; other accounts'
+// trails (organization trails included) are not the caller's to tag.
+Status RequireTrail(store::Tx& tx, const server::RequestContext& ctx, const TrailName& t) {
+  if (Arn::Parse(t.arn)->account != ctx.principal().account_id) return NotFound(t.arn);
+  ASSIGN_OR_RETURN(auto row, LoadTrail(tx, ctx.principal().account_id, t.region, t.name));
+  if (!row || row->home_region != t.region) return NotFound(t.arn);
+  return Status::Ok();
+}
+
+// Authorizes action on the trail t names, with the trail's tags as
+// aws:ResourceTag/* next to the request's keys, then checks it exists
+// (authorization first, so that a caller without permission does not learn
+// which trails exist).
+Status AuthorizeOnTrail(store::Tx& tx, const server::RequestContext& ctx, std::string_view action,
+                        const TrailName& t, std::vector<server::ConditionKey> keys) {
+  if (Arn::Parse(t.arn)->account == ctx.principal().account_id) {
+    ASSIGN_OR_RETURN(auto tags, LoadTags(tx, ctx.principal().account_id, t.name));
+    for (auto& [k, v] : tags) keys.push_back({"aws:ResourceTag/" + k, {std::move(v)}});
+  }
+  RETURN_IF_ERROR(ctx.Authorize(action, t.arn, keys));
+  return RequireTrail(tx, ctx, t);
 }
 
 json::Value TagsJson(const std::vector<std::pair<std::string, std::string>>& tags) {
@@ -129,9 +143,8 @@ std::vector<server::ConditionKey> RequestTagKeys(const TrailTags& tags) {
 Result<json::Value> AddTags(const Deps& deps, server::RequestContext& ctx, const json::Value& in) {
   ASSIGN_OR_RETURN(TrailName t, ParseResourceId(in.get_string("ResourceId")));
   ASSIGN_OR_RETURN(TrailTags tags, ReadTrailTags(in));
-  RETURN_IF_ERROR(ctx.Authorize("cloudtrail:AddTags", t.arn, RequestTagKeys(tags)));
   RETURN_IF_ERROR(deps.db->Write([&](store::Tx& tx) -> Status {
-    RETURN_IF_ERROR(RequireTrail(tx, ctx, t));
+    RETURN_IF_ERROR(AuthorizeOnTrail(tx, ctx, "cloudtrail:AddTags", t, RequestTagKeys(tags)));
     return PutTrailTags(tx, ctx.principal().account_id, t.name, tags);
   }));
   return json::Value::MakeObject();
@@ -143,9 +156,8 @@ Result<json::Value> RemoveTags(const Deps& deps, server::RequestContext& ctx,
   ASSIGN_OR_RETURN(TrailTags tags, ReadTrailTags(in));
   server::ConditionKey tag_keys{"aws:TagKeys", {}};
   for (const auto& [k, v] : tags) tag_keys.values.push_back(k);
-  RETURN_IF_ERROR(ctx.Authorize("cloudtrail:RemoveTags", t.arn, {&tag_keys, 1}));
   RETURN_IF_ERROR(deps.db->Write([&](store::Tx& tx) -> Status {
-    RETURN_IF_ERROR(RequireTrail(tx, ctx, t));
+    RETURN_IF_ERROR(AuthorizeOnTrail(tx, ctx, "cloudtrail:RemoveTags", t, {tag_keys}));
     ASSIGN_OR_RETURN(auto q, tx.Prepare("DELETE FROM cloudtrail_trail_tags WHERE account_id = ? "
                                         "AND trail_name = ? AND tag_key = ?"));
     for (const auto& [k, v] : tags) {
@@ -170,11 +182,10 @@ Result<json::Value> ListTags(const Deps& deps, server::RequestContext& ctx, cons
     return Status::Modeled("InvalidParameterException",
                            "ResourceIdList may name at most 20 resources.");
   }
-  for (const TrailName& t : trails) RETURN_IF_ERROR(ctx.Authorize("cloudtrail:ListTags", t.arn));
   json::Value list = json::Value::MakeArray();
   Status st = deps.db->Read([&](store::Tx& tx) -> Status {
     for (const TrailName& t : trails) {
-      RETURN_IF_ERROR(RequireTrail(tx, ctx, t));
+      RETURN_IF_ERROR(AuthorizeOnTrail(tx, ctx, "cloudtrail:ListTags", t, {}));
       ASSIGN_OR_RETURN(auto tags, LoadTags(tx, ctx.principal().account_id, t.name));
       json::Value entry = json::Value::MakeObject();
       entry.set("ResourceId", t.arn);
@@ -317,6 +328,16 @@ Status DeleteTrailTags(store::Tx& tx, std::string_view account, std::string_view
                                       "trail_name = ?"));
   q->Bind(1, account).Bind(2, trail_name);
   return q->Run();
+}
+
+Result<std::vector<server::ConditionKey>> TrailResourceTagKeys(store::Tx& tx,
+                                                               std::string_view account,
+                                                               std::string_view trail_name) {
+  ASSIGN_OR_RETURN(auto tags, LoadTags(tx, account, trail_name));
+  std::vector<server::ConditionKey> keys;
+  keys.reserve(tags.size());
+  for (auto& [k, v] : tags) keys.push_back({"aws:ResourceTag/" + k, {std::move(v)}});
+  return keys;
 }
 
 std::vector<server::ConditionKey> TrailRequestTagKeys(const TrailTags& tags) {

@@ -34,6 +34,12 @@ Status DeleteTrailTags(store::Tx& tx, std::string_view account, std::string_view
 // when there are none.
 std::vector<server::ConditionKey> TrailRequestTagKeys(const TrailTags& tags);
 
+// aws:ResourceTag/<key> for each tag of a trail: what the trail's other
+// operations are authorized with.
+Result<std::vector<server::ConditionKey>> TrailResourceTagKeys(store::Tx& tx,
+                                                               std::string_view account,
+                                                               std::string_view trail_name);
+
 // Adds ListTrails, AddTags, RemoveTags and ListTags.
 void RegisterTrailTags(server::Registry& registry, const Deps& deps);
 

@@ -283,7 +283,8 @@ Result<TrailRow> Mutate(const Deps& deps, server::RequestContext& ctx, std::stri
   std::string member_org = OrganizationFor(deps, name_or_arn, ctx);
   Status st = deps.db->Write([&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(TrailRow row, FindTrail(tx, name_or_arn, ctx, member_org));
-    RETURN_IF_ERROR(ctx.Authorize(action, AuthorizationArn(row, ctx)));
+    ASSIGN_OR_RETURN(auto keys, TrailResourceTagKeys(tx, row.account_id, row.name));
+    RETURN_IF_ERROR(ctx.Authorize(action, AuthorizationArn(row, ctx), keys));
     RETURN_IF_ERROR(CheckOwner(row, ctx));
     RETURN_IF_ERROR(CheckHomeRegion(row, ctx));
     RETURN_IF_ERROR(fn(tx, row));
@@ -311,7 +312,8 @@ Result<json::Value> DeleteTrail(const Deps& deps, server::RequestContext& ctx,
   std::string member_org = OrganizationFor(deps, name, ctx);
   Status st = deps.db->Write([&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(TrailRow row, FindTrail(tx, name, ctx, member_org));
-    RETURN_IF_ERROR(ctx.Authorize("cloudtrail:DeleteTrail", AuthorizationArn(row, ctx)));
+    ASSIGN_OR_RETURN(auto keys, TrailResourceTagKeys(tx, row.account_id, row.name));
+    RETURN_IF_ERROR(ctx.Authorize("cloudtrail:DeleteTrail", AuthorizationArn(row, ctx), keys));
     RETURN_IF_ERROR(CheckOwner(row, ctx));
     RETURN_IF_ERROR(CheckHomeRegion(row, ctx));
     RETURN_IF_ERROR(ForgetTrailDigests(tx, row.account_id, row.name));
@@ -325,13 +327,15 @@ Result<json::Value> DeleteTrail(const Deps& deps, server::RequestContext& ctx,
 Result<TrailRow> Read(const Deps& deps, server::RequestContext& ctx, std::string_view action,
                       std::string_view name_or_arn) {
   TrailRow result;
+  std::vector<server::ConditionKey> keys;
   std::string member_org = OrganizationFor(deps, name_or_arn, ctx);
   Status st = deps.db->Read([&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(result, FindTrail(tx, name_or_arn, ctx, member_org));
+    ASSIGN_OR_RETURN(keys, TrailResourceTagKeys(tx, result.account_id, result.name));
     return Status::Ok();
   });
   RETURN_IF_ERROR(st);
-  RETURN_IF_ERROR(ctx.Authorize(action, AuthorizationArn(result, ctx)));
+  RETURN_IF_ERROR(ctx.Authorize(action, AuthorizationArn(result, ctx), keys));
   return result;
 }
 

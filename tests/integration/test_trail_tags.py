@@ -170,3 +170,31 @@ def test_denied_without_permission(server, op):
         (lambda: user_ct.list_tags(ResourceIdList=[arn]))
     code, _ = error_code(call)
     assert code == "AccessDeniedException"
+
+
+def test_resource_tags_decide_trail_operations(server):
+    ct = server.client("cloudtrail")
+    blue = ct.create_trail(Name=trail_name(), S3BucketName=bucket(),
+                           TagsList=[{"Key": "team", "Value": "blue"}])["TrailARN"]
+    red = ct.create_trail(Name=trail_name(), S3BucketName=bucket(),
+                          TagsList=[{"Key": "team", "Value": "red"}])["TrailARN"]
+    blue_only = {"StringEquals": {"aws:ResourceTag/team": "blue"}}
+    policy = allow(["cloudtrail:GetTrail", "cloudtrail:StartLogging", "cloudtrail:StopLogging",
+                    "cloudtrail:ListTags", "cloudtrail:RemoveTags"], "*", blue_only)
+    _, _, creds = new_user(server, [policy])
+    user_ct = server.client("cloudtrail", access_key=creds[0], secret_key=creds[1])
+
+    user_ct.get_trail(Name=blue)
+    user_ct.start_logging(Name=blue)
+    user_ct.stop_logging(Name=blue)
+    assert tags_of(user_ct, blue) == {"team": "blue"}
+    for call, kwargs in ((user_ct.get_trail, {"Name": red}),
+                         (user_ct.start_logging, {"Name": red}),
+                         (user_ct.list_tags, {"ResourceIdList": [red]})):
+        code, message = error_code(call, **kwargs)
+        assert code == "AccessDeniedException", (code, message)
+
+    # Once the tag is gone, so is the access it granted.
+    user_ct.remove_tags(ResourceId=blue, TagsList=[{"Key": "team"}])
+    code, _ = error_code(user_ct.get_trail, Name=blue)
+    assert code == "AccessDeniedException"
