@@ -4,7 +4,8 @@
 // attached to it, its tags and its delegated-administrator registrations
 // go with it, and the authorizer's cached policies are dropped, so SCPs
 // stop applying on its very next request. Its roles, including
-// OrganizationAccountAccessRole, stay, as in AWS.
+// OrganizationAccountAccessRole, stay, as in AWS. Its name and e-mail
+// address are remembered for a later invitation.
 #include "iam/iam_internal.h"
 #include "iam/org_internal.h"
 #include "rampart/iam/organizations.h"
@@ -25,6 +26,13 @@ Status ManagementCannotLeave() {
 Status DetachAccount(store::Tx& tx, const OrgRow& org, std::string_view account_id) {
   ASSIGN_OR_RETURN(auto account, org::FindAccount(tx, org, account_id));
   if (!account) return org::AccountNotFound();
+  // Remembered for a later invitation (org_handshakes.cc).
+  ASSIGN_OR_RETURN(auto remember,
+                   tx.Prepare("INSERT INTO org_former_accounts (account_id, name, email) VALUES "
+                              "(?, ?, ?) ON CONFLICT (account_id) DO UPDATE SET name = "
+                              "excluded.name, email = excluded.email"));
+  remember->Bind(1, account_id).Bind(2, account->name).Bind(3, account->email);
+  RETURN_IF_ERROR(remember->Run());
   for (std::string_view sql : {
            "DELETE FROM org_attachments WHERE org_id = ? AND target_id = ?",
            "DELETE FROM org_tags WHERE org_id = ? AND resource_id = ?",

@@ -99,8 +99,32 @@ CREATE TABLE org_delegated_admins (
 );
 )sql";
 
-constexpr std::array<store::Migration, 3> kMigrations = {
-    {{1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}}};
+// Invitations (org_handshakes.cc), and what accounts that left were
+// called, for when they are invited back.
+constexpr std::string_view kSchemaV4 = R"sql(
+CREATE TABLE org_handshakes (
+  handshake_id TEXT PRIMARY KEY,
+  org_id TEXT NOT NULL,
+  management_account TEXT NOT NULL,
+  management_email TEXT NOT NULL,
+  target_account TEXT NOT NULL,
+  state TEXT NOT NULL,
+  notes TEXT NOT NULL,
+  tags TEXT NOT NULL,
+  requested_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL
+);
+CREATE INDEX org_handshakes_target ON org_handshakes (target_account);
+CREATE INDEX org_handshakes_org ON org_handshakes (org_id);
+CREATE TABLE org_former_accounts (
+  account_id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  email TEXT NOT NULL
+);
+)sql";
+
+constexpr std::array<store::Migration, 4> kMigrations = {
+    {{1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}, {4, kSchemaV4}}};
 
 json::Value PolicyTypesJson(const OrgRow& org) {
   json::Value types = json::Value::MakeArray();
@@ -182,7 +206,7 @@ Status SetScpEnabled(store::Tx& tx, const OrgRow& org, bool enabled) {
 Status DeleteOrgRows(store::Tx& tx, const OrgRow& org) {
   for (std::string_view table :
        {"org_tags", "org_attachments", "org_policies", "org_units", "org_accounts",
-        "org_create_account_status", "org_service_access", "org_delegated_admins",
+        "org_create_account_status", "org_service_access", "org_delegated_admins", "org_handshakes",
         "org_organizations"}) {
     ASSIGN_OR_RETURN(auto q, tx.Prepare("DELETE FROM " + std::string(table) + " WHERE org_id = ?"));
     q->Bind(1, org.org_id);
@@ -232,6 +256,14 @@ void OrganizationsService::Register(server::Registry& registry) {
       {"UntagResource", &OrganizationsService::UntagResource},
       {"ListTagsForResource", &OrganizationsService::ListTagsForResource},
       {"RemoveAccountFromOrganization", &OrganizationsService::RemoveAccountFromOrganization},
+      {"InviteAccountToOrganization", &OrganizationsService::InviteAccountToOrganization},
+      {"AcceptHandshake", &OrganizationsService::AcceptHandshake},
+      {"DeclineHandshake", &OrganizationsService::DeclineHandshake},
+      {"CancelHandshake", &OrganizationsService::CancelHandshake},
+      {"DescribeHandshake", &OrganizationsService::DescribeHandshake},
+      {"ListHandshakesForAccount", &OrganizationsService::ListHandshakesForAccount},
+      {"ListHandshakesForOrganization", &OrganizationsService::ListHandshakesForOrganization},
+      {"EnableAllFeatures", &OrganizationsService::EnableAllFeatures},
       {"LeaveOrganization", &OrganizationsService::LeaveOrganization},
       {"EnableAWSServiceAccess", &OrganizationsService::EnableAWSServiceAccess},
       {"DisableAWSServiceAccess", &OrganizationsService::DisableAWSServiceAccess},

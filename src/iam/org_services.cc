@@ -35,7 +35,7 @@ Result<std::string> ReadServicePrincipal(const json::Value& in) {
            std::string_view("_+=,.@-").find(c) != std::string_view::npos;
   });
   if (!chars_ok || sp.size() <= kServiceSuffix.size() || !sp.ends_with(kServiceSuffix)) {
-    return org::InvalidInput("INVALID_SERVICE_PRINCIPAL",
+    return org::InvalidInput("UNRECOGNIZED_SERVICE_PRINCIPAL",
                              "The service principal " + std::string(sp) +
                                  " is not a service principal of the form "
                                  "<service>.amazonaws.com.");

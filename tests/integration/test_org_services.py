@@ -176,3 +176,79 @@ def test_member_leaves_and_management_cannot(workdir):
         assert code == "AWSOrganizationsNotInUseException"
     finally:
         s.stop()
+
+
+def test_removed_account_is_invited_back(workdir):
+    s, member, creds = new_member(workdir, "org-invite")
+    try:
+        orgs = s.client("organizations")
+        name_before = orgs.describe_account(AccountId=member)["Account"]["Name"]
+        orgs.remove_account_from_organization(AccountId=member)
+        member_orgs = client(s, "organizations", creds)
+
+        out = json.loads(s.aws("organizations", "invite-account-to-organization", "--target",
+                               f"Id={member},Type=ACCOUNT", "--notes", "come back",
+                               "--tags", "Key=team,Value=blue").stdout)["Handshake"]
+        assert out["State"] == "OPEN" and out["Action"] == "INVITE"
+        assert out["Id"].startswith("h-") and out["Arn"].endswith("/invite/" + out["Id"])
+        assert {"Id": member, "Type": "ACCOUNT"} in out["Parties"]
+        assert {"Value": "come back", "Type": "NOTES"} in out["Resources"]
+        code, _ = error_code(orgs.invite_account_to_organization,
+                             Target={"Id": member, "Type": "ACCOUNT"})
+        assert code == "DuplicateHandshakeException"
+
+        mine = member_orgs.list_handshakes_for_account()["Handshakes"]
+        assert [h["Id"] for h in mine] == [out["Id"]]
+        assert [h["Id"] for h in orgs.list_handshakes_for_organization()["Handshakes"]] == \
+            [out["Id"]]
+        # Only the invited account accepts; the management account cannot.
+        code, _ = error_code(orgs.accept_handshake, HandshakeId=out["Id"])
+        assert code == "HandshakeNotFoundException"
+
+        accepted = member_orgs.accept_handshake(HandshakeId=out["Id"])["Handshake"]
+        assert accepted["State"] == "ACCEPTED"
+        account = orgs.describe_account(AccountId=member)["Account"]
+        assert account["JoinedMethod"] == "INVITED" and account["Name"] == name_before
+        assert orgs.list_tags_for_resource(ResourceId=member)["Tags"] == \
+            [{"Key": "team", "Value": "blue"}]
+        code, _ = error_code(member_orgs.accept_handshake, HandshakeId=out["Id"])
+        assert code == "HandshakeAlreadyInStateException"
+        code, _ = error_code(orgs.cancel_handshake, HandshakeId=out["Id"])
+        assert code == "InvalidHandshakeTransitionException"
+        # A member cannot be invited again.
+        code, _ = error_code(orgs.invite_account_to_organization,
+                             Target={"Id": member, "Type": "ACCOUNT"})
+        assert code == "HandshakeConstraintViolationException"
+    finally:
+        s.stop()
+
+
+def test_invitations_declined_canceled_and_refused(workdir):
+    s, member, creds = new_member(workdir, "org-decline")
+    try:
+        orgs = s.client("organizations")
+        orgs.remove_account_from_organization(AccountId=member)
+        member_orgs = client(s, "organizations", creds)
+        target = {"Id": member, "Type": "ACCOUNT"}
+
+        first = orgs.invite_account_to_organization(Target=target)["Handshake"]["Id"]
+        assert member_orgs.decline_handshake(HandshakeId=first)["Handshake"]["State"] == \
+            "DECLINED"
+        second = orgs.invite_account_to_organization(Target=target)["Handshake"]["Id"]
+        assert orgs.cancel_handshake(HandshakeId=second)["Handshake"]["State"] == "CANCELED"
+        assert member_orgs.describe_handshake(HandshakeId=second)["Handshake"]["State"] == \
+            "CANCELED"
+        code, _ = error_code(member_orgs.accept_handshake, HandshakeId=second)
+        assert code == "InvalidHandshakeTransitionException"
+        assert member not in [a["Id"] for a in orgs.list_accounts()["Accounts"]]
+
+        for bad in ({"Id": "999999999999", "Type": "ACCOUNT"},
+                    {"Id": "someone@example.com", "Type": "EMAIL"}):
+            code, _ = error_code(orgs.invite_account_to_organization, Target=bad)
+            assert code == "InvalidInputException", bad
+        code, _ = error_code(orgs.enable_all_features)
+        assert code == "HandshakeConstraintViolationException"
+        code, _ = error_code(member_orgs.describe_handshake, HandshakeId="h-" + "0" * 10)
+        assert code == "HandshakeNotFoundException"
+    finally:
+        s.stop()

@@ -116,6 +116,18 @@ class OrganizationsService {
                                                     const json::Value& in);
   Result<json::Value> LeaveOrganization(server::RequestContext& ctx, const json::Value& in);
 
+  // Invitations (org_handshakes.cc).
+  Result<json::Value> InviteAccountToOrganization(server::RequestContext& ctx,
+                                                  const json::Value& in);
+  Result<json::Value> AcceptHandshake(server::RequestContext& ctx, const json::Value& in);
+  Result<json::Value> DeclineHandshake(server::RequestContext& ctx, const json::Value& in);
+  Result<json::Value> CancelHandshake(server::RequestContext& ctx, const json::Value& in);
+  Result<json::Value> DescribeHandshake(server::RequestContext& ctx, const json::Value& in);
+  Result<json::Value> ListHandshakesForAccount(server::RequestContext& ctx, const json::Value& in);
+  Result<json::Value> ListHandshakesForOrganization(server::RequestContext& ctx,
+                                                    const json::Value& in);
+  Result<json::Value> EnableAllFeatures(server::RequestContext& ctx, const json::Value& in);
+
   // Trusted access and delegated administrators (org_services.cc).
   Result<json::Value> EnableAWSServiceAccess(server::RequestContext& ctx, const json::Value& in);
   Result<json::Value> DisableAWSServiceAccess(server::RequestContext& ctx, const json::Value& in);
