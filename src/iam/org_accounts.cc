@@ -137,8 +137,8 @@ bool IsParent(const std::optional<org::Node>& n) { return n && n->type != org::N
 
 Result<json::Value> OrganizationsService::CreateAccount(server::RequestContext& ctx,
                                                         const json::Value& in) {
-  ASSIGN_OR_RETURN(OrgRow org,
-                   org::Authorized(db_, ctx, "organizations:CreateAccount", org::AnyResource()));
+  ASSIGN_OR_RETURN(OrgRow org, org::Authorized(db_, engine_, ctx, "organizations:CreateAccount",
+                                               org::AnyResource()));
   ASSIGN_OR_RETURN(org::TagList tags, org::ReadTags(in));
   std::string email(in.get_string("Email"));
   std::string role_name(in.get_string("RoleName"));
@@ -188,9 +188,9 @@ Result<json::Value> OrganizationsService::CreateAccount(server::RequestContext& 
 Result<json::Value> OrganizationsService::DescribeCreateAccountStatus(server::RequestContext& ctx,
                                                                       const json::Value& in) {
   std::string request_id(in.get_string("CreateAccountRequestId"));
-  ASSIGN_OR_RETURN(
-      OrgRow org,
-      org::Authorized(db_, ctx, "organizations:DescribeCreateAccountStatus", org::AnyResource()));
+  ASSIGN_OR_RETURN(OrgRow org,
+                   org::Authorized(db_, engine_, ctx, "organizations:DescribeCreateAccountStatus",
+                                   org::AnyResource()));
   std::vector<CreateStatus> found;
   RETURN_IF_ERROR(db_.Read([&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(found, LoadStatuses(tx, org, request_id));
@@ -209,8 +209,9 @@ Result<json::Value> OrganizationsService::DescribeCreateAccountStatus(server::Re
 Result<json::Value> OrganizationsService::ListCreateAccountStatus(server::RequestContext& ctx,
                                                                   const json::Value& in) {
   ASSIGN_OR_RETURN(org::PageRequest page, org::ReadPage(in));
-  ASSIGN_OR_RETURN(OrgRow org, org::Authorized(db_, ctx, "organizations:ListCreateAccountStatus",
-                                               org::AnyResource()));
+  ASSIGN_OR_RETURN(OrgRow org,
+                   org::Authorized(db_, engine_, ctx, "organizations:ListCreateAccountStatus",
+                                   org::AnyResource()));
   std::vector<std::string> states;
   if (const json::Value* s = in.find("States"); s != nullptr && s->is_array()) {
     for (const json::Value& v : s->as_array()) {
@@ -237,7 +238,7 @@ Result<json::Value> OrganizationsService::DescribeAccount(server::RequestContext
                                                           const json::Value& in) {
   std::string account_id(in.get_string("AccountId"));
   ASSIGN_OR_RETURN(OrgRow org,
-                   org::Authorized(db_, ctx, "organizations:DescribeAccount",
+                   org::Authorized(db_, engine_, ctx, "organizations:DescribeAccount",
                                    [&](const OrgRow& o) { return o.AccountArn(account_id); }));
   std::optional<org::AccountRow> account;
   RETURN_IF_ERROR(db_.Read([&](store::Tx& tx) -> Status {
@@ -253,8 +254,8 @@ Result<json::Value> OrganizationsService::DescribeAccount(server::RequestContext
 Result<json::Value> OrganizationsService::ListAccounts(server::RequestContext& ctx,
                                                        const json::Value& in) {
   ASSIGN_OR_RETURN(org::PageRequest page, org::ReadPage(in));
-  ASSIGN_OR_RETURN(OrgRow org,
-                   org::Authorized(db_, ctx, "organizations:ListAccounts", org::AnyResource()));
+  ASSIGN_OR_RETURN(OrgRow org, org::Authorized(db_, engine_, ctx, "organizations:ListAccounts",
+                                               org::AnyResource()));
   std::vector<org::AccountRow> accounts;
   RETURN_IF_ERROR(db_.Read([&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(accounts, org::AccountsOf(tx, org, ""));
@@ -272,7 +273,7 @@ Result<json::Value> OrganizationsService::ListAccountsForParent(server::RequestC
   std::string parent_id(in.get_string("ParentId"));
   ASSIGN_OR_RETURN(org::PageRequest page, org::ReadPage(in));
   ASSIGN_OR_RETURN(OrgRow org,
-                   org::Authorized(db_, ctx, "organizations:ListAccountsForParent",
+                   org::Authorized(db_, engine_, ctx, "organizations:ListAccountsForParent",
                                    [&](const OrgRow& o) { return ParentArn(o, parent_id); }));
   std::vector<org::AccountRow> accounts;
   RETURN_IF_ERROR(db_.Read([&](store::Tx& tx) -> Status {
@@ -294,7 +295,7 @@ Result<json::Value> OrganizationsService::MoveAccount(server::RequestContext& ct
   std::string source_id(in.get_string("SourceParentId"));
   std::string dest_id(in.get_string("DestinationParentId"));
   ASSIGN_OR_RETURN(OrgRow org,
-                   org::Authorized(db_, ctx, "organizations:MoveAccount",
+                   org::Authorized(db_, engine_, ctx, "organizations:MoveAccount",
                                    [&](const OrgRow& o) { return o.AccountArn(account_id); }));
   RETURN_IF_ERROR(WriteAndInvalidate([&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(org, org::RequireSameOrg(tx, org));

@@ -253,11 +253,27 @@ Result<bool> IsDelegatedAdministrator(store::Tx& tx, const OrgRow& org,
   return n > 0;
 }
 
+// A delegated administrator reads the organization's resources, which
+// live in the management account, as AWS lets it: its own policies must
+// allow the action, and the organization grants it as if by a resource
+// policy naming the delegated account.
+Status AuthorizeDelegatedRead(const EngineAuthorizer& engine, const server::RequestContext& ctx,
+                              std::string_view action, std::string_view arn,
+                              std::span<const server::ConditionKey> keys) {
+  std::string grant = R"({"Version":"2012-10-17","Statement":[{"Sid":"DelegatedAdministrator",)"
+                      R"("Effect":"Allow","Principal":{"AWS":"arn:aws:iam::)" +
+                      ctx.principal().account_id + R"(:root"},"Action":")" + std::string(action) +
+                      R"(","Resource":"*"}]})";
+  ASSIGN_OR_RETURN(auto policy, CompilePolicy(grant, PolicyKind::kResource, "delegation"));
+  return engine.AuthorizeWithResourcePolicy(ctx, action, arn, keys, *policy, false);
+}
+
 }  // namespace
 
-Result<OrgRow> Authorized(store::Database& db, const server::RequestContext& ctx,
-                          std::string_view action, const ResourceOf& resource,
-                          std::span<const server::ConditionKey> keys, bool members_allowed) {
+Result<OrgRow> Authorized(store::Database& db, const EngineAuthorizer* engine,
+                          const server::RequestContext& ctx, std::string_view action,
+                          const ResourceOf& resource, std::span<const server::ConditionKey> keys,
+                          bool members_allowed) {
   std::optional<OrgRow> org;
   std::string arn = "*";
   std::vector<server::ConditionKey> all_keys(keys.begin(), keys.end());
@@ -267,12 +283,16 @@ Result<OrgRow> Authorized(store::Database& db, const server::RequestContext& ctx
     ASSIGN_OR_RETURN(org, OrgOfAccount(tx, caller));
     if (!org) return Status::Ok();
     arn = resource(*org);
-    if (!members_allowed && caller != org->management_account && IsReadOnly(action)) {
+    if (caller != org->management_account && IsReadOnly(action)) {
       ASSIGN_OR_RETURN(delegate_reads, IsDelegatedAdministrator(tx, *org, caller));
     }
     return AddResourceTagKeys(tx, *org, arn, all_keys);
   }));
-  RETURN_IF_ERROR(ctx.Authorize(action, arn, all_keys));
+  if (delegate_reads && engine != nullptr) {
+    RETURN_IF_ERROR(AuthorizeDelegatedRead(*engine, ctx, action, arn, all_keys));
+  } else {
+    RETURN_IF_ERROR(ctx.Authorize(action, arn, all_keys));
+  }
   if (!org) return NotInUse();
   if (!members_allowed && !delegate_reads && org->management_account != caller) {
     return Status::Modeled("AccessDeniedException",

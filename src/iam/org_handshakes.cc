@@ -228,7 +228,7 @@ Result<json::Value> OrganizationsService::InviteAccountToOrganization(server::Re
   }
   ASSIGN_OR_RETURN(org::TagList tags, org::ReadTags(in));
   ASSIGN_OR_RETURN(OrgRow org,
-                   org::Authorized(db_, ctx, "organizations:InviteAccountToOrganization",
+                   org::Authorized(db_, engine_, ctx, "organizations:InviteAccountToOrganization",
                                    org::AnyResource(), org::TagConditionKeys(tags)));
   int64_t now = Now(ctx);
   HandshakeRow h;
@@ -380,9 +380,9 @@ Result<json::Value> OrganizationsService::ListHandshakesForOrganization(server::
                                                                         const json::Value& in) {
   ASSIGN_OR_RETURN(org::PageRequest page, org::ReadPage(in));
   ASSIGN_OR_RETURN(bool match, MatchesFilter(in));
-  ASSIGN_OR_RETURN(
-      OrgRow org,
-      org::Authorized(db_, ctx, "organizations:ListHandshakesForOrganization", org::AnyResource()));
+  ASSIGN_OR_RETURN(OrgRow org,
+                   org::Authorized(db_, engine_, ctx, "organizations:ListHandshakesForOrganization",
+                                   org::AnyResource()));
   std::vector<HandshakeRow> rows;
   RETURN_IF_ERROR(db_.Read([&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(rows, Query(tx, "org_id = ?", org.org_id));
@@ -394,7 +394,8 @@ Result<json::Value> OrganizationsService::ListHandshakesForOrganization(server::
 Result<json::Value> OrganizationsService::EnableAllFeatures(server::RequestContext& ctx,
                                                             const json::Value& in) {
   RETURN_IF_ERROR(
-      org::Authorized(db_, ctx, "organizations:EnableAllFeatures", org::AnyResource()).status());
+      org::Authorized(db_, engine_, ctx, "organizations:EnableAllFeatures", org::AnyResource())
+          .status());
   return ConstraintViolation("ORGANIZATION_ALREADY_HAS_ALL_FEATURES",
                              "The organization already has all features enabled.");
 }

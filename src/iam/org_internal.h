@@ -99,11 +99,14 @@ Status AttachDefaultScp(store::Tx& tx, const OrgRow& org, std::string_view targe
 // requires an organization (AWSOrganizationsNotInUseException) and, unless
 // members_allowed, that the caller is its management account
 // (AccessDeniedException) or, for Describe* and List* actions, a delegated
-// administrator of any service. The tags of the resource are supplied as
+// administrator of any service, whose own policies must allow the action
+// on the management account's resource. The tags of the resource are supplied as
 // aws:ResourceTag/<key>.
 using ResourceOf = std::function<std::string(const OrgRow&)>;
-Result<OrgRow> Authorized(store::Database& db, const server::RequestContext& ctx,
-                          std::string_view action, const ResourceOf& resource,
+// engine may be null (no delegated reads then).
+Result<OrgRow> Authorized(store::Database& db, const EngineAuthorizer* engine,
+                          const server::RequestContext& ctx, std::string_view action,
+                          const ResourceOf& resource,
                           std::span<const server::ConditionKey> keys = {},
                           bool members_allowed = false);
 // The same organization re-read inside a write transaction (it may have

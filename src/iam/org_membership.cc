@@ -52,7 +52,7 @@ Result<json::Value> OrganizationsService::RemoveAccountFromOrganization(server::
                                                                         const json::Value& in) {
   std::string account_id(in.get_string("AccountId"));
   ASSIGN_OR_RETURN(OrgRow org,
-                   org::Authorized(db_, ctx, "organizations:RemoveAccountFromOrganization",
+                   org::Authorized(db_, engine_, ctx, "organizations:RemoveAccountFromOrganization",
                                    [&](const OrgRow& o) { return o.AccountArn(account_id); }));
   if (account_id == org.management_account) return ManagementCannotLeave();
   RETURN_IF_ERROR(WriteAndInvalidate([&](store::Tx& tx) -> Status {
@@ -64,7 +64,7 @@ Result<json::Value> OrganizationsService::RemoveAccountFromOrganization(server::
 
 Result<json::Value> OrganizationsService::LeaveOrganization(server::RequestContext& ctx,
                                                             const json::Value& in) {
-  ASSIGN_OR_RETURN(OrgRow org, org::Authorized(db_, ctx, "organizations:LeaveOrganization",
+  ASSIGN_OR_RETURN(OrgRow org, org::Authorized(db_, engine_, ctx, "organizations:LeaveOrganization",
                                                org::AnyResource(), {}, /*members_allowed=*/true));
   const std::string& caller = ctx.principal().account_id;
   if (caller == org.management_account) return ManagementCannotLeave();

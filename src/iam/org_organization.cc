@@ -204,10 +204,9 @@ Status SetScpEnabled(store::Tx& tx, const OrgRow& org, bool enabled) {
 }
 
 Status DeleteOrgRows(store::Tx& tx, const OrgRow& org) {
-  for (std::string_view table :
-       {"org_tags", "org_attachments", "org_policies", "org_units", "org_accounts",
-        "org_create_account_status", "org_service_access", "org_delegated_admins", "org_handshakes",
-        "org_organizations"}) {
+  for (std::string_view table : {"org_tags", "org_attachments", "org_policies", "org_units",
+                                 "org_accounts", "org_create_account_status", "org_service_access",
+                                 "org_delegated_admins", "org_handshakes", "org_organizations"}) {
     ASSIGN_OR_RETURN(auto q, tx.Prepare("DELETE FROM " + std::string(table) + " WHERE org_id = ?"));
     q->Bind(1, org.org_id);
     RETURN_IF_ERROR(q->Run());
@@ -270,8 +269,7 @@ void OrganizationsService::Register(server::Registry& registry) {
       {"ListAWSServiceAccessForOrganization",
        &OrganizationsService::ListAWSServiceAccessForOrganization},
       {"RegisterDelegatedAdministrator", &OrganizationsService::RegisterDelegatedAdministrator},
-      {"DeregisterDelegatedAdministrator",
-       &OrganizationsService::DeregisterDelegatedAdministrator},
+      {"DeregisterDelegatedAdministrator", &OrganizationsService::DeregisterDelegatedAdministrator},
       {"ListDelegatedAdministrators", &OrganizationsService::ListDelegatedAdministrators},
       {"ListDelegatedServicesForAccount", &OrganizationsService::ListDelegatedServicesForAccount},
   };
@@ -324,15 +322,17 @@ Result<json::Value> OrganizationsService::CreateOrganization(server::RequestCont
 Result<json::Value> OrganizationsService::DescribeOrganization(server::RequestContext& ctx,
                                                                const json::Value&) {
   // Member accounts may describe their organization too.
-  ASSIGN_OR_RETURN(OrgRow org, org::Authorized(db_, ctx, "organizations:DescribeOrganization",
-                                               org::AnyResource(), {}, /*members_allowed=*/true));
+  ASSIGN_OR_RETURN(OrgRow org,
+                   org::Authorized(db_, engine_, ctx, "organizations:DescribeOrganization",
+                                   org::AnyResource(), {}, /*members_allowed=*/true));
   return OrganizationJson(org);
 }
 
 Result<json::Value> OrganizationsService::DeleteOrganization(server::RequestContext& ctx,
                                                              const json::Value&) {
-  ASSIGN_OR_RETURN(OrgRow org, org::Authorized(db_, ctx, "organizations:DeleteOrganization",
-                                               org::AnyResource()));
+  ASSIGN_OR_RETURN(
+      OrgRow org,
+      org::Authorized(db_, engine_, ctx, "organizations:DeleteOrganization", org::AnyResource()));
   RETURN_IF_ERROR(WriteAndInvalidate([&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(org, org::RequireSameOrg(tx, org));
     ASSIGN_OR_RETURN(int64_t members,
@@ -353,8 +353,8 @@ Result<json::Value> OrganizationsService::DeleteOrganization(server::RequestCont
 Result<json::Value> OrganizationsService::ListRoots(server::RequestContext& ctx,
                                                     const json::Value& in) {
   ASSIGN_OR_RETURN(org::PageRequest page, org::ReadPage(in));
-  ASSIGN_OR_RETURN(OrgRow org,
-                   org::Authorized(db_, ctx, "organizations:ListRoots", org::AnyResource()));
+  ASSIGN_OR_RETURN(OrgRow org, org::Authorized(db_, engine_, ctx, "organizations:ListRoots",
+                                               org::AnyResource()));
   json::Value out = json::Value::MakeObject();
   org::SetPage(out, "Roots", {RootJson(org)}, page);
   return out;
@@ -366,7 +366,7 @@ Result<json::Value> OrganizationsService::EnablePolicyType(server::RequestContex
   std::string type(in.get_string("PolicyType"));
   auto keys = org::PolicyTypeKey(type);
   ASSIGN_OR_RETURN(OrgRow org, org::Authorized(
-                                   db_, ctx, "organizations:EnablePolicyType",
+                                   db_, engine_, ctx, "organizations:EnablePolicyType",
                                    [](const OrgRow& o) { return o.RootArn(); }, keys));
   RETURN_IF_ERROR(RequireRoot(org, root_id));
   RETURN_IF_ERROR(org::RequireScpType(type));
@@ -391,7 +391,7 @@ Result<json::Value> OrganizationsService::DisablePolicyType(server::RequestConte
   std::string type(in.get_string("PolicyType"));
   auto keys = org::PolicyTypeKey(type);
   ASSIGN_OR_RETURN(OrgRow org, org::Authorized(
-                                   db_, ctx, "organizations:DisablePolicyType",
+                                   db_, engine_, ctx, "organizations:DisablePolicyType",
                                    [](const OrgRow& o) { return o.RootArn(); }, keys));
   RETURN_IF_ERROR(RequireRoot(org, root_id));
   RETURN_IF_ERROR(org::RequireScpType(type));

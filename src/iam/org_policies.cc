@@ -146,11 +146,13 @@ std::string AuthzArnOfPolicy(const OrgRow& org, std::string_view policy_id) {
 }
 
 // The authorization prologue of the per-policy operations.
-Result<OrgRow> AuthorizedOnPolicy(store::Database& db, const server::RequestContext& ctx,
-                                  std::string_view action, const std::string& policy_id) {
+Result<OrgRow> AuthorizedOnPolicy(store::Database& db, const EngineAuthorizer* engine,
+                                  const server::RequestContext& ctx, std::string_view action,
+                                  const std::string& policy_id) {
   auto keys = org::PolicyTypeKey(org::kScpType);
   return org::Authorized(
-      db, ctx, action, [&](const OrgRow& o) { return AuthzArnOfPolicy(o, policy_id); }, keys);
+      db, engine, ctx, action, [&](const OrgRow& o) { return AuthzArnOfPolicy(o, policy_id); },
+      keys);
 }
 
 }  // namespace
@@ -159,7 +161,7 @@ Result<json::Value> OrganizationsService::CreatePolicy(server::RequestContext& c
                                                        const json::Value& in) {
   std::string type(in.get_string("Type"));
   auto keys = org::PolicyTypeKey(type);
-  ASSIGN_OR_RETURN(OrgRow org, org::Authorized(db_, ctx, "organizations:CreatePolicy",
+  ASSIGN_OR_RETURN(OrgRow org, org::Authorized(db_, engine_, ctx, "organizations:CreatePolicy",
                                                org::AnyResource(), keys));
   RETURN_IF_ERROR(org::RequireScpType(type));
   ASSIGN_OR_RETURN(org::TagList tags, org::ReadTags(in));
@@ -196,7 +198,7 @@ Result<json::Value> OrganizationsService::UpdatePolicy(server::RequestContext& c
                                                        const json::Value& in) {
   std::string policy_id(in.get_string("PolicyId"));
   ASSIGN_OR_RETURN(OrgRow org,
-                   AuthorizedOnPolicy(db_, ctx, "organizations:UpdatePolicy", policy_id));
+                   AuthorizedOnPolicy(db_, engine_, ctx, "organizations:UpdatePolicy", policy_id));
   if (policy_id == org::kFullAccessId) return AwsManaged();
   const json::Value* name = in.find("Name");
   const json::Value* description = in.find("Description");
@@ -229,7 +231,7 @@ Result<json::Value> OrganizationsService::DeletePolicy(server::RequestContext& c
                                                        const json::Value& in) {
   std::string policy_id(in.get_string("PolicyId"));
   ASSIGN_OR_RETURN(OrgRow org,
-                   AuthorizedOnPolicy(db_, ctx, "organizations:DeletePolicy", policy_id));
+                   AuthorizedOnPolicy(db_, engine_, ctx, "organizations:DeletePolicy", policy_id));
   if (policy_id == org::kFullAccessId) return AwsManaged();
   RETURN_IF_ERROR(WriteAndInvalidate([&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(org, org::RequireSameOrg(tx, org));
@@ -252,8 +254,8 @@ Result<json::Value> OrganizationsService::DeletePolicy(server::RequestContext& c
 Result<json::Value> OrganizationsService::DescribePolicy(server::RequestContext& ctx,
                                                          const json::Value& in) {
   std::string policy_id(in.get_string("PolicyId"));
-  ASSIGN_OR_RETURN(OrgRow org,
-                   AuthorizedOnPolicy(db_, ctx, "organizations:DescribePolicy", policy_id));
+  ASSIGN_OR_RETURN(
+      OrgRow org, AuthorizedOnPolicy(db_, engine_, ctx, "organizations:DescribePolicy", policy_id));
   ScpRow p;
   RETURN_IF_ERROR(db_.Read([&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(p, RequireScp(tx, org, policy_id));
@@ -267,7 +269,7 @@ Result<json::Value> OrganizationsService::ListPolicies(server::RequestContext& c
   std::string filter(in.get_string("Filter"));
   ASSIGN_OR_RETURN(org::PageRequest page, org::ReadPage(in));
   auto keys = org::PolicyTypeKey(filter);
-  ASSIGN_OR_RETURN(OrgRow org, org::Authorized(db_, ctx, "organizations:ListPolicies",
+  ASSIGN_OR_RETURN(OrgRow org, org::Authorized(db_, engine_, ctx, "organizations:ListPolicies",
                                                org::AnyResource(), keys));
   RETURN_IF_ERROR(org::RequireScpType(filter));
   std::vector<ScpRow> all;
@@ -287,7 +289,7 @@ Result<json::Value> OrganizationsService::AttachPolicy(server::RequestContext& c
   std::string policy_id(in.get_string("PolicyId"));
   std::string target_id(in.get_string("TargetId"));
   ASSIGN_OR_RETURN(OrgRow org,
-                   AuthorizedOnPolicy(db_, ctx, "organizations:AttachPolicy", policy_id));
+                   AuthorizedOnPolicy(db_, engine_, ctx, "organizations:AttachPolicy", policy_id));
   auto keys = org::PolicyTypeKey(org::kScpType);
   RETURN_IF_ERROR(ctx.Authorize("organizations:AttachPolicy", TargetArn(org, target_id), keys));
   RETURN_IF_ERROR(WriteAndInvalidate([&](store::Tx& tx) -> Status {
@@ -318,7 +320,7 @@ Result<json::Value> OrganizationsService::DetachPolicy(server::RequestContext& c
   std::string policy_id(in.get_string("PolicyId"));
   std::string target_id(in.get_string("TargetId"));
   ASSIGN_OR_RETURN(OrgRow org,
-                   AuthorizedOnPolicy(db_, ctx, "organizations:DetachPolicy", policy_id));
+                   AuthorizedOnPolicy(db_, engine_, ctx, "organizations:DetachPolicy", policy_id));
   auto keys = org::PolicyTypeKey(org::kScpType);
   RETURN_IF_ERROR(ctx.Authorize("organizations:DetachPolicy", TargetArn(org, target_id), keys));
   RETURN_IF_ERROR(WriteAndInvalidate([&](store::Tx& tx) -> Status {
@@ -353,7 +355,7 @@ Result<json::Value> OrganizationsService::ListPoliciesForTarget(server::RequestC
   ASSIGN_OR_RETURN(org::PageRequest page, org::ReadPage(in));
   auto keys = org::PolicyTypeKey(filter);
   ASSIGN_OR_RETURN(OrgRow org, org::Authorized(
-                                   db_, ctx, "organizations:ListPoliciesForTarget",
+                                   db_, engine_, ctx, "organizations:ListPoliciesForTarget",
                                    [&](const OrgRow& o) { return TargetArn(o, target_id); }, keys));
   RETURN_IF_ERROR(org::RequireScpType(filter));
   std::vector<json::Value> items;
@@ -375,8 +377,8 @@ Result<json::Value> OrganizationsService::ListTargetsForPolicy(server::RequestCo
                                                                const json::Value& in) {
   std::string policy_id(in.get_string("PolicyId"));
   ASSIGN_OR_RETURN(org::PageRequest page, org::ReadPage(in));
-  ASSIGN_OR_RETURN(OrgRow org,
-                   AuthorizedOnPolicy(db_, ctx, "organizations:ListTargetsForPolicy", policy_id));
+  ASSIGN_OR_RETURN(OrgRow org, AuthorizedOnPolicy(db_, engine_, ctx,
+                                                  "organizations:ListTargetsForPolicy", policy_id));
   std::vector<json::Value> items;
   RETURN_IF_ERROR(db_.Read([&](store::Tx& tx) -> Status {
     RETURN_IF_ERROR(RequireScp(tx, org, policy_id).status());

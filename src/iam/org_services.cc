@@ -124,8 +124,9 @@ Status RequireManagementOrDelegate(store::Tx& tx, const OrgRow& org, std::string
 Result<json::Value> OrganizationsService::EnableAWSServiceAccess(server::RequestContext& ctx,
                                                                  const json::Value& in) {
   ASSIGN_OR_RETURN(std::string sp, ReadServicePrincipal(in));
-  ASSIGN_OR_RETURN(OrgRow org, org::Authorized(db_, ctx, "organizations:EnableAWSServiceAccess",
-                                               org::AnyResource(), ServicePrincipalKey(sp)));
+  ASSIGN_OR_RETURN(OrgRow org,
+                   org::Authorized(db_, engine_, ctx, "organizations:EnableAWSServiceAccess",
+                                   org::AnyResource(), ServicePrincipalKey(sp)));
   RETURN_IF_ERROR(db_.Write([&](store::Tx& tx) -> Status {
     RETURN_IF_ERROR(org::RequireSameOrg(tx, org).status());
     ASSIGN_OR_RETURN(auto q, tx.Prepare("INSERT INTO org_service_access (org_id, "
@@ -140,8 +141,9 @@ Result<json::Value> OrganizationsService::EnableAWSServiceAccess(server::Request
 Result<json::Value> OrganizationsService::DisableAWSServiceAccess(server::RequestContext& ctx,
                                                                   const json::Value& in) {
   ASSIGN_OR_RETURN(std::string sp, ReadServicePrincipal(in));
-  ASSIGN_OR_RETURN(OrgRow org, org::Authorized(db_, ctx, "organizations:DisableAWSServiceAccess",
-                                               org::AnyResource(), ServicePrincipalKey(sp)));
+  ASSIGN_OR_RETURN(OrgRow org,
+                   org::Authorized(db_, engine_, ctx, "organizations:DisableAWSServiceAccess",
+                                   org::AnyResource(), ServicePrincipalKey(sp)));
   RETURN_IF_ERROR(db_.Write([&](store::Tx& tx) -> Status {
     RETURN_IF_ERROR(org::RequireSameOrg(tx, org).status());
     ASSIGN_OR_RETURN(auto q, tx.Prepare("DELETE FROM org_service_access WHERE org_id = ? AND "
@@ -155,9 +157,9 @@ Result<json::Value> OrganizationsService::DisableAWSServiceAccess(server::Reques
 Result<json::Value> OrganizationsService::ListAWSServiceAccessForOrganization(
     server::RequestContext& ctx, const json::Value& in) {
   ASSIGN_OR_RETURN(org::PageRequest page, org::ReadPage(in));
-  ASSIGN_OR_RETURN(OrgRow org,
-                   org::Authorized(db_, ctx, "organizations:ListAWSServiceAccessForOrganization",
-                                   org::AnyResource()));
+  ASSIGN_OR_RETURN(OrgRow org, org::Authorized(db_, engine_, ctx,
+                                               "organizations:ListAWSServiceAccessForOrganization",
+                                               org::AnyResource()));
   std::vector<std::pair<std::string, int64_t>> services;
   RETURN_IF_ERROR(db_.Read([&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(services, EnabledServices(tx, org));
@@ -179,10 +181,11 @@ Result<json::Value> OrganizationsService::RegisterDelegatedAdministrator(
     server::RequestContext& ctx, const json::Value& in) {
   std::string account_id(in.get_string("AccountId"));
   ASSIGN_OR_RETURN(std::string sp, ReadServicePrincipal(in));
-  ASSIGN_OR_RETURN(OrgRow org, org::Authorized(
-                                   db_, ctx, "organizations:RegisterDelegatedAdministrator",
-                                   [&](const OrgRow& o) { return o.AccountArn(account_id); },
-                                   ServicePrincipalKey(sp)));
+  ASSIGN_OR_RETURN(
+      OrgRow org,
+      org::Authorized(
+          db_, engine_, ctx, "organizations:RegisterDelegatedAdministrator",
+          [&](const OrgRow& o) { return o.AccountArn(account_id); }, ServicePrincipalKey(sp)));
   RETURN_IF_ERROR(db_.Write([&](store::Tx& tx) -> Status {
     RETURN_IF_ERROR(org::RequireSameOrg(tx, org).status());
     RETURN_IF_ERROR(RequireMember(tx, org, account_id).status());
@@ -204,10 +207,11 @@ Result<json::Value> OrganizationsService::DeregisterDelegatedAdministrator(
     server::RequestContext& ctx, const json::Value& in) {
   std::string account_id(in.get_string("AccountId"));
   ASSIGN_OR_RETURN(std::string sp, ReadServicePrincipal(in));
-  ASSIGN_OR_RETURN(OrgRow org, org::Authorized(
-                                   db_, ctx, "organizations:DeregisterDelegatedAdministrator",
-                                   [&](const OrgRow& o) { return o.AccountArn(account_id); },
-                                   ServicePrincipalKey(sp)));
+  ASSIGN_OR_RETURN(
+      OrgRow org,
+      org::Authorized(
+          db_, engine_, ctx, "organizations:DeregisterDelegatedAdministrator",
+          [&](const OrgRow& o) { return o.AccountArn(account_id); }, ServicePrincipalKey(sp)));
   RETURN_IF_ERROR(db_.Write([&](store::Tx& tx) -> Status {
     RETURN_IF_ERROR(org::RequireSameOrg(tx, org).status());
     ASSIGN_OR_RETURN(auto account, org::FindAccount(tx, org, account_id));
@@ -231,7 +235,7 @@ Result<json::Value> OrganizationsService::ListDelegatedAdministrators(server::Re
   std::vector<server::ConditionKey> keys;
   if (!sp.empty()) keys = ServicePrincipalKey(sp);
   ASSIGN_OR_RETURN(OrgRow org,
-                   org::Authorized(db_, ctx, "organizations:ListDelegatedAdministrators",
+                   org::Authorized(db_, engine_, ctx, "organizations:ListDelegatedAdministrators",
                                    org::AnyResource(), keys, /*members_allowed=*/true));
   std::vector<json::Value> items;
   RETURN_IF_ERROR(db_.Read([&](store::Tx& tx) -> Status {
@@ -258,10 +262,11 @@ Result<json::Value> OrganizationsService::ListDelegatedServicesForAccount(
     server::RequestContext& ctx, const json::Value& in) {
   ASSIGN_OR_RETURN(org::PageRequest page, org::ReadPage(in));
   std::string account_id(in.get_string("AccountId"));
-  ASSIGN_OR_RETURN(OrgRow org, org::Authorized(
-                                   db_, ctx, "organizations:ListDelegatedServicesForAccount",
-                                   [&](const OrgRow& o) { return o.AccountArn(account_id); }, {},
-                                   /*members_allowed=*/true));
+  ASSIGN_OR_RETURN(OrgRow org,
+                   org::Authorized(
+                       db_, engine_, ctx, "organizations:ListDelegatedServicesForAccount",
+                       [&](const OrgRow& o) { return o.AccountArn(account_id); }, {},
+                       /*members_allowed=*/true));
   std::vector<json::Value> items;
   RETURN_IF_ERROR(db_.Read([&](store::Tx& tx) -> Status {
     RETURN_IF_ERROR(RequireManagementOrDelegate(tx, org, ctx.principal().account_id));

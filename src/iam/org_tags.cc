@@ -156,7 +156,7 @@ Result<json::Value> OrganizationsService::TagResource(server::RequestContext& ct
   ASSIGN_OR_RETURN(org::TagList tags, org::ReadTags(in));
   std::vector<server::ConditionKey> keys = org::TagConditionKeys(tags);
   ASSIGN_OR_RETURN(OrgRow org, org::Authorized(
-                                   db_, ctx, "organizations:TagResource",
+                                   db_, engine_, ctx, "organizations:TagResource",
                                    [&](const OrgRow& o) { return TaggableArn(o, id); }, keys));
   RETURN_IF_ERROR(WriteAndInvalidate([&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(org, org::RequireSameOrg(tx, org));
@@ -177,7 +177,7 @@ Result<json::Value> OrganizationsService::UntagResource(server::RequestContext& 
   }
   std::vector<server::ConditionKey> keys{tag_keys};
   ASSIGN_OR_RETURN(OrgRow org, org::Authorized(
-                                   db_, ctx, "organizations:UntagResource",
+                                   db_, engine_, ctx, "organizations:UntagResource",
                                    [&](const OrgRow& o) { return TaggableArn(o, id); }, keys));
   RETURN_IF_ERROR(WriteAndInvalidate([&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(org, org::RequireSameOrg(tx, org));
@@ -199,7 +199,7 @@ Result<json::Value> OrganizationsService::ListTagsForResource(server::RequestCon
   std::string id(in.get_string("ResourceId"));
   ASSIGN_OR_RETURN(org::PageRequest page, org::ReadPage(in));
   ASSIGN_OR_RETURN(OrgRow org,
-                   org::Authorized(db_, ctx, "organizations:ListTagsForResource",
+                   org::Authorized(db_, engine_, ctx, "organizations:ListTagsForResource",
                                    [&](const OrgRow& o) { return TaggableArn(o, id); }));
   org::TagList tags;
   RETURN_IF_ERROR(db_.Read([&](store::Tx& tx) -> Status {

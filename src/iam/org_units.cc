@@ -80,7 +80,7 @@ Result<json::Value> OrganizationsService::CreateOrganizationalUnit(server::Reque
   std::string parent_id(in.get_string("ParentId"));
   Node ou{NodeType::kOu, "", std::string(in.get_string("Name")), parent_id};
   ASSIGN_OR_RETURN(OrgRow org,
-                   org::Authorized(db_, ctx, "organizations:CreateOrganizationalUnit",
+                   org::Authorized(db_, engine_, ctx, "organizations:CreateOrganizationalUnit",
                                    [&](const OrgRow& o) { return ParentArn(o, parent_id); }));
   ASSIGN_OR_RETURN(org::TagList tags, org::ReadTags(in));
   ASSIGN_OR_RETURN(std::string suffix, org::RandomLowerAlnum(8));
@@ -113,8 +113,9 @@ Result<json::Value> OrganizationsService::UpdateOrganizationalUnit(server::Reque
                                                                    const json::Value& in) {
   std::string ou_id(in.get_string("OrganizationalUnitId"));
   std::string name(in.get_string("Name"));
-  ASSIGN_OR_RETURN(OrgRow org, org::Authorized(db_, ctx, "organizations:UpdateOrganizationalUnit",
-                                               [&](const OrgRow& o) { return o.OuArn(ou_id); }));
+  ASSIGN_OR_RETURN(OrgRow org,
+                   org::Authorized(db_, engine_, ctx, "organizations:UpdateOrganizationalUnit",
+                                   [&](const OrgRow& o) { return o.OuArn(ou_id); }));
   Node ou;
   RETURN_IF_ERROR(WriteAndInvalidate([&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(org, org::RequireSameOrg(tx, org));
@@ -137,8 +138,9 @@ Result<json::Value> OrganizationsService::UpdateOrganizationalUnit(server::Reque
 Result<json::Value> OrganizationsService::DescribeOrganizationalUnit(server::RequestContext& ctx,
                                                                      const json::Value& in) {
   std::string ou_id(in.get_string("OrganizationalUnitId"));
-  ASSIGN_OR_RETURN(OrgRow org, org::Authorized(db_, ctx, "organizations:DescribeOrganizationalUnit",
-                                               [&](const OrgRow& o) { return o.OuArn(ou_id); }));
+  ASSIGN_OR_RETURN(OrgRow org,
+                   org::Authorized(db_, engine_, ctx, "organizations:DescribeOrganizationalUnit",
+                                   [&](const OrgRow& o) { return o.OuArn(ou_id); }));
   Node ou;
   RETURN_IF_ERROR(db_.Read([&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(ou, RequireOu(tx, org, ou_id));
@@ -152,8 +154,9 @@ Result<json::Value> OrganizationsService::DescribeOrganizationalUnit(server::Req
 Result<json::Value> OrganizationsService::DeleteOrganizationalUnit(server::RequestContext& ctx,
                                                                    const json::Value& in) {
   std::string ou_id(in.get_string("OrganizationalUnitId"));
-  ASSIGN_OR_RETURN(OrgRow org, org::Authorized(db_, ctx, "organizations:DeleteOrganizationalUnit",
-                                               [&](const OrgRow& o) { return o.OuArn(ou_id); }));
+  ASSIGN_OR_RETURN(OrgRow org,
+                   org::Authorized(db_, engine_, ctx, "organizations:DeleteOrganizationalUnit",
+                                   [&](const OrgRow& o) { return o.OuArn(ou_id); }));
   RETURN_IF_ERROR(WriteAndInvalidate([&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(org, org::RequireSameOrg(tx, org));
     RETURN_IF_ERROR(RequireOu(tx, org, ou_id).status());
@@ -179,9 +182,10 @@ Result<json::Value> OrganizationsService::ListOrganizationalUnitsForParent(
     server::RequestContext& ctx, const json::Value& in) {
   std::string parent_id(in.get_string("ParentId"));
   ASSIGN_OR_RETURN(org::PageRequest page, org::ReadPage(in));
-  ASSIGN_OR_RETURN(OrgRow org,
-                   org::Authorized(db_, ctx, "organizations:ListOrganizationalUnitsForParent",
-                                   [&](const OrgRow& o) { return ParentArn(o, parent_id); }));
+  ASSIGN_OR_RETURN(
+      OrgRow org,
+      org::Authorized(db_, engine_, ctx, "organizations:ListOrganizationalUnitsForParent",
+                      [&](const OrgRow& o) { return ParentArn(o, parent_id); }));
   std::vector<Node> ous;
   RETURN_IF_ERROR(db_.Read([&](store::Tx& tx) -> Status {
     RETURN_IF_ERROR(RequireParent(tx, org, parent_id).status());
@@ -201,7 +205,7 @@ Result<json::Value> OrganizationsService::ListChildren(server::RequestContext& c
   std::string_view child_type = in.get_string("ChildType");
   ASSIGN_OR_RETURN(org::PageRequest page, org::ReadPage(in));
   ASSIGN_OR_RETURN(OrgRow org,
-                   org::Authorized(db_, ctx, "organizations:ListChildren",
+                   org::Authorized(db_, engine_, ctx, "organizations:ListChildren",
                                    [&](const OrgRow& o) { return ParentArn(o, parent_id); }));
   NodeType type = child_type == "ACCOUNT" ? NodeType::kAccount : NodeType::kOu;
   std::vector<Node> children;
@@ -227,7 +231,7 @@ Result<json::Value> OrganizationsService::ListParents(server::RequestContext& ct
   std::string child_id(in.get_string("ChildId"));
   ASSIGN_OR_RETURN(org::PageRequest page, org::ReadPage(in));
   ASSIGN_OR_RETURN(OrgRow org,
-                   org::Authorized(db_, ctx, "organizations:ListParents",
+                   org::Authorized(db_, engine_, ctx, "organizations:ListParents",
                                    [&](const OrgRow& o) { return ChildArn(o, child_id); }));
   std::optional<Node> child;
   RETURN_IF_ERROR(db_.Read([&](store::Tx& tx) -> Status {

@@ -163,6 +163,7 @@ int RunServer(server::Config cfg) {
   authorizer.SetOrganizationView(&org_view);
   iam::OrganizationsService org_service(**db);
   org_service.SetPolicyCache(&policy_cache);
+  org_service.SetAuthorizer(&authorizer);
   server::Registry registry;
   iam::RegisterSts(registry);
   iam::MfaService mfa_service(**db, *root_key);

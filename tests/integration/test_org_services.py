@@ -78,6 +78,13 @@ def test_delegated_administrator_lifecycle(org):
     assert [a["Id"] for a in seen] == [member]
     assert member in [a["Id"] for a in member_orgs.list_accounts()["Accounts"]]
     root = member_orgs.list_roots()["Roots"][0]["Id"]
+    # Reads of resources that live in the management account too.
+    assert member_orgs.describe_account(AccountId=member)["Account"]["Id"] == member
+    children = member_orgs.list_children(ParentId=root, ChildType="ACCOUNT")["Children"]
+    assert member in [c["Id"] for c in children]
+    assert member_orgs.list_parents(ChildId=member)["Parents"][0]["Id"] == root
+    delegated = member_orgs.list_delegated_services_for_account(AccountId=member)
+    assert len(delegated["DelegatedServices"]) == 2
     code, _ = error_code(member_orgs.create_organizational_unit, ParentId=root, Name="nope")
     assert code == "AccessDeniedException"
 

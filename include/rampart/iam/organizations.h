@@ -62,6 +62,10 @@ class OrganizationsService {
   // invalidates all of it. REQUIRES: cache outlives the service.
   void SetPolicyCache(PolicyCache* cache) { policy_cache_ = cache; }
 
+  // Lets delegated administrators read the organization (their own
+  // policies decide). REQUIRES: engine outlives the service.
+  void SetAuthorizer(const EngineAuthorizer* engine) { engine_ = engine; }
+
   using Handler = Result<json::Value> (OrganizationsService::*)(server::RequestContext&,
                                                                 const json::Value&);
 
@@ -148,6 +152,7 @@ class OrganizationsService {
 
   store::Database& db_;
   PolicyCache* policy_cache_ = nullptr;
+  const EngineAuthorizer* engine_ = nullptr;
 };
 
 }  // namespace rampart::iam
