@@ -79,13 +79,11 @@ Status NotFound(std::string_view resource_id) {
                          "The resource " + std::string(resource_id) + " was not found.");
 }
 
-Result<std::vector<std::pair<std::string, std::string>>> LoadTags(store::Tx& tx,
-                                                                  std::string_view account,
-                                                                  std::string_view name) {
+Result<TrailTags> LoadTags(store::Tx& tx, std::string_view account, std::string_view name) {
   ASSIGN_OR_RETURN(auto q, tx.Prepare("SELECT tag_key, tag_value FROM cloudtrail_trail_tags "
                                       "WHERE account_id = ? AND trail_name = ? ORDER BY tag_key"));
   q->Bind(1, account).Bind(2, name);
-  std::vector<std::pair<std::string, std::string>> out;
+  TrailTags out;
   while (true) {
     ASSIGN_OR_RETURN(bool row, q->Step());
     if (!row) break;
@@ -111,40 +109,18 @@ Status AuthorizeOnTrail(store::Tx& tx, const server::RequestContext& ctx, std::s
                         const TrailName& t, std::vector<server::ConditionKey> keys) {
   if (Arn::Parse(t.arn)->account == ctx.principal().account_id) {
     ASSIGN_OR_RETURN(auto tags, LoadTags(tx, ctx.principal().account_id, t.name));
-    for (auto& [k, v] : tags) keys.push_back({"aws:ResourceTag/" + k, {std::move(v)}});
+    server::AddResourceTagKeys(tags, keys);
   }
   RETURN_IF_ERROR(ctx.Authorize(action, t.arn, keys));
   return RequireTrail(tx, ctx, t);
-}
-
-json::Value TagsJson(const std::vector<std::pair<std::string, std::string>>& tags) {
-  json::Value list = json::Value::MakeArray();
-  for (const auto& [k, v] : tags) {
-    json::Value tag = json::Value::MakeObject();
-    tag.set("Key", k);
-    tag.set("Value", v);
-    list.push(std::move(tag));
-  }
-  return list;
-}
-
-// The aws:RequestTag/* and aws:TagKeys condition keys of a tag list.
-std::vector<server::ConditionKey> RequestTagKeys(const TrailTags& tags) {
-  std::vector<server::ConditionKey> keys;
-  server::ConditionKey tag_keys{"aws:TagKeys", {}};
-  for (const auto& [k, v] : tags) {
-    keys.push_back({"aws:RequestTag/" + k, {v}});
-    tag_keys.values.push_back(k);
-  }
-  keys.push_back(std::move(tag_keys));
-  return keys;
 }
 
 Result<json::Value> AddTags(const Deps& deps, server::RequestContext& ctx, const json::Value& in) {
   ASSIGN_OR_RETURN(TrailName t, ParseResourceId(in.get_string("ResourceId")));
   ASSIGN_OR_RETURN(TrailTags tags, ReadTrailTags(in));
   RETURN_IF_ERROR(deps.db->Write([&](store::Tx& tx) -> Status {
-    RETURN_IF_ERROR(AuthorizeOnTrail(tx, ctx, "cloudtrail:AddTags", t, RequestTagKeys(tags)));
+    RETURN_IF_ERROR(
+        AuthorizeOnTrail(tx, ctx, "cloudtrail:AddTags", t, server::RequestTagKeys(tags)));
     return PutTrailTags(tx, ctx.principal().account_id, t.name, tags);
   }));
   return json::Value::MakeObject();
@@ -189,7 +165,7 @@ Result<json::Value> ListTags(const Deps& deps, server::RequestContext& ctx, cons
       ASSIGN_OR_RETURN(auto tags, LoadTags(tx, ctx.principal().account_id, t.name));
       json::Value entry = json::Value::MakeObject();
       entry.set("ResourceId", t.arn);
-      entry.set("TagsList", TagsJson(tags));
+      entry.set("TagsList", server::TagsJson(tags));
       list.push(std::move(entry));
     }
     return Status::Ok();
@@ -335,14 +311,8 @@ Result<std::vector<server::ConditionKey>> TrailResourceTagKeys(store::Tx& tx,
                                                                std::string_view trail_name) {
   ASSIGN_OR_RETURN(auto tags, LoadTags(tx, account, trail_name));
   std::vector<server::ConditionKey> keys;
-  keys.reserve(tags.size());
-  for (auto& [k, v] : tags) keys.push_back({"aws:ResourceTag/" + k, {std::move(v)}});
+  server::AddResourceTagKeys(tags, keys);
   return keys;
-}
-
-std::vector<server::ConditionKey> TrailRequestTagKeys(const TrailTags& tags) {
-  if (tags.empty()) return {};
-  return RequestTagKeys(tags);
 }
 
 void RegisterTrailTags(server::Registry& registry, const Deps& deps) {

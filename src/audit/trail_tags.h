@@ -9,11 +9,12 @@
 
 #include "audit/trails.h"
 #include "audit/trails_internal.h"
+#include "rampart/server/tags.h"
 
 namespace rampart::audit::internal {
 
 // A request's tags, keys unique and sorted.
-using TrailTags = std::vector<std::pair<std::string, std::string>>;
+using TrailTags = server::TagList;
 
 // The cloudtrail_trail_tags table (migration set "cloudtrail_tags").
 Status MigrateTrailTags(store::Database& db);
@@ -29,10 +30,6 @@ Status PutTrailTags(store::Tx& tx, std::string_view account, std::string_view tr
                     const TrailTags& tags);
 // Removes every tag of a trail (DeleteTrail).
 Status DeleteTrailTags(store::Tx& tx, std::string_view account, std::string_view trail_name);
-
-// aws:RequestTag/<key> and aws:TagKeys for a request carrying tags; empty
-// when there are none.
-std::vector<server::ConditionKey> TrailRequestTagKeys(const TrailTags& tags);
 
 // aws:ResourceTag/<key> for each tag of a trail: what the trail's other
 // operations are authorized with.

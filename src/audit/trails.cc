@@ -249,7 +249,7 @@ Result<json::Value> CreateTrail(const Deps& deps, server::RequestContext& ctx,
   row.home_region = std::string(ctx.region());
   row.name = std::string(name);
   ASSIGN_OR_RETURN(TrailTags tags, ReadTrailTags(in));
-  RETURN_IF_ERROR(ctx.Authorize("cloudtrail:CreateTrail", row.Arn(), TrailRequestTagKeys(tags)));
+  RETURN_IF_ERROR(ctx.Authorize("cloudtrail:CreateTrail", row.Arn(), server::RequestTagKeys(tags)));
   RETURN_IF_ERROR(ApplySettings(in, deps, row));
   row.created_at = NowSeconds(ctx);
   Status st = deps.db->Write([&](store::Tx& tx) -> Status {

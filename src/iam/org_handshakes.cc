@@ -229,7 +229,7 @@ Result<json::Value> OrganizationsService::InviteAccountToOrganization(server::Re
   ASSIGN_OR_RETURN(org::TagList tags, org::ReadTags(in));
   ASSIGN_OR_RETURN(OrgRow org,
                    org::Authorized(db_, engine_, ctx, "organizations:InviteAccountToOrganization",
-                                   org::AnyResource(), org::TagConditionKeys(tags)));
+                                   org::AnyResource(), server::RequestTagKeys(tags)));
   int64_t now = Now(ctx);
   HandshakeRow h;
   ASSIGN_OR_RETURN(std::string suffix, org::RandomLowerAlnum(32));
@@ -240,7 +240,7 @@ Result<json::Value> OrganizationsService::InviteAccountToOrganization(server::Re
   h.target_account = account;
   h.state = "OPEN";
   h.notes = std::string(in.get_string("Notes"));
-  h.tags = json::Write(org::TagsJson(tags));
+  h.tags = json::Write(server::TagsJson(tags));
   h.requested_at = now;
   h.expires_at = now + kInviteLifetime;
   RETURN_IF_ERROR(db_.Write([&](store::Tx& tx) -> Status {

@@ -22,6 +22,7 @@
 #include "rampart/iam/engine.h"
 #include "rampart/iam/engine_authorizer.h"
 #include "rampart/server/context.h"
+#include "rampart/server/tags.h"
 #include "rampart/store/store.h"
 
 namespace rampart::iam::org {
@@ -136,12 +137,10 @@ Status ConstraintViolation(std::string_view reason, std::string message);
 Status RequireScpType(std::string_view type);
 
 // Tags of the root, OUs, accounts and customer managed policies.
-using TagList = std::vector<std::pair<std::string, std::string>>;
+using TagList = server::TagList;
 // The Tags input member: InvalidInputException for a duplicate key or the
 // reserved aws: prefix, ConstraintViolationException over 50 tags.
 Result<TagList> ReadTags(const json::Value& in);
-// aws:RequestTag/<key> for each tag and aws:TagKeys.
-std::vector<server::ConditionKey> TagConditionKeys(const TagList& tags);
 // organizations:TagResource on arn, when tags is not empty (creating a
 // resource with tags needs it as well as the create permission).
 Status AuthorizeTags(const server::RequestContext& ctx, std::string_view arn, const TagList& tags);
@@ -149,7 +148,6 @@ Result<TagList> LoadTags(store::Tx& tx, const OrgRow& org, std::string_view reso
 // Adds or replaces tags (ConstraintViolationException over 50 in all).
 Status PutTags(store::Tx& tx, const OrgRow& org, std::string_view resource_id, const TagList& tags);
 Status DeleteTags(store::Tx& tx, const OrgRow& org, std::string_view resource_id);
-json::Value TagsJson(const TagList& tags);
 
 // NextToken/MaxResults pagination over a fully read, sorted list. The
 // token is an opaque base64 of the offset of the next item.

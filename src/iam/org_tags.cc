@@ -57,20 +57,9 @@ Result<TagList> ReadTags(const json::Value& in) {
   return tags;
 }
 
-std::vector<server::ConditionKey> TagConditionKeys(const TagList& tags) {
-  std::vector<server::ConditionKey> keys;
-  server::ConditionKey tag_keys{"aws:TagKeys", {}};
-  for (const auto& [k, v] : tags) {
-    keys.push_back({"aws:RequestTag/" + k, {v}});
-    tag_keys.values.push_back(k);
-  }
-  keys.push_back(std::move(tag_keys));
-  return keys;
-}
-
 Status AuthorizeTags(const server::RequestContext& ctx, std::string_view arn, const TagList& tags) {
   if (tags.empty()) return Status::Ok();
-  return ctx.Authorize("organizations:TagResource", arn, TagConditionKeys(tags));
+  return ctx.Authorize("organizations:TagResource", arn, server::RequestTagKeys(tags));
 }
 
 Result<TagList> LoadTags(store::Tx& tx, const OrgRow& org, std::string_view resource_id) {
@@ -112,17 +101,6 @@ Status DeleteTags(store::Tx& tx, const OrgRow& org, std::string_view resource_id
   return q->Run();
 }
 
-json::Value TagsJson(const TagList& tags) {
-  json::Value list = json::Value::MakeArray();
-  for (const auto& [k, v] : tags) {
-    json::Value t = json::Value::MakeObject();
-    t.set("Key", k);
-    t.set("Value", v);
-    list.push(std::move(t));
-  }
-  return list;
-}
-
 }  // namespace org
 
 namespace {
@@ -154,7 +132,7 @@ Result<json::Value> OrganizationsService::TagResource(server::RequestContext& ct
                                                       const json::Value& in) {
   std::string id(in.get_string("ResourceId"));
   ASSIGN_OR_RETURN(org::TagList tags, org::ReadTags(in));
-  std::vector<server::ConditionKey> keys = org::TagConditionKeys(tags);
+  std::vector<server::ConditionKey> keys = server::RequestTagKeys(tags);
   ASSIGN_OR_RETURN(OrgRow org, org::Authorized(
                                    db_, engine_, ctx, "organizations:TagResource",
                                    [&](const OrgRow& o) { return TaggableArn(o, id); }, keys));
@@ -208,7 +186,7 @@ Result<json::Value> OrganizationsService::ListTagsForResource(server::RequestCon
     return Status::Ok();
   }));
   std::vector<json::Value> items;
-  json::Value list = org::TagsJson(tags);
+  json::Value list = server::TagsJson(tags);
   for (json::Value& t : list.as_array()) items.push_back(std::move(t));
   json::Value out = json::Value::MakeObject();
   org::SetPage(out, "Tags", std::move(items), page);

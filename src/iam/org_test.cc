@@ -214,7 +214,7 @@ TEST(OrgTagsTest, ReadTagsRejectsDuplicatesReservedKeysAndTooMany) {
     many.find("Tags")->push(std::move(t));
   }
   EXPECT_EQ(org::ReadTags(many).status().modeled(), "ConstraintViolationException");
-  auto keys = org::TagConditionKeys(*ok);
+  auto keys = server::RequestTagKeys(*ok);
   ASSERT_EQ(keys.size(), 3u);
   EXPECT_EQ(keys[0].name, "aws:RequestTag/env");
   EXPECT_EQ(keys[2].name, "aws:TagKeys");
