@@ -316,33 +316,30 @@ Result<json::Value> OrganizationsService::AcceptHandshake(server::RequestContext
 
 Result<json::Value> OrganizationsService::DeclineHandshake(server::RequestContext& ctx,
                                                            const json::Value& in) {
-  std::string id(in.get_string("HandshakeId"));
-  int64_t now = Now(ctx);
-  HandshakeRow h;
-  RETURN_IF_ERROR(db_.Write([&](store::Tx& tx) -> Status {
-    ASSIGN_OR_RETURN(auto found, FindHandshake(tx, id));
-    if (!found || found->target_account != ctx.principal().account_id) return NotFound();
-    h = std::move(*found);
-    RETURN_IF_ERROR(ctx.Authorize("organizations:DeclineHandshake", PartyArn(h, ctx)));
-    RETURN_IF_ERROR(Transition(tx, h, "DECLINED", now));
-    h.state = "DECLINED";
-    return Status::Ok();
-  }));
-  return Wrap(h, now);
+  return CloseHandshake(ctx, in.get_string("HandshakeId"), /*by_target=*/true);
 }
 
 Result<json::Value> OrganizationsService::CancelHandshake(server::RequestContext& ctx,
                                                           const json::Value& in) {
-  std::string id(in.get_string("HandshakeId"));
+  return CloseHandshake(ctx, in.get_string("HandshakeId"), /*by_target=*/false);
+}
+
+Result<json::Value> OrganizationsService::CloseHandshake(server::RequestContext& ctx,
+                                                         std::string_view id, bool by_target) {
+  std::string_view action =
+      by_target ? "organizations:DeclineHandshake" : "organizations:CancelHandshake";
+  std::string_view state = by_target ? "DECLINED" : "CANCELED";
   int64_t now = Now(ctx);
   HandshakeRow h;
   RETURN_IF_ERROR(db_.Write([&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(auto found, FindHandshake(tx, id));
-    if (!found || found->management_account != ctx.principal().account_id) return NotFound();
+    if (!found) return NotFound();
+    const std::string& party = by_target ? found->target_account : found->management_account;
+    if (party != ctx.principal().account_id) return NotFound();
     h = std::move(*found);
-    RETURN_IF_ERROR(ctx.Authorize("organizations:CancelHandshake", h.Arn()));
-    RETURN_IF_ERROR(Transition(tx, h, "CANCELED", now));
-    h.state = "CANCELED";
+    RETURN_IF_ERROR(ctx.Authorize(action, PartyArn(h, ctx)));
+    RETURN_IF_ERROR(Transition(tx, h, state, now));
+    h.state = std::string(state);
     return Status::Ok();
   }));
   return Wrap(h, now);

@@ -131,6 +131,10 @@ class OrganizationsService {
   Result<json::Value> ListHandshakesForOrganization(server::RequestContext& ctx,
                                                     const json::Value& in);
   Result<json::Value> EnableAllFeatures(server::RequestContext& ctx, const json::Value& in);
+  // DeclineHandshake (by the invited account) and CancelHandshake (by the
+  // management account).
+  Result<json::Value> CloseHandshake(server::RequestContext& ctx, std::string_view id,
+                                     bool by_target);
 
   // Trusted access and delegated administrators (org_services.cc).
   Result<json::Value> EnableAWSServiceAccess(server::RequestContext& ctx, const json::Value& in);
