@@ -1,5 +1,6 @@
 #include "rampart/proxy/http_head.h"
 
+#include <array>
 #include <charconv>
 
 #include "rampart/proxy/net.h"
@@ -9,12 +10,21 @@ namespace {
 
 constexpr size_t kMaxMethod = 32;
 constexpr size_t kMaxTarget = 8192;
-constexpr std::string_view kCrlf = "\r\n";
+// Room for a typical head's fields from the start (growing 1, 2, 4, 8...
+// moves every field each time).
+constexpr size_t kFieldsReserved = 16;
 
-bool IsTokenChar(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-         std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-}
+// tchar (RFC 9110 section 5.6.2), one table lookup per byte.
+constexpr std::array<bool, 256> kTokenChars = [] {
+  std::array<bool, 256> t{};
+  for (int c = 'a'; c <= 'z'; ++c) t[c] = true;
+  for (int c = 'A'; c <= 'Z'; ++c) t[c] = true;
+  for (int c = '0'; c <= '9'; ++c) t[c] = true;
+  for (char c : std::string_view("!#$%&'*+-.^_`|~")) t[static_cast<unsigned char>(c)] = true;
+  return t;
+}();
+
+bool IsTokenChar(char c) { return kTokenChars[static_cast<unsigned char>(c)]; }
 
 bool IsToken(std::string_view s) {
   if (s.empty()) return false;
@@ -125,12 +135,12 @@ Status ForEachHeadLine(std::string_view head, std::string_view what, LineFn line
   std::string_view rest = head.substr(0, head.size() - 2);  // each line keeps its CRLF
   bool first = true;
   while (!rest.empty()) {
-    size_t eol = rest.find(kCrlf);
+    // The line ends at its first CR, which must be followed by the first
+    // LF: any other CR or LF before that is a bare one, refused (request
+    // smuggling). `rest` ends with CRLF, so there is a CR.
+    size_t eol = rest.find('\r');
+    if (rest.find('\n') != eol + 1) return Bad("bare CR or LF");
     std::string_view line = rest.substr(0, eol);
-    // A CR or LF inside a line is a bare one: refused (request smuggling).
-    if (line.find('\r') != std::string_view::npos || line.find('\n') != std::string_view::npos) {
-      return Bad("bare CR or LF");
-    }
     if (line.empty()) return Bad(first ? "empty " + std::string(what) + " line" : "unexpected empty line");
     RETURN_IF_ERROR(line_fn(line, first));
     first = false;
@@ -152,17 +162,6 @@ Result<uint16_t> ParsePort(std::string_view s) {
 
 }  // namespace
 
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
-
 std::optional<std::string_view> RequestHead::Field(std::string_view name) const { return FindField(fields, name); }
 size_t RequestHead::CountField(std::string_view name) const { return CountFields(fields, name); }
 std::optional<std::string_view> ResponseHead::Field(std::string_view name) const { return FindField(fields, name); }
@@ -176,6 +175,7 @@ std::optional<size_t> FindHeadEnd(std::string_view bytes) {
 
 Result<RequestHead> ParseRequestHead(std::string_view head) {
   RequestHead out;
+  out.fields.reserve(kFieldsReserved);
   RETURN_IF_ERROR(ForEachHeadLine(head, "request", [&out](std::string_view line, bool first) {
     return first ? ParseRequestLine(line, out) : ParseField(line, out.fields);
   }));
@@ -184,6 +184,7 @@ Result<RequestHead> ParseRequestHead(std::string_view head) {
 
 Result<ResponseHead> ParseResponseHead(std::string_view head) {
   ResponseHead out;
+  out.fields.reserve(kFieldsReserved);
   RETURN_IF_ERROR(ForEachHeadLine(head, "status", [&out](std::string_view line, bool first) {
     return first ? ParseStatusLine(line, out) : ParseField(line, out.fields);
   }));

@@ -46,6 +46,18 @@ std::vector<std::string_view> ConnectionOptions(const std::vector<std::pair<std:
   return out;
 }
 
+// "name: value\r\n"
+void AppendField(std::string& out, std::string_view name, std::string_view value) {
+  out.append(name).append(": ").append(value).append("\r\n");
+}
+
+// Bytes the fields take as "name: value\r\n" lines.
+size_t HeadSize(const std::vector<std::pair<std::string, std::string>>& fields) {
+  size_t n = 0;
+  for (const auto& [name, value] : fields) n += name.size() + value.size() + 4;
+  return n;
+}
+
 bool IsDropped(std::string_view name, const std::vector<std::string_view>& options) {
   for (auto h : kHopByHop) {
     if (EqualsIgnoreCase(name, h)) return true;
@@ -225,12 +237,15 @@ Decision CheckFirstFlight(const Config& cfg, const Host& connect_host, const Cli
 
 std::string BuildOriginHead(const RequestHead& head, const ProxyRequest& req, bool keep_alive) {
   std::vector<std::string_view> options = ConnectionOptions(head.fields);
-  std::string out = head.method + " " + req.path + " HTTP/1." + std::to_string(head.version_minor) + "\r\n";
+  std::string out;
+  out.reserve(HeadSize(head.fields) + head.method.size() + req.path.size() + 64);
+  out.append(head.method).append(" ").append(req.path).append(" HTTP/1.");
+  out.append(std::to_string(head.version_minor)).append("\r\n");
   bool has_host = false;
   for (const auto& [name, value] : head.fields) {
     if (IsDropped(name, options)) continue;
     has_host = has_host || EqualsIgnoreCase(name, "Host");
-    out += name + ": " + value + "\r\n";
+    AppendField(out, name, value);
   }
   if (!has_host) {
     bool v6 = req.host.is_ip && req.host.name.find(':') != std::string::npos;
@@ -243,13 +258,17 @@ std::string BuildOriginHead(const RequestHead& head, const ProxyRequest& req, bo
 
 std::string BuildClientResponseHead(const ResponseHead& head, std::string_view connection) {
   std::vector<std::string_view> options = ConnectionOptions(head.fields);
-  std::string out = "HTTP/1.1 " + std::to_string(head.status) + " " + head.reason + "\r\n";
+  std::string out;
+  out.reserve(HeadSize(head.fields) + head.reason.size() + connection.size() + 40);
+  char status[4] = {static_cast<char>('0' + head.status / 100 % 10), static_cast<char>('0' + head.status / 10 % 10),
+                    static_cast<char>('0' + head.status % 10), ' '};
+  out.append("HTTP/1.1 ").append(status, sizeof status).append(head.reason).append("\r\n");
   for (const auto& [name, value] : head.fields) {
     if (IsDropped(name, options)) continue;
-    out += name + ": " + value + "\r\n";
+    AppendField(out, name, value);
   }
-  if (!connection.empty()) out += "Connection: " + std::string(connection) + "\r\n";
-  out += "\r\n";
+  if (!connection.empty()) AppendField(out, "Connection", connection);
+  out.append("\r\n");
   return out;
 }
 

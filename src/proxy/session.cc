@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstring>
 #include <utility>
 
 #include <boost/asio/write.hpp>
@@ -121,11 +122,29 @@ void Session::WriteRecord() {
 
 // --- timers ---------------------------------------------------------
 
+// The current phase times out `after` from now. Phases change several
+// times per forwarded request and mostly to a later deadline, so a wait
+// already in flight that expires no later is left alone: when it fires
+// early it waits again for the rest. Only an earlier deadline restarts
+// the wait (each restart costs a cancelled wait, and often a system call
+// to move the worker's timer).
 void Session::Arm(std::chrono::milliseconds after) {
+  deadline_ = SteadyClock::now() + after;
+  if (timer_waiting_ && timer_expiry_ <= deadline_) return;
+  StartTimer();
+}
+
+void Session::StartTimer() {
   uint64_t gen = ++timer_gen_;
-  timer_.expires_after(after);
+  timer_waiting_ = true;
+  timer_expiry_ = deadline_;
+  timer_.expires_at(deadline_);
   timer_.async_wait([self = shared_from_this(), gen](error_code ec) {
-    if (!ec && gen == self->timer_gen_) self->OnTimeout();
+    if (gen != self->timer_gen_) return;  // replaced by a later StartTimer, or closed
+    self->timer_waiting_ = false;
+    if (ec) return;
+    if (SteadyClock::now() < self->deadline_) return self->StartTimer();
+    self->OnTimeout();
   });
 }
 
@@ -166,8 +185,14 @@ void Session::ReadHead() {
   size_t limit = config_->limits.max_header_bytes;
   if (head_len_ >= limit) return Fail(431, "request head too large");
   size_t want = std::min(kReadChunk, limit - head_len_);
-  head_.resize(head_len_ + want);
-  client_.AsyncReadSome(asio::buffer(head_.data() + head_len_, want),
+  if (head_len_ + want > head_cap_) {
+    size_t cap = std::max(head_len_ + want, std::min(limit, 2 * head_cap_));
+    auto grown = std::make_unique_for_overwrite<char[]>(cap);
+    if (head_len_ > 0) std::memcpy(grown.get(), head_.get(), head_len_);
+    head_ = std::move(grown);
+    head_cap_ = cap;
+  }
+  client_.AsyncReadSome(asio::buffer(head_.get() + head_len_, want),
                         [self = shared_from_this()](error_code ec, size_t n) { self->OnHeadRead(ec, n); });
 }
 
@@ -184,8 +209,7 @@ void Session::OnHeadRead(error_code ec, size_t n) {
   head_len_ += n;
   // Only a connection's first bytes can begin TLS; later a request follows.
   if (intercept_ && first_request_ && static_cast<unsigned char>(head_[0]) == 0x16) return OnInterceptedTls();
-  std::string_view seen(head_.data(), head_len_);
-  auto end = FindHeadEnd(seen.substr(scan_from));
+  auto end = FindHeadEnd(HeadBytes(scan_from, head_len_));
   if (!end) return ReadHead();
   head_end_ = scan_from + *end;
   OnHead();
@@ -204,7 +228,7 @@ void Session::OnHead() {
       return Close();
     }
   }
-  auto head = ParseRequestHead(std::string_view(head_.data(), head_end_));
+  auto head = ParseRequestHead(HeadBytes(0, head_end_));
   if (!head.ok()) return Fail(400, head.status().message());
   request_head_ = std::move(head).value();
   record_.bytes_up += head_end_;
@@ -332,7 +356,7 @@ void Session::OnConnected(const tcp::endpoint& ep) {
   record_.upstream = EndpointText(ep);
   record_.decision = "allow";
   error_code ec;
-  upstream_.set_option(tcp::no_delay(true), ec);
+  if (!upstream_reused_) upstream_.set_option(tcp::no_delay(true), ec);  // a pooled one has it already
   std::string first;
   if (is_connect_) {
     first = std::move(flight_);
@@ -347,7 +371,7 @@ void Session::OnConnected(const tcp::endpoint& ep) {
     up_remaining_ = request_.framing.content_length;
     // Body bytes that came with the head, never more than the body:
     // anything after it is the next request, checked on its own.
-    std::string_view extra(head_.data() + head_end_, head_len_ - head_end_);
+    std::string_view extra = HeadBytes(head_end_, head_len_);
     size_t body = ConsumeRequestBody(extra);
     if (up_chunks_.failed()) return Fail(400, "malformed chunked request body");
     first.append(extra.substr(0, body));
@@ -390,7 +414,7 @@ void Session::Deny(const std::string& reason, const std::string& rule) {
   // client may go on with its next request.
   bool keep = keep_alive_ && !request_.framing.chunked && request_.framing.content_length == 0 &&
               !shared_.stopping;
-  if (keep) carry_.assign(head_.data() + head_end_, head_len_ - head_end_);
+  if (keep) carry_.assign(HeadBytes(head_end_, head_len_));
   record_.status = 403;
   RespondRaw(BuildDenyResponse(*config_, details, keep), keep);
 }
@@ -441,14 +465,14 @@ void Session::Linger() {
 }
 
 void Session::ReleaseHead() {
-  head_.clear();
-  head_.shrink_to_fit();
-  head_len_ = head_end_ = 0;
+  head_.reset();
+  head_cap_ = head_len_ = head_end_ = 0;
 }
 
 void Session::Close() {
   phase_ = Phase::kDone;
   ++timer_gen_;
+  timer_waiting_ = false;
   error_code ignored;
   timer_.cancel();
   client_.Close();

@@ -53,6 +53,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <boost/asio/ip/tcp.hpp>
@@ -178,6 +179,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // session.cc
   void WriteRecord();
   void Arm(std::chrono::milliseconds after);
+  void StartTimer();
   void OnTimeout();
   void ReadHead();
   void OnHeadRead(error_code ec, size_t n);
@@ -194,6 +196,10 @@ class Session : public std::enable_shared_from_this<Session> {
   void Respond(int status, std::string response);
   void RespondRaw(std::string response, bool keep_open = false);
   void Linger();
+  // Bytes [from, to) of the head buffer (empty when there is none).
+  std::string_view HeadBytes(size_t from, size_t to) const {
+    return from < to ? std::string_view(head_.get() + from, to - from) : std::string_view();
+  }
   void ReleaseHead();
   void Close();
   void NoteRelayError(bool client_side, error_code ec);
@@ -252,6 +258,12 @@ class Session : public std::enable_shared_from_this<Session> {
   SteadyClock::time_point started_;       // of the current request
 
   Phase phase_ = Phase::kHead;
+  // The timer (see Arm): when the current phase times out, and the
+  // expiry of the wait in flight, if any. A later deadline leaves the
+  // wait alone; it fires early and waits again for the rest.
+  SteadyClock::time_point deadline_;
+  SteadyClock::time_point timer_expiry_;
+  bool timer_waiting_ = false;
   uint64_t timer_gen_ = 0;
   IpAddress client_ip_;
   std::vector<std::string> cert_names_;  // TLS listener: the verified client certificate's names
@@ -260,7 +272,10 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<ClientStanding> standing_;
   std::string rule_cert_name_;  // the certificate name whose client rule decided the request; empty: none
   AccessRecord record_;
-  std::string head_;
+  // The request head as read: head_len_ bytes of head_cap_, not
+  // zero-filled (a std::string would clear each read's room first).
+  std::unique_ptr<char[]> head_;
+  size_t head_cap_ = 0;
   size_t head_len_ = 0;
   size_t head_end_ = 0;
   RequestHead request_head_;

@@ -2,6 +2,7 @@
 // body up, response head parsed and rewritten, response body down), then
 // the next request on a keep-alive connection. See session.h.
 #include <algorithm>
+#include <cstring>
 #include <utility>
 
 #include <boost/asio/write.hpp>
@@ -284,12 +285,18 @@ void Session::NextRequest() {
     record_.reason = "client not allowed";
     return Close();
   }
-  head_ = std::move(carry_);
-  carry_.clear();
-  head_len_ = head_.size();
+  // Bytes read past the last body begin this request (usually none).
+  ReleaseHead();
+  if (!carry_.empty()) {
+    head_cap_ = std::max(carry_.size(), kReadChunk);
+    head_ = std::make_unique_for_overwrite<char[]>(head_cap_);
+    std::memcpy(head_.get(), carry_.data(), carry_.size());
+    head_len_ = carry_.size();
+    carry_ = std::string();
+  }
   phase_ = Phase::kHead;
   Arm(head_len_ == 0 ? config_->limits.idle_timeout : config_->limits.handshake_timeout);
-  auto end = FindHeadEnd(std::string_view(head_.data(), head_len_));
+  auto end = FindHeadEnd(HeadBytes(0, head_len_));
   if (end && *end > config_->limits.max_header_bytes) return Fail(431, "request head too large");
   if (!end) return ReadHead();
   head_end_ = *end;

@@ -36,7 +36,7 @@ void Session::OnInterceptedTls() {
   is_connect_ = true;
   record_.method = "TLS";
   record_.port = original_port_;
-  flight_.assign(head_.data(), head_len_);
+  flight_.assign(HeadBytes(0, head_len_));
   ReleaseHead();
   phase_ = Phase::kHello;
   CheckFlight();

@@ -22,7 +22,7 @@ void Session::SendEstablished() {
   phase_ = Phase::kHello;
   Arm(config_->limits.handshake_timeout);
   // Anything the client sent after the CONNECT head is the first flight.
-  flight_.assign(head_.data() + head_end_, head_len_ - head_end_);
+  flight_.assign(HeadBytes(head_end_, head_len_));
   ReleaseHead();
   static constexpr std::string_view kEstablished = "HTTP/1.1 200 Connection established\r\n\r\n";
   client_.AsyncWrite(asio::buffer(kEstablished), [self = shared_from_this()](error_code ec, size_t) {

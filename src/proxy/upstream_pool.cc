@@ -41,7 +41,7 @@ std::optional<UpstreamPool::tcp::socket> UpstreamPool::Take(const std::string& k
       entry->socket.close(ignored);
       continue;
     }
-    entry->socket.cancel(ignored);  // the readability wait ends with operation_aborted
+    entry->socket.cancel(ignored);  // the watching read ends with operation_aborted
     return std::move(entry->socket);
   }
   return std::nullopt;
@@ -58,11 +58,15 @@ void UpstreamPool::Give(const std::string& key, tcp::socket socket, size_t max_i
 }
 
 void UpstreamPool::Watch(const std::shared_ptr<Entry>& entry) {
-  entry->socket.async_wait(tcp::socket::wait_read, [this, entry](boost::system::error_code) {
-    // Readable while parked: the origin closed or spoke out of turn.
-    // Either way the connection cannot carry another request.
-    if (entry->parked) Drop(entry.get());
-  });
+  // A peek: a byte the origin sends stays in the socket, so a Take that
+  // runs before this handler still finds it (LooksIdle).
+  entry->socket.async_receive(boost::asio::buffer(&entry->byte, 1), tcp::socket::message_peek,
+                              [this, entry](boost::system::error_code, size_t) {
+                                // Completed while parked: the origin closed or spoke out
+                                // of turn. Either way the connection cannot carry another
+                                // request.
+                                if (entry->parked) Drop(entry.get());
+                              });
 }
 
 void UpstreamPool::Drop(const Entry* entry) {
