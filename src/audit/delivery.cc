@@ -53,15 +53,29 @@ std::string FileId(const TrailRow& trail, std::string_view account, std::string_
   return crypto::Sha256Hex(key).substr(0, 16);
 }
 
+// Where a batch's log files go: the trail's bucket, key prefix and (for an
+// organization trail) organization id when the batch was first written. A
+// retried batch goes to the same place even if the trail has been pointed
+// elsewhere since, so its files are rewritten, never copied.
+struct Destination {
+  std::string bucket;
+  std::string prefix;           // may be empty
+  std::string organization_id;  // an organization trail's; else empty
+
+  static Destination Of(const TrailRow& trail) {
+    return Destination{trail.bucket, trail.prefix, trail.organization_id};
+  }
+};
+
 // A log file of the events of account (the trail's own, or for an
 // organization trail the member account whose events these are) in
-// region. Organization trails put the organization id before the account,
-// as CloudTrail does. The date and time in the key are those of the file's
-// first event (CloudTrail uses the delivery time; a retried delivery must
-// find the same key).
+// region, under dest. Organization trails put the organization id before
+// the account, as CloudTrail does. The date and time in the key are those
+// of the file's first event (CloudTrail uses the delivery time; a retried
+// delivery must find the same key).
 std::filesystem::path LogFilePath(const std::string& trails_dir, const TrailRow& trail,
-                                  std::string_view account, std::string_view region,
-                                  const LogFileSpan& span) {
+                                  const Destination& dest, std::string_view account,
+                                  std::string_view region, const LogFileSpan& span) {
   std::time_t t = static_cast<std::time_t>(span.first_ms / 1000);
   std::tm tm{};
   gmtime_r(&t, &tm);
@@ -69,21 +83,22 @@ std::filesystem::path LogFilePath(const std::string& trails_dir, const TrailRow&
   std::snprintf(day, sizeof day, "%04d/%02d/%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
   std::snprintf(stamp, sizeof stamp, "%04d%02d%02dT%02d%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
                 tm.tm_mday, tm.tm_hour, tm.tm_min);
-  std::filesystem::path p = std::filesystem::path(trails_dir) / trail.bucket;
-  if (!trail.prefix.empty()) p /= trail.prefix;
+  std::filesystem::path p = std::filesystem::path(trails_dir) / dest.bucket;
+  if (!dest.prefix.empty()) p /= dest.prefix;
   p /= "AWSLogs";
-  if (!trail.organization_id.empty()) p /= trail.organization_id;
+  if (!dest.organization_id.empty()) p /= dest.organization_id;
   p = p / std::string(account) / "CloudTrail" / std::string(region) / day;
   return p / (std::string(account) + "_CloudTrail_" + std::string(region) + "_" + stamp + "_" +
               FileId(trail, account, region, span.first_seq) + ".json.gz");
 }
 
-// How a digest lists a log file written at path with the uncompressed body.
-DigestLogFile DigestEntry(const std::string& trails_dir, const TrailRow& trail,
+// How a digest lists a log file written at path (in dest's bucket) with
+// the uncompressed body.
+DigestLogFile DigestEntry(const std::string& trails_dir, const Destination& dest,
                           const std::filesystem::path& path, std::string_view body,
                           const LogFileSpan& span) {
-  std::filesystem::path bucket_dir = std::filesystem::path(trails_dir) / trail.bucket;
-  return DigestLogFile{trail.bucket, path.lexically_relative(bucket_dir).generic_string(),
+  std::filesystem::path bucket_dir = std::filesystem::path(trails_dir) / dest.bucket;
+  return DigestLogFile{dest.bucket, path.lexically_relative(bucket_dir).generic_string(),
                        crypto::Sha256Hex(body), span.oldest_ms, span.newest_ms};
 }
 
@@ -171,14 +186,14 @@ std::optional<std::set<int64_t>> DecodeTaken(int64_t start, std::string_view tex
 }
 
 // Saves the end of the batch about to be written and, when digests are
-// written (their migration made the table), the events it takes, in a row
-// of its own keyed by the batch's start (a pass of several batches keeps a
-// row for each until its progress is saved); drops the rows of batches
-// that start before the trail's saved progress, which are delivered. Only
-// if the trail's saved progress is still saved_seq (not restarted or
-// deleted meanwhile).
+// written (their migration made the table), the events it takes and where
+// its files go, in a row of its own keyed by the batch's start (a pass of
+// several batches keeps a row for each until its progress is saved); drops
+// the rows of batches that start before the trail's saved progress, which
+// are delivered. Only if the trail's saved progress is still saved_seq
+// (not restarted or deleted meanwhile).
 Status SaveBatch(store::Database& db, const TrailRow& trail, int64_t saved_seq, int64_t end,
-                 const std::vector<int64_t>* taken) {
+                 const std::vector<int64_t>* taken, const Destination& dest) {
   return db.Write([&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(auto s, tx.Prepare(
         "UPDATE audit_trails SET delivering_seq = ? "
@@ -192,32 +207,39 @@ Status SaveBatch(store::Database& db, const TrailRow& trail, int64_t saved_seq, 
     d->Bind(1, trail.account_id).Bind(2, trail.name).Bind(3, saved_seq);
     RETURN_IF_ERROR(d->Run());
     ASSIGN_OR_RETURN(auto b, tx.Prepare(
-        "INSERT OR REPLACE INTO audit_delivery_batches "
-        "(account_id, trail_name, start_seq, end_seq, taken) VALUES (?, ?, ?, ?, ?)"));
+        "INSERT OR REPLACE INTO audit_delivery_batches (account_id, trail_name, start_seq, "
+        "end_seq, taken, bucket, prefix, organization_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"));
     b->Bind(1, trail.account_id).Bind(2, trail.name).Bind(3, trail.delivered_seq).Bind(4, end);
-    b->Bind(5, EncodeTaken(trail.delivered_seq, *taken));
+    b->Bind(5, EncodeTaken(trail.delivered_seq, *taken)).Bind(6, dest.bucket);
+    b->Bind(7, dest.prefix).Bind(8, dest.organization_id);
     return b->Run();
   });
 }
 
-// A batch written before from the trail's progress on: its end and the
-// events it took.
+// A batch written before from the trail's progress on: its end, the
+// events it took and where it wrote them.
 struct SavedBatch {
   int64_t end = 0;
   std::set<int64_t> taken;
+  Destination dest;
 };
 
 Result<std::optional<SavedBatch>> LoadBatch(store::Database& db, const TrailRow& trail) {
   std::optional<SavedBatch> batch;
   RETURN_IF_ERROR(db.Read([&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(auto s, tx.Prepare(
-        "SELECT end_seq, taken FROM audit_delivery_batches "
+        "SELECT end_seq, taken, bucket, prefix, organization_id FROM audit_delivery_batches "
         "WHERE account_id = ? AND trail_name = ? AND start_seq = ?"));
     s->Bind(1, trail.account_id).Bind(2, trail.name).Bind(3, trail.delivered_seq);
     ASSIGN_OR_RETURN(bool row, s->Step());
     if (!row) return Status::Ok();
     auto taken = DecodeTaken(trail.delivered_seq, s->Text(1));
-    if (taken) batch = SavedBatch{s->Int(0), std::move(*taken)};
+    if (!taken) return Status::Ok();
+    // A row saved before the destination was (migration 5) has none: its
+    // retry goes where the trail points now.
+    Destination dest = s->IsNull(2) ? Destination::Of(trail)
+                                    : Destination{s->Text(2), s->Text(3), s->Text(4)};
+    batch = SavedBatch{s->Int(0), std::move(*taken), std::move(dest)};
     return Status::Ok();
   }));
   return batch;
@@ -234,10 +256,11 @@ Result<std::optional<SavedBatch>> LoadBatch(store::Database& db, const TrailRow&
 // same name, FileId, and the same bytes), so no event is delivered in two
 // files, and a digest that already listed a file still matches it. Events
 // recorded since go to the next batch's files. With digests, each batch
-// also saves which events it took, and a retry takes those, not what the
-// trail's configuration selects by then (its selectors, regions or
-// organization may have changed in between): every file a digest may
-// already list is rewritten byte for byte.
+// also saves which events it took and where it wrote them, and a retry
+// takes those and writes there, not what the trail's configuration selects
+// and names by then (its selectors, regions, organization, bucket or key
+// prefix may have changed in between): every file a digest may already
+// list is rewritten byte for byte in its place.
 Result<int> DeliverTrail(store::Database& db, const std::string& trails_dir, TrailRow& trail,
                          TimePoint now, DigestWriter* digests, Memberships& members) {
   using Place = std::pair<std::string, std::string>;  // account, region
@@ -266,8 +289,10 @@ Result<int> DeliverTrail(store::Database& db, const std::string& trails_dir, Tra
         taken.push_back(ev.seq);
       }
     }
+    const Destination dest = saved ? saved->dest : Destination::Of(trail);
     if (!retry) {
-      RETURN_IF_ERROR(SaveBatch(db, trail, saved_seq, end, digests != nullptr ? &taken : nullptr));
+      RETURN_IF_ERROR(
+          SaveBatch(db, trail, saved_seq, end, digests != nullptr ? &taken : nullptr, dest));
     }
     std::map<Place, std::string> bodies;  // comma-separated records
     std::map<Place, LogFileSpan> spans;
@@ -288,13 +313,14 @@ Result<int> DeliverTrail(store::Database& db, const std::string& trails_dir, Tra
       std::string body = "{\"Records\":[" + records + "]}";
       ASSIGN_OR_RETURN(std::string gz, internal::GzipBytes(body));
       const LogFileSpan& span = spans[place];
-      std::filesystem::path path = LogFilePath(trails_dir, trail, place.first, place.second, span);
+      std::filesystem::path path =
+          LogFilePath(trails_dir, trail, dest, place.first, place.second, span);
       RETURN_IF_ERROR(internal::WriteFileAtomically(path, gz));
       ++files;
       if (digests != nullptr) {
         DigestWriter::LogFilePlace where{trail.account_id, trail.name, place.first, place.second};
         RETURN_IF_ERROR(digests->AddLogFile(
-            where, DigestEntry(trails_dir, trail, path, body, span), now));
+            where, DigestEntry(trails_dir, dest, path, body, span), now));
       }
     }
     trail.delivered_seq = end;

@@ -117,8 +117,19 @@ DROP TABLE audit_delivery_batches;
 ALTER TABLE audit_delivery_batches_v4 RENAME TO audit_delivery_batches;
 )sql";
 
+// Version 5: where a batch's log files went (the trail's bucket, key prefix
+// and organization id when it was first written). A retried batch writes
+// there again, so a bucket or prefix changed before the retry does not put
+// its events in a second file. NULL in rows saved before: their retry goes
+// where the trail points at retry time.
+constexpr std::string_view kSchemaV5 = R"sql(
+ALTER TABLE audit_delivery_batches ADD COLUMN bucket TEXT;
+ALTER TABLE audit_delivery_batches ADD COLUMN prefix TEXT;
+ALTER TABLE audit_delivery_batches ADD COLUMN organization_id TEXT;
+)sql";
+
 const store::Migration kMigrations[] = {
-    {1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}, {4, kSchemaV4}};
+    {1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}, {4, kSchemaV4}, {5, kSchemaV5}};
 
 int64_t Seconds(TimePoint t) {
   return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();

@@ -23,9 +23,12 @@ namespace rampart::audit::internal {
 namespace {
 
 constexpr size_t kChunk = 256 * 1024;
-// Lanes inflate smaller chunks: the 16 chunks of a step then stay in the
-// core's cache between ISA-L writing them and the lanes hashing them.
-constexpr size_t kLaneChunk = 64 * 1024;
+// Lanes inflate chunks as large as the one-file path's. After each call
+// ISA-L copies the last 32 KiB of its output aside (the window the next
+// call may refer back to), so 64 KiB chunks copied half of every byte
+// again; at 256 KiB the 16 chunks of a step (4 MiB) no longer fit the L2
+// cache, yet the whole run took less CPU (docs/benchmarks.md, session 7).
+constexpr size_t kLaneChunk = 256 * 1024;
 constexpr size_t kReadChunk = 64 * 1024;
 // ISA-L counts input in 32 bits: memory is handed over in slices.
 constexpr size_t kMaxSlice = size_t{1} << 30;

@@ -39,7 +39,7 @@ struct GunzipHashJob {
 // chunk per step, round-robin, and the step's chunks are hashed together.
 // Calls done(id, result) for each file as it ends, with what
 // Sha256OfGunzippedFile would return. Memory stays flat: per lane, ISA-L's
-// state and one chunk in and out (about 250 KiB), whatever the file sizes.
+// state and one chunk in and out (about 400 KiB), whatever the file sizes.
 // Only worth it with a SIMD kernel and many files: one lane alone is many
 // times slower than Sha256OfGunzippedFile.
 void Sha256OfGunzippedFiles(const std::function<std::optional<GunzipHashJob>()>& next,

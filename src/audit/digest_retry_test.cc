@@ -171,6 +171,94 @@ TEST_F(DigestChainTest, RetryOfASeveralBatchPassKeepsEveryListedFileIntact) {
   EXPECT_EQ(r.valid_logs, 5);  // both files of the pass twice, the last once
 }
 
+// Session 6 caveat: a retried batch was written where the trail pointed at
+// retry time, so a bucket or key prefix changed in between left the listed
+// file in the old place and put its events in a second file in the new
+// one. A retry now rewrites the file where the failed pass put it, and the
+// digest chain goes on in the new bucket (as CloudTrail's: each digest
+// names its predecessor's bucket, and the aws CLI follows it).
+TEST_F(DigestChainTest, RetryAfterBucketChangeRewritesTheFileInItsPlace) {
+  AddEvent("us-east-1");
+  int64_t before = DeliveredSeq();
+  ASSERT_TRUE(delivery_->DeliverOnce().ok());
+  std::vector<std::string> logs = LogKeys();
+  ASSERT_EQ(logs.size(), 1u);
+  std::string bytes = ReadFile(dir_ / "logs" / logs[0]);
+  clock_.Advance(std::chrono::seconds(kPeriod));
+  ASSERT_TRUE(delivery_->DeliverOnce().ok());
+  ASSERT_EQ(DigestKeys().size(), 1u);
+  // The pass's progress turns out lost, and the trail is pointed at another
+  // bucket and prefix before the retry.
+  Exec("UPDATE audit_trails SET delivered_seq = " + std::to_string(before));
+  Exec("UPDATE audit_trails SET bucket = 'moved', prefix = 'p'");
+  ASSERT_TRUE(delivery_->DeliverOnce().ok());
+  EXPECT_EQ(LogKeys(), logs);
+  EXPECT_EQ(ReadFile(dir_ / "logs" / logs[0]), bytes);
+  EXPECT_FALSE(fs::exists(dir_ / "moved")) << "the retry wrote a second copy";
+  // New events go to the new place, and so do the chain's next digests.
+  AddEvent("us-east-1");
+  ASSERT_TRUE(delivery_->DeliverOnce().ok());
+  clock_.Advance(std::chrono::seconds(kPeriod));
+  ASSERT_TRUE(delivery_->DeliverOnce().ok());
+  EXPECT_EQ(LogKeys(), logs);
+  int moved_logs = 0, moved_digests = 0;
+  for (const auto& e : fs::recursive_directory_iterator(dir_ / "moved")) {
+    std::string key = fs::relative(e.path(), dir_ / "moved").generic_string();
+    if (!key.ends_with(".json.gz")) continue;
+    EXPECT_TRUE(key.starts_with("p/AWSLogs/")) << key;
+    ++(key.find("CloudTrail-Digest") == std::string::npos ? moved_logs : moved_digests);
+  }
+  EXPECT_EQ(moved_logs, 1);
+  EXPECT_EQ(moved_digests, 1);
+  // Validating from the new bucket follows the chain back into the old one:
+  // the retried file is listed by both digests, in the old bucket.
+  ValidateOptions o;
+  o.trail_dir = (dir_ / "moved").string();
+  auto keys = keys_->List("us-east-1", 0, INT64_MAX / 2);
+  ASSERT_TRUE(keys.ok());
+  o.keys = *keys;
+  auto r = ValidateTrailDir(o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(r->ok());
+  EXPECT_EQ(r->valid_digests, 2);
+  EXPECT_EQ(r->invalid_logs, 0);
+  EXPECT_EQ(r->valid_logs, 3);
+  std::map<std::string, std::string> statuses = Statuses(*r);
+  EXPECT_EQ(statuses["s3://logs/" + logs[0]], "valid");
+}
+
+// Migration 5 adds each saved batch's destination, NULL for the rows saved
+// before it; a retry of such a row goes where the trail points then.
+TEST(DigestMigrationTest, Version5KeepsSavedBatchesWithoutADestination) {
+  auto opened = store::OpenSqlite({.path = ":memory:"});
+  ASSERT_TRUE(opened.ok());
+  store::Database& db = **opened;
+  constexpr std::string_view kVersion4 = R"sql(
+CREATE TABLE audit_delivery_batches (account_id TEXT NOT NULL, trail_name TEXT NOT NULL,
+  start_seq INTEGER NOT NULL, end_seq INTEGER NOT NULL, taken TEXT NOT NULL,
+  PRIMARY KEY (account_id, trail_name, start_seq));
+INSERT INTO audit_delivery_batches VALUES ('111122223333', 't1', 10, 20, '1,2');
+)sql";
+  const store::Migration old[] = {{1, "CREATE TABLE unused_v1 (x INTEGER);"},
+                                  {2, "CREATE TABLE unused_v2 (x INTEGER);"},
+                                  {3, "CREATE TABLE unused_v3 (x INTEGER);"},
+                                  {4, kVersion4}};
+  ASSERT_TRUE(db.Migrate("audit_digest", old).ok());
+  ASSERT_TRUE(DigestWriter::Migrate(db).ok());
+  ASSERT_TRUE(db.Read([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(auto s, tx.Prepare("SELECT end_seq, taken, bucket IS NULL, prefix IS NULL, "
+                                        "organization_id IS NULL FROM audit_delivery_batches"));
+    ASSIGN_OR_RETURN(bool row, s->Step());
+    EXPECT_TRUE(row);
+    EXPECT_EQ(s->Int(0), 20);
+    EXPECT_EQ(s->Text(1), "1,2");
+    EXPECT_EQ(s->Int(2), 1);
+    EXPECT_EQ(s->Int(3), 1);
+    EXPECT_EQ(s->Int(4), 1);
+    return Status::Ok();
+  }).ok());
+}
+
 // Migration 4 keys the saved batches by their start as well, keeping the
 // rows of version 3.
 TEST(DigestMigrationTest, Version4KeepsSavedBatchesAndAllowsOnePerBatch) {
@@ -190,7 +278,8 @@ INSERT INTO audit_delivery_batches VALUES ('111122223333', 't1', 10, 20, '1,2');
   ASSERT_TRUE(db.Migrate("audit_digest", old).ok());
   ASSERT_TRUE(DigestWriter::Migrate(db).ok());
   ASSERT_TRUE(db.Write([](store::Tx& tx) {
-    return tx.Exec("INSERT INTO audit_delivery_batches VALUES ('111122223333', 't1', 20, 30, '5')");
+    return tx.Exec("INSERT INTO audit_delivery_batches (account_id, trail_name, start_seq, "
+                   "end_seq, taken) VALUES ('111122223333', 't1', 20, 30, '5')");
   }).ok());
   std::vector<std::string> rows;
   ASSERT_TRUE(db.Read([&](store::Tx& tx) -> Status {
