@@ -92,12 +92,22 @@ Result<TrailTags> LoadTags(store::Tx& tx, std::string_view account, std::string_
   return out;
 }
 
+// Whether a tag operation changes tags (AddTags, RemoveTags: only from the
+// trail's home region, as in CloudTrail) or reads them (ListTags).
+enum class TagAccess : uint8_t { kRead, kChange };
+
 // Checks the named trail exists in the caller's account; other accounts'
 // trails (organization trails included) are not the caller's to tag.
-Status RequireTrail(store::Tx& tx, const server::RequestContext& ctx, const TrailName& t) {
+Status RequireTrail(store::Tx& tx, const server::RequestContext& ctx, const TrailName& t,
+                    TagAccess access) {
   if (Arn::Parse(t.arn)->account != ctx.principal().account_id) return NotFound(t.arn);
   ASSIGN_OR_RETURN(auto row, LoadTrail(tx, ctx.principal().account_id, t.region, t.name));
   if (!row || row->home_region != t.region) return NotFound(t.arn);
+  if (access == TagAccess::kChange && ctx.region() != row->home_region) {
+    return Status::Modeled(
+        "InvalidHomeRegionException",
+        "Tags of this trail can be changed only from its home region, " + row->home_region + ".");
+  }
   return Status::Ok();
 }
 
@@ -106,21 +116,22 @@ Status RequireTrail(store::Tx& tx, const server::RequestContext& ctx, const Trai
 // (authorization first, so that a caller without permission does not learn
 // which trails exist).
 Status AuthorizeOnTrail(store::Tx& tx, const server::RequestContext& ctx, std::string_view action,
-                        const TrailName& t, std::vector<server::ConditionKey> keys) {
+                        const TrailName& t, std::vector<server::ConditionKey> keys,
+                        TagAccess access) {
   if (Arn::Parse(t.arn)->account == ctx.principal().account_id) {
     ASSIGN_OR_RETURN(auto tags, LoadTags(tx, ctx.principal().account_id, t.name));
     server::AddResourceTagKeys(tags, keys);
   }
   RETURN_IF_ERROR(ctx.Authorize(action, t.arn, keys));
-  return RequireTrail(tx, ctx, t);
+  return RequireTrail(tx, ctx, t, access);
 }
 
 Result<json::Value> AddTags(const Deps& deps, server::RequestContext& ctx, const json::Value& in) {
   ASSIGN_OR_RETURN(TrailName t, ParseResourceId(in.get_string("ResourceId")));
   ASSIGN_OR_RETURN(TrailTags tags, ReadTrailTags(in));
   RETURN_IF_ERROR(deps.db->Write([&](store::Tx& tx) -> Status {
-    RETURN_IF_ERROR(
-        AuthorizeOnTrail(tx, ctx, "cloudtrail:AddTags", t, server::RequestTagKeys(tags)));
+    RETURN_IF_ERROR(AuthorizeOnTrail(tx, ctx, "cloudtrail:AddTags", t, server::RequestTagKeys(tags),
+                                     TagAccess::kChange));
     return PutTrailTags(tx, ctx.principal().account_id, t.name, tags);
   }));
   return json::Value::MakeObject();
@@ -130,10 +141,11 @@ Result<json::Value> RemoveTags(const Deps& deps, server::RequestContext& ctx,
                                const json::Value& in) {
   ASSIGN_OR_RETURN(TrailName t, ParseResourceId(in.get_string("ResourceId")));
   ASSIGN_OR_RETURN(TrailTags tags, ReadTrailTags(in));
-  server::ConditionKey tag_keys{"aws:TagKeys", {}};
-  for (const auto& [k, v] : tags) tag_keys.values.push_back(k);
+  std::vector<std::string> keys;
+  for (const auto& [k, v] : tags) keys.push_back(k);
   RETURN_IF_ERROR(deps.db->Write([&](store::Tx& tx) -> Status {
-    RETURN_IF_ERROR(AuthorizeOnTrail(tx, ctx, "cloudtrail:RemoveTags", t, {tag_keys}));
+    RETURN_IF_ERROR(AuthorizeOnTrail(tx, ctx, "cloudtrail:RemoveTags", t, server::TagKeysKey(keys),
+                                     TagAccess::kChange));
     ASSIGN_OR_RETURN(auto q, tx.Prepare("DELETE FROM cloudtrail_trail_tags WHERE account_id = ? "
                                         "AND trail_name = ? AND tag_key = ?"));
     for (const auto& [k, v] : tags) {
@@ -161,11 +173,12 @@ Result<json::Value> ListTags(const Deps& deps, server::RequestContext& ctx, cons
   json::Value list = json::Value::MakeArray();
   Status st = deps.db->Read([&](store::Tx& tx) -> Status {
     for (const TrailName& t : trails) {
-      RETURN_IF_ERROR(AuthorizeOnTrail(tx, ctx, "cloudtrail:ListTags", t, {}));
+      RETURN_IF_ERROR(AuthorizeOnTrail(tx, ctx, "cloudtrail:ListTags", t, {}, TagAccess::kRead));
       ASSIGN_OR_RETURN(auto tags, LoadTags(tx, ctx.principal().account_id, t.name));
       json::Value entry = json::Value::MakeObject();
       entry.set("ResourceId", t.arn);
-      entry.set("TagsList", server::TagsJson(tags));
+      // A tag added without a value has none (AWS keeps it null).
+      entry.set("TagsList", server::TagsJson(tags, /*omit_empty_values=*/true));
       list.push(std::move(entry));
     }
     return Status::Ok();
@@ -202,15 +215,6 @@ Result<std::vector<TrailInfo>> TrailInfos(store::Tx& tx, std::string_view accoun
   return out;
 }
 
-// The organization whose trails a member account sees; empty for the
-// management account (which owns them) or outside an organization.
-std::string MemberOrganizationOf(const Deps& deps, std::string_view account) {
-  if (deps.organizations == nullptr) return {};
-  auto placement = deps.organizations->PlacementOf(account);
-  if (!placement.ok() || placement->management) return {};
-  return placement->org_id;
-}
-
 Result<json::Value> ListTrails(const Deps& deps, server::RequestContext& ctx,
                                const json::Value& in) {
   RETURN_IF_ERROR(ctx.Authorize("cloudtrail:ListTrails", "*"));
@@ -222,7 +226,7 @@ Result<json::Value> ListTrails(const Deps& deps, server::RequestContext& ctx,
     }
     after = std::move(*decoded);
   }
-  std::string org = MemberOrganizationOf(deps, ctx.principal().account_id);
+  std::string org = MemberOrganization(deps, ctx.principal().account_id);
   std::vector<TrailInfo> infos;
   RETURN_IF_ERROR(deps.db->Read([&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(infos, TrailInfos(tx, ctx.principal().account_id, org));

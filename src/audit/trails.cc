@@ -71,16 +71,6 @@ Result<TrailRef> ParseTrailRef(std::string_view name_or_arn) {
   return TrailRef{std::string(parts[4]), std::string(name)};
 }
 
-// The organization whose trails the account sees as a member: its
-// organization's, unless it is the management account (which owns them)
-// or in no organization. Empty when there is none.
-std::string MemberOrganization(const Deps& deps, std::string_view account) {
-  if (deps.organizations == nullptr) return {};
-  auto placement = deps.organizations->PlacementOf(account);
-  if (!placement.ok() || placement->management) return {};
-  return placement->org_id;
-}
-
 // Whether row is another account's trail that the caller sees: an
 // organization trail of its organization.
 bool Shared(const TrailRow& row, const server::RequestContext& ctx) {
@@ -534,6 +524,13 @@ Result<json::Value> PutEventSelectors(const Deps& deps, server::RequestContext& 
 }
 
 }  // namespace
+
+std::string MemberOrganization(const Deps& deps, std::string_view account) {
+  if (deps.organizations == nullptr) return {};
+  auto placement = deps.organizations->PlacementOf(account);
+  if (!placement.ok() || placement->management) return {};
+  return placement->org_id;
+}
 
 void RegisterTrails(server::Registry& registry, const Deps& deps) {
   using Handler = Result<json::Value> (*)(const Deps&, server::RequestContext&, const json::Value&);

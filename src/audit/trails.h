@@ -2,6 +2,8 @@
 #pragma once
 
 #include <functional>
+#include <string>
+#include <string_view>
 
 #include "rampart/iam/engine_authorizer.h"
 #include "rampart/server/context.h"
@@ -15,6 +17,11 @@ struct Deps {
   // Organization trails need it; without it they are unsupported.
   const iam::OrganizationView* organizations = nullptr;
 };
+
+// The organization whose trails the account sees as a member: its
+// organization's, unless it is the management account (which owns them)
+// or in no organization. Empty when there is none.
+std::string MemberOrganization(const Deps& deps, std::string_view account);
 
 // Adds the trail operations of CloudTrail.
 void RegisterTrails(server::Registry& registry, const Deps& deps);

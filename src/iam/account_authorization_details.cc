@@ -150,7 +150,6 @@ Status ListRoles(store::Tx& tx, std::string_view account, json::Value& out) {
     v.set("Arn", internal::IamArn(account, "role", q->Text(2), q->Text(0)));
     v.set("CreateDate", q->Int(3));
     v.set("AssumeRolePolicyDocument", UriEncode(q->Text(4)));
-    v.set("InstanceProfileList", json::Value::MakeArray());
     if (!q->Text(5).empty()) v.set("PermissionsBoundary", internal::BoundaryJson(q->Text(5)));
     roles.push_back(std::move(v));
     ids.push_back(q->Text(1));
@@ -163,6 +162,8 @@ Status ListRoles(store::Tx& tx, std::string_view account, json::Value& out) {
                      AttachedPolicies(tx, "iam_role_attachments", "role_id", ids[i]));
     roles[i].set("AttachedManagedPolicies", std::move(attached));
     RETURN_IF_ERROR(AddTags(tx, ids[i], roles[i]));
+    ASSIGN_OR_RETURN(json::Value profiles, internal::InstanceProfilesOfRole(tx, ids[i]));
+    roles[i].set("InstanceProfileList", std::move(profiles));
     out.push(std::move(roles[i]));
   }
   return Status::Ok();

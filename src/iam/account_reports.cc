@@ -180,6 +180,9 @@ constexpr Count kCounts[] = {
      "?1)"},
     {"MFADevices", "SELECT COUNT(*) FROM mfa_devices WHERE account_id = ?"},
     {"MFADevicesInUse", "SELECT COUNT(*) FROM mfa_devices WHERE account_id = ? AND user_id <> ''"},
+    {"InstanceProfiles", "SELECT COUNT(*) FROM iam_instance_profiles WHERE account_id = ?"},
+    // OpenID Connect providers (Rampart has no SAML providers).
+    {"Providers", "SELECT COUNT(*) FROM iam_oidc_providers WHERE account_id = ?"},
     {"AccountAccessKeysPresent",
      "SELECT COUNT(*) > 0 FROM access_keys WHERE account_id = ? AND principal_type = 'Root'"},
 };
@@ -204,9 +207,7 @@ constexpr std::pair<std::string_view, int64_t> kQuotas[] = {
     {"SigningCertificatesPerUserQuota", 2},
     {"ServerCertificates", 0},
     {"ServerCertificatesQuota", 20},
-    {"InstanceProfiles", 0},
     {"InstanceProfilesQuota", 1000},
-    {"Providers", 0},
     {"AccountSigningCertificatesPresent", 0},
     {"AccountMFAEnabled", 0},
     {"GlobalEndpointTokenVersion", 1},

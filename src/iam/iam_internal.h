@@ -15,6 +15,8 @@
 #include "rampart/core/status.h"
 #include "rampart/iam/policy_ast.h"
 #include "rampart/server/context.h"
+#include "rampart/server/tags.h"
+#include "rampart/server/identity.h"
 #include "rampart/store/store.h"
 
 namespace rampart::iam::internal {
@@ -86,7 +88,7 @@ class PageCollector {
   std::string next_;
 };
 
-using TagList = std::vector<std::pair<std::string, std::string>>;
+using TagList = server::TagList;
 // The Tags input member; InvalidInput on duplicate keys or reserved
 // ("aws:") keys.
 Result<TagList> ReadTags(const json::Value& in);
@@ -98,13 +100,13 @@ Status RemoveTags(store::Tx& tx, std::string_view resource_id,
 // ListUserTags / ListRoleTags / ListPolicyTags output for one page.
 json::Value TagPageJson(TagList tags, const Page& page);
 // aws:RequestTag/<key> for each tag and aws:TagKeys (creation and Tag*
-// calls, IAM service authorization reference).
-std::vector<server::ConditionKey> RequestTagKeys(const TagList& tags);
-// aws:TagKeys alone (Untag* calls).
-std::vector<server::ConditionKey> TagKeysKey(const std::vector<std::string>& keys);
+// calls, IAM service authorization reference); aws:TagKeys alone (Untag*
+// calls).
+using server::RequestTagKeys;
+using server::TagKeysKey;
 // aws:ResourceTag/<key> and iam:ResourceTag/<key> for an existing user or
 // role's tags, appended to keys.
-void AddResourceTagKeys(const TagList& tags, std::vector<server::ConditionKey>& keys);
+void AddIamResourceTagKeys(const TagList& tags, std::vector<server::ConditionKey>& keys);
 // iam:PermissionsBoundary with a boundary ARN given as input (none when
 // empty).
 std::vector<server::ConditionKey> BoundaryKey(std::string_view boundary_arn);
@@ -115,7 +117,7 @@ bool ActionSeesBoundary(std::string_view action);
 Status PutTags(store::Tx& tx, std::string_view resource_id, const TagList& tags);
 Result<TagList> LoadTags(store::Tx& tx, std::string_view resource_id);
 Status DeleteTags(store::Tx& tx, std::string_view resource_id);
-json::Value TagsJson(const TagList& tags);
+using server::TagsJson;
 
 // Runs a statement that returns a single integer (e.g. COUNT(*)).
 Result<int64_t> CountOf(store::Tx& tx, std::string_view sql,
@@ -231,6 +233,10 @@ Result<std::optional<RoleRow>> FindRole(store::Tx& tx, std::string_view account,
 // The role with exactly this ARN (any account), or nullopt.
 Result<std::optional<RoleRow>> FindRoleByArn(store::Tx& tx, std::string_view arn);
 Status NoSuchRole(std::string_view name);
+// The role with this unique id (AROA...), or nullopt.
+Result<std::optional<RoleRow>> FindRoleById(store::Tx& tx, std::string_view role_id);
+// The Role structure GetRole answers (without tags).
+json::Value RoleToJson(const RoleRow& role);
 // Inserts a new role row (the caller checked that the name is free and
 // the trust policy compiles). Used by CreateRole and by Organizations'
 // CreateAccount (OrganizationAccountAccessRole).
@@ -289,5 +295,96 @@ Result<json::Value> DetachManagedPolicy(store::Database& db, const HolderKind& k
                                         server::RequestContext& ctx, const json::Value& in);
 Result<json::Value> ListAttachedPolicies(store::Database& db, const HolderKind& kind,
                                          server::RequestContext& ctx, const json::Value& in);
+
+}  // namespace rampart::iam::internal
+
+namespace rampart::iam::internal {
+
+// What the handlers below need from IamService. The service registers them
+// from a table of free functions (iam_service.cc), so that adding an
+// operation does not change the public IamService header. Like IamService's
+// own handlers they run concurrently; both members are thread-safe.
+struct IamDeps {
+  store::Database& db;
+  server::CredentialStore& creds;
+};
+using FreeHandler = Result<json::Value> (*)(const IamDeps& deps, server::RequestContext& ctx,
+                                            const json::Value& in);
+
+// Role updates (iam_roles.cc).
+Result<json::Value> UpdateAssumeRolePolicy(const IamDeps& deps, server::RequestContext& ctx,
+                                           const json::Value& in);
+Result<json::Value> UpdateRole(const IamDeps& deps, server::RequestContext& ctx,
+                               const json::Value& in);
+Result<json::Value> UpdateRoleDescription(const IamDeps& deps, server::RequestContext& ctx,
+                                          const json::Value& in);
+// Renames or moves a user (iam_users.cc).
+Result<json::Value> UpdateUser(const IamDeps& deps, server::RequestContext& ctx,
+                               const json::Value& in);
+// Instance profiles (iam_instance_profiles.cc).
+Result<json::Value> CreateInstanceProfile(const IamDeps& deps, server::RequestContext& ctx,
+                                          const json::Value& in);
+Result<json::Value> GetInstanceProfile(const IamDeps& deps, server::RequestContext& ctx,
+                                       const json::Value& in);
+Result<json::Value> DeleteInstanceProfile(const IamDeps& deps, server::RequestContext& ctx,
+                                          const json::Value& in);
+Result<json::Value> ListInstanceProfiles(const IamDeps& deps, server::RequestContext& ctx,
+                                         const json::Value& in);
+Result<json::Value> AddRoleToInstanceProfile(const IamDeps& deps, server::RequestContext& ctx,
+                                             const json::Value& in);
+Result<json::Value> RemoveRoleFromInstanceProfile(const IamDeps& deps,
+                                                  server::RequestContext& ctx,
+                                                  const json::Value& in);
+Result<json::Value> ListInstanceProfilesForRole(const IamDeps& deps, server::RequestContext& ctx,
+                                                const json::Value& in);
+Result<json::Value> TagInstanceProfile(const IamDeps& deps, server::RequestContext& ctx,
+                                       const json::Value& in);
+Result<json::Value> UntagInstanceProfile(const IamDeps& deps, server::RequestContext& ctx,
+                                         const json::Value& in);
+Result<json::Value> ListInstanceProfileTags(const IamDeps& deps, server::RequestContext& ctx,
+                                            const json::Value& in);
+// The instance profiles holding the role, as InstanceProfile structures
+// (GetAccountAuthorizationDetails' InstanceProfileList).
+Result<json::Value> InstanceProfilesOfRole(store::Tx& tx, std::string_view role_id);
+// How many instance profiles hold the role (DeleteRole's conflict check).
+Result<int64_t> InstanceProfileCountOfRole(store::Tx& tx, std::string_view role_id);
+
+// OpenID Connect providers (iam_oidc_providers.cc).
+Result<json::Value> CreateOpenIDConnectProvider(const IamDeps& deps, server::RequestContext& ctx,
+                                                const json::Value& in);
+Result<json::Value> GetOpenIDConnectProvider(const IamDeps& deps, server::RequestContext& ctx,
+                                             const json::Value& in);
+Result<json::Value> ListOpenIDConnectProviders(const IamDeps& deps, server::RequestContext& ctx,
+                                               const json::Value& in);
+Result<json::Value> DeleteOpenIDConnectProvider(const IamDeps& deps, server::RequestContext& ctx,
+                                                const json::Value& in);
+Result<json::Value> AddClientIDToOpenIDConnectProvider(const IamDeps& deps,
+                                                       server::RequestContext& ctx,
+                                                       const json::Value& in);
+Result<json::Value> RemoveClientIDFromOpenIDConnectProvider(const IamDeps& deps,
+                                                            server::RequestContext& ctx,
+                                                            const json::Value& in);
+Result<json::Value> UpdateOpenIDConnectProviderThumbprint(const IamDeps& deps,
+                                                          server::RequestContext& ctx,
+                                                          const json::Value& in);
+Result<json::Value> TagOpenIDConnectProvider(const IamDeps& deps, server::RequestContext& ctx,
+                                             const json::Value& in);
+Result<json::Value> UntagOpenIDConnectProvider(const IamDeps& deps, server::RequestContext& ctx,
+                                               const json::Value& in);
+Result<json::Value> ListOpenIDConnectProviderTags(const IamDeps& deps,
+                                                  server::RequestContext& ctx,
+                                                  const json::Value& in);
+// The issuer URL as a provider stores it (https:// removed, trailing
+// slashes dropped), or InvalidInput for anything but an https URL with a
+// host and no query, fragment, user info or non-printable characters.
+Result<std::string> OidcProviderUrl(std::string_view url);
+// At most 5 thumbprints, each 40 hex digits (LimitExceeded / InvalidInput).
+Status CheckThumbprints(const std::vector<std::string>& thumbprints);
+// At most 100 client IDs, each 1 to 255 characters.
+Status CheckClientIds(const std::vector<std::string>& client_ids);
+
+// iam_entities_for_policy.cc.
+Result<json::Value> ListEntitiesForPolicy(const IamDeps& deps, server::RequestContext& ctx,
+                                          const json::Value& in);
 
 }  // namespace rampart::iam::internal

@@ -1,4 +1,5 @@
-// IAM roles: CreateRole, GetRole, ListRoles, DeleteRole; a role's inline
+// IAM roles: CreateRole, GetRole, ListRoles, DeleteRole, UpdateRole,
+// UpdateRoleDescription, UpdateAssumeRolePolicy; a role's inline
 // policies (PutRolePolicy, GetRolePolicy, ListRolePolicies,
 // DeleteRolePolicy), managed policy attachments (AttachRolePolicy,
 // DetachRolePolicy, ListAttachedRolePolicies), tags (TagRole, UntagRole,
@@ -40,9 +41,18 @@ Result<std::optional<RoleRow>> FindRole(store::Tx& tx, std::string_view account,
 }
 
 Result<std::optional<RoleRow>> FindRoleByArn(store::Tx& tx, std::string_view arn) {
-  ASSIGN_OR_RETURN(auto q, tx.Prepare("SELECT " + std::string(kRoleColumns) +
-                                      " FROM iam_roles WHERE arn = ?"));
+  ASSIGN_OR_RETURN(
+      auto q, tx.Prepare("SELECT " + std::string(kRoleColumns) + " FROM iam_roles WHERE arn = ?"));
   q->Bind(1, arn);
+  ASSIGN_OR_RETURN(bool row, q->Step());
+  if (!row) return std::optional<RoleRow>();
+  return std::optional<RoleRow>(ReadRoleRow(*q));
+}
+
+Result<std::optional<RoleRow>> FindRoleById(store::Tx& tx, std::string_view role_id) {
+  ASSIGN_OR_RETURN(auto q, tx.Prepare("SELECT " + std::string(kRoleColumns) +
+                                      " FROM iam_roles WHERE role_id = ?"));
+  q->Bind(1, role_id);
   ASSIGN_OR_RETURN(bool row, q->Step());
   if (!row) return std::optional<RoleRow>();
   return std::optional<RoleRow>(ReadRoleRow(*q));
@@ -76,10 +86,27 @@ namespace {
 constexpr size_t kTrustPolicyLimit = 2048;
 constexpr int64_t kDefaultMaxSessionDuration = 3600;
 
+// A trust policy as CreateRole and UpdateAssumeRolePolicy take it: the
+// size quota, then the engine's validation (MalformedPolicyDocument with
+// its message).
+Status CheckTrustPolicy(std::string_view document, std::string_view role_arn) {
+  if (PolicyCharacterCount(document) > kTrustPolicyLimit) {
+    return Status::Modeled("LimitExceededException", "Cannot exceed quota for ACLSizePerRole: " +
+                                                         std::to_string(kTrustPolicyLimit));
+  }
+  return CompilePolicy(document, PolicyKind::kTrust, std::string(role_arn)).status();
+}
+
+// MaxSessionDuration's range (CreateRole, UpdateRole).
+Status CheckMaxSessionDuration(int64_t seconds) {
+  if (seconds >= 3600 && seconds <= 43200) return Status::Ok();
+  return Status::Validation(
+      "The requested MaxSessionDuration must be between 3600 and 43200 seconds.");
+}
+
 Status Conflict(std::string message) {
   return Status::Modeled("DeleteConflictException", std::move(message));
 }
-
 
 Result<RoleRow> RequireRole(store::Tx& tx, std::string_view account, std::string_view name) {
   ASSIGN_OR_RETURN(auto r, internal::FindRole(tx, account, name));
@@ -135,6 +162,9 @@ json::Value RoleJson(const RoleRow& r) {
 }  // namespace
 
 namespace internal {
+
+json::Value RoleToJson(const RoleRow& role) { return RoleJson(role); }
+
 namespace {
 
 Holder AsHolder(const RoleRow& r) { return Holder{r.role_id, r.name}; }
@@ -182,15 +212,8 @@ Result<json::Value> IamService::CreateRole(server::RequestContext& ctx, const js
   std::vector<server::ConditionKey> keys = internal::RequestTagKeys(tags);
   for (auto& k : internal::BoundaryKey(role.boundary_arn)) keys.push_back(std::move(k));
   RETURN_IF_ERROR(ctx.Authorize("iam:CreateRole", role.Arn(), keys));
-  if (role.max_session_duration < 3600 || role.max_session_duration > 43200) {
-    return Status::Validation(
-        "The requested MaxSessionDuration must be between 3600 and 43200 seconds.");
-  }
-  if (PolicyCharacterCount(role.trust_policy) > kTrustPolicyLimit) {
-    return Status::Modeled("LimitExceededException",
-                           "Cannot exceed quota for ACLSizePerRole: 2048");
-  }
-  RETURN_IF_ERROR(CompilePolicy(role.trust_policy, PolicyKind::kTrust, role.Arn()).status());
+  RETURN_IF_ERROR(CheckMaxSessionDuration(role.max_session_duration));
+  RETURN_IF_ERROR(CheckTrustPolicy(role.trust_policy, role.Arn()));
   ASSIGN_OR_RETURN(role.role_id, ids::AccessKeyId("AROA"));
   RETURN_IF_ERROR(db_.Write([&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(auto existing, internal::FindRole(tx, account, role.name));
@@ -275,6 +298,10 @@ Result<json::Value> IamService::DeleteRole(server::RequestContext& ctx, const js
         internal::CountOf(tx, "SELECT COUNT(*) FROM iam_role_attachments WHERE role_id = ?",
                           {role.role_id}));
     if (attached > 0) return Conflict("Cannot delete entity, must detach all policies first.");
+    ASSIGN_OR_RETURN(int64_t profiles, internal::InstanceProfileCountOfRole(tx, role.role_id));
+    if (profiles > 0) {
+      return Conflict("Cannot delete entity, must remove roles from instance profile first.");
+    }
     RETURN_IF_ERROR(internal::DeleteTags(tx, role.role_id));
     ASSIGN_OR_RETURN(auto q, tx.Prepare("DELETE FROM iam_roles WHERE role_id = ?"));
     q->Bind(1, role.role_id);
@@ -291,19 +318,23 @@ Result<json::Value> IamService::GetRolePolicy(server::RequestContext& ctx, const
   return internal::GetInlinePolicy(db_, internal::kRoleHolder, ctx, in);
 }
 
-Result<json::Value> IamService::ListRolePolicies(server::RequestContext& ctx, const json::Value& in) {
+Result<json::Value> IamService::ListRolePolicies(server::RequestContext& ctx,
+                                                 const json::Value& in) {
   return internal::ListInlinePolicies(db_, internal::kRoleHolder, ctx, in);
 }
 
-Result<json::Value> IamService::DeleteRolePolicy(server::RequestContext& ctx, const json::Value& in) {
+Result<json::Value> IamService::DeleteRolePolicy(server::RequestContext& ctx,
+                                                 const json::Value& in) {
   return internal::DeleteInlinePolicy(db_, internal::kRoleHolder, ctx, in);
 }
 
-Result<json::Value> IamService::AttachRolePolicy(server::RequestContext& ctx, const json::Value& in) {
+Result<json::Value> IamService::AttachRolePolicy(server::RequestContext& ctx,
+                                                 const json::Value& in) {
   return internal::AttachManagedPolicy(db_, internal::kRoleHolder, ctx, in);
 }
 
-Result<json::Value> IamService::DetachRolePolicy(server::RequestContext& ctx, const json::Value& in) {
+Result<json::Value> IamService::DetachRolePolicy(server::RequestContext& ctx,
+                                                 const json::Value& in) {
   return internal::DetachManagedPolicy(db_, internal::kRoleHolder, ctx, in);
 }
 
@@ -373,8 +404,95 @@ Result<json::Value> IamService::DeleteRolePermissionsBoundary(server::RequestCon
   return json::Value::MakeObject();
 }
 
-Result<json::Value> IamService::ListAttachedRolePolicies(server::RequestContext& ctx, const json::Value& in) {
+Result<json::Value> IamService::ListAttachedRolePolicies(server::RequestContext& ctx,
+                                                         const json::Value& in) {
   return internal::ListAttachedPolicies(db_, internal::kRoleHolder, ctx, in);
 }
 
 }  // namespace rampart::iam
+
+namespace rampart::iam::internal {
+namespace {
+
+// Runs sql (binding value, then the role id) on the role inside one write.
+Status UpdateRoleColumn(store::Database& db, std::string_view account, std::string_view name,
+                        std::string_view sql, std::string_view value) {
+  return db.Write([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(RoleRow role, RequireRole(tx, account, name));
+    ASSIGN_OR_RETURN(auto q, tx.Prepare(sql));
+    q->Bind(1, value).Bind(2, role.role_id);
+    return q->Run();
+  });
+}
+
+}  // namespace
+
+Result<json::Value> UpdateAssumeRolePolicy(const IamDeps& deps, server::RequestContext& ctx,
+                                           const json::Value& in) {
+  std::string name(in.get_string("RoleName"));
+  std::string document(in.get_string("PolicyDocument"));
+  ASSIGN_OR_RETURN(RoleRow role, AuthorizedRole(deps.db, ctx, "iam:UpdateAssumeRolePolicy", name));
+  RETURN_IF_ERROR(CheckTrustPolicy(document, role.Arn()));
+  // AssumeRole reads and compiles the trust policy from the row on every
+  // call, so the new document governs the very next AssumeRole.
+  RETURN_IF_ERROR(UpdateRoleColumn(deps.db, ctx.principal().account_id, name,
+                                   "UPDATE iam_roles SET trust_policy = ? WHERE role_id = ?",
+                                   document));
+  return json::Value::MakeObject();
+}
+
+Result<json::Value> UpdateRole(const IamDeps& deps, server::RequestContext& ctx,
+                               const json::Value& in) {
+  const std::string& account = ctx.principal().account_id;
+  std::string name(in.get_string("RoleName"));
+  const json::Value* description = in.find("Description");
+  std::optional<int64_t> duration;
+  if (const json::Value* m = in.find("MaxSessionDuration"); m != nullptr && m->is_number()) {
+    duration = m->as_int();
+  }
+  RETURN_IF_ERROR(AuthorizedRole(deps.db, ctx, "iam:UpdateRole", name).status());
+  if (duration) RETURN_IF_ERROR(CheckMaxSessionDuration(*duration));
+  RETURN_IF_ERROR(deps.db.Write([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(RoleRow role, RequireRole(tx, account, name));
+    if (description != nullptr && description->is_string()) {
+      ASSIGN_OR_RETURN(auto q,
+                       tx.Prepare("UPDATE iam_roles SET description = ? WHERE role_id = ?"));
+      q->Bind(1, description->as_string()).Bind(2, role.role_id);
+      RETURN_IF_ERROR(q->Run());
+    }
+    if (duration) {
+      ASSIGN_OR_RETURN(
+          auto q, tx.Prepare("UPDATE iam_roles SET max_session_duration = ? WHERE role_id = ?"));
+      q->Bind(1, *duration).Bind(2, role.role_id);
+      RETURN_IF_ERROR(q->Run());
+    }
+    return Status::Ok();
+  }));
+  return json::Value::MakeObject();
+}
+
+Result<json::Value> UpdateRoleDescription(const IamDeps& deps, server::RequestContext& ctx,
+                                          const json::Value& in) {
+  const std::string& account = ctx.principal().account_id;
+  std::string name(in.get_string("RoleName"));
+  std::string description(in.get_string("Description"));
+  RETURN_IF_ERROR(AuthorizedRole(deps.db, ctx, "iam:UpdateRoleDescription", name).status());
+  RETURN_IF_ERROR(UpdateRoleColumn(deps.db, account, name,
+                                   "UPDATE iam_roles SET description = ? WHERE role_id = ?",
+                                   description));
+  std::optional<RoleRow> role;
+  TagList tags;
+  RETURN_IF_ERROR(deps.db.Read([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(role, FindRole(tx, account, name));
+    if (!role) return NoSuchRole(name);
+    ASSIGN_OR_RETURN(tags, LoadTags(tx, role->role_id));
+    return Status::Ok();
+  }));
+  json::Value r = RoleJson(*role);
+  if (!tags.empty()) r.set("Tags", TagsJson(tags));
+  json::Value out = json::Value::MakeObject();
+  out.set("Role", std::move(r));
+  return out;
+}
+
+}  // namespace rampart::iam::internal

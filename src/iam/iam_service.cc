@@ -157,25 +157,7 @@ json::Value TagPageJson(TagList tags, const Page& page) {
   return out;
 }
 
-std::vector<server::ConditionKey> RequestTagKeys(const TagList& tags) {
-  std::vector<server::ConditionKey> keys;
-  if (tags.empty()) return keys;
-  server::ConditionKey tag_keys{"aws:TagKeys", {}};
-  for (const auto& [k, v] : tags) {
-    keys.push_back({"aws:RequestTag/" + k, {v}});
-    tag_keys.values.push_back(k);
-  }
-  keys.push_back(std::move(tag_keys));
-  return keys;
-}
-
-std::vector<server::ConditionKey> TagKeysKey(const std::vector<std::string>& keys) {
-  std::vector<server::ConditionKey> out;
-  if (!keys.empty()) out.push_back({"aws:TagKeys", keys});
-  return out;
-}
-
-void AddResourceTagKeys(const TagList& tags, std::vector<server::ConditionKey>& keys) {
+void AddIamResourceTagKeys(const TagList& tags, std::vector<server::ConditionKey>& keys) {
   for (const auto& [k, v] : tags) {
     keys.push_back({"aws:ResourceTag/" + k, {v}});
     keys.push_back({"iam:ResourceTag/" + k, {v}});
@@ -211,7 +193,7 @@ bool ActionSeesBoundary(std::string_view action) {
 std::vector<server::ConditionKey> TargetKeys(std::string_view action, const TagList& tags,
                                              std::string_view boundary_arn,
                                              std::vector<server::ConditionKey> keys) {
-  AddResourceTagKeys(tags, keys);
+  AddIamResourceTagKeys(tags, keys);
   bool named = false;
   for (const auto& k : keys) named = named || NameKey(k.name) == "iam:permissionsboundary";
   if (!named && !boundary_arn.empty() && ActionSeesBoundary(action)) {
@@ -263,17 +245,6 @@ Status DeleteTags(store::Tx& tx, std::string_view resource_id) {
   ASSIGN_OR_RETURN(auto q, tx.Prepare("DELETE FROM iam_tags WHERE resource_id = ?"));
   q->Bind(1, resource_id);
   return q->Run();
-}
-
-json::Value TagsJson(const TagList& tags) {
-  json::Value list = json::Value::MakeArray();
-  for (const auto& [k, v] : tags) {
-    json::Value t = json::Value::MakeObject();
-    t.set("Key", k);
-    t.set("Value", v);
-    list.push(std::move(t));
-  }
-  return list;
 }
 
 Result<int64_t> CountOf(store::Tx& tx, std::string_view sql,
@@ -407,11 +378,77 @@ ALTER TABLE iam_users ADD COLUMN permissions_boundary TEXT NOT NULL DEFAULT '';
 ALTER TABLE iam_roles ADD COLUMN permissions_boundary TEXT NOT NULL DEFAULT '';
 ALTER TABLE iam_policies ADD COLUMN next_version INTEGER NOT NULL DEFAULT 2;
 )sql"},
+    // Instance profiles (keyed by their unique id, AIPA...) and the role each
+    // holds: one at most, so the profile id alone is the key.
+    {4, R"sql(
+CREATE TABLE iam_instance_profiles (
+  account_id TEXT NOT NULL,
+  name_key TEXT NOT NULL,
+  profile_name TEXT NOT NULL,
+  profile_id TEXT NOT NULL UNIQUE,
+  path TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (account_id, name_key)
+);
+CREATE TABLE iam_instance_profile_roles (
+  profile_id TEXT PRIMARY KEY,
+  role_id TEXT NOT NULL
+);
+CREATE INDEX iam_instance_profile_roles_by_role ON iam_instance_profile_roles (role_id);
+)sql"},
+    // OpenID Connect providers, named by their issuer URL without the
+    // scheme; client IDs and thumbprints as JSON arrays of strings; tags in
+    // iam_tags under the provider's ARN.
+    {5, R"sql(
+CREATE TABLE iam_oidc_providers (
+  account_id TEXT NOT NULL,
+  arn TEXT NOT NULL UNIQUE,
+  url TEXT NOT NULL,
+  client_ids TEXT NOT NULL,
+  thumbprints TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (account_id, url)
+);
+)sql"},
 };
 
 struct Binding {
   std::string_view operation;
   IamService::Handler handler;
+};
+
+// Operations implemented as free functions (iam_internal.h).
+struct FreeBinding {
+  std::string_view operation;
+  internal::FreeHandler handler;
+};
+
+constexpr FreeBinding kFreeBindings[] = {
+    {"UpdateUser", internal::UpdateUser},
+    {"UpdateRole", internal::UpdateRole},
+    {"UpdateRoleDescription", internal::UpdateRoleDescription},
+    {"UpdateAssumeRolePolicy", internal::UpdateAssumeRolePolicy},
+    {"ListEntitiesForPolicy", internal::ListEntitiesForPolicy},
+    {"CreateInstanceProfile", internal::CreateInstanceProfile},
+    {"GetInstanceProfile", internal::GetInstanceProfile},
+    {"DeleteInstanceProfile", internal::DeleteInstanceProfile},
+    {"ListInstanceProfiles", internal::ListInstanceProfiles},
+    {"AddRoleToInstanceProfile", internal::AddRoleToInstanceProfile},
+    {"RemoveRoleFromInstanceProfile", internal::RemoveRoleFromInstanceProfile},
+    {"ListInstanceProfilesForRole", internal::ListInstanceProfilesForRole},
+    {"TagInstanceProfile", internal::TagInstanceProfile},
+    {"UntagInstanceProfile", internal::UntagInstanceProfile},
+    {"ListInstanceProfileTags", internal::ListInstanceProfileTags},
+    {"CreateOpenIDConnectProvider", internal::CreateOpenIDConnectProvider},
+    {"GetOpenIDConnectProvider", internal::GetOpenIDConnectProvider},
+    {"ListOpenIDConnectProviders", internal::ListOpenIDConnectProviders},
+    {"DeleteOpenIDConnectProvider", internal::DeleteOpenIDConnectProvider},
+    {"AddClientIDToOpenIDConnectProvider", internal::AddClientIDToOpenIDConnectProvider},
+    {"RemoveClientIDFromOpenIDConnectProvider", internal::RemoveClientIDFromOpenIDConnectProvider},
+    {"UpdateOpenIDConnectProviderThumbprint", internal::UpdateOpenIDConnectProviderThumbprint},
+    {"TagOpenIDConnectProvider", internal::TagOpenIDConnectProvider},
+    {"UntagOpenIDConnectProvider", internal::UntagOpenIDConnectProvider},
+    {"ListOpenIDConnectProviderTags", internal::ListOpenIDConnectProviderTags},
 };
 
 }  // namespace
@@ -492,6 +529,16 @@ void IamService::Register(server::Registry& registry) {
                                                   const json::Value& in) {
                    auto result = (this->*h)(ctx, in);
                    // Policies, attachments or principals may have changed.
+                   if (result.ok() && !read_only && policy_cache_) policy_cache_->InvalidateAll();
+                   return result;
+                 });
+  }
+  for (const FreeBinding& b : kFreeBindings) {
+    bool read_only = b.operation.starts_with("Get") || b.operation.starts_with("List");
+    registry.Add("iam", b.operation,
+                 [this, h = b.handler, read_only](server::RequestContext& ctx,
+                                                  const json::Value& in) {
+                   auto result = h(internal::IamDeps{db_, creds_}, ctx, in);
                    if (result.ok() && !read_only && policy_cache_) policy_cache_->InvalidateAll();
                    return result;
                  });

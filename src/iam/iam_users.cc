@@ -1,5 +1,5 @@
 // IAM users, their tags and permissions boundaries: CreateUser, GetUser,
-// ListUsers, DeleteUser, TagUser, UntagUser, ListUserTags,
+// ListUsers, UpdateUser (rename or move), DeleteUser, TagUser, UntagUser, ListUserTags,
 // PutUserPermissionsBoundary, DeleteUserPermissionsBoundary.
 #include "iam/iam_internal.h"
 #include "rampart/core/arn.h"
@@ -275,3 +275,61 @@ Result<json::Value> IamService::DeleteUserPermissionsBoundary(server::RequestCon
 }
 
 }  // namespace rampart::iam
+
+namespace rampart::iam::internal {
+namespace {
+
+// Rewrites the user's row and every copy of its name or ARN outside the
+// iam tables: its access keys and its GetSessionToken sessions, which carry
+// the principal they authenticate. Everything else hangs off the user id.
+Status RenameUser(store::Tx& tx, const UserRow& old_user, const UserRow& renamed) {
+  ASSIGN_OR_RETURN(
+      auto q, tx.Prepare("UPDATE iam_users SET name_key = ?, user_name = ?, path = ? "
+                         "WHERE user_id = ?"));
+  std::string key = NameKey(renamed.name);
+  q->Bind(1, key).Bind(2, renamed.name).Bind(3, renamed.path).Bind(4, old_user.user_id);
+  RETURN_IF_ERROR(q->Run());
+  std::string arn = renamed.Arn();
+  for (std::string_view table : {"access_keys", "sts_sessions"}) {
+    ASSIGN_OR_RETURN(
+        auto u, tx.Prepare("UPDATE " + std::string(table) +
+                           " SET principal_arn = ?, user_name = ? WHERE account_id = ? AND "
+                           "principal_id = ? AND principal_type = 'IAMUser'"));
+    u->Bind(1, arn).Bind(2, renamed.name).Bind(3, old_user.account_id).Bind(4, old_user.user_id);
+    RETURN_IF_ERROR(u->Run());
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<json::Value> UpdateUser(const IamDeps& deps, server::RequestContext& ctx,
+                               const json::Value& in) {
+  const std::string& account = ctx.principal().account_id;
+  std::string name(in.get_string("UserName"));
+  ASSIGN_OR_RETURN(UserRow user, AuthorizedUser(deps.db, ctx, "iam:UpdateUser", name));
+  UserRow renamed = user;
+  if (std::string_view n = in.get_string("NewUserName"); !n.empty()) renamed.name = std::string(n);
+  if (std::string_view p = in.get_string("NewPath"); !p.empty()) renamed.path = std::string(p);
+  // A rename needs permission on the target name as well (IAM User Guide,
+  // "Renaming an IAM user").
+  if (renamed.Arn() != user.Arn()) {
+    RETURN_IF_ERROR(ctx.Authorize("iam:UpdateUser", renamed.Arn()));
+  }
+  RETURN_IF_ERROR(deps.db.Write([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(UserRow current, RequireUser(tx, account, name));
+    if (current.user_id != user.user_id) return NoSuchUser(name);
+    ASSIGN_OR_RETURN(auto taken, FindUser(tx, account, renamed.name));
+    if (taken && taken->user_id != user.user_id) {
+      return Status::Modeled("EntityAlreadyExistsException",
+                             "User with name " + renamed.name + " already exists.");
+    }
+    return RenameUser(tx, current, renamed);
+  }));
+  // Cached credentials carry the old ARN and name: drop them so the next
+  // request signed with the user's keys authenticates as the new identity.
+  deps.creds.InvalidateCache();
+  return json::Value::MakeObject();
+}
+
+}  // namespace rampart::iam::internal

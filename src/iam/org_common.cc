@@ -256,16 +256,23 @@ Result<bool> IsDelegatedAdministrator(store::Tx& tx, const OrgRow& org,
 // A delegated administrator reads the organization's resources, which
 // live in the management account, as AWS lets it: its own policies must
 // allow the action, and the organization grants it as if by a resource
-// policy naming the delegated account.
+// policy. The grant names every principal, since it is only consulted for
+// a caller already known to be a delegated administrator asking to read;
+// compiled once. Actions on "*" (ListAccounts, ListRoots, ...) are weighed
+// against the organization's ARN, in the management account: on "*" the
+// engine would take the call as same-account, where a resource policy
+// alone grants, and the caller's own policies would not be asked.
 Status AuthorizeDelegatedRead(const EngineAuthorizer& engine, const server::RequestContext& ctx,
-                              std::string_view action, std::string_view arn,
+                              std::string_view action, const OrgRow& org, std::string_view arn,
                               std::span<const server::ConditionKey> keys) {
-  std::string grant = R"({"Version":"2012-10-17","Statement":[{"Sid":"DelegatedAdministrator",)"
-                      R"("Effect":"Allow","Principal":{"AWS":"arn:aws:iam::)" +
-                      ctx.principal().account_id + R"(:root"},"Action":")" + std::string(action) +
-                      R"(","Resource":"*"}]})";
-  ASSIGN_OR_RETURN(auto policy, CompilePolicy(grant, PolicyKind::kResource, "delegation"));
-  return engine.AuthorizeWithResourcePolicy(ctx, action, arn, keys, *policy, false);
+  std::string resource = arn == "*" ? org.Arn() : std::string(arn);
+  static const Result<PolicyPtr> kGrant =
+      CompilePolicy(R"({"Version":"2012-10-17","Statement":[{"Sid":"DelegatedAdministratorReads",)"
+                    R"("Effect":"Allow","Principal":"*","Action":["organizations:Describe*",)"
+                    R"("organizations:List*"],"Resource":"*"}]})",
+                    PolicyKind::kResource, "organizations-delegated-administrator-reads");
+  if (!kGrant.ok()) return kGrant.status();
+  return engine.AuthorizeWithResourcePolicy(ctx, action, resource, keys, **kGrant, false);
 }
 
 }  // namespace
@@ -283,13 +290,13 @@ Result<OrgRow> Authorized(store::Database& db, const EngineAuthorizer* engine,
     ASSIGN_OR_RETURN(org, OrgOfAccount(tx, caller));
     if (!org) return Status::Ok();
     arn = resource(*org);
-    if (caller != org->management_account && IsReadOnly(action)) {
+    if (engine != nullptr && caller != org->management_account && IsReadOnly(action)) {
       ASSIGN_OR_RETURN(delegate_reads, IsDelegatedAdministrator(tx, *org, caller));
     }
     return AddResourceTagKeys(tx, *org, arn, all_keys);
   }));
-  if (delegate_reads && engine != nullptr) {
-    RETURN_IF_ERROR(AuthorizeDelegatedRead(*engine, ctx, action, arn, all_keys));
+  if (delegate_reads) {
+    RETURN_IF_ERROR(AuthorizeDelegatedRead(*engine, ctx, action, *org, arn, all_keys));
   } else {
     RETURN_IF_ERROR(ctx.Authorize(action, arn, all_keys));
   }

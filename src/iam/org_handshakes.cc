@@ -11,7 +11,8 @@
 // HandshakeAlreadyInStateException. Accepting places the account under the
 // root (with FullAWSAccess when SCPs are enabled) and applies the
 // invitation's tags.
-#include <chrono>
+#include <algorithm>
+#include <cctype>
 
 #include "iam/iam_internal.h"
 #include "iam/org_internal.h"
@@ -90,10 +91,6 @@ Status BadTransition(std::string_view from) {
 Status ConstraintViolation(std::string_view reason, std::string message) {
   return Status::Modeled("HandshakeConstraintViolationException",
                          std::move(message) + " (" + std::string(reason) + ")");
-}
-
-int64_t Now(const server::RequestContext& ctx) {
-  return std::chrono::duration_cast<std::chrono::seconds>(ctx.time().time_since_epoch()).count();
 }
 
 json::Value Party(std::string_view id, std::string_view type) {
@@ -197,8 +194,9 @@ json::Value Page(std::vector<HandshakeRow> rows, bool match, const org::PageRequ
 }
 
 // The account row of an account joining by invitation: the name and
-// e-mail address it had when it last left an organization, or its id and
-// a reserved (RFC 2606 .invalid) address, as for management accounts.
+// e-mail address it had when it last left an organization (unless another
+// account has the address now), or its id and a reserved (RFC 2606
+// .invalid) address, as for management accounts.
 Result<org::AccountRow> JoiningAccount(store::Tx& tx, std::string_view account_id) {
   org::AccountRow a;
   a.account_id = std::string(account_id);
@@ -208,10 +206,19 @@ Result<org::AccountRow> JoiningAccount(store::Tx& tx, std::string_view account_i
                                       "account_id = ?"));
   q->Bind(1, account_id);
   ASSIGN_OR_RETURN(bool row, q->Step());
-  if (row) {
-    a.name = q->Text(0);
-    a.email = q->Text(1);
-  }
+  if (!row) return a;
+  a.name = q->Text(0);
+  // The address may have gone to another account since (e-mail addresses
+  // are unique across organizations); the reserved one is always free.
+  std::string email = q->Text(1);
+  std::string key = email;
+  std::transform(key.begin(), key.end(), key.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  ASSIGN_OR_RETURN(int64_t taken, internal::CountOf(tx,
+                                                    "SELECT COUNT(*) FROM org_accounts WHERE "
+                                                    "email_key = ?",
+                                                    {key}));
+  if (taken == 0) a.email = std::move(email);
   return a;
 }
 
@@ -230,7 +237,9 @@ Result<json::Value> OrganizationsService::InviteAccountToOrganization(server::Re
   ASSIGN_OR_RETURN(OrgRow org,
                    org::Authorized(db_, engine_, ctx, "organizations:InviteAccountToOrganization",
                                    org::AnyResource(), server::RequestTagKeys(tags)));
-  int64_t now = Now(ctx);
+  // The tags go on the account when it accepts: tagging needs its permission.
+  RETURN_IF_ERROR(org::AuthorizeTags(ctx, org.AccountArn(account), tags));
+  int64_t now = internal::NowSeconds(ctx);
   HandshakeRow h;
   ASSIGN_OR_RETURN(std::string suffix, org::RandomLowerAlnum(32));
   h.id = "h-" + suffix;
@@ -279,7 +288,7 @@ Result<json::Value> OrganizationsService::AcceptHandshake(server::RequestContext
                                                           const json::Value& in) {
   std::string id(in.get_string("HandshakeId"));
   const std::string& caller = ctx.principal().account_id;
-  int64_t now = Now(ctx);
+  int64_t now = internal::NowSeconds(ctx);
   HandshakeRow h;
   RETURN_IF_ERROR(WriteAndInvalidate([&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(auto found, FindHandshake(tx, id));
@@ -329,7 +338,7 @@ Result<json::Value> OrganizationsService::CloseHandshake(server::RequestContext&
   std::string_view action =
       by_target ? "organizations:DeclineHandshake" : "organizations:CancelHandshake";
   std::string_view state = by_target ? "DECLINED" : "CANCELED";
-  int64_t now = Now(ctx);
+  int64_t now = internal::NowSeconds(ctx);
   HandshakeRow h;
   RETURN_IF_ERROR(db_.Write([&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(auto found, FindHandshake(tx, id));
@@ -357,7 +366,7 @@ Result<json::Value> OrganizationsService::DescribeHandshake(server::RequestConte
   // Only its two parties see a handshake.
   if (!h || (h->target_account != caller && h->management_account != caller)) return NotFound();
   RETURN_IF_ERROR(ctx.Authorize("organizations:DescribeHandshake", PartyArn(*h, ctx)));
-  return Wrap(*h, Now(ctx));
+  return Wrap(*h, internal::NowSeconds(ctx));
 }
 
 Result<json::Value> OrganizationsService::ListHandshakesForAccount(server::RequestContext& ctx,
@@ -370,7 +379,7 @@ Result<json::Value> OrganizationsService::ListHandshakesForAccount(server::Reque
     ASSIGN_OR_RETURN(rows, Query(tx, "target_account = ?", ctx.principal().account_id));
     return Status::Ok();
   }));
-  return Page(std::move(rows), match, page, Now(ctx));
+  return Page(std::move(rows), match, page, internal::NowSeconds(ctx));
 }
 
 Result<json::Value> OrganizationsService::ListHandshakesForOrganization(server::RequestContext& ctx,
@@ -385,7 +394,7 @@ Result<json::Value> OrganizationsService::ListHandshakesForOrganization(server::
     ASSIGN_OR_RETURN(rows, Query(tx, "org_id = ?", org.org_id));
     return Status::Ok();
   }));
-  return Page(std::move(rows), match, page, Now(ctx));
+  return Page(std::move(rows), match, page, internal::NowSeconds(ctx));
 }
 
 Result<json::Value> OrganizationsService::EnableAllFeatures(server::RequestContext& ctx,

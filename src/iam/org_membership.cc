@@ -1,8 +1,8 @@
 // Accounts leaving an organization: RemoveAccountFromOrganization (the
 // management account removes a member) and LeaveOrganization (a member
 // leaves). The account becomes standalone: its OU placement, the SCPs
-// attached to it, its tags and its delegated-administrator registrations
-// go with it, and the authorizer's cached policies are dropped, so SCPs
+// attached to it and its tags go with it (a delegated administrator must
+// be deregistered first, as in AWS), and the authorizer's cached policies are dropped, so SCPs
 // stop applying on its very next request. Its roles, including
 // OrganizationAccountAccessRole, stay, as in AWS. Its name and e-mail
 // address are remembered for a later invitation.
@@ -26,6 +26,16 @@ Status ManagementCannotLeave() {
 Status DetachAccount(store::Tx& tx, const OrgRow& org, std::string_view account_id) {
   ASSIGN_OR_RETURN(auto account, org::FindAccount(tx, org, account_id));
   if (!account) return org::AccountNotFound();
+  ASSIGN_OR_RETURN(int64_t delegations,
+                   internal::CountOf(tx,
+                                     "SELECT COUNT(*) FROM org_delegated_admins WHERE org_id = ? "
+                                     "AND account_id = ?",
+                                     {org.org_id, account_id}));
+  if (delegations > 0) {
+    return org::ConstraintViolation("CANNOT_REMOVE_DELEGATED_ADMINISTRATOR_FROM_ORG",
+                                    "The account is a delegated administrator; deregister it "
+                                    "before it leaves the organization.");
+  }
   // Remembered for a later invitation (org_handshakes.cc).
   ASSIGN_OR_RETURN(auto remember,
                    tx.Prepare("INSERT INTO org_former_accounts (account_id, name, email) VALUES "
@@ -36,7 +46,6 @@ Status DetachAccount(store::Tx& tx, const OrgRow& org, std::string_view account_
   for (std::string_view sql : {
            "DELETE FROM org_attachments WHERE org_id = ? AND target_id = ?",
            "DELETE FROM org_tags WHERE org_id = ? AND resource_id = ?",
-           "DELETE FROM org_delegated_admins WHERE org_id = ? AND account_id = ?",
            "DELETE FROM org_accounts WHERE org_id = ? AND account_id = ?",
        }) {
     ASSIGN_OR_RETURN(auto q, tx.Prepare(sql));

@@ -8,7 +8,6 @@
 // read-only operations (org::Authorized).
 #include <algorithm>
 #include <cctype>
-#include <chrono>
 
 #include "iam/iam_internal.h"
 #include "iam/org_internal.h"
@@ -21,10 +20,6 @@ using org::OrgRow;
 namespace {
 
 constexpr std::string_view kServiceSuffix = ".amazonaws.com";
-
-int64_t NowSeconds(const server::RequestContext& ctx) {
-  return std::chrono::duration_cast<std::chrono::seconds>(ctx.time().time_since_epoch()).count();
-}
 
 // A service principal such as cloudtrail.amazonaws.com: the model's
 // characters, and the AWS service form (InvalidInputException otherwise).
@@ -132,7 +127,7 @@ Result<json::Value> OrganizationsService::EnableAWSServiceAccess(server::Request
     ASSIGN_OR_RETURN(auto q, tx.Prepare("INSERT INTO org_service_access (org_id, "
                                         "service_principal, enabled_at) VALUES (?, ?, ?) ON "
                                         "CONFLICT (org_id, service_principal) DO NOTHING"));
-    q->Bind(1, org.org_id).Bind(2, sp).Bind(3, NowSeconds(ctx));
+    q->Bind(1, org.org_id).Bind(2, sp).Bind(3, internal::NowSeconds(ctx));
     return q->Run();
   }));
   return json::Value::MakeObject();
@@ -189,6 +184,17 @@ Result<json::Value> OrganizationsService::RegisterDelegatedAdministrator(
   RETURN_IF_ERROR(db_.Write([&](store::Tx& tx) -> Status {
     RETURN_IF_ERROR(org::RequireSameOrg(tx, org).status());
     RETURN_IF_ERROR(RequireMember(tx, org, account_id).status());
+    ASSIGN_OR_RETURN(int64_t trusted,
+                     internal::CountOf(tx,
+                                       "SELECT COUNT(*) FROM org_service_access "
+                                       "WHERE org_id = ? AND service_principal = ?",
+                                       {org.org_id, sp}));
+    if (trusted == 0) {
+      return org::ConstraintViolation("SERVICE_ACCESS_NOT_ENABLED",
+                                      "Enable trusted access for " + sp +
+                                          " (EnableAWSServiceAccess) before registering a "
+                                          "delegated administrator for it.");
+    }
     ASSIGN_OR_RETURN(auto existing, Delegations(tx, org, account_id, sp));
     if (!existing.empty()) {
       return Status::Modeled(
@@ -197,7 +203,7 @@ Result<json::Value> OrganizationsService::RegisterDelegatedAdministrator(
     }
     ASSIGN_OR_RETURN(auto q, tx.Prepare("INSERT INTO org_delegated_admins (org_id, account_id, "
                                         "service_principal, enabled_at) VALUES (?, ?, ?, ?)"));
-    q->Bind(1, org.org_id).Bind(2, account_id).Bind(3, sp).Bind(4, NowSeconds(ctx));
+    q->Bind(1, org.org_id).Bind(2, account_id).Bind(3, sp).Bind(4, internal::NowSeconds(ctx));
     return q->Run();
   }));
   return json::Value::MakeObject();

@@ -147,13 +147,13 @@ Result<json::Value> OrganizationsService::TagResource(server::RequestContext& ct
 Result<json::Value> OrganizationsService::UntagResource(server::RequestContext& ctx,
                                                         const json::Value& in) {
   std::string id(in.get_string("ResourceId"));
-  server::ConditionKey tag_keys{"aws:TagKeys", {}};
+  std::vector<std::string> tag_keys;
   if (const json::Value* list = in.find("TagKeys"); list != nullptr && list->is_array()) {
     for (const json::Value& k : list->as_array()) {
-      if (k.is_string()) tag_keys.values.push_back(k.as_string());
+      if (k.is_string()) tag_keys.push_back(k.as_string());
     }
   }
-  std::vector<server::ConditionKey> keys{tag_keys};
+  std::vector<server::ConditionKey> keys = server::TagKeysKey(tag_keys);
   ASSIGN_OR_RETURN(OrgRow org, org::Authorized(
                                    db_, engine_, ctx, "organizations:UntagResource",
                                    [&](const OrgRow& o) { return TaggableArn(o, id); }, keys));
@@ -162,7 +162,7 @@ Result<json::Value> OrganizationsService::UntagResource(server::RequestContext& 
     RETURN_IF_ERROR(RequireTaggable(tx, org, id));
     ASSIGN_OR_RETURN(auto q, tx.Prepare("DELETE FROM org_tags WHERE org_id = ? AND "
                                         "resource_id = ? AND tag_key = ?"));
-    for (const std::string& k : tag_keys.values) {
+    for (const std::string& k : tag_keys) {
       RETURN_IF_ERROR(q->Reset());
       q->Bind(1, org.org_id).Bind(2, id).Bind(3, k);
       RETURN_IF_ERROR(q->Run());

@@ -1,4 +1,4 @@
-// STS: GetCallerIdentity, AssumeRole and GetSessionToken.
+// STS: GetCallerIdentity, AssumeRole, GetSessionToken and GetAccessKeyInfo.
 //
 // AssumeRole evaluates the role's trust policy as a resource policy that
 // must allow on its own: sts:AssumeRole always, sts:TagSession when session
@@ -331,6 +331,36 @@ Result<json::Value> DecodeAuthorizationMessage(server::RequestContext& ctx, cons
                          "authorization failure messages.");
 }
 
+namespace {
+
+// The account of any access key this server issued: long-term keys in any
+// state and STS session keys, ended or not (AWS answers for inactive keys
+// too). A key id the server never issued, or whose record is gone, is
+// refused; AWS documents that a deleted key may be answered that way.
+Result<json::Value> GetAccessKeyInfo(store::Database& db, server::RequestContext& ctx,
+                                     const json::Value& in) {
+  RETURN_IF_ERROR(ctx.Authorize("sts:GetAccessKeyInfo", "*"));
+  std::string key_id(in.get_string("AccessKeyId"));
+  std::string account;
+  RETURN_IF_ERROR(db.Read([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(auto q, tx.Prepare("SELECT account_id FROM access_keys WHERE "
+                                        "access_key_id = ?1 UNION ALL SELECT account_id FROM "
+                                        "sts_sessions WHERE access_key_id = ?1"));
+    q->Bind(1, key_id);
+    ASSIGN_OR_RETURN(bool row, q->Step());
+    if (row) account = q->Text(0);
+    return Status::Ok();
+  }));
+  if (account.empty()) {
+    return Status::Validation("The access key ID " + key_id + " does not exist.");
+  }
+  json::Value out = json::Value::MakeObject();
+  out.set("Account", account);
+  return out;
+}
+
+}  // namespace
+
 void RegisterSts(server::Registry& registry) {
   registry.Add("sts", "GetCallerIdentity", GetCallerIdentity);
   registry.Add("sts", "DecodeAuthorizationMessage", DecodeAuthorizationMessage);
@@ -343,6 +373,10 @@ void StsService::Register(server::Registry& registry) {
   registry.Add("sts", "GetSessionToken",
                [this](server::RequestContext& ctx, const json::Value& in) {
                  return GetSessionToken(ctx, in);
+               });
+  registry.Add("sts", "GetAccessKeyInfo",
+               [this](server::RequestContext& ctx, const json::Value& in) {
+                 return GetAccessKeyInfo(db_, ctx, in);
                });
 }
 

@@ -14,16 +14,22 @@ std::vector<ConditionKey> RequestTagKeys(const TagList& tags) {
   return keys;
 }
 
+std::vector<ConditionKey> TagKeysKey(const std::vector<std::string>& keys) {
+  std::vector<ConditionKey> out;
+  if (!keys.empty()) out.push_back({"aws:TagKeys", keys});
+  return out;
+}
+
 void AddResourceTagKeys(const TagList& tags, std::vector<ConditionKey>& keys) {
   for (const auto& [k, v] : tags) keys.push_back({"aws:ResourceTag/" + k, {v}});
 }
 
-json::Value TagsJson(const TagList& tags) {
+json::Value TagsJson(const TagList& tags, bool omit_empty_values) {
   json::Value list = json::Value::MakeArray();
   for (const auto& [k, v] : tags) {
     json::Value tag = json::Value::MakeObject();
     tag.set("Key", k);
-    tag.set("Value", v);
+    if (!v.empty() || !omit_empty_values) tag.set("Value", v);
     list.push(std::move(tag));
   }
   return list;

@@ -20,6 +20,14 @@ TEST(TagsTest, RequestTagsGiveOneKeyEachAndTheirKeyList) {
   EXPECT_EQ(keys[2].values, (std::vector<std::string>{"team", "env"}));
 }
 
+TEST(TagsTest, TagKeysAloneOrNothing) {
+  EXPECT_TRUE(TagKeysKey({}).empty());
+  auto keys = TagKeysKey({"a", "b"});
+  ASSERT_EQ(keys.size(), 1u);
+  EXPECT_EQ(keys[0].name, "aws:TagKeys");
+  EXPECT_EQ(keys[0].values, (std::vector<std::string>{"a", "b"}));
+}
+
 TEST(TagsTest, ResourceTagsAreAppended) {
   std::vector<ConditionKey> keys = {{"kms:KeySpec", {"SYMMETRIC_DEFAULT"}}};
   AddResourceTagKeys({{"owner", "sec"}}, keys);
@@ -32,6 +40,8 @@ TEST(TagsTest, WireShapeKeepsOrder) {
   EXPECT_EQ(json::Write(TagsJson({{"b", "2"}, {"a", "1"}})),
             R"([{"Key":"b","Value":"2"},{"Key":"a","Value":"1"}])");
   EXPECT_EQ(json::Write(TagsJson({})), "[]");
+  EXPECT_EQ(json::Write(TagsJson({{"a", ""}, {"b", "2"}}, /*omit_empty_values=*/true)),
+            R"([{"Key":"a"},{"Key":"b","Value":"2"}])");
 }
 
 }  // namespace

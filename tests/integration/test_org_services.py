@@ -20,6 +20,7 @@ GD = "guardduty.amazonaws.com"
 def org(workdir):
     s, member, member_creds = start_two_accounts(os.path.join(workdir, "org-services"))
     yield {"server": s, "member": member, "orgs": s.client("organizations"),
+           "member_creds": member_creds,
            "member_orgs": client(s, "organizations", member_creds)}
     s.stop()
 
@@ -59,6 +60,13 @@ def test_trusted_access_errors(org):
 
 def test_delegated_administrator_lifecycle(org):
     srv, orgs, member = org["server"], org["orgs"], org["member"]
+    # A delegated administrator needs the service's trusted access first.
+    orgs.disable_aws_service_access(ServicePrincipal=GD)
+    code, message = error_code(orgs.register_delegated_administrator, AccountId=member,
+                               ServicePrincipal=GD)
+    assert code == "ConstraintViolationException" and "SERVICE_ACCESS_NOT_ENABLED" in message
+    orgs.enable_aws_service_access(ServicePrincipal=GD)
+    orgs.enable_aws_service_access(ServicePrincipal=CT)
     srv.aws("organizations", "register-delegated-administrator", "--account-id", member,
             "--service-principal", CT)
     orgs.register_delegated_administrator(AccountId=member, ServicePrincipal=GD)
@@ -85,6 +93,18 @@ def test_delegated_administrator_lifecycle(org):
     assert member_orgs.list_parents(ChildId=member)["Parents"][0]["Id"] == root
     delegated = member_orgs.list_delegated_services_for_account(AccountId=member)
     assert len(delegated["DelegatedServices"]) == 2
+    # The member's own policies still decide: a user of the delegated
+    # account without Organizations permissions reads nothing.
+    member_iam = client(srv, "iam", org["member_creds"])
+    member_iam.create_user(UserName="no-orgs")
+    member_iam.put_user_policy(UserName="no-orgs", PolicyName="kms-only", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17",
+         "Statement": [{"Effect": "Allow", "Action": "kms:*", "Resource": "*"}]}))
+    key = member_iam.create_access_key(UserName="no-orgs")["AccessKey"]
+    plain = client(srv, "organizations", key)
+    for call, kwargs in ((plain.list_accounts, {}), (plain.describe_account, {"AccountId": member})):
+        code, _ = error_code(call, **kwargs)
+        assert code == "AccessDeniedException"
     code, _ = error_code(member_orgs.create_organizational_unit, ParentId=root, Name="nope")
     assert code == "AccessDeniedException"
 
@@ -148,11 +168,16 @@ def test_remove_account_frees_it_from_scps(workdir):
         member_kms = client(s, "kms", creds)
         assert error_code(member_kms.list_keys)[0] == "AccessDeniedException"
         orgs.tag_resource(ResourceId=member, Tags=[{"Key": "k", "Value": "v"}])
+        orgs.enable_aws_service_access(ServicePrincipal=CT)
         orgs.register_delegated_administrator(AccountId=member, ServicePrincipal=CT)
+        # A delegated administrator must be deregistered before it leaves.
+        code, message = error_code(orgs.remove_account_from_organization, AccountId=member)
+        assert code == "ConstraintViolationException", message
+        assert "CANNOT_REMOVE_DELEGATED_ADMINISTRATOR_FROM_ORG" in message
+        orgs.deregister_delegated_administrator(AccountId=member, ServicePrincipal=CT)
 
         s.aws("organizations", "remove-account-from-organization", "--account-id", member)
         assert member not in [a["Id"] for a in orgs.list_accounts()["Accounts"]]
-        assert orgs.list_delegated_administrators()["DelegatedAdministrators"] == []
         # The SCP no longer applies, on the very next request; the account
         # keeps its role, so the session still works.
         member_kms.list_keys()
@@ -234,6 +259,7 @@ def test_invitations_declined_canceled_and_refused(workdir):
     s, member, creds = new_member(workdir, "org-decline")
     try:
         orgs = s.client("organizations")
+        email = orgs.describe_account(AccountId=member)["Account"]["Email"]
         orgs.remove_account_from_organization(AccountId=member)
         member_orgs = client(s, "organizations", creds)
         target = {"Id": member, "Type": "ACCOUNT"}
@@ -257,5 +283,14 @@ def test_invitations_declined_canceled_and_refused(workdir):
         assert code == "HandshakeConstraintViolationException"
         code, _ = error_code(member_orgs.describe_handshake, HandshakeId="h-" + "0" * 10)
         assert code == "HandshakeNotFoundException"
+
+        # The address it left with went to a new account meanwhile: it comes
+        # back with a reserved one instead of failing.
+        st = orgs.create_account(Email=email, AccountName="newcomer")["CreateAccountStatus"]
+        assert st["State"] == "SUCCEEDED", st
+        third = orgs.invite_account_to_organization(Target=target)["Handshake"]["Id"]
+        member_orgs.accept_handshake(HandshakeId=third)
+        back = orgs.describe_account(AccountId=member)["Account"]
+        assert back["Email"] == f"root@{member}.rampart.invalid"
     finally:
         s.stop()

@@ -198,3 +198,24 @@ def test_resource_tags_decide_trail_operations(server):
     user_ct.remove_tags(ResourceId=blue, TagsList=[{"Key": "team"}])
     code, _ = error_code(user_ct.get_trail, Name=blue)
     assert code == "AccessDeniedException"
+
+
+def test_tags_change_only_in_the_home_region(multi_region_server):
+    srv = multi_region_server
+    home, other = MULTI_REGIONS[0], MULTI_REGIONS[1]
+    ct_home = srv.client("cloudtrail", region=home)
+    ct_other = srv.client("cloudtrail", region=other)
+    name = trail_name()
+    arn = ct_home.create_trail(Name=name, S3BucketName=bucket(), IsMultiRegionTrail=True)["TrailARN"]
+    try:
+        code, _ = error_code(ct_other.add_tags, ResourceId=arn,
+                             TagsList=[{"Key": "k", "Value": "v"}])
+        assert code == "InvalidHomeRegionException"
+        # A tag without a value is listed without one, from any region.
+        ct_home.add_tags(ResourceId=arn, TagsList=[{"Key": "bare"}])
+        listed = ct_other.list_tags(ResourceIdList=[arn])["ResourceTagList"][0]["TagsList"]
+        assert listed == [{"Key": "bare"}]
+        code, _ = error_code(ct_other.remove_tags, ResourceId=arn, TagsList=[{"Key": "bare"}])
+        assert code == "InvalidHomeRegionException"
+    finally:
+        ct_home.delete_trail(Name=name)
