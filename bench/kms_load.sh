@@ -28,6 +28,7 @@ wait_http() { for _ in $(seq 200); do curl -sf "$1" >/dev/null && return 0; slee
 
 echo "# machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 echo "# date: $(date -u +%FT%TZ)  duration: ${DURATION}s  connections: $CONNECTIONS"
+echo "# load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 RP=$(port)
 "$BIN" server --data-dir "$WORK/data" --listen 127.0.0.1:$RP >/dev/null 2>"$WORK/rampart.log" &
@@ -85,3 +86,9 @@ echo "## openssl speed (one core; multiply by cores for the machine)"
 openssl speed -seconds 3 -evp aes-256-gcm -bytes 256 2>/dev/null | tail -1
 openssl speed -seconds 3 ecdsap256 2>/dev/null | grep -E "^ *256 bits ecdsa"
 openssl speed -seconds 3 rsa2048 2>/dev/null | grep -E "^rsa 2048"
+# The same primitives on every core at once: what "x cores" really gives on
+# this machine (a shared VM's cores need not add up).
+echo "## openssl speed -multi $(nproc) (all cores at once, total)"
+openssl speed -seconds 3 -multi "$(nproc)" ecdsap256 2>/dev/null | grep -E "^ *256 bits ecdsa"
+openssl speed -seconds 3 -multi "$(nproc)" rsa2048 2>/dev/null | grep -E "^rsa 2048"
+echo "# load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -14,8 +14,13 @@
 # ccache and precompiled headers: ccache only caches a compilation that uses a
 # precompiled header when it may ignore the header's defines and time macros
 # and the fresh modification times of the .gch it has just been built from.
-# The sloppiness is set here, through the launcher, so every build dir gets it
-# without touching the user's ccache configuration.
+# The sloppiness is set here, through the launcher's environment, so that every
+# build dir gets it without editing ccache.conf. Two consequences: ccache
+# takes CCACHE_SLOPPINESS from the environment in place of (not in addition
+# to) any sloppiness the user configured, and the launcher runs every C++
+# compile of the build, so the relaxed checks apply to all of them, not only
+# to the test binaries that use a precompiled header. C compiles go through
+# plain ccache and keep the user's settings.
 function(rampart_use_ccache)
   find_program(CCACHE_PROGRAM ccache)
   if(NOT CCACHE_PROGRAM)

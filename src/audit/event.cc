@@ -1,13 +1,17 @@
 // BuildEvent: one CloudTrail record per finished request. Field meanings
 // follow CloudTrail's record contents reference (userIdentity element,
 // sessionContext, tlsDetails).
+#include <algorithm>
 #include <array>
 #include <chrono>
+#include <cstring>
+#include <random>
 
 #include "rampart/audit/event.h"
 #include "rampart/core/clock.h"
 #include "rampart/core/error_table.h"
 #include "rampart/core/ids.h"
+#include "rampart/crypto/random.h"
 #include "rampart/protocol/model.h"
 #include "rampart/protocol/protocol.h"
 
@@ -65,6 +69,31 @@ constexpr std::array<ResourceOutput, 5> kResourceOutputs = {{
 
 int64_t Millis(TimePoint t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
+// The random part of an event id: 74 bits (RFC 9562's version 7 layout
+// leaves 74 of the 128 to choose), drawn from 10 bytes.
+constexpr size_t kEventIdRandomBytes = 10;
+
+// The kernel's randomness through std::random_device: only when the DRBG
+// fails (it never silently returns weak output), rather than drop a record.
+void KernelRandom(uint8_t* out, size_t n) {
+  std::random_device kernel;
+  for (size_t i = 0; i < n; i += sizeof(uint32_t)) {
+    uint32_t v = kernel();
+    std::memcpy(out + i, &v, std::min(sizeof v, n - i));
+  }
+}
+
+// Event ids come from OpenSSL's CSPRNG through crypto's per-thread buffer
+// of public random bytes (one DRBG call per few hundred ids; each byte
+// used once, and never by both sides of a fork). So ids are as
+// unpredictable as the DRBG's output and, with 74 random bits beside the
+// millisecond, unique in practice (two ids of one millisecond collide with
+// probability 2^-74).
+void TakeEventIdRandom(uint8_t out[kEventIdRandomBytes]) {
+  static_assert(kEventIdRandomBytes <= crypto::kMaxBufferedPublic);
+  if (!crypto::FillPublicRandom(out, kEventIdRandomBytes)) KernelRandom(out, kEventIdRandomBytes);
 }
 
 std::string_view AfterLast(std::string_view s, char c) {
@@ -193,17 +222,25 @@ std::vector<Event> ResourceOwnerCopies(const server::AuditRecord& rec, Event& ca
 }
 
 std::string NewEventId(TimePoint time) {
-  std::string id = ids::RequestId();  // 8-4-4-4-12 random hex
-  uint64_t ms = static_cast<uint64_t>(Millis(time)) & 0xFFFFFFFFFFFFull;
-  static constexpr char kHex[] = "0123456789abcdef";
-  // Positions of the 12 time digits: 0-7 and 9-12; then the version nibble.
-  static constexpr std::array<int, 12> kPos = {0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12};
-  for (int i = 11; i >= 0; --i) {
-    id[kPos[i]] = kHex[ms & 0xF];
-    ms >>= 4;
-  }
-  id[14] = '7';
+  std::string id;
+  NewEventIdInto(time, id);
   return id;
+}
+
+void NewEventIdInto(TimePoint time, std::string& out) {
+  uint8_t random[kEventIdRandomBytes];
+  TakeEventIdRandom(random);
+  uint64_t ms = static_cast<uint64_t>(Millis(time)) & 0xFFFFFFFFFFFFull;
+  uint8_t b[16];
+  for (int i = 5; i >= 0; --i) {
+    b[i] = static_cast<uint8_t>(ms);
+    ms >>= 8;
+  }
+  b[6] = static_cast<uint8_t>(0x70 | (random[0] & 0x0F));  // version 7
+  b[7] = random[1];
+  b[8] = static_cast<uint8_t>(0x80 | (random[2] & 0x3F));  // RFC 9562 variant
+  std::memcpy(b + 9, random + 3, 7);
+  ids::FormatUuidInto(b, out);  // no allocation once out has held an id
 }
 
 bool IsReadOnly(std::string_view service, std::string_view operation) {

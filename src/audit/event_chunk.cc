@@ -1,16 +1,31 @@
 // Chunk encodings.
 //
-// Binary (format 1), all integers LEB128 varints (signed ones zigzag):
-//   u8 version (1), count, then per event:
+// Binary, all integers LEB128 varints (signed ones zigzag). The first byte
+// is the version; version 2 is written, versions 1 and 2 are read.
+//
+// Version 2 (session 7):
+//   u8 version (2), count, then per event:
+//     written: a bit per string member, in kVersion2Order (the ids first,
+//           so that the usual value, "only the ids changed", is one byte):
+//           set when the member is written, clear when it equals the
+//           previous event's of the chunk (all set for the first event)
 //     flags (bit 0 read_only, 1 has_error, 2 secure_transport,
 //            3 identity.has_session, 4 identity.mfa, 5-6 identity.kind)
-//     time_ms (signed), identity.session_issued_s (signed)
-//     the strings of kStringFields, in that order
+//     time_ms and identity.session_issued_s, each minus the previous
+//       event's (the first's minus 0), signed, modulo 2^64
+//     the string members whose bit is set, in kVersion2Order
 //     resource count, then type and name of each
-//   A string is a tag: odd = a reference to the (tag >> 1)th literal of
-//   the chunk; even = a literal of (tag >> 1) bytes that follow. The
-//   encoder references only strings that repeat (accounts, identities,
-//   user agents, ...), never ids.
+//   A string is a tag: 0 = empty; odd = a reference to the (tag >> 1)th
+//   literal of the chunk; even = a literal of (tag >> 1) bytes that follow.
+//   The id members (event, request and shared event ids) may instead hold
+//   tag 1 and 16 bytes: a UUID, read back as its lowercase 8-4-4-4-12 text.
+//   The encoder uses that only for text that is exactly such a UUID, so
+//   the text read back is the text written, byte for byte; any other id is
+//   an ordinary literal. Id members are never references.
+//
+// Version 1 (sessions 4-6): no `written` bits (every string member is
+// written, in kStringFields order), absolute times, no UUID ids, and tag 0
+// is an empty literal that takes a place in the literal numbering.
 //
 // JSON (format 0, before migration 5): meta entries are
 //   [event_id, time_ms, account, region, event_name, event_source,
@@ -26,13 +41,15 @@
 #include <unordered_map>
 
 #include "rampart/core/clock.h"
+#include "rampart/core/ids.h"
 #include "rampart/core/json.h"
 
 namespace rampart::audit::internal {
 namespace {
 
 constexpr size_t kMetaFields = 11;
-constexpr uint8_t kBinaryVersion = 1;
+constexpr uint8_t kBinaryVersion1 = 1;
+constexpr uint8_t kBinaryVersion = 2;
 // Event times from 1970 to the clock's limit (year 2262, nanoseconds in 64
 // bits): anything else in a stored row is damage, and would overflow the
 // time arithmetic of rendering.
@@ -42,17 +59,28 @@ constexpr int64_t kMaxTimeMs =
 
 bool ValidTimeMs(int64_t ms) { return ms >= 0 && ms <= kMaxTimeMs; }
 
+// Version 2's time differences, modulo 2^64: any two values have one that
+// reads back exactly, without signed overflow.
+int64_t Difference(int64_t value, int64_t base) {
+  return static_cast<int64_t>(static_cast<uint64_t>(value) - static_cast<uint64_t>(base));
+}
+int64_t Sum(int64_t base, int64_t difference) {
+  return static_cast<int64_t>(static_cast<uint64_t>(base) + static_cast<uint64_t>(difference));
+}
+
 // One string member of Event, and whether its values repeat across events
 // (worth a reference) or are unique (ids).
 // lookup_column: PostingsOf reads it (with read_only and the resources).
+// uuid: an id, stored as 16 bytes when it is a UUID's text (version 2).
 struct StringField {
   std::string Event::*event_member = nullptr;
   std::string EventIdentity::*identity_member = nullptr;
   bool repeats = true;
   bool lookup_column = false;
+  bool uuid = false;
 };
 constexpr StringField kStringFields[] = {
-    {&Event::event_id, nullptr, false},
+    {&Event::event_id, nullptr, false, false, true},
     {&Event::account_id, nullptr, true, true},
     {&Event::event_name, nullptr, true, true},
     {&Event::event_source, nullptr, true, true},
@@ -73,8 +101,8 @@ constexpr StringField kStringFields[] = {
     {&Event::error_message},
     {&Event::request_parameters},
     {&Event::response_elements},
-    {&Event::request_id, nullptr, false},
-    {&Event::shared_event_id},
+    {&Event::request_id, nullptr, false, false, true},
+    {&Event::shared_event_id, nullptr, false, false, true},
     {&Event::tls_version},
     {&Event::tls_cipher},
     {&Event::host},
@@ -88,6 +116,23 @@ const std::string& FieldOf(const Event& ev, const StringField& f) {
   return f.event_member != nullptr ? ev.*(f.event_member) : ev.identity.*(f.identity_member);
 }
 
+// Version 2's order of the string members (indexes into kStringFields):
+// the ids, which differ from event to event, then the rest.
+constexpr size_t kFieldCount = std::size(kStringFields);
+constexpr std::array<uint8_t, kFieldCount> kVersion2Order = [] {
+  std::array<uint8_t, kFieldCount> order{};
+  size_t n = 0;
+  for (size_t i = 0; i < kFieldCount; ++i) {
+    if (kStringFields[i].uuid) order[n++] = static_cast<uint8_t>(i);
+  }
+  for (size_t i = 0; i < kFieldCount; ++i) {
+    if (!kStringFields[i].uuid) order[n++] = static_cast<uint8_t>(i);
+  }
+  return order;
+}();
+constexpr uint64_t kAllWritten = (uint64_t{1} << kFieldCount) - 1;
+static_assert(kFieldCount < 64, "the written bits fit one varint");
+
 constexpr uint64_t kReadOnly = 1;
 constexpr uint64_t kHasError = 2;
 constexpr uint64_t kSecure = 4;
@@ -96,6 +141,9 @@ constexpr uint64_t kMfa = 16;
 constexpr int kKindShift = 5;
 
 constexpr size_t kMaxVarint = 10;
+
+// A resource's type or name: repeating, not an id.
+constexpr StringField kResourceField{};
 
 void PutVarint(uint64_t v, std::string& out) {
   while (v >= 0x80) {
@@ -124,16 +172,24 @@ class ByteWriter {
     if (!s.empty()) std::memcpy(p_, s.data(), s.size());
     p_ += s.size();
   }
+  void Bytes(const uint8_t* p, size_t n) {
+    std::memcpy(p_, p, n);
+    p_ += n;
+  }
   char* pos() const { return p_; }
 
  private:
   char* p_;
 };
 
-// Reads what EncodeChunk wrote; every read is bounds-checked.
+// The tag of a UUID written as 16 bytes (id members, version 2).
+constexpr uint64_t kUuidTag = 1;
+using ids::kUuidBytes;
+
+// Reads what the encoder wrote; every read is bounds-checked.
 class Reader {
  public:
-  explicit Reader(std::string_view in) : in_(in) {}
+  Reader(std::string_view in, uint8_t version) : in_(in), version_(version) {}
   bool Varint(uint64_t& v) {
     v = 0;
     for (int shift = 0; shift < 64; shift += 7) {
@@ -152,7 +208,25 @@ class Reader {
   }
   bool String(std::string& s) {
     uint64_t tag = 0;
+    return Varint(tag) && StringOfTag(tag, s);
+  }
+  // An id member: a string, or in version 2 a UUID in 16 bytes.
+  bool Id(std::string& s) {
+    uint64_t tag = 0;
     if (!Varint(tag)) return false;
+    if (version_ == kBinaryVersion1 || tag != kUuidTag) return StringOfTag(tag, s);
+    if (remaining() < kUuidBytes) return false;
+    uint8_t bytes[kUuidBytes];
+    std::memcpy(bytes, in_.data() + pos_, kUuidBytes);
+    pos_ += kUuidBytes;
+    ids::FormatUuidInto(bytes, s);
+    return true;
+  }
+  bool done() const { return pos_ == in_.size(); }
+  size_t remaining() const { return in_.size() - pos_; }
+
+ private:
+  bool StringOfTag(uint64_t tag, std::string& s) {
     if (tag & 1) {
       if ((tag >> 1) >= literals_.size()) return false;
       s = literals_[tag >> 1];
@@ -162,15 +236,14 @@ class Reader {
     if (length > in_.size() - pos_) return false;
     std::string_view literal = in_.substr(pos_, length);
     pos_ += length;
-    literals_.push_back(literal);
+    // Version 2 writes an empty string as tag 0, outside the numbering.
+    if (length > 0 || version_ == kBinaryVersion1) literals_.push_back(literal);
     s = literal;
     return true;
   }
-  bool done() const { return pos_ == in_.size(); }
-  size_t remaining() const { return in_.size() - pos_; }
 
- private:
   std::string_view in_;
+  const uint8_t version_;
   size_t pos_ = 0;
   std::vector<std::string_view> literals_;
 };
@@ -236,7 +309,7 @@ bool Matches(const Event& ev, Attr attr, std::string_view value) {
 // The builder's buffers, kept across chunks so that a builder that lives
 // long (one per worker thread in the audit sink) stops allocating.
 struct ChunkBuilder::State {
-  static constexpr size_t kSlots = std::size(kStringFields) + 2;
+  static constexpr size_t kFields = kFieldCount;
   static constexpr uint32_t kNone = UINT32_MAX;
 
   // The events' encodings, without the chunk header (Take adds it).
@@ -248,15 +321,19 @@ struct ChunkBuilder::State {
   // Hash of a repeating literal's bytes -> its index (on a collision the
   // newer literal takes the entry; the older is simply not referenced).
   std::unordered_map<uint64_t, uint64_t> by_hash;
-  // Per member, the literal the previous event's value was (or that it
-  // was empty): most members repeat it, so it is compared before the hash
-  // table is consulted.
-  struct Previous {
-    bool set = false;    // literal is the last non-empty value
-    bool empty = false;  // the previous event's value was empty
-    uint64_t literal = 0;
-  };
-  std::array<Previous, kSlots> previous{};
+  // The previous event's value of each string member (by kVersion2Order
+  // position): an event's member equal to it is not written again.
+  std::array<std::string, kFields> previous;
+  int64_t previous_time = 0;
+  int64_t previous_issued = 0;
+  // The written bits of the members PostingsOf reads.
+  static constexpr uint64_t kLookupColumns = [] {
+    uint64_t bits = 0;
+    for (size_t i = 0; i < kFields; ++i) {
+      if (kStringFields[kVersion2Order[i]].lookup_column) bits |= uint64_t{1} << i;
+    }
+    return bits;
+  }();
   // What the previous event of the chunk had besides its strings, for
   // FoldPostings' shortcut.
   bool previous_read_only = false;
@@ -275,55 +352,46 @@ struct ChunkBuilder::State {
     return std::string_view(body.data() + literals[i].first, literals[i].second);
   }
 
-  [[gnu::always_inline]] void PutLiteral(ByteWriter& w, std::string_view s) {
+  void PutLiteral(ByteWriter& w, std::string_view s) {
     w.Varint(static_cast<uint64_t>(s.size()) << 1);
     literals.emplace_back(static_cast<size_t>(w.pos() - body.data()), s.size());
     w.Bytes(s);
   }
 
-  // A repeating value other than the previous event's: a reference when the
-  // chunk has it already, else a literal.
-  [[gnu::noinline]] void PutOther(ByteWriter& w, std::string_view s, Previous& prev) {
+  // A repeating value: a reference when the chunk has it already, else a
+  // literal.
+  [[gnu::noinline]] void PutRepeating(ByteWriter& w, std::string_view s) {
     auto [it, fresh] = by_hash.try_emplace(std::hash<std::string_view>()(s), literals.size());
     if (!fresh) {
-      if (Literal(it->second) == s) {
-        prev.set = true;
-        prev.literal = it->second;
-        return w.Varint((it->second << 1) | 1);
-      }
+      if (Literal(it->second) == s) return w.Varint((it->second << 1) | 1);
       it->second = literals.size();
     }
-    prev.set = true;
-    prev.literal = literals.size();
     PutLiteral(w, s);
   }
 
-  // Writes one member; returns whether it equals the previous event's.
-  [[gnu::always_inline]] bool PutString(ByteWriter& w, std::string_view s, bool repeats,
-                                        size_t slot) {
-    Previous& prev = previous[slot];
-    bool was_empty = prev.empty;
-    prev.empty = s.empty();
-    if (s.empty() || !repeats) {
-      PutLiteral(w, s);
-      return s.empty() && was_empty;
+  void PutString(ByteWriter& w, std::string_view s, const StringField& f) {
+    if (s.empty()) return w.Varint(0);
+    uint8_t uuid[kUuidBytes];
+    if (f.uuid && ids::ParseUuid(s, uuid)) {
+      w.Varint(kUuidTag);
+      return w.Bytes(uuid, kUuidBytes);
     }
-    if (prev.set && Literal(prev.literal) == s) {
-      w.Varint((prev.literal << 1) | 1);
-      return !was_empty;
-    }
-    PutOther(w, s, prev);
-    return false;
+    if (f.repeats) return PutRepeating(w, s);
+    PutLiteral(w, s);
   }
 
   // Encodes the event; returns whether its lookup columns (the members
   // PostingsOf reads) are those of the previous event of the chunk.
   bool Encode(const Event& ev, bool first) {
-    std::array<std::string_view, std::size(kStringFields)> fields;
-    size_t room = 4 * kMaxVarint;  // flags, two times, resource count
-    for (size_t i = 0; i < fields.size(); ++i) {
-      fields[i] = FieldOf(ev, kStringFields[i]);
-      room += kMaxVarint + fields[i].size();
+    std::array<std::string_view, kFields> fields;  // in kVersion2Order
+    uint64_t written = 0;
+    size_t room = 5 * kMaxVarint;  // written bits, flags, two times, resource count
+    for (size_t i = 0; i < kFields; ++i) {
+      fields[i] = FieldOf(ev, kStringFields[kVersion2Order[i]]);
+      if (first || fields[i] != previous[i]) {
+        written |= uint64_t{1} << i;
+        room += kMaxVarint + fields[i].size();
+      }
     }
     for (const EventResource& r : ev.resources) {
       room += 2 * kMaxVarint + r.type.size() + r.name.size();
@@ -331,6 +399,7 @@ struct ChunkBuilder::State {
     size_t start = body.size();
     body.resize(start + room);
     ByteWriter w(body.data() + start);
+    w.Varint(written);
     uint64_t flags = static_cast<uint64_t>(ev.identity.kind) << kKindShift;
     if (ev.read_only) flags |= kReadOnly;
     if (ev.has_error) flags |= kHasError;
@@ -338,20 +407,24 @@ struct ChunkBuilder::State {
     if (ev.identity.has_session) flags |= kHasSession;
     if (ev.identity.mfa) flags |= kMfa;
     w.Varint(flags);
-    w.Signed(ev.time_ms);
-    w.Signed(ev.identity.session_issued_s);
-    bool same_keys = !first && ev.read_only == previous_read_only && ev.resources.empty() &&
-                     !previous_resources;
-    for (size_t i = 0; i < fields.size(); ++i) {
-      bool same = PutString(w, fields[i], kStringFields[i].repeats, i);
-      if (kStringFields[i].lookup_column) same_keys = same_keys && same;
+    w.Signed(Difference(ev.time_ms, first ? 0 : previous_time));
+    w.Signed(Difference(ev.identity.session_issued_s, first ? 0 : previous_issued));
+    for (size_t i = 0; i < kFields; ++i) {
+      if (!(written & (uint64_t{1} << i))) continue;
+      PutString(w, fields[i], kStringFields[kVersion2Order[i]]);
+      previous[i].assign(fields[i]);
     }
     w.Varint(ev.resources.size());
     for (const EventResource& r : ev.resources) {
-      PutString(w, r.type, true, fields.size());
-      PutString(w, r.name, true, fields.size() + 1);
+      PutString(w, r.type, kResourceField);
+      PutString(w, r.name, kResourceField);
     }
     body.resize(static_cast<size_t>(w.pos() - body.data()));
+    bool same_keys = !first && (written & kLookupColumns) == 0 &&
+                     ev.read_only == previous_read_only && ev.resources.empty() &&
+                     !previous_resources;
+    previous_time = ev.time_ms;
+    previous_issued = ev.identity.session_issued_s;
     previous_read_only = ev.read_only;
     previous_resources = !ev.resources.empty();
     return same_keys;
@@ -404,7 +477,8 @@ struct ChunkBuilder::State {
     body.clear();
     literals.clear();
     by_hash.clear();
-    previous.fill({});
+    previous_time = 0;
+    previous_issued = 0;
     previous_read_only = false;
     previous_resources = false;
     postings.clear();
@@ -461,10 +535,23 @@ EncodedChunk EncodeChunk(std::span<const Event> events) {
 
 namespace {
 
-bool DecodeEvent(Reader& in, Event& ev) {
+// Decodes one event; previous is the chunk's previous event (null for the
+// first), which version 2's written bits and differences refer to.
+bool DecodeEvent(Reader& in, uint8_t version, const Event* previous, Event& ev) {
+  const bool v1 = version == kBinaryVersion1;
+  uint64_t written = kAllWritten;
+  if (!v1) {
+    if (!in.Varint(written) || (written & ~kAllWritten) != 0) return false;
+    if (previous == nullptr && written != kAllWritten) return false;
+  }
   uint64_t flags = 0;
   if (!in.Varint(flags) || !in.Signed(ev.time_ms) || !in.Signed(ev.identity.session_issued_s)) {
     return false;
+  }
+  if (!v1 && previous != nullptr) {
+    ev.time_ms = Sum(previous->time_ms, ev.time_ms);
+    ev.identity.session_issued_s =
+        Sum(previous->identity.session_issued_s, ev.identity.session_issued_s);
   }
   int64_t issued_s = ev.identity.session_issued_s;
   if (!ValidTimeMs(ev.time_ms) || issued_s < 0 || issued_s > kMaxTimeMs / 1000) return false;
@@ -476,12 +563,22 @@ bool DecodeEvent(Reader& in, Event& ev) {
   ev.identity.has_session = (flags & kHasSession) != 0;
   ev.identity.mfa = (flags & kMfa) != 0;
   ev.identity.kind = static_cast<EventIdentity::Kind>(kind);
-  for (const StringField& f : kStringFields) {
-    if (!in.String(FieldOf(ev, f))) return false;
+  for (size_t i = 0; i < kFieldCount; ++i) {
+    const StringField& f = kStringFields[v1 ? i : kVersion2Order[i]];
+    std::string& out = FieldOf(ev, f);
+    if (!(written & (uint64_t{1} << i))) {
+      out = FieldOf(*previous, f);
+    } else if (!(f.uuid && !v1 ? in.Id(out) : in.String(out))) {
+      return false;
+    }
   }
   uint64_t resources = 0;
-  // Each resource takes at least two bytes.
-  if (!in.Varint(resources) || resources > in.remaining() / 2) return false;
+  // Each resource takes at least two bytes; no writer gives an event more
+  // than kMaxEventResources.
+  if (!in.Varint(resources) || resources > kMaxEventResources ||
+      resources > in.remaining() / 2) {
+    return false;
+  }
   ev.resources.resize(resources);
   for (EventResource& r : ev.resources) {
     if (!in.String(r.type) || !in.String(r.name)) return false;
@@ -490,16 +587,25 @@ bool DecodeEvent(Reader& in, Event& ev) {
 }
 
 Result<std::vector<Event>> DecodeBinary(std::string_view records) {
-  if (records.empty() || static_cast<uint8_t>(records[0]) != kBinaryVersion) {
-    return Damaged("version");
-  }
-  Reader in(records.substr(1));
+  uint8_t version = records.empty() ? 0 : static_cast<uint8_t>(records[0]);
+  if (version != kBinaryVersion1 && version != kBinaryVersion) return Damaged("version");
+  Reader in(records.substr(1), version);
   uint64_t count = 0;
-  // Each event takes well over 16 bytes; a count beyond that is damage.
-  if (!in.Varint(count) || count > in.remaining() / 16 + 1) return Damaged("count");
+  // Each event takes well over 16 bytes in version 1, and at least 5 in
+  // version 2 (written bits, flags, two times, resource count): a count
+  // beyond that is damage.
+  size_t least = version == kBinaryVersion1 ? 16 : 5;
+  // Every writer (ChunkBuilder, under Fits) stops at kChunkEvents, so a
+  // larger count is damage too; refusing it also bounds what a hostile
+  // blob can make this allocate and copy.
+  if (!in.Varint(count) || count > kChunkEvents || count > in.remaining() / least + 1) {
+    return Damaged("count");
+  }
   std::vector<Event> out(count);
-  for (Event& ev : out) {
-    if (!DecodeEvent(in, ev)) return Damaged("event");
+  for (size_t i = 0; i < out.size(); ++i) {
+    if (!DecodeEvent(in, version, i == 0 ? nullptr : &out[i - 1], out[i])) {
+      return Damaged("event");
+    }
   }
   if (!in.done()) return Damaged("trailing bytes");
   return out;

@@ -4,7 +4,10 @@
 // A chunk holds up to kChunkEvents events in one row. Format 1 (current)
 // is one binary blob in `records` (the layout is in event_chunk.cc): every
 // member of each Event, strings that repeat within the chunk (account,
-// identity, user agent, ...) written once and referenced after. Format 0
+// identity, user agent, ...) written once and referenced after. The blob's
+// first byte is its version: version 2 (written since session 7) also
+// skips members equal to the previous event's and stores UUID ids in 16
+// bytes; version 1 blobs are still read. Format 0
 // (before migration 5) has `meta`, a JSON array with one entry per event
 // carrying the columns lookups filter on, and `records`, the events'
 // CloudTrail JSON records concatenated in the same order. Lookups read the
@@ -33,6 +36,10 @@ namespace rampart::audit::internal {
 // Events per chunk: large enough that the per-row and per-posting costs
 // are spread thin, small enough that a lookup decodes little it discards.
 inline constexpr size_t kChunkEvents = 64;
+// The most resources a decoded event may name. BuildEvent names at most
+// one per known input member and output object (19 today); a stored event
+// with more is damage.
+inline constexpr size_t kMaxEventResources = 64;
 // The most event time one chunk spans (events queued during a long outage
 // of the database, or recovered after a crash, go to several chunks).
 inline constexpr int64_t kMaxChunkSpanMs = 10 * 60 * 1000;

@@ -4,6 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+#include <string_view>
+#include <thread>
+#include <vector>
+
 #include "rampart/core/arn.h"
 
 namespace rampart::audit {
@@ -340,6 +345,54 @@ TEST(AuditEventTest, EventIdsAreTimeOrderedUuids) {
   EXPECT_EQ(a[14], '7');
   EXPECT_LT(a, b);
   EXPECT_NE(a, NewEventId(t));
+}
+
+// The generator behind event ids: version 7 layout with the RFC 9562
+// variant, lowercase text, unique over many ids of one millisecond and
+// across threads (74 random bits each), and written into a reused string.
+TEST(AuditEventTest, EventIdsAreUniqueWellFormedAndReuseTheirString) {
+  TimePoint t = TimePoint(std::chrono::milliseconds(1700000000123));
+  auto well_formed = [](const std::string& id) {
+    if (id.size() != 36) return false;
+    for (size_t i = 0; i < id.size(); ++i) {
+      bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+      char c = id[i];
+      if (dash != (c == '-')) return false;
+      if (!dash && !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+    }
+    return id[14] == '7' && std::string_view("89ab").find(id[19]) != std::string_view::npos;
+  };
+  constexpr int kEach = 20000;
+  std::vector<std::string> ids[2];
+  std::thread other([&] {
+    std::string id;
+    for (int i = 0; i < kEach; ++i) {
+      NewEventIdInto(t, id);
+      ids[1].push_back(id);
+    }
+  });
+  std::string id;
+  NewEventIdInto(t, id);
+  const char* storage = id.data();
+  for (int i = 0; i < kEach; ++i) {
+    NewEventIdInto(t, id);
+    ids[0].push_back(id);
+  }
+  other.join();
+  EXPECT_EQ(id.data(), storage);  // the same buffer every time
+  std::set<std::string> all;
+  for (const std::vector<std::string>& some : ids) {
+    for (const std::string& one : some) {
+      EXPECT_TRUE(well_formed(one)) << one;
+      EXPECT_EQ(one.substr(0, 13), "018bcfe5-687b");
+      all.insert(one);
+    }
+  }
+  EXPECT_EQ(all.size(), size_t{2 * kEach});
+  // The random part is not a counter: consecutive ids differ in many bits.
+  int differing = 0;
+  for (size_t i = 15; i < 36; ++i) differing += ids[0][0][i] != ids[0][1][i];
+  EXPECT_GT(differing, 8);
 }
 
 // The audit sink builds every event into one reused Event: nothing of an

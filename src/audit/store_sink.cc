@@ -24,7 +24,7 @@ class PendingRequest final : public store::WriteHook {
   void Arm(const server::AuditRecord& rec, const StoreAuditSink::Options& options) {
     rec_ = rec;
     options_ = &options;
-    event_id_ = NewEventId(rec.time);
+    NewEventIdInto(rec.time, event_id_);
     joined_ = false;
     scope_.emplace(this);
   }
@@ -163,7 +163,9 @@ void StoreAuditSink::Stop() {
 void StoreAuditSink::Begin(const server::AuditRecord& record) { pending.Arm(record, options_); }
 
 void StoreAuditSink::Record(const server::AuditRecord& record) {
-  std::string fresh_id;
+  // Without Begin (a request that failed before routing), the thread's
+  // own id buffer; BuildEventInto copies the id before the next request.
+  thread_local std::string fresh_id;
   std::string_view event_id;
   bool joined = false;
   if (pending.armed()) {
@@ -171,7 +173,7 @@ void StoreAuditSink::Record(const server::AuditRecord& record) {
     joined = pending.joined();
     pending.Disarm();
   } else {
-    fresh_id = NewEventId(record.time);
+    NewEventIdInto(record.time, fresh_id);
     event_id = fresh_id;
   }
   Event& ev = scratch_event;

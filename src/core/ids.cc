@@ -2,6 +2,7 @@
 
 #include <openssl/rand.h>
 
+#include <array>
 #include <cstdint>
 #include <random>
 
@@ -28,24 +29,57 @@ uint64_t NextFast() {
   return z ^ (z >> 31);
 }
 
-std::string FormatUuid(const uint8_t b[16]) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  char out[36];
-  size_t n = 0;
-  for (int i = 0; i < 16; ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) out[n++] = '-';
-    out[n++] = kHex[b[i] >> 4];
-    out[n++] = kHex[b[i] & 0xF];
-  }
-  return std::string(out, n);
-}
-
 void SetUuidBits(uint8_t b[16]) {
   b[6] = static_cast<uint8_t>((b[6] & 0x0F) | 0x40);
   b[8] = static_cast<uint8_t>((b[8] & 0x3F) | 0x80);
 }
 
+// Where each byte's two hex digits start in the 8-4-4-4-12 text.
+constexpr std::array<uint8_t, kUuidBytes> kUuidDigitAt = {0,  2,  4,  6,  9,  11, 14, 16,
+                                                          19, 21, 24, 26, 28, 30, 32, 34};
+
+// Hex digit values, 0xFF for every other byte (lowercase only).
+constexpr std::array<uint8_t, 256> kHexValue = [] {
+  std::array<uint8_t, 256> t{};
+  t.fill(0xFF);
+  for (int c = '0'; c <= '9'; ++c) t[static_cast<size_t>(c)] = static_cast<uint8_t>(c - '0');
+  for (int c = 'a'; c <= 'f'; ++c) t[static_cast<size_t>(c)] = static_cast<uint8_t>(c - 'a' + 10);
+  return t;
+}();
+
 }  // namespace
+
+void FormatUuidInto(const uint8_t bytes[kUuidBytes], std::string& out) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out.assign(kUuidTextSize, '-');
+  for (size_t i = 0; i < kUuidBytes; ++i) {
+    out[kUuidDigitAt[i]] = kHex[bytes[i] >> 4];
+    out[kUuidDigitAt[i] + 1] = kHex[bytes[i] & 0xF];
+  }
+}
+
+std::string FormatUuid(const uint8_t bytes[kUuidBytes]) {
+  std::string out;
+  FormatUuidInto(bytes, out);
+  return out;
+}
+
+bool ParseUuid(std::string_view text, uint8_t out[kUuidBytes]) {
+  if (text.size() != kUuidTextSize || text[8] != '-' || text[13] != '-' || text[18] != '-' ||
+      text[23] != '-') {
+    return false;
+  }
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  // Every digit's value is ORed into bad: any non-digit sets its high bits.
+  uint8_t bad = 0;
+  for (size_t i = 0; i < kUuidBytes; ++i) {
+    uint8_t hi = kHexValue[p[kUuidDigitAt[i]]];
+    uint8_t lo = kHexValue[p[kUuidDigitAt[i] + 1]];
+    bad |= static_cast<uint8_t>(hi | lo);
+    out[i] = static_cast<uint8_t>((hi << 4) | lo);
+  }
+  return (bad & 0xF0) == 0;
+}
 
 std::string RequestId() {
   uint8_t b[16];

@@ -1,20 +1,19 @@
 #include "rampart/crypto/aead.h"
 
 #include <openssl/evp.h>
-#include <openssl/rand.h>
 
-#include <pthread.h>
-
-#include <atomic>
 #include <climits>
 #include <cstdint>
-#include <cstring>
 #include <memory>
 
 #include "rampart/core/check.h"
+#include "rampart/crypto/random.h"
 
 namespace rampart::crypto {
 namespace {
+
+// Nonces are public: they come from FillPublicRandom's per-thread buffer.
+static_assert(kAeadNonceSize <= kMaxBufferedPublic);
 
 struct CipherCtxFree {
   void operator()(EVP_CIPHER_CTX* c) const { EVP_CIPHER_CTX_free(c); }
@@ -29,38 +28,6 @@ const EVP_CIPHER* Aes256Gcm() {
 
 const unsigned char* Bytes(std::string_view s) {
   return reinterpret_cast<const unsigned char*>(s.data());
-}
-
-// Counts fork()s, so that a child never hands out nonces its parent's
-// buffer already held (the parent would hand out the same ones).
-std::atomic<uint64_t> fork_generation{0};
-
-void CountFork() { fork_generation.fetch_add(1, std::memory_order_relaxed); }
-
-// Fills nonce with fresh random bytes. Nonces are public, so they are
-// drawn from a per-thread buffer of DRBG output refilled kNonceBuffer bytes
-// at a time: one RAND_bytes call (with its locking and bookkeeping) per
-// ~340 seals instead of one per seal. Bytes are handed out once and never
-// reused; a fork empties the buffer.
-bool FreshNonce(unsigned char* nonce) {
-  constexpr size_t kNonceBuffer = 4096;
-  struct Buffer {
-    unsigned char bytes[kNonceBuffer];
-    size_t used = kNonceBuffer;  // empty: the first call fills it
-    uint64_t generation = 0;
-  };
-  static const bool registered = pthread_atfork(nullptr, nullptr, CountFork) == 0;
-  if (!registered) return RAND_bytes(nonce, static_cast<int>(kAeadNonceSize)) == 1;
-  thread_local Buffer buffer;
-  const uint64_t generation = fork_generation.load(std::memory_order_relaxed);
-  if (buffer.generation != generation || buffer.used + kAeadNonceSize > kNonceBuffer) {
-    if (RAND_bytes(buffer.bytes, static_cast<int>(kNonceBuffer)) != 1) return false;
-    buffer.used = 0;
-    buffer.generation = generation;
-  }
-  std::memcpy(nonce, buffer.bytes + buffer.used, kAeadNonceSize);
-  buffer.used += kAeadNonceSize;
-  return true;
 }
 
 // Starts an AES-256-GCM operation with key and nonce and feeds the aad.
@@ -88,7 +55,7 @@ Result<std::string> AeadSeal(const SecretBytes& key32, std::string_view plaintex
   if (plaintext.size() > kAeadMaxPlaintext) return Status::Validation("AEAD plaintext too large");
   std::string out(kAeadOverhead + plaintext.size(), '\0');
   auto* base = reinterpret_cast<unsigned char*>(out.data());
-  if (!FreshNonce(base)) return Status::Internal("random generator failure");
+  if (!FillPublicRandom(base, kAeadNonceSize)) return Status::Internal("random generator failure");
 
   ASSIGN_OR_RETURN(CipherCtx ctx,
                    Start(true, key32, std::string_view(out.data(), kAeadNonceSize), aad));

@@ -7,22 +7,39 @@
 // Developer Guide, "Key spec reference"). SM2 keys sign with SM2DSA and
 // encrypt with SM2PKE (kms_sm2.h).
 #include <algorithm>
+#include <span>
 
 #include "kms/kms_internal.h"
 #include "rampart/crypto/pkey.h"
 
 namespace rampart::kms::internal {
 
-std::vector<std::string> SigningAlgorithms(const KeyRow& row) {
+namespace {
+
+constexpr std::string_view kRsaSigning[] = {
+    "RSASSA_PKCS1_V1_5_SHA_256", "RSASSA_PKCS1_V1_5_SHA_384", "RSASSA_PKCS1_V1_5_SHA_512",
+    "RSASSA_PSS_SHA_256",        "RSASSA_PSS_SHA_384",        "RSASSA_PSS_SHA_512"};
+constexpr std::string_view kSm2Signing[] = {"SM2DSA"};
+constexpr std::string_view kP384Signing[] = {"ECDSA_SHA_384"};
+constexpr std::string_view kP521Signing[] = {"ECDSA_SHA_512"};
+constexpr std::string_view kP256Signing[] = {"ECDSA_SHA_256"};
+
+// The signing algorithms of row, from static storage: Sign and Verify
+// check against it without building strings on every call.
+std::span<const std::string_view> SigningAlgorithmList(const KeyRow& row) {
   if (row.key_usage != "SIGN_VERIFY") return {};
-  if (row.key_spec.starts_with("RSA_")) {
-    return {"RSASSA_PKCS1_V1_5_SHA_256", "RSASSA_PKCS1_V1_5_SHA_384", "RSASSA_PKCS1_V1_5_SHA_512",
-            "RSASSA_PSS_SHA_256",        "RSASSA_PSS_SHA_384",        "RSASSA_PSS_SHA_512"};
-  }
-  if (row.key_spec == "SM2") return {"SM2DSA"};
-  if (row.key_spec == "ECC_NIST_P384") return {"ECDSA_SHA_384"};
-  if (row.key_spec == "ECC_NIST_P521") return {"ECDSA_SHA_512"};
-  return {"ECDSA_SHA_256"};  // ECC_NIST_P256, ECC_SECG_P256K1
+  if (row.key_spec.starts_with("RSA_")) return kRsaSigning;
+  if (row.key_spec == "SM2") return kSm2Signing;
+  if (row.key_spec == "ECC_NIST_P384") return kP384Signing;
+  if (row.key_spec == "ECC_NIST_P521") return kP521Signing;
+  return kP256Signing;  // ECC_NIST_P256, ECC_SECG_P256K1
+}
+
+}  // namespace
+
+std::vector<std::string> SigningAlgorithms(const KeyRow& row) {
+  std::span<const std::string_view> list = SigningAlgorithmList(row);
+  return {list.begin(), list.end()};
 }
 
 std::vector<std::string> EncryptionAlgorithms(const KeyRow& row) {
@@ -40,7 +57,8 @@ json::Value StringArray(const std::vector<std::string>& values) {
   return a;
 }
 
-bool Offers(const std::vector<std::string>& algorithms, std::string_view a) {
+template <typename List>
+bool Offers(const List& algorithms, std::string_view a) {
   return std::find(algorithms.begin(), algorithms.end(), a) != algorithms.end();
 }
 
@@ -89,14 +107,14 @@ Result<std::string> MessageDigest(const json::Value& in, std::string_view algori
 
 Result<KeyPtr> SigningKey(Kms& kms, const server::RequestContext& ctx, const json::Value& in,
                           std::string_view action) {
-  std::string algorithm(in.get_string("SigningAlgorithm"));
-  std::string type(in.get_string("MessageType"));
-  ASSIGN_OR_RETURN(KeyPtr key,
-                   AsymmetricKey(kms, ctx, in, action,
-                                 {{"kms:SigningAlgorithm", {algorithm}},
-                                  {"kms:MessageType", {type.empty() ? "RAW" : type}}}));
+  std::string_view algorithm = in.get_string("SigningAlgorithm");
+  std::string_view type = in.get_string("MessageType");
+  ASSIGN_OR_RETURN(KeyPtr key, AsymmetricKey(kms, ctx, in, action,
+                                             {{"kms:SigningAlgorithm", {std::string(algorithm)}},
+                                              {"kms:MessageType",
+                                               {std::string(type.empty() ? "RAW" : type)}}}));
   RETURN_IF_ERROR(RequireUsage(*key, "SIGN_VERIFY", action.substr(4)));
-  if (!Offers(SigningAlgorithms(key->row), algorithm)) return Incompatible(*key, algorithm);
+  if (!Offers(SigningAlgorithmList(key->row), algorithm)) return Incompatible(*key, algorithm);
   return key;
 }
 

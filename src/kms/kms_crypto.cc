@@ -214,9 +214,7 @@ Result<json::Value> DataKey(Kms& kms, server::RequestContext& ctx, const json::V
   RETURN_IF_ERROR(RequireEnabled(*key));
   RETURN_IF_ERROR(RequireSymmetric(*key, kSymmetric, action.substr(4)));
   ASSIGN_OR_RETURN(size_t length, DataKeyLength(in));
-  ASSIGN_OR_RETURN(std::string random, crypto::RandomBytes(length));
-  SecretBytes data_key(random);
-  OPENSSL_cleanse(random.data(), random.size());
+  ASSIGN_OR_RETURN(SecretBytes data_key, crypto::RandomSecret(length));
   ASSIGN_OR_RETURN(std::string blob, SealBlob(kms, *key, data_key.reveal(), context));
   json::Value out = json::Value::MakeObject();
   out.set("CiphertextBlob", std::move(blob));
