@@ -8,7 +8,8 @@
 // elsewhere never gets it. An idle connection the origin closes, or on
 // which it sends anything unasked, is dropped at once (each has a
 // one-byte peek pending: unlike a readiness wait, a read costs no
-// epoll_ctl of its own and no wakeup when the socket turns writable); one
+// epoll_ctl of its own and no wakeup when the socket turns writable, but
+// Asio first tries it at once, one recvfrom(MSG_PEEK) per Give); one
 // idle longer than the timeout is dropped on the next Take or Give. At
 // most max_idle connections wait, oldest dropped first.
 //
