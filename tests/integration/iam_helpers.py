@@ -11,6 +11,10 @@ def uniq(prefix):
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
+def account_of(server):
+    return server.client("sts").get_caller_identity()["Account"]
+
+
 def allow(action, resource="*", condition=None):
     statement = {"Effect": "Allow", "Action": action, "Resource": resource}
     if condition:
@@ -31,9 +35,9 @@ def new_user(server, policies=(), **create_args):
     return name, server.client("iam", access_key=creds[0], secret_key=creds[1]), creds
 
 
-def error_code(call, **kwargs):
+def error_code(call, *args, **kwargs):
     with pytest.raises(botocore.exceptions.ClientError) as e:
-        call(**kwargs)
+        call(*args, **kwargs)
     return e.value.response["Error"]["Code"], e.value.response["Error"]["Message"]
 
 

@@ -6,24 +6,10 @@ import uuid
 
 import boto3
 import botocore.config
-import botocore.exceptions
-import pytest
 
 from conftest import REGION
-
-
-def uniq(prefix):
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-def error_of(call, *args, **kwargs):
-    with pytest.raises(botocore.exceptions.ClientError) as e:
-        call(*args, **kwargs)
-    return e.value.response["Error"]["Code"], e.value.response["Error"]["Message"]
-
-
-def account_of(server):
-    return server.client("sts").get_caller_identity()["Account"]
+from iam_helpers import account_of, uniq
+from iam_helpers import error_code as error_of
 
 
 def trust(principal):

@@ -1,31 +1,16 @@
 """IAM OpenID Connect providers with the real aws CLI and boto3 against a
 real rampart server."""
 import json
-import uuid
 
 import boto3
 import botocore.config
-import botocore.exceptions
-import pytest
 
 from conftest import REGION
+from iam_helpers import account_of, uniq
+from iam_helpers import error_code as error_of
 
 PRINT_A = "9e99a48a9960b14926bb7f3b02e22da2b0ab7280"
 PRINT_B = "A" * 40
-
-
-def uniq(prefix):
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-def error_of(call, *args, **kwargs):
-    with pytest.raises(botocore.exceptions.ClientError) as e:
-        call(*args, **kwargs)
-    return e.value.response["Error"]["Code"], e.value.response["Error"]["Message"]
-
-
-def account_of(server):
-    return server.client("sts").get_caller_identity()["Account"]
 
 
 def issuer():
