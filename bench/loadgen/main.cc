@@ -1,8 +1,14 @@
-// rampart-loadgen: a closed-loop HTTP/1.1 load generator for Rampart (or any
+// rampart-loadgen: an HTTP/1.1 load generator for Rampart (or any
 // AWS-compatible endpoint, for a same-run comparison with a peer).
 //
 // N keep-alive connections, each with one request in flight at a time,
-// spread over T threads (one io_context each). Every request is SigV4-signed
+// spread over T threads (one io_context each). By default the loop is
+// closed: each connection sends its next request as soon as the previous
+// answer arrives. With --rate R the requests follow a fixed schedule of R
+// per second in all (each connection R/N, staggered), and latency counts
+// from each request's scheduled start, so time spent queued behind a slow
+// answer is counted too (no coordinated omission); a connection that falls
+// behind schedule sends at once. Every request is SigV4-signed
 // like a real SDK does: fresh for each request by default, or at most once
 // per second per connection with --sign-once-per-second. Latency is measured
 // from the start of the write to the end of the response and kept in a
@@ -77,6 +83,7 @@ struct Options {
   bool insecure = false;
   std::string ca_file;
   bool sign_once_per_second = false;
+  std::optional<double> rate;  // requests per second in all; closed loop when empty
 };
 
 // Log-linear histogram of nanoseconds: exact below 128, then 64 sub-buckets
@@ -203,9 +210,17 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
  public:
   static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
 
+  // index: this connection's number, to stagger the fixed-rate schedules.
   Connection(asio::io_context& ioc, asio::ssl::context* tls, const Options& o,
-             const tcp::resolver::results_type& endpoints, Budget& budget, Stats& stats)
-      : ioc_(ioc), tls_(tls), o_(o), endpoints_(endpoints), budget_(budget), stats_(stats) {}
+             const tcp::resolver::results_type& endpoints, Budget& budget, Stats& stats,
+             unsigned index)
+      : ioc_(ioc), tls_(tls), o_(o), endpoints_(endpoints), budget_(budget), stats_(stats) {
+    if (o.rate) {
+      interval_ = std::chrono::duration_cast<Clock::duration>(
+          std::chrono::duration<double>(o.connections / *o.rate));
+      next_ = Clock::now() + interval_ * index / o.connections;
+    }
+  }
 
   void Start() {
     if constexpr (kTls) {
@@ -240,6 +255,16 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
 
   void Send() {
     if (!budget_.Take()) return Finish();
+    if (interval_ == Clock::duration::zero()) return Write();
+    // Fixed rate: latency counts from the scheduled start.
+    started_ = next_;
+    next_ += interval_;
+    if (Clock::now() >= started_) return Write();
+    timer_.expires_at(started_);
+    timer_.async_wait([self = this->shared_from_this()](error_code) { self->Write(); });
+  }
+
+  void Write() {
     auto second = std::chrono::duration_cast<std::chrono::seconds>(
         std::chrono::system_clock::now().time_since_epoch());
     if (!o_.sign_once_per_second || second != signed_at_) {
@@ -248,7 +273,7 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
     }
     response_.emplace();
     buffer_.consume(buffer_.size());
-    started_ = Clock::now();
+    if (interval_ == Clock::duration::zero()) started_ = Clock::now();
     Lowest().expires_after(kIoTimeout);
     bhttp::async_write(*stream_, request_, [self = this->shared_from_this()](error_code ec, size_t) {
       if (ec) return self->Fail("write", ec);
@@ -304,6 +329,8 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
   std::optional<bhttp::response<bhttp::string_body>> response_;
   std::chrono::seconds signed_at_{-1};
   Clock::time_point started_;
+  Clock::duration interval_{};  // zero: closed loop
+  Clock::time_point next_;      // fixed rate: the next request's scheduled start
   int consecutive_failures_ = 0;
 };
 
@@ -315,7 +342,7 @@ void Usage() {
                "         [--access-key AKID] [--secret-key SECRET] [--session-token T]\n"
                "         [--op sts-get-caller-identity | --op json --target X-Amz-Target"
                " --service S [--body JSON] [--content-type CT]]\n"
-               "         [--sign-once-per-second]\n"
+               "         [--sign-once-per-second] [--rate REQUESTS_PER_SECOND]\n"
                "Credentials default to AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY /"
                " AWS_SESSION_TOKEN;\nprefer them to --secret-key, which other users can see"
                " in the process list.\n");
@@ -369,6 +396,10 @@ std::optional<Options> ParseArgs(int argc, char** argv) {
       double d = 0;
       ok = ParseDouble(v, d);
       o.duration_seconds = d;
+    } else if (flag == "--rate") {
+      double r = 0;
+      ok = ParseDouble(v, r);
+      o.rate = r;
     } else if (flag == "--requests") {
       uint64_t n = 0;
       ok = ParseNumber(v, n) && n > 0 && n < (uint64_t{1} << 62);
@@ -464,11 +495,11 @@ int Run(const Options& o) {
     unsigned t = c % o.threads;
     if (tls) {
       auto conn = std::make_shared<Connection<beast::ssl_stream<beast::tcp_stream>>>(
-          *contexts[t], tls.get(), o, endpoints, budget, stats[t]);
+          *contexts[t], tls.get(), o, endpoints, budget, stats[t], c);
       conn->Start();
     } else {
-      auto conn = std::make_shared<Connection<beast::tcp_stream>>(*contexts[t], nullptr, o,
-                                                                  endpoints, budget, stats[t]);
+      auto conn = std::make_shared<Connection<beast::tcp_stream>>(
+          *contexts[t], nullptr, o, endpoints, budget, stats[t], c);
       conn->Start();
     }
   }
@@ -493,6 +524,11 @@ int Run(const Options& o) {
   if (o.op == "json") std::printf(" target=%s", o.amz_target.c_str());
   std::printf(" scope=%s/%s connections=%u threads=%u pipeline-depth=1\n", o.region.c_str(),
               scope_service.c_str(), o.connections, o.threads);
+  if (o.rate) {
+    std::printf("schedule: fixed rate %.0f req/s; latency from each scheduled start\n", *o.rate);
+  } else {
+    std::printf("schedule: closed loop; latency from each write\n");
+  }
   std::printf("signing: %s\n", o.sign_once_per_second
                                    ? "SigV4, re-signed at most once per second per connection"
                                    : "SigV4, every request signed fresh");
