@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Reproduces docs/benchmarks.md: GetCallerIdentity load at 1/16/64
 # keep-alive connections against rampart and, in the same run, against
-# nginx answering a fixed 200 (the plain-HTTP ceiling of this machine),
+# nginx answering a fixed 200 (the plain-HTTP ceiling of this machine), then
+# p99 at fixed rates (RATES, default 40000) at 64 connections,
 # plus the SigV4 and protocol microbenchmarks, idle RSS and start-up time.
 set -euo pipefail
 BUILD=${1:-build}
@@ -72,6 +73,18 @@ for c in 1 16 64; do
   if [ -n "$NP" ]; then
     echo "## nginx fixed 200, same signed request, $c connections"
     "$LOADGEN" --host 127.0.0.1 --port "$NP" --connections "$c" --duration "$DURATION" \
+      --access-key "$AK" --secret-key "$SK" --region us-east-1 --op sts-get-caller-identity
+  fi
+done
+# p99 at given throughputs (fixed schedule, latency from each scheduled
+# start): the 40,000 req/s at 64 connections by default.
+for rate in ${RATES:-40000}; do
+  echo "## rampart GetCallerIdentity, 64 connections, fixed rate $rate req/s"
+  "$LOADGEN" --host 127.0.0.1 --port "$RP" --connections 64 --duration "$DURATION" --rate "$rate" \
+    --access-key "$AK" --secret-key "$SK" --region us-east-1 --op sts-get-caller-identity
+  if [ -n "$NP" ]; then
+    echo "## nginx fixed 200, 64 connections, fixed rate $rate req/s"
+    "$LOADGEN" --host 127.0.0.1 --port "$NP" --connections 64 --duration "$DURATION" --rate "$rate" \
       --access-key "$AK" --secret-key "$SK" --region us-east-1 --op sts-get-caller-identity
   fi
 done
