@@ -114,6 +114,27 @@ Status RequireManagementOrDelegate(store::Tx& tx, const OrgRow& org, std::string
                          "account or a delegated administrator can call this operation.");
 }
 
+// What Register/DeregisterDelegatedAdministrator act on, once authorized
+// (on the account's ARN, with organizations:ServicePrincipal).
+struct DelegationRequest {
+  OrgRow org;
+  std::string account_id;
+  std::string service_principal;
+};
+
+Result<DelegationRequest> AuthorizedDelegation(store::Database& db, const EngineAuthorizer* engine,
+                                               const server::RequestContext& ctx,
+                                               const json::Value& in, std::string_view action) {
+  DelegationRequest d;
+  d.account_id = std::string(in.get_string("AccountId"));
+  ASSIGN_OR_RETURN(d.service_principal, ReadServicePrincipal(in));
+  ASSIGN_OR_RETURN(d.org, org::Authorized(
+                              db, engine, ctx, action,
+                              [&](const OrgRow& o) { return o.AccountArn(d.account_id); },
+                              ServicePrincipalKey(d.service_principal)));
+  return d;
+}
+
 }  // namespace
 
 Result<json::Value> OrganizationsService::EnableAWSServiceAccess(server::RequestContext& ctx,
@@ -174,13 +195,12 @@ Result<json::Value> OrganizationsService::ListAWSServiceAccessForOrganization(
 
 Result<json::Value> OrganizationsService::RegisterDelegatedAdministrator(
     server::RequestContext& ctx, const json::Value& in) {
-  std::string account_id(in.get_string("AccountId"));
-  ASSIGN_OR_RETURN(std::string sp, ReadServicePrincipal(in));
   ASSIGN_OR_RETURN(
-      OrgRow org,
-      org::Authorized(
-          db_, engine_, ctx, "organizations:RegisterDelegatedAdministrator",
-          [&](const OrgRow& o) { return o.AccountArn(account_id); }, ServicePrincipalKey(sp)));
+      DelegationRequest d,
+      AuthorizedDelegation(db_, engine_, ctx, in, "organizations:RegisterDelegatedAdministrator"));
+  const OrgRow& org = d.org;
+  const std::string& account_id = d.account_id;
+  const std::string& sp = d.service_principal;
   RETURN_IF_ERROR(db_.Write([&](store::Tx& tx) -> Status {
     RETURN_IF_ERROR(org::RequireSameOrg(tx, org).status());
     RETURN_IF_ERROR(RequireMember(tx, org, account_id).status());
@@ -211,13 +231,12 @@ Result<json::Value> OrganizationsService::RegisterDelegatedAdministrator(
 
 Result<json::Value> OrganizationsService::DeregisterDelegatedAdministrator(
     server::RequestContext& ctx, const json::Value& in) {
-  std::string account_id(in.get_string("AccountId"));
-  ASSIGN_OR_RETURN(std::string sp, ReadServicePrincipal(in));
-  ASSIGN_OR_RETURN(
-      OrgRow org,
-      org::Authorized(
-          db_, engine_, ctx, "organizations:DeregisterDelegatedAdministrator",
-          [&](const OrgRow& o) { return o.AccountArn(account_id); }, ServicePrincipalKey(sp)));
+  ASSIGN_OR_RETURN(DelegationRequest d,
+                   AuthorizedDelegation(db_, engine_, ctx, in,
+                                        "organizations:DeregisterDelegatedAdministrator"));
+  const OrgRow& org = d.org;
+  const std::string& account_id = d.account_id;
+  const std::string& sp = d.service_principal;
   RETURN_IF_ERROR(db_.Write([&](store::Tx& tx) -> Status {
     RETURN_IF_ERROR(org::RequireSameOrg(tx, org).status());
     ASSIGN_OR_RETURN(auto account, org::FindAccount(tx, org, account_id));
