@@ -8,18 +8,21 @@
 // per second in all (each connection R/N, staggered), and latency counts
 // from each request's scheduled start, so time spent queued behind a slow
 // answer is counted too (no coordinated omission); a connection that falls
-// behind schedule sends at once. Every request is SigV4-signed
-// like a real SDK does: fresh for each request by default, or at most once
-// per second per connection with --sign-once-per-second. Latency is measured
-// from the start of the write to the end of the response and kept in a
-// log-linear histogram (under 1% relative error), so memory stays constant
-// however long the run.
+// behind schedule sends at once. Every request is SigV4-signed like a real
+// SDK does; since SigV4 dates have a resolution of one second, a thread
+// renders its signed request once per second and sends those same bytes
+// (see RequestSource). Requests and responses are written and parsed
+// directly on the socket, so the client costs little of the CPU it shares
+// with the server. Latency is measured from the start of the write to the
+// end of the response and kept in a log-linear histogram (under 1% relative
+// error), so memory stays constant however long the run.
 //
 // Exit status: 0 when every response was 2xx and no transport error
 // happened, 1 otherwise, 2 on bad usage or setup failure.
 #include <algorithm>
 #include <atomic>
 #include <bit>
+#include <cctype>
 #include <charconv>
 #include <chrono>
 #include <cstdio>
@@ -30,6 +33,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <boost/asio/connect.hpp>
@@ -37,13 +41,9 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/http/read.hpp>
-#include <boost/beast/http/string_body.hpp>
-#include <boost/beast/http/write.hpp>
-#include <boost/beast/ssl/ssl_stream.hpp>
+#include <boost/asio/write.hpp>
 
 #include "rampart/core/secret.h"
 #include "rampart/http/message.h"
@@ -52,8 +52,6 @@
 namespace {
 
 namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace bhttp = boost::beast::http;
 using tcp = asio::ip::tcp;
 using boost::system::error_code;
 using Clock = std::chrono::steady_clock;
@@ -82,7 +80,6 @@ struct Options {
   bool tls = false;
   bool insecure = false;
   std::string ca_file;
-  bool sign_once_per_second = false;
   std::optional<double> rate;  // requests per second in all; closed loop when empty
 };
 
@@ -170,13 +167,19 @@ class Budget {
   const std::optional<Clock::time_point> deadline_;
 };
 
+template <class T>
+bool ParseNumber(std::string_view s, T& out) {
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  return ec == std::errc() && p == s.data() + s.size();
+}
+
 std::string HostHeader(const Options& o) {
   bool default_port = (o.tls && o.port == 443) || (!o.tls && o.port == 80);
   return default_port ? o.host : o.host + ":" + std::to_string(o.port);
 }
 
-// Builds and signs one request as an SDK would, then renders it for Beast.
-void BuildSigned(const Options& o, bhttp::request<bhttp::string_body>& out) {
+// Renders one signed request as an SDK would send it.
+std::string RenderSigned(const Options& o, std::chrono::system_clock::time_point now) {
   rampart::http::Request req;
   req.method = "POST";
   req.target = "/";
@@ -192,29 +195,165 @@ void BuildSigned(const Options& o, bhttp::request<bhttp::string_body>& out) {
     req.body = std::string(kStsBody);
     service = "sts";
   }
-  rampart::http::sigv4::SignRequest(req, o.access_key, o.secret_key, o.region, service,
-                                    std::chrono::system_clock::now(), o.session_token);
-  out = {};
-  out.method_string(req.method);
-  out.target(req.target);
-  out.version(11);
-  for (const auto& h : req.headers) out.insert(h.name, h.value);
-  out.set(bhttp::field::user_agent, "rampart-loadgen");
-  out.keep_alive(true);
-  out.body() = std::move(req.body);
-  out.prepare_payload();
+  rampart::http::sigv4::SignRequest(req, o.access_key, o.secret_key, o.region, service, now,
+                                    o.session_token);
+  std::string out = req.method + " " + req.target + " HTTP/1.1\r\n";
+  for (const auto& h : req.headers) out += h.name + ": " + h.value + "\r\n";
+  out += "User-Agent: rampart-loadgen\r\nContent-Length: " + std::to_string(req.body.size()) +
+         "\r\n\r\n";
+  out += req.body;
+  return out;
 }
 
-template <class Stream>
-class Connection : public std::enable_shared_from_this<Connection<Stream>> {
+// The signed request of one thread's connections. SigV4 dates have a
+// resolution of one second and the signer adds nothing random, so every
+// request signed within the same second is byte for byte the same: signing
+// it once per second and thread puts exactly the bytes on the wire that
+// signing each request would, at a fraction of the client's CPU (the server
+// still verifies every signature in full). Not thread-safe: one per thread.
+class RequestSource {
  public:
-  static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
+  explicit RequestSource(const Options& o) : o_(o) {}
+
+  // The request for now; a write holds its copy of the pointer until done.
+  const std::shared_ptr<const std::string>& Current() {
+    const auto now = std::chrono::system_clock::now();
+    const auto second = std::chrono::floor<std::chrono::seconds>(now);
+    if (!bytes_ || second != signed_at_) {
+      bytes_ = std::make_shared<const std::string>(RenderSigned(o_, now));
+      signed_at_ = second;
+    }
+    return bytes_;
+  }
+
+ private:
+  const Options& o_;
+  std::shared_ptr<const std::string> bytes_;
+  std::chrono::sys_seconds signed_at_{};
+};
+
+// What a response's head says about its framing.
+struct ResponseHead {
+  int status = 0;
+  size_t head_size = 0;  // through the blank line
+  size_t content_length = 0;
+  bool close = false;
+};
+
+bool IEquals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+enum class HeadState { kIncomplete, kDone, kBad };
+
+// Reads the status line and the fields this client needs. Responses must
+// carry Content-Length (Rampart and nginx do); chunked bodies are refused
+// rather than misread.
+HeadState ParseHead(std::string_view buf, ResponseHead& out, std::string& why) {
+  constexpr size_t kMaxHead = 64 * 1024;
+  const size_t end = buf.find("\r\n\r\n");
+  if (end == std::string_view::npos) {
+    if (buf.size() <= kMaxHead) return HeadState::kIncomplete;
+    why = "response head over 64 KiB";
+    return HeadState::kBad;
+  }
+  out = {};
+  out.head_size = end + 4;
+  std::string_view rest = buf.substr(0, end + 2);
+  size_t eol = rest.find("\r\n");
+  std::string_view status_line = rest.substr(0, eol);
+  rest.remove_prefix(eol + 2);
+  if (status_line.size() < 12 || !status_line.starts_with("HTTP/1.") || status_line[8] != ' ' ||
+      !ParseNumber(status_line.substr(9, 3), out.status)) {
+    why = "malformed status line";
+    return HeadState::kBad;
+  }
+  if (status_line[7] == '0') out.close = true;  // HTTP/1.0: no keep-alive assumed
+  bool have_length = false;
+  while (!rest.empty()) {
+    eol = rest.find("\r\n");
+    std::string_view line = rest.substr(0, eol);
+    rest.remove_prefix(eol + 2);
+    const size_t colon = line.find(':');
+    if (colon == std::string_view::npos) continue;
+    const std::string_view name = line.substr(0, colon);
+    const std::string_view value = Trim(line.substr(colon + 1));
+    if (IEquals(name, "content-length")) {
+      have_length = ParseNumber(value, out.content_length) && out.content_length <= (64u << 20);
+    } else if (IEquals(name, "connection")) {
+      out.close = IEquals(value, "close");
+    } else if (IEquals(name, "transfer-encoding")) {
+      why = "chunked responses are not supported";
+      return HeadState::kBad;
+    }
+  }
+  if (!have_length) {
+    why = "response without a usable Content-Length";
+    return HeadState::kBad;
+  }
+  return HeadState::kDone;
+}
+
+// A connection as its thread's watchdog sees it.
+class Watched {
+ public:
+  virtual ~Watched() = default;
+  // Closes the socket if an I/O operation has been waiting since before cutoff.
+  virtual void AbortIfStuck(Clock::time_point cutoff) = 0;
+};
+
+// One per thread: every quarter second, aborts connections whose request
+// has waited longer than kIoTimeout (a stalled server must not hang the
+// run), and stops once no connection is left. Not thread-safe.
+class Watchdog {
+ public:
+  explicit Watchdog(asio::io_context& ioc) : timer_(ioc) {}
+
+  void Add(const std::shared_ptr<Watched>& c) { watched_.push_back(c); }
+
+  void Start() {
+    timer_.expires_after(std::chrono::milliseconds(250));
+    timer_.async_wait([this](error_code ec) {
+      if (ec) return;
+      const Clock::time_point cutoff = Clock::now() - kIoTimeout;
+      std::erase_if(watched_, [](const std::weak_ptr<Watched>& w) { return w.expired(); });
+      for (const auto& w : watched_) {
+        if (auto c = w.lock()) c->AbortIfStuck(cutoff);
+      }
+      if (!watched_.empty()) Start();
+    });
+  }
+
+ private:
+  asio::steady_timer timer_;
+  std::vector<std::weak_ptr<Watched>> watched_;
+};
+
+template <class Stream>
+class Connection : public Watched, public std::enable_shared_from_this<Connection<Stream>> {
+ public:
+  static constexpr bool kTls = !std::is_same_v<Stream, tcp::socket>;
 
   // index: this connection's number, to stagger the fixed-rate schedules.
   Connection(asio::io_context& ioc, asio::ssl::context* tls, const Options& o,
              const tcp::resolver::results_type& endpoints, Budget& budget, Stats& stats,
-             unsigned index)
-      : ioc_(ioc), tls_(tls), o_(o), endpoints_(endpoints), budget_(budget), stats_(stats) {
+             RequestSource& source, unsigned index)
+      : ioc_(ioc),
+        tls_(tls),
+        o_(o),
+        endpoints_(endpoints),
+        budget_(budget),
+        stats_(stats),
+        source_(source) {
     if (o.rate) {
       interval_ = std::chrono::duration_cast<Clock::duration>(
           std::chrono::duration<double>(o.connections / *o.rate));
@@ -233,27 +372,48 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
     } else {
       stream_.emplace(ioc_);
     }
-    Lowest().expires_after(kIoTimeout);
-    Lowest().async_connect(endpoints_, [self = this->shared_from_this()](
-                                           error_code ec, const tcp::endpoint&) {
-      if (ec) return self->Fail("connect", ec);
-      error_code ignored;
-      self->Lowest().socket().set_option(tcp::no_delay(true), ignored);
-      if constexpr (kTls) {
-        self->stream_->async_handshake(asio::ssl::stream_base::client, [self](error_code e) {
-          if (e) return self->Fail("tls handshake", e);
-          self->Send();
-        });
-      } else {
-        self->Send();
-      }
-    });
+    Busy();
+    asio::async_connect(Lowest(), endpoints_,
+                        [self = this->shared_from_this()](error_code ec, const tcp::endpoint&) {
+                          if (ec) return self->Fail("connect", ec);
+                          error_code ignored;
+                          self->Lowest().set_option(tcp::no_delay(true), ignored);
+                          if constexpr (kTls) {
+                            self->stream_->async_handshake(
+                                asio::ssl::stream_base::client, [self](error_code e) {
+                                  if (e) return self->Fail("tls handshake", e);
+                                  self->Send();
+                                });
+                          } else {
+                            self->Send();
+                          }
+                        });
+  }
+
+  void AbortIfStuck(Clock::time_point cutoff) override {
+    if (!busy_ || busy_since_ >= cutoff) return;
+    ++stats_.transport_errors["timeout: no answer within 10 s"];
+    timed_out_ = true;  // counted here, not again as the read's error
+    error_code ignored;
+    Lowest().close(ignored);  // the pending operation completes with an error
   }
 
  private:
-  beast::tcp_stream& Lowest() { return beast::get_lowest_layer(*stream_); }
+  tcp::socket& Lowest() {
+    if constexpr (kTls) {
+      return stream_->next_layer();
+    } else {
+      return *stream_;
+    }
+  }
+
+  void Busy() {
+    busy_ = true;
+    busy_since_ = Clock::now();
+  }
 
   void Send() {
+    busy_ = false;
     if (!budget_.Take()) return Finish();
     if (interval_ == Clock::duration::zero()) return Write();
     // Fixed rate: latency counts from the scheduled start.
@@ -265,38 +425,76 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
   }
 
   void Write() {
-    auto second = std::chrono::duration_cast<std::chrono::seconds>(
-        std::chrono::system_clock::now().time_since_epoch());
-    if (!o_.sign_once_per_second || second != signed_at_) {
-      BuildSigned(o_, request_);
-      signed_at_ = second;
-    }
-    response_.emplace();
-    buffer_.consume(buffer_.size());
-    if (interval_ == Clock::duration::zero()) started_ = Clock::now();
-    Lowest().expires_after(kIoTimeout);
-    bhttp::async_write(*stream_, request_, [self = this->shared_from_this()](error_code ec, size_t) {
-      if (ec) return self->Fail("write", ec);
-      bhttp::async_read(*self->stream_, self->buffer_, *self->response_,
-                        [self](error_code e, size_t) { self->OnResponse(e); });
-    });
+    request_ = source_.Current();
+    used_ = 0;
+    Busy();
+    if (interval_ == Clock::duration::zero()) started_ = busy_since_;
+    asio::async_write(*stream_, asio::buffer(*request_),
+                      [self = this->shared_from_this()](error_code ec, size_t) {
+                        if (ec) return self->Fail("write", ec);
+                        self->Read();
+                      });
   }
 
-  void OnResponse(error_code ec) {
-    if (ec) return Fail("read", ec);
+  void Read() {
+    if (in_.size() - used_ < 4096) in_.resize(in_.size() * 2);
+    stream_->async_read_some(asio::buffer(in_.data() + used_, in_.size() - used_),
+                             [self = this->shared_from_this()](error_code ec, size_t n) {
+                               if (ec) return self->Fail("read", ec);
+                               self->used_ += n;
+                               self->OnBytes();
+                             });
+  }
+
+  void OnBytes() {
+    const std::string_view got(in_.data(), used_);
+    if (!head_) {
+      ResponseHead h;
+      std::string why;
+      switch (ParseHead(got, h, why)) {
+        case HeadState::kIncomplete:
+          return Read();
+        case HeadState::kBad:
+          return Broken(why);
+        case HeadState::kDone:
+          head_ = h;
+          break;
+      }
+    }
+    const size_t total = head_->head_size + head_->content_length;
+    if (used_ < total) return Read();
+    if (used_ > total) return Broken("bytes after the response");
+    OnResponse();
+  }
+
+  void OnResponse() {
     auto latency = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - started_);
     stats_.latency.Record(static_cast<uint64_t>(latency.count()));
-    ++stats_.by_status[static_cast<int>(response_->result_int())];
+    ++stats_.by_status[head_->status];
     consecutive_failures_ = 0;
-    if (!response_->keep_alive()) {
+    request_.reset();
+    const bool close = head_->close;
+    head_.reset();
+    if (close) {
       ++stats_.reconnects;
       return Reconnect();
     }
     Send();
   }
 
-  void Fail(const char* what, const error_code& ec) {
-    ++stats_.transport_errors[std::string(what) + ": " + ec.message()];
+  // The peer spoke something this client cannot follow: count it and start over.
+  void Broken(const std::string& why) {
+    head_.reset();
+    Fail("response", asio::error::make_error_code(asio::error::invalid_argument), why);
+  }
+
+  void Fail(const char* what, const error_code& ec, const std::string& detail = "") {
+    busy_ = false;
+    head_.reset();
+    if (!std::exchange(timed_out_, false)) {
+      ++stats_.transport_errors[std::string(what) + ": " +
+                                (detail.empty() ? ec.message() : detail)];
+    }
     if (++consecutive_failures_ >= kMaxConsecutiveFailures) return Finish();
     // Back off a little so a dead server does not turn into a busy loop.
     timer_.expires_after(std::chrono::milliseconds(100));
@@ -305,15 +503,16 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
 
   void Reconnect() {
     error_code ignored;
-    Lowest().socket().close(ignored);
+    Lowest().close(ignored);
     if (budget_.Done()) return;
     Start();
   }
 
   void Finish() {
+    busy_ = false;
     error_code ignored;
-    Lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);
-    Lowest().close();
+    Lowest().shutdown(tcp::socket::shutdown_both, ignored);
+    Lowest().close(ignored);
   }
 
   asio::io_context& ioc_;
@@ -322,13 +521,17 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
   const tcp::resolver::results_type& endpoints_;
   Budget& budget_;
   Stats& stats_;
+  RequestSource& source_;
   std::optional<Stream> stream_;
   asio::steady_timer timer_{ioc_};
-  beast::flat_buffer buffer_;
-  bhttp::request<bhttp::string_body> request_;
-  std::optional<bhttp::response<bhttp::string_body>> response_;
-  std::chrono::seconds signed_at_{-1};
+  std::shared_ptr<const std::string> request_;  // held while it is written
+  std::vector<char> in_ = std::vector<char>(16 * 1024);
+  size_t used_ = 0;
+  std::optional<ResponseHead> head_;
   Clock::time_point started_;
+  bool busy_ = false;  // an I/O operation is pending (the watchdog's concern)
+  bool timed_out_ = false;  // the watchdog closed the socket
+  Clock::time_point busy_since_;
   Clock::duration interval_{};  // zero: closed loop
   Clock::time_point next_;      // fixed rate: the next request's scheduled start
   int consecutive_failures_ = 0;
@@ -342,16 +545,10 @@ void Usage() {
                "         [--access-key AKID] [--secret-key SECRET] [--session-token T]\n"
                "         [--op sts-get-caller-identity | --op json --target X-Amz-Target"
                " --service S [--body JSON] [--content-type CT]]\n"
-               "         [--sign-once-per-second] [--rate REQUESTS_PER_SECOND]\n"
+               "         [--rate REQUESTS_PER_SECOND]\n"
                "Credentials default to AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY /"
                " AWS_SESSION_TOKEN;\nprefer them to --secret-key, which other users can see"
                " in the process list.\n");
-}
-
-template <class T>
-bool ParseNumber(std::string_view s, T& out) {
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-  return ec == std::errc() && p == s.data() + s.size();
 }
 
 bool ParseDouble(const std::string& s, double& out) {
@@ -379,7 +576,7 @@ std::optional<Options> ParseArgs(int argc, char** argv) {
     } else if (flag == "--insecure") {
       o.insecure = true;
     } else if (flag == "--sign-once-per-second") {
-      o.sign_once_per_second = true;
+      // Accepted for old command lines: it is what every run does now.
     } else if (flag == "--help" || flag == "-h") {
       return std::nullopt;
     } else if (!value(v)) {
@@ -490,19 +687,30 @@ int Run(const Options& o) {
   Budget budget(o.requests, deadline);
   std::vector<std::unique_ptr<asio::io_context>> contexts;
   std::vector<Stats> stats(o.threads);
-  for (unsigned t = 0; t < o.threads; ++t) contexts.push_back(std::make_unique<asio::io_context>(1));
-  for (unsigned c = 0; c < o.connections; ++c) {
-    unsigned t = c % o.threads;
-    if (tls) {
-      auto conn = std::make_shared<Connection<beast::ssl_stream<beast::tcp_stream>>>(
-          *contexts[t], tls.get(), o, endpoints, budget, stats[t], c);
-      conn->Start();
-    } else {
-      auto conn = std::make_shared<Connection<beast::tcp_stream>>(
-          *contexts[t], nullptr, o, endpoints, budget, stats[t], c);
-      conn->Start();
-    }
+  std::vector<std::unique_ptr<RequestSource>> sources;
+  std::vector<std::unique_ptr<Watchdog>> watchdogs;
+  for (unsigned t = 0; t < o.threads; ++t) {
+    contexts.push_back(std::make_unique<asio::io_context>(1));
+    sources.push_back(std::make_unique<RequestSource>(o));
+    watchdogs.push_back(std::make_unique<Watchdog>(*contexts.back()));
   }
+  for (unsigned c = 0; c < o.connections; ++c) {
+    const unsigned t = c % o.threads;
+    std::shared_ptr<Watched> conn;
+    if (tls) {
+      auto tc = std::make_shared<Connection<asio::ssl::stream<tcp::socket>>>(
+          *contexts[t], tls.get(), o, endpoints, budget, stats[t], *sources[t], c);
+      tc->Start();
+      conn = tc;
+    } else {
+      auto pc = std::make_shared<Connection<tcp::socket>>(*contexts[t], nullptr, o, endpoints,
+                                                          budget, stats[t], *sources[t], c);
+      pc->Start();
+      conn = pc;
+    }
+    watchdogs[t]->Add(conn);
+  }
+  for (auto& w : watchdogs) w->Start();
   std::vector<std::thread> threads;
   for (auto& ioc : contexts) {
     asio::io_context* p = ioc.get();
@@ -529,9 +737,7 @@ int Run(const Options& o) {
   } else {
     std::printf("schedule: closed loop; latency from each write\n");
   }
-  std::printf("signing: %s\n", o.sign_once_per_second
-                                   ? "SigV4, re-signed at most once per second per connection"
-                                   : "SigV4, every request signed fresh");
+  std::printf("signing: SigV4, rendered once per second per thread (same bytes as per request)\n");
   const uint64_t n = all.latency.total();
   std::printf("requests: %llu in %.3f s = %.1f req/s\n", static_cast<unsigned long long>(n),
               elapsed, elapsed > 0 ? static_cast<double>(n) / elapsed : 0.0);
