@@ -286,22 +286,30 @@ Result<OrgRow> Authorized(store::Database& db, const EngineAuthorizer* engine,
   std::vector<server::ConditionKey> all_keys(keys.begin(), keys.end());
   const std::string& caller = ctx.principal().account_id;
   bool delegate_reads = false;
+  std::optional<std::string> delegation;  // the delegation policy, when it may grant this
   RETURN_IF_ERROR(db.Read([&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(org, OrgOfAccount(tx, caller));
     if (!org) return Status::Ok();
     arn = resource(*org);
-    if (engine != nullptr && caller != org->management_account && IsReadOnly(action)) {
+    const bool member = engine != nullptr && caller != org->management_account;
+    if (member && IsReadOnly(action)) {
       ASSIGN_OR_RETURN(delegate_reads, IsDelegatedAdministrator(tx, *org, caller));
+    }
+    if (member && !members_allowed && !delegate_reads &&
+        IsDelegable(action.substr(action.find(':') + 1))) {
+      ASSIGN_OR_RETURN(delegation, DelegationContent(tx, *org));
     }
     return AddResourceTagKeys(tx, *org, arn, all_keys);
   }));
   if (delegate_reads) {
     RETURN_IF_ERROR(AuthorizeDelegatedRead(*engine, ctx, action, *org, arn, all_keys));
+  } else if (delegation) {
+    RETURN_IF_ERROR(AuthorizeDelegated(*engine, ctx, action, *org, arn, all_keys, *delegation));
   } else {
     RETURN_IF_ERROR(ctx.Authorize(action, arn, all_keys));
   }
   if (!org) return NotInUse();
-  if (!members_allowed && !delegate_reads && org->management_account != caller) {
+  if (!members_allowed && !delegate_reads && !delegation && org->management_account != caller) {
     return Status::Modeled("AccessDeniedException",
                            "You don't have permissions to access this resource: only the "
                            "management account of the organization can call this operation.");

@@ -101,8 +101,10 @@ Status AttachDefaultScp(store::Tx& tx, const OrgRow& org, std::string_view targe
 // members_allowed, that the caller is its management account
 // (AccessDeniedException) or, for Describe* and List* actions, a delegated
 // administrator of any service, whose own policies must allow the action
-// on the management account's resource. The tags of the resource are supplied as
-// aws:ResourceTag/<key>.
+// on the management account's resource, or a member account that the
+// organization's delegation policy grants the action (Describe*, List* and
+// policy management; its own policies must allow it too). The tags of the
+// resource are supplied as aws:ResourceTag/<key>.
 using ResourceOf = std::function<std::string(const OrgRow&)>;
 // engine may be null (no delegated reads then).
 Result<OrgRow> Authorized(store::Database& db, const EngineAuthorizer* engine,
@@ -148,6 +150,19 @@ Result<TagList> LoadTags(store::Tx& tx, const OrgRow& org, std::string_view reso
 // Adds or replaces tags (ConstraintViolationException over 50 in all).
 Status PutTags(store::Tx& tx, const OrgRow& org, std::string_view resource_id, const TagList& tags);
 Status DeleteTags(store::Tx& tx, const OrgRow& org, std::string_view resource_id);
+
+// The delegation policy (org_resource_policy.cc). IsDelegable: whether a
+// delegation policy may grant the operation (Describe*, List*, policy
+// management). DelegationContent: the organization's policy text, if any.
+// AuthorizeDelegated: a member account's call weighed against it (the
+// caller's own policies must allow too; "*" stands for the organization's
+// ARN, as for delegated administrators).
+bool IsDelegable(std::string_view op);
+std::string ResourcePolicyArn(const OrgRow& org, std::string_view policy_id);
+Result<std::optional<std::string>> DelegationContent(store::Tx& tx, const OrgRow& org);
+Status AuthorizeDelegated(const EngineAuthorizer& engine, const server::RequestContext& ctx,
+                          std::string_view action, const OrgRow& org, std::string_view arn,
+                          std::span<const server::ConditionKey> keys, std::string_view content);
 
 // NextToken/MaxResults pagination over a fully read, sorted list. The
 // token is an opaque base64 of the offset of the next item.

@@ -123,8 +123,19 @@ CREATE TABLE org_former_accounts (
 );
 )sql";
 
-constexpr std::array<store::Migration, 4> kMigrations = {
-    {{1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}, {4, kSchemaV4}}};
+// The delegation policy (org_resource_policy.cc): at most one per
+// organization.
+constexpr std::string_view kSchemaV5 = R"sql(
+CREATE TABLE org_resource_policies (
+  org_id TEXT PRIMARY KEY,
+  policy_id TEXT NOT NULL UNIQUE,
+  content TEXT NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+)sql";
+
+constexpr std::array<store::Migration, 5> kMigrations = {
+    {{1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}, {4, kSchemaV4}, {5, kSchemaV5}}};
 
 json::Value PolicyTypesJson(const OrgRow& org) {
   json::Value types = json::Value::MakeArray();
@@ -206,7 +217,8 @@ Status SetScpEnabled(store::Tx& tx, const OrgRow& org, bool enabled) {
 Status DeleteOrgRows(store::Tx& tx, const OrgRow& org) {
   for (std::string_view table : {"org_tags", "org_attachments", "org_policies", "org_units",
                                  "org_accounts", "org_create_account_status", "org_service_access",
-                                 "org_delegated_admins", "org_handshakes", "org_organizations"}) {
+                                 "org_delegated_admins", "org_handshakes", "org_resource_policies",
+                                 "org_organizations"}) {
     ASSIGN_OR_RETURN(auto q, tx.Prepare("DELETE FROM " + std::string(table) + " WHERE org_id = ?"));
     q->Bind(1, org.org_id);
     RETURN_IF_ERROR(q->Run());
@@ -272,6 +284,9 @@ void OrganizationsService::Register(server::Registry& registry) {
       {"DeregisterDelegatedAdministrator", &OrganizationsService::DeregisterDelegatedAdministrator},
       {"ListDelegatedAdministrators", &OrganizationsService::ListDelegatedAdministrators},
       {"ListDelegatedServicesForAccount", &OrganizationsService::ListDelegatedServicesForAccount},
+      {"PutResourcePolicy", &OrganizationsService::PutResourcePolicy},
+      {"DescribeResourcePolicy", &OrganizationsService::DescribeResourcePolicy},
+      {"DeleteResourcePolicy", &OrganizationsService::DeleteResourcePolicy},
   };
   for (const auto& [name, fn] : kHandlers) {
     registry.Add("organizations", name,

@@ -155,6 +155,17 @@ Result<OrgRow> AuthorizedOnPolicy(store::Database& db, const EngineAuthorizer* e
       keys);
 }
 
+// The second check of AttachPolicy and DetachPolicy: the action on the
+// target's ARN, through the same prologue (so a delegation policy applies
+// and the target's tags are aws:ResourceTag keys).
+Result<OrgRow> AuthorizedOnTarget(store::Database& db, const EngineAuthorizer* engine,
+                                  const server::RequestContext& ctx, std::string_view action,
+                                  const std::string& target_id) {
+  auto keys = org::PolicyTypeKey(org::kScpType);
+  return org::Authorized(
+      db, engine, ctx, action, [&](const OrgRow& o) { return TargetArn(o, target_id); }, keys);
+}
+
 }  // namespace
 
 Result<json::Value> OrganizationsService::CreatePolicy(server::RequestContext& ctx,
@@ -290,8 +301,8 @@ Result<json::Value> OrganizationsService::AttachPolicy(server::RequestContext& c
   std::string target_id(in.get_string("TargetId"));
   ASSIGN_OR_RETURN(OrgRow org,
                    AuthorizedOnPolicy(db_, engine_, ctx, "organizations:AttachPolicy", policy_id));
-  auto keys = org::PolicyTypeKey(org::kScpType);
-  RETURN_IF_ERROR(ctx.Authorize("organizations:AttachPolicy", TargetArn(org, target_id), keys));
+  RETURN_IF_ERROR(
+      AuthorizedOnTarget(db_, engine_, ctx, "organizations:AttachPolicy", target_id).status());
   RETURN_IF_ERROR(WriteAndInvalidate([&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(org, org::RequireSameOrg(tx, org));
     RETURN_IF_ERROR(RequireScp(tx, org, policy_id).status());
@@ -321,8 +332,8 @@ Result<json::Value> OrganizationsService::DetachPolicy(server::RequestContext& c
   std::string target_id(in.get_string("TargetId"));
   ASSIGN_OR_RETURN(OrgRow org,
                    AuthorizedOnPolicy(db_, engine_, ctx, "organizations:DetachPolicy", policy_id));
-  auto keys = org::PolicyTypeKey(org::kScpType);
-  RETURN_IF_ERROR(ctx.Authorize("organizations:DetachPolicy", TargetArn(org, target_id), keys));
+  RETURN_IF_ERROR(
+      AuthorizedOnTarget(db_, engine_, ctx, "organizations:DetachPolicy", target_id).status());
   RETURN_IF_ERROR(WriteAndInvalidate([&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(org, org::RequireSameOrg(tx, org));
     RETURN_IF_ERROR(RequireScp(tx, org, policy_id).status());

@@ -108,17 +108,26 @@ namespace {
 // The ARN of a taggable resource id, for authorization.
 std::string TaggableArn(const OrgRow& org, std::string_view id) {
   if (id.starts_with("p-")) return org.PolicyArn(id);
+  if (id.starts_with("rp-")) return org::ResourcePolicyArn(org, id);
   if (id.starts_with("ou-")) return org.OuArn(id);
   if (id.starts_with("r-")) return org.RootArn();
   return org.AccountArn(id);
 }
 
-// The root, an OU, an account or a customer managed policy of org.
+// The root, an OU, an account, a customer managed policy or the delegation
+// policy of org.
 Status RequireTaggable(store::Tx& tx, const OrgRow& org, std::string_view id) {
   if (id.starts_with("p-")) {
     ASSIGN_OR_RETURN(int64_t n, internal::CountOf(tx,
                                                   "SELECT COUNT(*) FROM org_policies WHERE "
                                                   "org_id = ? AND policy_id = ?",
+                                                  {org.org_id, id}));
+    return n > 0 ? Status::Ok() : org::TargetNotFound();
+  }
+  if (id.starts_with("rp-")) {
+    ASSIGN_OR_RETURN(int64_t n, internal::CountOf(tx,
+                                                  "SELECT COUNT(*) FROM org_resource_policies "
+                                                  "WHERE org_id = ? AND policy_id = ?",
                                                   {org.org_id, id}));
     return n > 0 ? Status::Ok() : org::TargetNotFound();
   }

@@ -149,6 +149,10 @@ class OrganizationsService {
                                                   const json::Value& in);
   Result<json::Value> ListDelegatedServicesForAccount(server::RequestContext& ctx,
                                                       const json::Value& in);
+  // org_resource_policy.cc
+  Result<json::Value> PutResourcePolicy(server::RequestContext& ctx, const json::Value& in);
+  Result<json::Value> DescribeResourcePolicy(server::RequestContext& ctx, const json::Value& in);
+  Result<json::Value> DeleteResourcePolicy(server::RequestContext& ctx, const json::Value& in);
 
   // Runs fn in one write transaction and, when it commits, drops the
   // authorizer's cached policies (SCPs, the OU tree or roles changed).
