@@ -148,9 +148,9 @@ Result<std::vector<Node>> ChildrenOf(store::Tx& tx, const OrgRow& org, std::stri
 
 namespace {
 constexpr std::string_view kAccountColumns =
-    "account_id, parent_id, name, email, joined_method, joined_at";
+    "account_id, parent_id, name, email, joined_method, joined_at, status";
 AccountRow ReadAccount(const store::Statement& q) {
-  return AccountRow{q.Text(0), q.Text(1), q.Text(2), q.Text(3), q.Text(4), q.Int(5)};
+  return AccountRow{q.Text(0), q.Text(1), q.Text(2), q.Text(3), q.Text(4), q.Int(5), q.Text(6)};
 }
 }  // namespace
 
@@ -187,7 +187,7 @@ json::Value AccountJson(const OrgRow& org, const AccountRow& a) {
   v.set("Arn", org.AccountArn(a.account_id));
   v.set("Email", a.email);
   v.set("Name", a.name);
-  v.set("Status", "ACTIVE");
+  v.set("Status", a.status);
   v.set("JoinedMethod", a.joined_method);
   v.set("JoinedTimestamp", a.joined_at);
   return v;

@@ -84,6 +84,7 @@ struct AccountRow {
   std::string email;
   std::string joined_method;  // CREATED or INVITED
   int64_t joined_at = 0;
+  std::string status = "ACTIVE";  // or SUSPENDED once closed
 };
 Result<std::optional<AccountRow>> FindAccount(store::Tx& tx, const OrgRow& org,
                                               std::string_view account_id);

@@ -134,8 +134,19 @@ CREATE TABLE org_resource_policies (
 );
 )sql";
 
-constexpr std::array<store::Migration, 5> kMigrations = {
-    {{1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}, {4, kSchemaV4}, {5, kSchemaV5}}};
+// CloseAccount (org_membership.cc): a closed account stays in the
+// organization as SUSPENDED.
+constexpr std::string_view kSchemaV6 = R"sql(
+ALTER TABLE org_accounts ADD COLUMN status TEXT NOT NULL DEFAULT 'ACTIVE';
+ALTER TABLE org_accounts ADD COLUMN closed_at INTEGER;
+)sql";
+
+constexpr std::array<store::Migration, 6> kMigrations = {{{1, kSchemaV1},
+                                                          {2, kSchemaV2},
+                                                          {3, kSchemaV3},
+                                                          {4, kSchemaV4},
+                                                          {5, kSchemaV5},
+                                                          {6, kSchemaV6}}};
 
 json::Value PolicyTypesJson(const OrgRow& org) {
   json::Value types = json::Value::MakeArray();
@@ -267,6 +278,7 @@ void OrganizationsService::Register(server::Registry& registry) {
       {"UntagResource", &OrganizationsService::UntagResource},
       {"ListTagsForResource", &OrganizationsService::ListTagsForResource},
       {"RemoveAccountFromOrganization", &OrganizationsService::RemoveAccountFromOrganization},
+      {"CloseAccount", &OrganizationsService::CloseAccount},
       {"InviteAccountToOrganization", &OrganizationsService::InviteAccountToOrganization},
       {"AcceptHandshake", &OrganizationsService::AcceptHandshake},
       {"DeclineHandshake", &OrganizationsService::DeclineHandshake},

@@ -164,6 +164,7 @@ int RunServer(server::Config cfg) {
   iam::OrganizationsService org_service(**db);
   org_service.SetPolicyCache(&policy_cache);
   org_service.SetAuthorizer(&authorizer);
+  org_service.SetCredentialStore(&creds);
   server::Registry registry;
   iam::RegisterSts(registry);
   iam::MfaService mfa_service(**db, *root_key);

@@ -62,6 +62,11 @@ CREATE INDEX sts_sessions_by_expiry ON sts_sessions (expires_at);
 ALTER TABLE sts_sessions ADD COLUMN user_name TEXT NOT NULL DEFAULT '';
 ALTER TABLE sts_sessions ADD COLUMN attributes TEXT NOT NULL DEFAULT '{}';
 )sql"},
+    // Organizations' CloseAccount: a closed account's keys and sessions no
+    // longer authenticate.
+    {4, R"sql(
+ALTER TABLE accounts ADD COLUMN closed_at INTEGER;
+)sql"},
 };
 
 int64_t NowSeconds() {
@@ -144,14 +149,17 @@ void CredentialStore::EvictLocked() {
 namespace {
 
 // Long-term keys first, then STS session keys; both queries start with the
-// same four principal columns and end with the sealed secret.
+// same four principal columns and end with the sealed secret. Keys of a
+// closed account are not found.
 constexpr std::string_view kAccessKeySql =
     "SELECT account_id, principal_arn, principal_type, principal_id, secret_sealed, user_name "
-    "FROM access_keys WHERE access_key_id = ? AND status = 'Active'";
+    "FROM access_keys WHERE access_key_id = ? AND status = 'Active' AND account_id NOT IN "
+    "(SELECT account_id FROM accounts WHERE closed_at IS NOT NULL)";
 constexpr std::string_view kSessionKeySql =
     "SELECT account_id, principal_arn, principal_type, principal_id, secret_sealed, role_arn, "
     "token_hash, expires_at, issued_at, user_name, attributes FROM sts_sessions "
-    "WHERE access_key_id = ?";
+    "WHERE access_key_id = ? AND account_id NOT IN "
+    "(SELECT account_id FROM accounts WHERE closed_at IS NOT NULL)";
 
 json::Value StringsJson(const std::vector<std::string>& values) {
   json::Value a = json::Value::MakeArray();
@@ -269,6 +277,13 @@ Status CredentialStore::InsertAccount(store::Tx& tx, std::string_view account_id
       "INSERT INTO accounts (account_id, name, is_management, created_at) VALUES (?, ?, ?, ?) "
       "ON CONFLICT (account_id) DO NOTHING"));
   q->Bind(1, account_id).Bind(2, name).Bind(3, int64_t{management ? 1 : 0}).Bind(4, NowSeconds());
+  return q->Run();
+}
+
+Status CredentialStore::MarkAccountClosed(store::Tx& tx, std::string_view account_id,
+                                          int64_t closed_at) {
+  ASSIGN_OR_RETURN(auto q, tx.Prepare("UPDATE accounts SET closed_at = ? WHERE account_id = ?"));
+  q->Bind(1, closed_at).Bind(2, account_id);
   return q->Run();
 }
 

@@ -66,6 +66,11 @@ class OrganizationsService {
   // policies decide). REQUIRES: engine outlives the service.
   void SetAuthorizer(const EngineAuthorizer* engine) { engine_ = engine; }
 
+  // The credentials whose cache CloseAccount drops, so that a closed
+  // account's keys stop working at once. REQUIRES: creds outlives the
+  // service.
+  void SetCredentialStore(server::CredentialStore* creds) { creds_ = creds; }
+
   using Handler = Result<json::Value> (OrganizationsService::*)(server::RequestContext&,
                                                                 const json::Value&);
 
@@ -149,6 +154,7 @@ class OrganizationsService {
                                                   const json::Value& in);
   Result<json::Value> ListDelegatedServicesForAccount(server::RequestContext& ctx,
                                                       const json::Value& in);
+  Result<json::Value> CloseAccount(server::RequestContext& ctx, const json::Value& in);
   // org_resource_policy.cc
   Result<json::Value> PutResourcePolicy(server::RequestContext& ctx, const json::Value& in);
   Result<json::Value> DescribeResourcePolicy(server::RequestContext& ctx, const json::Value& in);
@@ -161,6 +167,7 @@ class OrganizationsService {
   store::Database& db_;
   PolicyCache* policy_cache_ = nullptr;
   const EngineAuthorizer* engine_ = nullptr;
+  server::CredentialStore* creds_ = nullptr;
 };
 
 }  // namespace rampart::iam

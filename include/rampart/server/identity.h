@@ -83,6 +83,10 @@ class CredentialStore {
   // The same inside the caller's write transaction.
   static Status InsertAccount(store::Tx& tx, std::string_view account_id, std::string_view name,
                               bool management);
+  // Closes an account inside the caller's write transaction: from then on
+  // none of its access keys or sessions authenticates. Call InvalidateCache
+  // after the commit.
+  static Status MarkAccountClosed(store::Tx& tx, std::string_view account_id, int64_t closed_at);
   // Stores a new access key for principal and returns it.
   Status AddAccessKey(const Principal& principal, const SecretBytes& secret);
   // The same inside the caller's write transaction, so that a quota check
