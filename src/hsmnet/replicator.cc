@@ -9,6 +9,7 @@
 #include "hsmnet/service.h"
 #include "pkcs11/p11.h"
 #include "rampart/core/log.h"
+#include "rampart/core/thread_name.h"
 
 namespace rampart::hsmnet {
 namespace {
@@ -324,7 +325,10 @@ Status Replicator::Start() {
   running_ = true;
   for (auto& peer : peers_) {
     Peer* p = peer.get();
-    p->sender = std::thread([this, p] { SendLoop(*p); });
+    p->sender = std::thread([this, p] {
+      SetCurrentThreadName("hsm-replicate");
+      SendLoop(*p);
+    });
   }
   return Status::Ok();
 }

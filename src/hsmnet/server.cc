@@ -30,6 +30,7 @@
 #include "pkcs11/p11.h"
 #include "rampart/core/json.h"
 #include "rampart/core/log.h"
+#include "rampart/core/thread_name.h"
 #include "rampart/core/secret.h"
 #include "rampart/pkcs11/pkcs11_token.h"
 
@@ -340,6 +341,7 @@ void AcceptLoop(int listen_fd, SSL_CTX* ctx, Service& service, const PeerNames& 
     conn.fd = fd;
     auto done = conn.done;
     conn.thread = std::thread([ctx, fd, &service, &peers, done] {
+      SetCurrentThreadName("hsm-conn");
       ServeConnection(ctx, fd, service, peers);
       done->store(true);
     });

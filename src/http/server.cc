@@ -45,6 +45,7 @@
 
 #include "http/request_parser.h"
 #include "rampart/core/log.h"
+#include "rampart/core/thread_name.h"
 
 namespace rampart::http {
 namespace {
@@ -542,9 +543,12 @@ Status Server::Impl::Bind() {
 
 Status Server::Impl::Run() {
   asio::post(*workers_[0]->ioc, [this] { Accept(); });
-  for (auto& w : workers_) {
-    asio::io_context* ioc = w->ioc.get();
-    w->thread = std::thread([ioc] { RunWorker(*ioc); });
+  for (size_t i = 0; i < workers_.size(); ++i) {
+    asio::io_context* ioc = workers_[i]->ioc.get();
+    workers_[i]->thread = std::thread([ioc, i] {
+      SetCurrentThreadName("http-worker-" + std::to_string(i));
+      RunWorker(*ioc);
+    });
   }
   return Status::Ok();
 }

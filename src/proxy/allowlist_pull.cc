@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "fetch.h"
+#include "rampart/core/thread_name.h"
 
 namespace rampart::proxy {
 namespace {
@@ -33,7 +34,12 @@ AllowlistPuller::AllowlistPuller(CurrentFn current, DeliverFn deliver)
 
 AllowlistPuller::~AllowlistPuller() { Stop(); }
 
-void AllowlistPuller::Start() { thread_ = std::thread([this] { Loop(); }); }
+void AllowlistPuller::Start() {
+  thread_ = std::thread([this] {
+    SetCurrentThreadName("proxy-pull");
+    Loop();
+  });
+}
 
 void AllowlistPuller::Wake() {
   std::lock_guard lock(mu_);

@@ -21,6 +21,7 @@
 #include <boost/asio/write.hpp>
 
 #include "rampart/core/log.h"
+#include "rampart/core/thread_name.h"
 #include "rampart/proxy/http_head.h"
 
 namespace rampart::proxy {
@@ -339,7 +340,10 @@ Status ControlLoop::Start(const std::vector<HostPort>& admin_listen, bool watch)
   if (impl_->acceptor) impl_->Accept();
   auto guard = std::make_shared<asio::executor_work_guard<asio::io_context::executor_type>>(
       impl_->ioc.get_executor());
-  impl_->thread = std::thread([this, guard] { impl_->ioc.run(); });
+  impl_->thread = std::thread([this, guard] {
+    SetCurrentThreadName("proxy-control");
+    impl_->ioc.run();
+  });
   impl_->running = true;
   return Status::Ok();
 }

@@ -20,6 +20,7 @@
 #include "dns_resolver.h"
 #include "session.h"
 #include "socket_util.h"
+#include "rampart/core/thread_name.h"
 
 namespace rampart::proxy {
 namespace {
@@ -130,9 +131,12 @@ Status ProxyServer::Start() {
     }
   }
   for (size_t i = 0; i < impl_->acceptors.size(); ++i) impl_->Accept(*impl_->acceptors[i], impl_->kinds[i]);
-  for (auto& w : impl_->workers) {
-    asio::io_context* ioc = w.ioc.get();
-    w.thread = std::thread([ioc] { ioc->run(); });
+  for (size_t i = 0; i < impl_->workers.size(); ++i) {
+    asio::io_context* ioc = impl_->workers[i].ioc.get();
+    impl_->workers[i].thread = std::thread([ioc, i] {
+      SetCurrentThreadName("proxy-worker-" + std::to_string(i));
+      ioc->run();
+    });
   }
   impl_->running = true;
   return Status::Ok();
