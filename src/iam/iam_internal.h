@@ -136,6 +136,11 @@ namespace rampart::iam::internal {
 Result<UserRow> AuthorizedUser(store::Database& db, const server::RequestContext& ctx,
                                std::string_view action, std::string_view name,
                                std::vector<server::ConditionKey> keys = {});
+// The same for the UserName member, or the calling IAM user when it is
+// absent (signing certificates, service-specific credentials);
+// InvalidInput when neither names a user.
+Result<UserRow> AuthorizedUserOrCaller(store::Database& db, const server::RequestContext& ctx,
+                                       std::string_view action, const json::Value& in);
 // Keys for an action on an existing user or role: its resource tags and,
 // where AWS supplies it, its boundary.
 std::vector<server::ConditionKey> TargetKeys(std::string_view action, const TagList& tags,
@@ -386,5 +391,135 @@ Status CheckClientIds(const std::vector<std::string>& client_ids);
 // iam_entities_for_policy.cc.
 Result<json::Value> ListEntitiesForPolicy(const IamDeps& deps, server::RequestContext& ctx,
                                           const json::Value& in);
+
+}  // namespace rampart::iam::internal
+
+namespace rampart::iam::internal {
+
+// SAML providers (iam_saml_providers.cc).
+Result<json::Value> CreateSAMLProvider(const IamDeps& deps, server::RequestContext& ctx,
+                                       const json::Value& in);
+Result<json::Value> GetSAMLProvider(const IamDeps& deps, server::RequestContext& ctx,
+                                    const json::Value& in);
+Result<json::Value> ListSAMLProviders(const IamDeps& deps, server::RequestContext& ctx,
+                                      const json::Value& in);
+Result<json::Value> UpdateSAMLProvider(const IamDeps& deps, server::RequestContext& ctx,
+                                       const json::Value& in);
+Result<json::Value> DeleteSAMLProvider(const IamDeps& deps, server::RequestContext& ctx,
+                                       const json::Value& in);
+Result<json::Value> TagSAMLProvider(const IamDeps& deps, server::RequestContext& ctx,
+                                    const json::Value& in);
+Result<json::Value> UntagSAMLProvider(const IamDeps& deps, server::RequestContext& ctx,
+                                      const json::Value& in);
+Result<json::Value> ListSAMLProviderTags(const IamDeps& deps, server::RequestContext& ctx,
+                                         const json::Value& in);
+// What CheckSamlMetadata keeps of a metadata document.
+struct SamlMetadata {
+  std::optional<int64_t> valid_until;  // seconds since the epoch, the earliest validUntil
+};
+// Checks a SAML metadata document: well-formed XML (no DTD), an
+// EntityDescriptor root with exactly one IDPSSODescriptor holding at least
+// one signing X509Certificate that parses. InvalidInput otherwise.
+Result<SamlMetadata> CheckSamlMetadata(std::string_view document);
+// Seconds since the epoch of a UTC xs:dateTime, or nullopt.
+std::optional<int64_t> ParseXmlDateTime(std::string_view text);
+
+// SSH public keys of users (iam_ssh_keys.cc).
+Result<json::Value> UploadSSHPublicKey(const IamDeps& deps, server::RequestContext& ctx,
+                                       const json::Value& in);
+Result<json::Value> GetSSHPublicKey(const IamDeps& deps, server::RequestContext& ctx,
+                                    const json::Value& in);
+Result<json::Value> ListSSHPublicKeys(const IamDeps& deps, server::RequestContext& ctx,
+                                      const json::Value& in);
+Result<json::Value> UpdateSSHPublicKey(const IamDeps& deps, server::RequestContext& ctx,
+                                       const json::Value& in);
+Result<json::Value> DeleteSSHPublicKey(const IamDeps& deps, server::RequestContext& ctx,
+                                       const json::Value& in);
+// An RSA public key as IAM keeps it.
+struct SshPublicKey {
+  std::string ssh;          // "ssh-rsa <base64 blob>"
+  std::string pem;          // SubjectPublicKeyInfo PEM
+  std::string fingerprint;  // MD5 of the blob, colon-separated hex
+  int bits = 0;
+};
+// Parses an OpenSSH "ssh-rsa" line or a PEM RSA public key of at least
+// 2048 bits: the key, UnrecognizedPublicKeyEncoding or InvalidPublicKey.
+Result<SshPublicKey> ParseSshPublicKey(std::string_view body);
+
+// Server certificates (iam_server_certificates.cc).
+Result<json::Value> UploadServerCertificate(const IamDeps& deps, server::RequestContext& ctx,
+                                            const json::Value& in);
+Result<json::Value> GetServerCertificate(const IamDeps& deps, server::RequestContext& ctx,
+                                         const json::Value& in);
+Result<json::Value> ListServerCertificates(const IamDeps& deps, server::RequestContext& ctx,
+                                           const json::Value& in);
+Result<json::Value> UpdateServerCertificate(const IamDeps& deps, server::RequestContext& ctx,
+                                            const json::Value& in);
+Result<json::Value> DeleteServerCertificate(const IamDeps& deps, server::RequestContext& ctx,
+                                            const json::Value& in);
+Result<json::Value> TagServerCertificate(const IamDeps& deps, server::RequestContext& ctx,
+                                         const json::Value& in);
+Result<json::Value> UntagServerCertificate(const IamDeps& deps, server::RequestContext& ctx,
+                                           const json::Value& in);
+Result<json::Value> ListServerCertificateTags(const IamDeps& deps, server::RequestContext& ctx,
+                                              const json::Value& in);
+// What IAM keeps of a PEM certificate.
+struct CertificateInfo {
+  std::string der;
+  int64_t not_before = 0;  // seconds since the epoch
+  int64_t not_after = 0;
+};
+// The first certificate of a PEM text, or MalformedCertificate.
+Result<CertificateInfo> ParsePemCertificate(std::string_view pem);
+// Every certificate of a PEM chain (at least one), or MalformedCertificate.
+Status CheckPemChain(std::string_view pem);
+// Whether the unencrypted PEM private key belongs to the certificate:
+// MalformedCertificate when the key does not parse, KeyPairMismatch when
+// it is another key.
+Status CheckKeyMatchesCertificate(std::string_view certificate_pem, std::string_view key_pem);
+
+// Signing certificates of users (iam_signing_certificates.cc).
+Result<json::Value> UploadSigningCertificate(const IamDeps& deps, server::RequestContext& ctx,
+                                             const json::Value& in);
+Result<json::Value> ListSigningCertificates(const IamDeps& deps, server::RequestContext& ctx,
+                                            const json::Value& in);
+Result<json::Value> UpdateSigningCertificate(const IamDeps& deps, server::RequestContext& ctx,
+                                             const json::Value& in);
+Result<json::Value> DeleteSigningCertificate(const IamDeps& deps, server::RequestContext& ctx,
+                                             const json::Value& in);
+
+// Service-specific credentials (iam_service_credentials.cc).
+Result<json::Value> CreateServiceSpecificCredential(const IamDeps& deps,
+                                                    server::RequestContext& ctx,
+                                                    const json::Value& in);
+Result<json::Value> ListServiceSpecificCredentials(const IamDeps& deps,
+                                                   server::RequestContext& ctx,
+                                                   const json::Value& in);
+Result<json::Value> ResetServiceSpecificCredential(const IamDeps& deps,
+                                                   server::RequestContext& ctx,
+                                                   const json::Value& in);
+Result<json::Value> UpdateServiceSpecificCredential(const IamDeps& deps,
+                                                    server::RequestContext& ctx,
+                                                    const json::Value& in);
+Result<json::Value> DeleteServiceSpecificCredential(const IamDeps& deps,
+                                                    server::RequestContext& ctx,
+                                                    const json::Value& in);
+
+// Service-linked roles (iam_service_linked_roles.cc).
+Result<json::Value> CreateServiceLinkedRole(const IamDeps& deps, server::RequestContext& ctx,
+                                            const json::Value& in);
+Result<json::Value> DeleteServiceLinkedRole(const IamDeps& deps, server::RequestContext& ctx,
+                                            const json::Value& in);
+Result<json::Value> GetServiceLinkedRoleDeletionStatus(const IamDeps& deps,
+                                                       server::RequestContext& ctx,
+                                                       const json::Value& in);
+// Whether a role path marks a service-linked role (/aws-service-role/...),
+// which only its service may change or delete.
+bool IsServiceLinkedPath(std::string_view path);
+// UnmodifiableEntity for a change to a service-linked role.
+Status ProtectedRole(std::string_view role_name);
+// The service-linked role name for a service principal and optional
+// suffix, or InvalidInput.
+Result<std::string> ServiceLinkedRoleName(std::string_view service, std::string_view suffix);
 
 }  // namespace rampart::iam::internal

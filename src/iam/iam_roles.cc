@@ -169,10 +169,20 @@ namespace {
 
 Holder AsHolder(const RoleRow& r) { return Holder{r.role_id, r.name}; }
 
+// The policy operations that would change what a role may do: for a
+// service-linked role only its service decides that.
+bool ChangesPermissions(std::string_view action) {
+  return action == "iam:PutRolePolicy" || action == "iam:DeleteRolePolicy" ||
+         action == "iam:AttachRolePolicy" || action == "iam:DetachRolePolicy";
+}
+
 Result<Holder> AuthorizedRoleHolder(store::Database& db, const server::RequestContext& ctx,
                                     std::string_view action, std::string_view name,
                                     std::vector<server::ConditionKey> keys) {
   ASSIGN_OR_RETURN(RoleRow role, AuthorizedRole(db, ctx, action, name, std::move(keys)));
+  if (IsServiceLinkedPath(role.path) && ChangesPermissions(action)) {
+    return ProtectedRole(role.name);
+  }
   return AsHolder(role);
 }
 
@@ -212,6 +222,11 @@ Result<json::Value> IamService::CreateRole(server::RequestContext& ctx, const js
   std::vector<server::ConditionKey> keys = internal::RequestTagKeys(tags);
   for (auto& k : internal::BoundaryKey(role.boundary_arn)) keys.push_back(std::move(k));
   RETURN_IF_ERROR(ctx.Authorize("iam:CreateRole", role.Arn(), keys));
+  if (internal::IsServiceLinkedPath(role.path)) {
+    return Status::Modeled("InvalidInputException",
+                           "The path /aws-service-role/ is reserved for service-linked roles; "
+                           "create them with CreateServiceLinkedRole.");
+  }
   RETURN_IF_ERROR(CheckMaxSessionDuration(role.max_session_duration));
   RETURN_IF_ERROR(CheckTrustPolicy(role.trust_policy, role.Arn()));
   ASSIGN_OR_RETURN(role.role_id, ids::AccessKeyId("AROA"));
@@ -288,6 +303,8 @@ Result<json::Value> IamService::DeleteRole(server::RequestContext& ctx, const js
   RETURN_IF_ERROR(AuthorizedRole(db_, ctx, "iam:DeleteRole", name).status());
   RETURN_IF_ERROR(db_.Write([&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(RoleRow role, RequireRole(tx, account, name));
+    // Only its service deletes a service-linked role (DeleteServiceLinkedRole).
+    if (internal::IsServiceLinkedPath(role.path)) return internal::ProtectedRole(role.name);
     ASSIGN_OR_RETURN(
         int64_t inline_policies,
         internal::CountOf(tx, "SELECT COUNT(*) FROM iam_role_policies WHERE role_id = ?",
@@ -381,9 +398,9 @@ Result<json::Value> IamService::PutRolePermissionsBoundary(server::RequestContex
   const std::string& account = ctx.principal().account_id;
   std::string name(in.get_string("RoleName"));
   std::string boundary(in.get_string("PermissionsBoundary"));
-  RETURN_IF_ERROR(AuthorizedRole(db_, ctx, "iam:PutRolePermissionsBoundary", name,
-                                 internal::BoundaryKey(boundary))
-                      .status());
+  ASSIGN_OR_RETURN(RoleRow current, AuthorizedRole(db_, ctx, "iam:PutRolePermissionsBoundary",
+                                                  name, internal::BoundaryKey(boundary)));
+  if (internal::IsServiceLinkedPath(current.path)) return internal::ProtectedRole(current.name);
   RETURN_IF_ERROR(db_.Write([&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(RoleRow role, RequireRole(tx, account, name));
     ASSIGN_OR_RETURN(std::string arn, internal::RequireBoundaryPolicy(tx, account, boundary));
@@ -432,6 +449,7 @@ Result<json::Value> UpdateAssumeRolePolicy(const IamDeps& deps, server::RequestC
   std::string name(in.get_string("RoleName"));
   std::string document(in.get_string("PolicyDocument"));
   ASSIGN_OR_RETURN(RoleRow role, AuthorizedRole(deps.db, ctx, "iam:UpdateAssumeRolePolicy", name));
+  if (IsServiceLinkedPath(role.path)) return ProtectedRole(role.name);
   RETURN_IF_ERROR(CheckTrustPolicy(document, role.Arn()));
   // AssumeRole reads and compiles the trust policy from the row on every
   // call, so the new document governs the very next AssumeRole.

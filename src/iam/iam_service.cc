@@ -410,6 +410,73 @@ CREATE TABLE iam_oidc_providers (
   PRIMARY KEY (account_id, url)
 );
 )sql"},
+    // SAML providers (tags in iam_tags under the ARN); server certificates
+    // (tags under the certificate id; the private key is checked against
+    // the certificate and not kept); signing certificates and SSH keys of
+    // users; service-specific credentials (the password as a PBKDF2 hash);
+    // deletion tasks of service-linked roles.
+    {6, R"sql(
+CREATE TABLE iam_saml_providers (
+  account_id TEXT NOT NULL,
+  name_key TEXT NOT NULL,
+  arn TEXT NOT NULL UNIQUE,
+  metadata TEXT NOT NULL,
+  valid_until INTEGER,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (account_id, name_key)
+);
+CREATE TABLE iam_server_certificates (
+  account_id TEXT NOT NULL,
+  name_key TEXT NOT NULL,
+  cert_name TEXT NOT NULL,
+  cert_id TEXT NOT NULL UNIQUE,
+  path TEXT NOT NULL,
+  body TEXT NOT NULL,
+  chain TEXT,
+  expiration INTEGER NOT NULL,
+  uploaded_at INTEGER NOT NULL,
+  PRIMARY KEY (account_id, name_key)
+);
+CREATE TABLE iam_signing_certificates (
+  certificate_id TEXT PRIMARY KEY,
+  account_id TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  body TEXT NOT NULL,
+  der_sha256 TEXT NOT NULL,
+  status TEXT NOT NULL,
+  uploaded_at INTEGER NOT NULL
+);
+CREATE INDEX iam_signing_certificates_by_user ON iam_signing_certificates (user_id);
+CREATE TABLE iam_ssh_public_keys (
+  key_id TEXT PRIMARY KEY,
+  account_id TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  ssh_body TEXT NOT NULL,
+  pem_body TEXT NOT NULL,
+  fingerprint TEXT NOT NULL,
+  status TEXT NOT NULL,
+  uploaded_at INTEGER NOT NULL
+);
+CREATE INDEX iam_ssh_public_keys_by_user ON iam_ssh_public_keys (user_id);
+CREATE TABLE iam_service_credentials (
+  credential_id TEXT PRIMARY KEY,
+  account_id TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  service_name TEXT NOT NULL,
+  service_user_name TEXT NOT NULL,
+  password_hash TEXT NOT NULL,
+  status TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX iam_service_credentials_by_user ON iam_service_credentials (user_id);
+CREATE TABLE iam_slr_deletion_tasks (
+  task_id TEXT PRIMARY KEY,
+  account_id TEXT NOT NULL,
+  status TEXT NOT NULL,
+  reason TEXT NOT NULL DEFAULT '',
+  created_at INTEGER NOT NULL
+);
+)sql"},
 };
 
 struct Binding {
@@ -449,6 +516,39 @@ constexpr FreeBinding kFreeBindings[] = {
     {"TagOpenIDConnectProvider", internal::TagOpenIDConnectProvider},
     {"UntagOpenIDConnectProvider", internal::UntagOpenIDConnectProvider},
     {"ListOpenIDConnectProviderTags", internal::ListOpenIDConnectProviderTags},
+    {"CreateSAMLProvider", internal::CreateSAMLProvider},
+    {"GetSAMLProvider", internal::GetSAMLProvider},
+    {"ListSAMLProviders", internal::ListSAMLProviders},
+    {"UpdateSAMLProvider", internal::UpdateSAMLProvider},
+    {"DeleteSAMLProvider", internal::DeleteSAMLProvider},
+    {"TagSAMLProvider", internal::TagSAMLProvider},
+    {"UntagSAMLProvider", internal::UntagSAMLProvider},
+    {"ListSAMLProviderTags", internal::ListSAMLProviderTags},
+    {"UploadSSHPublicKey", internal::UploadSSHPublicKey},
+    {"GetSSHPublicKey", internal::GetSSHPublicKey},
+    {"ListSSHPublicKeys", internal::ListSSHPublicKeys},
+    {"UpdateSSHPublicKey", internal::UpdateSSHPublicKey},
+    {"DeleteSSHPublicKey", internal::DeleteSSHPublicKey},
+    {"UploadServerCertificate", internal::UploadServerCertificate},
+    {"GetServerCertificate", internal::GetServerCertificate},
+    {"ListServerCertificates", internal::ListServerCertificates},
+    {"UpdateServerCertificate", internal::UpdateServerCertificate},
+    {"DeleteServerCertificate", internal::DeleteServerCertificate},
+    {"TagServerCertificate", internal::TagServerCertificate},
+    {"UntagServerCertificate", internal::UntagServerCertificate},
+    {"ListServerCertificateTags", internal::ListServerCertificateTags},
+    {"UploadSigningCertificate", internal::UploadSigningCertificate},
+    {"ListSigningCertificates", internal::ListSigningCertificates},
+    {"UpdateSigningCertificate", internal::UpdateSigningCertificate},
+    {"DeleteSigningCertificate", internal::DeleteSigningCertificate},
+    {"CreateServiceSpecificCredential", internal::CreateServiceSpecificCredential},
+    {"ListServiceSpecificCredentials", internal::ListServiceSpecificCredentials},
+    {"ResetServiceSpecificCredential", internal::ResetServiceSpecificCredential},
+    {"UpdateServiceSpecificCredential", internal::UpdateServiceSpecificCredential},
+    {"DeleteServiceSpecificCredential", internal::DeleteServiceSpecificCredential},
+    {"CreateServiceLinkedRole", internal::CreateServiceLinkedRole},
+    {"DeleteServiceLinkedRole", internal::DeleteServiceLinkedRole},
+    {"GetServiceLinkedRoleDeletionStatus", internal::GetServiceLinkedRoleDeletionStatus},
 };
 
 }  // namespace

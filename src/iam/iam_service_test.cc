@@ -61,7 +61,7 @@ class IamServiceTest : public ::testing::Test {
   SystemClock clock_;
 };
 
-TEST_F(IamServiceTest, RegistersEveryOperation) { EXPECT_EQ(registry_.size(), 89u); }
+TEST_F(IamServiceTest, RegistersEveryOperation) { EXPECT_EQ(registry_.size(), 122u); }
 
 TEST_F(IamServiceTest, UserNamesAreUniqueIgnoringCase) {
   auto created = A("CreateUser", Obj({{"UserName", "Alice"}, {"Path", "/ops/"}}));

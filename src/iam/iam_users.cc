@@ -83,6 +83,14 @@ constexpr UserDependent kUserDependents[] = {
      "Cannot delete entity, must detach all policies first."},
     {"SELECT COUNT(*) FROM iam_group_members WHERE user_id = ?",
      "Cannot delete entity, must remove user from all groups first."},
+    // AWS's own wording: SSH keys and service-specific credentials get the
+    // generic message.
+    {"SELECT COUNT(*) FROM iam_signing_certificates WHERE user_id = ?",
+     "Cannot delete entity, must delete certificates first."},
+    {"SELECT COUNT(*) FROM iam_ssh_public_keys WHERE user_id = ?",
+     "Cannot delete entity, must remove referenced objects first."},
+    {"SELECT COUNT(*) FROM iam_service_credentials WHERE user_id = ?",
+     "Cannot delete entity, must remove referenced objects first."},
 };
 
 }  // namespace
@@ -330,6 +338,17 @@ Result<json::Value> UpdateUser(const IamDeps& deps, server::RequestContext& ctx,
   // request signed with the user's keys authenticates as the new identity.
   deps.creds.InvalidateCache();
   return json::Value::MakeObject();
+}
+
+Result<UserRow> AuthorizedUserOrCaller(store::Database& db, const server::RequestContext& ctx,
+                                       std::string_view action, const json::Value& in) {
+  std::string_view name = in.get_string("UserName");
+  if (name.empty()) name = ctx.principal().user_name;
+  if (name.empty()) {
+    return Status::Modeled("InvalidInputException",
+                           "UserName is required unless the caller is an IAM user.");
+  }
+  return AuthorizedUser(db, ctx, action, name);
 }
 
 }  // namespace rampart::iam::internal
