@@ -101,36 +101,78 @@ std::string_view AfterLast(std::string_view s, char c) {
   return pos == std::string_view::npos ? s : s.substr(pos + 1);
 }
 
-// Assigns (rather than constructs) every member, so that an event reused
-// for many requests keeps its strings' storage.
-void AssignIdentity(const server::Principal& p, EventIdentity& id) {
+// Sets an event's string members, each only when its value differs, and
+// keeps the mask of those that did (BuildEventInto's result). Assigning
+// rather than constructing keeps the strings' storage.
+class MemberSetter {
+ public:
+  // Inlined: most members are short or empty, and comparing them costs
+  // less than a call.
+  [[gnu::always_inline]] void Set(std::string& member, std::string_view value, EventMember m) {
+    if (member.size() == value.size() &&
+        (value.empty() || std::memcmp(member.data(), value.data(), value.size()) == 0)) {
+      return;
+    }
+    member.assign(value);
+    changed_ |= MemberBit(m);
+  }
+  void Move(std::string& member, std::string&& value, EventMember m) {
+    if (member == value) return;
+    member = std::move(value);
+    changed_ |= MemberBit(m);
+  }
+  // "<service>.amazonaws.com" (AssignEventSource) without building it
+  // when the member already holds it.
+  void SetEventSource(std::string& member, std::string_view service) {
+    std::string_view name = service.empty() ? std::string_view("unknown") : service;
+    constexpr std::string_view kSuffix = ".amazonaws.com";
+    std::string_view now = member;
+    if (now.size() == name.size() + kSuffix.size() && now.starts_with(name) &&
+        now.ends_with(kSuffix)) {
+      return;
+    }
+    AssignEventSource(service, member);
+    changed_ |= MemberBit(EventMember::kEventSource);
+  }
+  uint64_t changed() const { return changed_; }
+
+ private:
+  uint64_t changed_ = 0;
+};
+
+void AssignIdentity(const server::Principal& p, EventIdentity& id, MemberSetter& set) {
   id.kind = EventIdentity::Kind::kPrincipal;
-  id.type.assign(p.type);
-  id.principal_id.assign(p.principal_id);
-  id.arn.assign(p.arn);
-  id.account_id.assign(p.account_id);
-  id.access_key_id.assign(p.access_key_id);
-  id.user_name.assign(p.type == "IAMUser" ? std::string_view(p.user_name) : std::string_view());
+  set.Set(id.type, p.type, EventMember::kIdentityType);
+  set.Set(id.principal_id, p.principal_id, EventMember::kIdentityPrincipalId);
+  set.Set(id.arn, p.arn, EventMember::kIdentityArn);
+  set.Set(id.account_id, p.account_id, EventMember::kIdentityAccountId);
+  set.Set(id.access_key_id, p.access_key_id, EventMember::kIdentityAccessKeyId);
+  // A web identity user's user_name is the token's subject (CloudTrail's
+  // userName for WebIdentityUser).
+  const bool named = p.type == "IAMUser" || p.type == "WebIdentityUser";
+  set.Set(id.user_name, named ? std::string_view(p.user_name) : std::string_view(),
+          EventMember::kIdentityUserName);
   id.has_session = p.type == "AssumedRole" || p.token_issued_at != 0;
-  id.role_arn.assign(p.type == "AssumedRole" ? std::string_view(p.role_arn) : std::string_view());
+  set.Set(id.role_arn, p.type == "AssumedRole" ? std::string_view(p.role_arn) : std::string_view(),
+          EventMember::kIdentityRoleArn);
   id.session_issued_s = p.token_issued_at;
   id.mfa = p.mfa_present;
-  id.source_identity.assign(p.source_identity);
+  set.Set(id.source_identity, p.source_identity, EventMember::kIdentitySourceIdentity);
 }
 
-void AssignUnknownIdentity(std::string_view access_key_id, EventIdentity& id) {
+void AssignUnknownIdentity(std::string_view access_key_id, EventIdentity& id, MemberSetter& set) {
   id.kind = EventIdentity::Kind::kUnknown;
-  id.type.assign("Unknown");
-  id.principal_id.clear();
-  id.arn.clear();
-  id.account_id.clear();
-  id.access_key_id.assign(access_key_id);
-  id.user_name.clear();
+  set.Set(id.type, "Unknown", EventMember::kIdentityType);
+  set.Set(id.principal_id, {}, EventMember::kIdentityPrincipalId);
+  set.Set(id.arn, {}, EventMember::kIdentityArn);
+  set.Set(id.account_id, {}, EventMember::kIdentityAccountId);
+  set.Set(id.access_key_id, access_key_id, EventMember::kIdentityAccessKeyId);
+  set.Set(id.user_name, {}, EventMember::kIdentityUserName);
   id.has_session = false;
-  id.role_arn.clear();
+  set.Set(id.role_arn, {}, EventMember::kIdentityRoleArn);
   id.session_issued_s = 0;
   id.mfa = false;
-  id.source_identity.clear();
+  set.Set(id.source_identity, {}, EventMember::kIdentitySourceIdentity);
 }
 
 // LookupEvents' Username: the user name, "root", or the role session name.
@@ -148,18 +190,19 @@ std::string ErrorCodeText(std::string_view service, const Status& st) {
   return std::string(query ? wire.query_code : wire.json_code);
 }
 
-void AssignError(Event& ev, std::string_view service, const Status* st) {
+void AssignError(Event& ev, std::string_view service, const Status* st, MemberSetter& set) {
   ev.has_error = st != nullptr;
   if (st == nullptr) {
-    ev.error_code.clear();
-    ev.error_message.clear();
+    set.Set(ev.error_code, {}, EventMember::kErrorCode);
+    set.Set(ev.error_message, {}, EventMember::kErrorMessage);
     return;
   }
-  ev.error_code = ErrorCodeText(service, *st);
+  set.Move(ev.error_code, ErrorCodeText(service, *st), EventMember::kErrorCode);
   // Internal errors never reveal details, in records as on the wire.
-  ev.error_message.assign(st->code() == ErrorCode::kInternal
-                              ? std::string_view("An internal error occurred.")
-                              : std::string_view(st->message()));
+  set.Set(ev.error_message,
+          st->code() == ErrorCode::kInternal ? std::string_view("An internal error occurred.")
+                                             : std::string_view(st->message()),
+          EventMember::kErrorMessage);
 }
 
 // CloudTrail's records carry responseElements only for calls that change
@@ -227,7 +270,7 @@ std::string NewEventId(TimePoint time) {
   return id;
 }
 
-void NewEventIdInto(TimePoint time, std::string& out) {
+void NewEventIdInto(TimePoint time, std::string& out, uint8_t* uuid) {
   uint8_t random[kEventIdRandomBytes];
   TakeEventIdRandom(random);
   uint64_t ms = static_cast<uint64_t>(Millis(time)) & 0xFFFFFFFFFFFFull;
@@ -241,6 +284,7 @@ void NewEventIdInto(TimePoint time, std::string& out) {
   b[8] = static_cast<uint8_t>(0x80 | (random[2] & 0x3F));  // RFC 9562 variant
   std::memcpy(b + 9, random + 3, 7);
   ids::FormatUuidInto(b, out);  // no allocation once out has held an id
+  if (uuid != nullptr) std::memcpy(uuid, b, sizeof b);
 }
 
 bool IsReadOnly(std::string_view service, std::string_view operation) {
@@ -266,43 +310,49 @@ void AssignEventSource(std::string_view service, std::string& out) {
   out += ".amazonaws.com";
 }
 
-void BuildEventInto(const server::AuditRecord& rec, const EventOptions& options, Event& ev) {
+uint64_t BuildEventInto(const server::AuditRecord& rec, const EventOptions& options, Event& ev) {
   const server::Principal* who = rec.principal ? rec.principal : rec.key_owner;
-  ev.event_id.assign(options.event_id);
-  ev.account_id.assign(who ? std::string_view(who->account_id) : options.fallback_account);
+  MemberSetter set;
+  set.Set(ev.event_id, options.event_id, EventMember::kEventId);
+  set.Set(ev.account_id, who ? std::string_view(who->account_id) : options.fallback_account,
+          EventMember::kAccountId);
   ev.time_ms = Millis(rec.time);
-  ev.event_name.assign(rec.operation);
-  AssignEventSource(rec.service, ev.event_source);
+  set.Set(ev.event_name, rec.operation, EventMember::kEventName);
+  set.SetEventSource(ev.event_source, rec.service);
   ev.read_only = IsReadOnly(rec.service, rec.operation);
-  ev.username.assign(who ? LookupUsername(*who) : std::string_view());
-  ev.access_key_id.assign(who ? std::string_view(who->access_key_id) : rec.access_key_id);
+  set.Set(ev.username, who ? LookupUsername(*who) : std::string_view(), EventMember::kUsername);
+  set.Set(ev.access_key_id, who ? std::string_view(who->access_key_id) : rec.access_key_id,
+          EventMember::kAccessKeyId);
   ev.resources.clear();
   CollectResources(rec, ev.resources);
   ev.complete = true;
 
-  ev.region.assign(rec.region.empty() ? options.default_region : rec.region);
+  set.Set(ev.region, rec.region.empty() ? options.default_region : rec.region,
+          EventMember::kRegion);
   if (who != nullptr) {
-    AssignIdentity(*who, ev.identity);
+    AssignIdentity(*who, ev.identity, set);
   } else {
-    AssignUnknownIdentity(rec.access_key_id, ev.identity);
+    AssignUnknownIdentity(rec.access_key_id, ev.identity, set);
   }
-  ev.source_ip.assign(rec.source_ip);
-  ev.user_agent.assign(rec.user_agent);
-  AssignError(ev, rec.service, rec.error);
-  ev.request_parameters = ElementsText(rec, rec.input, false);
-  if (RecordsResponse(rec.service, rec.operation, ev.read_only)) {
-    ev.response_elements = ElementsText(rec, rec.output, true);
-  } else {
-    ev.response_elements.clear();
-  }
-  ev.request_id.assign(rec.request_id);
-  ev.shared_event_id.clear();
+  set.Set(ev.source_ip, rec.source_ip, EventMember::kSourceIp);
+  set.Set(ev.user_agent, rec.user_agent, EventMember::kUserAgent);
+  AssignError(ev, rec.service, rec.error, set);
+  set.Move(ev.request_parameters, ElementsText(rec, rec.input, false),
+           EventMember::kRequestParameters);
+  set.Move(ev.response_elements,
+           RecordsResponse(rec.service, rec.operation, ev.read_only)
+               ? ElementsText(rec, rec.output, true)
+               : std::string(),
+           EventMember::kResponseElements);
+  set.Set(ev.request_id, rec.request_id, EventMember::kRequestId);
+  set.Set(ev.shared_event_id, {}, EventMember::kSharedEventId);
   ev.secure_transport = rec.secure_transport;
   bool tls = rec.secure_transport;
-  ev.tls_version.assign(tls ? rec.tls_version : std::string_view());
-  ev.tls_cipher.assign(tls ? rec.tls_cipher : std::string_view());
-  ev.host.assign(tls ? rec.host : std::string_view());
-  ev.stored_record.clear();
+  set.Set(ev.tls_version, tls ? rec.tls_version : std::string_view(), EventMember::kTlsVersion);
+  set.Set(ev.tls_cipher, tls ? rec.tls_cipher : std::string_view(), EventMember::kTlsCipher);
+  set.Set(ev.host, tls ? rec.host : std::string_view(), EventMember::kHost);
+  set.Set(ev.stored_record, {}, EventMember::kStoredRecord);
+  return set.changed();
 }
 
 Event BuildEvent(const server::AuditRecord& rec, const EventOptions& options) {

@@ -35,6 +35,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <chrono>
 #include <cstring>
 #include <iterator>
@@ -75,39 +76,49 @@ int64_t Sum(int64_t base, int64_t difference) {
 struct StringField {
   std::string Event::*event_member = nullptr;
   std::string EventIdentity::*identity_member = nullptr;
+  EventMember member = EventMember::kStoredRecord;  // its bit in BuildEventInto's mask
   bool repeats = true;
   bool lookup_column = false;
   bool uuid = false;
 };
+using M = EventMember;
 constexpr StringField kStringFields[] = {
-    {&Event::event_id, nullptr, false, false, true},
-    {&Event::account_id, nullptr, true, true},
-    {&Event::event_name, nullptr, true, true},
-    {&Event::event_source, nullptr, true, true},
-    {&Event::username, nullptr, true, true},
-    {&Event::access_key_id, nullptr, true, true},
-    {&Event::region},
-    {nullptr, &EventIdentity::type},
-    {nullptr, &EventIdentity::principal_id},
-    {nullptr, &EventIdentity::arn},
-    {nullptr, &EventIdentity::account_id},
-    {nullptr, &EventIdentity::access_key_id},
-    {nullptr, &EventIdentity::user_name},
-    {nullptr, &EventIdentity::role_arn},
-    {nullptr, &EventIdentity::source_identity},
-    {&Event::source_ip},
-    {&Event::user_agent},
-    {&Event::error_code},
-    {&Event::error_message},
-    {&Event::request_parameters},
-    {&Event::response_elements},
-    {&Event::request_id, nullptr, false, false, true},
-    {&Event::shared_event_id, nullptr, false, false, true},
-    {&Event::tls_version},
-    {&Event::tls_cipher},
-    {&Event::host},
-    {&Event::stored_record, nullptr, false},
+    {&Event::event_id, nullptr, M::kEventId, false, false, true},
+    {&Event::account_id, nullptr, M::kAccountId, true, true},
+    {&Event::event_name, nullptr, M::kEventName, true, true},
+    {&Event::event_source, nullptr, M::kEventSource, true, true},
+    {&Event::username, nullptr, M::kUsername, true, true},
+    {&Event::access_key_id, nullptr, M::kAccessKeyId, true, true},
+    {&Event::region, nullptr, M::kRegion},
+    {nullptr, &EventIdentity::type, M::kIdentityType},
+    {nullptr, &EventIdentity::principal_id, M::kIdentityPrincipalId},
+    {nullptr, &EventIdentity::arn, M::kIdentityArn},
+    {nullptr, &EventIdentity::account_id, M::kIdentityAccountId},
+    {nullptr, &EventIdentity::access_key_id, M::kIdentityAccessKeyId},
+    {nullptr, &EventIdentity::user_name, M::kIdentityUserName},
+    {nullptr, &EventIdentity::role_arn, M::kIdentityRoleArn},
+    {nullptr, &EventIdentity::source_identity, M::kIdentitySourceIdentity},
+    {&Event::source_ip, nullptr, M::kSourceIp},
+    {&Event::user_agent, nullptr, M::kUserAgent},
+    {&Event::error_code, nullptr, M::kErrorCode},
+    {&Event::error_message, nullptr, M::kErrorMessage},
+    {&Event::request_parameters, nullptr, M::kRequestParameters},
+    {&Event::response_elements, nullptr, M::kResponseElements},
+    {&Event::request_id, nullptr, M::kRequestId, false, false, true},
+    {&Event::shared_event_id, nullptr, M::kSharedEventId, false, false, true},
+    {&Event::tls_version, nullptr, M::kTlsVersion},
+    {&Event::tls_cipher, nullptr, M::kTlsCipher},
+    {&Event::host, nullptr, M::kHost},
+    {&Event::stored_record, nullptr, M::kStoredRecord, false},
 };
+// Every member of EventMember once: a mask of changed members then says
+// exactly which fields differ.
+static_assert(std::size(kStringFields) == kEventMembers);
+static_assert([] {
+  uint64_t seen = 0;
+  for (const StringField& f : kStringFields) seen |= MemberBit(f.member);
+  return seen == (uint64_t{1} << kEventMembers) - 1;
+}());
 
 std::string& FieldOf(Event& ev, const StringField& f) {
   return f.event_member != nullptr ? ev.*(f.event_member) : ev.identity.*(f.identity_member);
@@ -132,6 +143,24 @@ constexpr std::array<uint8_t, kFieldCount> kVersion2Order = [] {
 }();
 constexpr uint64_t kAllWritten = (uint64_t{1} << kFieldCount) - 1;
 static_assert(kFieldCount < 64, "the written bits fit one varint");
+
+// The written bit (a kVersion2Order position) of each EventMember.
+constexpr std::array<uint8_t, kEventMembers> kWrittenBitOfMember = [] {
+  std::array<uint8_t, kEventMembers> bits{};
+  for (size_t i = 0; i < kFieldCount; ++i) {
+    bits[static_cast<size_t>(kStringFields[kVersion2Order[i]].member)] = static_cast<uint8_t>(i);
+  }
+  return bits;
+}();
+
+// The written bits of a mask of changed members (BuildEventInto's).
+uint64_t WrittenOfChanged(uint64_t changed) {
+  uint64_t written = 0;
+  for (; changed != 0; changed &= changed - 1) {
+    written |= uint64_t{1} << kWrittenBitOfMember[static_cast<size_t>(std::countr_zero(changed))];
+  }
+  return written;
+}
 
 constexpr uint64_t kReadOnly = 1;
 constexpr uint64_t kHasError = 2;
@@ -380,18 +409,28 @@ struct ChunkBuilder::State {
     PutLiteral(w, s);
   }
 
+  // The written bits of the members that differ from the previous event's.
+  uint64_t ChangedMembers(const Event& ev) const {
+    uint64_t written = 0;
+    for (size_t i = 0; i < kFields; ++i) {
+      if (FieldOf(ev, kStringFields[kVersion2Order[i]]) != previous[i]) {
+        written |= uint64_t{1} << i;
+      }
+    }
+    return written;
+  }
+
   // Encodes the event; returns whether its lookup columns (the members
   // PostingsOf reads) are those of the previous event of the chunk.
-  bool Encode(const Event& ev, bool first) {
-    std::array<std::string_view, kFields> fields;  // in kVersion2Order
-    uint64_t written = 0;
+  // hints: as ChunkBuilder::Add's.
+  bool Encode(const Event& ev, bool first, const ChunkBuilder::Hints& hints) {
+    uint64_t written = first           ? kAllWritten
+                       : hints.changed ? WrittenOfChanged(*hints.changed)
+                                       : ChangedMembers(ev);
     size_t room = 5 * kMaxVarint;  // written bits, flags, two times, resource count
-    for (size_t i = 0; i < kFields; ++i) {
-      fields[i] = FieldOf(ev, kStringFields[kVersion2Order[i]]);
-      if (first || fields[i] != previous[i]) {
-        written |= uint64_t{1} << i;
-        room += kMaxVarint + fields[i].size();
-      }
+    for (uint64_t bits = written; bits != 0; bits &= bits - 1) {
+      size_t i = static_cast<size_t>(std::countr_zero(bits));
+      room += kMaxVarint + FieldOf(ev, kStringFields[kVersion2Order[i]]).size();
     }
     for (const EventResource& r : ev.resources) {
       room += 2 * kMaxVarint + r.type.size() + r.name.size();
@@ -409,10 +448,17 @@ struct ChunkBuilder::State {
     w.Varint(flags);
     w.Signed(Difference(ev.time_ms, first ? 0 : previous_time));
     w.Signed(Difference(ev.identity.session_issued_s, first ? 0 : previous_issued));
-    for (size_t i = 0; i < kFields; ++i) {
-      if (!(written & (uint64_t{1} << i))) continue;
-      PutString(w, fields[i], kStringFields[kVersion2Order[i]]);
-      previous[i].assign(fields[i]);
+    for (uint64_t bits = written; bits != 0; bits &= bits - 1) {
+      size_t i = static_cast<size_t>(std::countr_zero(bits));
+      const StringField& f = kStringFields[kVersion2Order[i]];
+      const std::string& value = FieldOf(ev, f);
+      if (f.member == EventMember::kEventId && hints.event_id_uuid != nullptr) {
+        w.Varint(kUuidTag);
+        w.Bytes(hints.event_id_uuid, kUuidBytes);
+      } else {
+        PutString(w, value, f);
+      }
+      previous[i].assign(value);
     }
     w.Varint(ev.resources.size());
     for (const EventResource& r : ev.resources) {
@@ -498,14 +544,14 @@ bool ChunkBuilder::Fits(int64_t time_ms) const {
   return std::max(max_time_, time_ms) - std::min(min_time_, time_ms) <= kMaxChunkSpanMs;
 }
 
-void ChunkBuilder::Add(const Event& ev) {
+void ChunkBuilder::Add(const Event& ev, const Hints& hints) {
   if (count_ == 0) {
     min_time_ = ev.time_ms;
     max_time_ = ev.time_ms;
   }
   min_time_ = std::min(min_time_, ev.time_ms);
   max_time_ = std::max(max_time_, ev.time_ms);
-  bool same_keys = state_->Encode(ev, count_ == 0);
+  bool same_keys = state_->Encode(ev, count_ == 0, hints);
   state_->FoldPostings(ev, same_keys);
   ++count_;
 }

@@ -25,6 +25,8 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "rampart/audit/event_store.h"
@@ -127,7 +129,20 @@ class ChunkBuilder {
   // Whether an event at time_ms may join: the chunk holds fewer than
   // kChunkEvents events and would still span at most kMaxChunkSpanMs.
   bool Fits(int64_t time_ms) const;
-  void Add(const Event& ev);
+  // What the caller knows of an event that spares the encoder work. Wrong
+  // hints corrupt the chunk: when unsure, give none.
+  struct Hints {
+    // Exactly the string members (MemberBit) whose value differs from the
+    // previous event added to this builder, as BuildEventInto reports them
+    // for an event it rebuilt from that one: the encoder then compares
+    // nothing. Ignored for a chunk's first event.
+    const uint64_t* changed = nullptr;
+    // The 16 bytes whose lowercase UUID text ev.event_id is
+    // (NewEventIdInto's): not parsed back from the text.
+    const uint8_t* event_id_uuid = nullptr;
+  };
+  void Add(const Event& ev, const Hints& hints);
+  void Add(const Event& ev) { Add(ev, Hints{}); }
   size_t size() const { return count_; }
   bool empty() const { return count_ == 0; }
   // The finished chunk (complete as given); the builder is empty after.
@@ -142,8 +157,44 @@ class ChunkBuilder {
   std::unique_ptr<State> state_;
 };
 
-// Stores a built chunk as a new row, with its postings (event_store.cc).
-Status InsertBuiltChunk(store::Tx& tx, const BuiltChunk& chunk);
+// Stores the chunks of one transaction (event_store.cc). Each chunk is a
+// new row, numbered after every stored chunk. A posting that consecutive
+// complete chunks of the same writer share is stored once, as one row
+// covering the run (audit_postings.chunks: the chunks chunk - chunks + 1 to
+// chunk all hold events found under it), so a group commit of many chunks
+// of alike events writes a handful of postings instead of several per
+// chunk. An incomplete chunk (the record of a request in flight) gets no
+// postings at all: lookups need not see it, and its completion deletes
+// just its row.
+//
+// Thread-safety: none; lives inside one transaction.
+class ChunkWriter {
+ public:
+  explicit ChunkWriter(store::Tx& tx);
+  ~ChunkWriter();
+  ChunkWriter(const ChunkWriter&) = delete;
+  ChunkWriter& operator=(const ChunkWriter&) = delete;
+
+  // Numbers the chunk and folds its postings into the runs. The chunk
+  // must stay alive and unchanged until Finish.
+  Status Add(const BuiltChunk& chunk);
+  // Inserts the chunks added since the last Finish and their postings, a
+  // few rows per statement. REQUIRED before the transaction commits.
+  Status Finish();
+
+ private:
+  struct Run;
+
+  store::Tx& tx_;
+  int64_t next_chunk_ = 0;  // 0: not read yet
+  std::vector<std::pair<int64_t, const BuiltChunk*>> chunks_;  // number, chunk
+  // Open runs by unambiguous key (account length, account, attribute,
+  // value), and runs that ended.
+  std::vector<Run> runs_;
+  std::unordered_map<std::string, size_t> run_index_;
+  std::vector<Run> ended_;
+  std::string scratch_key_;
+};
 
 // Decodes a stored chunk of either format; stored data is checked like
 // input (a damaged row gives an error, never a crash). JSON-format events

@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <map>
@@ -465,6 +467,76 @@ TEST(EventChunkTest, MembersEqualToThePreviousEventAreNotWrittenAgain) {
   size_t all = EncodeChunk(events).records.size();
   EXPECT_LE(all, first + 63 * 45) << first << " " << all;
   auto decoded = DecodeChunk(ChunkFormat::kBinary, "", EncodeChunk(events).records);
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  ASSERT_EQ(decoded->size(), events.size());
+  for (size_t i = 0; i < events.size(); ++i) ExpectSame(events[i], (*decoded)[i]);
+}
+
+// Given the mask of changed members (as BuildEventInto reports it) and the
+// bytes of the event id (as NewEventIdInto makes them), the builder writes
+// the very bytes it writes when it compares the members and parses the id
+// itself, and the postings are the same.
+TEST(EventChunkTest, HintsEncodeAsComparingAndParsing) {
+  std::vector<Event> events;
+  std::vector<uint64_t> masks;
+  std::vector<std::array<uint8_t, 16>> uuids;
+  Event ev = FullEvent(1);
+  auto next = [&](uint64_t changed) {
+    uuids.emplace_back();
+    NewEventIdInto(TimePoint(std::chrono::milliseconds(ev.time_ms)), ev.event_id,
+                   uuids.back().data());
+    events.push_back(ev);
+    masks.push_back(changed);
+  };
+  next(0);  // the first: everything is written whatever the mask
+  const uint64_t ids = MemberBit(EventMember::kEventId) | MemberBit(EventMember::kRequestId);
+  for (int i = 0; i < 6; ++i) {
+    ev.request_id = "req-" + std::to_string(100 + i);
+    ev.time_ms += 7;
+    uint64_t changed = ids;
+    switch (i) {
+      case 1:
+        ev.user_agent = "boto3/1.26";
+        changed |= MemberBit(EventMember::kUserAgent);
+        break;
+      case 2:
+        ev.username = "s2";
+        ev.identity.arn = "arn:aws:sts::111122223333:assumed-role/ops/s2";
+        ev.resources.clear();
+        changed |= MemberBit(EventMember::kUsername) | MemberBit(EventMember::kIdentityArn);
+        break;
+      case 3:
+        ev.error_code = "AccessDeniedException";
+        ev.has_error = true;
+        ev.shared_event_id = "shared-9";
+        changed |= MemberBit(EventMember::kErrorCode) | MemberBit(EventMember::kSharedEventId);
+        break;
+      case 4:
+        ev.account_id = "444455556666";
+        ev.host.clear();
+        changed |= MemberBit(EventMember::kAccountId) | MemberBit(EventMember::kHost);
+        break;
+      default: break;
+    }
+    next(changed);
+  }
+  ChunkBuilder comparing;
+  ChunkBuilder masked;
+  for (size_t i = 0; i < events.size(); ++i) {
+    comparing.Add(events[i]);
+    masked.Add(events[i], {&masks[i], uuids[i].data()});
+  }
+  BuiltChunk a = comparing.Take();
+  BuiltChunk b = masked.Take();
+  EXPECT_EQ(a.encoded.records, b.encoded.records);
+  ASSERT_EQ(a.postings.size(), b.postings.size());
+  for (size_t i = 0; i < a.postings.size(); ++i) {
+    EXPECT_EQ(std::tie(a.postings[i].account, a.postings[i].attr, a.postings[i].value,
+                       a.postings[i].min_time, a.postings[i].max_time),
+              std::tie(b.postings[i].account, b.postings[i].attr, b.postings[i].value,
+                       b.postings[i].min_time, b.postings[i].max_time));
+  }
+  auto decoded = DecodeChunk(ChunkFormat::kBinary, "", b.encoded.records);
   ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
   ASSERT_EQ(decoded->size(), events.size());
   for (size_t i = 0; i < events.size(); ++i) ExpectSame(events[i], (*decoded)[i]);

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <array>
+#include <deque>
 #include <memory>
 #include <tuple>
 
@@ -146,8 +147,18 @@ constexpr std::string_view kSchemaV6 = R"sql(
 ALTER TABLE audit_trails ADD COLUMN delivering_seq INTEGER NOT NULL DEFAULT 0;
 )sql";
 
+// Version 7: a posting may cover a run of consecutive chunks (`chunks`,
+// ChunkWriter), and postings are no longer indexed by chunk: the only
+// chunks ever deleted are incomplete ones, whose postings are found by
+// their primary key (DeleteChunk).
+constexpr std::string_view kSchemaV7 = R"sql(
+DROP INDEX audit_postings_by_chunk;
+ALTER TABLE audit_postings ADD COLUMN chunks INTEGER NOT NULL DEFAULT 1;
+)sql";
+
 const store::Migration kMigrations[] = {{1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3},
-                                        {4, kSchemaV4}, {5, kSchemaV5}, {6, kSchemaV6}};
+                                        {4, kSchemaV4}, {5, kSchemaV5}, {6, kSchemaV6},
+                                        {7, kSchemaV7}};
 
 struct KeyName {
   std::string_view name;
@@ -183,11 +194,25 @@ Attr AttrOf(LookupKey key) {
 
 // ---- writing ----
 
-Status DeleteChunk(store::Tx& tx, int64_t chunk) {
+// Deletes an incomplete chunk. Since migration 7 those have no postings
+// (ChunkWriter); one written before may have, its own, which the events
+// it holds (given by recovery) find by primary key: the chunk, the
+// posting's value and its newest time.
+Status DeleteChunk(store::Tx& tx, int64_t chunk, std::span<const Event> events) {
   ASSIGN_OR_RETURN(auto del, tx.Prepare("DELETE FROM audit_chunks WHERE chunk = ?"));
   RETURN_IF_ERROR(del->Bind(1, chunk).Run());
-  ASSIGN_OR_RETURN(auto del_postings, tx.Prepare("DELETE FROM audit_postings WHERE chunk = ?"));
-  return del_postings->Bind(1, chunk).Run();
+  if (events.empty()) return Status::Ok();
+  internal::ChunkBuilder builder;
+  for (const Event& ev : events) builder.Add(ev);
+  ASSIGN_OR_RETURN(auto del_posting, tx.Prepare(
+      "DELETE FROM audit_postings WHERE account_id = ? AND attr = ? AND value = ? "
+      "AND max_time = ? AND chunk = ?"));
+  for (const internal::ChunkPosting& p : builder.Take().postings) {
+    RETURN_IF_ERROR(del_posting->Reset());
+    del_posting->Bind(1, p.account).Bind(2, static_cast<int64_t>(p.attr)).Bind(3, p.value);
+    RETURN_IF_ERROR(del_posting->Bind(4, p.max_time).Bind(5, chunk).Run());
+  }
+  return Status::Ok();
 }
 
 internal::ChunkFormat FormatOf(int64_t column) {
@@ -214,7 +239,8 @@ Status DeleteIncomplete(store::Tx& tx, std::span<const Event> events) {
     });
     if (replaced) doomed.push_back(q->Int(0));
   }
-  for (int64_t chunk : doomed) RETURN_IF_ERROR(DeleteChunk(tx, chunk));
+  // Written by this process for a request it is serving: no postings.
+  for (int64_t chunk : doomed) RETURN_IF_ERROR(DeleteChunk(tx, chunk, {}));
   return Status::Ok();
 }
 
@@ -228,13 +254,20 @@ StoredEvent ToStored(Event&& ev) {
           std::move(ev.username), std::move(ev.resources), std::move(record)};
 }
 
-Result<std::vector<Event>> ReadChunk(store::Statement& read, int64_t chunk) {
+// The events of chunk when it has any in [from_ms, to_ms], else none.
+Result<std::vector<Event>> ReadChunk(store::Statement& read, int64_t chunk, int64_t from_ms,
+                                     int64_t to_ms) {
   RETURN_IF_ERROR(read.Reset());
-  read.Bind(1, chunk);
+  read.Bind(1, chunk).Bind(2, from_ms).Bind(3, to_ms);
   ASSIGN_OR_RETURN(bool row, read.Step());
   if (!row) return std::vector<Event>{};
   return internal::DecodeChunk(FormatOf(read.Int(0)), read.Text(1), read.Text(2));
 }
+
+// The most chunks one posting is read as covering. A run never spans more
+// than one transaction's chunks, far fewer than this; a larger count is
+// damage, and is cut here rather than walked for ever.
+constexpr int64_t kMaxRunChunks = int64_t{1} << 20;
 
 // Newest first; ties broken by event id, descending (the NextToken order).
 bool Newer(const StoredEvent& a, const StoredEvent& b) {
@@ -261,6 +294,11 @@ class PageBuilder {
   // change the page.
   bool Needs(int64_t max_time) const {
     return found_.size() < Keep() || max_time >= found_.front().time_ms;
+  }
+  // The oldest time an event may have and still change the page (at
+  // least from_ms): chunks whose newest event is older need not be read.
+  int64_t NeededFrom(int64_t from_ms) const {
+    return found_.size() < Keep() ? from_ms : std::max(from_ms, found_.front().time_ms);
   }
   LookupPage Finish() {
     std::sort(found_.begin(), found_.end(), Newer);
@@ -300,13 +338,13 @@ Result<std::unique_ptr<store::Statement>> CandidateChunks(store::Tx& tx, const L
   if (q.key == LookupKey::kEventId) {
     int64_t t = internal::EventIdMillis(q.value);
     ASSIGN_OR_RETURN(s, tx.Prepare(
-        "SELECT chunk, max_time FROM audit_chunks WHERE max_time >= ? AND max_time <= ? "
+        "SELECT chunk, max_time, 1 FROM audit_chunks WHERE max_time >= ? AND max_time <= ? "
         "AND min_time <= ? ORDER BY max_time DESC, chunk DESC"));
     s->Bind(1, t).Bind(2, t + kWriteLagMs).Bind(3, t);
     return s;
   }
   ASSIGN_OR_RETURN(s, tx.Prepare(
-      "SELECT chunk, max_time FROM audit_postings WHERE account_id = ? AND attr = ? "
+      "SELECT chunk, max_time, chunks FROM audit_postings WHERE account_id = ? AND attr = ? "
       "AND value = ? AND max_time >= ? AND min_time <= ? ORDER BY max_time DESC, chunk DESC"));
   s->Bind(1, q.account_id).Bind(2, static_cast<int64_t>(attr));
   s->Bind(3, attr == Attr::kAll ? std::string_view("") : std::string_view(q.value));
@@ -320,24 +358,144 @@ Status MigrateEventStore(store::Database& db) { return db.Migrate("audit", kMigr
 
 std::span<const store::Migration> internal::EventStoreMigrations() { return kMigrations; }
 
-// Stores a built chunk: one row, then its postings (the chunk number is
-// the row's rowid, which the posting statement reads back).
-Status internal::InsertBuiltChunk(store::Tx& tx, const BuiltChunk& built) {
-  const EncodedChunk& enc = built.encoded;
-  ASSIGN_OR_RETURN(auto chunk, tx.Prepare(
-      "INSERT INTO audit_chunks (min_time, max_time, complete, meta, records, format) "
-      "VALUES (?, ?, ?, '', ?, ?)"));
-  chunk->Bind(1, enc.min_time).Bind(2, enc.max_time).Bind(3, int64_t{built.complete});
-  chunk->BindBlob(4, enc.records);
-  RETURN_IF_ERROR(chunk->Bind(5, static_cast<int64_t>(ChunkFormat::kBinary)).Run());
-  ASSIGN_OR_RETURN(auto posting, tx.Prepare(
-      "INSERT INTO audit_postings (account_id, attr, value, max_time, chunk, min_time) "
-      "VALUES (?, ?, ?, ?, last_insert_rowid(), ?)"));
-  for (const ChunkPosting& p : built.postings) {
-    RETURN_IF_ERROR(posting->Reset());
-    posting->Bind(1, p.account).Bind(2, static_cast<int64_t>(p.attr)).Bind(3, p.value);
-    RETURN_IF_ERROR(posting->Bind(4, p.max_time).Bind(5, p.min_time).Run());
+// ---- ChunkWriter ----
+
+// A posting being built: the same (account, attribute, value) in the
+// chunks last - count + 1 to last.
+struct internal::ChunkWriter::Run {
+  std::string account;
+  Attr attr = Attr::kAll;
+  std::string value;
+  int64_t last = 0;
+  int64_t count = 0;
+  int64_t min_time = 0;
+  int64_t max_time = 0;
+};
+
+namespace {
+
+// Rows are inserted up to this many per statement: one statement's fixed
+// cost (stepping, halting, resetting) is then paid once for them all.
+constexpr size_t kRowsPerInsert = 8;
+
+// "<head> VALUES <row>, <row>, ..." with rows rows, for every rows from 1
+// to kRowsPerInsert (index rows).
+std::array<std::string, kRowsPerInsert + 1> MultiRowInserts(std::string_view head,
+                                                            std::string_view row) {
+  std::array<std::string, kRowsPerInsert + 1> sql;
+  for (size_t rows = 1; rows <= kRowsPerInsert; ++rows) {
+    std::string& out = sql[rows];
+    out.assign(head);
+    out += " VALUES ";
+    for (size_t r = 0; r < rows; ++r) {
+      if (r > 0) out += ", ";
+      out += row;
+    }
   }
+  return sql;
+}
+
+const std::string& InsertChunksSql(size_t rows) {
+  static const auto sql = MultiRowInserts(
+      "INSERT INTO audit_chunks (chunk, min_time, max_time, complete, meta, records, format)",
+      "(?, ?, ?, ?, '', ?, ?)");
+  return sql[rows];
+}
+
+const std::string& InsertPostingsSql(size_t rows) {
+  static const auto sql = MultiRowInserts(
+      "INSERT INTO audit_postings (account_id, attr, value, max_time, chunk, min_time, chunks)",
+      "(?, ?, ?, ?, ?, ?, ?)");
+  return sql[rows];
+}
+
+// Inserts items in statements of up to kRowsPerInsert rows; bind(statement,
+// first parameter, item) binds one row.
+template <typename T, typename BindRow>
+Status InsertRows(store::Tx& tx, std::span<const T> items, const std::string& (*sql)(size_t),
+                  BindRow bind) {
+  while (!items.empty()) {
+    size_t rows = std::min(items.size(), kRowsPerInsert);
+    ASSIGN_OR_RETURN(auto q, tx.Prepare(sql(rows)));
+    int param = 1;
+    for (size_t i = 0; i < rows; ++i) param = bind(*q, param, items[i]);
+    RETURN_IF_ERROR(q->Run());
+    items = items.subspan(rows);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+internal::ChunkWriter::ChunkWriter(store::Tx& tx) : tx_(tx) {}
+internal::ChunkWriter::~ChunkWriter() = default;
+
+Status internal::ChunkWriter::Add(const BuiltChunk& built) {
+  if (next_chunk_ == 0) {
+    // The next number after every stored chunk, as a rowid would be; this
+    // writer's chunks then follow one another, which runs rely on.
+    ASSIGN_OR_RETURN(auto max, tx_.Prepare("SELECT MAX(chunk) FROM audit_chunks"));
+    ASSIGN_OR_RETURN(bool row, max->Step());
+    next_chunk_ = row && !max->IsNull(0) ? max->Int(0) + 1 : 1;
+  }
+  const int64_t chunk = next_chunk_++;
+  chunks_.push_back({chunk, &built});
+  // An incomplete chunk gets no postings: it is the record of a request
+  // still being served, replaced when the request ends, or completed by
+  // RecoverIncompleteEvents (which stores its events anew, postings and
+  // all) after a crash. Lookups thus never see it; they would have seen it
+  // for a few milliseconds at most.
+  if (!built.complete) return Status::Ok();
+  for (const ChunkPosting& p : built.postings) {
+    scratch_key_.clear();
+    auto account_size = static_cast<uint32_t>(p.account.size());
+    scratch_key_.append(reinterpret_cast<const char*>(&account_size), sizeof account_size);
+    scratch_key_ += p.account;
+    scratch_key_ += static_cast<char>(p.attr);
+    scratch_key_ += p.value;
+    auto [it, fresh] = run_index_.try_emplace(scratch_key_, runs_.size());
+    if (fresh) {
+      runs_.push_back({p.account, p.attr, p.value, chunk, 1, p.min_time, p.max_time});
+      continue;
+    }
+    Run& run = runs_[it->second];
+    if (run.last != chunk - 1) {
+      // The chunk before did not hold it: the run ends, a new one starts.
+      ended_.push_back(run);
+      run.count = 0;
+      run.min_time = p.min_time;
+      run.max_time = p.max_time;
+    }
+    run.last = chunk;
+    ++run.count;
+    run.min_time = std::min(run.min_time, p.min_time);
+    run.max_time = std::max(run.max_time, p.max_time);
+  }
+  return Status::Ok();
+}
+
+Status internal::ChunkWriter::Finish() {
+  using Numbered = std::pair<int64_t, const BuiltChunk*>;
+  RETURN_IF_ERROR(InsertRows<Numbered>(
+      tx_, chunks_, InsertChunksSql, [](store::Statement& q, int i, const Numbered& c) {
+        const EncodedChunk& enc = c.second->encoded;
+        q.Bind(i, c.first).Bind(i + 1, enc.min_time).Bind(i + 2, enc.max_time);
+        q.Bind(i + 3, int64_t{c.second->complete}).BindBlob(i + 4, enc.records);
+        q.Bind(i + 5, static_cast<int64_t>(ChunkFormat::kBinary));
+        return i + 6;
+      }));
+  auto bind_run = [](store::Statement& q, int i, const Run& run) {
+    q.Bind(i, run.account).Bind(i + 1, static_cast<int64_t>(run.attr)).Bind(i + 2, run.value);
+    q.Bind(i + 3, run.max_time).Bind(i + 4, run.last).Bind(i + 5, run.min_time);
+    q.Bind(i + 6, run.count);
+    return i + 7;
+  };
+  RETURN_IF_ERROR(InsertRows<Run>(tx_, ended_, InsertPostingsSql, bind_run));
+  RETURN_IF_ERROR(InsertRows<Run>(tx_, runs_, InsertPostingsSql, bind_run));
+  chunks_.clear();
+  ended_.clear();
+  runs_.clear();
+  run_index_.clear();
   return Status::Ok();
 }
 
@@ -357,15 +515,17 @@ Status InsertEvents(store::Tx& tx, std::span<const Event> events, bool replace) 
   // event id (whose time is known) reads only the chunks whose newest event
   // is at most that much later.
   internal::ChunkBuilder builder;
+  std::deque<internal::BuiltChunk> built;  // alive until the writer's Finish
+  internal::ChunkWriter writer(tx);
   for (const Event& ev : events) {
     if (!builder.empty() && (!ev.complete || !builder.Fits(ev.time_ms))) {
-      RETURN_IF_ERROR(internal::InsertBuiltChunk(tx, builder.Take()));
+      RETURN_IF_ERROR(writer.Add(built.emplace_back(builder.Take())));
     }
     builder.Add(ev);
-    if (!ev.complete) RETURN_IF_ERROR(internal::InsertBuiltChunk(tx, builder.Take(false)));
+    if (!ev.complete) RETURN_IF_ERROR(writer.Add(built.emplace_back(builder.Take(false))));
   }
-  if (builder.empty()) return Status::Ok();
-  return internal::InsertBuiltChunk(tx, builder.Take());
+  if (!builder.empty()) RETURN_IF_ERROR(writer.Add(built.emplace_back(builder.Take())));
+  return writer.Finish();
 }
 
 Status InsertEvent(store::Tx& tx, const Event& ev) {
@@ -386,13 +546,25 @@ Result<LookupPage> LookupEvents(store::Database& db, const LookupQuery& q) {
   PageBuilder builder(q, attr);
   Status st = db.Read([&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(auto candidates, CandidateChunks(tx, q, attr, upper));
+    // A chunk of a run may hold no event of the time range, or none that
+    // could still change the page: its row's times say so before decoding.
     ASSIGN_OR_RETURN(auto read, tx.Prepare(
-        "SELECT format, meta, records FROM audit_chunks WHERE chunk = ?"));
+        "SELECT format, meta, records FROM audit_chunks WHERE chunk = ? AND max_time >= ? "
+        "AND min_time <= ?"));
     while (true) {
       ASSIGN_OR_RETURN(bool row, candidates->Step());
+      // Postings come newest first, and a run's chunks are no newer than
+      // its posting: past this one, no chunk can change the page.
       if (!row || !builder.Needs(candidates->Int(1))) break;
-      ASSIGN_OR_RETURN(std::vector<Event> events, ReadChunk(*read, candidates->Int(0)));
-      builder.Consider(events);
+      const int64_t last = candidates->Int(0);
+      if (last <= 0) continue;  // no chunk has such a number: damage
+      const int64_t count = std::clamp<int64_t>(candidates->Int(2), 1, kMaxRunChunks);
+      const int64_t first = std::max<int64_t>(1, last - count + 1);
+      for (int64_t chunk = last; chunk >= first; --chunk) {
+        ASSIGN_OR_RETURN(std::vector<Event> events,
+                         ReadChunk(*read, chunk, builder.NeededFrom(q.start_ms), upper));
+        builder.Consider(events);
+      }
     }
     return Status::Ok();
   });
@@ -434,20 +606,22 @@ Status RecoverIncompleteEvents(store::Database& db) {
     ASSIGN_OR_RETURN(auto q, tx.Prepare(
         "SELECT chunk, format, meta, records FROM audit_chunks WHERE complete = 0 "
         "ORDER BY chunk"));
-    std::vector<int64_t> chunks;
+    std::vector<std::pair<int64_t, size_t>> chunks;  // chunk, its first event in events
     std::vector<Event> events;
     while (true) {
       ASSIGN_OR_RETURN(bool row, q->Step());
       if (!row) break;
-      chunks.push_back(q->Int(0));
+      chunks.emplace_back(q->Int(0), events.size());
       ASSIGN_OR_RETURN(std::vector<Event> decoded,
                        internal::DecodeChunk(FormatOf(q->Int(1)), q->Text(2), q->Text(3)));
-      for (Event& ev : decoded) {
-        ev.complete = true;
-        events.push_back(std::move(ev));
-      }
+      for (Event& ev : decoded) events.push_back(std::move(ev));
     }
-    for (int64_t chunk : chunks) RETURN_IF_ERROR(DeleteChunk(tx, chunk));
+    for (size_t i = 0; i < chunks.size(); ++i) {
+      size_t end = i + 1 < chunks.size() ? chunks[i + 1].second : events.size();
+      std::span<const Event> held(events.data() + chunks[i].second, end - chunks[i].second);
+      RETURN_IF_ERROR(DeleteChunk(tx, chunks[i].first, held));
+    }
+    for (Event& ev : events) ev.complete = true;
     // Kept as they are, now complete, at the end of the delivery order.
     return InsertEvents(tx, events, /*replace=*/false);
   });

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdio>
 #include <map>
 #include <set>
 #include <thread>
@@ -287,6 +288,193 @@ TEST_F(EventStoreTest, ManyEventsSpanSeveralChunks) {
   auto tail = EventsAfter(*db_, (*all)[99].seq, 1000);
   ASSERT_TRUE(tail.ok());
   EXPECT_EQ(tail->size(), 50u);
+}
+
+// (attribute, value, chunks covered) of every posting of account, in key order.
+std::vector<std::tuple<int64_t, std::string, int64_t>> Postings(store::Database& db,
+                                                                std::string_view account) {
+  std::vector<std::tuple<int64_t, std::string, int64_t>> out;
+  EXPECT_TRUE(db.Read([&](store::Tx& tx) -> Status {
+                  ASSIGN_OR_RETURN(auto s, tx.Prepare(
+                      "SELECT attr, value, chunks FROM audit_postings WHERE account_id = ? "
+                      "ORDER BY attr, value, chunk"));
+                  s->Bind(1, account);
+                  while (true) {
+                    ASSIGN_OR_RETURN(bool row, s->Step());
+                    if (!row) break;
+                    out.emplace_back(s->Int(0), s->Text(1), s->Int(2));
+                  }
+                  return Status::Ok();
+                })
+                  .ok());
+  return out;
+}
+
+// Postings that point at no stored chunk (left behind by a deletion).
+int64_t OrphanPostings(store::Database& db) {
+  int64_t n = -1;
+  EXPECT_TRUE(db.Read([&](store::Tx& tx) -> Status {
+                  ASSIGN_OR_RETURN(auto s, tx.Prepare(
+                      "SELECT COUNT(*) FROM audit_postings p WHERE NOT EXISTS "
+                      "(SELECT 1 FROM audit_chunks c WHERE c.chunk = p.chunk)"));
+                  ASSIGN_OR_RETURN(bool row, s->Step());
+                  if (row) n = s->Int(0);
+                  return Status::Ok();
+                })
+                  .ok());
+  return n;
+}
+
+// Every page of a lookup, newest first.
+std::vector<std::string> AllPages(store::Database& db, LookupQuery q) {
+  std::vector<std::string> seen;
+  for (int pages = 0; pages < 100; ++pages) {
+    auto page = LookupEvents(db, q);
+    EXPECT_TRUE(page.ok());
+    if (!page.ok()) break;
+    for (const auto& e : page->events) seen.push_back(TagOfId()[e.event_id]);
+    if (!page->more) break;
+    q.after = std::make_pair(page->events.back().time_ms, page->events.back().event_id);
+  }
+  return seen;
+}
+
+// One transaction's chunks that share a value share one posting covering
+// the run of them, so a group commit of many chunks writes a handful of
+// postings; lookups still find every event, including through a time
+// range that ends inside a run.
+TEST_F(EventStoreTest, PostingsCoverRunsOfChunks) {
+  std::vector<Event> events;
+  for (int i = 0; i < 320; ++i) {  // five chunks
+    events.push_back(MakeEvent("r" + std::to_string(i), kAcct, 10000 + i,
+                               i == 150 ? "CreateUser" : "GetUser", i != 150,
+                               i % 2 ? "alice" : "bob"));
+  }
+  ASSERT_TRUE(db_->Write([&](store::Tx& tx) { return InsertEvents(tx, events, false); }).ok());
+  using P = std::tuple<int64_t, std::string, int64_t>;
+  EXPECT_EQ(Postings(*db_, kAcct),
+            (std::vector<P>{{0, "", 5},
+                            {1, "CreateUser", 1},
+                            {1, "GetUser", 5},
+                            {2, "false", 1},
+                            {2, "true", 5},
+                            {3, "alice", 5},
+                            {3, "bob", 5},
+                            {4, "AKIAalice", 5},
+                            {4, "AKIAbob", 5},
+                            {5, "iam.amazonaws.com", 5}}));
+  EXPECT_EQ(Ids(Query(LookupKey::kEventName, "CreateUser")), IdList{"r150"});
+  EXPECT_EQ(Ids(Query(LookupKey::kReadOnly, "false")), IdList{"r150"});
+  // alice between 10,100 and 10,200 (both inclusive): the odd ones.
+  LookupQuery q = Query(LookupKey::kUsername, "alice");
+  q.start_ms = 10100;
+  q.end_ms = 10200;
+  q.max_results = 7;
+  IdList expected;
+  for (int i = 199; i >= 101; i -= 2) expected.push_back("r" + std::to_string(i));
+  EXPECT_EQ(AllPages(*db_, q), expected);
+  // Every event once, newest first, through pages that end mid-chunk.
+  q = Query();
+  q.max_results = 50;
+  expected.clear();
+  for (int i = 319; i >= 0; --i) expected.push_back("r" + std::to_string(i));
+  EXPECT_EQ(AllPages(*db_, q), expected);
+}
+
+// A run ends at the first chunk without the value; the next chunk that
+// has it starts another. Separate transactions never share a run.
+TEST_F(EventStoreTest, RunsEndAtAChunkWithoutTheValue) {
+  std::vector<Event> events;
+  for (int i = 0; i < 256; ++i) {  // chunks 0, 2 and 3 have carol; chunk 1 has none
+    bool carol = i / 64 != 1 && i % 8 == 0;
+    events.push_back(MakeEvent("c" + std::to_string(i), kAcct, 20000 + i, "GetUser", true,
+                               carol ? "carol" : "dave"));
+  }
+  ASSERT_TRUE(db_->Write([&](store::Tx& tx) { return InsertEvents(tx, events, false); }).ok());
+  Insert(MakeEvent("c-late", kAcct, 30000, "GetUser", true, "carol"));
+  using P = std::tuple<int64_t, std::string, int64_t>;
+  std::vector<P> carol;
+  for (const P& p : Postings(*db_, kAcct)) {
+    if (std::get<1>(p) == "carol") carol.push_back(p);
+  }
+  EXPECT_EQ(carol, (std::vector<P>{{3, "carol", 1}, {3, "carol", 2}, {3, "carol", 1}}));
+  IdList expected = {"c-late"};
+  for (int i = 255; i >= 0; --i) {
+    if (i / 64 != 1 && i % 8 == 0) expected.push_back("c" + std::to_string(i));
+  }
+  LookupQuery q = Query(LookupKey::kUsername, "carol");
+  q.max_results = 5;
+  EXPECT_EQ(AllPages(*db_, q), expected);
+}
+
+// A data directory from before migration 7 (postings one per chunk, with
+// an index by chunk, and postings for incomplete chunks too) keeps every
+// lookup; the index is gone after it, and recovering an incomplete chunk
+// of then leaves none of its postings behind.
+TEST(EventStoreMigrationTest, PostingsOfVersionSixStillFindTheirEvents) {
+  auto opened = store::OpenSqlite({.path = ":memory:"});
+  ASSERT_TRUE(opened.ok());
+  store::Database& db = **opened;
+  ASSERT_TRUE(db.Migrate("audit", internal::EventStoreMigrations().first(6)).ok());
+  // As the version 6 writer stored them: one complete chunk of two events
+  // and, left by a crash, an incomplete one.
+  std::vector<Event> events = {MakeEvent("v6a", kAcct, 1000, "GetUser", true, "alice"),
+                               MakeEvent("v6b", kAcct, 2000, "CreateUser", false, "bob")};
+  Event in_flight = MakeEvent("v6c", kAcct, 3000, "DeleteUser", false, "bob",
+                              {{"AWS::IAM::User", "carol"}});
+  in_flight.complete = false;
+  for (int complete : {1, 0}) {
+    internal::ChunkBuilder builder;
+    if (complete == 1) {
+      for (const Event& ev : events) builder.Add(ev);
+    } else {
+      builder.Add(in_flight);
+    }
+    internal::BuiltChunk built = builder.Take(complete == 1);
+    ASSERT_TRUE(db.Write([&](store::Tx& tx) -> Status {
+                  ASSIGN_OR_RETURN(auto chunk, tx.Prepare(
+                      "INSERT INTO audit_chunks (min_time, max_time, complete, meta, records, "
+                      "format) VALUES (?, ?, ?, '', ?, 1)"));
+                  chunk->Bind(1, built.encoded.min_time).Bind(2, built.encoded.max_time);
+                  chunk->Bind(3, int64_t{complete});
+                  RETURN_IF_ERROR(chunk->BindBlob(4, built.encoded.records).Run());
+                  ASSIGN_OR_RETURN(auto posting, tx.Prepare(
+                      "INSERT INTO audit_postings (account_id, attr, value, max_time, chunk, "
+                      "min_time) VALUES (?, ?, ?, ?, last_insert_rowid(), ?)"));
+                  for (const internal::ChunkPosting& p : built.postings) {
+                    RETURN_IF_ERROR(posting->Reset());
+                    posting->Bind(1, p.account).Bind(2, static_cast<int64_t>(p.attr));
+                    posting->Bind(3, p.value).Bind(4, p.max_time).Bind(5, p.min_time);
+                    RETURN_IF_ERROR(posting->Run());
+                  }
+                  return Status::Ok();
+                })
+                    .ok());
+  }
+  ASSERT_TRUE(MigrateEventStore(db).ok());
+  LookupQuery q;
+  q.account_id = std::string(kAcct);
+  EXPECT_EQ(AllPages(db, q), (IdList{"v6c", "v6b", "v6a"}));
+  q.key = LookupKey::kUsername;
+  q.value = "alice";
+  EXPECT_EQ(AllPages(db, q), IdList{"v6a"});
+  ASSERT_TRUE(RecoverIncompleteEvents(db).ok());
+  EXPECT_EQ(OrphanPostings(db), 0);
+  q.value = "bob";
+  EXPECT_EQ(AllPages(db, q), (IdList{"v6c", "v6b"}));
+  q.key = LookupKey::kResourceName;
+  q.value = "carol";
+  EXPECT_EQ(AllPages(db, q), IdList{"v6c"});
+  int64_t indexes = -1;
+  ASSERT_TRUE(db.Read([&](store::Tx& tx) -> Status {
+                  ASSIGN_OR_RETURN(auto s, tx.Prepare(
+                      "SELECT COUNT(*) FROM sqlite_master WHERE name = 'audit_postings_by_chunk'"));
+                  ASSIGN_OR_RETURN(bool row, s->Step());
+                  if (row) indexes = s->Int(0);
+                  return Status::Ok();
+                })
+                  .ok());
+  EXPECT_EQ(indexes, 0);
 }
 
 json::Value Attr(std::string_view key, std::string_view value) {
@@ -684,6 +872,189 @@ TEST_F(SinkTest, ConcurrentFlushesKeepEachThreadsOrder) {
           EXPECT_GT(e.time_ms, it->second) << e.event_name;
         }
         last[e.event_name] = e.time_ms;
+        ++total;
+      }
+    }
+    return Status::Ok();
+  }).ok());
+  EXPECT_EQ(total, size_t{kThreads * kEach});
+}
+
+// Completing a mutation's record replaces its first version, postings
+// included: none is left pointing at the deleted chunk, and the record is
+// found by its user. The same after a crash, through recovery.
+TEST_F(SinkTest, CompletedRecordsLeaveNoPostingBehind) {
+  principal_.type = "IAMUser";
+  principal_.user_name = "alice";
+  principal_.arn = "arn:aws:iam::111122223333:user/alice";
+  input_.set("UserName", "bob");
+  sink_->Begin(Rec("CreateUser"));
+  ASSERT_TRUE(InsertThing().ok());
+  ASSERT_TRUE(InsertThing().ok());  // a second transaction replaces the first version
+  // The first version, in flight, has no postings: lookups do not see it.
+  EXPECT_EQ(Rows(), (Rows_t{{"CreateUser", 0}}));
+  EXPECT_TRUE(Postings(*db_, kAcct).empty());
+  sink_->Record(Rec("CreateUser"));
+  EXPECT_EQ(OrphanPostings(*db_), 0);
+  // A request whose process dies after its commit: recovery completes it.
+  std::thread crashed([this] {
+    server::AuditRecord later = Rec("DeleteUser");
+    later.time += std::chrono::seconds(1);
+    sink_->Begin(later);
+    ASSERT_TRUE(InsertThing().ok());
+  });
+  crashed.join();
+  EXPECT_EQ(Rows(), (Rows_t{{"CreateUser", 1}, {"DeleteUser", 0}}));
+  ASSERT_TRUE(RecoverIncompleteEvents(*db_).ok());
+  EXPECT_EQ(Rows(), (Rows_t{{"CreateUser", 1}, {"DeleteUser", 1}}));
+  EXPECT_EQ(OrphanPostings(*db_), 0);
+  LookupQuery q;
+  q.account_id = std::string(kAcct);
+  q.key = LookupKey::kResourceName;
+  q.value = "bob";
+  auto page = LookupEvents(*db_, q);
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->events.size(), 2u);
+  EXPECT_EQ(page->events[0].event_name, "DeleteUser");
+  EXPECT_EQ(page->events[1].event_name, "CreateUser");
+  using P = std::tuple<int64_t, std::string, int64_t>;
+  std::vector<P> users;
+  for (const P& p : Postings(*db_, kAcct)) {
+    if (std::get<0>(p) == 3) users.push_back(p);
+  }
+  EXPECT_EQ(users, (std::vector<P>{{3, "alice", 1}, {3, "alice", 1}}));
+}
+
+// The sink encodes a run of records without comparing each with the one
+// before when the builds say what changed. Whatever interrupts the run (a
+// synchronous write, a resource owner's copy, a flush), every stored
+// event is the one BuildEvent makes of its request.
+TEST_F(SinkTest, StoredEventsAreWhatBuildEventMakes) {
+  server::Principal user = principal_;
+  user.type = "IAMUser";
+  user.user_name = "alice";
+  user.arn = "arn:aws:iam::111122223333:user/alice";
+  user.principal_id = "AIDAALICE";
+  user.access_key_id = "AKIAALICE";
+  Status denied = Status::Error(ErrorCode::kAccessDenied, "no");
+  Status bad = Status::Error(ErrorCode::kInvalidSignature, "bad");
+  const std::vector<std::string> owners = {std::string(kOther)};
+  std::vector<server::AuditRecord> recs;
+  auto add = [&](server::AuditRecord r, int second, std::string_view agent) {
+    r.time = TimePoint(std::chrono::seconds(1700000000 + second));
+    r.user_agent = agent;
+    recs.push_back(r);
+  };
+  add(Rec("GetUser"), 1, "agent-x");
+  add(Rec("GetUser"), 2, "agent-x");
+  add(Rec("CreateUser"), 3, "agent-y");  // written synchronously
+  add(Rec("GetUser"), 4, "agent-y");     // the same agent as the build before, not the chunk's
+  server::AuditRecord cross = Rec("ListUsers");
+  cross.resource_accounts = owners;
+  add(cross, 5, "agent-y");
+  add(Rec("ListUsers"), 6, "agent-y");   // after a copy
+  add(Rec("ListUsers", &denied), 7, "agent-y");
+  add(Rec("ListUsers", &bad, /*authenticated=*/false), 8, "agent-y");
+  server::AuditRecord as_user = Rec("GetUser");
+  as_user.principal = &user;
+  add(as_user, 9, "agent-x");
+  add(as_user, 10, "agent-x");
+  for (size_t i = 0; i < recs.size(); ++i) {
+    sink_->Record(recs[i]);
+    if (i == 6) {
+      ASSERT_TRUE(sink_->Flush().ok());  // a chunk ends mid-run
+    }
+  }
+  ASSERT_TRUE(sink_->Flush().ok());
+  std::vector<Event> stored;
+  ASSERT_TRUE(db_->Read([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(auto s, tx.Prepare("SELECT records FROM audit_chunks ORDER BY chunk"));
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, s->Step());
+      if (!row) break;
+      ASSIGN_OR_RETURN(std::vector<Event> events,
+                       internal::DecodeChunk(internal::ChunkFormat::kBinary, "", s->Text(0)));
+      for (Event& e : events) stored.push_back(std::move(e));
+    }
+    return Status::Ok();
+  }).ok());
+  // Delivery order: the synchronous CreateUser first (its own chunk), then
+  // the queued records with the owner's copy after its caller's.
+  std::vector<Event> expected;
+  auto expect = [&](const server::AuditRecord& r) {
+    Event ev = BuildEvent(r, {"", "us-east-1", "999999999999"});
+    std::vector<Event> copies = ResourceOwnerCopies(r, ev);
+    expected.push_back(ev);
+    for (Event& c : copies) expected.push_back(std::move(c));
+  };
+  expect(recs[2]);
+  for (size_t i = 0; i < recs.size(); ++i) {
+    if (i != 2) expect(recs[i]);
+  }
+  ASSERT_EQ(stored.size(), expected.size());
+  for (size_t i = 0; i < stored.size(); ++i) {
+    // Ids are fresh each time: take the stored ones, compare the rest.
+    expected[i].event_id = stored[i].event_id;
+    expected[i].shared_event_id = stored[i].shared_event_id;
+    EXPECT_EQ(RenderRecord(stored[i]), RenderRecord(expected[i])) << i;
+    EXPECT_EQ(stored[i].username, expected[i].username) << i;
+    EXPECT_EQ(stored[i].access_key_id, expected[i].access_key_id) << i;
+    EXPECT_EQ(stored[i].read_only, expected[i].read_only) << i;
+  }
+  EXPECT_EQ(stored[3].event_name, "GetUser");
+  EXPECT_EQ(stored[3].user_agent, "agent-y");
+  EXPECT_FALSE(stored[4].shared_event_id.empty());
+  EXPECT_EQ(stored[4].shared_event_id, stored[5].shared_event_id);
+  EXPECT_EQ(stored[5].account_id, kOther);
+  EXPECT_TRUE(stored[6].shared_event_id.empty());
+}
+
+// The same while another thread flushes all the time, so that chunks are
+// sealed between one record's build and its encoding: every stored event
+// still has its own request's members (here its user agent, which changes
+// every few records), never the previous event's.
+TEST_F(SinkTest, RecordsStayIntactWhileFlushesSealChunks) {
+  constexpr int kThreads = 2;
+  constexpr int kEach = 2000;
+  const std::string agents[3] = {"agent-a", "agent-bb", "agent-a"};
+  std::atomic<bool> done{false};
+  std::thread flusher([&] {
+    while (!done.load()) EXPECT_TRUE(sink_->Flush().ok());
+  });
+  std::vector<std::thread> threads;
+  std::vector<std::vector<std::string>> request_ids(kThreads);
+  for (int t = 0; t < kThreads; ++t) {
+    for (int i = 0; i < kEach; ++i) {
+      request_ids[t].push_back("req-" + std::to_string(t) + "-" + std::to_string(i));
+    }
+  }
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([this, &agents, &request_ids, t] {
+      for (int i = 0; i < kEach; ++i) {
+        server::AuditRecord r = Rec(i % 5 == 4 ? "ListUsers" : "GetUser");
+        r.request_id = request_ids[t][i];
+        r.user_agent = agents[(i / 3) % 3];
+        sink_->Record(r);
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  done.store(true);
+  flusher.join();
+  ASSERT_TRUE(sink_->Flush().ok());
+  size_t total = 0;
+  ASSERT_TRUE(db_->Read([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(auto s, tx.Prepare("SELECT records FROM audit_chunks ORDER BY chunk"));
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, s->Step());
+      if (!row) break;
+      ASSIGN_OR_RETURN(std::vector<Event> events,
+                       internal::DecodeChunk(internal::ChunkFormat::kBinary, "", s->Text(0)));
+      for (const Event& e : events) {
+        int t = 0, i = 0;
+        EXPECT_EQ(std::sscanf(e.request_id.c_str(), "req-%d-%d", &t, &i), 2) << e.request_id;
+        EXPECT_EQ(e.user_agent, agents[(i / 3) % 3]) << e.request_id;
+        EXPECT_EQ(e.event_name, i % 5 == 4 ? "ListUsers" : "GetUser") << e.request_id;
         ++total;
       }
     }

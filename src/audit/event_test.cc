@@ -430,6 +430,98 @@ TEST(AuditEventTest, BuildingIntoAReusedEventLeavesNothingBehind) {
   }
 }
 
+const std::string& MemberOf(const Event& ev, EventMember m) {
+  switch (m) {
+    case EventMember::kEventId: return ev.event_id;
+    case EventMember::kAccountId: return ev.account_id;
+    case EventMember::kEventName: return ev.event_name;
+    case EventMember::kEventSource: return ev.event_source;
+    case EventMember::kUsername: return ev.username;
+    case EventMember::kAccessKeyId: return ev.access_key_id;
+    case EventMember::kRegion: return ev.region;
+    case EventMember::kIdentityType: return ev.identity.type;
+    case EventMember::kIdentityPrincipalId: return ev.identity.principal_id;
+    case EventMember::kIdentityArn: return ev.identity.arn;
+    case EventMember::kIdentityAccountId: return ev.identity.account_id;
+    case EventMember::kIdentityAccessKeyId: return ev.identity.access_key_id;
+    case EventMember::kIdentityUserName: return ev.identity.user_name;
+    case EventMember::kIdentityRoleArn: return ev.identity.role_arn;
+    case EventMember::kIdentitySourceIdentity: return ev.identity.source_identity;
+    case EventMember::kSourceIp: return ev.source_ip;
+    case EventMember::kUserAgent: return ev.user_agent;
+    case EventMember::kErrorCode: return ev.error_code;
+    case EventMember::kErrorMessage: return ev.error_message;
+    case EventMember::kRequestParameters: return ev.request_parameters;
+    case EventMember::kResponseElements: return ev.response_elements;
+    case EventMember::kRequestId: return ev.request_id;
+    case EventMember::kSharedEventId: return ev.shared_event_id;
+    case EventMember::kTlsVersion: return ev.tls_version;
+    case EventMember::kTlsCipher: return ev.tls_cipher;
+    case EventMember::kHost: return ev.host;
+    case EventMember::kStoredRecord: return ev.stored_record;
+  }
+  return ev.stored_record;
+}
+
+// BuildEventInto's mask names exactly the string members whose value the
+// build changed, whatever came before (the audit sink's chunk encoder
+// writes only those): a member reported unchanged must be equal, one
+// reported changed must differ.
+TEST(AuditEventTest, BuildIntoReportsExactlyTheChangedMembers) {
+  server::Principal session = Session();
+  server::Principal root = Root();
+  server::Principal user = User();
+  json::Value in = json::Value::MakeObject();
+  in.set("UserName", "carol");
+  json::Value out = json::Value::MakeObject();
+  json::Value created = json::Value::MakeObject();
+  created.set("UserName", "carol");
+  out.set("User", std::move(created));
+  json::Value empty = json::Value::MakeObject();
+  Status denied = Status::Error(ErrorCode::kAccessDenied, "not allowed");
+  Status internal = Status::Error(ErrorCode::kInternal, "disk on fire");
+  server::AuditRecord tls = Rec(&session, "kms", "ListKeys", &empty, nullptr);
+  tls.secure_transport = true;
+  tls.tls_version = "TLSv1.3";
+  tls.tls_cipher = "TLS_AES_128_GCM_SHA256";
+  tls.host = "kms.example";
+  server::AuditRecord other_agent = Rec(&root, "sts", "GetCallerIdentity", &empty, nullptr);
+  other_agent.user_agent = "boto3/1.26";
+  server::AuditRecord no_region = Rec(&user, "iam", "CreateUser", &in, &out);
+  no_region.region = "";
+  const std::vector<server::AuditRecord> records = {
+      Rec(&root, "sts", "GetCallerIdentity", &empty, nullptr),
+      Rec(&root, "sts", "GetCallerIdentity", &empty, nullptr),
+      other_agent,
+      Rec(&user, "iam", "CreateUser", &in, &out),
+      no_region,
+      Rec(&user, "iam", "CreateUser", &in, nullptr, &denied),
+      Rec(&user, "iam", "CreateUser", &in, nullptr, &internal),
+      Rec(nullptr, "iam", "ListUsers", nullptr, nullptr, &denied),
+      Rec(nullptr, "", "", nullptr, nullptr, &denied),
+      tls,
+      tls,
+      Rec(&session, "kms", "ListKeys", &empty, nullptr),
+      Rec(&root, "sts", "GetCallerIdentity", &empty, nullptr),
+  };
+  Event reused;
+  for (size_t i = 0; i < records.size(); ++i) {
+    for (const char* id : {"ev-same", "ev-other"}) {
+      Event before = reused;
+      uint64_t changed = BuildEventInto(records[i], {id, "us-east-1", "999999999999"}, reused);
+      for (size_t m = 0; m < kEventMembers; ++m) {
+        auto member = static_cast<EventMember>(m);
+        bool differs = MemberOf(before, member) != MemberOf(reused, member);
+        EXPECT_EQ((changed & MemberBit(member)) != 0, differs)
+            << "record " << i << " id " << id << " member " << m;
+      }
+    }
+    // A member set afterwards (as ResourceOwnerCopies sets the shared id)
+    // is compared with too.
+    reused.shared_event_id = i % 2 ? "shared" : "";
+  }
+}
+
 TEST(AuditEventTest, LowerCamel) {
   EXPECT_EQ(LowerCamel("UserName"), "userName");
   EXPECT_EQ(LowerCamel("KMSKeyId"), "kmsKeyId");

@@ -11,6 +11,7 @@
 #include "audit/event_chunk.h"
 #include "rampart/audit/advisor.h"
 #include "rampart/audit/event_store.h"
+#include "rampart/core/ids.h"
 #include "rampart/core/log.h"
 
 namespace rampart::audit {
@@ -24,7 +25,7 @@ class PendingRequest final : public store::WriteHook {
   void Arm(const server::AuditRecord& rec, const StoreAuditSink::Options& options) {
     rec_ = rec;
     options_ = &options;
-    NewEventIdInto(rec.time, event_id_);
+    NewEventIdInto(rec.time, event_id_, event_id_uuid_);
     joined_ = false;
     scope_.emplace(this);
   }
@@ -33,6 +34,7 @@ class PendingRequest final : public store::WriteHook {
   bool joined() const { return joined_; }
   // Valid until the next Arm on this thread.
   const std::string& event_id() const { return event_id_; }
+  const uint8_t* event_id_uuid() const { return event_id_uuid_; }
 
   Status BeforeCommit(store::Tx& tx) override {
     Event ev = BuildEvent(rec_, {event_id_, options_->default_region, options_->fallback_account});
@@ -47,6 +49,7 @@ class PendingRequest final : public store::WriteHook {
   server::AuditRecord rec_{};
   const StoreAuditSink::Options* options_ = nullptr;
   std::string event_id_;
+  uint8_t event_id_uuid_[ids::kUuidBytes] = {};  // the bytes event_id_ spells
   bool joined_ = false;
   std::optional<store::ScopedWriteHook> scope_;
 };
@@ -54,8 +57,20 @@ class PendingRequest final : public store::WriteHook {
 thread_local PendingRequest pending;
 
 // The event each Record builds, reused so that its strings keep their
-// storage from one request to the next (BuildEventInto assigns them all).
+// storage from one request to the next (BuildEventInto assigns them all),
+// and the number of builds into it: BuildEventInto's mask of changed
+// members describes build n against build n - 1, so the thread's chunk
+// may use it when the last event it took was build n - 1 (ThreadChunk::
+// last_build).
 thread_local Event scratch_event;
+thread_local uint64_t scratch_builds = 0;
+
+// The identity, operation and error members AccessRecordOf reads.
+constexpr uint64_t kAccessMembers =
+    MemberBit(EventMember::kIdentityType) | MemberBit(EventMember::kIdentityArn) |
+    MemberBit(EventMember::kIdentityRoleArn) | MemberBit(EventMember::kIdentityAccountId) |
+    MemberBit(EventMember::kEventName) | MemberBit(EventMember::kEventSource) |
+    MemberBit(EventMember::kRegion) | MemberBit(EventMember::kErrorCode);
 
 // The last-accessed data of a run of events. Consecutive events mostly
 // share their (entity, action, region): only a change of group costs an
@@ -64,10 +79,18 @@ thread_local Event scratch_event;
 // adds a second record for it.
 class AccessTracker {
  public:
-  void Add(const Event& ev) {
+  // changed: as ChunkBuilder::Add's, against the previous event added here.
+  void Add(const Event& ev, const uint64_t* changed = nullptr) {
     const EventIdentity& id = ev.identity;
-    if (id.kind != EventIdentity::Kind::kPrincipal) return;
-    if (have_group_ && SameGroup(ev)) {
+    // The mask compares with the previous event added; it stands for a
+    // comparison with the group only when that event set the group.
+    const bool after_group_event = last_set_group_;
+    last_set_group_ = id.kind == EventIdentity::Kind::kPrincipal;
+    if (!last_set_group_) return;
+    bool by_mask = changed != nullptr && after_group_event && ev.has_error == group_has_error_;
+    bool same = have_group_ && (by_mask ? (*changed & kAccessMembers) == 0 : SameGroup(ev));
+    group_has_error_ = ev.has_error;
+    if (same) {
       // AccessRecordOf's time: whole seconds, none before the epoch.
       if (current_ != kNone && ev.time_ms >= 0) {
         records_[current_].time_ms =
@@ -113,6 +136,8 @@ class AccessTracker {
   std::vector<AccessRecord> records_;
   std::array<std::string, 8> group_;
   bool have_group_ = false;
+  bool group_has_error_ = false;  // the last event of the group's
+  bool last_set_group_ = false;   // the last event added was a principal's
   bool retry_on_time_ = false;
   size_t current_ = kNone;
 };
@@ -130,6 +155,9 @@ struct StoreAuditSink::ThreadChunk {
   internal::ChunkBuilder builder;    // guarded by mu
   AccessTracker access;              // guarded by mu
   size_t queued = 0;                 // guarded by mu: Record calls queued
+  // guarded by mu: the thread's scratch build (scratch_builds) that is the
+  // builder's last event, or 0 when its last event is no such build.
+  uint64_t last_build = 0;
 };
 
 struct StoreAuditSink::QueuedChunk {
@@ -166,21 +194,30 @@ void StoreAuditSink::Record(const server::AuditRecord& record) {
   // Without Begin (a request that failed before routing), the thread's
   // own id buffer; BuildEventInto copies the id before the next request.
   thread_local std::string fresh_id;
+  thread_local uint8_t fresh_uuid[ids::kUuidBytes];
   std::string_view event_id;
+  const uint8_t* event_id_uuid = nullptr;
   bool joined = false;
   if (pending.armed()) {
     event_id = pending.event_id();
+    event_id_uuid = pending.event_id_uuid();
     joined = pending.joined();
     pending.Disarm();
   } else {
-    NewEventIdInto(record.time, fresh_id);
+    NewEventIdInto(record.time, fresh_id, fresh_uuid);
     event_id = fresh_id;
+    event_id_uuid = fresh_uuid;
   }
   Event& ev = scratch_event;
-  BuildEventInto(record, {event_id, options_.default_region, options_.fallback_account}, ev);
+  uint64_t changed =
+      BuildEventInto(record, {event_id, options_.default_region, options_.fallback_account}, ev);
+  const uint64_t build = ++scratch_builds;
   std::vector<Event> owner_copies = ResourceOwnerCopies(record, ev);
+  // Copies give the caller's event a fresh shared id after the build: the
+  // mask must say so, as it must for any member changed after it.
+  if (!owner_copies.empty()) changed |= MemberBit(EventMember::kSharedEventId);
   bool sync = joined || (record.principal != nullptr && !ev.read_only);
-  if (!sync && Enqueue(ev, owner_copies)) return;
+  if (!sync && Enqueue(ev, owner_copies, {changed, build, event_id_uuid})) return;
   // The caller's record and the resource owners' copies are stored
   // together, with the last-accessed data of the caller's entity (the
   // copies show the caller as another account and count for nobody).
@@ -210,7 +247,7 @@ StoreAuditSink::ThreadChunk& StoreAuditSink::ChunkOfThisThread() {
   return **it;
 }
 
-bool StoreAuditSink::Enqueue(const Event& ev, std::span<const Event> copies) {
+bool StoreAuditSink::Enqueue(const Event& ev, std::span<const Event> copies, BuildHints hints) {
   ThreadChunk& tc = ChunkOfThisThread();
   std::lock_guard lock(tc.mu);
   const size_t events = 1 + copies.size();
@@ -227,12 +264,19 @@ bool StoreAuditSink::Enqueue(const Event& ev, std::span<const Event> copies) {
       (tc.builder.size() + events > internal::kChunkEvents || !tc.builder.Fits(ev.time_ms))) {
     Seal(tc);
   }
-  tc.builder.Add(ev);
-  tc.access.Add(ev);
+  // The mask describes ev against the thread's previous build: usable when
+  // that build is the last event this chunk took (not written
+  // synchronously, not followed by copies, its chunk not sealed since).
+  const bool after_last = !tc.builder.empty() && tc.last_build != 0 &&
+                          hints.build == tc.last_build + 1;
+  const uint64_t* changed = after_last ? &hints.changed : nullptr;
+  tc.builder.Add(ev, {changed, hints.event_id_uuid});
+  tc.access.Add(ev, changed);
   for (const Event& copy : copies) {
     tc.builder.Add(copy);
     tc.access.Add(copy);
   }
+  tc.last_build = copies.empty() ? hints.build : 0;
   ++tc.queued;
   if (tc.builder.size() >= internal::kChunkEvents) Seal(tc);
   return true;
@@ -275,7 +319,9 @@ Status StoreAuditSink::WriteChunks(std::span<QueuedChunk> chunks) {
     q.access.clear();
   }
   Status st = db_.Write([&](store::Tx& tx) -> Status {
-    for (const QueuedChunk& q : chunks) RETURN_IF_ERROR(internal::InsertBuiltChunk(tx, q.chunk));
+    internal::ChunkWriter writer(tx);
+    for (const QueuedChunk& q : chunks) RETURN_IF_ERROR(writer.Add(q.chunk));
+    RETURN_IF_ERROR(writer.Finish());
     return RecordAccess(tx, access);
   });
   if (!st.ok() && !chunks.empty()) {

@@ -13,6 +13,7 @@
 // Thread-safety: free functions over immutable tables; safe from any thread.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -104,10 +105,28 @@ struct EventOptions {
   std::string_view fallback_account;  // recipient when nobody could be identified
 };
 
+// Event's string members, numbered for masks of members (MemberBit).
+enum class EventMember : uint8_t {
+  kEventId, kAccountId, kEventName, kEventSource, kUsername, kAccessKeyId, kRegion,
+  kIdentityType, kIdentityPrincipalId, kIdentityArn, kIdentityAccountId,
+  kIdentityAccessKeyId, kIdentityUserName, kIdentityRoleArn, kIdentitySourceIdentity,
+  kSourceIp, kUserAgent, kErrorCode, kErrorMessage, kRequestParameters, kResponseElements,
+  kRequestId, kSharedEventId, kTlsVersion, kTlsCipher, kHost, kStoredRecord,
+};
+inline constexpr size_t kEventMembers = static_cast<size_t>(EventMember::kStoredRecord) + 1;
+inline constexpr uint64_t MemberBit(EventMember m) {
+  return uint64_t{1} << static_cast<unsigned>(m);
+}
+
 Event BuildEvent(const server::AuditRecord& rec, const EventOptions& options);
 // The same into an existing event, every member assigned: an event reused
 // for many requests keeps its strings' storage and stops allocating.
-void BuildEventInto(const server::AuditRecord& rec, const EventOptions& options, Event& ev);
+// Returns the string members whose value changed (MemberBit of each), and
+// only those: a member left equal to what ev held is not reassigned. So a
+// caller that reuses one event for a run of alike requests learns what
+// differs from the previous one without comparing again (the audit sink's
+// chunk encoder writes only those).
+uint64_t BuildEventInto(const server::AuditRecord& rec, const EventOptions& options, Event& ev);
 
 // The records of a cross-account call for the accounts whose resources it
 // used (rec.resource_accounts), as CloudTrail delivers them: the same
@@ -123,8 +142,10 @@ std::vector<Event> ResourceOwnerCopies(const server::AuditRecord& rec, Event& ca
 // at its end instead of at random places. Lowercase 8-4-4-4-12 text.
 std::string NewEventId(TimePoint time);
 // The same into out, reusing its storage (no allocation once out has held
-// an id): the audit sink's hot path.
-void NewEventIdInto(TimePoint time, std::string& out);
+// an id): the audit sink's hot path. uuid, when given, receives the id's 16
+// bytes (the text is their lowercase 8-4-4-4-12 form), so that the chunk
+// encoder need not parse them back.
+void NewEventIdInto(TimePoint time, std::string& out, uint8_t* uuid = nullptr);
 
 // Whether CloudTrail marks the operation read-only (Get*, List*,
 // Describe*, Lookup*, KMS cryptographic operations, ...).

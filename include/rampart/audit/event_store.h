@@ -24,9 +24,11 @@ Status MigrateEventStore(store::Database& db);
 // record written inside the request's transaction is completed this way).
 Status InsertEvent(store::Tx& tx, const Event& event);
 // Inserts many events, packed into chunks of up to 64 (one row each, plus
-// one posting per distinct account/attribute/value of the chunk).
+// one posting per distinct account/attribute/value and run of consecutive
+// chunks holding it; see internal::ChunkWriter).
 // replace: as InsertEvent, for events written incomplete before; without
-// it the event ids must be new. Incomplete events are stored one per chunk.
+// it the event ids must be new. Incomplete events are stored one per
+// chunk, without postings: lookups do not see them until completed.
 Status InsertEvents(store::Tx& tx, std::span<const Event> events, bool replace);
 
 // The highest seq stored so far (0 when none): a new trail starts after it.

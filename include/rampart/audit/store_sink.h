@@ -93,12 +93,21 @@ class StoreAuditSink final : public server::AuditSink {
   // Stores the chunks and the access advisor's last-accessed data they
   // carry in one transaction.
   Status WriteChunks(std::span<QueuedChunk> chunks);
+  // What the caller knows of the event it built into the thread's reused
+  // event: BuildEventInto's mask of changed members, the number of that
+  // build on the thread, and the bytes of its event id (NewEventIdInto's).
+  struct BuildHints {
+    uint64_t changed = 0;
+    uint64_t build = 0;
+    const uint8_t* event_id_uuid = nullptr;
+  };
   // Adds a request's records (its own, then the resource owners' copies)
   // to this thread's open chunk, sealing the chunk first if they do not all
   // fit in it; false (nothing added) when the records waiting for the group
   // commit would then exceed max_queue, or when they are more than a chunk
-  // holds.
-  bool Enqueue(const Event& ev, std::span<const Event> copies);
+  // holds. When the chunk's last event is the thread's previous build, the
+  // mask spares comparing ev with it; the id's bytes spare parsing it.
+  bool Enqueue(const Event& ev, std::span<const Event> copies, BuildHints hints);
   // Moves the thread's open chunk to sealed_. REQUIRES: chunk.mu held.
   void Seal(ThreadChunk& chunk);
   // This thread's open chunk for this sink, made on first use.
