@@ -1,9 +1,11 @@
-// Protocol hot paths: decode+validate of a KMS Encrypt request, encoding of
-// an STS GetCallerIdentity response, json::Parse/Write of a 1 KB document.
+// Protocol hot paths: decode+validate of a KMS Encrypt request (a short
+// and a 256-byte plaintext), encoding of a KMS Encrypt and an STS
+// GetCallerIdentity response, json::Parse/Write of a 1 KB document.
 #include <benchmark/benchmark.h>
 
 #include <string>
 
+#include "rampart/core/encoding.h"
 #include "rampart/core/json.h"
 #include "rampart/protocol/protocol.h"
 
@@ -33,6 +35,38 @@ void BM_DecodeKmsEncrypt(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_DecodeKmsEncrypt);
+
+// The request bench/kms_load.sh sends: 256 bytes of plaintext, base64.
+void BM_DecodeKmsEncrypt256(benchmark::State& state) {
+  const protocol::ServiceModel& kms = *protocol::FindService("kms");
+  http::Request request = EncryptRequest();
+  request.body = R"({"KeyId":"1234abcd-12ab-34cd-56ef-1234567890ab","Plaintext":")" +
+                 Base64Encode(std::string(256, '\x5a')) + R"("})";
+  for (auto _ : state) {
+    auto decoded = protocol::Decode(kms, request);
+    benchmark::DoNotOptimize(decoded);
+  }
+}
+BENCHMARK(BM_DecodeKmsEncrypt256);
+
+// An Encrypt response: a ciphertext blob of a 256-byte plaintext (written
+// as base64), the key ARN and the algorithm.
+void BM_EncodeKmsEncrypt(benchmark::State& state) {
+  const protocol::ServiceModel& kms = *protocol::FindService("kms");
+  const protocol::OperationModel& op = *protocol::FindOperation(kms, "Encrypt");
+  json::Value out = json::Value::MakeObject();
+  std::string blob(340, '\0');
+  for (size_t i = 0; i < blob.size(); ++i) blob[i] = static_cast<char>(i * 37);
+  out.set("CiphertextBlob", blob);
+  out.set("KeyId", "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab");
+  out.set("EncryptionAlgorithm", "SYMMETRIC_DEFAULT");
+  for (auto _ : state) {
+    http::Response response;
+    protocol::EncodeOutput(kms, op, out, "c0ffee00-0000-4000-8000-000000000000", response);
+    benchmark::DoNotOptimize(response.body.data());
+  }
+}
+BENCHMARK(BM_EncodeKmsEncrypt);
 
 void BM_EncodeGetCallerIdentity(benchmark::State& state) {
   const protocol::ServiceModel& sts = *protocol::FindService("sts");

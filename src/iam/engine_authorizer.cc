@@ -172,17 +172,57 @@ Environment EnvironmentOf(const server::RequestContext& ctx) {
   return env;
 }
 
+// Whether a policy can read the request's condition keys: through a
+// condition, or through a policy variable in Resource / NotResource (only
+// 2012-10-17 policies have variables; "*" has none).
+bool ReadsConditionKeys(const CompiledPolicy& policy) {
+  const bool variables = policy.version() == PolicyVersion::k2012_10_17;
+  for (const CompiledStatement& s : policy.statements()) {
+    if (!s.conditions.empty()) return true;
+    if (!variables) continue;
+    for (const ArnPattern& r : s.resources) {
+      if (!r.match_all() && r.source().find("${") != std::string::npos) return true;
+    }
+  }
+  return false;
+}
+
+bool AnyReadsConditionKeys(std::span<const PolicyPtr> policies) {
+  return std::any_of(policies.begin(), policies.end(),
+                     [](const PolicyPtr& p) { return p && ReadsConditionKeys(*p); });
+}
+
+// Whether deciding set can read the request's condition keys. Most
+// decisions cannot (a KMS key's default policy, condition-free identity
+// policies), and then the keys are not built: the platform's dozen, the
+// caller's and the resource's were most of the cost of a decision.
+bool SetReadsConditionKeys(const PolicySet& set) {
+  if (set.resource != nullptr && ReadsConditionKeys(*set.resource)) return true;
+  if (AnyReadsConditionKeys(set.session)) return true;
+  if (set.principal == nullptr) return false;
+  const PrincipalPolicies& p = *set.principal;
+  if (AnyReadsConditionKeys(p.identity)) return true;
+  if (p.boundary && ReadsConditionKeys(*p.boundary)) return true;
+  return std::any_of(
+      p.scp_levels.begin(), p.scp_levels.end(),
+      [](const std::vector<PolicyPtr>& level) { return AnyReadsConditionKeys(level); });
+}
+
 // The request to evaluate. It borrows the values of keys and
-// resource_keys: it must not outlive them.
+// resource_keys: it must not outlive them. Without with_keys it carries
+// no condition keys (and no principal tags or organization, which only
+// feed keys): for policies that read none (SetReadsConditionKeys).
 AuthzRequest RequestFor(const server::RequestContext& ctx, const PrincipalPolicies& policies,
                         std::string_view action, std::string_view resource_arn,
                         std::span<const server::ConditionKey> keys,
-                        std::span<const PreparedKey> resource_keys) {
+                        std::span<const PreparedKey> resource_keys, bool with_keys) {
   PrincipalInfo info = InfoOf(ctx.principal());
-  info.org_id = policies.org_id;
-  info.org_paths = policies.org_paths;
-  info.tags = ctx.principal().session_tags.empty() ? policies.tags
-                                                   : MergedTags(policies, ctx.principal());
+  if (with_keys) {
+    info.org_id = policies.org_id;
+    info.org_paths = policies.org_paths;
+    info.tags = ctx.principal().session_tags.empty() ? policies.tags
+                                                     : MergedTags(policies, ctx.principal());
+  }
   AuthzRequest request(std::move(info), action, resource_arn);
   // Resources AWS itself owns (account field "aws": AWS managed IAM
   // policies, the FullAWSAccess SCP) are usable by every account: identity
@@ -190,6 +230,7 @@ AuthzRequest RequestFor(const server::RequestContext& ctx, const PrincipalPolici
   if (request.resource_is_arn() && request.resource_parts()[4] == "aws") {
     request.set_resource_account(ctx.principal().account_id);
   }
+  if (!with_keys) return request;
   // The platform adds about 12 keys; past 1 KiB of entries one allocation
   // of the right size beats growing by doubling.
   const size_t more = keys.size() + resource_keys.size();
@@ -343,7 +384,6 @@ Result<bool> EngineAuthorizer::Evaluate(const server::RequestContext& ctx,
     return false;
   }
   ASSIGN_OR_RETURN(auto policies, PoliciesOf(p));
-  AuthzRequest request = RequestFor(ctx, *policies, action, resource_arn, keys, resource_keys);
   set.principal = policies.get();
   SessionPolicies session;
   if (p.has_session_policies) {
@@ -351,6 +391,8 @@ Result<bool> EngineAuthorizer::Evaluate(const server::RequestContext& ctx,
     set.session = *session;
     set.has_session_policies = true;
   }
+  AuthzRequest request = RequestFor(ctx, *policies, action, resource_arn, keys, resource_keys,
+                                    SetReadsConditionKeys(set));
   Decision decision = Decide(set, request);
   if (denial != nullptr) *denial = DecisionStatus(decision, request);
   if (explicit_deny != nullptr) *explicit_deny = decision.explicit_deny;

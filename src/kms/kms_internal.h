@@ -126,10 +126,15 @@ class KeyCache {
 
  private:
   using Regions = std::vector<std::pair<std::string, KeyPtr>>;
+  // Looks keys up by string_view: no string built per request.
+  struct IdHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
   const size_t max_entries_;
   std::atomic<uint64_t> generation_{1};
   mutable std::shared_mutex mu_;
-  std::unordered_map<std::string, Regions> entries_;  // guarded by mu_
+  std::unordered_map<std::string, Regions, IdHash, std::equal_to<>> entries_;  // guarded by mu_
 };
 
 // Alias name -> key id by "account/region/alias", so that naming a key by

@@ -72,10 +72,12 @@ bool Expired(const KeyRow& r, int64_t now) {
   return r.state == kPendingDeletion && r.deletion_date <= now;
 }
 
-bool IsHex(std::string_view s) {
-  return std::all_of(s.begin(), s.end(),
-                     [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; });
+// ASCII only (std::isxdigit is a locale call per character).
+bool IsHexDigit(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
+
+bool IsHex(std::string_view s) { return std::all_of(s.begin(), s.end(), IsHexDigit); }
 
 // A KMS key id: a lowercase or uppercase UUID (8-4-4-4-12 hex), or a
 // multi-Region key id, "mrk-" and 32 hex digits.
@@ -86,7 +88,7 @@ bool IsKeyId(std::string_view s) {
     char c = s[i];
     bool dash = i == 8 || i == 13 || i == 18 || i == 23;
     if (dash != (c == '-')) return false;
-    if (!dash && !std::isxdigit(static_cast<unsigned char>(c))) return false;
+    if (!dash && !IsHexDigit(c)) return false;
   }
   return true;
 }
@@ -303,7 +305,10 @@ Result<KeyPtr> ResolveKey(Kms& kms, const server::RequestContext& ctx, std::stri
     key_id = std::string(input);
   }
   if (!IsKeyId(key_id)) return InvalidKeyId(input);
-  key_id = Lower(key_id);
+  // Key ids are hex, dashes and "mrk-": ASCII, lowered in place.
+  for (char& c : key_id) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
   ASSIGN_OR_RETURN(KeyPtr key, LoadKeyIn(kms, ctx, region, key_id));
   if (!key || key->row.account_id != account || key->row.region != region) {
     return KeyNotFound(KeyArn(region, account, key_id));

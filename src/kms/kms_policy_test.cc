@@ -95,6 +95,32 @@ TEST_F(KmsServiceTest, ResourceTagsReachKeyPolicyConditions) {
             "NotFoundException");
 }
 
+// The engine builds no condition keys for policies without conditions or
+// policy variables (the default key policy): a key policy whose only use
+// of them is a variable in Resource must still get them.
+TEST_F(KmsServiceTest, PolicyVariablesInKeyPolicyResourcesResolve) {
+  std::string policy =
+      R"({"Version":"2012-10-17","Statement":[)"
+      R"({"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"},)"
+      R"({"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:user/bob"},)"
+      R"("Action":"kms:Encrypt","Resource":"arn:aws:kms:${aws:RequestedRegion}:111122223333:key/*"},)"
+      R"({"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:user/carol"},)"
+      R"("Action":"kms:Encrypt","Resource":"arn:aws:kms:${aws:PrincipalTag/home}:111122223333:key/*"}]})";
+  std::string key = NewKey(Obj({{"Policy", policy}}));
+  json::Value in = Obj({{"KeyId", key}, {"Plaintext", "x"}});
+  auto allowed = Call(User(kAcct, "bob"), "Encrypt", in);
+  EXPECT_TRUE(allowed.ok()) << allowed.status().ToString();
+  // carol has no tag "home": the variable does not resolve, nothing matches.
+  EXPECT_EQ(Call(User(kAcct, "carol"), "Encrypt", in).status().code(), ErrorCode::kAccessDenied);
+  // The same without the variable statements: the default policy alone
+  // delegates to IAM, where bob has no policy.
+  std::string key2 = NewKey();
+  EXPECT_EQ(Call(User(kAcct, "bob"), "Encrypt", Obj({{"KeyId", key2}, {"Plaintext", "x"}}))
+                .status()
+                .code(),
+            ErrorCode::kAccessDenied);
+}
+
 // The key's condition keys are prepared once per cached key entry: every
 // tag and alias change must reach the very next call, for allows and
 // denies alike (a stale entry would be an authorization bug).

@@ -10,7 +10,7 @@ namespace internal {
 
 KeyPtr KeyCache::Get(std::string_view region, std::string_view key_id) const {
   std::shared_lock lock(mu_);
-  auto it = entries_.find(std::string(key_id));
+  auto it = entries_.find(key_id);
   if (it == entries_.end()) return nullptr;
   for (const auto& entry : it->second) {
     if (entry.first == region) return entry.second;

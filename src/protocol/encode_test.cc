@@ -95,6 +95,20 @@ TEST(XmlWriterTest, EscapesTextAndControls) {
   EXPECT_EQ(out, "<A xmlns=\"urn:x&amp;y\"><B>&lt;&amp;&gt;&quot;'&#xD;\n\t&#xFFFD;</B></A>");
 }
 
+// Every byte value inside plain text: only the markup characters, CR and
+// the other C0 controls (not tab or newline) are replaced.
+TEST(XmlWriterTest, EscapesExactlyTheMarkupAndControlBytes) {
+  for (int c = 0; c < 256; ++c) {
+    const char ch = static_cast<char>(c);
+    const bool plain = c >= 0x20 ? (ch != '&' && ch != '<' && ch != '>' && ch != '"')
+                                 : (ch == '\t' || ch == '\n');
+    std::string text = "ab" + std::string(1, ch) + "cd";
+    std::string out;
+    XmlWriter::Escape(text, out);
+    EXPECT_EQ(out == text, plain) << c;
+  }
+}
+
 // Built by moving strings in: gcc 12 reports a false -Wrestrict for
 // assigning string literals to members here.
 http::Request MakeRequest(std::string target) {

@@ -61,12 +61,13 @@ class JsonDecoder {
  public:
   explicit JsonDecoder(const ServiceModel& service) : service_(service) {}
 
-  Result<json::Value> Structure(const ShapeModel& shape, const json::Value& in, size_t depth) {
+  // The decoders consume `in`: strings are moved out of it.
+  Result<json::Value> Structure(const ShapeModel& shape, json::Value& in, size_t depth) {
     if (!in.is_object()) return Mismatch(in, shape);
     if (depth > kMaxDepth)
       return Status::Error(ErrorCode::kSerialization, "Input nested too deeply");
     json::Value out = json::Value::MakeObject();
-    for (const auto& [key, value] : in.as_object()) {
+    for (auto& [key, value] : in.as_object()) {
       const MemberModel* m = FindBodyMember(shape, key);
       if (m == nullptr || value.is_null()) continue;  // AWS ignores unknown members
       size_t mark = path_.size();
@@ -86,7 +87,7 @@ class JsonDecoder {
     return nullptr;
   }
 
-  Result<json::Value> Any(const ShapeModel& shape, const json::Value& in, size_t depth) {
+  Result<json::Value> Any(const ShapeModel& shape, json::Value& in, size_t depth) {
     switch (shape.type) {
       case ShapeType::kStructure:
         return Structure(shape, in, depth);
@@ -99,12 +100,12 @@ class JsonDecoder {
     }
   }
 
-  Result<json::Value> List(const ShapeModel& shape, const json::Value& in, size_t depth) {
+  Result<json::Value> List(const ShapeModel& shape, json::Value& in, size_t depth) {
     if (!in.is_array()) return Mismatch(in, shape);
     const ShapeModel& element = service_.shape(service_.members_of(shape)[0].shape);
     json::Value out = json::Value::MakeArray();
     size_t index = 0;
-    for (const json::Value& e : in.as_array()) {
+    for (json::Value& e : in.as_array()) {
       size_t mark = path_.size();
       AppendListPath(path_, ++index);
       if (e.is_null()) return Mismatch(e, element);
@@ -115,12 +116,12 @@ class JsonDecoder {
     return out;
   }
 
-  Result<json::Value> Map(const ShapeModel& shape, const json::Value& in, size_t depth) {
+  Result<json::Value> Map(const ShapeModel& shape, json::Value& in, size_t depth) {
     if (!in.is_object()) return Mismatch(in, shape);
     const ShapeModel& value_shape = service_.shape(service_.members_of(shape)[1].shape);
     json::Value out = json::Value::MakeObject();
     size_t index = 0;
-    for (const auto& [key, e] : in.as_object()) {
+    for (auto& [key, e] : in.as_object()) {
       size_t mark = path_.size();
       AppendMapPath(path_, ++index, false);
       if (e.is_null()) return Mismatch(e, value_shape);
@@ -131,10 +132,10 @@ class JsonDecoder {
     return out;
   }
 
-  Result<json::Value> Scalar(const ShapeModel& shape, const json::Value& in) {
+  Result<json::Value> Scalar(const ShapeModel& shape, json::Value& in) {
     switch (shape.type) {
       case ShapeType::kString:
-        if (in.is_string()) return in;
+        if (in.is_string()) return std::move(in);
         break;
       case ShapeType::kBoolean:
         if (in.is_bool()) return in;
@@ -173,12 +174,12 @@ class JsonDecoder {
 
   Result<json::Value> Blob(const ShapeModel& shape, const json::Value& in) {
     if (!in.is_string()) return Mismatch(in, shape);
-    auto bytes = Base64Decode(in.as_string());
-    if (!bytes) {
+    std::string bytes;
+    if (!DecodeBase64(in.as_string(), bytes)) {
       return Status::Error(ErrorCode::kSerialization,
                            "Value at '" + path_ + "' is not valid base64");
     }
-    return json::Value(std::move(*bytes));
+    return json::Value(std::move(bytes));
   }
 
   Status Mismatch(const json::Value& in, const ShapeModel& shape) const {
@@ -209,8 +210,10 @@ class JsonWriter {
       if (mv == nullptr || mv->is_null()) continue;
       if (!first) out_ += ',';
       first = false;
-      json::WriteString(m.wire_name(), out_);
-      out_ += ':';
+      // Model member names are identifiers: nothing to escape.
+      out_ += '"';
+      out_.append(m.wire_name());
+      out_ += "\":";
       Any(service_.shape(m.shape), *mv);
     }
     out_ += '}';
@@ -226,11 +229,23 @@ class JsonWriter {
       case ShapeType::kMap:
         return Map(shape, v);
       case ShapeType::kBlob:
-        if (v.is_string()) return json::WriteString(Base64Encode(v.as_string()), out_);
+        if (v.is_string()) return WriteBase64JsonString(v.as_string(), out_);
         return Raw(v);
       default:
-        return Raw(v);  // numbers, booleans, strings, epoch timestamps
+        if (v.is_string()) return String(v.as_string());
+        return Raw(v);  // numbers, booleans, epoch timestamps
     }
+  }
+
+  // json::WriteString, after one pass finds that nothing needs escaping
+  // (the usual case: ARNs, ids, enum values): one append then.
+  void String(std::string_view s) {
+    bool plain = true;
+    for (char c : s) plain &= static_cast<unsigned char>(c) >= 0x20 && c != '"' && c != '\\';
+    if (!plain) return json::WriteString(s, out_);
+    out_ += '"';
+    out_.append(s);
+    out_ += '"';
   }
 
   void List(const ShapeModel& shape, const json::Value& v) {
@@ -271,7 +286,7 @@ class JsonWriter {
 }  // namespace
 
 Result<json::Value> DecodeJsonStructure(const ServiceModel& service, const ShapeModel& shape,
-                                        const json::Value& body) {
+                                        json::Value& body) {
   return JsonDecoder(service).Structure(shape, body, 0);
 }
 

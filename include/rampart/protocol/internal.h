@@ -77,13 +77,23 @@ Result<json::Value> ParseScalar(const ServiceModel& service, const MemberModel& 
                                 std::string_view text, TimestampFormat default_format,
                                 std::string_view path);
 
+// ---- base64 blobs on the JSON wire (base64.cc) ----
+
+// Appends bytes as a quoted JSON string holding their base64 (standard
+// alphabet, padded), as Base64Encode + json::WriteString would.
+void WriteBase64JsonString(std::string_view bytes, std::string& out);
+// Decodes text into out (replacing it) with Base64Decode's rules: padded,
+// canonical, nothing outside the alphabet. False when text is not valid.
+bool DecodeBase64(std::string_view text, std::string& out);
+
 // ---- JSON bodies (json_codec.cc) ----
 
 // Decodes a parsed JSON body against a structure shape into a Value keyed
 // by member names; only kBody members are read (rest-json binds the rest).
-// Wrong JSON types and invalid base64 are kSerialization.
+// Wrong JSON types and invalid base64 are kSerialization. The body is
+// consumed: its strings are moved into the result, not copied.
 Result<json::Value> DecodeJsonStructure(const ServiceModel& service, const ShapeModel& shape,
-                                        const json::Value& body);
+                                        json::Value& body);
 // Renders `value` as JSON guided by `shape`, skipping non-body members.
 void WriteJsonShape(const ServiceModel& service, const ShapeModel& shape, const json::Value& value,
                     std::string& out);
