@@ -19,11 +19,13 @@ using protocol::ShapeType;
 
 // Substrings (lowercase) of member names that always hold secrets. The
 // models mark most of these sensitive already; this list is the backstop
-// for the ones they do not (e.g. IAM's SecretAccessKey).
-constexpr std::array<std::string_view, 12> kSecretNameParts = {
+// for the ones they do not (e.g. IAM's SecretAccessKey, and STS's
+// WebIdentityToken and SAMLAssertion: bearer credentials until they expire).
+constexpr std::array<std::string_view, 14> kSecretNameParts = {
     "secretaccesskey", "password",     "privatekey",  "plaintext",
     "secretstring",    "secretbinary", "sessiontoken", "keymaterial",
-    "base32stringseed", "qrcodepng",   "authenticationcode", "passphrase"};
+    "base32stringseed", "qrcodepng",   "authenticationcode", "passphrase",
+    "webidentitytoken", "samlassertion"};
 
 // Nesting beyond any real AWS shape; guards against recursive shapes.
 constexpr int kMaxDepth = 32;

@@ -107,6 +107,13 @@ void WriteIdentity(const EventIdentity& id, std::string& out) {
     case EventIdentity::Kind::kPrincipal:
       w.String("type", id.type);
       w.String("principalId", id.principal_id);
+      if (id.type == "WebIdentityUser") {
+        // AssumeRoleWithWebIdentity's caller: the token's subject and its
+        // identity provider (the dispatcher keeps the provider ARN in arn).
+        w.String("userName", id.user_name);
+        w.String("identityProvider", id.arn);
+        break;
+      }
       w.String("arn", id.arn);
       w.String("accountId", id.account_id);
       if (!id.access_key_id.empty()) w.String("accessKeyId", id.access_key_id);

@@ -387,6 +387,16 @@ Result<std::string> OidcProviderUrl(std::string_view url);
 Status CheckThumbprints(const std::vector<std::string>& thumbprints);
 // At most 100 client IDs, each 1 to 255 characters.
 Status CheckClientIds(const std::vector<std::string>& client_ids);
+// A provider as STS's AssumeRoleWithWebIdentity needs it.
+struct OidcProviderInfo {
+  std::string arn;  // arn:aws:iam::<acct>:oidc-provider/<url>
+  std::string url;  // the issuer without https://
+  std::vector<std::string> client_ids;
+  std::vector<std::string> thumbprints;
+};
+// The provider of account whose URL (as OidcProviderUrl stores it) is url.
+Result<std::optional<OidcProviderInfo>> FindOidcProvider(store::Tx& tx, std::string_view account,
+                                                         std::string_view url);
 
 // iam_entities_for_policy.cc.
 Result<json::Value> ListEntitiesForPolicy(const IamDeps& deps, server::RequestContext& ctx,

@@ -5,8 +5,8 @@
 //
 // A provider is named by its issuer URL without the https:// scheme, which
 // also forms its ARN (arn:aws:iam::<acct>:oidc-provider/<host/path>). Its
-// tags are keyed by that ARN. Nothing federates through a provider yet:
-// there is no AssumeRoleWithWebIdentity.
+// tags are keyed by that ARN. STS's AssumeRoleWithWebIdentity finds
+// providers through FindOidcProvider (sts_web_identity.cc).
 #include <algorithm>
 #include <cctype>
 
@@ -197,6 +197,15 @@ Status ChangeProvider(store::Database& db, std::string_view account, std::string
 }
 
 }  // namespace
+
+Result<std::optional<OidcProviderInfo>> FindOidcProvider(store::Tx& tx, std::string_view account,
+                                                         std::string_view url) {
+  ASSIGN_OR_RETURN(auto row, FindProvider(tx, account, IamArn(account, "oidc-provider/", "", url)));
+  if (!row) return std::optional<OidcProviderInfo>();
+  return std::optional<OidcProviderInfo>(OidcProviderInfo{
+      std::move(row->arn), std::move(row->url), std::move(row->client_ids),
+      std::move(row->thumbprints)});
+}
 
 Result<json::Value> CreateOpenIDConnectProvider(const IamDeps& deps, server::RequestContext& ctx,
                                                 const json::Value& in) {

@@ -1,4 +1,5 @@
-// STS: GetCallerIdentity, AssumeRole, GetSessionToken and GetAccessKeyInfo.
+// STS: GetCallerIdentity, AssumeRole, GetSessionToken and GetAccessKeyInfo
+// (AssumeRoleWithWebIdentity: sts_web_identity.cc).
 //
 // AssumeRole evaluates the role's trust policy as a resource policy that
 // must allow on its own: sts:AssumeRole always, sts:TagSession when session
@@ -13,6 +14,9 @@
 #include <chrono>
 
 #include "iam/iam_internal.h"
+#include "iam/sts_internal.h"
+#include "iam/sts_web_identity.h"
+#include "rampart/http/https_client.h"
 #include "rampart/core/encoding.h"
 #include "rampart/core/ids.h"
 #include "rampart/crypto/digest.h"
@@ -22,7 +26,7 @@
 #include "rampart/server/config.h"
 
 namespace rampart::iam {
-namespace {
+namespace sts_internal {
 
 // GetCallerIdentity needs no permission: AWS answers it even when every
 // action is denied to the caller.
@@ -35,7 +39,6 @@ Result<json::Value> GetCallerIdentity(server::RequestContext& ctx, const json::V
   return out;
 }
 
-constexpr int64_t kDefaultDuration = 3600;
 constexpr int64_t kMinDuration = 900;
 constexpr int64_t kRoleChainingMax = 3600;
 constexpr int64_t kSessionTokenDefault = 43200;
@@ -64,15 +67,6 @@ Status InvalidParameter(std::string message) {
 bool SameKey(std::string_view a, std::string_view b) { return AsciiLower(a) == AsciiLower(b); }
 
 bool IsSession(const server::Principal& p) { return p.token_issued_at != 0; }
-
-// What a caller asks the new session to carry, validated.
-struct SessionInputs {
-  std::vector<std::pair<std::string, std::string>> tags;
-  std::vector<std::string> transitive_keys;
-  bool has_policies = false;
-  std::vector<std::string> policies;
-  std::string source_identity;
-};
 
 Result<std::vector<std::pair<std::string, std::string>>> ReadSessionTags(const json::Value& in) {
   std::vector<std::pair<std::string, std::string>> tags;
@@ -160,6 +154,7 @@ Result<SessionInputs> ReadSessionInputs(store::Database& db, const json::Value& 
   size_t packed = 0;
   for (const std::string& p : s.policies) packed += PolicyCharacterCount(p);
   for (const auto& [k, v] : s.tags) packed += k.size() + v.size();
+  s.packed_size = packed;
   if (in.find("Policy") != nullptr && packed > kPackedBudget) {
     return Status::Modeled("PackedPolicyTooLargeException",
                            "Packed size of session policies and tags exceeds the limit.");
@@ -244,12 +239,11 @@ Result<int64_t> ReadDuration(const json::Value& in, int64_t fallback) {
   return duration;
 }
 
-struct IssuedCredentials {
-  SecretBytes secret;
-  std::string token;
-  int64_t expires = 0;
-  ~IssuedCredentials() { std::fill(token.begin(), token.end(), '\0'); }
-};
+IssuedCredentials::~IssuedCredentials() { std::fill(token.begin(), token.end(), '\0'); }
+
+int64_t PackedPercent(const SessionInputs& s) {
+  return static_cast<int64_t>((s.packed_size * 100 + kPackedBudget - 1) / kPackedBudget);
+}
 
 // Mints an ASIA key, secret and session token for p and stores them.
 Result<std::unique_ptr<IssuedCredentials>> Issue(server::CredentialStore& creds,
@@ -275,6 +269,30 @@ json::Value CredentialsJson(const server::Principal& p, const IssuedCredentials&
   out.set("SessionToken", c.token);
   out.set("Expiration", c.expires);
   return out;
+}
+
+server::Principal RoleSession(const internal::RoleRow& role, std::string_view session,
+                              SessionInputs& inputs) {
+  server::Principal p;
+  p.account_id = role.account_id;
+  p.arn = "arn:aws:sts::" + role.account_id + ":assumed-role/" + role.name + "/" +
+          std::string(session);
+  p.type = "AssumedRole";
+  p.principal_id = role.role_id + ":" + std::string(session);
+  p.role_arn = role.Arn();
+  p.source_identity = std::move(inputs.source_identity);
+  p.session_tags = std::move(inputs.tags);
+  p.transitive_tag_keys = std::move(inputs.transitive_keys);
+  p.has_session_policies = inputs.has_policies;
+  p.session_policies = std::move(inputs.policies);
+  return p;
+}
+
+json::Value AssumedRoleUserJson(const server::Principal& p) {
+  json::Value user = json::Value::MakeObject();
+  user.set("AssumedRoleId", p.principal_id);
+  user.set("Arn", p.arn);
+  return user;
 }
 
 // Checks SerialNumber and TokenCode when given: whether MFA was verified,
@@ -319,7 +337,9 @@ Status CheckTrust(const EngineAuthorizer& authorizer, server::RequestContext& ct
   return Status::Ok();
 }
 
-}  // namespace
+}  // namespace sts_internal
+
+using namespace sts_internal;  // NOLINT: this file defines them
 
 // Rampart's denials are plain text: no operation answers with an encoded
 // authorization message, so there is nothing this could decode. Every
@@ -366,7 +386,20 @@ void RegisterSts(server::Registry& registry) {
   registry.Add("sts", "DecodeAuthorizationMessage", DecodeAuthorizationMessage);
 }
 
+StsService::StsService(store::Database& db, server::CredentialStore& creds,
+                       const EngineAuthorizer& authorizer)
+    : db_(db),
+      creds_(creds),
+      authorizer_(authorizer),
+      web_identity_(std::make_unique<WebIdentityFederation>(db, creds, http::HttpsGet)) {}
+
+StsService::~StsService() = default;
+
 void StsService::Register(server::Registry& registry) {
+  registry.Add("sts", "AssumeRoleWithWebIdentity",
+               [this](server::RequestContext& ctx, const json::Value& in) {
+                 return web_identity_->AssumeRoleWithWebIdentity(ctx, in);
+               });
   registry.Add("sts", "AssumeRole", [this](server::RequestContext& ctx, const json::Value& in) {
     return AssumeRole(ctx, in);
   });
@@ -424,26 +457,13 @@ Result<json::Value> StsService::AssumeRole(server::RequestContext& ctx, const js
         "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.");
   }
 
-  server::Principal p;
-  p.account_id = role->account_id;
-  p.arn = "arn:aws:sts::" + role->account_id + ":assumed-role/" + role->name + "/" + session;
-  p.type = "AssumedRole";
-  p.principal_id = role->role_id + ":" + session;
-  p.role_arn = role->Arn();
+  server::Principal p = RoleSession(*role, session, inputs);
   p.mfa_present = mfa_verified;
-  p.source_identity = std::move(inputs.source_identity);
-  p.session_tags = std::move(inputs.tags);
-  p.transitive_tag_keys = std::move(inputs.transitive_keys);
-  p.has_session_policies = inputs.has_policies;
-  p.session_policies = std::move(inputs.policies);
   ASSIGN_OR_RETURN(auto issued, Issue(creds_, p, internal::NowSeconds(ctx), duration));
 
-  json::Value user = json::Value::MakeObject();
-  user.set("AssumedRoleId", p.principal_id);
-  user.set("Arn", p.arn);
   json::Value out = json::Value::MakeObject();
   out.set("Credentials", CredentialsJson(p, *issued));
-  out.set("AssumedRoleUser", std::move(user));
+  out.set("AssumedRoleUser", AssumedRoleUserJson(p));
   if (!p.source_identity.empty()) out.set("SourceIdentity", p.source_identity);
   return out;
 }

@@ -3,9 +3,11 @@
 #include <chrono>
 
 #include "rampart/core/arn.h"
+#include "rampart/core/encoding.h"
 #include "rampart/core/ids.h"
 #include "rampart/core/log.h"
 #include "rampart/core/metrics.h"
+#include "rampart/crypto/jwt.h"
 #include "rampart/http/sigv4.h"
 #include "rampart/protocol/protocol.h"
 
@@ -39,6 +41,7 @@ struct Exchange {
   const Principal* principal = nullptr;
   json::Value input;
   bool decoded = false;
+  bool unsigned_call = false;  // an STS call AWS serves unsigned (see AcceptUnsigned)
   std::vector<std::string> resource_accounts;  // from the handler's RequestContext
 };
 
@@ -104,8 +107,71 @@ void Fail(Exchange& ex, const Status& st) {
   protocol::EncodeError(ex.service, fallback, st, ex.request_id, ex.resp);
 }
 
+// AWS serves AssumeRoleWithWebIdentity without a signature: the token in
+// the request is the credential, so boto3 and the aws CLI send it unsigned.
+// The query protocol's Action and Version (form body or query string, as
+// the decoder merges them) name the service. The caller is a web identity
+// user of the role's account (AdmitUnsigned, once the input is decoded).
+constexpr std::string_view kUnsignedStsAction = "AssumeRoleWithWebIdentity";
+
+bool AcceptUnsigned(Exchange& ex, const Config& cfg) {
+  std::string_view action;
+  std::string_view version;
+  auto query = ParseParams(ex.req.query(), true);
+  auto body = ParseParams(ex.req.body, true);
+  if (!query || !body) return false;
+  for (const Params* params : {&*query, &*body}) {
+    for (const auto& kv : *params) {
+      if (kv.first == "Action") action = kv.second;
+      if (kv.first == "Version") version = kv.second;
+    }
+  }
+  if (action != kUnsignedStsAction || version != "2011-06-15") return false;
+  ex.service = protocol::FindService("sts");
+  if (ex.service == nullptr) return false;
+  ex.auth.service = "sts";
+  ex.auth.region = cfg.regions.empty() ? std::string("us-east-1") : cfg.regions.front();
+  ex.dev_principal = Principal{};
+  ex.dev_principal.type = "WebIdentityUser";
+  ex.principal = &ex.dev_principal;
+  ex.unsigned_call = true;
+  return true;
+}
+
+// An unsigned request reaches only the operation that may be unsigned; its
+// caller belongs to the account of the role it asks for. As CloudTrail
+// does, the audit names the identity the token claims (checked or not):
+// arn holds the identity provider's ARN, user_name the subject and
+// principal_id "<provider>:<audience>:<subject>".
+Status AdmitUnsigned(Exchange& ex) {
+  if (ex.operation != kUnsignedStsAction) {
+    ex.principal = nullptr;
+    return Status::Error(ErrorCode::kMissingAuthentication, "Request is missing Authentication Token");
+  }
+  auto role = Arn::Parse(ex.input.get_string("RoleArn"));
+  if (!role) return Status::Ok();
+  Principal& who = ex.dev_principal;
+  who.account_id = role->account;
+  auto token = crypto::jwt::Parse(ex.input.get_string("WebIdentityToken"));
+  if (!token.ok()) return Status::Ok();
+  std::string provider(token->claims.get_string("iss"));
+  if (provider.starts_with("https://")) provider.erase(0, 8);
+  while (!provider.empty() && provider.back() == '/') provider.pop_back();
+  auto audiences = crypto::jwt::Audiences(token->claims);
+  who.arn = "arn:aws:iam::" + role->account + ":oidc-provider/" + provider;
+  who.user_name = std::string(token->claims.get_string("sub"));
+  who.principal_id = who.arn + ":" + (audiences.empty() ? std::string() : audiences.front()) + ":" +
+                     who.user_name;
+  return Status::Ok();
+}
+
 Status Authenticate(Exchange& ex, const Config& cfg, CredentialStore& creds, const Clock& clock) {
-  ASSIGN_OR_RETURN(ex.auth, http::sigv4::Parse(ex.req));
+  auto parsed = http::sigv4::Parse(ex.req);
+  if (!parsed.ok() && parsed.status().code() == ErrorCode::kMissingAuthentication &&
+      AcceptUnsigned(ex, cfg)) {
+    return Status::Ok();
+  }
+  ASSIGN_OR_RETURN(ex.auth, std::move(parsed));
   ex.service = protocol::FindService(ex.auth.service);
   if (ex.service == nullptr) {
     return Status::Error(ErrorCode::kUnknownService,
@@ -160,7 +226,10 @@ void Dispatcher::HandleApi(const http::Request& req, http::Response& resp) {
       ex.input = std::move(decoded->input);
       ex.decoded = true;
       const OperationHandler* handler = d_.registry->Find(ex.auth.service, ex.operation);
-      if (handler == nullptr) {
+      if (ex.unsigned_call) st = AdmitUnsigned(ex);
+      if (!st.ok()) {
+        // An unsigned request for an operation that needs a signature.
+      } else if (handler == nullptr) {
         st = Status::Error(ErrorCode::kNotImplemented,
                            "Rampart does not implement " + std::string(ex.auth.service) + ":" +
                                std::string(ex.operation) + " yet.");
