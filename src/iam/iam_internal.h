@@ -235,7 +235,9 @@ struct RoleRow {
 // The role of account by name (any case), or nullopt.
 Result<std::optional<RoleRow>> FindRole(store::Tx& tx, std::string_view account,
                                         std::string_view name);
-// The role with exactly this ARN (any account), or nullopt.
+// The role with exactly this ARN (any account), or nullopt; roles of a
+// closed account (Organizations' CloseAccount) cannot be assumed and are
+// not found.
 Result<std::optional<RoleRow>> FindRoleByArn(store::Tx& tx, std::string_view arn);
 Status NoSuchRole(std::string_view name);
 // The role with this unique id (AROA...), or nullopt.

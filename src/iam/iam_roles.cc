@@ -41,8 +41,10 @@ Result<std::optional<RoleRow>> FindRole(store::Tx& tx, std::string_view account,
 }
 
 Result<std::optional<RoleRow>> FindRoleByArn(store::Tx& tx, std::string_view arn) {
-  ASSIGN_OR_RETURN(
-      auto q, tx.Prepare("SELECT " + std::string(kRoleColumns) + " FROM iam_roles WHERE arn = ?"));
+  ASSIGN_OR_RETURN(auto q, tx.Prepare("SELECT " + std::string(kRoleColumns) +
+                                      " FROM iam_roles WHERE arn = ? AND account_id NOT IN "
+                                      "(SELECT account_id FROM accounts WHERE closed_at IS NOT "
+                                      "NULL)"));
   q->Bind(1, arn);
   ASSIGN_OR_RETURN(bool row, q->Step());
   if (!row) return std::optional<RoleRow>();

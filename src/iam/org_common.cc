@@ -237,6 +237,23 @@ Status AddResourceTagKeys(store::Tx& tx, const OrgRow& org, std::string_view arn
   return Status::Ok();
 }
 
+}  // namespace
+
+std::string InManagementAccount(const OrgRow& org, std::string_view arn) {
+  // arn:partition:organizations::<account>:...; the account is field 4.
+  size_t pos = 0;
+  for (int field = 0; field < 4 && pos != std::string_view::npos; ++field) {
+    pos = arn.find(':', pos);
+    if (pos != std::string_view::npos) ++pos;
+  }
+  if (pos != std::string_view::npos && arn.substr(pos).starts_with(org.management_account + ":")) {
+    return std::string(arn);
+  }
+  return org.Arn();
+}
+
+namespace {
+
 // Describe* and List* operations, which AWS lets a delegated
 // administrator call as well as the management account.
 bool IsReadOnly(std::string_view action) {
@@ -265,7 +282,7 @@ Result<bool> IsDelegatedAdministrator(store::Tx& tx, const OrgRow& org,
 Status AuthorizeDelegatedRead(const EngineAuthorizer& engine, const server::RequestContext& ctx,
                               std::string_view action, const OrgRow& org, std::string_view arn,
                               std::span<const server::ConditionKey> keys) {
-  std::string resource = arn == "*" ? org.Arn() : std::string(arn);
+  const std::string resource = InManagementAccount(org, arn);
   static const Result<PolicyPtr> kGrant =
       CompilePolicy(R"({"Version":"2012-10-17","Statement":[{"Sid":"DelegatedAdministratorReads",)"
                     R"("Effect":"Allow","Principal":"*","Action":["organizations:Describe*",)"

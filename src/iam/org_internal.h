@@ -159,6 +159,12 @@ Status DeleteTags(store::Tx& tx, const OrgRow& org, std::string_view resource_id
 // caller's own policies must allow too; "*" stands for the organization's
 // ARN, as for delegated administrators).
 bool IsDelegable(std::string_view op);
+// The resource a member's delegated call is weighed on: arn when it lies
+// in the management account, else the organization's ARN ("*", and
+// AWS-managed policies, whose ARNs name the account "aws", which the
+// authorizer would take for the caller's own account, where a resource
+// policy alone grants).
+std::string InManagementAccount(const OrgRow& org, std::string_view arn);
 std::string ResourcePolicyArn(const OrgRow& org, std::string_view policy_id);
 Result<std::optional<std::string>> DelegationContent(store::Tx& tx, const OrgRow& org);
 Status AuthorizeDelegated(const EngineAuthorizer& engine, const server::RequestContext& ctx,

@@ -94,11 +94,12 @@ namespace {
 // a rolling 30 day period" (CloseAccount, AWS API reference).
 constexpr int64_t kCloseWindowSeconds = 30 * 24 * 3600;
 
+// 10% of the active member accounts, at least 10 and at most 1,000.
 Result<int64_t> CloseQuota(store::Tx& tx, const OrgRow& org) {
   ASSIGN_OR_RETURN(int64_t members,
                    internal::CountOf(tx,
                                      "SELECT COUNT(*) FROM org_accounts WHERE org_id = ? AND "
-                                     "account_id != ?",
+                                     "account_id != ? AND status = 'ACTIVE'",
                                      {org.org_id, org.management_account}));
   return std::clamp<int64_t>(members / 10, 10, 1000);
 }
@@ -112,8 +113,8 @@ Status CloseAccountRow(store::Tx& tx, const OrgRow& org, std::string_view accoun
                            "You attempted to close an account that is already closed.");
   }
   ASSIGN_OR_RETURN(int64_t quota, CloseQuota(tx, org));
-  ASSIGN_OR_RETURN(auto recent, tx.Prepare("SELECT COUNT(*) FROM org_accounts WHERE org_id = ? "
-                                           "AND closed_at > ?"));
+  ASSIGN_OR_RETURN(auto recent, tx.Prepare("SELECT COUNT(*) FROM org_account_closures WHERE "
+                                           "org_id = ? AND closed_at > ?"));
   recent->Bind(1, org.org_id).Bind(2, now - kCloseWindowSeconds);
   ASSIGN_OR_RETURN(bool row, recent->Step());
   if (row && recent->Int(0) >= quota) {
@@ -125,6 +126,10 @@ Status CloseAccountRow(store::Tx& tx, const OrgRow& org, std::string_view accoun
                                       "WHERE org_id = ? AND account_id = ?"));
   q->Bind(1, now).Bind(2, org.org_id).Bind(3, account_id);
   RETURN_IF_ERROR(q->Run());
+  ASSIGN_OR_RETURN(auto log, tx.Prepare("INSERT OR REPLACE INTO org_account_closures (org_id, "
+                                        "account_id, closed_at) VALUES (?, ?, ?)"));
+  log->Bind(1, org.org_id).Bind(2, account_id).Bind(3, now);
+  RETURN_IF_ERROR(log->Run());
   return server::CredentialStore::MarkAccountClosed(tx, account_id, now);
 }
 

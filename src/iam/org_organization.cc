@@ -135,10 +135,17 @@ CREATE TABLE org_resource_policies (
 )sql";
 
 // CloseAccount (org_membership.cc): a closed account stays in the
-// organization as SUSPENDED.
+// organization as SUSPENDED; the closures are kept apart for the 30-day
+// quota, so that removing a closed account does not reset it.
 constexpr std::string_view kSchemaV6 = R"sql(
 ALTER TABLE org_accounts ADD COLUMN status TEXT NOT NULL DEFAULT 'ACTIVE';
 ALTER TABLE org_accounts ADD COLUMN closed_at INTEGER;
+CREATE TABLE org_account_closures (
+  org_id TEXT NOT NULL,
+  account_id TEXT NOT NULL,
+  closed_at INTEGER NOT NULL,
+  PRIMARY KEY (org_id, account_id)
+);
 )sql";
 
 constexpr std::array<store::Migration, 6> kMigrations = {{{1, kSchemaV1},
@@ -229,7 +236,7 @@ Status DeleteOrgRows(store::Tx& tx, const OrgRow& org) {
   for (std::string_view table : {"org_tags", "org_attachments", "org_policies", "org_units",
                                  "org_accounts", "org_create_account_status", "org_service_access",
                                  "org_delegated_admins", "org_handshakes", "org_resource_policies",
-                                 "org_organizations"}) {
+                                 "org_account_closures", "org_organizations"}) {
     ASSIGN_OR_RETURN(auto q, tx.Prepare("DELETE FROM " + std::string(table) + " WHERE org_id = ?"));
     q->Bind(1, org.org_id);
     RETURN_IF_ERROR(q->Run());

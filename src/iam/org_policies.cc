@@ -180,7 +180,14 @@ Result<json::Value> OrganizationsService::CreatePolicy(server::RequestContext& c
            std::string(in.get_string("Content")), false};
   ASSIGN_OR_RETURN(std::string suffix, org::RandomLowerAlnum(8));
   p.policy_id = "p-" + suffix;
-  RETURN_IF_ERROR(org::AuthorizeTags(ctx, org.PolicyArn(p.policy_id), tags));
+  if (!tags.empty()) {
+    // Through the prologue, so that a delegation policy may grant it too.
+    RETURN_IF_ERROR(org::Authorized(
+                        db_, engine_, ctx, "organizations:TagResource",
+                        [&](const OrgRow& o) { return o.PolicyArn(p.policy_id); },
+                        server::RequestTagKeys(tags))
+                        .status());
+  }
   RETURN_IF_ERROR(org::CompileScp(p.content, org.PolicyArn(p.policy_id)).status());
   RETURN_IF_ERROR(WriteAndInvalidate([&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(org, org::RequireSameOrg(tx, org));

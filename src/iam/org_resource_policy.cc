@@ -160,8 +160,8 @@ Status AuthorizeDelegated(const EngineAuthorizer& engine, const server::RequestC
                          "The organization's delegation policy no longer validates and grants "
                          "nothing.");
   }
-  const std::string resource = arn == "*" ? org.Arn() : std::string(arn);
-  return engine.AuthorizeWithResourcePolicy(ctx, action, resource, keys, **policy, false);
+  return engine.AuthorizeWithResourcePolicy(ctx, action, InManagementAccount(org, arn), keys,
+                                            **policy, false);
 }
 
 }  // namespace org
@@ -175,11 +175,16 @@ Result<json::Value> OrganizationsService::PutResourcePolicy(server::RequestConte
                                                org::AnyResource(), server::RequestTagKeys(tags)));
   RETURN_IF_ERROR(
       org::CompileDelegation(org, content, org::ResourcePolicyArn(org, "new")).status());
+  RETURN_IF_ERROR(org::AuthorizeTags(ctx, org::ResourcePolicyArn(org, "*"), tags));
   org::DelegationRow row;
   RETURN_IF_ERROR(WriteAndInvalidate([&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(org, org::RequireSameOrg(tx, org));
     ASSIGN_OR_RETURN(std::optional<org::DelegationRow> existing, org::LoadDelegation(tx, org));
     if (existing) {
+      if (!tags.empty()) {
+        return org::InvalidInput("INVALID_SYSTEM_TAGS_PARAMETER",
+                                 "Tags can be given only when the resource policy is created.");
+      }
       row.policy_id = existing->policy_id;
     } else {
       ASSIGN_OR_RETURN(std::string suffix, org::RandomLowerAlnum(8));

@@ -103,17 +103,6 @@ Result<org::AccountRow> RequireMember(store::Tx& tx, const OrgRow& org,
   return *account;
 }
 
-// ListDelegatedAdministrators and ListDelegatedServicesForAccount may be
-// called by the management account or by a delegated administrator.
-Status RequireManagementOrDelegate(store::Tx& tx, const OrgRow& org, std::string_view caller) {
-  if (caller == org.management_account) return Status::Ok();
-  ASSIGN_OR_RETURN(auto mine, Delegations(tx, org, caller, ""));
-  if (!mine.empty()) return Status::Ok();
-  return Status::Modeled("AccessDeniedException",
-                         "You don't have permissions to access this resource: only the management "
-                         "account or a delegated administrator can call this operation.");
-}
-
 // What Register/DeregisterDelegatedAdministrator act on, once authorized
 // (on the account's ARN, with organizations:ServicePrincipal).
 struct DelegationRequest {
@@ -261,10 +250,9 @@ Result<json::Value> OrganizationsService::ListDelegatedAdministrators(server::Re
   if (!sp.empty()) keys = ServicePrincipalKey(sp);
   ASSIGN_OR_RETURN(OrgRow org,
                    org::Authorized(db_, engine_, ctx, "organizations:ListDelegatedAdministrators",
-                                   org::AnyResource(), keys, /*members_allowed=*/true));
+                                   org::AnyResource(), keys));
   std::vector<json::Value> items;
   RETURN_IF_ERROR(db_.Read([&](store::Tx& tx) -> Status {
-    RETURN_IF_ERROR(RequireManagementOrDelegate(tx, org, ctx.principal().account_id));
     ASSIGN_OR_RETURN(auto delegations, Delegations(tx, org, "", sp));
     std::string last;
     for (const Delegation& d : delegations) {
@@ -290,11 +278,9 @@ Result<json::Value> OrganizationsService::ListDelegatedServicesForAccount(
   ASSIGN_OR_RETURN(OrgRow org,
                    org::Authorized(
                        db_, engine_, ctx, "organizations:ListDelegatedServicesForAccount",
-                       [&](const OrgRow& o) { return o.AccountArn(account_id); }, {},
-                       /*members_allowed=*/true));
+                       [&](const OrgRow& o) { return o.AccountArn(account_id); }));
   std::vector<json::Value> items;
   RETURN_IF_ERROR(db_.Read([&](store::Tx& tx) -> Status {
-    RETURN_IF_ERROR(RequireManagementOrDelegate(tx, org, ctx.principal().account_id));
     ASSIGN_OR_RETURN(auto account, org::FindAccount(tx, org, account_id));
     if (!account) return org::AccountNotFound();
     ASSIGN_OR_RETURN(auto delegations, Delegations(tx, org, account_id, ""));

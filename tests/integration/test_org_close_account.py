@@ -59,6 +59,12 @@ def test_closing_suspends_the_account_and_its_credentials(org):
     # Other accounts are untouched.
     assert client(srv, "sts", org["member_creds"]).get_caller_identity()["Account"] == org["member"]
 
+    # Nor can its roles be assumed any more.
+    code, _ = error_code(client(srv, "sts", org["admin"]).assume_role,
+                         RoleArn=f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole",
+                         RoleSessionName="after")
+    assert code == "AccessDenied"
+
     code, _ = error_code(orgs.close_account, AccountId=account)
     assert code == "AccountAlreadyClosedException"
 

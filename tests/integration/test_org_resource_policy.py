@@ -166,3 +166,58 @@ def test_delegated_scp_management(org):
     code, _ = error_code(member_orgs.create_policy, Name="tags", Description="",
                          Type="TAG_POLICY", Content="{}")
     assert code == "AccessDeniedException"
+
+
+def test_aws_managed_policies_are_weighed_in_the_management_account(org):
+    """FullAWSAccess's ARN names the account "aws"; a delegation policy for
+    every principal must still not let a member user without IAM
+    permissions read it or what it is attached to."""
+    orgs, member_orgs, nobody = org["orgs"], org["member_orgs"], org["nobody"]
+    orgs.put_resource_policy(Content=json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": "*",
+        "Action": ["organizations:DescribePolicy", "organizations:ListTargetsForPolicy"],
+        "Resource": "*"}]}))
+    for call in (nobody.describe_policy, nobody.list_targets_for_policy):
+        code, _ = error_code(call, PolicyId="p-FullAWSAccess")
+        assert code == "AccessDeniedException", call
+    # The member's administrator role, whose own policies allow, may.
+    targets = member_orgs.list_targets_for_policy(PolicyId="p-FullAWSAccess")["Targets"]
+    assert any(t["Type"] == "ROOT" for t in targets)
+
+
+def test_delegated_tags_on_create_policy(org):
+    orgs, member_orgs, member = org["orgs"], org["member_orgs"], org["member"]
+    orgs.put_resource_policy(Content=delegation(member, ["organizations:CreatePolicy",
+                                                         "organizations:DeletePolicy"]))
+    code, _ = error_code(member_orgs.create_policy, Name="tagged", Description="",
+                         Type="SERVICE_CONTROL_POLICY", Content=SCP,
+                         Tags=[{"Key": "team", "Value": "blue"}])
+    assert code == "AccessDeniedException"
+    orgs.put_resource_policy(Content=delegation(member, ["organizations:CreatePolicy",
+                                                         "organizations:TagResource",
+                                                         "organizations:DeletePolicy"]))
+    policy = member_orgs.create_policy(Name="tagged", Description="",
+                                       Type="SERVICE_CONTROL_POLICY", Content=SCP,
+                                       Tags=[{"Key": "team", "Value": "blue"}])["Policy"]
+    pid = policy["PolicySummary"]["Id"]
+    assert orgs.list_tags_for_resource(ResourceId=pid)["Tags"] == [{"Key": "team", "Value": "blue"}]
+    member_orgs.delete_policy(PolicyId=pid)
+
+
+def test_delegation_lists_can_be_delegated(org):
+    orgs, member_orgs, member = org["orgs"], org["member_orgs"], org["member"]
+    code, _ = error_code(member_orgs.list_delegated_administrators)
+    assert code == "AccessDeniedException"
+    orgs.put_resource_policy(Content=delegation(member, "organizations:ListDelegated*"))
+    assert member_orgs.list_delegated_administrators()["DelegatedAdministrators"] == []
+    # Past authorization: the member is no delegated administrator itself.
+    code, _ = error_code(member_orgs.list_delegated_services_for_account, AccountId=member)
+    assert code == "AccountNotRegisteredException"
+
+
+def test_tags_only_when_the_policy_is_created(org):
+    orgs, member = org["orgs"], org["member"]
+    orgs.put_resource_policy(Content=delegation(member, "organizations:List*"))
+    code, _ = error_code(orgs.put_resource_policy, Content=delegation(member, "organizations:List*"),
+                         Tags=[{"Key": "a", "Value": "b"}])
+    assert code == "InvalidInputException"
