@@ -12,6 +12,8 @@ ROUNDS=${ROUNDS:-2}
 cd "$(dirname "$0")/.."
 BIN=$PWD/$BUILD/bin/rampart
 LOADGEN=$PWD/$BUILD/rampart-loadgen
+# Load generator threads (its connections are spread over them).
+LOADGEN_THREADS=${LOADGEN_THREADS:-2}
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$WORK"' EXIT
 TICK=$(getconf CLK_TCK)
@@ -33,7 +35,7 @@ for round in $(seq "$ROUNDS"); do
     SK=test
     for c in 16 64; do
       t0=$(cpu_ticks $PID)
-      out=$("$LOADGEN" --host 127.0.0.1 --port "$RP" --connections "$c" --duration "$DURATION" \
+      out=$("$LOADGEN" --threads "$LOADGEN_THREADS" --host 127.0.0.1 --port "$RP" --connections "$c" --duration "$DURATION" \
         --access-key "$AK" --secret-key "$SK" --region us-east-1 --op sts-get-caller-identity)
       t1=$(cpu_ticks $PID)
       reqs=$(echo "$out" | awk '/^requests:/{print $2}')

@@ -20,6 +20,8 @@ cd "$(dirname "$0")/.."
 [[ "$BUILD" = /* ]] || BUILD=$PWD/$BUILD
 BIN=$BUILD/bin/rampart
 LOADGEN=$BUILD/rampart-loadgen
+# Load generator threads (its connections are spread over them).
+LOADGEN_THREADS=${LOADGEN_THREADS:-2}
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$WORK"' EXIT
 
@@ -56,7 +58,7 @@ measure() {
   local before after
   before=$(server_ticks)
   /usr/bin/time -f "%U %S" -o "$WORK/loadgen.time" "$LOADGEN" --port "$RP" \
-    --connections "$CONNECTIONS" --threads 1 --duration "$DURATION" "$@" >"$WORK/loadgen.out"
+    --connections "$CONNECTIONS" --threads "$LOADGEN_THREADS" --duration "$DURATION" "$@" >"$WORK/loadgen.out"
   after=$(server_ticks)
   grep -E "requests:|latency|non-2xx" "$WORK/loadgen.out"
   local n

@@ -10,6 +10,8 @@ DURATION=${DURATION:-10}
 cd "$(dirname "$0")/.."
 BIN=$PWD/$BUILD/bin/rampart
 LOADGEN=$PWD/$BUILD/rampart-loadgen
+# Load generator threads (its connections are spread over them).
+LOADGEN_THREADS=${LOADGEN_THREADS:-2}
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$WORK"' EXIT
 
@@ -68,11 +70,11 @@ fi
 
 for c in 1 16 64; do
   echo "## rampart GetCallerIdentity, $c connections"
-  "$LOADGEN" --host 127.0.0.1 --port "$RP" --connections "$c" --duration "$DURATION" \
+  "$LOADGEN" --threads "$LOADGEN_THREADS" --host 127.0.0.1 --port "$RP" --connections "$c" --duration "$DURATION" \
     --access-key "$AK" --secret-key "$SK" --region us-east-1 --op sts-get-caller-identity
   if [ -n "$NP" ]; then
     echo "## nginx fixed 200, same signed request, $c connections"
-    "$LOADGEN" --host 127.0.0.1 --port "$NP" --connections "$c" --duration "$DURATION" \
+    "$LOADGEN" --threads "$LOADGEN_THREADS" --host 127.0.0.1 --port "$NP" --connections "$c" --duration "$DURATION" \
       --access-key "$AK" --secret-key "$SK" --region us-east-1 --op sts-get-caller-identity
   fi
 done
@@ -80,11 +82,11 @@ done
 # start): the issue's 40,000 req/s at 64 connections by default.
 for rate in ${RATES:-40000}; do
   echo "## rampart GetCallerIdentity, 64 connections, fixed rate $rate req/s"
-  "$LOADGEN" --host 127.0.0.1 --port "$RP" --connections 64 --duration "$DURATION" --rate "$rate" \
+  "$LOADGEN" --threads "$LOADGEN_THREADS" --host 127.0.0.1 --port "$RP" --connections 64 --duration "$DURATION" --rate "$rate" \
     --access-key "$AK" --secret-key "$SK" --region us-east-1 --op sts-get-caller-identity
   if [ -n "$NP" ]; then
     echo "## nginx fixed 200, 64 connections, fixed rate $rate req/s"
-    "$LOADGEN" --host 127.0.0.1 --port "$NP" --connections 64 --duration "$DURATION" --rate "$rate" \
+    "$LOADGEN" --threads "$LOADGEN_THREADS" --host 127.0.0.1 --port "$NP" --connections 64 --duration "$DURATION" --rate "$rate" \
       --access-key "$AK" --secret-key "$SK" --region us-east-1 --op sts-get-caller-identity
   fi
 done

@@ -148,6 +148,9 @@ class Budget {
   Budget(std::optional<uint64_t> requests, std::optional<Clock::time_point> deadline)
       : limited_(requests.has_value()), remaining_(requests.value_or(0)), deadline_(deadline) {}
 
+  // True once the deadline (if any) has passed.
+  bool Expired() const { return deadline_ && Clock::now() >= *deadline_; }
+
   // True once no more requests should start.
   bool Done() const {
     if (deadline_ && Clock::now() >= *deadline_) return true;
@@ -253,6 +256,18 @@ std::string_view Trim(std::string_view s) {
   return s;
 }
 
+// Whether a comma-separated header value (e.g. "keep-alive, close") holds
+// token, ignoring case.
+bool HasToken(std::string_view value, std::string_view token) {
+  while (!value.empty()) {
+    const size_t comma = value.find(',');
+    if (IEquals(Trim(value.substr(0, comma)), token)) return true;
+    if (comma == std::string_view::npos) break;
+    value.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
 enum class HeadState { kIncomplete, kDone, kBad };
 
 // Reads the status line and the fields this client needs. Responses must
@@ -290,7 +305,7 @@ HeadState ParseHead(std::string_view buf, ResponseHead& out, std::string& why) {
     if (IEquals(name, "content-length")) {
       have_length = ParseNumber(value, out.content_length) && out.content_length <= (64u << 20);
     } else if (IEquals(name, "connection")) {
-      out.close = IEquals(value, "close");
+      out.close = out.close || HasToken(value, "close");
     } else if (IEquals(name, "transfer-encoding")) {
       why = "chunked responses are not supported";
       return HeadState::kBad;
@@ -421,7 +436,11 @@ class Connection : public Watched, public std::enable_shared_from_this<Connectio
     next_ += interval_;
     if (Clock::now() >= started_) return Write();
     timer_.expires_at(started_);
-    timer_.async_wait([self = this->shared_from_this()](error_code) { self->Write(); });
+    timer_.async_wait([self = this->shared_from_this()](error_code) {
+      // The run may have ended while this request waited for its slot.
+      if (self->budget_.Expired()) return self->Finish();
+      self->Write();
+    });
   }
 
   void Write() {
@@ -431,7 +450,7 @@ class Connection : public Watched, public std::enable_shared_from_this<Connectio
     if (interval_ == Clock::duration::zero()) started_ = busy_since_;
     asio::async_write(*stream_, asio::buffer(*request_),
                       [self = this->shared_from_this()](error_code ec, size_t) {
-                        if (ec) return self->Fail("write", ec);
+                        if (ec || self->timed_out_) return self->Fail("write", ec);
                         self->Read();
                       });
   }
@@ -440,7 +459,9 @@ class Connection : public Watched, public std::enable_shared_from_this<Connectio
     if (in_.size() - used_ < 4096) in_.resize(in_.size() * 2);
     stream_->async_read_some(asio::buffer(in_.data() + used_, in_.size() - used_),
                              [self = this->shared_from_this()](error_code ec, size_t n) {
-                               if (ec) return self->Fail("read", ec);
+                               // A read that completed just as the watchdog gave up counts
+                               // as the timeout, not as an answer.
+                               if (ec || self->timed_out_) return self->Fail("read", ec);
                                self->used_ += n;
                                self->OnBytes();
                              });
