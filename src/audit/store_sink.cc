@@ -13,6 +13,7 @@
 #include "rampart/audit/event_store.h"
 #include "rampart/core/ids.h"
 #include "rampart/core/log.h"
+#include "rampart/core/thread_name.h"
 
 namespace rampart::audit {
 namespace {
@@ -174,7 +175,10 @@ void StoreAuditSink::Start() {
   std::lock_guard lock(mu_);
   if (thread_.joinable()) return;
   stopping_ = false;
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    SetCurrentThreadName("audit-writer");
+    Run();
+  });
 }
 
 void StoreAuditSink::Stop() {
@@ -216,7 +220,13 @@ void StoreAuditSink::Record(const server::AuditRecord& record) {
   // Copies give the caller's event a fresh shared id after the build: the
   // mask must say so, as it must for any member changed after it.
   if (!owner_copies.empty()) changed |= MemberBit(EventMember::kSharedEventId);
-  bool sync = joined || (record.principal != nullptr && !ev.read_only);
+  // A mutating call's record is written before its response, except for
+  // unauthenticated callers (web identity token exchanges, which change
+  // nothing stored until they succeed, and whose flood must not cost a
+  // synchronous write each): those join the group commit.
+  const bool authenticated =
+      record.principal != nullptr && record.principal->type != "WebIdentityUser";
+  bool sync = joined || (authenticated && !ev.read_only);
   if (!sync && Enqueue(ev, owner_copies, {changed, build, event_id_uuid})) return;
   // The caller's record and the resource owners' copies are stored
   // together, with the last-accessed data of the caller's entity (the

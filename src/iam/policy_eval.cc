@@ -94,9 +94,13 @@ PrincipalMatch PrincipalMatcher::Match(const PrincipalInfo& p) const {
       break;
   }
   if (any_) return PrincipalMatch::kAnyone;
-  if (p.type != PrincipalType::kService && Contains(accounts_, p.account)) {
-    return PrincipalMatch::kAccount;
-  }
+  // An account's principals ("arn:aws:iam::<acct>:root") stand for the
+  // account's own identities: never a service, a web identity or an
+  // anonymous caller, whatever account field the request gave them.
+  const bool of_an_account = p.type != PrincipalType::kService &&
+                             p.type != PrincipalType::kWebIdentity &&
+                             p.type != PrincipalType::kAnonymous;
+  if (of_an_account && Contains(accounts_, p.account)) return PrincipalMatch::kAccount;
   return PrincipalMatch::kNone;
 }
 

@@ -140,6 +140,16 @@ TEST(PolicyEval, PrincipalMatching) {
   svc.service = "logs.amazonaws.com";
   EXPECT_EQ(EvaluatePolicy(*p, Req(svc, "kms:GenerateDataKey", "*")).allow_principal,
             PrincipalMatch::kDirect);
+  // A web identity or anonymous caller placed in the account never matches
+  // the account's principal (a trust policy naming the account root must not
+  // let any OIDC token in).
+  for (PrincipalType t : {PrincipalType::kWebIdentity, PrincipalType::kAnonymous}) {
+    PrincipalInfo outsider;
+    outsider.type = t;
+    outsider.account = "444455556666";
+    outsider.federated_provider = "token.actions.githubusercontent.com";
+    EXPECT_FALSE(EvaluatePolicy(*p, Req(outsider, "kms:DescribeKey", "*")).allow);
+  }
   auto notp = P(R"({"Effect": "Deny", "NotPrincipal": {"AWS": "arn:aws:iam::111122223333:user/Bob"},
                     "Action": "*", "Resource": "*"})", PolicyKind::kResource);
   EXPECT_FALSE(EvaluatePolicy(*notp, Req(User(), "s3:GetObject", "*")).deny);

@@ -7,6 +7,7 @@
 #include "iam/sts_internal.h"
 #include "rampart/core/arn.h"
 #include "rampart/core/clock.h"
+#include "rampart/core/log.h"
 #include "rampart/iam/engine.h"
 #include "rampart/iam/policy.h"
 
@@ -162,36 +163,48 @@ Result<std::shared_ptr<const JwksCache::Keys>> JwksCache::Get(
     std::string_view issuer, const std::vector<std::string>& thumbprints, bool refresh,
     SteadyTime now) {
   const std::string key = CacheKey(issuer, thumbprints);
-  {
-    std::lock_guard lock(mu_);
-    auto it = entries_.find(key);
-    if (it != entries_.end()) {
-      const Entry& e = it->second;
-      const bool fresh = e.keys != nullptr && now - e.fetched < options_.ttl;
-      const bool recent = now - e.last_attempt < options_.min_refetch;
-      if (fresh && (!refresh || recent)) return e.keys;
-      // A fetch that failed a moment ago is not repeated: a provider that
-      // is down must not hold a worker thread for every request.
-      if (recent) return e.failure;
+  std::unique_lock lock(mu_);
+  for (auto it = entries_.find(key); it != entries_.end(); it = entries_.find(key)) {
+    const Entry& e = it->second;
+    if (e.in_flight) {  // share the fetch under way instead of starting another
+      fetched_.wait(lock);
+      continue;
     }
+    const bool fresh = e.keys != nullptr && now - e.fetched < options_.ttl;
+    const bool recent = now - e.last_attempt < options_.min_refetch;
+    if (fresh && (!refresh || recent)) return e.keys;
+    // A fetch that failed a moment ago is not repeated: a provider that
+    // is down must not hold a worker thread for every request.
+    if (recent && !e.failure.ok()) return e.failure;
+    break;
   }
-  auto fetched = Fetch(issuer, thumbprints);
-  std::lock_guard lock(mu_);
   if (entries_.size() >= options_.max_issuers && entries_.find(key) == entries_.end()) {
-    auto oldest = std::min_element(
-        entries_.begin(), entries_.end(),
-        [](const auto& a, const auto& b) { return a.second.last_attempt < b.second.last_attempt; });
+    // Evict the least recently tried entry that no request is fetching.
+    auto oldest = entries_.end();
+    for (auto it = entries_.begin(); it != entries_.end(); ++it) {
+      if (it->second.in_flight) continue;
+      if (oldest == entries_.end() || it->second.last_attempt < oldest->second.last_attempt) {
+        oldest = it;
+      }
+    }
     if (oldest != entries_.end()) entries_.erase(oldest);
   }
+  entries_[key].in_flight = true;
+  lock.unlock();
+  auto result = Fetch(issuer, thumbprints);
+  lock.lock();
   Entry& e = entries_[key];
+  e.in_flight = false;
   e.last_attempt = now;
-  if (!fetched.ok()) {
-    e.failure = fetched.status();
-    return fetched.status();
+  if (result.ok()) {
+    e.keys = *result;
+    e.fetched = now;
+    e.failure = Status::Ok();
+  } else {
+    e.failure = result.status();
   }
-  e.keys = *fetched;
-  e.fetched = now;
-  e.failure = Status::Ok();
+  fetched_.notify_all();
+  if (!result.ok()) return result.status();
   return e.keys;
 }
 
@@ -214,9 +227,14 @@ Status WebIdentityFederation::VerifySignature(const jwt::Token& token, std::stri
           "thumbprint");
     }
     if (!keys.ok()) {
+      // The details (addresses, HTTP statuses) go to the log, not to an
+      // unauthenticated caller, who could otherwise probe the network.
+      log::Warn("web identity: cannot fetch the issuer's keys",
+                {{"issuer", std::string(issuer)}, {"error", keys.status().message()}});
       return Status::Modeled("IDPCommunicationErrorException",
-                             "Couldn't retrieve verification key from your identity provider: " +
-                                 keys.status().message());
+                             "Couldn't retrieve verification key from your identity provider, "
+                             "please reference AssumeRoleWithWebIdentity documentation for "
+                             "requirements");
     }
     std::vector<const jwt::PublicKey*> candidates = matching(**keys);
     if (!candidates.empty()) {
@@ -320,7 +338,9 @@ Result<json::Value> WebIdentityFederation::AssumeRoleWithWebIdentity(server::Req
   ASSIGN_OR_RETURN(VerifiedClaims claims,
                    CheckClaims(token.claims, provider->client_ids, internal::NowSeconds(ctx),
                                kClockSkewSeconds));
-  RETURN_IF_ERROR(VerifySignature(token, issuer, provider->thumbprints));
+  // The issuer as the provider stores it, so that spellings of one URL
+  // ("https://idp/", "HTTPS://idp") share one cache entry and one fetch.
+  RETURN_IF_ERROR(VerifySignature(token, "https://" + provider->url, provider->thumbprints));
   if (!role) return NotAuthorized();
 
   ASSIGN_OR_RETURN(sts_internal::SessionInputs inputs, sts_internal::ReadSessionInputs(db_, in));

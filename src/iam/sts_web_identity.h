@@ -17,6 +17,7 @@
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -66,8 +67,9 @@ class JwksCache {
   explicit JwksCache(HttpsFetcher fetch) : JwksCache(std::move(fetch), Options{}) {}
   JwksCache(HttpsFetcher fetch, Options options) : fetch_(std::move(fetch)), options_(options) {}
 
-  // The keys of issuer (an https URL, as the token's "iss" says it).
-  // refresh asks for a new fetch when the cached keys lack a kid.
+  // The keys of issuer (an https URL). refresh asks for a new fetch when
+  // the cached keys lack a kid. One request at a time fetches an issuer's
+  // keys; the others asking meanwhile wait for its result.
   // kUnavailable when the provider cannot be reached or answers nonsense;
   // kAccessDenied when its certificate is not trusted.
   Result<std::shared_ptr<const Keys>> Get(std::string_view issuer,
@@ -80,6 +82,7 @@ class JwksCache {
     SteadyTime fetched{};              // the last successful fetch
     SteadyTime last_attempt{};         // the last fetch, successful or not
     Status failure;                    // the last fetch's error, when it failed
+    bool in_flight = false;            // a request is fetching; others wait for it
   };
   Result<std::shared_ptr<const Keys>> Fetch(std::string_view issuer,
                                             const std::vector<std::string>& thumbprints) const;
@@ -87,6 +90,7 @@ class JwksCache {
   const HttpsFetcher fetch_;
   const Options options_;
   std::mutex mu_;
+  std::condition_variable fetched_;                 // signalled when a fetch ends
   std::unordered_map<std::string, Entry> entries_;  // guarded by mu_
 };
 

@@ -157,9 +157,16 @@ Status AdmitUnsigned(Exchange& ex) {
   std::string provider(token->claims.get_string("iss"));
   if (provider.starts_with("https://")) provider.erase(0, 8);
   while (!provider.empty() && provider.back() == '/') provider.pop_back();
+  // Unverified claims: bounded as the handler bounds them (sub 255, the
+  // provider URL 255), so that a forged token cannot bloat the record.
+  constexpr size_t kMaxClaim = 255;
+  if (provider.size() > kMaxClaim) provider.resize(kMaxClaim);
   auto audiences = crypto::jwt::Audiences(token->claims);
+  if (!audiences.empty() && audiences.front().size() > kMaxClaim) {
+    audiences.front().resize(kMaxClaim);
+  }
   who.arn = "arn:aws:iam::" + role->account + ":oidc-provider/" + provider;
-  who.user_name = std::string(token->claims.get_string("sub"));
+  who.user_name = std::string(token->claims.get_string("sub").substr(0, kMaxClaim));
   who.principal_id = who.arn + ":" + (audiences.empty() ? std::string() : audiences.front()) + ":" +
                      who.user_name;
   return Status::Ok();

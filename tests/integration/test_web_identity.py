@@ -396,6 +396,16 @@ def test_missing_role_and_role_without_federated_trust(server, idp, setup):
     arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
     code, _ = error_of(server, arn, idp.token(setup["tenant"]))
     assert code == "AccessDenied"
+    # Naming the account (its root, or the bare id) with any sts action that
+    # covers this one still lets no web identity in: an account principal
+    # stands for the account's own identities only.
+    for principal, action in ((f"arn:aws:iam::{acct}:root", "sts:*"),
+                              (acct, "sts:AssumeRole*"), (f"arn:aws:iam::{acct}:root", "*")):
+        trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {
+            "AWS": principal}, "Action": action}]}
+        iam.update_assume_role_policy(RoleName=name, PolicyDocument=json.dumps(trust))
+        code, _ = error_of(server, arn, idp.token(setup["tenant"]))
+        assert code == "AccessDenied", (principal, action)
 
 
 def test_duration_limits(server, idp, setup):
