@@ -18,6 +18,7 @@
 #include "rampart/crypto/digest.h"
 #include "rampart/audit/event_store.h"
 #include "rampart/core/log.h"
+#include "rampart/core/thread_name.h"
 
 namespace rampart::audit {
 namespace {
@@ -354,7 +355,10 @@ void TrailDelivery::Start() {
   std::lock_guard lock(mu_);
   if (thread_.joinable()) return;
   stopping_ = false;
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    SetCurrentThreadName("audit-delivery");
+    Run();
+  });
 }
 
 void TrailDelivery::Stop() {

@@ -181,8 +181,11 @@ constexpr Count kCounts[] = {
     {"MFADevices", "SELECT COUNT(*) FROM mfa_devices WHERE account_id = ?"},
     {"MFADevicesInUse", "SELECT COUNT(*) FROM mfa_devices WHERE account_id = ? AND user_id <> ''"},
     {"InstanceProfiles", "SELECT COUNT(*) FROM iam_instance_profiles WHERE account_id = ?"},
-    // OpenID Connect providers (Rampart has no SAML providers).
-    {"Providers", "SELECT COUNT(*) FROM iam_oidc_providers WHERE account_id = ?"},
+    // OpenID Connect and SAML providers together, as AWS counts them.
+    {"Providers",
+     "SELECT (SELECT COUNT(*) FROM iam_oidc_providers WHERE account_id = ?1) + (SELECT COUNT(*) "
+     "FROM iam_saml_providers WHERE account_id = ?1)"},
+    {"ServerCertificates", "SELECT COUNT(*) FROM iam_server_certificates WHERE account_id = ?"},
     {"AccountAccessKeysPresent",
      "SELECT COUNT(*) > 0 FROM access_keys WHERE account_id = ? AND principal_type = 'Root'"},
 };
@@ -205,7 +208,6 @@ constexpr std::pair<std::string_view, int64_t> kQuotas[] = {
     {"RolePolicySizeQuota", 10240},
     {"AssumeRolePolicySizeQuota", 2048},
     {"SigningCertificatesPerUserQuota", 2},
-    {"ServerCertificates", 0},
     {"ServerCertificatesQuota", 20},
     {"InstanceProfilesQuota", 1000},
     {"AccountSigningCertificatesPresent", 0},

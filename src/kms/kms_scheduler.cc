@@ -14,6 +14,7 @@
 
 #include "kms/kms_internal.h"
 #include "rampart/core/log.h"
+#include "rampart/core/thread_name.h"
 #include "rampart/kms/kms_service.h"
 
 namespace rampart::kms {
@@ -24,7 +25,10 @@ class Scheduler {
  public:
   Scheduler(KmsService& service, const Clock& clock, std::chrono::milliseconds interval)
       : service_(service), clock_(clock), interval_(interval) {
-    thread_ = std::thread([this] { Run(); });
+    thread_ = std::thread([this] {
+      SetCurrentThreadName("kms-scheduler");
+      Run();
+    });
   }
   ~Scheduler() { Stop(); }
 

@@ -69,6 +69,7 @@ def test_server_certificate_lifecycle(server):
     name = uniq("web")
     cert, key = make_cert(days=45)
     chain, _ = make_cert(cn="ca.example.com")
+    before = iam.get_account_summary()["SummaryMap"]["ServerCertificates"]
     out = iam.upload_server_certificate(ServerCertificateName=name, Path="/cloudfront/",
                                         CertificateBody=cert, PrivateKey=key,
                                         CertificateChain=chain,
@@ -79,6 +80,7 @@ def test_server_certificate_lifecycle(server):
     assert meta["Path"] == "/cloudfront/"
     assert meta["Expiration"] == not_after(cert)
     assert out["Tags"] == [{"Key": "team", "Value": "web"}]
+    assert iam.get_account_summary()["SummaryMap"]["ServerCertificates"] == before + 1
 
     got = iam.get_server_certificate(ServerCertificateName=name)["ServerCertificate"]
     assert got["CertificateBody"] == cert and got["CertificateChain"] == chain

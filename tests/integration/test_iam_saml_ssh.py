@@ -51,9 +51,11 @@ def test_saml_provider_lifecycle(server):
     acct = account_of(server)
     name = uniq("okta")
     doc = metadata()
+    before = iam.get_account_summary()["SummaryMap"]["Providers"]
     out = iam.create_saml_provider(Name=name, SAMLMetadataDocument=doc,
                                    Tags=[{"Key": "team", "Value": "sso"}])
     arn = out["SAMLProviderArn"]
+    assert iam.get_account_summary()["SummaryMap"]["Providers"] == before + 1
     assert arn == f"arn:aws:iam::{acct}:saml-provider/{name}"
     assert out["Tags"] == [{"Key": "team", "Value": "sso"}]
 
