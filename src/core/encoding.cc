@@ -55,62 +55,84 @@ std::optional<std::string> HexDecode(std::string_view hex) {
   return out;
 }
 
+void Base64EncodeAppend(std::string_view bytes, std::string& out) {
+  // Sized once and written through a pointer: blobs on the JSON wire (KMS
+  // plaintexts and ciphertexts) come through here on every request.
+  const size_t n = bytes.size();
+  const size_t start = out.size();
+  out.resize(start + (n + 2) / 3 * 4);
+  char* p = out.data() + start;
+  const auto* in = reinterpret_cast<const unsigned char*>(bytes.data());
+  size_t i = 0;
+  for (; i + 3 <= n; i += 3) {
+    uint32_t v = (uint32_t{in[i]} << 16) | (uint32_t{in[i + 1]} << 8) | in[i + 2];
+    p[0] = kB64[v >> 18];
+    p[1] = kB64[(v >> 12) & 63];
+    p[2] = kB64[(v >> 6) & 63];
+    p[3] = kB64[v & 63];
+    p += 4;
+  }
+  if (n - i == 1) {
+    uint32_t v = uint32_t{in[i]} << 16;
+    p[0] = kB64[v >> 18];
+    p[1] = kB64[(v >> 12) & 63];
+    p[2] = '=';
+    p[3] = '=';
+  } else if (n - i == 2) {
+    uint32_t v = (uint32_t{in[i]} << 16) | (uint32_t{in[i + 1]} << 8);
+    p[0] = kB64[v >> 18];
+    p[1] = kB64[(v >> 12) & 63];
+    p[2] = kB64[(v >> 6) & 63];
+    p[3] = '=';
+  }
+}
+
 std::string Base64Encode(std::string_view bytes) {
   std::string out;
-  out.reserve((bytes.size() + 2) / 3 * 4);
-  size_t i = 0;
-  for (; i + 3 <= bytes.size(); i += 3) {
-    uint32_t n = (static_cast<unsigned char>(bytes[i]) << 16) |
-                 (static_cast<unsigned char>(bytes[i + 1]) << 8) |
-                 static_cast<unsigned char>(bytes[i + 2]);
-    out += kB64[(n >> 18) & 63];
-    out += kB64[(n >> 12) & 63];
-    out += kB64[(n >> 6) & 63];
-    out += kB64[n & 63];
-  }
-  size_t rest = bytes.size() - i;
-  if (rest == 1) {
-    uint32_t n = static_cast<unsigned char>(bytes[i]) << 16;
-    out += kB64[(n >> 18) & 63];
-    out += kB64[(n >> 12) & 63];
-    out += "==";
-  } else if (rest == 2) {
-    uint32_t n = (static_cast<unsigned char>(bytes[i]) << 16) |
-                 (static_cast<unsigned char>(bytes[i + 1]) << 8);
-    out += kB64[(n >> 18) & 63];
-    out += kB64[(n >> 12) & 63];
-    out += kB64[(n >> 6) & 63];
-    out += '=';
-  }
+  Base64EncodeAppend(bytes, out);
   return out;
 }
 
-std::optional<std::string> Base64Decode(std::string_view text) {
-  if (text.size() % 4 != 0) return std::nullopt;
-  std::string out;
-  out.reserve(text.size() / 4 * 3);
-  for (size_t i = 0; i < text.size(); i += 4) {
-    bool last = i + 4 == text.size();
-    int v[4];
-    int pad = 0;
-    for (int j = 0; j < 4; ++j) {
-      char c = text[i + j];
-      if (c == '=' && last && j >= 2) {
-        v[j] = 0;
-        ++pad;
-        continue;
-      }
-      if (pad > 0) return std::nullopt;  // data after padding
-      v[j] = kB64Table[static_cast<unsigned char>(c)];
-      if (v[j] < 0) return std::nullopt;
-    }
-    uint32_t n = (v[0] << 18) | (v[1] << 12) | (v[2] << 6) | v[3];
-    out += static_cast<char>((n >> 16) & 0xFF);
-    if (pad < 2) out += static_cast<char>((n >> 8) & 0xFF);
-    if (pad < 1) out += static_cast<char>(n & 0xFF);
-    // Canonical form: the bits dropped by padding must be zero.
-    if ((pad == 1 && (n & 0xFF) != 0) || (pad == 2 && (n & 0xFFFF) != 0)) return std::nullopt;
+bool Base64DecodeInto(std::string_view text, std::string& out) {
+  out.clear();
+  if (text.empty()) return true;
+  if (text.size() % 4 != 0) return false;
+  // Padding: at most two '=', only at the very end.
+  size_t pad = 0;
+  if (text.back() == '=') pad = text[text.size() - 2] == '=' ? 2 : 1;
+  out.resize(text.size() / 4 * 3 - pad);
+  auto* p = reinterpret_cast<unsigned char*>(out.data());
+  auto sextet = [](char c) { return static_cast<int>(kB64Table[static_cast<unsigned char>(c)]); };
+  const size_t full = text.size() - 4;  // every quad but the last
+  for (size_t i = 0; i < full; i += 4) {
+    int a = sextet(text[i]), b = sextet(text[i + 1]);
+    int c = sextet(text[i + 2]), d = sextet(text[i + 3]);
+    if ((a | b | c | d) < 0) return false;
+    uint32_t v = (static_cast<uint32_t>(a) << 18) | (static_cast<uint32_t>(b) << 12) |
+                 (static_cast<uint32_t>(c) << 6) | static_cast<uint32_t>(d);
+    p[0] = static_cast<unsigned char>(v >> 16);
+    p[1] = static_cast<unsigned char>(v >> 8);
+    p[2] = static_cast<unsigned char>(v);
+    p += 3;
   }
+  std::string_view last = text.substr(full);
+  int a = sextet(last[0]), b = sextet(last[1]);
+  int c = pad >= 2 ? 0 : sextet(last[2]);
+  int d = pad >= 1 ? 0 : sextet(last[3]);
+  if ((a | b | c | d) < 0) return false;
+  uint32_t v = (static_cast<uint32_t>(a) << 18) | (static_cast<uint32_t>(b) << 12) |
+               (static_cast<uint32_t>(c) << 6) | static_cast<uint32_t>(d);
+  // Canonical form: the bits the padding drops must be zero.
+  if ((pad == 1 && (v & 0xFF) != 0) || (pad == 2 && (v & 0xFFFF) != 0)) return false;
+  p[0] = static_cast<unsigned char>(v >> 16);
+  if (pad < 2) p[1] = static_cast<unsigned char>(v >> 8);
+  if (pad < 1) p[2] = static_cast<unsigned char>(v);
+  return true;
+}
+
+std::optional<std::string> Base64Decode(std::string_view text) {
+  std::string out;
+  if (!Base64DecodeInto(text, out)) return std::nullopt;
   return out;
 }
 

@@ -18,6 +18,10 @@ std::string Base64Encode(std::string_view bytes);  // standard alphabet, padded
 // Accepts the standard alphabet with correct padding; rejects whitespace,
 // stray characters and non-canonical trailing bits.
 std::optional<std::string> Base64Decode(std::string_view text);
+// The same, appending to out / decoding into out (replaced; false when
+// text is not valid), for callers that reuse their buffers.
+void Base64EncodeAppend(std::string_view bytes, std::string& out);
+bool Base64DecodeInto(std::string_view text, std::string& out);
 
 // Percent-encodes every byte outside RFC 3986's unreserved set
 // (A-Z a-z 0-9 - _ . ~), uppercase hex; '/' is kept when keep_slash.
