@@ -8,6 +8,13 @@ so a clean validation run is also a cross-check of the format.
 
 usage: audit_validate_gen.py OUT_DIR EVENTS_PER_FILE [FILES_PER_HOUR] [HOURS]
 Writes OUT_DIR/<bucket>/... and OUT_DIR/keys.json (list-public-keys JSON).
+
+With REUSE_HOURS=1 in the environment, the log files of the first hour are
+compressed once and written again, byte for byte, for every later hour
+(their digests still differ and still chain). The validator does the same
+work for a repeated file as for a new one (it reads, inflates and hashes
+every file), and writing the full day drops from over an hour to minutes;
+only the event ids repeat across hours.
 """
 import base64
 import datetime
@@ -81,19 +88,27 @@ def main():
     prev = None  # (key, raw json, signature hex)
     seconds = 3600 // per_hour
     templates = [body_template(f, seconds, per_file) for f in range(per_hour)]
+    reuse = os.environ.get("REUSE_HOURS") == "1"
+    made = {}  # slot -> (gzip bytes, hex SHA-256 of the body), when reusing
     for h in range(hours):
         hour = DAY + datetime.timedelta(hours=h)
         files = []
         for f in range(per_hour):
             start = hour + datetime.timedelta(seconds=f * seconds)
             delivered = start + datetime.timedelta(seconds=seconds)
-            body = templates[f].replace(b"@@FILE@@", b"%08x" % (h * per_hour + f))
+            if f in made:
+                gz, digest = made[f]
+            else:
+                body = templates[f].replace(b"@@FILE@@", b"%08x" % (h * per_hour + f))
+                gz, digest = gzip.compress(body, compresslevel=6), hashlib.sha256(body).hexdigest()
+                if reuse:
+                    made[f] = (gz, digest)
             obj = "AWSLogs/%s/CloudTrail/%s/%s/%s_CloudTrail_%s_%s_%016x.json.gz" % (
                 ACCOUNT, REGION, start.strftime("%Y/%m/%d"), ACCOUNT, REGION,
                 delivered.strftime("%Y%m%dT%H%MZ"), h * per_hour + f)
-            write(os.path.join(bucket_dir, obj), gzip.compress(body, compresslevel=6))
+            write(os.path.join(bucket_dir, obj), gz)
             files.append({"s3Bucket": BUCKET, "s3Object": obj,
-                          "hashValue": hashlib.sha256(body).hexdigest(),
+                          "hashValue": digest,
                           "hashAlgorithm": "SHA-256",
                           "newestEventTime": iso(delivered - datetime.timedelta(seconds=1)),
                           "oldestEventTime": iso(start)})

@@ -74,6 +74,11 @@ void BM_MultiBufferAvx512(benchmark::State& state) {
 }
 BENCHMARK(BM_MultiBufferAvx512)->ArgName("Lanes")->Arg(16)->Arg(8)->Arg(4)->Arg(1);
 
+void BM_MultiBufferShaNi(benchmark::State& state) {
+  MultiBuffer(state, Sha256MultiBuffer::Kernel::kShaNi);
+}
+BENCHMARK(BM_MultiBufferShaNi)->ArgName("Lanes")->Arg(16)->Arg(2)->Arg(1);
+
 void BM_MultiBufferScalar(benchmark::State& state) {
   MultiBuffer(state, Sha256MultiBuffer::Kernel::kScalar);
 }

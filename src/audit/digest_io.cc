@@ -26,8 +26,10 @@ constexpr size_t kChunk = 256 * 1024;
 // Lanes inflate chunks as large as the one-file path's. After each call
 // ISA-L copies the last 32 KiB of its output aside (the window the next
 // call may refer back to), so 64 KiB chunks copied half of every byte
-// again; at 256 KiB the 16 chunks of a step (4 MiB) no longer fit the L2
-// cache, yet the whole run took less CPU (docs/benchmarks.md, session 7).
+// again; at 256 KiB the 16 chunks of an AVX-512 step (4 MiB) no longer fit
+// the L2 cache, yet the whole run took less CPU (docs/benchmarks.md,
+// session 7). With the SHA extensions' two lanes, 128 KiB and 1 MiB
+// measured the same as 256 KiB (session 9).
 constexpr size_t kLaneChunk = 256 * 1024;
 constexpr size_t kReadChunk = 64 * 1024;
 // ISA-L counts input in 32 bits: memory is handed over in slices.
@@ -198,7 +200,7 @@ void Sha256OfGunzippedFiles(const std::function<std::optional<GunzipHashJob>()>&
     size_t id = 0;
     std::unique_ptr<GunzipStream> stream;
   };
-  std::vector<std::optional<Open>> open(lanes.width());
+  std::vector<std::optional<Open>> open(crypto::Sha256MultiBuffer::ParallelLanes(lanes.kernel()));
   bool more = true;
   while (true) {
     // Every free lane takes the next file that opens.

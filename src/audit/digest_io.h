@@ -34,14 +34,15 @@ struct GunzipHashJob {
   size_t id = 0;  // handed back with the result
   std::filesystem::path path;
 };
-// Hashes the files next() yields (until nullopt) up to 16 at a time, in the
-// lanes of a crypto::Sha256MultiBuffer: each open file is inflated one
-// chunk per step, round-robin, and the step's chunks are hashed together.
-// Calls done(id, result) for each file as it ends, with what
-// Sha256OfGunzippedFile would return. Memory stays flat: per lane, ISA-L's
-// state and one chunk in and out (about 400 KiB), whatever the file sizes.
-// Only worth it with a SIMD kernel and many files: one lane alone is many
-// times slower than Sha256OfGunzippedFile.
+// Hashes the files next() yields (until nullopt) in the lanes of a
+// crypto::Sha256MultiBuffer with the best kernel, as many at a time as the
+// kernel hashes together (16 with AVX-512, 2 with the SHA extensions):
+// each open file is inflated one chunk per step, round-robin, and the
+// step's chunks are hashed together. Calls done(id, result) for each file
+// as it ends, with what Sha256OfGunzippedFile would return. Memory stays
+// flat: per lane, ISA-L's state and one chunk in and out (about 400 KiB),
+// whatever the file sizes. Only worth it with a SIMD kernel and files for
+// every lane: one lane alone is slower than Sha256OfGunzippedFile.
 void Sha256OfGunzippedFiles(const std::function<std::optional<GunzipHashJob>()>& next,
                             const std::function<void(size_t, Result<std::string>)>& done);
 // Writes bytes to path through a temporary file, fsync and rename, making

@@ -24,9 +24,6 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr size_t kMaxDigestBytes = size_t{64} << 20;
-// Files per thread from which the multi-buffer lanes beat OpenSSL: eight of
-// the sixteen lanes busy already hash as fast as SHA-NI.
-constexpr size_t kLaneFiles = 8;
 constexpr size_t kStampSize = 16;  // YYYYMMDDTHHmmssZ
 constexpr std::string_view kRequiredFields[] = {
     "digestPublicKeyFingerprint", "digestS3Bucket", "digestS3Object",
@@ -248,16 +245,19 @@ class ChainWalker {
   }
 
   // Hashes the listed log files on up to eight threads. With a SIMD
-  // multi-buffer kernel and at least kLaneFiles files per thread, each
-  // thread hashes up to 16 files at once in the kernel's lanes (about twice
-  // OpenSSL's SHA-NI speed per core when the lanes are full,
-  // docs/benchmarks.md); otherwise each thread hashes one file at a time
-  // with OpenSSL.
+  // multi-buffer kernel and files enough to keep at least half of each
+  // thread's parallel lanes busy (from half of its lanes on, either kernel
+  // hashes at least as fast as OpenSSL's SHA-NI code), each thread hashes
+  // several files at once in the kernel's lanes (about twice OpenSSL's
+  // speed per core when they are full, docs/benchmarks.md); otherwise each
+  // thread hashes one file at a time with OpenSSL.
   void HashLogs() {
     size_t threads = std::min<size_t>(std::max(1u, std::thread::hardware_concurrency()), 8);
     threads = std::min(threads, jobs_.size());
-    bool lanes = crypto::Sha256MultiBuffer::Best() != crypto::Sha256MultiBuffer::Kernel::kScalar &&
-                 jobs_.size() >= kLaneFiles * threads;
+    crypto::Sha256MultiBuffer::Kernel kernel = crypto::Sha256MultiBuffer::Best();
+    size_t half = std::max<size_t>(1, crypto::Sha256MultiBuffer::ParallelLanes(kernel) / 2);
+    bool lanes = kernel != crypto::Sha256MultiBuffer::Kernel::kScalar &&
+                 jobs_.size() >= half * threads;
     std::atomic<size_t> next{0};
     auto claim = [this, &next]() -> std::optional<internal::GunzipHashJob> {
       size_t i = next++;

@@ -1,5 +1,6 @@
-// Multi-buffer SHA-256: up to 16 independent messages hashed at once, one
-// per 32-bit lane of an AVX-512 register.
+// Multi-buffer SHA-256: up to 16 independent messages hashed side by side,
+// one per 32-bit lane of an AVX-512 register, or two at a time interleaved
+// through the SHA extensions.
 // Each lane computes the ordinary SHA-256 of FIPS 180-4 over its own
 // message: the digests equal OpenSSL's (or any other SHA-256) of each
 // message. It pays off only when many messages are hashed together, e.g.
@@ -32,10 +33,15 @@ class Sha256MultiBuffer {
 
   // The code that hashes the lanes. kScalar is portable C++, one lane
   // after the other (a reference and fallback, several times slower than
-  // OpenSSL's SHA-NI code); kAvx512 needs AVX512F and AVX512BW.
-  enum class Kernel { kScalar, kAvx512 };
+  // OpenSSL's SHA-NI code); kAvx512 needs AVX512F and AVX512BW and hashes
+  // all 16 lanes in one register each step; kShaNi needs the SHA extensions
+  // and hashes the lanes in interleaved pairs.
+  enum class Kernel { kScalar, kAvx512, kShaNi };
 
-  // The fastest kernel this CPU runs (checked once, at run time).
+  // The kernel to use on this CPU (checked once, at run time): AVX-512 if
+  // present, else the SHA extensions, else kScalar. Where a CPU has both,
+  // AVX-512 is chosen: it is the one measured faster on such a CPU (Intel,
+  // docs/benchmarks.md); no CPU with both and a faster SHA unit was at hand.
   static Kernel Best();
   // Whether kernel runs on this CPU.
   static bool Supported(Kernel kernel);
@@ -44,8 +50,12 @@ class Sha256MultiBuffer {
   explicit Sha256MultiBuffer(Kernel kernel = Best());
 
   Kernel kernel() const { return kernel_; }
-  // Lanes: 16 (kScalar loops over them).
+  // Lanes: 16 for every kernel (kScalar loops over them).
   size_t width() const { return kMaxLanes; }
+  // How many busy lanes kernel hashes together: keeping more busy than this
+  // gains no speed, only memory (16 for kAvx512, 2 for kShaNi, 1 for
+  // kScalar).
+  static size_t ParallelLanes(Kernel kernel);
   bool busy(size_t lane) const { return lanes_[lane].busy; }
 
   // Begins a new message on an idle lane. REQUIRES: lane < width(), !busy(lane).

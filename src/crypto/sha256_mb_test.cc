@@ -147,9 +147,14 @@ TEST(Sha256MultiBufferKernels, BestIsSupported) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Kernels, Sha256MultiBufferTest,
-                         ::testing::Values(Kernel::kScalar, Kernel::kAvx512),
+                         ::testing::Values(Kernel::kScalar, Kernel::kAvx512, Kernel::kShaNi),
                          [](const ::testing::TestParamInfo<Kernel>& info) {
-                           return info.param == Kernel::kScalar ? "Scalar" : "Avx512";
+                           switch (info.param) {
+                             case Kernel::kScalar: return "Scalar";
+                             case Kernel::kAvx512: return "Avx512";
+                             case Kernel::kShaNi: return "ShaNi";
+                           }
+                           return "Unknown";
                          });
 
 }  // namespace

@@ -29,9 +29,12 @@ void CheckDigest(const std::array<uint8_t, 32>& got, const std::string& message)
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FuzzedDataProvider in(data, size);
-  bool simd = in.ConsumeBool() && Sha256MultiBuffer::Supported(Sha256MultiBuffer::Kernel::kAvx512);
-  Sha256MultiBuffer mb(simd ? Sha256MultiBuffer::Kernel::kAvx512
-                            : Sha256MultiBuffer::Kernel::kScalar);
+  constexpr Sha256MultiBuffer::Kernel kKernels[] = {Sha256MultiBuffer::Kernel::kScalar,
+                                                   Sha256MultiBuffer::Kernel::kAvx512,
+                                                   Sha256MultiBuffer::Kernel::kShaNi};
+  Sha256MultiBuffer::Kernel kernel = kKernels[in.ConsumeIntegralInRange<size_t>(0, 2)];
+  if (!Sha256MultiBuffer::Supported(kernel)) kernel = Sha256MultiBuffer::Kernel::kScalar;
+  Sha256MultiBuffer mb(kernel);
   size_t lanes = in.ConsumeIntegralInRange<size_t>(1, mb.width());
   std::vector<std::string> messages(lanes);  // each lane's message so far
   std::vector<std::string> pieces(lanes);    // the piece a lane reads until Run
