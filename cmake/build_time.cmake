@@ -21,14 +21,20 @@
 # compile of the build, so the relaxed checks apply to all of them, not only
 # to the test binaries that use a precompiled header. C compiles go through
 # plain ccache and keep the user's settings.
+#
+# CCACHE_BASEDIR is the source tree, for C and C++ alike: ccache then hashes
+# paths inside the tree relative to it, so a clone at another path (a fresh
+# CI checkout) reuses what an earlier clone compiled instead of starting
+# cold.
 function(rampart_use_ccache)
   find_program(CCACHE_PROGRAM ccache)
   if(NOT CCACHE_PROGRAM)
     return()
   endif()
   find_program(RAMPART_ENV_PROGRAM env REQUIRED)
-  set(CMAKE_C_COMPILER_LAUNCHER ${CCACHE_PROGRAM} PARENT_SCOPE)
-  set(CMAKE_CXX_COMPILER_LAUNCHER ${RAMPART_ENV_PROGRAM}
+  set(CMAKE_C_COMPILER_LAUNCHER ${RAMPART_ENV_PROGRAM} CCACHE_BASEDIR=${CMAKE_SOURCE_DIR}
+      ${CCACHE_PROGRAM} PARENT_SCOPE)
+  set(CMAKE_CXX_COMPILER_LAUNCHER ${RAMPART_ENV_PROGRAM} CCACHE_BASEDIR=${CMAKE_SOURCE_DIR}
       CCACHE_SLOPPINESS=pch_defines,time_macros,include_file_mtime,include_file_ctime
       ${CCACHE_PROGRAM} PARENT_SCOPE)
 endfunction()
