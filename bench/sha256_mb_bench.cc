@@ -8,14 +8,21 @@
 // Each benchmark hashes 16 buffers of 256 KiB (the inflate chunk of
 // validation), one after the other for OpenSSL and side by side in the
 // lanes for the multi-buffer kernels; Lanes/N keeps only N lanes busy.
+//
+// The CRC-32 every gzip trailer check also needs over the same bytes:
+// crypto::Crc32 (src/crypto/crc32.h), ISA-L's crc32_gzip_refl and zlib's
+// crc32, over the same 16 buffers.
 #include <benchmark/benchmark.h>
 
+#include <isa-l/crc.h>
 #include <openssl/evp.h>
+#include <zlib.h>
 
 #include <random>
 #include <string>
 #include <vector>
 
+#include "crypto/crc32.h"
 #include "crypto/sha256_mb.h"
 
 namespace {
@@ -78,6 +85,38 @@ void BM_MultiBufferShaNi(benchmark::State& state) {
   MultiBuffer(state, Sha256MultiBuffer::Kernel::kShaNi);
 }
 BENCHMARK(BM_MultiBufferShaNi)->ArgName("Lanes")->Arg(16)->Arg(2)->Arg(1);
+
+template <typename Crc>
+void CrcOverBuffers(benchmark::State& state, Crc crc) {
+  const auto& bufs = Buffers();
+  uint32_t value = 0;
+  for (auto _ : state) {
+    for (const std::string& b : bufs) value = crc(value, b);
+  }
+  benchmark::DoNotOptimize(value);
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * bufs.size() * kPiece));
+}
+
+void BM_Crc32Rampart(benchmark::State& state) {
+  state.SetLabel(rampart::crypto::Crc32Accelerated() ? "VPCLMULQDQ" : "table");
+  CrcOverBuffers(state, [](uint32_t c, const std::string& b) { return rampart::crypto::Crc32(c, b); });
+}
+BENCHMARK(BM_Crc32Rampart);
+
+void BM_Crc32Isal(benchmark::State& state) {
+  CrcOverBuffers(state, [](uint32_t c, const std::string& b) {
+    return crc32_gzip_refl(c, reinterpret_cast<const unsigned char*>(b.data()), b.size());
+  });
+}
+BENCHMARK(BM_Crc32Isal);
+
+void BM_Crc32Zlib(benchmark::State& state) {
+  CrcOverBuffers(state, [](uint32_t c, const std::string& b) {
+    return static_cast<uint32_t>(
+        crc32(c, reinterpret_cast<const Bytef*>(b.data()), static_cast<uInt>(b.size())));
+  });
+}
+BENCHMARK(BM_Crc32Zlib);
 
 void BM_MultiBufferScalar(benchmark::State& state) {
   MultiBuffer(state, Sha256MultiBuffer::Kernel::kScalar);

@@ -3,6 +3,7 @@
 #include "audit/digest_io.h"
 
 #include <fcntl.h>
+#include <isa-l/crc.h>
 #include <isa-l/igzip_lib.h>
 #include <openssl/evp.h>
 #include <unistd.h>
@@ -10,12 +11,15 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <vector>
 
+#include "crypto/crc32.h"
 #include "crypto/sha256_mb.h"
 #include "rampart/core/encoding.h"
 
@@ -39,7 +43,11 @@ constexpr size_t kMaxSlice = size_t{1} << 30;
 // chunk at a time with ISA-L, from memory or from a file read in chunks.
 // ISA-L's inflate runs several times faster than zlib's on CloudTrail logs
 // (docs/benchmarks.md), and `rampart audit validate` inflates every log
-// file of the range. Thread-safety: one thread at a time.
+// file of the range. ISA-L parses the header and inflates the raw deflate
+// data; the trailer's CRC-32 and length are checked here, with
+// crypto::Crc32 where it is accelerated (1.7 times ISA-L's own CRC-32 on
+// CPUs without AVX-512) and ISA-L's CRC-32 elsewhere. Thread-safety: one thread
+// at a time.
 class GunzipStream {
  public:
   // Reads gz, which must outlive the stream.
@@ -55,37 +63,110 @@ class GunzipStream {
   GunzipStream(const GunzipStream&) = delete;
   GunzipStream& operator=(const GunzipStream&) = delete;
 
-  bool finished() const { return state_->block_state == ISAL_BLOCK_FINISH; }
+  // The member ended and its trailer matched.
+  bool finished() const { return phase_ == Phase::kDone; }
 
   // The next inflated bytes (up to one chunk, valid until the next call;
   // empty once finished); kValidation on a bad or truncated stream or a
-  // wrong CRC-32, kInternal when the file cannot be read.
+  // trailer that does not match, kInternal when the file cannot be read.
   Result<std::string_view> Next() {
+    if (phase_ == Phase::kHeader) RETURN_IF_ERROR(ReadHeader());
     state_->next_out = reinterpret_cast<uint8_t*>(out_.data());
     state_->avail_out = static_cast<uint32_t>(out_.size());
-    while (state_->avail_out > 0 && !finished()) {
+    while (phase_ == Phase::kBody && state_->avail_out > 0) {
       if (state_->avail_in == 0 && !source_ended_) RETURN_IF_ERROR(Refill());
       uint32_t in_before = state_->avail_in, out_before = state_->avail_out;
       if (isal_inflate(state_.get()) != ISAL_DECOMP_OK) {
         return Status::Validation("not a gzip stream");
       }
-      // Nothing moved: the input ended early (or, never seen, the decoder
-      // stalls); either way, no endless loop.
-      if (state_->avail_in == in_before && state_->avail_out == out_before && !finished() &&
-          (source_ended_ || state_->avail_in > 0)) {
+      if (state_->block_state == ISAL_BLOCK_FINISH) {
+        phase_ = Phase::kTrailer;
+      } else if (state_->avail_in == in_before && state_->avail_out == out_before &&
+                 (source_ended_ || state_->avail_in > 0)) {
+        // Nothing moved: the input ended early (or, never seen, the decoder
+        // stalls); either way, no endless loop.
         return Status::Validation("truncated gzip stream");
       }
     }
-    return std::string_view(out_.data(), out_.size() - state_->avail_out);
+    std::string_view out(out_.data(), out_.size() - state_->avail_out);
+    crc_ = UpdateCrc(crc_, out);
+    size_ += out.size();
+    if (phase_ == Phase::kTrailer) RETURN_IF_ERROR(CheckTrailer());
+    return out;
   }
 
  private:
+  enum class Phase { kHeader, kBody, kTrailer, kDone };
+
   explicit GunzipStream(size_t chunk)
       // inflate_state holds ISA-L's window and tables (85 KiB): not on the
       // stack of the hashing threads.
       : state_(std::make_unique<inflate_state>()), out_(chunk, '\0') {
     isal_inflate_init(state_.get());
-    state_->crc_flag = ISAL_GZIP;  // parse the gzip header, check the trailer's CRC-32
+    state_->crc_flag = ISAL_DEFLATE;  // raw deflate after the header; no checksum
+  }
+
+  static uint32_t UpdateCrc(uint32_t crc, std::string_view bytes) {
+    if (crypto::Crc32Accelerated()) return crypto::Crc32(crc, bytes);
+    return crc32_gzip_refl(crc, reinterpret_cast<const unsigned char*>(bytes.data()),
+                           bytes.size());
+  }
+
+  // Makes input available; false when the source has ended.
+  Result<bool> HaveInput() {
+    while (state_->avail_in == 0) {
+      if (source_ended_) return false;
+      RETURN_IF_ERROR(Refill());
+    }
+    return true;
+  }
+
+  // The gzip header (name, comment and extra field skipped), read by ISA-L
+  // across as many reads as it spans.
+  Status ReadHeader() {
+    isal_gzip_header header;
+    isal_gzip_header_init(&header);
+    while (true) {
+      ASSIGN_OR_RETURN(bool more, HaveInput());
+      if (!more) return Status::Validation("truncated gzip stream");
+      int rc = isal_read_gzip_header(state_.get(), &header);
+      if (rc == ISAL_DECOMP_OK) break;
+      if (rc != ISAL_END_INPUT) return Status::Validation("not a gzip stream");
+    }
+    phase_ = Phase::kBody;
+    return Status::Ok();
+  }
+
+  // The eight bytes after the deflate data: the CRC-32 and the length
+  // (modulo 2^32) of what was inflated, little endian. ISA-L reads ahead:
+  // when the deflate data ends, the first of them may already sit in its
+  // bit buffer (read_in, least significant bits first), after the unused
+  // bits of the deflate data's last byte; the rest follow at next_in.
+  Status CheckTrailer() {
+    uint8_t trailer[8];
+    size_t have = 0;
+    uint64_t buffered = state_->read_in >> (state_->read_in_length % 8);
+    for (int i = 0; i < state_->read_in_length / 8 && have < sizeof(trailer); ++i) {
+      trailer[have++] = static_cast<uint8_t>(buffered >> (8 * i));
+    }
+    while (have < sizeof(trailer)) {
+      ASSIGN_OR_RETURN(bool more, HaveInput());
+      if (!more) return Status::Validation("truncated gzip stream");
+      size_t n = std::min<size_t>(sizeof(trailer) - have, state_->avail_in);
+      std::memcpy(trailer + have, state_->next_in, n);
+      state_->next_in += n;
+      state_->avail_in -= static_cast<uint32_t>(n);
+      have += n;
+    }
+    auto le32 = [&trailer](size_t at) {
+      return uint32_t{trailer[at]} | uint32_t{trailer[at + 1]} << 8 |
+             uint32_t{trailer[at + 2]} << 16 | uint32_t{trailer[at + 3]} << 24;
+    };
+    if (le32(0) != crc_ || le32(4) != static_cast<uint32_t>(size_)) {
+      return Status::Validation("not a gzip stream: the trailer's CRC-32 or length differs");
+    }
+    phase_ = Phase::kDone;
+    return Status::Ok();
   }
 
   // Hands ISA-L the next input: a slice of memory, or a read of the file.
@@ -115,6 +196,9 @@ class GunzipStream {
   std::string in_;         // the file's last read
   std::string_view rest_;  // memory not yet handed to ISA-L
   bool source_ended_ = false;
+  Phase phase_ = Phase::kHeader;
+  uint32_t crc_ = 0;   // CRC-32 of the bytes inflated so far
+  uint64_t size_ = 0;  // how many
 };
 
 // Inflates gz in chunks, handing each to sink.

@@ -3,6 +3,9 @@
 // directories.
 #include "rampart/audit/digest.h"
 
+#include <isa-l/crc.h>
+#include <zlib.h>
+
 #include "audit/digest_test_fixture.h"
 
 namespace rampart::audit {
@@ -106,6 +109,76 @@ TEST(DigestIoTest, HostileGzipIsRefused) {
   EXPECT_LT(bomb->size(), size_t{64} << 10);
   EXPECT_FALSE(internal::GunzipBytes(*bomb, size_t{1} << 20).ok());
   EXPECT_TRUE(internal::Sha256OfGunzipped(*bomb).ok());  // hashed in chunks, never held
+}
+
+// gzip of text with the optional header fields (RFC 1952 2.3.1) filled in,
+// written by zlib.
+std::string GzipWithHeaderFields(const std::string& text, std::string name, std::string comment,
+                                 std::string extra) {
+  z_stream zs{};
+  EXPECT_EQ(deflateInit2(&zs, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY), Z_OK);
+  gz_header header{};
+  header.name = reinterpret_cast<Bytef*>(name.data());
+  header.comment = reinterpret_cast<Bytef*>(comment.data());
+  header.extra = reinterpret_cast<Bytef*>(extra.data());
+  header.extra_len = static_cast<uInt>(extra.size());
+  header.hcrc = 1;
+  EXPECT_EQ(deflateSetHeader(&zs, &header), Z_OK);
+  std::string out(deflateBound(&zs, text.size()) + name.size() + comment.size() + extra.size() + 64,
+                  '\0');
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
+  zs.avail_in = static_cast<uInt>(text.size());
+  zs.next_out = reinterpret_cast<Bytef*>(out.data());
+  zs.avail_out = static_cast<uInt>(out.size());
+  EXPECT_EQ(deflate(&zs, Z_FINISH), Z_STREAM_END);
+  out.resize(zs.total_out);
+  deflateEnd(&zs);
+  return out;
+}
+
+// The trailer is checked here, not by ISA-L: its CRC-32 and its length,
+// and all eight of its bytes must be there.
+TEST(DigestIoTest, TrailerMismatchOrTruncationIsRefused) {
+  std::string text(300000, 'q');
+  for (size_t i = 0; i < text.size(); i += 3) text[i] = static_cast<char>(i % 97);
+  auto gz = internal::GzipBytes(text);
+  ASSERT_TRUE(gz.ok());
+  for (size_t byte = 1; byte <= 8; ++byte) {
+    std::string bad = *gz;
+    bad[bad.size() - byte] ^= 0x40;  // 8..5: the CRC-32; 4..1: the length
+    EXPECT_EQ(internal::Sha256OfGunzipped(bad).status().code(), ErrorCode::kValidation) << byte;
+    EXPECT_FALSE(internal::GunzipBytes(bad, size_t{1} << 20).ok()) << byte;
+    std::string cut = gz->substr(0, gz->size() - byte);
+    EXPECT_EQ(internal::Sha256OfGunzipped(cut).status().code(), ErrorCode::kValidation) << byte;
+  }
+}
+
+// Header fields are skipped, however long: a name of 200 KB spans several
+// of the file reads (64 KiB each).
+TEST(DigestIoTest, HeaderFieldsAreSkippedAcrossReads) {
+  std::string text = "{\"Records\":[]}";
+  std::string gz = GzipWithHeaderFields(text, "log.json", "a comment", "XY\x04\0abcd");
+  EXPECT_EQ(*internal::Sha256OfGunzipped(gz), crypto::Sha256Hex(text));
+  std::string long_name = GzipWithHeaderFields(text, std::string(200000, 'n'), "", "");
+  EXPECT_EQ(*internal::Sha256OfGunzipped(long_name), crypto::Sha256Hex(text));
+  fs::path path = fs::temp_directory_path() / ("rampart_hdr_" + std::to_string(::getpid()));
+  WriteFile(path, long_name);
+  EXPECT_EQ(*internal::Sha256OfGunzippedFile(path), crypto::Sha256Hex(text));
+  fs::remove(path);
+  // The header's own CRC-16 (FHCRC) is checked.
+  std::string bad_hcrc = gz;
+  bad_hcrc[12] ^= 0x01;  // inside the extra field, covered by the CRC-16
+  EXPECT_FALSE(internal::Sha256OfGunzipped(bad_hcrc).ok());
+}
+
+// Where crypto::Crc32 is not accelerated, gzip trailers are checked with
+// ISA-L's crc32_gzip_refl: the same convention as zlib's crc32().
+TEST(DigestIoTest, IsalCrcFallbackFollowsZlibConvention) {
+  std::string data(100000, '\0');
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>(i * 2654435761u >> 13);
+  const auto* p = reinterpret_cast<const unsigned char*>(data.data());
+  uint32_t isal = crc32_gzip_refl(crc32_gzip_refl(0, p, 777), p + 777, data.size() - 777);
+  EXPECT_EQ(isal, crc32(0, p, static_cast<uInt>(data.size())));
 }
 
 // Many files hashed in the lanes: sizes around block and chunk boundaries,

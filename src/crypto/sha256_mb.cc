@@ -1,7 +1,7 @@
 // Multi-buffer SHA-256 (FIPS 180-4, section 6.2), lanes in SIMD registers.
 //
 // Each kernel function carries its own target attribute and is chosen at
-// run time (__builtin_cpu_supports, or cpuid for the SHA extensions), so
+// run time (__builtin_cpu_supports, or crypto/cpu_features.h), so
 // the rest of the build keeps its compiler flags and the binary still runs
 // on CPUs without AVX-512 or the SHA extensions.
 #include "crypto/sha256_mb.h"
@@ -12,13 +12,13 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
 
-#include <cpuid.h>
 #include <immintrin.h>
 
 #include <algorithm>
 #include <climits>
 #include <cstring>
 
+#include "crypto/cpu_features.h"
 #include "rampart/core/check.h"
 
 namespace rampart::crypto {
@@ -338,16 +338,6 @@ void BlocksShaNi(uint32_t (*state)[Sha256MultiBuffer::kMaxLanes], const uint8_t*
   }
 }
 
-bool CpuHasShaNi() {
-  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
-  if (__get_cpuid_max(0, nullptr) < 7) return false;
-  __cpuid_count(7, 0, eax, ebx, ecx, edx);
-  bool sha = (ebx >> 29) & 1;
-  __get_cpuid(1, &eax, &ebx, &ecx, &edx);
-  bool sse41 = (ecx >> 19) & 1, ssse3 = (ecx >> 9) & 1;
-  return sha && sse41 && ssse3;
-}
-
 }  // namespace
 
 Sha256MultiBuffer::Kernel Sha256MultiBuffer::Best() {
@@ -363,10 +353,7 @@ bool Sha256MultiBuffer::Supported(Kernel kernel) {
     case Kernel::kScalar: return true;
     case Kernel::kAvx512:
       return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
-    case Kernel::kShaNi: {
-      static const bool has = CpuHasShaNi();
-      return has;
-    }
+    case Kernel::kShaNi: return CpuHasShaNi();
   }
   return false;
 }
