@@ -23,9 +23,13 @@
 # plain ccache and keep the user's settings.
 #
 # CCACHE_BASEDIR is the source tree, for C and C++ alike: ccache then hashes
-# paths inside the tree relative to it, so a clone at another path (a fresh
-# CI checkout) reuses what an earlier clone compiled instead of starting
-# cold.
+# paths inside the tree relative to it, and CCACHE_NOHASHDIR leaves the
+# working directory out of the hash of builds with debug information (the
+# ASan build), so a clone at another path (a fresh CI checkout) reuses what
+# an earlier clone compiled instead of starting cold. What that costs:
+# __FILE__ in check messages is relative to the build directory
+# (../src/...), and a cached object's debug information names the
+# directories of the clone that compiled it first.
 function(rampart_use_ccache)
   find_program(CCACHE_PROGRAM ccache)
   if(NOT CCACHE_PROGRAM)
@@ -33,9 +37,9 @@ function(rampart_use_ccache)
   endif()
   find_program(RAMPART_ENV_PROGRAM env REQUIRED)
   set(CMAKE_C_COMPILER_LAUNCHER ${RAMPART_ENV_PROGRAM} CCACHE_BASEDIR=${CMAKE_SOURCE_DIR}
-      ${CCACHE_PROGRAM} PARENT_SCOPE)
+      CCACHE_NOHASHDIR=1 ${CCACHE_PROGRAM} PARENT_SCOPE)
   set(CMAKE_CXX_COMPILER_LAUNCHER ${RAMPART_ENV_PROGRAM} CCACHE_BASEDIR=${CMAKE_SOURCE_DIR}
-      CCACHE_SLOPPINESS=pch_defines,time_macros,include_file_mtime,include_file_ctime
+      CCACHE_NOHASHDIR=1 CCACHE_SLOPPINESS=pch_defines,time_macros,include_file_mtime,include_file_ctime
       ${CCACHE_PROGRAM} PARENT_SCOPE)
 endfunction()
 

@@ -6,6 +6,9 @@
 #include <isa-l/crc.h>
 #include <zlib.h>
 
+#include <random>
+#include <set>
+
 #include "audit/digest_test_fixture.h"
 
 namespace rampart::audit {
@@ -157,7 +160,7 @@ TEST(DigestIoTest, TrailerMismatchOrTruncationIsRefused) {
 // of the file reads (64 KiB each).
 TEST(DigestIoTest, HeaderFieldsAreSkippedAcrossReads) {
   std::string text = "{\"Records\":[]}";
-  std::string gz = GzipWithHeaderFields(text, "log.json", "a comment", "XY\x04\0abcd");
+  std::string gz = GzipWithHeaderFields(text, "log.json", "a comment", std::string("XY\x04\0abcd", 8));
   EXPECT_EQ(*internal::Sha256OfGunzipped(gz), crypto::Sha256Hex(text));
   std::string long_name = GzipWithHeaderFields(text, std::string(200000, 'n'), "", "");
   EXPECT_EQ(*internal::Sha256OfGunzipped(long_name), crypto::Sha256Hex(text));
@@ -169,6 +172,46 @@ TEST(DigestIoTest, HeaderFieldsAreSkippedAcrossReads) {
   std::string bad_hcrc = gz;
   bad_hcrc[12] ^= 0x01;  // inside the extra field, covered by the CRC-16
   EXPECT_FALSE(internal::Sha256OfGunzipped(bad_hcrc).ok());
+  // Reserved flag bits (5-7 of FLG) make it not gzip, as zlib says.
+  auto plain = internal::GzipBytes(text);
+  ASSERT_TRUE(plain.ok());
+  for (int bit = 5; bit <= 7; ++bit) {
+    std::string reserved = *plain;
+    reserved[3] = static_cast<char>(reserved[3] | (1 << bit));
+    EXPECT_EQ(internal::Sha256OfGunzipped(reserved).status().code(), ErrorCode::kValidation) << bit;
+  }
+}
+
+// Files are read 64 KiB at a time: trailers that straddle a read, or end
+// exactly at one, read through the file path whole, cut or altered.
+TEST(DigestIoTest, TrailerAcrossFileReads) {
+  std::mt19937 rng(17);
+  fs::path path = fs::temp_directory_path() / ("rampart_trailer_" + std::to_string(::getpid()));
+  std::set<size_t> sizes_seen;
+  // Random bytes are stored, not compressed: the gzip size follows the input size.
+  for (size_t n = 65400; n < 65600 && sizes_seen.size() < 12; ++n) {
+    std::string text(n, '\0');
+    for (char& c : text) c = static_cast<char>(rng());
+    auto gz = internal::GzipBytes(text);
+    ASSERT_TRUE(gz.ok());
+    if (gz->size() < 65536 || gz->size() > 65536 + 9 || !sizes_seen.insert(gz->size()).second) {
+      continue;
+    }
+    WriteFile(path, *gz);
+    EXPECT_EQ(*internal::Sha256OfGunzippedFile(path), crypto::Sha256Hex(text)) << gz->size();
+    for (size_t cut = 1; cut <= 8; ++cut) {
+      WriteFile(path, gz->substr(0, gz->size() - cut));
+      EXPECT_EQ(internal::Sha256OfGunzippedFile(path).status().code(), ErrorCode::kValidation)
+          << gz->size() << " cut " << cut;
+      std::string altered = *gz;
+      altered[altered.size() - cut] ^= 0x01;
+      WriteFile(path, altered);
+      EXPECT_EQ(internal::Sha256OfGunzippedFile(path).status().code(), ErrorCode::kValidation)
+          << gz->size() << " altered " << cut;
+    }
+  }
+  EXPECT_GE(sizes_seen.size(), 8u);  // trailers across the first read's end, and right after it
+  fs::remove(path);
 }
 
 // Where crypto::Crc32 is not accelerated, gzip trailers are checked with
