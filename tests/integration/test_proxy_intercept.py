@@ -1,10 +1,11 @@
 """Intercept mode end to end: the firewall redirects connections to
-127.0.0.2:<origin port> to the proxy's intercept listener (an iptables nat
+FAKE_DST:<origin port> to the proxy's intercept listener (an iptables nat
 OUTPUT REDIRECT rule, added for one port and removed afterwards); curl talks
 to the origin as if there were no proxy. Plain HTTP is decided by Host, TLS
 by SNI; a denied TLS client gets a TLS access_denied alert. Skipped where
 iptables cannot be used (no binary, no CAP_NET_ADMIN)."""
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -14,11 +15,16 @@ import pytest
 from proxy_helpers import free_port
 from test_proxy import base_config, cert, http_origin, start_proxy, tls_origin, workdir  # noqa: F401
 
+# The redirected destination: a loopback address of its own for each test
+# (set by the intercept fixture). The kernel's connection tracking keeps a
+# closed connection's NAT mapping for two minutes (TIME_WAIT); a later
+# connection to the same address and port that happened to get the same
+# source port was sent to the previous test's (stopped) intercept port.
 FAKE_DST = "127.0.0.2"
 
 
-def iptables(action, dport, to_port):
-    return subprocess.run(["iptables", "-w", "5", "-t", "nat", action, "OUTPUT", "-p", "tcp", "-d", FAKE_DST,
+def iptables(action, dport, to_port, dst):
+    return subprocess.run(["iptables", "-w", "5", "-t", "nat", action, "OUTPUT", "-p", "tcp", "-d", dst,
                            "--dport", str(dport), "-j", "REDIRECT", "--to-ports", str(to_port),
                            "-m", "comment", "--comment", "rampart-proxy-test"],
                           capture_output=True, timeout=20)
@@ -26,13 +32,15 @@ def iptables(action, dport, to_port):
 
 @pytest.fixture
 def intercept(start_proxy, http_origin, tls_origin):
+    global FAKE_DST
     if shutil.which("iptables") is None:
         pytest.skip("iptables is not installed")
+    dst = FAKE_DST = f"127.{random.randint(1, 254)}.{random.randint(0, 255)}.{random.randint(2, 254)}"
     port = free_port()
     rules = []
     try:
         for dport in (http_origin.port, tls_origin.port):
-            r = iptables("-A", dport, port)
+            r = iptables("-A", dport, port, dst)
             if r.returncode != 0:
                 pytest.skip("cannot add an iptables nat rule: " + r.stderr.decode(errors="replace"))
             rules.append(dport)
@@ -43,7 +51,7 @@ def intercept(start_proxy, http_origin, tls_origin):
         yield start
     finally:
         for dport in rules:
-            iptables("-D", dport, port)
+            iptables("-D", dport, port, dst)
 
 
 def direct_curl(url, *extra):
