@@ -15,12 +15,16 @@ skipped=0
 stage_fail=()
 
 count_ctest() {  # $1 = log file
-  local line total bad
+  local line total bad skip
   line=$(grep -E "tests passed, [0-9]+ tests failed out of [0-9]+" "$1" | tail -1)
   total=$(sed -E 's/.* out of ([0-9]+).*/\1/' <<<"$line")
   bad=$(sed -E 's/.*passed, ([0-9]+) tests failed.*/\1/' <<<"$line")
-  passed=$((passed + ${total:-0} - ${bad:-0}))
+  # GTEST_SKIP cases (ctest prints "***Skipped" and lists them under "The
+  # following tests did not run") count as skipped, not passed.
+  skip=$(grep -cE '\*\*\*Skipped' "$1")
+  passed=$((passed + ${total:-0} - ${bad:-0} - ${skip:-0}))
   failed=$((failed + ${bad:-0}))
+  skipped=$((skipped + ${skip:-0}))
 }
 
 echo "== unit tests (Release)"
